@@ -1,0 +1,8 @@
+#include "commands.h"
+
+/* One line per subcommand; `scalecl --help` lists them in this order. */
+const sc_command sc_commands[] = {
+    {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
+
+};
+const int sc_n_commands = (int)(sizeof sc_commands / sizeof sc_commands[0]);

@@ -1,0 +1,221 @@
+#include "gemm.h"
+
+#include <clblast_c.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
+struct sc_gemm_state {
+  cl_program prog[4];
+  cl_kernel kern[4];
+  cl_mem temp; /* CLBlast's indirect-GEMM scratch, grown on demand and kept */
+  size_t temp_size;
+  int overrides_applied;
+};
+
+sc_gemm_backend sc_gemm_default_backend(void) {
+  const char *e = getenv("SCALECL_GEMM");
+  if (e && !strcasecmp(e, "own")) return SC_GEMM_OWN;
+  return SC_GEMM_CLBLAST;
+}
+
+const char *sc_gemm_backend_name(sc_gemm_backend b) {
+  return b == SC_GEMM_OWN ? "own" : b == SC_GEMM_CLBLAST ? "clblast" : "auto";
+}
+
+static const char *clblast_errname(CLBlastStatusCode s) {
+  switch (s) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastNoHalfPrecision: return "CLBlastNoHalfPrecision";
+    case CLBlastNoDoublePrecision: return "CLBlastNoDoublePrecision";
+    case CLBlastInvalidBatchCount: return "CLBlastInvalidBatchCount";
+    case CLBlastInvalidOverrideKernel: return "CLBlastInvalidOverrideKernel";
+    case CLBlastMissingOverrideParameter: return "CLBlastMissingOverrideParameter";
+    case CLBlastInvalidLocalThreadsTotal: return "CLBlastInvalidLocalThreadsTotal";
+    case CLBlastInvalidLocalThreadsDim: return "CLBlastInvalidLocalThreadsDim";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    case CLBlastUnexpectedError: return "CLBlastUnexpectedError";
+    default: return sc_cl_errname((cl_int)s);
+  }
+}
+
+/* Applies CLBlast parameter overrides from the first profile in profile_dir whose "match"
+ * strings all occur in the platform or device name. A missing directory means no overrides. */
+static int apply_profile(sc_ctx *c, sc_err *err) {
+  DIR *d = opendir(c->profile_dir);
+  if (!d) return 0;
+  struct dirent *ent;
+  int rc = 0;
+  while ((ent = readdir(d)) != NULL && rc == 0) {
+    size_t nl = strlen(ent->d_name);
+    if (nl < 6 || strcmp(ent->d_name + nl - 5, ".json") != 0) continue;
+    char path[8400], *text;
+    snprintf(path, sizeof path, "%s/%s", c->profile_dir, ent->d_name);
+    if (sc_read_file(path, &text, NULL, err)) {
+      rc = -1;
+      break;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) {
+      rc = sc_fail(err, "profile %s is not valid JSON (near byte %ld)", path,
+                   (long)(cJSON_GetErrorPtr() ? strlen(cJSON_GetErrorPtr()) : 0));
+      break;
+    }
+    const cJSON *match = cJSON_GetObjectItemCaseSensitive(root, "match");
+    int matches = cJSON_IsArray(match) && cJSON_GetArraySize(match) > 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, match) {
+      if (!cJSON_IsString(m) || (!strstr(c->dev.name, m->valuestring) && !strstr(c->dev.platform_name, m->valuestring)))
+        matches = 0;
+    }
+    const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast");
+    if (matches && cJSON_IsObject(kernels)) {
+      const cJSON *k;
+      cJSON_ArrayForEach(k, kernels) {
+        const char *names[64];
+        size_t values[64], n = 0;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, k) {
+          if (n < 64 && cJSON_IsNumber(p)) {
+            names[n] = p->string;
+            values[n++] = (size_t)p->valuedouble;
+          }
+        }
+        CLBlastStatusCode s = CLBlastOverrideParameters(c->dev.id, k->string, CLBlastPrecisionSingle, n, names, values);
+        if (s != CLBlastSuccess) {
+          rc = sc_fail(err, "profile %s: CLBlast rejected the %s parameters: %s", path, k->string, clblast_errname(s));
+          break;
+        }
+      }
+      cJSON_Delete(root);
+      break;
+    }
+    cJSON_Delete(root);
+  }
+  closedir(d);
+  return rc;
+}
+
+static int state(sc_ctx *c, sc_err *err) {
+  if (c->gemm) return 0;
+  c->gemm = sc_calloc(1, sizeof *c->gemm, "GEMM state", err);
+  return c->gemm ? 0 : -1;
+}
+
+static int own_kernel(sc_ctx *c, int ta, int tb, cl_kernel *k, sc_err *err) {
+  int v = ta * 2 + tb;
+  if (!c->gemm->kern[v]) {
+    char defs[128];
+    snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=8 RN=16", ta, tb);
+    if (sc_program_build(c, "gemm.cl", defs, NULL, &c->gemm->prog[v], NULL, err)) return -1;
+    if (sc_kernel_create(c->gemm->prog[v], "gemm", &c->gemm->kern[v], err)) return -1;
+  }
+  *k = c->gemm->kern[v];
+  return 0;
+}
+
+static int own_gemm(sc_ctx *c, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t offA,
+                    size_t lda, size_t sA, cl_mem B, size_t offB, size_t ldb, size_t sB, float beta, cl_mem C,
+                    size_t offC, size_t ldc, size_t sC, size_t batch, sc_err *err) {
+  cl_kernel k;
+  if (own_kernel(c, ta, tb, &k, err)) return -1;
+  if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
+  cl_int m = (cl_int)M, n = (cl_int)N, kk = (cl_int)K, la = (cl_int)lda, lb = (cl_int)ldb, lc = (cl_int)ldc;
+  cl_ulong oa = offA, ob = offB, oc = offC, sa = sA, sb = sB, sc = sC;
+  const void *args[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &B, &ob, &lb, &sb, &beta, &C, &oc, &lc, &sc};
+  const size_t sizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof B, 8, 4, 8, 4, sizeof C, 8, 4, 8};
+  for (cl_uint i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    if (sc_set_arg(k, i, sizes[i], args[i], "gemm", err)) return -1;
+  size_t global[3] = {(N + 15) / 16, (M + 7) / 8, batch};
+  return sc_launch(c, k, 3, global, NULL, "gemm", err);
+}
+
+static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {
+  size_t acols = ta ? M : K, bcols = tb ? K : N;
+  if (lda < (acols ? acols : 1)) return sc_fail(err, "GEMM: lda=%zu is below the row length %zu of A", lda, acols);
+  if (ldb < (bcols ? bcols : 1)) return sc_fail(err, "GEMM: ldb=%zu is below the row length %zu of B", ldb, bcols);
+  if (ldc < (N ? N : 1)) return sc_fail(err, "GEMM: ldc=%zu is below the row length %zu of C", ldc, N);
+  return 0;
+}
+
+static int clblast_prepare(sc_ctx *c, sc_err *err) {
+  if (c->gemm->overrides_applied) return 0;
+  if (apply_profile(c, err)) return -1;
+  c->gemm->overrides_applied = 1;
+  return 0;
+}
+
+int sc_gemm(sc_ctx *c, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
+            cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
+            size_t ldc, sc_err *err) {
+  if (state(c, err) || check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+  if (M == 0 || N == 0) return 0;
+  if (be == SC_GEMM_AUTO) be = sc_gemm_default_backend();
+  if (be == SC_GEMM_OWN)
+    return own_gemm(c, transA, transB, M, N, K, alpha, A, offA, lda, 0, B, offB, ldb, 0, beta, C, offC, ldc, 0, 1,
+                    err);
+  if (clblast_prepare(c, err)) return -1;
+  CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
+  CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
+  size_t need = 0;
+  CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, offA, lda, offB, ldb, offC,
+                                                   ldc, &c->queue, &need);
+  if (s != CLBlastSuccess) return sc_fail(err, "CLBlastSGemmTempBufferSize(%zux%zux%zu): %s", M, N, K, clblast_errname(s));
+  if (need > c->gemm->temp_size) {
+    sc_buffer_release(c, c->gemm->temp);
+    c->gemm->temp = NULL;
+    c->gemm->temp_size = 0;
+    if (sc_buffer_create(c, need, "CLBlast GEMM temp buffer", &c->gemm->temp, err)) return -1;
+    c->gemm->temp_size = need;
+  }
+  s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
+                                 offC, ldc, &c->queue, NULL, c->gemm->temp ? c->gemm->temp : C);
+  if (s != CLBlastSuccess)
+    return sc_fail(err, "CLBlastSgemm(%s%s, %zux%zux%zu) failed: %s", transA ? "T" : "N", transB ? "T" : "N", M, N, K,
+                   clblast_errname(s));
+  return 0;
+}
+
+int sc_gemm_batched(sc_ctx *c, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
+                    float alpha, cl_mem A, size_t offA, size_t lda, size_t strideA, cl_mem B, size_t offB, size_t ldb,
+                    size_t strideB, float beta, cl_mem C, size_t offC, size_t ldc, size_t strideC, size_t batch,
+                    sc_err *err) {
+  if (state(c, err) || check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+  if (M == 0 || N == 0 || batch == 0) return 0;
+  if (be == SC_GEMM_AUTO) be = sc_gemm_default_backend();
+  if (be == SC_GEMM_OWN)
+    return own_gemm(c, transA, transB, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB, beta, C, offC,
+                    ldc, strideC, batch, err);
+  if (clblast_prepare(c, err)) return -1;
+  CLBlastStatusCode s = CLBlastSgemmStridedBatched(
+      CLBlastLayoutRowMajor, transA ? CLBlastTransposeYes : CLBlastTransposeNo,
+      transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB,
+      beta, C, offC, ldc, strideC, batch, &c->queue, NULL);
+  if (s != CLBlastSuccess)
+    return sc_fail(err, "CLBlastSgemmStridedBatched(%zu x %zux%zux%zu) failed: %s", batch, M, N, K,
+                   clblast_errname(s));
+  return 0;
+}
+
+void sc_gemm_release(sc_ctx *c) {
+  if (!c->gemm) return;
+  for (int i = 0; i < 4; i++) {
+    if (c->gemm->kern[i]) clReleaseKernel(c->gemm->kern[i]);
+    if (c->gemm->prog[i]) clReleaseProgram(c->gemm->prog[i]);
+  }
+  sc_buffer_release(c, c->gemm->temp);
+  free(c->gemm);
+  c->gemm = NULL;
+}

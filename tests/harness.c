@@ -1,0 +1,112 @@
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void th_ctx_open(sc_ctx *c) {
+  static sc_err err;
+  if (sc_ctx_open(c, NULL, &err) != 0) fail_msg("cannot open OpenCL device: %s", err.msg);
+}
+
+void th_rng_seed(th_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
+
+static uint64_t splitmix(th_rng *r) {
+  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double th_uniform(th_rng *r) { return (double)(splitmix(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+double th_normal(th_rng *r) {
+  double u1 = th_uniform(r), u2 = th_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void th_fill_normal(th_rng *r, float *x, size_t n, double mean, double std) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(mean + std * th_normal(r));
+}
+
+void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * th_uniform(r));
+}
+
+static th_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, double atol, double rtol) {
+  th_cmp c = {0};
+  double se = 0, sr = 0, worst_excess = -1;
+  for (size_t i = 0; i < n; i++) {
+    double g = gf ? (double)gf[i] : gd[i];
+    if (!isfinite(g)) {
+      c.nonfinite++;
+      c.fails++;
+      if (worst_excess < INFINITY) c.worst = i, worst_excess = INFINITY;
+      continue;
+    }
+    double d = fabs(g - ref[i]);
+    se += d * d;
+    sr += ref[i] * ref[i];
+    if (d > c.max_abs) c.max_abs = d;
+    if (ref[i] != 0 && d / fabs(ref[i]) > c.max_rel) c.max_rel = d / fabs(ref[i]);
+    double excess = d - (atol + rtol * fabs(ref[i]));
+    if (excess > 0) c.fails++;
+    if (excess > worst_excess) {
+      worst_excess = excess;
+      c.worst = i;
+    }
+  }
+  c.nmse = sr > 0 ? se / sr : se;
+  return c;
+}
+
+th_cmp th_compare(const float *got, const double *ref, size_t n, double atol, double rtol) {
+  return compare(got, NULL, ref, n, atol, rtol);
+}
+
+th_cmp th_compare_d(const double *got, const double *ref, size_t n, double atol, double rtol) {
+  return compare(NULL, got, ref, n, atol, rtol);
+}
+
+static void report(const char *label, th_cmp c, double got_worst, double ref_worst, size_t n, double atol,
+                   double rtol) {
+  printf("  [%s] n=%zu max_abs=%.3e max_rel=%.3e nmse=%.3e (atol %.1e rtol %.1e)\n", label, n, c.max_abs, c.max_rel,
+         c.nmse, atol, rtol);
+  if (c.fails)
+    fail_msg("%s: %d of %zu elements out of tolerance (%d non-finite); worst at %zu: got %.9g ref %.9g", label, c.fails,
+             n, c.nonfinite, c.worst, got_worst, ref_worst);
+}
+
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, double atol, double rtol) {
+  th_cmp c = th_compare(got, ref, n, atol, rtol);
+  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, atol, rtol);
+}
+
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, double atol, double rtol) {
+  th_cmp c = th_compare_d(got, ref, n, atol, rtol);
+  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, atol, rtol);
+}
+
+const char *th_shared_data_dir(void) {
+  static char buf[4096];
+  const char *env = getenv("SCALECL_SHARED_DATA");
+  snprintf(buf, sizeof buf, "%s", env && *env ? env : SCALECL_SHARED_DIR "/data");
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  return buf;
+}
+
+const char *th_scalecl_bin(void) {
+  const char *b = getenv("SCALECL_BIN");
+  return b && *b ? b : "./scalecl";
+}
+
+const char *th_tmpdir(const char *tag, char *buf, size_t buflen) {
+  const char *t = getenv("TMPDIR");
+  snprintf(buf, buflen, "%s/scalecl-%s-XXXXXX", t && *t ? t : "/tmp", tag);
+  if (!mkdtemp(buf)) fail_msg("mkdtemp %s failed", buf);
+  return buf;
+}

@@ -1,0 +1,49 @@
+/* Shared test helpers: device context, deterministic random data, tolerance checks against
+ * float64 references, and the location of ../shared/data. */
+#ifndef SCALECL_TEST_HARNESS_H
+#define SCALECL_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the three headers above first. */
+#include <cmocka.h>
+
+#include "cl_runtime.h"
+
+/* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
+void th_ctx_open(sc_ctx *c);
+
+typedef struct {
+  uint64_t s;
+} th_rng;
+void th_rng_seed(th_rng *r, uint64_t seed);
+double th_uniform(th_rng *r);  /* [0,1) */
+double th_normal(th_rng *r);   /* N(0,1) */
+void th_fill_normal(th_rng *r, float *x, size_t n, double mean, double std);
+void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi);
+
+typedef struct {
+  double max_abs;  /* worst |got - ref| */
+  double max_rel;  /* worst |got - ref| / |ref| */
+  size_t worst;    /* index of the worst violation of atol + rtol*|ref| (or of max_abs) */
+  double nmse;     /* sum (got-ref)^2 / sum ref^2 */
+  int nonfinite;   /* count of inf/NaN in got */
+  int fails;       /* elements violating |got-ref| <= atol + rtol*|ref| */
+} th_cmp;
+
+th_cmp th_compare(const float *got, const double *ref, size_t n, double atol, double rtol);
+th_cmp th_compare_d(const double *got, const double *ref, size_t n, double atol, double rtol);
+/* Asserts no failures and no non-finite values; prints the worst error with the label. */
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, double atol, double rtol);
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, double atol, double rtol);
+
+/* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent (tests then skip with a message). */
+const char *th_shared_data_dir(void);
+/* Path of the scalecl executable built next to the tests. */
+const char *th_scalecl_bin(void);
+/* A fresh empty temporary directory (mkdtemp under $TMPDIR); the caller need not remove it. */
+const char *th_tmpdir(const char *tag, char *buf, size_t buflen);
+
+#endif
