@@ -8,7 +8,17 @@
 
 #include "err.h"
 
-typedef enum { SC_ST_F32, SC_ST_F64, SC_ST_F16, SC_ST_BF16, SC_ST_I32, SC_ST_I64, SC_ST_U8, SC_ST_U16, SC_ST_U32 } sc_st_dtype;
+typedef enum {
+  SC_ST_F32,
+  SC_ST_F64,
+  SC_ST_F16,
+  SC_ST_BF16,
+  SC_ST_I32,
+  SC_ST_I64,
+  SC_ST_U8,
+  SC_ST_U16,
+  SC_ST_U32
+} sc_st_dtype;
 
 #define SC_ST_MAX_DIMS 8
 
@@ -37,9 +47,10 @@ size_t sc_st_dtype_size(sc_st_dtype d);
 int sc_st_open(sc_st_file *f, const char *path, sc_err *err);
 void sc_st_close(sc_st_file *f);
 const sc_st_tensor *sc_st_find(const sc_st_file *f, const char *name);
-/* Fetches a float tensor converted to float32 (F32 or F64 accepted). shape: expected dims,
- * -1 = any (the actual value is written back). Errors name the tensor, the file and what was expected.
- * *out is a malloc'd buffer. */
+/* Fetches a float tensor converted to float32 (F32 or F64; F16 and BF16 also accepted). shape: expected
+ * dims, -1 = any (the actual value is written back), or NULL to check only ndim. Errors name the tensor,
+ * the file and what was expected. *out is a malloc'd buffer. sc_st_get_i32 accepts I32, and I64, U8, U16,
+ * U32 when every value fits in int32. */
 int sc_st_get_f32(const sc_st_file *f, const char *name, int ndim, int64_t *shape, float **out, sc_err *err);
 int sc_st_get_i32(const sc_st_file *f, const char *name, int ndim, int64_t *shape, int32_t **out, sc_err *err);
 
