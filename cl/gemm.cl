@@ -51,7 +51,36 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
 
   const int full = (m0 + RM <= M) && (n0 + RN <= N);
   if (full) {
-    for (int k = 0; k < K; k++) {
+    int k = 0;
+#if !TRANSA
+    /* Eight k at a time: A rows are read as contiguous float8 instead of strided scalars, which
+     * avoids cache-set conflicts when lda is a power of two. */
+    for (; k + 8 <= K; k += 8) {
+      float8 a[RM];
+      for (int i = 0; i < RM; i++) a[i] = vload8(0, A + (size_t)(m0 + i) * lda + k);
+      VEC b[8];
+      for (int kk = 0; kk < 8; kk++) {
+#if TRANSB
+        float bt[RN];
+        for (int j = 0; j < RN; j++) bt[j] = BT(k + kk, n0 + j);
+        b[kk] = VLOAD(0, bt);
+#else
+        b[kk] = VLOAD(0, B + (size_t)(k + kk) * ldb + n0);
+#endif
+      }
+      for (int i = 0; i < RM; i++) {
+        acc[i] = fma((VEC)(a[i].s0), b[0], acc[i]);
+        acc[i] = fma((VEC)(a[i].s1), b[1], acc[i]);
+        acc[i] = fma((VEC)(a[i].s2), b[2], acc[i]);
+        acc[i] = fma((VEC)(a[i].s3), b[3], acc[i]);
+        acc[i] = fma((VEC)(a[i].s4), b[4], acc[i]);
+        acc[i] = fma((VEC)(a[i].s5), b[5], acc[i]);
+        acc[i] = fma((VEC)(a[i].s6), b[6], acc[i]);
+        acc[i] = fma((VEC)(a[i].s7), b[7], acc[i]);
+      }
+    }
+#endif
+    for (; k < K; k++) {
 #if TRANSB
       float bt[RN];
       for (int j = 0; j < RN; j++) bt[j] = BT(k, n0 + j);

@@ -3,6 +3,7 @@
 /* One line per subcommand; `scalecl --help` lists them in this order. */
 const sc_command sc_commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
-
+    {"peak", cmd_peak, "measure FMA peak, memory bandwidth, launch latency and SGEMM rates"},
+    {"bench", cmd_bench, "benchmarks: gemm, ... ('scalecl bench --help')"},
 };
 const int sc_n_commands = (int)(sizeof sc_commands / sizeof sc_commands[0]);

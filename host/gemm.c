@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* Register block of the own kernel: RM rows x RN columns per work-item. */
+enum { OWN_RM = 8, OWN_RN = 16 };
+
 /* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm_state {
   cl_program prog[4];
@@ -118,7 +121,7 @@ static int own_kernel(sc_ctx *c, int ta, int tb, cl_kernel *k, sc_err *err) {
   int v = ta * 2 + tb;
   if (!c->gemm->kern[v]) {
     char defs[128];
-    snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=8 RN=16", ta, tb);
+    snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
     if (sc_program_build(c, "gemm.cl", defs, NULL, &c->gemm->prog[v], NULL, err)) return -1;
     if (sc_kernel_create(c->gemm->prog[v], "gemm", &c->gemm->kern[v], err)) return -1;
   }
@@ -138,8 +141,9 @@ static int own_gemm(sc_ctx *c, int ta, int tb, size_t M, size_t N, size_t K, flo
   const size_t sizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof B, 8, 4, 8, 4, sizeof C, 8, 4, 8};
   for (cl_uint i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     if (sc_set_arg(k, i, sizes[i], args[i], "gemm", err)) return -1;
-  size_t global[3] = {(N + 15) / 16, (M + 7) / 8, batch};
-  return sc_launch(c, k, 3, global, NULL, "gemm", err);
+  size_t global[3] = {(N + OWN_RN - 1) / OWN_RN, (M + OWN_RM - 1) / OWN_RM, batch};
+  size_t local[3] = {1, 1, 1};
+  return sc_launch(c, k, 3, global, local, "gemm", err);
 }
 
 static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {

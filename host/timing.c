@@ -1,0 +1,39 @@
+#include "timing.h"
+
+#include <stdlib.h>
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double sc_median(double *v, int n) {
+  if (n <= 0) return 0;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples, double min_sample_s,
+                   double *median_s, sc_err *err) {
+  for (int i = 0; i < warmup; i++)
+    if (fn(arg, err)) return -1;
+  if (sc_finish(c, err)) return -1;
+  double *t = sc_calloc((size_t)samples, sizeof *t, "timing samples", err);
+  if (!t) return -1;
+  for (int s = 0; s < samples; s++) {
+    int calls = 0;
+    double t0 = sc_now(), el;
+    do {
+      if (fn(arg, err) || sc_finish(c, err)) {
+        free(t);
+        return -1;
+      }
+      calls++;
+      el = sc_now() - t0;
+    } while (el < min_sample_s);
+    t[s] = el / calls;
+  }
+  *median_s = sc_median(t, samples);
+  free(t);
+  return 0;
+}
