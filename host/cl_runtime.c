@@ -126,9 +126,26 @@ static int probe_device(sc_device_info *di, cl_platform_id pl, cl_device_id d, s
     di->cl_c_major = 1;
     di->cl_c_minor = 2;
   }
-  /* The preferred multiple is a kernel property; GPUs report the warp/wavefront width here. */
-  di->pref_wg_multiple = 0;
   return 0;
+}
+
+void sc_probe_wg_multiple(cl_context ctx, sc_device_info *d) {
+  cl_int rc;
+  cl_context own = NULL;
+  if (!ctx) ctx = own = clCreateContext(NULL, 1, &d->id, NULL, NULL, &rc);
+  if (!ctx) return;
+  const char *src = "__kernel void probe(__global float *x) { x[get_global_id(0)] += 1.0f; }";
+  cl_program prog = clCreateProgramWithSource(ctx, 1, &src, NULL, &rc);
+  if (prog && clBuildProgram(prog, 1, &d->id, "-cl-std=CL1.2", NULL, NULL) == CL_SUCCESS) {
+    cl_kernel k = clCreateKernel(prog, "probe", &rc);
+    if (k) {
+      clGetKernelWorkGroupInfo(k, d->id, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof d->pref_wg_multiple,
+                               &d->pref_wg_multiple, NULL);
+      clReleaseKernel(k);
+    }
+  }
+  if (prog) clReleaseProgram(prog);
+  if (own) clReleaseContext(own);
 }
 
 void sc_cl_free_devices(sc_device_info *devs, int n) {
@@ -307,6 +324,7 @@ int sc_ctx_open(sc_ctx *c, const char *sel, sc_err *err) {
   else
     snprintf(c->profile_dir, sizeof c->profile_dir, "%.4000s/profiles", ed);
   sc_cache_configure(&c->cache, &c->dev);
+  sc_probe_wg_multiple(c->context, &c->dev);
   return 0;
 }
 

@@ -28,7 +28,7 @@ typedef struct {
   cl_ulong local_mem;
   cl_ulong max_alloc;
   size_t max_wg;
-  size_t pref_wg_multiple; /* CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE of a probe kernel */
+  size_t pref_wg_multiple; /* of a probe kernel; 0 until sc_probe_wg_multiple */
   int has_fp16, has_fp64, has_subgroups;
   int cl_c_major, cl_c_minor; /* parsed from opencl_c_version */
   char *extensions;           /* heap */
@@ -37,6 +37,8 @@ typedef struct {
 const char *sc_cl_errname(cl_int code);
 const char *sc_device_type_name(cl_device_type t);
 int sc_device_is_pocl(const sc_device_info *d);
+/* Fills d->pref_wg_multiple (a kernel property) by building a trivial kernel; ctx may be NULL. */
+void sc_probe_wg_multiple(cl_context ctx, sc_device_info *d);
 
 /* Enumerates every device of every platform (dynamic arrays). An empty system is an error whose
  * message names the ICD loader and PoCL packages. */

@@ -55,24 +55,7 @@ int cmd_devices(int argc, char **argv, sc_err *err) {
   int n, def;
   if (sc_cl_enumerate(&devs, &n, err)) return 1;
   sc_cl_select(devs, n, NULL, &def, err);
-  /* The preferred work-group multiple is a kernel property: probe it with a trivial kernel. */
-  for (int i = 0; i < n; i++) {
-    cl_int rc;
-    cl_context ctx = clCreateContext(NULL, 1, &devs[i].id, NULL, NULL, &rc);
-    if (rc != CL_SUCCESS) continue;
-    const char *src = "__kernel void probe(__global float *x) { x[get_global_id(0)] += 1.0f; }";
-    cl_program prog = clCreateProgramWithSource(ctx, 1, &src, NULL, &rc);
-    if (rc == CL_SUCCESS && clBuildProgram(prog, 1, &devs[i].id, "-cl-std=CL1.2", NULL, NULL) == CL_SUCCESS) {
-      cl_kernel k = clCreateKernel(prog, "probe", &rc);
-      if (rc == CL_SUCCESS) {
-        clGetKernelWorkGroupInfo(k, devs[i].id, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
-                                 sizeof devs[i].pref_wg_multiple, &devs[i].pref_wg_multiple, NULL);
-        clReleaseKernel(k);
-      }
-    }
-    if (prog) clReleaseProgram(prog);
-    clReleaseContext(ctx);
-  }
+  for (int i = 0; i < n; i++) sc_probe_wg_multiple(NULL, &devs[i]);
   if (json) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, device_json(&devs[i], i == def));
