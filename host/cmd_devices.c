@@ -68,8 +68,8 @@ int cmd_devices(int argc, char **argv, sc_err *err) {
            "global", "local", "max-alloc", "maxWG", "WGx", "CL C", "fp16/fp64/subgroups");
     for (int i = 0; i < n; i++) {
       const sc_device_info *d = &devs[i];
-      printf("%-3s %-5s %-28.28s %-40.40s %4u %7.1fGi %5.0fKi %7.1fGi %5zu %4zu %-8.8s %s/%s/%s\n",
-             (char[4]){(char)('0' + (i % 10)), i == def ? '*' : ' ', 0, 0}, sc_device_type_name(d->type),
+      printf("%2d%c %-5s %-28.28s %-40.40s %4u %7.1fGi %5.0fKi %7.1fGi %5zu %4zu %-8.8s %s/%s/%s\n",
+             i, i == def ? '*' : ' ', sc_device_type_name(d->type),
              d->platform_name, d->name, d->compute_units, d->global_mem / 1073741824.0, d->local_mem / 1024.0,
              d->max_alloc / 1073741824.0, d->max_wg, d->pref_wg_multiple, d->opencl_c_version + (d->opencl_c_version[0] == 'O' ? 9 : 0),
              d->has_fp16 ? "yes" : "no", d->has_fp64 ? "yes" : "no", d->has_subgroups ? "yes" : "no");
