@@ -1,0 +1,382 @@
+/* Causal multi-head attention for (B, NH, S, DH) float32 tensors, flash style: forward with an online
+ * softmax that never holds S x S, backward recomputing probabilities from the saved log-sum-exp, and
+ * KV-cache decode. Written for CPU OpenCL first: one work-item per work-group owning a register block,
+ * explicit float16 vectors, no __local memory and no barriers.
+ *
+ * Defines: DH (head dim, a multiple of 16), BQ (query rows per forward work-item).
+ *
+ * Layouts. "rows": (BH, S, DH) as given. "tiles": keys or queries grouped by 16 and transposed,
+ * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
+ * products read from one contiguous block. Scores are kept in the log2 domain (scaled by
+ * log2(e)/sqrt(DH)) so that exp2 does the exponentials; lse is returned in natural log.
+ * Masking: key j is visible to query i iff j <= i and (no segment ids or seg[i] == seg[j]). */
+#ifndef DH
+#error "DH (head dim) must be defined"
+#endif
+#ifndef BQ
+#define BQ 16
+#endif
+#if DH % 16 != 0
+#error "DH must be a multiple of 16"
+#endif
+#define NC (DH / 16)
+
+#define LN2 0.69314718055994530942f
+
+static inline float hmax16(float16 v) {
+  float8 a = fmax(v.lo, v.hi);
+  float4 b = fmax(a.lo, a.hi);
+  float2 c = fmax(b.lo, b.hi);
+  return fmax(c.x, c.y);
+}
+
+static inline float hsum16(float16 v) {
+  float8 a = v.lo + v.hi;
+  float4 b = a.lo + a.hi;
+  float2 c = b.lo + b.hi;
+  return c.x + c.y;
+}
+
+#define IOTA16 ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+
+/* Segment ids of rows r0..r0+15 of one sequence, rows past S repeated from S-1 (they are masked anyway). */
+static inline int16 seg16(__global const int *seg, int r0, int S) {
+  int t[16];
+  for (int r = 0; r < 16; r++) t[r] = seg[min(r0 + r, S - 1)];
+  return vload16(0, t);
+}
+
+/* rows -> tiles, zero padded. Global (NT, BH). */
+__kernel void attn_tile_t(__global const float *restrict src, __global float *restrict dst, const int S,
+                          const int NT, const int BH) {
+  const int t = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (t >= NT || bh >= BH) return;
+  __global const float *s = src + (size_t)bh * S * DH;
+  __global float *d = dst + ((size_t)bh * NT + t) * DH * 16;
+  const int r0 = t * 16, n = min(16, S - r0);
+  float col[16];
+  for (int k = 0; k < DH; k++) {
+    for (int r = 0; r < 16; r++) col[r] = r < n ? s[(size_t)(r0 + r) * DH + k] : 0.0f;
+    vstore16(vload16(0, col), k, d);
+  }
+}
+
+/* Forward. Global (ceil(S/BQ), BH); each work-item owns BQ query rows and walks the key tiles up to
+ * its last row. Blocks are taken in reverse so the longest (last) rows start first. */
+__kernel void attn_fwd(__global const float *restrict q, __global const float *restrict kt,
+                       __global const float *restrict v, __global const int *restrict seg, const int has_seg,
+                       __global float *restrict o, __global float *restrict lse, const int S, const int NT,
+                       const int NH, const int BH, const float scale2) {
+  const int nqb = (S + BQ - 1) / BQ;
+  const int gq = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (gq >= nqb || bh >= BH) return;
+  const int i0 = (nqb - 1 - gq) * BQ;
+  const size_t base = (size_t)bh * S * DH;
+  __global const float *vb = v + base;
+  __global const int *sg = seg + (size_t)(bh / NH) * S;
+
+  float qs[BQ * DH];
+  for (int i = 0; i < BQ; i++) {
+    const int r = min(i0 + i, S - 1);
+    for (int k = 0; k < DH; k++) qs[i * DH + k] = q[base + (size_t)r * DH + k] * scale2;
+  }
+  int segi[BQ];
+  for (int i = 0; i < BQ; i++) segi[i] = has_seg ? sg[min(i0 + i, S - 1)] : 0;
+
+  float16 oacc[BQ * NC];
+  float m[BQ], l[BQ], alpha[BQ], pb[BQ * 16];
+  for (int i = 0; i < BQ; i++) {
+    m[i] = -FLT_MAX;
+    l[i] = 0.0f;
+    for (int c = 0; c < NC; c++) oacc[i * NC + c] = (float16)(0.0f);
+  }
+
+  const int ntiles = (min(i0 + BQ, S) + 15) / 16;
+  for (int t = 0; t < ntiles; t++) {
+    const int j0 = t * 16;
+    __global const float *kb = kt + ((size_t)bh * NT + t) * DH * 16;
+    float16 s[BQ];
+#pragma unroll
+    for (int i = 0; i < BQ; i++) s[i] = (float16)(0.0f);
+    for (int k = 0; k < DH; k++) {
+      const float16 kv = vload16(k, kb);
+#pragma unroll
+      for (int i = 0; i < BQ; i++) s[i] = fma((float16)(qs[i * DH + k]), kv, s[i]);
+    }
+    if (j0 + 15 > i0 || has_seg) {
+      const int16 jv = (int16)(j0) + IOTA16;
+      const int16 sj = has_seg ? seg16(sg, j0, S) : (int16)(0);
+#pragma unroll
+      for (int i = 0; i < BQ; i++) {
+        const int16 bad = (jv > (int16)(i0 + i)) | (sj != (int16)(segi[i]));
+        s[i] = select(s[i], (float16)(-INFINITY), bad);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < BQ; i++) {
+      /* m starts at -FLT_MAX, not -inf, so a fully masked tile gives exp2(0) = 1 and never NaN. */
+      const float mnew = fmax(m[i], hmax16(s[i]));
+      const float16 p = exp2(s[i] - (float16)(mnew));
+      alpha[i] = exp2(m[i] - mnew);
+      l[i] = l[i] * alpha[i] + hsum16(p);
+      m[i] = mnew;
+      vstore16(p, i, pb);
+    }
+    for (int c = 0; c < NC; c++) {
+      float16 a[BQ];
+#pragma unroll
+      for (int i = 0; i < BQ; i++) a[i] = oacc[i * NC + c] * alpha[i];
+      for (int j = 0; j < 16; j++) {
+        const float16 vv = vload16(c, vb + (size_t)min(j0 + j, S - 1) * DH);
+#pragma unroll
+        for (int i = 0; i < BQ; i++) a[i] = fma((float16)(pb[i * 16 + j]), vv, a[i]);
+      }
+#pragma unroll
+      for (int i = 0; i < BQ; i++) oacc[i * NC + c] = a[i];
+    }
+  }
+  for (int i = 0; i < BQ; i++) {
+    const int r = i0 + i;
+    if (r >= S) break;
+    const float inv = 1.0f / l[i];
+    for (int c = 0; c < NC; c++) vstore16(oacc[i * NC + c] * inv, c, o + base + (size_t)r * DH);
+    lse[(size_t)bh * S + r] = (m[i] + log2(l[i])) * LN2;
+  }
+}
+
+/* Per-row backward statistics into padded (BH, NT*16) buffers: D = rowsum(dO * O) and lse in log2 units.
+ * Global (NT*16, BH). */
+__kernel void attn_bwd_stats(__global const float *restrict o, __global const float *restrict dout,
+                             __global const float *restrict lse, __global float *restrict dp,
+                             __global float *restrict lse2p, const int S, const int NT, const int BH) {
+  const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (r >= NT * 16 || bh >= BH) return;
+  const size_t out = (size_t)bh * NT * 16 + r;
+  if (r >= S) {
+    dp[out] = 0.0f;
+    lse2p[out] = 0.0f;
+    return;
+  }
+  const size_t row = ((size_t)bh * S + r) * DH;
+  float16 acc = (float16)(0.0f);
+  for (int c = 0; c < NC; c++) acc = fma(vload16(c, o + row), vload16(c, dout + row), acc);
+  dp[out] = hsum16(acc);
+  lse2p[out] = lse[(size_t)bh * S + r] * M_LOG2E_F;
+}
+
+/* First key tile of work group g of G: groups split the causal triangle into equal amounts of work. */
+static inline int group_start(int g, int G, int NT) {
+  if (g >= G) return NT;
+  return min(NT, (int)((float)NT * (1.0f - sqrt(1.0f - (float)g / (float)G))));
+}
+
+/* Backward. Global (G, BH). Work-item g owns key tiles [group_start(g), group_start(g+1)) and, for each,
+ * walks the query tiles from the diagonal down: dK and dV are accumulated privately, dQ goes into the
+ * group's own partial buffer dqp (G, BH, NT*16, DH), which the group's first tile initialises (it covers
+ * every row the group touches). No atomics, so results are deterministic. */
+__kernel void attn_bwd(__global const float *restrict q, __global const float *restrict qt,
+                       __global const float *restrict k, __global const float *restrict v,
+                       __global const float *restrict dout, __global const float *restrict dot,
+                       __global const float *restrict lse2p, __global const float *restrict dp,
+                       __global const int *restrict seg, const int has_seg, __global float *restrict dk,
+                       __global float *restrict dv, __global float *restrict dqp, const int S, const int NT,
+                       const int NH, const int BH, const int G, const float scale, const float scale2) {
+  const int g = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (g >= G || bh >= BH) return;
+  const int tb = group_start(g, G, NT), te = group_start(g + 1, G, NT);
+  const size_t base = (size_t)bh * S * DH;
+  __global const float *qb = q + base;
+  __global const float *dob = dout + base;
+  __global const int *sg = seg + (size_t)(bh / NH) * S;
+  __global const float *lb = lse2p + (size_t)bh * NT * 16;
+  __global const float *db = dp + (size_t)bh * NT * 16;
+  __global float *dqb = dqp + ((size_t)g * BH + bh) * NT * 16 * DH;
+
+  float kp[16 * DH], vp[16 * DH], pb[16 * 16], sb[16 * 16];
+  float16 dka[16 * NC], dva[16 * NC];
+  int segj[16];
+  for (int kt = tb; kt < te; kt++) {
+    const int j0 = kt * 16;
+    for (int j = 0; j < 16; j++) {
+      const int r = j0 + j;
+      segj[j] = has_seg ? sg[min(r, S - 1)] : 0;
+      for (int c = 0; c < DH; c++) {
+        kp[j * DH + c] = r < S ? k[base + (size_t)r * DH + c] : 0.0f;
+        vp[j * DH + c] = r < S ? v[base + (size_t)r * DH + c] : 0.0f;
+      }
+      for (int c = 0; c < NC; c++) dka[j * NC + c] = dva[j * NC + c] = (float16)(0.0f);
+    }
+    for (int it = kt; it < NT; it++) {
+      const int i0 = it * 16;
+      const int16 iv = (int16)(i0) + IOTA16;
+      const int16 si = has_seg ? seg16(sg, i0, S) : (int16)(0);
+      const float16 lv = vload16(it, lb), dv16 = vload16(it, db);
+      __global const float *qtb = qt + ((size_t)bh * NT + it) * DH * 16;
+      __global const float *dotb = dot + ((size_t)bh * NT + it) * DH * 16;
+
+      /* P^T (rows = keys j, lanes = queries i), recomputed from lse. */
+      float16 acc[16];
+#pragma unroll
+      for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
+      for (int c = 0; c < DH; c++) {
+        const float16 x = vload16(c, qtb);
+#pragma unroll
+        for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kp[j * DH + c]), x, acc[j]);
+      }
+#pragma unroll
+      for (int j = 0; j < 16; j++) {
+        const int16 bad = (iv < (int16)(j0 + j)) | (iv >= (int16)(S)) | (si != (int16)(segj[j]));
+        vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad), j, pb);
+      }
+      /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
+#pragma unroll
+      for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
+      for (int c = 0; c < DH; c++) {
+        const float16 x = vload16(c, dotb);
+#pragma unroll
+        for (int j = 0; j < 16; j++) acc[j] = fma((float16)(vp[j * DH + c]), x, acc[j]);
+      }
+#pragma unroll
+      for (int j = 0; j < 16; j++) vstore16(vload16(j, pb) * (acc[j] - dv16), j, sb);
+
+      /* dV += P^T dO and dK += dS^T Q, one 16-column slab at a time. */
+      for (int c = 0; c < NC; c++) {
+        float16 a[16];
+#pragma unroll
+        for (int j = 0; j < 16; j++) a[j] = dva[j * NC + c];
+        for (int i = 0; i < 16; i++) {
+          const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * DH);
+#pragma unroll
+          for (int j = 0; j < 16; j++) a[j] = fma((float16)(pb[j * 16 + i]), x, a[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < 16; j++) dva[j * NC + c] = a[j];
+#pragma unroll
+        for (int j = 0; j < 16; j++) a[j] = dka[j * NC + c];
+        for (int i = 0; i < 16; i++) {
+          const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * DH);
+#pragma unroll
+          for (int j = 0; j < 16; j++) a[j] = fma((float16)(sb[j * 16 + i]), x, a[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < 16; j++) dka[j * NC + c] = a[j];
+      }
+      /* dQ partial += dS K (unscaled; the reduction applies the softmax scale). */
+      const int first = kt == tb;
+      for (int c = 0; c < NC; c++) {
+        float16 a[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) a[i] = first ? (float16)(0.0f) : vload16(c, dqb + (size_t)(i0 + i) * DH);
+        for (int j = 0; j < 16; j++) {
+          const float16 x = vload16(c, kp + j * DH);
+#pragma unroll
+          for (int i = 0; i < 16; i++) a[i] = fma((float16)(sb[j * 16 + i]), x, a[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < 16; i++) vstore16(a[i], c, dqb + (size_t)(i0 + i) * DH);
+      }
+    }
+    for (int j = 0; j < 16; j++) {
+      const int r = j0 + j;
+      if (r >= S) break;
+      for (int c = 0; c < NC; c++) {
+        vstore16(dka[j * NC + c] * scale, c, dk + base + (size_t)r * DH);
+        vstore16(dva[j * NC + c], c, dv + base + (size_t)r * DH);
+      }
+    }
+  }
+}
+
+/* dQ = scale * sum of the partials of the groups that cover the row. Global (S, BH). */
+__kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const int S,
+                             const int NT, const int BH, const int G, const float scale) {
+  const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (r >= S || bh >= BH) return;
+  float16 acc[NC];
+  for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
+  for (int g = 0; g < G; g++) {
+    const int tb = group_start(g, G, NT);
+    if (tb >= group_start(g + 1, G, NT) || r < tb * 16) continue;
+    __global const float *p = dqp + (((size_t)g * BH + bh) * NT * 16 + r) * DH;
+    for (int c = 0; c < NC; c++) acc[c] += vload16(c, p);
+  }
+  for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + ((size_t)bh * S + r) * DH);
+}
+
+/* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH). Global (BH). */
+__kernel void attn_append(__global float *restrict kc, __global float *restrict vc, __global const float *restrict kn,
+                          __global const float *restrict vn, __global const int *restrict pos, const int CAP,
+                          const int NH, const int BH) {
+  const int bh = (int)get_global_id(0);
+  if (bh >= BH) return;
+  const size_t dst = ((size_t)bh * CAP + pos[bh / NH]) * DH;
+  for (int c = 0; c < NC; c++) {
+    vstore16(vload16(c, kn + (size_t)bh * DH), c, kc + dst);
+    vstore16(vload16(c, vn + (size_t)bh * DH), c, vc + dst);
+  }
+}
+
+/* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]], split into
+ * chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part (BH, NS, DH + 2).
+ * Global (NS, BH). */
+__kernel void attn_decode_part(__global const float *restrict qn, __global const float *restrict kc,
+                               __global const float *restrict vc, __global const int *restrict pos,
+                               __global const int *restrict start, __global float *restrict part, const int CAP,
+                               const int NH, const int BH, const int NS, const int CH, const float scale2) {
+  const int sp = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (sp >= NS || bh >= BH) return;
+  const int b = bh / NH;
+  const int lo = start[b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
+  float16 qv[NC], oa[NC];
+  for (int c = 0; c < NC; c++) {
+    qv[c] = vload16(c, qn + (size_t)bh * DH) * scale2;
+    oa[c] = (float16)(0.0f);
+  }
+  float m = -FLT_MAX, l = 0.0f, sc[16];
+  __global const float *kb = kc + (size_t)bh * CAP * DH;
+  __global const float *vb = vc + (size_t)bh * CAP * DH;
+  for (int j0 = lo; j0 < hi; j0 += 16) {
+    const int n = min(16, hi - j0);
+    float mx = -FLT_MAX;
+    for (int j = 0; j < n; j++) {
+      float16 acc = (float16)(0.0f);
+      for (int c = 0; c < NC; c++) acc = fma(qv[c], vload16(c, kb + (size_t)(j0 + j) * DH), acc);
+      sc[j] = hsum16(acc);
+      mx = fmax(mx, sc[j]);
+    }
+    const float mnew = fmax(m, mx), alpha = exp2(m - mnew);
+    l *= alpha;
+    for (int c = 0; c < NC; c++) oa[c] *= alpha;
+    for (int j = 0; j < n; j++) {
+      const float p = exp2(sc[j] - mnew);
+      l += p;
+      for (int c = 0; c < NC; c++) oa[c] = fma((float16)(p), vload16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
+    }
+    m = mnew;
+  }
+  __global float *out = part + ((size_t)bh * NS + sp) * (DH + 2);
+  for (int c = 0; c < NC; c++) vstore16(oa[c], c, out);
+  out[DH] = m;
+  out[DH + 1] = l;
+}
+
+/* Decode, step 3: merge the chunks into o (BH, DH) and, when has_lse, lse (BH). Global (BH). */
+__kernel void attn_decode_combine(__global const float *restrict part, __global float *restrict o,
+                                  __global float *restrict lse, const int has_lse, const int BH, const int NS) {
+  const int bh = (int)get_global_id(0);
+  if (bh >= BH) return;
+  __global const float *p = part + (size_t)bh * NS * (DH + 2);
+  float m = -FLT_MAX;
+  for (int s = 0; s < NS; s++) m = fmax(m, p[s * (DH + 2) + DH]);
+  float l = 0.0f;
+  float16 acc[NC];
+  for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
+  for (int s = 0; s < NS; s++) {
+    __global const float *ps = p + s * (DH + 2);
+    const float w = exp2(ps[DH] - m);
+    l += w * ps[DH + 1];
+    for (int c = 0; c < NC; c++) acc[c] = fma((float16)(w), vload16(c, ps), acc[c]);
+  }
+  for (int c = 0; c < NC; c++) vstore16(acc[c] / l, c, o + (size_t)bh * DH);
+  if (has_lse) lse[bh] = (m + log2(l)) * LN2;
+}

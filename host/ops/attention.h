@@ -1,0 +1,41 @@
+/* Causal multi-head attention on device buffers (cl/attention.cl): flash-style forward saving the
+ * per-row log-sum-exp, backward recomputing the probabilities from it, and batched KV-cache decode.
+ * q, k, v, o and their gradients are float32 (B, NH, S, dh) row-major; optional segment ids (B, S) int32
+ * restrict attention to keys of the same segment (document). RoPE is a separate op (ops/rope.h).
+ * Memory is linear in S: the scratch is a few (B, NH, S, dh) copies, never S x S. */
+#ifndef SCALECL_OPS_ATTENTION_H
+#define SCALECL_OPS_ATTENTION_H
+
+#include <stdint.h>
+
+#include "cl_runtime.h"
+
+typedef struct sc_attention sc_attention;
+
+typedef struct {
+  int head_dim;  /* a multiple of 16: 64, 80, 96, 128 in the models, 16 or 32 in tests */
+  int fwd_rows;  /* query rows per forward work-item (-D BQ); 0 = default 16 */
+  int bwd_items; /* target number of backward work-items per launch; 0 = 4 per compute unit */
+} sc_attention_cfg;
+
+/* Builds the kernels for one head dim; the object also owns the scratch buffers (grown on demand). */
+int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err);
+void sc_attention_destroy(sc_attention *a);
+
+/* o = softmax(q k^T / sqrt(dh) + causal/segment mask) v; lse (B, NH, S) = natural-log log-sum-exp of each
+ * row's scaled, masked scores. seg may be NULL. */
+int sc_attention_forward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
+                         cl_mem lse, sc_err *err);
+
+/* Gradients w.r.t. q, k, v from dout, given the forward's o and lse. */
+int sc_attention_backward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
+                          cl_mem lse, cl_mem dout, cl_mem dq, cl_mem dk, cl_mem dv, sc_err *err);
+
+/* One decode step for a batch: appends knew, vnew (B, NH, dh) at cache position pos[b], then the query
+ * qnew (B, NH, dh) attends to cache positions start[b]..pos[b] (start NULL = 0; a start past 0 keeps a
+ * new document from seeing the previous one). Caches are (B, NH, cap, dh). pos and start are host arrays
+ * (validated: 0 <= start[b] <= pos[b] < cap). lse (B, NH) may be NULL. */
+int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, cl_mem vcache, const int32_t *pos,
+                        const int32_t *start, cl_mem qnew, cl_mem knew, cl_mem vnew, cl_mem o, cl_mem lse, sc_err *err);
+
+#endif

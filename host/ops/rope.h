@@ -1,0 +1,19 @@
+/* Rotary position embedding (cl/rope.cl) on (B, NH, S, dh) float32 device buffers, adjacent-pair
+ * (Meta) layout, positions per token from a (B, S) int32 buffer so they can restart at each document. */
+#ifndef SCALECL_OPS_ROPE_H
+#define SCALECL_OPS_ROPE_H
+
+#include "cl_runtime.h"
+
+typedef struct sc_rope sc_rope;
+
+/* theta: base of the frequencies theta^(-2j/dh) (500000 in the scaling-law runs); dh must be even. */
+int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err *err);
+void sc_rope_destroy(sc_rope *r);
+
+/* y = R(pos) x, or with backward = 1 the transpose R(pos)^T x (the gradient w.r.t. the un-rotated input).
+ * max_pos bounds the positions in pos (0..max_pos); the cos/sin table grows to cover it. y may be x. */
+int sc_rope_apply(sc_rope *r, int B, int NH, int S, cl_mem pos, int max_pos, cl_mem x, cl_mem y, int backward,
+                  sc_err *err);
+
+#endif
