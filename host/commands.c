@@ -5,5 +5,6 @@ const sc_command sc_commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
     {"peak", cmd_peak, "measure FMA peak, memory bandwidth, launch latency and SGEMM rates"},
     {"bench", cmd_bench, "benchmarks: gemm, ... ('scalecl bench --help')"},
+    {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},
 };
 const int sc_n_commands = (int)(sizeof sc_commands / sizeof sc_commands[0]);
