@@ -291,12 +291,212 @@ static void test_documents_of_length_one(void **state) {
   problem_free(&p);
 }
 
+/* The same tokens as one packed sequence of documents and as each document alone (positions 0..len-1,
+ * no segment ids): outputs and gradients of every document must agree. */
+static void test_documents_are_isolated(void **state) {
+  (void)state;
+  static const int lens[] = {1, 30, 1, 17, 51};
+  const int NH = 2, dh = 64, S = 100;
+  problem all;
+  problem_init(&all, 1, NH, S, dh, 1, 500, 1.0);
+  problem_docs(&all, lens, 5);
+  all.rope = 1;
+  device_run(&all);
+  const size_t n = nel(&all);
+  double *o = xmalloc(n * 8), *lse = xmalloc((size_t)NH * S * 8), *dq = xmalloc(n * 8), *dk = xmalloc(n * 8),
+         *dv = xmalloc(n * 8);
+  for (int d = 0, a = 0; d < 5; a += lens[d++]) {
+    problem one;
+    problem_init(&one, 1, NH, lens[d], dh, 1, 0, 1.0);
+    one.rope = 1;
+    for (int h = 0; h < NH; h++) {
+      const size_t src = ((size_t)h * S + a) * dh, dst = (size_t)h * lens[d] * dh, len = (size_t)lens[d] * dh;
+      memcpy(one.q + dst, all.q + src, len * 4), memcpy(one.k + dst, all.k + src, len * 4);
+      memcpy(one.v + dst, all.v + src, len * 4), memcpy(one.dout + dst, all.dout + src, len * 4);
+    }
+    device_run(&one);
+    for (int h = 0; h < NH; h++) {
+      const size_t src = (size_t)h * lens[d] * dh, dst = ((size_t)h * S + a) * dh;
+      for (size_t i = 0; i < (size_t)lens[d] * dh; i++)
+        o[dst + i] = one.o[src + i], dq[dst + i] = one.dq[src + i], dk[dst + i] = one.dk[src + i],
+                dv[dst + i] = one.dv[src + i];
+      for (int i = 0; i < lens[d]; i++) lse[(size_t)h * S + a + i] = one.lse[(size_t)h * lens[d] + i];
+    }
+    problem_free(&one);
+  }
+  th_assert_close("packed vs alone: o", all.o, o, n, 1e-5, 1e-4);
+  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, 1e-5, 1e-4);
+  th_assert_close("packed vs alone: dq", all.dq, dq, n, 1e-5, 1e-3);
+  th_assert_close("packed vs alone: dk", all.dk, dk, n, 1e-5, 1e-3);
+  th_assert_close("packed vs alone: dv", all.dv, dv, n, 1e-5, 1e-3);
+  free(o), free(lse), free(dq), free(dk), free(dv);
+  problem_free(&all);
+}
+
+/* Decode one token at a time (RoPE on the single token, append, attend to the document so far) and
+ * compare every step with the full forward at that position. */
+static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, uint64_t seed) {
+  problem p;
+  problem_init(&p, B, NH, S, dh, 0, seed, 1.0);
+  if (lens) problem_docs(&p, lens, nlens);
+  p.rope = 1;
+  device_run(&p);
+  reference r = reference_run(&p);
+  const size_t n = nel(&p), nt = (size_t)B * NH * dh;
+  sc_attention *a = att_for(dh);
+  cl_mem kc = upload(NULL, n * 4), vc = upload(NULL, n * 4), qn = upload(NULL, nt * 4), kn = upload(NULL, nt * 4),
+         vn = upload(NULL, nt * 4), on = upload(NULL, nt * 4), ln = upload(NULL, (size_t)B * NH * 4),
+         pb = upload(NULL, (size_t)B * 4);
+  float *qh = xmalloc(nt * 4), *kh = xmalloc(nt * 4), *vh = xmalloc(nt * 4), *o = xmalloc(n * 4),
+        *lse = xmalloc((size_t)B * NH * S * 4), *ot = xmalloc(nt * 4), *lt = xmalloc((size_t)B * NH * 4);
+  int32_t *pos = xmalloc((size_t)B * 4), *start = xmalloc((size_t)B * 4), *rpos = xmalloc((size_t)B * 4);
+  for (int t = 0; t < S; t++) {
+    for (int b = 0; b < B; b++) {
+      pos[b] = t;
+      rpos[b] = p.pos ? p.pos[b * S + t] : t;
+      start[b] = t - rpos[b];
+    }
+    for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
+      const size_t src = (bh * S + t) * dh;
+      memcpy(qh + bh * dh, p.q + src, dh * 4), memcpy(kh + bh * dh, p.k + src, dh * 4);
+      memcpy(vh + bh * dh, p.v + src, dh * 4);
+    }
+    CHECK(sc_buffer_write(&ctx, qn, 0, nt * 4, qh, E));
+    CHECK(sc_buffer_write(&ctx, kn, 0, nt * 4, kh, E));
+    CHECK(sc_buffer_write(&ctx, vn, 0, nt * 4, vh, E));
+    CHECK(sc_buffer_write(&ctx, pb, 0, (size_t)B * 4, rpos, E));
+    CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), qn, qn, 0, E));
+    CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), kn, kn, 0, E));
+    CHECK(sc_attention_decode(a, B, NH, S, kc, vc, pos, lens ? start : NULL, qn, kn, vn, on, ln, E));
+    CHECK(sc_buffer_read(&ctx, on, 0, nt * 4, ot, E));
+    CHECK(sc_buffer_read(&ctx, ln, 0, (size_t)B * NH * 4, lt, E));
+    for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
+      memcpy(o + (bh * S + t) * dh, ot + bh * dh, dh * 4);
+      lse[bh * S + t] = lt[bh];
+    }
+  }
+  double *fo = to_double(p.o, n), *fl = to_double(p.lse, (size_t)B * NH * S);
+  char label[128];
+  snprintf(label, sizeof label, "decode rollout B%d NH%d S%d dh%d%s", B, NH, S, dh, lens ? " docs" : "");
+  printf("%s:\n", label);
+  th_assert_close("  decode o vs full forward", o, fo, n, FWD_ATOL, FWD_RTOL);
+  th_assert_close("  decode lse vs full forward", lse, fl, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
+  th_assert_close("  decode o vs float64", o, r.o, n, FWD_ATOL, FWD_RTOL);
+  th_assert_close("  decode lse vs float64", lse, r.lse, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
+  cl_mem bufs[] = {kc, vc, qn, kn, vn, on, ln, pb};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) sc_buffer_release(&ctx, bufs[i]);
+  free(qh), free(kh), free(vh), free(o), free(lse), free(ot), free(lt), free(pos), free(start), free(rpos);
+  free(fo), free(fl);
+  reference_free(&r);
+  problem_free(&p);
+}
+
+static void test_decode_rollout(void **state) {
+  (void)state;
+  static const int lens[] = {9, 1, 30, 7};
+  rollout(2, 2, 40, 64, lens, 4, 600);  /* batch of 2, documents restarting at different steps */
+  rollout(1, 3, 600, 16, NULL, 0, 601); /* long enough for the cache to be split into chunks */
+}
+
+/* Scores up to 1e4 in magnitude before scaling: no inf or NaN, still within tolerance. */
+static void test_large_logits(void **state) {
+  (void)state;
+  static const int lens[] = {40, 1, 88};
+  for (int docs = 0; docs < 2; docs++) {
+    problem p;
+    problem_init(&p, 1, 2, 129, 64, 1, 700 + docs, 1.0);
+    if (docs) problem_docs(&p, lens, 3);
+    double mx = 0;
+    for (int h = 0; h < 2; h++)
+      for (int i = 0; i < 129; i++)
+        for (int j = 0; j <= i; j++) {
+          double s = 0;
+          for (int d = 0; d < 64; d++) s += (double)p.q[(h * 129 + i) * 64 + d] * p.k[(h * 129 + j) * 64 + d];
+          mx = fabs(s) > mx ? fabs(s) : mx;
+        }
+    const float f = (float)sqrt(1e4 / mx);
+    for (size_t i = 0; i < nel(&p); i++) p.q[i] *= f, p.k[i] *= f;
+    check_problem(&p, docs ? "scores 1e4 docs" : "scores 1e4");
+    problem_free(&p);
+  }
+}
+
+/* Loss sum(o * W) through RoPE and attention: the float64 gradients against central differences. */
+static void test_reference_finite_differences(void **state) {
+  (void)state;
+  enum { B = 1, NH = 2, S = 7, DHS = 6, N = B * NH * S * DHS };
+  static const int32_t seg[S] = {3, 3, 5, 9, 9, 9, 9}, pos[S] = {0, 1, 0, 0, 1, 2, 3};
+  const double theta = 50.0; /* a small base so every pair rotates noticeably at these positions */
+  th_rng r;
+  th_rng_seed(&r, 800);
+  double x[3][N], w[N], g[3][N], num[3][N], tmp[3][N], o[N], lse[B * NH * S];
+  for (int t = 0; t < 3; t++)
+    for (int i = 0; i < N; i++) x[t][i] = th_normal(&r);
+  for (int i = 0; i < N; i++) w[i] = th_normal(&r);
+    /* loss(x) = sum(attention(rope(q), rope(k), v) * w) */
+#define LOSS(out)                                                                         \
+  do {                                                                                    \
+    sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);                              \
+    sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);                              \
+    CHECK(sc_ref_attention_forward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, o, lse, E)); \
+    out = 0;                                                                              \
+    for (int i_ = 0; i_ < N; i_++) out += o[i_] * w[i_];                                  \
+  } while (0)
+  sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);
+  sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);
+  CHECK(sc_ref_attention_backward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, w, g[0], g[1], g[2], E));
+  sc_ref_rope(B, NH, S, DHS, theta, pos, g[0], g[0], 1);
+  sc_ref_rope(B, NH, S, DHS, theta, pos, g[1], g[1], 1);
+  const double h = 1e-5;
+  for (int t = 0; t < 3; t++)
+    for (int i = 0; i < N; i++) {
+      const double keep = x[t][i];
+      double lp, lm;
+      x[t][i] = keep + h;
+      LOSS(lp);
+      x[t][i] = keep - h;
+      LOSS(lm);
+      x[t][i] = keep;
+      num[t][i] = (lp - lm) / (2 * h);
+    }
+#undef LOSS
+  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, 1e-8, 1e-6);
+  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, 1e-8, 1e-6);
+  th_assert_close_d("fd dv", g[2], num[2], N, 1e-8, 1e-6);
+}
+
+/* Bad arguments fail with a message that names the problem. */
+static void test_errors(void **state) {
+  (void)state;
+  sc_err err;
+  sc_attention *a = NULL;
+  sc_attention_cfg cfg = {24, 0, 0};
+  assert_int_equal(sc_attention_create(&ctx, &cfg, &a, &err), -1);
+  assert_non_null(strstr(err.msg, "head dim 24"));
+  assert_null(a);
+  cl_mem m = upload(NULL, 64 * 64 * 4);
+  int32_t pos = 4, start = 0;
+  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, m, m, &pos, &start, m, m, m, m, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "cache capacity 4"));
+  pos = 2, start = 3;
+  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, m, m, &pos, &start, m, m, m, m, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "start 3"));
+  assert_int_equal(sc_attention_forward(att_for(16), 1, 1, 0, m, m, m, NULL, m, m, &err), -1);
+  assert_non_null(strstr(err.msg, "S=0"));
+  sc_buffer_release(&ctx, m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_head_dims_odd_lengths),
       cmocka_unit_test(test_documents_rope),
       cmocka_unit_test(test_long_sequence),
       cmocka_unit_test(test_documents_of_length_one),
+      cmocka_unit_test(test_documents_are_isolated),
+      cmocka_unit_test(test_decode_rollout),
+      cmocka_unit_test(test_large_logits),
+      cmocka_unit_test(test_reference_finite_differences),
+      cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
