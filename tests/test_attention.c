@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "ops/attention.h"
@@ -486,6 +487,113 @@ static void test_errors(void **state) {
   sc_buffer_release(&ctx, m);
 }
 
+/* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */
+static int run_op(const char *dir, const char *args) {
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "%s op attention %s > %s/log 2>&1", th_scalecl_bin(), args, dir);
+  const int st = system(cmd);
+  return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+static void assert_log_has(const char *dir, const char *text) {
+  char path[4200], *log;
+  size_t len;
+  static sc_err err;
+  snprintf(path, sizeof path, "%s/log", dir);
+  if (sc_read_file(path, &log, &len, &err)) fail_msg("%s", err.msg);
+  if (!strstr(log, text)) fail_msg("expected '%s' in the command's output, got:\n%s", text, log);
+  printf("  message: %s", log);
+  free(log);
+}
+
+static float *get_f32(const sc_st_file *f, const char *name, int ndim, const int64_t *shape) {
+  static sc_err err;
+  int64_t sh[4];
+  float *x;
+  memcpy(sh, shape, (size_t)ndim * sizeof *sh);
+  if (sc_st_get_f32(f, name, ndim, sh, &x, &err)) fail_msg("%s", err.msg);
+  return x;
+}
+
+/* `scalecl op attention` end to end: safetensors in, the binary, safetensors out, against float64. */
+static void test_op_command(void **state) {
+  (void)state;
+  static const int lens[] = {13, 1, 20};
+  char dir[4096], in[4200], out[4200], args[9000];
+  th_tmpdir("op-attention", dir, sizeof dir);
+  snprintf(in, sizeof in, "%s/in.safetensors", dir);
+  snprintf(out, sizeof out, "%s/out.safetensors", dir);
+  for (int variant = 0; variant < 2; variant++) { /* 0: documents, RoPE, backward; 1: plain forward */
+    problem p;
+    problem_init(&p, 2, 2, 37, 16, variant == 0, 900 + variant, 1.0);
+    const int64_t sh[4] = {2, 2, 37, 16}, shl[3] = {2, 2, 37};
+    sc_st_entry e[6] = {{"q", SC_ST_F32, 4, {2, 2, 37, 16}, p.q},
+                        {"k", SC_ST_F32, 4, {2, 2, 37, 16}, p.k},
+                        {"v", SC_ST_F32, 4, {2, 2, 37, 16}, p.v}};
+    int ne = 3;
+    if (variant == 0) {
+      problem_docs(&p, lens, 3);
+      p.rope = 1;
+      e[ne++] = (sc_st_entry){"do", SC_ST_F32, 4, {2, 2, 37, 16}, p.dout};
+      e[ne++] = (sc_st_entry){"pos", SC_ST_I32, 2, {2, 37}, p.pos};
+      e[ne++] = (sc_st_entry){"seg", SC_ST_I32, 2, {2, 37}, p.seg};
+    }
+    CHECK(sc_st_write(in, e, ne, NULL, 0, E));
+    snprintf(args, sizeof args, "--in %s --out %s%s", in, out, variant == 0 ? " --backward --rope-theta 500000" : "");
+    if (run_op(dir, args) != 0) assert_log_has(dir, "(the command failed)");
+    sc_st_file f;
+    CHECK(sc_st_open(&f, out, E));
+    reference r = reference_run(&p);
+    const size_t n = nel(&p);
+    float *o = get_f32(&f, "o", 4, sh), *lse = get_f32(&f, "lse", 3, shl);
+    th_assert_close(variant ? "op: o" : "op docs+rope: o", o, r.o, n, FWD_ATOL, FWD_RTOL);
+    th_assert_close(variant ? "op: lse" : "op docs+rope: lse", lse, r.lse, (size_t)2 * 2 * 37, FWD_ATOL, FWD_RTOL);
+    free(o), free(lse);
+    if (variant == 0) {
+      float *dq = get_f32(&f, "dq", 4, sh), *dk = get_f32(&f, "dk", 4, sh), *dv = get_f32(&f, "dv", 4, sh);
+      th_assert_close("op docs+rope: dq", dq, r.dq, n, BWD_ATOL, BWD_RTOL);
+      th_assert_close("op docs+rope: dk", dk, r.dk, n, BWD_ATOL, BWD_RTOL);
+      th_assert_close("op docs+rope: dv", dv, r.dv, n, BWD_ATOL, BWD_RTOL);
+      free(dq), free(dk), free(dv);
+    } else {
+      assert_null(sc_st_find(&f, "dq"));
+    }
+    sc_st_close(&f);
+    reference_free(&r);
+
+    /* Failures: exit status 1 with a message naming the tensor, 2 for usage errors. */
+    if (variant == 0) {
+      CHECK(sc_st_write(in, e, 4, NULL, 0, E)); /* q k v do, no pos */
+      snprintf(args, sizeof args, "--in %s --out %s --backward --rope-theta 1e4", in, out);
+      assert_int_equal(run_op(dir, args), 0);
+      CHECK(sc_st_write(in, e, 3, NULL, 0, E)); /* no do */
+      snprintf(args, sizeof args, "--in %s --out %s --backward", in, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "tensor 'do' is missing");
+      e[3] = e[4]; /* q k v pos, no --rope-theta */
+      CHECK(sc_st_write(in, e, 4, NULL, 0, E));
+      snprintf(args, sizeof args, "--in %s --out %s", in, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "--rope-theta");
+    } else {
+      e[2].shape[2] = 36, e[2].data = p.v; /* v shorter than q */
+      CHECK(sc_st_write(in, e, 3, NULL, 0, E));
+      snprintf(args, sizeof args, "--in %s --out %s", in, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "tensor 'v'");
+      snprintf(args, sizeof args, "--in %s --out %s --rope-theta=abc", in, out);
+      assert_int_equal(run_op(dir, args), 2);
+      snprintf(args, sizeof args, "--in %s --out %s --backwrd", in, out);
+      assert_int_equal(run_op(dir, args), 2);
+      assert_log_has(dir, "--backward");
+      snprintf(args, sizeof args, "--in %s/missing.safetensors --out %s", dir, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "missing.safetensors");
+    }
+    problem_free(&p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_head_dims_odd_lengths),
@@ -497,6 +605,7 @@ int main(void) {
       cmocka_unit_test(test_large_logits),
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_op_command),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
