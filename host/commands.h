@@ -20,5 +20,6 @@ int cmd_devices(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
+int cmd_prepare(int argc, char **argv, sc_err *err);
 
 #endif
