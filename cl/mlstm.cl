@@ -1,0 +1,443 @@
+/* mLSTM cell, chunkwise form (forward, custom backward) and the recurrent step, float32.
+ * Layout: q, k (BH, S, DQK); v, h (BH, S, DV); gates (BH, S). The sequence is cut into NC = ceil(S/L) chunks;
+ * the last one may be shorter (len < L) and every kernel bounds-checks against len.
+ *
+ * Defines: L (chunk length, multiple of 16), DQK, DV (multiples of 8), VW (8 or 16: vector width along the
+ * output columns, dividing DQK and DV).
+ *
+ * PoCL on CPUs runs each work-item as a scalar loop and vectorises nothing across work-items when the code
+ * uses explicit vectors, so every kernel keeps an RM x VW register tile of float vectors, uses no local memory
+ * and no barriers, and gives each work-item enough rows or chunks to amortise the per-work-group overhead.
+ *
+ * Per-token gate quantities (written by mlstm_gates, read by the rest), for token t of chunk c with carried
+ * stabilizer m_c and b_t = inclusive sum of log sigmoid(f) within the chunk:
+ *   lb[t] = b_t,  mc[t] = max(b_t + m_c, max_{u<=t}(b_t - b_u + i_u))  (the row stabilizer, m_out),
+ *   beta[t] = exp(b_t + m_c - mc[t]) * scale  (weight of the carried state in row t, q scale folded in),
+ *   abar[t] = exp(g - b_t + i_t - m_{c+1})    (weight of token t in the next state; g = b_{len-1}),
+ * and per chunk alpha[c] = exp(g + m_c - m_{c+1}) (decay of the carried state) and mk[c] = m_c (NC + 1). */
+
+#define RM 8
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VEC CAT(float, VW)
+#define VLOAD CAT(vload, VW)
+#define VSTORE CAT(vstore, VW)
+
+inline float logsigmoid(float x) { return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x)); }
+
+inline float sum8(float8 x) {
+  float4 s = x.lo + x.hi;
+  return (s.x + s.y) + (s.z + s.w);
+}
+
+/* One work-item per head: the gate scan is O(S) and sequential across chunks. */
+__kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
+                          __global const float *fg, __global const float *m0, const int has_m0,
+                          __global float *lb, __global float *mc, __global float *beta, __global float *abar,
+                          __global float *mk, __global float *alpha, __global float *m_last, const int has_last) {
+  const int bh = get_global_id(0);
+  if (bh >= BH) return;
+  const size_t base = (size_t)bh * S;
+  float m = has_m0 ? m0[bh] : 0.0f;
+  mk[(size_t)bh * (NC + 1)] = m;
+  for (int c = 0; c < NC; c++) {
+    const int t0 = c * L, len = min(L, S - t0);
+    const size_t r0 = base + t0;
+    float acc = 0.0f, pref = -INFINITY;
+    for (int t = 0; t < len; t++) {
+      acc += logsigmoid(fg[r0 + t]);
+      lb[r0 + t] = acc;
+      pref = fmax(pref, ig[r0 + t] - acc);
+      const float mct = acc + fmax(m, pref);
+      mc[r0 + t] = mct;
+      beta[r0 + t] = exp(acc + m - mct) * scale;
+    }
+    /* The log weight of token t at the chunk end, g - b_t + i_t, as a reverse sum (no cancellation). */
+    float rev = 0.0f, amax = -INFINITY;
+    for (int t = len - 1; t >= 0; t--) {
+      const float a = rev + ig[r0 + t];
+      abar[r0 + t] = a;
+      amax = fmax(amax, a);
+      rev += logsigmoid(fg[r0 + t]);
+    }
+    const float mn = fmax(acc + m, amax);
+    for (int t = 0; t < len; t++) abar[r0 + t] = exp(abar[r0 + t] - mn);
+    alpha[(size_t)bh * NC + c] = exp(acc + m - mn);
+    m = mn;
+    mk[(size_t)bh * (NC + 1) + c + 1] = m;
+  }
+  if (has_last) m_last[bh] = m;
+}
+
+/* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len.
+ * One work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. */
+__kernel void mlstm_transpose(const int S, const int NC, const int D, const int bh0, const int G,
+                              __global const float *x, __global float *xt) {
+  const int c = get_global_id(0), g = get_global_id(1);
+  if (c >= NC || g >= G) return;
+  const int t0 = c * L, len = min(L, S - t0);
+  __global const float *src = x + ((size_t)(bh0 + g) * S + t0) * D;
+  __global float *dst = xt + ((size_t)g * NC + c) * D * L;
+  for (int t = 0; t < L; t++)
+    for (int d = 0; d < D; d += 8) {
+      const float8 v = t < len ? vload8(0, src + (size_t)t * D + d) : (float8)(0.0f);
+      dst[(size_t)(d + 0) * L + t] = v.s0;
+      dst[(size_t)(d + 1) * L + t] = v.s1;
+      dst[(size_t)(d + 2) * L + t] = v.s2;
+      dst[(size_t)(d + 3) * L + t] = v.s3;
+      dst[(size_t)(d + 4) * L + t] = v.s4;
+      dst[(size_t)(d + 5) * L + t] = v.s5;
+      dst[(size_t)(d + 6) * L + t] = v.s6;
+      dst[(size_t)(d + 7) * L + t] = v.s7;
+    }
+}
+
+/* Decay-masked chunk scores: P[g][c][t][u] = rs_t * scale * (a_t . b_u) * exp(b_t - mc_t + i_u - b_u) for
+ * u <= t < len, 0 for u > t. a: rows of a global tensor (row length DA); bt: the transposed chunk of b.
+ * rs_t = 1/(nout_t + eps) when use_nout (backward), else 1. Work-item: RPW row blocks of RM rows of one chunk;
+ * 16-column tiles entirely above the diagonal are neither computed nor written (never read). */
+__kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh0, const int G, const int RPW,
+                           const float scale, const float eps, __global const float *a, __global const float *bt,
+                           __global const float *lb, __global const float *mc, __global const float *ig,
+                           __global const float *nout, const int use_nout, __global float *P) {
+  const int rbg = get_global_id(0), gc = get_global_id(1);
+  if (gc >= G * NC) return;
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
+  const size_t rbase = (size_t)(bh0 + g) * S + t0;
+  __global const float *A = a + rbase * DA;
+  __global const float *B = bt + (size_t)gc * DA * L;
+  __global float *out = P + (size_t)gc * L * L;
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int rb_end = min((rbg + 1) * RPW, L / RM);
+  for (int rb = rbg * RPW; rb < rb_end; rb++) {
+    const int r0 = rb * RM;
+    if (r0 >= len) return;
+    float rowoff[RM], rs[RM];
+    for (int r = 0; r < RM; r++) {
+      const size_t t = rbase + min(r0 + r, len - 1);
+      rowoff[r] = lb[t] - mc[t];
+      rs[r] = use_nout ? scale / (nout[t] + eps) : scale;
+    }
+    for (int u0 = 0; u0 <= r0 + RM - 1 && u0 < len; u0 += 16) {
+      float16 acc[RM];
+      for (int r = 0; r < RM; r++) acc[r] = (float16)(0.0f);
+      for (int d = 0; d < DA; d += 8) {
+        float8 av[RM];
+        for (int r = 0; r < RM; r++) av[r] = vload8(0, A + (size_t)min(r0 + r, len - 1) * DA + d);
+        float16 b[8];
+        for (int kk = 0; kk < 8; kk++) b[kk] = vload16(0, B + (size_t)(d + kk) * L + u0);
+        for (int r = 0; r < RM; r++) {
+          acc[r] = fma((float16)(av[r].s0), b[0], acc[r]);
+          acc[r] = fma((float16)(av[r].s1), b[1], acc[r]);
+          acc[r] = fma((float16)(av[r].s2), b[2], acc[r]);
+          acc[r] = fma((float16)(av[r].s3), b[3], acc[r]);
+          acc[r] = fma((float16)(av[r].s4), b[4], acc[r]);
+          acc[r] = fma((float16)(av[r].s5), b[5], acc[r]);
+          acc[r] = fma((float16)(av[r].s6), b[6], acc[r]);
+          acc[r] = fma((float16)(av[r].s7), b[7], acc[r]);
+        }
+      }
+      float wc[16];
+      for (int j = 0; j < 16; j++) wc[j] = u0 + j < len ? ig[rbase + u0 + j] - lb[rbase + u0 + j] : -INFINITY;
+      const float16 w = vload16(0, wc);
+      const int16 u = (int16)(u0) + lane;
+      for (int r = 0; r < RM && r0 + r < len; r++) {
+        /* select, not multiply: exp may overflow above the diagonal. */
+        const float16 val = acc[r] * rs[r] * exp(w + rowoff[r]);
+        vstore16(select((float16)(0.0f), val, u <= (int16)(r0 + r)), 0, out + (size_t)(r0 + r) * L + u0);
+      }
+    }
+  }
+}
+
+/* One RM x VW tile (rows r0.., columns j0..) of a chunk product with two terms:
+ *   acc[t] = rs_t * sum_e X[t][e] Z[e][j0..]  +  sum_u P(t, u) Y[u][j0..]
+ * where P(t, u) = P[t][u] for u <= t (ptrans = 0) or P[u][t] for u >= t (ptrans = 1). X rows have length E,
+ * Y rows and Z rows length N. With want_den, den[t] = rs_t * X[t].nz + sum_u P(t, u) (the normalizer). */
+inline void chunk_tile(const int N, const int E, const int ptrans, const int want_den, const int r0, const int len,
+                       const int j0, __global const float *P, __global const float *Y, __global const float *X,
+                       __global const float *Z, __global const float *nz, const float *rs, VEC *acc, float *den) {
+  VEC t2[RM];
+  float xn[RM];
+  for (int r = 0; r < RM; r++) t2[r] = (VEC)(0.0f), xn[r] = 0.0f;
+  for (int e = 0; e < E; e += 8) {
+    float8 xv[RM];
+    for (int r = 0; r < RM; r++) xv[r] = vload8(0, X + (size_t)min(r0 + r, len - 1) * E + e);
+    VEC z[8];
+    for (int kk = 0; kk < 8; kk++) z[kk] = VLOAD(0, Z + (size_t)(e + kk) * N + j0);
+    for (int r = 0; r < RM; r++) {
+      t2[r] = fma((VEC)(xv[r].s0), z[0], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s1), z[1], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s2), z[2], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s3), z[3], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s4), z[4], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s5), z[5], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s6), z[6], t2[r]);
+      t2[r] = fma((VEC)(xv[r].s7), z[7], t2[r]);
+    }
+    if (want_den) {
+      const float8 nv = vload8(0, nz + e);
+      for (int r = 0; r < RM; r++) xn[r] += sum8(xv[r] * nv);
+    }
+  }
+  for (int r = 0; r < RM; r++) acc[r] = rs[r] * t2[r], den[r] = rs[r] * xn[r];
+  if (!ptrans) {
+    const int uend = min(r0 + RM, len);
+    int u = 0;
+    for (; u + 8 <= uend; u += 8) {
+      float8 pv[RM];
+      for (int r = 0; r < RM; r++) pv[r] = vload8(0, P + (size_t)(r0 + r) * L + u);
+      VEC y[8];
+      for (int kk = 0; kk < 8; kk++) y[kk] = VLOAD(0, Y + (size_t)(u + kk) * N + j0);
+      for (int r = 0; r < RM; r++) {
+        acc[r] = fma((VEC)(pv[r].s0), y[0], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s1), y[1], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s2), y[2], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s3), y[3], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s4), y[4], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s5), y[5], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s6), y[6], acc[r]);
+        acc[r] = fma((VEC)(pv[r].s7), y[7], acc[r]);
+        if (want_den) den[r] += sum8(pv[r]);
+      }
+    }
+    for (; u < uend; u++) {
+      const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
+      for (int r = 0; r < RM; r++) {
+        const float p = P[(size_t)(r0 + r) * L + u];
+        acc[r] = fma((VEC)(p), y, acc[r]);
+        if (want_den) den[r] += p;
+      }
+    }
+  } else {
+    for (int u = r0; u < len; u++) {
+      const float8 pv = vload8(0, P + (size_t)u * L + r0);
+      const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
+      acc[0] = fma((VEC)(pv.s0), y, acc[0]);
+      acc[1] = fma((VEC)(pv.s1), y, acc[1]);
+      acc[2] = fma((VEC)(pv.s2), y, acc[2]);
+      acc[3] = fma((VEC)(pv.s3), y, acc[3]);
+      acc[4] = fma((VEC)(pv.s4), y, acc[4]);
+      acc[5] = fma((VEC)(pv.s5), y, acc[5]);
+      acc[6] = fma((VEC)(pv.s6), y, acc[6]);
+      acc[7] = fma((VEC)(pv.s7), y, acc[7]);
+    }
+  }
+}
+
+/* Work-item coordinates shared by the four chunk-product kernels: column block j0 of width VW, a group of
+ * RPW row blocks, and the chunk (g, c). */
+#define CHUNK_ITEM(NCOLS)                                                   \
+  const int j0 = (int)get_global_id(0) * VW, rbg = get_global_id(1);       \
+  const int gc = get_global_id(2);                                          \
+  if (j0 >= (NCOLS) || gc >= G * NC) return;                                \
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0); \
+  const size_t rbase = (size_t)(bh0 + g) * S + t0;                          \
+  const int rb_end = min((rbg + 1) * RPW, L / RM)
+
+/* Forward output: h_t = (beta_t q_t C_c + sum_u M[t][u] v_u) / (max(|den_t|, exp(-mc_t)) + eps). */
+__kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
+                        __global const float *q, __global const float *v, __global const float *P,
+                        __global const float *cst, __global const float *nst, __global const float *beta,
+                        __global const float *mc, __global float *h, __global float *nout, __global float *mout) {
+  CHUNK_ITEM(DV);
+  for (int rb = rbg * RPW; rb < rb_end; rb++) {
+    const int r0 = rb * RM;
+    if (r0 >= len) return;
+    float rs[RM], den[RM];
+    VEC acc[RM];
+    for (int r = 0; r < RM; r++) rs[r] = beta[rbase + min(r0 + r, len - 1)];
+    chunk_tile(DV, DQK, 0, 1, r0, len, j0, P + (size_t)gc * L * L, v + rbase * DV, q + rbase * DQK,
+               cst + (size_t)gc * DQK * DV, nst + (size_t)gc * DQK, rs, acc, den);
+    for (int r = 0; r < RM && r0 + r < len; r++) {
+      const size_t t = rbase + r0 + r;
+      const float n = fmax(fabs(den[r]), exp(-mc[t]));
+      VSTORE(acc[r] / (n + eps), 0, h + t * DV + j0);
+      if (j0 == 0) nout[t] = n, mout[t] = mc[t];
+    }
+  }
+}
+
+/* Backward, dq_t = sum_{u<=t} dP[t][u] k_u + beta_t/(nout_t+eps) * dh_t C_c^T   (ct = C_c transposed). */
+__kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
+                           __global const float *k, __global const float *dh, __global const float *P,
+                           __global const float *ct, __global const float *beta, __global const float *nout,
+                           __global float *dq) {
+  CHUNK_ITEM(DQK);
+  for (int rb = rbg * RPW; rb < rb_end; rb++) {
+    const int r0 = rb * RM;
+    if (r0 >= len) return;
+    float rs[RM], den[RM];
+    VEC acc[RM];
+    for (int r = 0; r < RM; r++) {
+      const size_t t = rbase + min(r0 + r, len - 1);
+      rs[r] = beta[t] / (nout[t] + eps);
+    }
+    chunk_tile(DQK, DV, 0, 0, r0, len, j0, P + (size_t)gc * L * L, k + rbase * DQK, dh + rbase * DV,
+               ct + (size_t)gc * DV * DQK, NULL, rs, acc, den);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dq + (rbase + r0 + r) * DQK + j0);
+  }
+}
+
+/* Backward, dk_u = sum_{t>=u} dP[t][u] q_t + abar_u * v_u dC_{c+1}^T   (dct = dC_{c+1} transposed). */
+__kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
+                           __global const float *q, __global const float *v, __global const float *P,
+                           __global const float *dct, __global const float *abar, __global float *dk) {
+  CHUNK_ITEM(DQK);
+  for (int rb = rbg * RPW; rb < rb_end; rb++) {
+    const int r0 = rb * RM;
+    if (r0 >= len) return;
+    float rs[RM], den[RM];
+    VEC acc[RM];
+    for (int r = 0; r < RM; r++) rs[r] = abar[rbase + min(r0 + r, len - 1)];
+    chunk_tile(DQK, DV, 1, 0, r0, len, j0, P + (size_t)gc * L * L, q + rbase * DQK, v + rbase * DV,
+               dct + (size_t)gc * DV * DQK, NULL, rs, acc, den);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dk + (rbase + r0 + r) * DQK + j0);
+  }
+}
+
+/* Backward, dv_u = sum_{t>=u} M[t][u]/(nout_t+eps) dh_t + abar_u * k_u dC_{c+1}   (P holds M / (nout + eps)). */
+__kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G, const int RPW,
+                           __global const float *k, __global const float *dh, __global const float *P,
+                           __global const float *dcs, __global const float *abar, __global float *dv) {
+  CHUNK_ITEM(DV);
+  for (int rb = rbg * RPW; rb < rb_end; rb++) {
+    const int r0 = rb * RM;
+    if (r0 >= len) return;
+    float rs[RM], den[RM];
+    VEC acc[RM];
+    for (int r = 0; r < RM; r++) rs[r] = abar[rbase + min(r0 + r, len - 1)];
+    chunk_tile(DV, DQK, 1, 0, r0, len, j0, P + (size_t)gc * L * L, dh + rbase * DV, k + rbase * DQK,
+               dcs + (size_t)gc * DQK * DV, NULL, rs, acc, den);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dv + (rbase + r0 + r) * DV + j0);
+  }
+}
+
+/* Inter-chunk scan of one RM x VW tile of a DQK x DV state, sequential over chunks.
+ * Forward (rev = 0): C_{c+1} = alpha_c C_c + sum_t w_t x_t y_t^T with x = k, y = v, w = abar; C_c is stored
+ *   at index c (and n_c into nst by the column-0 items), the final state goes to last / nlast.
+ * Reverse (rev = 1): dC_c = alpha_c dC_{c+1} + sum_t w_t x_t y_t^T with x = q, y = dh, w = beta/(nout+eps);
+ *   dC_{c+1} is stored at index c and dC_0 goes to last.
+ * Stores: st (DQK x DV) when store_n, stt (DV x DQK, transposed) when store_t. */
+__kernel void mlstm_states(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
+                           __global const float *x, __global const float *y, __global const float *w,
+                           __global const float *nout, __global const float *alpha, __global const float *c0,
+                           __global const float *n0, const int has_c0, const int has_n0, __global float *st,
+                           const int store_n, __global float *stt, const int store_t, __global float *nst,
+                           __global float *last, const int has_last, __global float *nlast, const int has_nlast) {
+  const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, g = get_global_id(2);
+  if (j0 >= DV || a0 >= DQK || g >= G) return;
+  const int bh = bh0 + g, do_n = !rev && j0 == 0;
+  VEC acc[RM];
+  float8 nacc = (float8)(0.0f);
+  for (int r = 0; r < RM; r++)
+    acc[r] = has_c0 ? VLOAD(0, c0 + ((size_t)bh * DQK + a0 + r) * DV + j0) : (VEC)(0.0f);
+  if (do_n && has_n0) nacc = vload8(0, n0 + (size_t)bh * DQK + a0);
+  for (int s = 0; s < NC; s++) {
+    const int c = rev ? NC - 1 - s : s;
+    const size_t sb = (size_t)g * NC + c;
+    if (store_n)
+      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, st + (sb * DQK + a0 + r) * DV + j0);
+    if (store_t) {
+      float tile[RM][VW];
+      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, tile[r]);
+      for (int j = 0; j < VW; j++) {
+        const float8 col = (float8)(tile[0][j], tile[1][j], tile[2][j], tile[3][j], tile[4][j], tile[5][j],
+                                    tile[6][j], tile[7][j]);
+        vstore8(col, 0, stt + (sb * DV + j0 + j) * DQK + a0);
+      }
+    }
+    if (do_n) vstore8(nacc, 0, nst + sb * DQK + a0);
+    const float al = alpha[(size_t)bh * NC + c];
+    for (int r = 0; r < RM; r++) acc[r] *= al;
+    nacc *= al;
+    const int t0 = c * L, len = min(L, S - t0);
+    const size_t rb = (size_t)bh * S + t0;
+    for (int t = 0; t < len; t++) {
+      const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
+      const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
+      const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
+      acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
+      acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
+      acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
+      acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
+      acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
+      acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
+      acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
+      acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
+      nacc += xv;
+    }
+  }
+  if (has_last)
+    for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, last + ((size_t)bh * DQK + a0 + r) * DV + j0);
+  if (do_n && has_nlast) vstore8(nacc, 0, nlast + (size_t)bh * DQK + a0);
+}
+
+/* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. */
+__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q,
+                             __global const float *k, __global const float *v, __global const float *dq,
+                             __global const float *dk, __global const float *dv, __global float *di,
+                             __global float *df) {
+  const int c = get_global_id(0), bh = get_global_id(1);
+  if (c >= NC || bh >= BH) return;
+  const int t0 = c * L, len = min(L, S - t0);
+  for (int t = 0; t < len; t++) {
+    const size_t r = (size_t)bh * S + t0 + t;
+    float8 a = (float8)(0.0f), b = (float8)(0.0f);
+    for (int e = 0; e < DV; e += 8) a = fma(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
+    for (int e = 0; e < DQK; e += 8) {
+      b = fma(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
+      b = fma(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
+    }
+    di[r] = sum8(a);
+    df[r] = sum8(b);
+  }
+}
+
+/* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s, in place over the values mlstm_bwd_dots left in df. */
+__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, __global float *df) {
+  const int bh = get_global_id(0);
+  if (bh >= BH) return;
+  float acc = 0.0f;
+  for (int t = S - 1; t >= 0; t--) {
+    const size_t r = (size_t)bh * S + t;
+    acc += df[r];
+    df[r] = acc / (1.0f + exp(fg[r]));
+  }
+}
+
+/* Recurrent step, part 1: per column block of the state, C <- fa C + ia k v^T and h = C^T q s / normalizer.
+ * The normalizer needs the updated n, which every item recomputes from the old n (mlstm_step_state writes it). */
+__kernel void mlstm_step(const int BH, const float scale, const float eps, __global const float *q,
+                         __global const float *k, __global const float *v, __global const float *ig,
+                         __global const float *fg, __global float *C, __global const float *n,
+                         __global const float *m, __global float *h) {
+  const int j0 = (int)get_global_id(0) * VW, bh = get_global_id(1);
+  if (j0 >= DV || bh >= BH) return;
+  const float lf = logsigmoid(fg[bh]), mo = m[bh], mn = fmax(lf + mo, ig[bh]);
+  const float fa = exp(lf + mo - mn), ia = exp(ig[bh] - mn);
+  __global const float *Q = q + (size_t)bh * DQK, *K = k + (size_t)bh * DQK, *N = n + (size_t)bh * DQK;
+  float den = 0.0f;
+  for (int a = 0; a < DQK; a++) den += (fa * N[a] + ia * K[a]) * Q[a];
+  const VEC vv = VLOAD(0, v + (size_t)bh * DV + j0);
+  VEC num = (VEC)(0.0f);
+  for (int a = 0; a < DQK; a++) {
+    __global float *row = C + ((size_t)bh * DQK + a) * DV + j0;
+    const VEC cn = fma((VEC)(ia * K[a]), vv, fa * VLOAD(0, row));
+    VSTORE(cn, 0, row);
+    num = fma((VEC)(Q[a]), cn, num);
+  }
+  const float nt = fmax(fabs(den * scale), exp(-mn));
+  VSTORE(num * scale / (nt + eps), 0, h + (size_t)bh * DV + j0);
+}
+
+/* Recurrent step, part 2: n <- fa n + ia k and m <- max(lf + m, i). */
+__kernel void mlstm_step_state(const int BH, __global const float *k, __global const float *ig,
+                               __global const float *fg, __global float *n, __global float *m) {
+  const int bh = get_global_id(0);
+  if (bh >= BH) return;
+  const float lf = logsigmoid(fg[bh]), mo = m[bh], mn = fmax(lf + mo, ig[bh]);
+  const float fa = exp(lf + mo - mn), ia = exp(ig[bh] - mn);
+  for (int a = 0; a < DQK; a++) n[(size_t)bh * DQK + a] = fa * n[(size_t)bh * DQK + a] + ia * k[(size_t)bh * DQK + a];
+  m[bh] = mn;
+}

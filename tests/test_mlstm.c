@@ -1,0 +1,433 @@
+/* Device mLSTM (cl/mlstm.cl via host/ops/mlstm.c) against the float64 references: forward vs the parallel
+ * stable-forget form, backward vs the custom chunkwise backward, chunkwise vs recurrent-step rollout, state
+ * hand-off, ragged lengths, extreme gates, every chunk size and a range of head dims. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ops/mlstm.h"
+#include "ref/mlstm.h"
+
+#define FW_ATOL 1e-4
+#define FW_RTOL 1e-3
+#define BW_ATOL 1e-3
+#define BW_RTOL 1e-2
+#define EPS 1e-6
+
+static sc_ctx ctx;
+
+/* Host tensors of one problem, float32 for the device and float64 copies for the references. */
+typedef struct {
+  size_t BH, S, dqk, dv;
+  int with_state;
+  float *f32[9]; /* q k v i f c0 n0 m0 dh */
+  double *f64[9];
+  size_t n[9];
+} problem;
+enum { Q, K, V, I, F, C0, N0, M0, DH };
+
+static float *falloc(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof *p);
+  assert_non_null(p);
+  return p;
+}
+static double *dalloc(size_t n) {
+  double *p = calloc(n ? n : 1, sizeof *p);
+  assert_non_null(p);
+  return p;
+}
+
+typedef struct {
+  double f_off, i_off, i_std, f_std;
+  int with_state;
+  uint64_t seed;
+} gen;
+
+static problem make(size_t BH, size_t S, size_t dqk, size_t dv, gen g) {
+  problem p = {BH,
+               S,
+               dqk,
+               dv,
+               g.with_state,
+               {0},
+               {0},
+               {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv, BH * dqk, BH, BH * S * dv}};
+  th_rng r;
+  th_rng_seed(&r, g.seed);
+  for (int t = 0; t < 9; t++) {
+    p.f32[t] = falloc(p.n[t]);
+    p.f64[t] = dalloc(p.n[t]);
+    double mean = t == I ? g.i_off : t == F ? g.f_off : 0, std = t == I ? g.i_std : t == F ? g.f_std : 1;
+    if (t >= C0 && t <= M0 && !g.with_state) continue;
+    th_fill_normal(&r, p.f32[t], p.n[t], mean, std);
+    for (size_t j = 0; j < p.n[t]; j++) p.f64[t][j] = p.f32[t][j];
+  }
+  return p;
+}
+
+static gen normal(double f_off, int with_state, uint64_t seed) {
+  return (gen){f_off, 0, 1, 1, with_state, seed};
+}
+
+static void release(problem *p) {
+  for (int t = 0; t < 9; t++) free(p->f32[t]), free(p->f64[t]);
+}
+
+static cl_mem upload(const float *x, size_t n) {
+  sc_err err;
+  cl_mem m;
+  if (sc_buffer_create(&ctx, (n ? n : 1) * 4, "test tensor", &m, &err) ||
+      (x && sc_buffer_write(&ctx, m, 0, n * 4, x, &err)))
+    fail_msg("%s", err.msg);
+  return m;
+}
+
+static void download(cl_mem m, float *x, size_t n) {
+  sc_err err;
+  if (sc_buffer_read(&ctx, m, 0, n * 4, x, &err)) fail_msg("%s", err.msg);
+}
+
+static size_t ws_limit; /* workspace limit override in bytes, 0 = default */
+
+static void init_op(sc_mlstm *m, int L, size_t dqk, size_t dv) {
+  sc_err err;
+  if (sc_mlstm_init(m, &ctx, L, (int)dqk, (int)dv, &err)) fail_msg("%s", err.msg);
+  if (ws_limit) m->workspace_limit = ws_limit;
+}
+
+/* Device results of the forward (and optionally backward) of one problem. */
+typedef struct {
+  float *h, *nout, *mout, *clast, *nlast, *mlast;
+  float *g[6]; /* dq dk dv di df dc0 */
+} result;
+
+static void free_result(result *r) {
+  free(r->h), free(r->nout), free(r->mout), free(r->clast), free(r->nlast), free(r->mlast);
+  for (int j = 0; j < 6; j++) free(r->g[j]);
+}
+
+static result run_device(sc_mlstm *m, const problem *p, int backward) {
+  const size_t BH = p->BH, S = p->S;
+  cl_mem in[9];
+  for (int t = 0; t < 9; t++) in[t] = upload(p->f32[t], p->n[t]);
+  cl_mem h = upload(NULL, BH * S * p->dv), nout = upload(NULL, BH * S), mout = upload(NULL, BH * S);
+  cl_mem cl = upload(NULL, BH * p->dqk * p->dv), nl = upload(NULL, BH * p->dqk), ml = upload(NULL, BH);
+  sc_mlstm_fwd_io io = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0], h, nout, mout, cl, nl, ml};
+  sc_err err;
+  if (sc_mlstm_forward(m, BH, S, (float)EPS, &io, &err)) fail_msg("%s", err.msg);
+  result r = {falloc(BH * S * p->dv),
+              falloc(BH * S),
+              falloc(BH * S),
+              falloc(BH * p->dqk * p->dv),
+              falloc(BH * p->dqk),
+              falloc(BH),
+              {0}};
+  download(h, r.h, BH * S * p->dv), download(nout, r.nout, BH * S), download(mout, r.mout, BH * S);
+  download(cl, r.clast, BH * p->dqk * p->dv), download(nl, r.nlast, BH * p->dqk), download(ml, r.mlast, BH);
+  if (backward) {
+    const size_t gn[6] = {BH * S * p->dqk, BH * S * p->dqk, BH * S * p->dv, BH * S, BH * S, BH * p->dqk * p->dv};
+    cl_mem gm[6];
+    for (int j = 0; j < 6; j++) gm[j] = upload(NULL, gn[j]);
+    sc_mlstm_bwd_io b = {in[Q], in[K],  in[V], in[I], in[F], in[C0], in[N0], in[M0],
+                         nout,  in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
+    if (sc_mlstm_backward(m, BH, S, (float)EPS, &b, &err)) fail_msg("%s", err.msg);
+    for (int j = 0; j < 6; j++) {
+      r.g[j] = falloc(gn[j]);
+      download(gm[j], r.g[j], gn[j]);
+      sc_buffer_release(&ctx, gm[j]);
+    }
+  }
+  for (int t = 0; t < 9; t++) sc_buffer_release(&ctx, in[t]);
+  cl_mem outs[] = {h, nout, mout, cl, nl, ml};
+  for (size_t j = 0; j < sizeof outs / sizeof outs[0]; j++) sc_buffer_release(&ctx, outs[j]);
+  return r;
+}
+
+static void assert_finite(const char *label, const float *x, size_t n) {
+  for (size_t j = 0; j < n; j++)
+    if (!isfinite(x[j])) fail_msg("%s: element %zu is %g", label, j, (double)x[j]);
+}
+
+/* Checks a device forward (and backward) against the float64 references at chunk L. With no initial state the
+ * forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference. */
+static void check(const char *tag, int L, const problem *p, int backward, double fw_atol, double fw_rtol) {
+  sc_mlstm m;
+  init_op(&m, L, p->dqk, p->dv);
+  result r = run_device(&m, p, backward);
+  const size_t BH = p->BH, S = p->S, dqk = p->dqk, dv = p->dv;
+  const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
+  const int st = p->with_state;
+  const double *c0 = st ? p->f64[C0] : NULL, *n0 = st ? p->f64[N0] : NULL, *m0 = st ? p->f64[M0] : NULL;
+  double *h = dalloc(BH * S * dv), *hc = dalloc(BH * S * dv), *nout = dalloc(BH * S), *mout = dalloc(BH * S);
+  double *cl = dalloc(BH * dqk * dv), *nl = dalloc(BH * dqk), *ml = dalloc(BH);
+  sc_err err;
+  if (sc_ref_mlstm_chunkwise(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0, hc, nout,
+                             mout, cl, nl, ml, &err))
+    fail_msg("%s", err.msg);
+  if (!st && sc_ref_mlstm_parallel(&d, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], h, NULL, NULL, &err))
+    fail_msg("%s", err.msg);
+  char label[160];
+  printf(" %s: L=%d BH=%zu S=%zu dqk=%zu dv=%zu\n", tag, L, BH, S, dqk, dv);
+  snprintf(label, sizeof label, "%s h vs f64 %s", tag, st ? "chunkwise" : "parallel");
+  th_assert_close(label, r.h, st ? hc : h, BH * S * dv, fw_atol, fw_rtol);
+  snprintf(label, sizeof label, "%s m_out", tag);
+  th_assert_close(label, r.mout, mout, BH * S, 1e-4, 1e-5);
+  snprintf(label, sizeof label, "%s n_out", tag);
+  th_assert_close(label, r.nout, nout, BH * S, 1e-5, 1e-4);
+  snprintf(label, sizeof label, "%s C_last", tag);
+  th_assert_close(label, r.clast, cl, BH * dqk * dv, fw_atol, fw_rtol);
+  snprintf(label, sizeof label, "%s n_last", tag);
+  th_assert_close(label, r.nlast, nl, BH * dqk, fw_atol, fw_rtol);
+  snprintf(label, sizeof label, "%s m_last", tag);
+  th_assert_close(label, r.mlast, ml, BH, 1e-4, 1e-5);
+  if (backward) {
+    const size_t gn[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
+    double *g[6];
+    for (int j = 0; j < 6; j++) g[j] = dalloc(gn[j]);
+    if (sc_ref_mlstm_chunkwise_bwd(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0,
+                                   nout, p->f64[DH], g[0], g[1], g[2], g[3], g[4], g[5], &err))
+      fail_msg("%s", err.msg);
+    const char *names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
+    for (int j = 0; j < 6; j++) {
+      snprintf(label, sizeof label, "%s %s", tag, names[j]);
+      th_assert_close(label, r.g[j], g[j], gn[j], BW_ATOL, BW_RTOL);
+      free(g[j]);
+    }
+  }
+  free(h), free(hc), free(nout), free(mout), free(cl), free(nl), free(ml);
+  free_result(&r);
+  sc_mlstm_release(&m);
+}
+
+/* The upstream conformance shape: B=1, NH=2, S=256, dqk=64, dv=128, inputs ~N(0,1). */
+static void test_forward_backward_upstream_shape(void **state) {
+  (void)state;
+  for (int off = 0; off <= 3; off += 3) {
+    problem p = make(2, 256, 64, 128, normal(off, 0, 100 + (uint64_t)off));
+    char tag[32];
+    snprintf(tag, sizeof tag, "f%+d", off);
+    check(tag, 64, &p, 1, FW_ATOL, FW_RTOL);
+    release(&p);
+  }
+  /* With a random initial state (forward vs the chunkwise reference, dc0 checked). */
+  problem p = make(2, 256, 64, 128, normal(3, 1, 103));
+  check("init state", 64, &p, 1, FW_ATOL, FW_RTOL);
+  release(&p);
+}
+
+static void test_chunk_sizes(void **state) {
+  (void)state;
+  const int Ls[] = {16, 32, 64, 128};
+  for (size_t j = 0; j < 4; j++) {
+    problem p = make(2, 200, 32, 48, normal(1, j % 2, 200 + j));
+    check("chunk size", Ls[j], &p, 1, FW_ATOL, FW_RTOL);
+    release(&p);
+  }
+  /* L >= S: one chunk, the quadratic parallel form used by the benchmark for contrast. */
+  problem p = make(2, 256, 64, 128, normal(0, 0, 209));
+  check("parallel form", 256, &p, 1, FW_ATOL, FW_RTOL);
+  release(&p);
+}
+
+static void test_ragged_lengths(void **state) {
+  (void)state;
+  const size_t Ss[] = {1, 2, 15, 17, 63, 65, 100};
+  for (size_t j = 0; j < sizeof Ss / sizeof Ss[0]; j++) {
+    problem p = make(3, Ss[j], 16, 24, normal(j % 2 ? 3 : 0, j % 3 == 0, 300 + j));
+    check("ragged", 64, &p, 1, FW_ATOL, FW_RTOL);
+    release(&p);
+  }
+  problem p = make(1, 17, 16, 16, normal(0, 1, 310)); /* S = L + 1 at L = 16 */
+  check("S=L+1", 16, &p, 1, FW_ATOL, FW_RTOL);
+  release(&p);
+}
+
+static void test_head_dims(void **state) {
+  (void)state;
+  const size_t dims[][2] = {{64, 64},   {128, 128}, {192, 192}, {256, 256}, {384, 384},
+                            {512, 512}, {8, 24},    {24, 8},    {256, 512}};
+  for (size_t j = 0; j < sizeof dims / sizeof dims[0]; j++) {
+    problem p = make(1, 80, dims[j][0], dims[j][1], normal(j % 2 ? 3 : 0, 1, 400 + j));
+    check("head dims", 32, &p, 1, FW_ATOL, FW_RTOL);
+    release(&p);
+  }
+}
+
+/* Input pre-activations up to +15 and forget pre-activations down to -25 (document resets). */
+static void test_extreme_gates(void **state) {
+  (void)state;
+  problem p = make(2, 150, 32, 32, normal(3, 1, 500));
+  th_rng r;
+  th_rng_seed(&r, 501);
+  for (size_t j = 0; j < p.n[I]; j++) {
+    const double u = th_uniform(&r);
+    p.f32[I][j] = u < 0.2 ? 15.0f : u < 0.3 ? -15.0f : (float)(10 * th_uniform(&r) - 5);
+    p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
+    p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
+  }
+  sc_mlstm m;
+  init_op(&m, 64, 32, 32);
+  result res = run_device(&m, &p, 1);
+  assert_finite("h", res.h, p.n[V]);
+  assert_finite("n_out", res.nout, p.n[I]);
+  assert_finite("m_out", res.mout, p.n[I]);
+  assert_finite("C_last", res.clast, p.n[C0]);
+  assert_finite("n_last", res.nlast, p.n[N0]);
+  const char *names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
+  const size_t gn[6] = {p.n[Q], p.n[K], p.n[V], p.n[I], p.n[F], p.n[C0]};
+  for (int j = 0; j < 6; j++) assert_finite(names[j], res.g[j], gn[j]);
+  free_result(&res);
+  sc_mlstm_release(&m);
+  check("extreme gates", 64, &p, 1, FW_ATOL, FW_RTOL);
+  release(&p);
+}
+
+/* Chunkwise forward vs a rollout of the device recurrent step, token by token, from the same initial state. */
+static void test_recurrent_step_rollout(void **state) {
+  (void)state;
+  const size_t BH = 4, S = 70, dqk = 16, dv = 32;
+  problem p = make(BH, S, dqk, dv, normal(2, 1, 600));
+  sc_mlstm m;
+  init_op(&m, 32, dqk, dv);
+  result chunk = run_device(&m, &p, 0);
+  cl_mem C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
+  cl_mem q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv), ig = upload(NULL, BH),
+         fg = upload(NULL, BH), h = upload(NULL, BH * dv);
+  float *hs = falloc(BH * S * dv), *row = falloc(BH * (2 * dqk + dv + 2)), *hrow = falloc(BH * dv);
+  sc_err err;
+  for (size_t t = 0; t < S; t++) {
+    float *rq = row, *rk = rq + BH * dqk, *rv = rk + BH * dqk, *ri = rv + BH * dv, *rf = ri + BH;
+    for (size_t b = 0; b < BH; b++) {
+      memcpy(rq + b * dqk, p.f32[Q] + (b * S + t) * dqk, dqk * 4);
+      memcpy(rk + b * dqk, p.f32[K] + (b * S + t) * dqk, dqk * 4);
+      memcpy(rv + b * dv, p.f32[V] + (b * S + t) * dv, dv * 4);
+      ri[b] = p.f32[I][b * S + t], rf[b] = p.f32[F][b * S + t];
+    }
+    if (sc_buffer_write(&ctx, q, 0, BH * dqk * 4, rq, &err) || sc_buffer_write(&ctx, k, 0, BH * dqk * 4, rk, &err) ||
+        sc_buffer_write(&ctx, v, 0, BH * dv * 4, rv, &err) || sc_buffer_write(&ctx, ig, 0, BH * 4, ri, &err) ||
+        sc_buffer_write(&ctx, fg, 0, BH * 4, rf, &err) ||
+        sc_mlstm_step(&m, BH, (float)EPS, q, k, v, ig, fg, C, n, ms, h, &err))
+      fail_msg("%s", err.msg);
+    download(h, hrow, BH * dv);
+    for (size_t b = 0; b < BH; b++) memcpy(hs + (b * S + t) * dv, hrow + b * dv, dv * 4);
+  }
+  float *cs = falloc(p.n[C0]), *ns = falloc(p.n[N0]), *mss = falloc(BH);
+  download(C, cs, p.n[C0]), download(n, ns, p.n[N0]), download(ms, mss, BH);
+  /* Both against the float64 recurrent reference, and against each other. */
+  const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
+  double *hr = dalloc(BH * S * dv), *cr = dalloc(p.n[C0]), *nr = dalloc(p.n[N0]), *mr = dalloc(BH);
+  if (sc_ref_mlstm_recurrent(&d, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], p.f64[C0], p.f64[N0], p.f64[M0], hr,
+                             cr, nr, mr, &err))
+    fail_msg("%s", err.msg);
+  th_assert_close("step rollout h vs f64 recurrent", hs, hr, BH * S * dv, FW_ATOL, FW_RTOL);
+  th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_ATOL, FW_RTOL);
+  th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_ATOL, FW_RTOL);
+  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, 1e-5, 1e-5);
+  double *hd = dalloc(BH * S * dv), *cd = dalloc(p.n[C0]);
+  for (size_t j = 0; j < BH * S * dv; j++) hd[j] = hs[j];
+  for (size_t j = 0; j < p.n[C0]; j++) cd[j] = cs[j];
+  th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_ATOL, FW_RTOL);
+  th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_ATOL, FW_RTOL);
+  free(hd), free(cd), free(hr), free(cr), free(nr), free(mr), free(cs), free(ns), free(mss), free(hs), free(row),
+      free(hrow);
+  cl_mem all[] = {C, n, ms, q, k, v, ig, fg, h};
+  for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) sc_buffer_release(&ctx, all[j]);
+  free_result(&chunk);
+  sc_mlstm_release(&m);
+  release(&p);
+}
+
+/* Two halves with the state carried from the first into the second equal the whole sequence. */
+static void test_state_handoff(void **state) {
+  (void)state;
+  const size_t BH = 2, S = 150, S1 = 70, dqk = 32, dv = 64;
+  problem whole = make(BH, S, dqk, dv, normal(2, 1, 700));
+  problem part[2] = {make(BH, S1, dqk, dv, normal(0, 1, 701)), make(BH, S - S1, dqk, dv, normal(0, 0, 702))};
+  for (size_t b = 0; b < BH; b++)
+    for (int t = Q; t <= F; t++) {
+      const size_t w = t <= K ? dqk : t == V ? dv : 1;
+      memcpy(part[0].f32[t] + b * S1 * w, whole.f32[t] + b * S * w, S1 * w * 4);
+      memcpy(part[1].f32[t] + b * (S - S1) * w, whole.f32[t] + (b * S + S1) * w, (S - S1) * w * 4);
+    }
+  memcpy(part[0].f32[C0], whole.f32[C0], whole.n[C0] * 4);
+  memcpy(part[0].f32[N0], whole.f32[N0], whole.n[N0] * 4);
+  memcpy(part[0].f32[M0], whole.f32[M0], whole.n[M0] * 4);
+  sc_mlstm m;
+  init_op(&m, 32, dqk, dv);
+  result rw = run_device(&m, &whole, 0), r0 = run_device(&m, &part[0], 0);
+  memcpy(part[1].f32[C0], r0.clast, whole.n[C0] * 4);
+  memcpy(part[1].f32[N0], r0.nlast, whole.n[N0] * 4);
+  memcpy(part[1].f32[M0], r0.mlast, whole.n[M0] * 4);
+  result r1 = run_device(&m, &part[1], 0);
+  double *hw = dalloc(BH * S * dv), *cw = dalloc(whole.n[C0]), *nw = dalloc(whole.n[N0]), *mw = dalloc(BH);
+  float *hs = falloc(BH * S * dv);
+  for (size_t b = 0; b < BH; b++) {
+    memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
+    memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);
+  }
+  for (size_t j = 0; j < BH * S * dv; j++) hw[j] = rw.h[j];
+  for (size_t j = 0; j < whole.n[C0]; j++) cw[j] = rw.clast[j];
+  for (size_t j = 0; j < whole.n[N0]; j++) nw[j] = rw.nlast[j];
+  for (size_t j = 0; j < BH; j++) mw[j] = rw.mlast[j];
+  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, 1e-5, 1e-4);
+  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], 1e-5, 1e-4);
+  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], 1e-5, 1e-4);
+  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, 1e-6, 1e-6);
+  free(hw), free(cw), free(nw), free(mw), free(hs);
+  free_result(&rw), free_result(&r0), free_result(&r1);
+  sc_mlstm_release(&m);
+  release(&whole), release(&part[0]), release(&part[1]);
+}
+
+/* Heads processed in several groups (tiny workspace) give the same results as one group. */
+static void test_head_groups(void **state) {
+  (void)state;
+  problem p = make(5, 100, 16, 32, normal(1, 1, 800));
+  sc_mlstm m;
+  init_op(&m, 16, 16, 32);
+  ws_limit = sc_mlstm_head_scratch(&m, 100, 1) * 2; /* two heads per group (three groups) in both passes */
+  sc_mlstm_release(&m);
+  check("head groups", 16, &p, 1, FW_ATOL, FW_RTOL);
+  ws_limit = 0;
+  release(&p);
+}
+
+static void test_rejects_bad_config(void **state) {
+  (void)state;
+  sc_mlstm m;
+  sc_err err;
+  assert_int_equal(sc_mlstm_init(&m, &ctx, 24, 64, 64, &err), -1);
+  assert_non_null(strstr(err.msg, "multiple of 16"));
+  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 60, 64, &err), -1);
+  assert_non_null(strstr(err.msg, "dqk=60"));
+  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 64, 520, &err), -1);
+  assert_non_null(strstr(err.msg, "dv=520"));
+}
+
+static int setup(void **state) {
+  (void)state;
+  th_ctx_open(&ctx);
+  return 0;
+}
+static int teardown(void **state) {
+  (void)state;
+  sc_ctx_close(&ctx);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_forward_backward_upstream_shape),
+      cmocka_unit_test(test_chunk_sizes),
+      cmocka_unit_test(test_ragged_lengths),
+      cmocka_unit_test(test_head_dims),
+      cmocka_unit_test(test_extreme_gates),
+      cmocka_unit_test(test_recurrent_step_rollout),
+      cmocka_unit_test(test_state_handoff),
+      cmocka_unit_test(test_head_groups),
+      cmocka_unit_test(test_rejects_bad_config),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
