@@ -136,9 +136,9 @@ int cmd_prepare(int argc, char **argv, sc_err *err) {
   free(inputs);
   if (rc) return 1;
   double mb = (double)st.bytes_text / 1e6;
-  printf("prepared %s from %llu file%s: %.1f MB of input (%.1f MB stored) in %.2f s, %.1f MB/s\n", o.out_dir,
-         (unsigned long long)st.files, st.files == 1 ? "" : "s", mb, (double)st.bytes_read / 1e6, st.seconds,
-         st.seconds > 0 ? mb / st.seconds : 0.0);
+  printf("prepared %s from %llu file%s: %.1f MB of input (%.1f MB stored) in %.2f s, %.1f MB/s (%.2f s CPU)\n",
+         o.out_dir, (unsigned long long)st.files, st.files == 1 ? "" : "s", mb, (double)st.bytes_read / 1e6, st.seconds,
+         st.seconds > 0 ? mb / st.seconds : 0.0, st.cpu_seconds);
   printf("documents: %llu (train %llu, val %llu)", (unsigned long long)st.documents,
          (unsigned long long)(st.documents - st.docs_val), (unsigned long long)st.docs_val);
   if (st.bad_lines || st.empty_docs)

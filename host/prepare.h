@@ -50,6 +50,7 @@ typedef struct {
   uint64_t bad_lines;  /* malformed JSONL lines skipped */
   uint64_t empty_docs; /* JSONL records with an empty text */
   double seconds;
+  double cpu_seconds; /* of this process (a gzip child runs on another core) */
 } sc_prepare_stats;
 
 void sc_prepare_defaults(sc_prepare_opts *o);

@@ -205,6 +205,8 @@ int sc_shard_set_open(sc_shard_set *set, const char *spec, sc_split split, sc_er
   char **paths;
   size_t np;
   if (list_spec(spec, &paths, &np, err)) return -1;
+  struct stat st;
+  if (!strpbrk(spec, "*?[") && stat(spec, &st) == 0 && !S_ISDIR(st.st_mode)) split = SC_SPLIT_ALL; /* named */
   size_t nk = 0;
   for (size_t i = 0; i < np; i++)
     if (keep(paths[i], split)) nk++;
@@ -336,11 +338,11 @@ uint64_t sc_loader_windows_per_epoch(const sc_loader *l) {
   return l->cum[l->set->n];
 }
 
-static int copy_window(const sc_loader *l, const sc_shard *sh, uint64_t off, int32_t *out, uint8_t *doc, sc_err *err) {
-  const size_t w = (size_t)l->cfg.T + 1;
+/* restrict and a local eot let the compiler keep values in registers: uint8_t stores may alias
+ * anything. */
+static uint32_t widen(const uint8_t *restrict p, int token_bytes, int32_t *restrict out, size_t w) {
   uint32_t mx = 0;
-  const uint8_t *p = sh->data + off * (uint64_t)sh->token_bytes;
-  if (sh->token_bytes == 2) {
+  if (token_bytes == 2) {
     for (size_t t = 0; t < w; t++) {
       uint32_t v = (uint32_t)p[2 * t] | (uint32_t)p[2 * t + 1] << 8;
       out[t] = (int32_t)v;
@@ -354,6 +356,16 @@ static int copy_window(const sc_loader *l, const sc_shard *sh, uint64_t off, int
       mx = v > mx ? v : mx;
     }
   }
+  return mx;
+}
+
+static void flag_starts(const int32_t *restrict tok, int32_t eot, uint8_t *restrict doc, size_t w) {
+  for (size_t t = 0; t < w; t++) doc[t] = tok[t] == eot;
+}
+
+static int copy_window(const sc_loader *l, const sc_shard *sh, uint64_t off, int32_t *out, uint8_t *doc, sc_err *err) {
+  const size_t w = (size_t)l->cfg.T + 1;
+  uint32_t mx = widen(sh->data + off * (uint64_t)sh->token_bytes, sh->token_bytes, out, w);
   if (l->cfg.vocab > 0 && mx >= (uint32_t)l->cfg.vocab) {
     size_t t = 0;
     while ((uint32_t)out[t] < (uint32_t)l->cfg.vocab) t++;
@@ -363,8 +375,7 @@ static int copy_window(const sc_loader *l, const sc_shard *sh, uint64_t off, int
                    "'scalecl prepare' or set the vocabulary to match",
                    sh->path, (unsigned long)(uint32_t)out[t], (unsigned long long)(off + t), l->cfg.vocab);
   }
-  if (doc)
-    for (size_t t = 0; t < w; t++) doc[t] = out[t] == l->cfg.eot;
+  if (doc) flag_starts(out, l->cfg.eot, doc, w);
   return 0;
 }
 

@@ -52,7 +52,8 @@ typedef struct {
   uint64_t fingerprint; /* of the shard names and sizes, to refuse resuming on other data */
 } sc_shard_set;
 
-/* spec: a directory (its *.bin files), a glob pattern, or one file. */
+/* spec: a directory (its *.bin files) or a glob pattern, filtered by split; or one file, taken
+ * whatever its name. */
 int sc_shard_set_open(sc_shard_set *set, const char *spec, sc_split split, sc_err *err);
 void sc_shard_set_close(sc_shard_set *set);
 

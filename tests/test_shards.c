@@ -228,6 +228,10 @@ static void shard_sets_and_split(void **state) {
   assert_int_equal(sc_shard_set_open(&set, p, SC_SPLIT_TRAIN, &err), 0);
   assert_int_equal(set.ntok, 60);
   sc_shard_set_close(&set);
+  sc_shard_path(p, sizeof p, dir, "c", "val", 0); /* a file named explicitly is taken whatever the split */
+  assert_int_equal(sc_shard_set_open(&set, p, SC_SPLIT_TRAIN, &err), 0);
+  assert_int_equal(set.ntok, 30);
+  sc_shard_set_close(&set);
   /* Nothing to read: the message says what was looked for. */
   char empty[256];
   th_tmpdir("noset", empty, sizeof empty);
