@@ -19,6 +19,7 @@ extern const int sc_n_commands;
 int cmd_devices(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);
+int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
 int cmd_prepare(int argc, char **argv, sc_err *err);
 
