@@ -275,7 +275,10 @@ static const sc_st_tensor *lookup(const sc_st_file *f, const char *name, int ndi
     else
       snprintf(want, sizeof want, "%d dimensions", ndim);
     shape_str(got, sizeof got, t->ndim, t->shape);
-    sc_fail(err, "tensor '%s' in %s has shape %s; expected %s (* = any) as %s", name, f->path, got, want, accepted);
+    int any = 0;
+    for (int d = 0; shape && d < ndim; d++) any |= shape[d] < 0;
+    sc_fail(err, "tensor '%s' in %s has shape %s; expected %s%s as %s", name, f->path, got, want,
+            any ? " (* = any)" : "", accepted);
     return NULL;
   }
   if (shape)
