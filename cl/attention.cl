@@ -3,7 +3,8 @@
  * KV-cache decode. Written for CPU OpenCL first: one work-item per work-group owning a register block,
  * explicit float16 vectors, no __local memory and no barriers.
  *
- * Defines: DH (head dim, a multiple of 16), BQ (query rows per forward work-item).
+ * Defines: DH (head dim, a multiple of 16), BQ (query rows per forward work-item), KB (key tiles of 16
+ * per backward block).
  *
  * Layouts. "rows": (BH, S, DH) as given. "tiles": keys or queries grouped by 16 and transposed,
  * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
@@ -15,6 +16,9 @@
 #endif
 #ifndef BQ
 #define BQ 16
+#endif
+#ifndef KB
+#define KB 4
 #endif
 #if DH % 16 != 0
 #error "DH must be a multiple of 16"
@@ -164,16 +168,18 @@ __kernel void attn_bwd_stats(__global const float *restrict o, __global const fl
   lse2p[out] = lse[(size_t)bh * S + r] * M_LOG2E_F;
 }
 
-/* First key tile of work group g of G: groups split the causal triangle into equal amounts of work. */
-static inline int group_start(int g, int G, int NT) {
-  if (g >= G) return NT;
-  return min(NT, (int)((float)NT * (1.0f - sqrt(1.0f - (float)g / (float)G))));
+/* First key block (of KB tiles) of work group g of G: groups split the causal triangle into equal work. */
+static inline int group_start(int g, int G, int NB) {
+  if (g >= G) return NB;
+  return min(NB, (int)((float)NB * (1.0f - sqrt(1.0f - (float)g / (float)G))));
 }
 
-/* Backward. Global (G, BH). Work-item g owns key tiles [group_start(g), group_start(g+1)) and, for each,
- * walks the query tiles from the diagonal down: dK and dV are accumulated privately, dQ goes into the
- * group's own partial buffer dqp (G, BH, NT*16, DH), which the group's first tile initialises (it covers
- * every row the group touches). No atomics, so results are deterministic. */
+/* Backward. Global (G, BH). Work-item g owns the key blocks [group_start(g), group_start(g+1)), a block
+ * being KB tiles of 16 keys. For each block it walks the query tiles from the diagonal down and, per query
+ * tile, visits the block's key tiles, so the query-side data is read once per block rather than once per
+ * key tile. dK and dV are accumulated privately; dQ goes into the group's own partial buffer dqp
+ * (G, BH, NT*16, DH), initialised by the group's first block (which covers every row the group touches).
+ * No atomics, so results are deterministic. */
 __kernel void attn_bwd(__global const float *restrict q, __global const float *restrict qt,
                        __global const float *restrict k, __global const float *restrict v,
                        __global const float *restrict dout, __global const float *restrict dot,
@@ -183,7 +189,8 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
                        const int NH, const int BH, const int G, const float scale, const float scale2) {
   const int g = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (g >= G || bh >= BH) return;
-  const int tb = group_start(g, G, NT), te = group_start(g + 1, G, NT);
+  const int NB = (NT + KB - 1) / KB;
+  const int bb = group_start(g, G, NB), be = group_start(g + 1, G, NB);
   const size_t base = (size_t)bh * S * DH;
   __global const float *qb = q + base;
   __global const float *dob = dout + base;
@@ -192,13 +199,13 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
   __global const float *db = dp + (size_t)bh * NT * 16;
   __global float *dqb = dqp + ((size_t)g * BH + bh) * NT * 16 * DH;
 
-  float kp[16 * DH], vp[16 * DH], pb[16 * 16], sb[16 * 16];
-  float16 dka[16 * NC], dva[16 * NC];
-  int segj[16];
-  for (int kt = tb; kt < te; kt++) {
-    const int j0 = kt * 16;
-    for (int j = 0; j < 16; j++) {
-      const int r = j0 + j;
+  float kp[KB * 16 * DH], vp[KB * 16 * DH], pb[KB * 256], sb[KB * 256];
+  float16 dka[KB * 16 * NC], dva[KB * 16 * NC];
+  int segj[KB * 16];
+  for (int blk = bb; blk < be; blk++) {
+    const int t0 = blk * KB, nkt = min(KB, NT - t0);
+    for (int j = 0; j < nkt * 16; j++) {
+      const int r = t0 * 16 + j;
       segj[j] = has_seg ? sg[min(r, S - 1)] : 0;
       for (int c = 0; c < DH; c++) {
         kp[j * DH + c] = r < S ? k[base + (size_t)r * DH + c] : 0.0f;
@@ -206,78 +213,87 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
       }
       for (int c = 0; c < NC; c++) dka[j * NC + c] = dva[j * NC + c] = (float16)(0.0f);
     }
-    for (int it = kt; it < NT; it++) {
+    for (int it = t0; it < NT; it++) {
       const int i0 = it * 16;
       const int16 iv = (int16)(i0) + IOTA16;
       const int16 si = has_seg ? seg16(sg, i0, S) : (int16)(0);
       const float16 lv = vload16(it, lb), dv16 = vload16(it, db);
       __global const float *qtb = qt + ((size_t)bh * NT + it) * DH * 16;
       __global const float *dotb = dot + ((size_t)bh * NT + it) * DH * 16;
+      const int nk = min(nkt, it - t0 + 1); /* key tiles of the block at or before this query tile */
+      for (int kt = 0; kt < nk; kt++) {
+        const int j0 = (t0 + kt) * 16;
+        __global const float *qtk = qtb; /* re-read per key tile: 16 x DH floats, hot in L1 */
+        float *kpt = kp + kt * 16 * DH, *vpt = vp + kt * 16 * DH, *pbt = pb + kt * 256, *sbt = sb + kt * 256;
+        const int *sj = segj + kt * 16;
 
-      /* P^T (rows = keys j, lanes = queries i), recomputed from lse. */
-      float16 acc[16];
+        /* P^T (rows = keys j, lanes = queries i), recomputed from lse. */
+        float16 acc[16];
 #pragma unroll
-      for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
-      for (int c = 0; c < DH; c++) {
-        const float16 x = vload16(c, qtb);
+        for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
+        for (int c = 0; c < DH; c++) {
+          const float16 x = vload16(c, qtk);
 #pragma unroll
-        for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kp[j * DH + c]), x, acc[j]);
-      }
-#pragma unroll
-      for (int j = 0; j < 16; j++) {
-        const int16 bad = (iv < (int16)(j0 + j)) | (iv >= (int16)(S)) | (si != (int16)(segj[j]));
-        vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad), j, pb);
-      }
-      /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
-#pragma unroll
-      for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
-      for (int c = 0; c < DH; c++) {
-        const float16 x = vload16(c, dotb);
-#pragma unroll
-        for (int j = 0; j < 16; j++) acc[j] = fma((float16)(vp[j * DH + c]), x, acc[j]);
-      }
-#pragma unroll
-      for (int j = 0; j < 16; j++) vstore16(vload16(j, pb) * (acc[j] - dv16), j, sb);
-
-      /* dV += P^T dO and dK += dS^T Q, one 16-column slab at a time. */
-      for (int c = 0; c < NC; c++) {
-        float16 a[16];
-#pragma unroll
-        for (int j = 0; j < 16; j++) a[j] = dva[j * NC + c];
-        for (int i = 0; i < 16; i++) {
-          const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * DH);
-#pragma unroll
-          for (int j = 0; j < 16; j++) a[j] = fma((float16)(pb[j * 16 + i]), x, a[j]);
+          for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
-        for (int j = 0; j < 16; j++) dva[j * NC + c] = a[j];
+        for (int j = 0; j < 16; j++) {
+          const int16 bad = (iv < (int16)(j0 + j)) | (iv >= (int16)(S)) | (si != (int16)(sj[j]));
+          vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad), j, pbt);
+        }
+        /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
 #pragma unroll
-        for (int j = 0; j < 16; j++) a[j] = dka[j * NC + c];
-        for (int i = 0; i < 16; i++) {
-          const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * DH);
+        for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
+        for (int c = 0; c < DH; c++) {
+          const float16 x = vload16(c, dotb);
 #pragma unroll
-          for (int j = 0; j < 16; j++) a[j] = fma((float16)(sb[j * 16 + i]), x, a[j]);
+          for (int j = 0; j < 16; j++) acc[j] = fma((float16)(vpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
-        for (int j = 0; j < 16; j++) dka[j * NC + c] = a[j];
+        for (int j = 0; j < 16; j++) vstore16(vload16(j, pbt) * (acc[j] - dv16), j, sbt);
+
+        /* dV += P^T dO and dK += dS^T Q, one 16-column slab at a time. */
+        float16 *dvt = dva + kt * 16 * NC, *dkt = dka + kt * 16 * NC;
+        for (int c = 0; c < NC; c++) {
+          float16 a[16];
+#pragma unroll
+          for (int j = 0; j < 16; j++) a[j] = dvt[j * NC + c];
+          for (int i = 0; i < 16; i++) {
+            const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * DH);
+#pragma unroll
+            for (int j = 0; j < 16; j++) a[j] = fma((float16)(pbt[j * 16 + i]), x, a[j]);
+          }
+#pragma unroll
+          for (int j = 0; j < 16; j++) dvt[j * NC + c] = a[j];
+#pragma unroll
+          for (int j = 0; j < 16; j++) a[j] = dkt[j * NC + c];
+          for (int i = 0; i < 16; i++) {
+            const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * DH);
+#pragma unroll
+            for (int j = 0; j < 16; j++) a[j] = fma((float16)(sbt[j * 16 + i]), x, a[j]);
+          }
+#pragma unroll
+          for (int j = 0; j < 16; j++) dkt[j * NC + c] = a[j];
+        }
       }
-      /* dQ partial += dS K (unscaled; the reduction applies the softmax scale). */
-      const int first = kt == tb;
+      /* dQ partial += sum over the block's key tiles of dS K (unscaled; the reduction applies the scale). */
+      const int first = blk == bb;
       for (int c = 0; c < NC; c++) {
         float16 a[16];
 #pragma unroll
         for (int i = 0; i < 16; i++) a[i] = first ? (float16)(0.0f) : vload16(c, dqb + (size_t)(i0 + i) * DH);
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < nk * 16; j++) {
           const float16 x = vload16(c, kp + j * DH);
+          const float *sr = sb + (j / 16) * 256 + (j % 16) * 16;
 #pragma unroll
-          for (int i = 0; i < 16; i++) a[i] = fma((float16)(sb[j * 16 + i]), x, a[i]);
+          for (int i = 0; i < 16; i++) a[i] = fma((float16)(sr[i]), x, a[i]);
         }
 #pragma unroll
         for (int i = 0; i < 16; i++) vstore16(a[i], c, dqb + (size_t)(i0 + i) * DH);
       }
     }
-    for (int j = 0; j < 16; j++) {
-      const int r = j0 + j;
+    for (int j = 0; j < nkt * 16; j++) {
+      const int r = t0 * 16 + j;
       if (r >= S) break;
       for (int c = 0; c < NC; c++) {
         vstore16(dka[j * NC + c] * scale, c, dk + base + (size_t)r * DH);
@@ -292,11 +308,12 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
                              const int NT, const int BH, const int G, const float scale) {
   const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (r >= S || bh >= BH) return;
+  const int NB = (NT + KB - 1) / KB;
   float16 acc[NC];
   for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
   for (int g = 0; g < G; g++) {
-    const int tb = group_start(g, G, NT);
-    if (tb >= group_start(g + 1, G, NT) || r < tb * 16) continue;
+    const int b0 = group_start(g, G, NB);
+    if (b0 >= group_start(g + 1, G, NB) || r < b0 * KB * 16) continue;
     __global const float *p = dqp + (((size_t)g * BH + bh) * NT * 16 + r) * DH;
     for (int c = 0; c < NC; c++) acc[c] += vload16(c, p);
   }

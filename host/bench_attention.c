@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
+#include "gemm.h"
 #include "ops/attention.h"
-#include "peak.h"
 #include "subcommand.h"
 #include "timing.h"
 
@@ -65,8 +66,77 @@ static int read_peak(const char *path, double *gflops, sc_err *err) {
   return 0;
 }
 
+static int fill_random(sc_ctx *c, cl_mem m, size_t n, unsigned seed, sc_err *err) {
+  float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
+  if (!h) return -1;
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    h[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+  }
+  int rc = sc_buffer_write(c, m, 0, n * sizeof *h, h, err);
+  free(h);
+  return rc;
+}
+
+/* Wall time (median per call) and process CPU time per call. On a CPU device the CPU time is what the
+ * calls cost whatever else runs on the machine, so rates from it stay comparable on a shared host. */
+typedef struct {
+  double wall_s, cpu_s;
+} timing;
+
+typedef struct {
+  sc_timed_fn fn;
+  void *arg;
+  long calls;
+} counted;
+
+static int counted_call(void *p, sc_err *err) {
+  counted *c = p;
+  c->calls++;
+  return c->fn(c->arg, err);
+}
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One untimed warm-up call (kernel codegen happens at first launch), then the median of samples. */
+static int time_calls(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, timing *t, sc_err *err) {
+  if (fn(arg, err) || sc_finish(c, err)) return -1;
+  counted cc = {fn, arg, 0};
+  const double cpu0 = cpu_now();
+  if (sc_time_median(c, counted_call, &cc, 0, samples, min_sample_s, &t->wall_s, err)) return -1;
+  t->cpu_s = (cpu_now() - cpu0) / (double)cc.calls;
+  return 0;
+}
+
 typedef struct {
   sc_ctx *c;
+  cl_mem a, b, out;
+} gemm_arg;
+
+static int gemm_once(void *p, sc_err *err) {
+  gemm_arg *g = p;
+  return sc_gemm(g->c, SC_GEMM_CLBLAST, 0, 0, 1024, 1024, 1024, 1.0f, g->a, 0, 1024, g->b, 0, 1024, 0.0f, g->out, 0,
+                 1024, err);
+}
+
+/* CLBlast SGEMM at 1024^3: the device's reference rate (GFLOP/s = 2 MNK / time). */
+static int measure_sgemm(sc_ctx *c, int samples, timing *t, sc_err *err) {
+  gemm_arg g = {c, NULL, NULL, NULL};
+  const size_t n = 1024 * 1024;
+  int rc = -1;
+  if (!sc_buffer_create(c, n * 4, "SGEMM A", &g.a, err) && !sc_buffer_create(c, n * 4, "SGEMM B", &g.b, err) &&
+      !sc_buffer_create(c, n * 4, "SGEMM C", &g.out, err) && !fill_random(c, g.a, n, 5, err) &&
+      !fill_random(c, g.b, n, 6, err))
+    rc = time_calls(c, gemm_once, &g, samples, 0.2, t, err);
+  sc_buffer_release(c, g.a), sc_buffer_release(c, g.b), sc_buffer_release(c, g.out);
+  return rc;
+}
+
+typedef struct {
   sc_attention *a;
   int B, NH, S, backward;
   cl_mem q, k, v, o, lse, dout, dq, dk, dv;
@@ -80,45 +150,33 @@ static int run_once(void *p, sc_err *err) {
                                r->dv, err);
 }
 
-static int fill_random(sc_ctx *c, cl_mem m, size_t n, unsigned seed, sc_err *err) {
-  float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
-  if (!h) return -1;
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    h[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-  }
-  int rc = sc_buffer_write(c, m, 0, n * sizeof *h, h, err);
-  free(h);
-  return rc;
-}
-
 typedef struct {
   int dh, S;
-  double fwd_s, fb_s;
+  timing fwd, fb;
   size_t peak_bytes;
 } seq_result;
 
 /* Times one (dh, S) configuration; peak_bytes covers its tensors and the op's scratch. */
-static int bench_seq(sc_ctx *c, int B, int NH, int dh, int S, int samples, int backward, seq_result *res, sc_err *err) {
+static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int samples, int backward,
+                     seq_result *res, sc_err *err) {
   memset(res, 0, sizeof *res);
-  res->dh = dh, res->S = S;
+  res->dh = cfg->head_dim, res->S = S;
   const size_t base = c->bytes_allocated;
   c->bytes_peak = base;
-  run_arg r = {c, NULL, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  run_arg r = {NULL, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&r.q, &r.k, &r.v, &r.o, &r.dout, &r.dq, &r.dk, &r.dv};
-  const size_t n = (size_t)B * NH * S * dh;
+  const size_t n = (size_t)B * NH * S * cfg->head_dim;
   int rc = -1;
-  sc_attention_cfg cfg = {dh, 0, 0};
-  if (sc_attention_create(c, &cfg, &r.a, err)) return -1;
-  for (int i = 0; i < (backward ? 8 : 5); i++)
+  if (sc_attention_create(c, cfg, &r.a, err)) return -1;
+  for (int i = 0; i < (backward ? 8 : 4); i++)
     if (sc_buffer_create(c, n * sizeof(float), "benchmark tensor", bufs[i], err) ||
         fill_random(c, *bufs[i], n, 17u + (unsigned)i, err))
       goto done;
   if (sc_buffer_create(c, (size_t)B * NH * S * sizeof(float), "benchmark lse", &r.lse, err)) goto done;
-  if (sc_time_median(c, run_once, &r, 1, samples, 0.0, &res->fwd_s, err)) goto done;
+  if (time_calls(c, run_once, &r, samples, 0.0, &res->fwd, err)) goto done;
   if (backward) {
     r.backward = 1;
-    if (sc_time_median(c, run_once, &r, 1, samples, 0.0, &res->fb_s, err)) goto done;
+    if (time_calls(c, run_once, &r, samples, 0.0, &res->fb, err)) goto done;
   }
   res->peak_bytes = c->bytes_peak - base;
   rc = 0;
@@ -142,20 +200,20 @@ static int dec_once(void *p, sc_err *err) {
 }
 
 /* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). */
-static int bench_decode(sc_ctx *c, int B, int NH, int dh, int len, int samples, double *step_s, sc_err *err) {
+static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, timing *t,
+                        sc_err *err) {
   dec_arg d = {NULL, B, NH, len + 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&d.kc, &d.vc, &d.q, &d.k, &d.v, &d.o};
-  const size_t cache = (size_t)B * NH * d.cap * dh, tok = (size_t)B * NH * dh;
+  const size_t cache = (size_t)B * NH * d.cap * cfg->head_dim, tok = (size_t)B * NH * cfg->head_dim;
   int rc = -1;
-  sc_attention_cfg cfg = {dh, 0, 0};
   d.pos = sc_calloc((size_t)B, sizeof *d.pos, "decode positions", err);
-  if (!d.pos || sc_attention_create(c, &cfg, &d.a, err)) goto done;
+  if (!d.pos || sc_attention_create(c, cfg, &d.a, err)) goto done;
   for (int b = 0; b < B; b++) d.pos[b] = len;
   for (int i = 0; i < 6; i++)
     if (sc_buffer_create(c, (i < 2 ? cache : tok) * sizeof(float), "benchmark decode tensor", bufs[i], err) ||
         fill_random(c, *bufs[i], i < 2 ? cache : tok, 91u + (unsigned)i, err))
       goto done;
-  rc = sc_time_median(c, dec_once, &d, 2, samples, 0.05, step_s, err);
+  rc = time_calls(c, dec_once, &d, samples, 0.05, t, err);
 done:
   for (int i = 0; i < 6; i++) sc_buffer_release(c, *bufs[i]);
   sc_attention_destroy(d.a);
@@ -174,11 +232,14 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       {"decode-lens", "LIST", "decode cache lengths (default 0,1024,4096,16384); 'none' skips decode"},
       {"samples", "N", "median over N timed calls after one warm-up (default 3)"},
       {"forward-only", NULL, "skip forward+backward"},
+      {"fwd-rows", "N", "query rows per forward work-item, a tuning knob (default 16)"},
+      {"bwd-key-tiles", "N", "key tiles of 16 per backward block, a tuning knob (default 4)"},
+      {"bwd-items", "N", "target backward work-items per launch, a tuning knob (default 4 per compute unit)"},
   };
   const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *sel = NULL, *json = NULL, *peak = NULL, *seqs = "512,2048,8192", *dhs = "64,128",
              *declens = "0,1024,4096,16384";
-  long heads = 8, samples = 3;
+  long heads = 8, samples = 3, tune[3] = {0, 0, 0};
   int backward = 1;
   sc_argp p;
   sc_argp_init(&p, argc, argv);
@@ -239,71 +300,94 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
+  const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = (int)(c.dev.compute_units ? c.dev.compute_units : 1);
   const double load0 = loadavg();
-  printf("device: %s (%s, %u CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, c.dev.compute_units,
-         load0);
+  printf("device: %s (%s, %d CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, cus, load0);
   fflush(stdout);
   int rc = -1;
-  double sgemm = 0;
-  const char *sgemm_src = peak ? peak : "measured 1024x1024x1024";
+  timing gemm = {0, 0};
+  double sgemm = 0, sgemm_cpu = 0; /* GFLOP/s by wall time, and per CPU time x CUs ("as if idle") */
   cJSON *root = cJSON_CreateObject(), *jseq = cJSON_CreateArray(), *jdec = cJSON_CreateArray();
-  seq_result *res = sc_calloc((size_t)(nS * nD), sizeof *res, "benchmark results", err);
-  if (!res) goto done;
-  if (peak ? read_peak(peak, &sgemm, err) : sc_peak_sgemm(&c, 1 /* CLBlast */, 1024, 1024, 1024, 3, 0.2, &sgemm, err))
-    goto done;
-  printf("CLBlast SGEMM: %.1f GFLOP/s (%s)\n\n", sgemm, sgemm_src);
-  printf("%4s %6s | %10s %10s %8s %6s | %10s %10s %8s %6s | %10s %8s\n", "dh", "S", "fwd ms", "tok/s", "GF/s", "%gemm",
-         "f+b ms", "tok/s", "GF/s", "%gemm", "peak MiB", "B/token");
+  if (peak) {
+    if (read_peak(peak, &sgemm, err)) goto done;
+    printf("CLBlast SGEMM: %.1f GFLOP/s (best in %s)\n", sgemm, peak);
+  } else {
+    if (measure_sgemm(&c, 5, &gemm, err)) goto done;
+    sgemm = 2e-9 * 1024 * 1024 * 1024 / gemm.wall_s;
+    sgemm_cpu = 2e-9 * 1024 * 1024 * 1024 * cus / gemm.cpu_s;
+    printf("CLBlast SGEMM 1024^3: %.1f GFLOP/s", sgemm);
+    if (cpu) printf(" (%.1f GFLOP/s per CPU time x %d CUs)", sgemm_cpu, cus);
+    printf("\n");
+  }
+  if (cpu)
+    printf(
+        "CPU device: 'cpu-norm' rates divide by the process CPU time / %d CUs, i.e. what the run would reach with\n"
+        "the machine to itself; compare them with the CLBlast rate measured the same way.\n",
+        cus);
+  printf("\n%4s %6s %-8s %10s %10s %8s %6s", "dh", "S", "pass", "ms", "tok/s", "GF/s", "%gemm");
+  if (cpu) printf(" | %13s %6s", "cpu-norm GF/s", "%gemm");
+  printf(" | %9s %8s\n", "peak MiB", "B/token");
   fflush(stdout);
+  seq_result first[MAX_LIST], last[MAX_LIST];
   for (int d = 0; d < nD; d++)
     for (int s = 0; s < nS; s++) {
-      seq_result *x = &res[d * nS + s];
-      if (bench_seq(&c, 1, (int)heads, (int)D[d], (int)S[s], (int)samples, backward, x, err)) goto done;
-      const double f = flops_fwd(1, (int)heads, x->S, x->dh);
-      const double gf = f / x->fwd_s * 1e-9, gfb = backward ? 3 * f / x->fb_s * 1e-9 : 0;
-      printf("%4d %6d | %10.2f %10.0f %8.1f %5.0f%% | %10.2f %10.0f %8.1f %5.0f%% | %10.1f %8.0f\n", x->dh, x->S,
-             1e3 * x->fwd_s, x->S / x->fwd_s, gf, 100 * gf / sgemm, 1e3 * x->fb_s, backward ? x->S / x->fb_s : 0, gfb,
-             100 * gfb / sgemm, x->peak_bytes / 1048576.0, (double)x->peak_bytes / x->S);
-      fflush(stdout);
+      seq_result x;
+      const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
+      if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)samples, backward, &x, err)) goto done;
+      if (s == 0) first[d] = x;
+      last[d] = x;
       cJSON *e = cJSON_CreateObject();
       cJSON_AddNumberToObject(e, "batch", 1);
       cJSON_AddNumberToObject(e, "heads", (double)heads);
-      cJSON_AddNumberToObject(e, "head_dim", x->dh);
-      cJSON_AddNumberToObject(e, "seq_len", x->S);
-      cJSON_AddNumberToObject(e, "fwd_seconds", x->fwd_s);
-      cJSON_AddNumberToObject(e, "fwd_tokens_per_s", x->S / x->fwd_s);
-      cJSON_AddNumberToObject(e, "fwd_gflops", gf);
-      cJSON_AddNumberToObject(e, "fwd_fraction_of_sgemm", gf / sgemm);
-      if (backward) {
-        cJSON_AddNumberToObject(e, "fwd_bwd_seconds", x->fb_s);
-        cJSON_AddNumberToObject(e, "fwd_bwd_tokens_per_s", x->S / x->fb_s);
-        cJSON_AddNumberToObject(e, "fwd_bwd_gflops", gfb);
-        cJSON_AddNumberToObject(e, "fwd_bwd_fraction_of_sgemm", gfb / sgemm);
+      cJSON_AddNumberToObject(e, "head_dim", x.dh);
+      cJSON_AddNumberToObject(e, "seq_len", x.S);
+      for (int pass = 0; pass < 1 + backward; pass++) {
+        const timing *t = pass ? &x.fb : &x.fwd;
+        const double f = (pass ? 3 : 1) * flops_fwd(1, (int)heads, x.S, x.dh), gf = 1e-9 * f / t->wall_s,
+                     gfc = 1e-9 * f * cus / t->cpu_s;
+        printf("%4d %6d %-8s %10.2f %10.0f %8.1f %5.0f%%", x.dh, x.S, pass ? "fwd+bwd" : "fwd", 1e3 * t->wall_s,
+               x.S / t->wall_s, gf, 100 * gf / sgemm);
+        if (cpu) printf(" | %13.1f %5.0f%%", gfc, sgemm_cpu > 0 ? 100 * gfc / sgemm_cpu : 0);
+        printf(" | %9.1f %8.0f\n", x.peak_bytes / 1048576.0, (double)x.peak_bytes / x.S);
+        fflush(stdout);
+        cJSON *j = cJSON_AddObjectToObject(e, pass ? "fwd_bwd" : "fwd");
+        cJSON_AddNumberToObject(j, "seconds", t->wall_s);
+        cJSON_AddNumberToObject(j, "cpu_seconds", t->cpu_s);
+        cJSON_AddNumberToObject(j, "flops", f);
+        cJSON_AddNumberToObject(j, "tokens_per_s", x.S / t->wall_s);
+        cJSON_AddNumberToObject(j, "gflops", gf);
+        cJSON_AddNumberToObject(j, "fraction_of_sgemm", gf / sgemm);
+        if (cpu && sgemm_cpu > 0) cJSON_AddNumberToObject(j, "cpu_norm_fraction_of_sgemm", gfc / sgemm_cpu);
       }
-      cJSON_AddNumberToObject(e, "peak_device_bytes", (double)x->peak_bytes);
-      cJSON_AddNumberToObject(e, "peak_device_bytes_per_token", (double)x->peak_bytes / x->S);
+      cJSON_AddNumberToObject(e, "peak_device_bytes", (double)x.peak_bytes);
       cJSON_AddItemToArray(jseq, e);
     }
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
-  for (int d = 0; d < nD && nS > 1; d++) {
-    const seq_result *a = &res[d * nS], *b = &res[d * nS + nS - 1];
-    printf("dh %d: peak memory per token %.0f B at S=%d, %.0f B at S=%d (ratio %.2f; linear in S gives 1)\n", a->dh,
-           (double)a->peak_bytes / a->S, a->S, (double)b->peak_bytes / b->S, b->S,
-           ((double)b->peak_bytes / b->S) / ((double)a->peak_bytes / a->S));
+  for (int d = 0; d < nD && nS > 1; d++)
+    printf("dh %d: peak device memory %.0f B/token at S=%d and %.0f B/token at S=%d (ratio %.2f; 1 = linear in S)\n",
+           first[d].dh, (double)first[d].peak_bytes / first[d].S, first[d].S, (double)last[d].peak_bytes / last[d].S,
+           last[d].S, ((double)last[d].peak_bytes / last[d].S) / ((double)first[d].peak_bytes / first[d].S));
+  if (nL) {
+    printf("\n%4s %10s %10s %10s", "dh", "cache len", "step ms", "tok/s");
+    if (cpu) printf(" %14s", "cpu-norm ms");
+    printf("\n");
   }
-  if (nL) printf("\n%4s %10s %12s %12s\n", "dh", "cache len", "step ms", "tok/s");
   for (int d = 0; d < nD; d++)
     for (int l = 0; l < nL; l++) {
-      double t;
-      if (bench_decode(&c, 1, (int)heads, (int)D[d], (int)L[l], (int)samples, &t, err)) goto done;
-      printf("%4ld %10ld %12.3f %12.0f\n", D[d], L[l], 1e3 * t, 1 / t);
+      timing t;
+      const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
+      if (bench_decode(&c, &cfg, 1, (int)heads, (int)L[l], (int)samples, &t, err)) goto done;
+      printf("%4ld %10ld %10.3f %10.0f", D[d], L[l], 1e3 * t.wall_s, 1 / t.wall_s);
+      if (cpu) printf(" %14.3f", 1e3 * t.cpu_s / cus);
+      printf("\n");
       fflush(stdout);
       cJSON *e = cJSON_CreateObject();
       cJSON_AddNumberToObject(e, "batch", 1);
       cJSON_AddNumberToObject(e, "heads", (double)heads);
       cJSON_AddNumberToObject(e, "head_dim", (double)D[d]);
       cJSON_AddNumberToObject(e, "cache_len", (double)L[l]);
-      cJSON_AddNumberToObject(e, "step_seconds", t);
+      cJSON_AddNumberToObject(e, "step_seconds", t.wall_s);
+      cJSON_AddNumberToObject(e, "step_cpu_seconds", t.cpu_s);
       cJSON_AddItemToArray(jdec, e);
     }
   const double load1 = loadavg();
@@ -311,10 +395,11 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   if (json) {
     cJSON_AddStringToObject(root, "device", c.dev.name);
     cJSON_AddStringToObject(root, "platform", c.dev.platform_name);
-    cJSON_AddNumberToObject(root, "compute_units", c.dev.compute_units);
+    cJSON_AddNumberToObject(root, "compute_units", cus);
     cJSON_AddNumberToObject(root, "clblast_sgemm_gflops", sgemm);
-    cJSON_AddStringToObject(root, "clblast_sgemm_source", sgemm_src);
-    cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal; fwd+bwd = 3x fwd");
+    if (!peak && cpu) cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", sgemm_cpu);
+    cJSON_AddStringToObject(root, "clblast_sgemm_source", peak ? peak : "measured 1024x1024x1024");
+    cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
     cJSON_AddNumberToObject(root, "loadavg_start", load0);
     cJSON_AddNumberToObject(root, "loadavg_end", load1);
     cJSON_AddItemToObject(root, "sequences", jseq);
@@ -338,7 +423,6 @@ done:
   cJSON_Delete(root);
   cJSON_Delete(jseq);
   cJSON_Delete(jdec);
-  free(res);
   sc_ctx_close(&c);
   return rc ? 1 : 0;
 }

@@ -82,7 +82,7 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
       return -1;
   if (upload(c, NULL, nl * sizeof(float), "lse", &s->dlse, err)) return -1;
   if (s->seg && upload(c, s->seg, (size_t)B * S * sizeof(int32_t), "seg", &s->dseg, err)) return -1;
-  sc_attention_cfg cfg = {dh, 0, 0};
+  sc_attention_cfg cfg = {.head_dim = dh};
   if (sc_attention_create(c, &cfg, &s->att, err)) return -1;
   cl_mem q = s->dev[T_Q], k = s->dev[T_K];
   int maxpos = S - 1;

@@ -45,7 +45,7 @@ static int teardown(void **state) {
 static sc_attention *att_for(int dh) {
   static sc_err err;
   if (!atts[dh / 16]) {
-    sc_attention_cfg cfg = {dh, 0, 0};
+    sc_attention_cfg cfg = {.head_dim = dh};
     if (sc_attention_create(&ctx, &cfg, &atts[dh / 16], &err)) fail_msg("%s", err.msg);
   }
   return atts[dh / 16];
@@ -471,7 +471,7 @@ static void test_errors(void **state) {
   (void)state;
   sc_err err;
   sc_attention *a = NULL;
-  sc_attention_cfg cfg = {24, 0, 0};
+  sc_attention_cfg cfg = {.head_dim = 24};
   assert_int_equal(sc_attention_create(&ctx, &cfg, &a, &err), -1);
   assert_non_null(strstr(err.msg, "head dim 24"));
   assert_null(a);

@@ -19,7 +19,7 @@ static const char *const scratch_names[W_COUNT] = {
 
 struct sc_attention {
   sc_ctx *c;
-  int dh, bq, bwd_items;
+  int dh, bq, kb, bwd_items;
   cl_program prog;
   cl_kernel k[K_COUNT];
   cl_mem w[W_COUNT];
@@ -55,16 +55,18 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
     return sc_fail(err,
                    "attention: head dim %d is not supported (use a multiple of 16 up to 256, e.g. 64, 80, 96, 128)",
                    cfg->head_dim);
-  const int bq = cfg->fwd_rows ? cfg->fwd_rows : 16;
+  const int bq = cfg->fwd_rows ? cfg->fwd_rows : 16, kb = cfg->bwd_key_tiles ? cfg->bwd_key_tiles : 4;
   if (bq < 1 || bq > 32) return sc_fail(err, "attention: forward rows per work-item %d outside 1..32", bq);
+  if (kb < 1 || kb > 8) return sc_fail(err, "attention: backward key tiles per block %d outside 1..8", kb);
   sc_attention *a = sc_calloc(1, sizeof *a, "attention state", err);
   if (!a) return -1;
   a->c = c;
   a->dh = cfg->head_dim;
   a->bq = bq;
+  a->kb = kb;
   a->bwd_items = cfg->bwd_items > 0 ? cfg->bwd_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   char defs[64];
-  snprintf(defs, sizeof defs, "DH=%d BQ=%d", a->dh, bq);
+  snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
   if (sc_program_build(c, "attention.cl", defs, NULL, &a->prog, NULL, err)) goto fail;
   for (int i = 0; i < K_COUNT; i++)
     if (sc_kernel_create(a->prog, kernel_names[i], &a->k[i], err)) goto fail;
@@ -121,8 +123,9 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_me
   if (check_shape("backward", B, NH, S, a->dh, err)) return -1;
   const int BH = B * NH, NT = (S + 15) / 16, has_seg = seg != NULL;
   /* Enough key groups per head to keep every compute unit busy; each group holds its own dQ partial. */
+  const int NB = (NT + a->kb - 1) / a->kb;
   int G = (a->bwd_items + BH - 1) / BH;
-  if (G > NT) G = NT;
+  if (G > NB) G = NB;
   if (G < 1) G = 1;
   const size_t tile_bytes = (size_t)BH * NT * 16 * a->dh * sizeof(float);
   if (scratch(a, W_QT, tile_bytes, err) || scratch(a, W_DOT, tile_bytes, err) ||

@@ -13,9 +13,10 @@
 typedef struct sc_attention sc_attention;
 
 typedef struct {
-  int head_dim;  /* a multiple of 16: 64, 80, 96, 128 in the models, 16 or 32 in tests */
-  int fwd_rows;  /* query rows per forward work-item (-D BQ); 0 = default 16 */
-  int bwd_items; /* target number of backward work-items per launch; 0 = 4 per compute unit */
+  int head_dim;      /* a multiple of 16: 64, 80, 96, 128 in the models, 16 or 32 in tests */
+  int fwd_rows;      /* query rows per forward work-item (-D BQ); 0 = default 16 */
+  int bwd_key_tiles; /* key tiles of 16 per backward block (-D KB); 0 = default 4 */
+  int bwd_items;     /* target number of backward work-items per launch; 0 = 4 per compute unit */
 } sc_attention_cfg;
 
 /* Builds the kernels for one head dim; the object also owns the scratch buffers (grown on demand). */
