@@ -51,8 +51,8 @@ static inline int16 seg16(__global const int *seg, int r0, int S) {
 }
 
 /* rows -> tiles, zero padded. Global (NT, BH). */
-__kernel void attn_tile_t(__global const float *restrict src, __global float *restrict dst, const int S,
-                          const int NT, const int BH) {
+__kernel void attn_tile_t(__global const float *restrict src, __global float *restrict dst, const int S, const int NT,
+                          const int BH) {
   const int t = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (t >= NT || bh >= BH) return;
   __global const float *s = src + (size_t)bh * S * DH;
@@ -99,6 +99,20 @@ __kernel void attn_fwd(__global const float *restrict q, __global const float *r
   for (int t = 0; t < ntiles; t++) {
     const int j0 = t * 16;
     __global const float *kb = kt + ((size_t)bh * NT + t) * DH * 16;
+    /* The mask first: a tile no row may see (another document) is skipped without computing it. */
+    const int masked = j0 + 15 > i0 || has_seg;
+    int16 bad[BQ];
+    if (masked) {
+      const int16 jv = (int16)(j0) + IOTA16;
+      const int16 sj = has_seg ? seg16(sg, j0, S) : (int16)(0);
+      int16 ok = (int16)(0);
+#pragma unroll
+      for (int i = 0; i < BQ; i++) {
+        bad[i] = (jv > (int16)(i0 + i)) | (sj != (int16)(segi[i]));
+        ok |= ~bad[i];
+      }
+      if (!any(ok)) continue;
+    }
     float16 s[BQ];
 #pragma unroll
     for (int i = 0; i < BQ; i++) s[i] = (float16)(0.0f);
@@ -107,14 +121,9 @@ __kernel void attn_fwd(__global const float *restrict q, __global const float *r
 #pragma unroll
       for (int i = 0; i < BQ; i++) s[i] = fma((float16)(qs[i * DH + k]), kv, s[i]);
     }
-    if (j0 + 15 > i0 || has_seg) {
-      const int16 jv = (int16)(j0) + IOTA16;
-      const int16 sj = has_seg ? seg16(sg, j0, S) : (int16)(0);
+    if (masked) {
 #pragma unroll
-      for (int i = 0; i < BQ; i++) {
-        const int16 bad = (jv > (int16)(i0 + i)) | (sj != (int16)(segi[i]));
-        s[i] = select(s[i], (float16)(-INFINITY), bad);
-      }
+      for (int i = 0; i < BQ; i++) s[i] = select(s[i], (float16)(-INFINITY), bad[i]);
     }
 #pragma unroll
     for (int i = 0; i < BQ; i++) {
@@ -201,7 +210,7 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
 
   float kp[KB * 16 * DH], vp[KB * 16 * DH], pb[KB * 256], sb[KB * 256];
   float16 dka[KB * 16 * NC], dva[KB * 16 * NC];
-  int segj[KB * 16];
+  int segj[KB * 16], live[KB];
   for (int blk = bb; blk < be; blk++) {
     const int t0 = blk * KB, nkt = min(KB, NT - t0);
     for (int j = 0; j < nkt * 16; j++) {
@@ -223,25 +232,32 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
       const int nk = min(nkt, it - t0 + 1); /* key tiles of the block at or before this query tile */
       for (int kt = 0; kt < nk; kt++) {
         const int j0 = (t0 + kt) * 16;
-        __global const float *qtk = qtb; /* re-read per key tile: 16 x DH floats, hot in L1 */
         float *kpt = kp + kt * 16 * DH, *vpt = vp + kt * 16 * DH, *pbt = pb + kt * 256, *sbt = sb + kt * 256;
         const int *sj = segj + kt * 16;
+
+        /* Mask first; a tile no pair of which is visible (another document) is skipped. */
+        int16 bad[16], ok = (int16)(0);
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+          bad[j] = (iv < (int16)(j0 + j)) | (iv >= (int16)(S)) | (si != (int16)(sj[j]));
+          ok |= ~bad[j];
+        }
+        live[kt] = any(ok);
+        if (!live[kt]) continue;
 
         /* P^T (rows = keys j, lanes = queries i), recomputed from lse. */
         float16 acc[16];
 #pragma unroll
         for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
         for (int c = 0; c < DH; c++) {
-          const float16 x = vload16(c, qtk);
+          const float16 x = vload16(c, qtb);
 #pragma unroll
           for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
-          const int16 bad = (iv < (int16)(j0 + j)) | (iv >= (int16)(S)) | (si != (int16)(sj[j]));
-          vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad), j, pbt);
-        }
-        /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
+        for (int j = 0; j < 16; j++)
+          vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad[j]), j, pbt);
+          /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
 #pragma unroll
         for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
         for (int c = 0; c < DH; c++) {
@@ -282,11 +298,14 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
         float16 a[16];
 #pragma unroll
         for (int i = 0; i < 16; i++) a[i] = first ? (float16)(0.0f) : vload16(c, dqb + (size_t)(i0 + i) * DH);
-        for (int j = 0; j < nk * 16; j++) {
-          const float16 x = vload16(c, kp + j * DH);
-          const float *sr = sb + (j / 16) * 256 + (j % 16) * 16;
+        for (int kt = 0; kt < nk; kt++) {
+          if (!live[kt]) continue;
+          for (int j = 0; j < 16; j++) {
+            const float16 x = vload16(c, kp + (kt * 16 + j) * DH);
+            const float *sr = sb + kt * 256 + j * 16;
 #pragma unroll
-          for (int i = 0; i < 16; i++) a[i] = fma((float16)(sr[i]), x, a[i]);
+            for (int i = 0; i < 16; i++) a[i] = fma((float16)(sr[i]), x, a[i]);
+          }
         }
 #pragma unroll
         for (int i = 0; i < 16; i++) vstore16(a[i], c, dqb + (size_t)(i0 + i) * DH);
@@ -304,8 +323,8 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
 }
 
 /* dQ = scale * sum of the partials of the groups that cover the row. Global (S, BH). */
-__kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const int S,
-                             const int NT, const int BH, const int G, const float scale) {
+__kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const int S, const int NT,
+                             const int BH, const int G, const float scale) {
   const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (r >= S || bh >= BH) return;
   const int NB = (NT + KB - 1) / KB;

@@ -139,14 +139,14 @@ static int measure_sgemm(sc_ctx *c, int samples, timing *t, sc_err *err) {
 typedef struct {
   sc_attention *a;
   int B, NH, S, backward;
-  cl_mem q, k, v, o, lse, dout, dq, dk, dv;
+  cl_mem q, k, v, o, lse, dout, dq, dk, dv, seg; /* seg NULL: one document */
 } run_arg;
 
 static int run_once(void *p, sc_err *err) {
   run_arg *r = p;
-  if (sc_attention_forward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, NULL, r->o, r->lse, err)) return -1;
+  if (sc_attention_forward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, r->seg, r->o, r->lse, err)) return -1;
   if (!r->backward) return 0;
-  return sc_attention_backward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, NULL, r->o, r->lse, r->dout, r->dq, r->dk,
+  return sc_attention_backward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, r->seg, r->o, r->lse, r->dout, r->dq, r->dk,
                                r->dv, err);
 }
 
@@ -157,13 +157,13 @@ typedef struct {
 } seq_result;
 
 /* Times one (dh, S) configuration; peak_bytes covers its tensors and the op's scratch. */
-static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int samples, int backward,
-                     seq_result *res, sc_err *err) {
+static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int doc_len, int samples,
+                     int backward, seq_result *res, sc_err *err) {
   memset(res, 0, sizeof *res);
   res->dh = cfg->head_dim, res->S = S;
   const size_t base = c->bytes_allocated;
   c->bytes_peak = base;
-  run_arg r = {NULL, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  run_arg r = {NULL, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&r.q, &r.k, &r.v, &r.o, &r.dout, &r.dq, &r.dk, &r.dv};
   const size_t n = (size_t)B * NH * S * cfg->head_dim;
   int rc = -1;
@@ -173,6 +173,15 @@ static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int 
         fill_random(c, *bufs[i], n, 17u + (unsigned)i, err))
       goto done;
   if (sc_buffer_create(c, (size_t)B * NH * S * sizeof(float), "benchmark lse", &r.lse, err)) goto done;
+  if (doc_len > 0) {
+    int32_t *seg = sc_malloc((size_t)B * S * sizeof *seg, "benchmark segment ids", err);
+    if (!seg) goto done;
+    for (int i = 0; i < B * S; i++) seg[i] = (i % S) / doc_len;
+    const int wrc = sc_buffer_create(c, (size_t)B * S * sizeof *seg, "benchmark seg", &r.seg, err) ||
+                    sc_buffer_write(c, r.seg, 0, (size_t)B * S * sizeof *seg, seg, err);
+    free(seg);
+    if (wrc) goto done;
+  }
   if (time_calls(c, run_once, &r, samples, 0.0, &res->fwd, err)) goto done;
   if (backward) {
     r.backward = 1;
@@ -183,6 +192,7 @@ static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int 
 done:
   for (int i = 0; i < 8; i++) sc_buffer_release(c, *bufs[i]);
   sc_buffer_release(c, r.lse);
+  sc_buffer_release(c, r.seg);
   sc_attention_destroy(r.a);
   return rc;
 }
@@ -232,14 +242,15 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       {"decode-lens", "LIST", "decode cache lengths (default 0,1024,4096,16384); 'none' skips decode"},
       {"samples", "N", "median over N timed calls after one warm-up (default 3)"},
       {"forward-only", NULL, "skip forward+backward"},
+      {"doc-len", "N", "pack documents of N tokens (segment ids); FLOPs still counted as one causal sequence"},
       {"fwd-rows", "N", "query rows per forward work-item, a tuning knob (default 16)"},
       {"bwd-key-tiles", "N", "key tiles of 16 per backward block, a tuning knob (default 4)"},
-      {"bwd-items", "N", "target backward work-items per launch, a tuning knob (default 4 per compute unit)"},
+      {"work-items", "N", "target work-items per backward/decode launch, a tuning knob (default 4 per compute unit)"},
   };
   const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *sel = NULL, *json = NULL, *peak = NULL, *seqs = "512,2048,8192", *dhs = "64,128",
              *declens = "0,1024,4096,16384";
-  long heads = 8, samples = 3, tune[3] = {0, 0, 0};
+  long heads = 8, samples = 3, doc_len = 0, tune[3] = {0, 0, 0};
   int backward = 1;
   sc_argp p;
   sc_argp_init(&p, argc, argv);
@@ -288,6 +299,18 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       case 8:
         backward = 0;
         break;
+      case 9:
+        if (sc_parse_long(p.value, "--doc-len", 1, 1 << 20, &doc_len, err)) return 2;
+        break;
+      case 10:
+        if (sc_parse_long(p.value, "--fwd-rows", 1, 32, &tune[0], err)) return 2;
+        break;
+      case 11:
+        if (sc_parse_long(p.value, "--bwd-key-tiles", 1, 8, &tune[1], err)) return 2;
+        break;
+      case 12:
+        if (sc_parse_long(p.value, "--work-items", 1, 1 << 20, &tune[2], err)) return 2;
+        break;
     }
   }
   long S[MAX_LIST], D[MAX_LIST], L[MAX_LIST];
@@ -324,6 +347,10 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
         "CPU device: 'cpu-norm' rates divide by the process CPU time / %d CUs, i.e. what the run would reach with\n"
         "the machine to itself; compare them with the CLBlast rate measured the same way.\n",
         cus);
+  if (tune[0] || tune[1] || tune[2])
+    printf("tuning: fwd rows %ld, bwd key tiles %ld, work items %ld (0 = default)\n", tune[0], tune[1], tune[2]);
+  if (doc_len)
+    printf("documents of %ld tokens (FLOPs counted as one causal sequence of S, the paper's count)\n", doc_len);
   printf("\n%4s %6s %-8s %10s %10s %8s %6s", "dh", "S", "pass", "ms", "tok/s", "GF/s", "%gemm");
   if (cpu) printf(" | %13s %6s", "cpu-norm GF/s", "%gemm");
   printf(" | %9s %8s\n", "peak MiB", "B/token");
@@ -333,7 +360,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
     for (int s = 0; s < nS; s++) {
       seq_result x;
       const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
-      if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)samples, backward, &x, err)) goto done;
+      if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)doc_len, (int)samples, backward, &x, err)) goto done;
       if (s == 0) first[d] = x;
       last[d] = x;
       cJSON *e = cJSON_CreateObject();
@@ -347,7 +374,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
                      gfc = 1e-9 * f * cus / t->cpu_s;
         printf("%4d %6d %-8s %10.2f %10.0f %8.1f %5.0f%%", x.dh, x.S, pass ? "fwd+bwd" : "fwd", 1e3 * t->wall_s,
                x.S / t->wall_s, gf, 100 * gf / sgemm);
-        if (cpu) printf(" | %13.1f %5.0f%%", gfc, sgemm_cpu > 0 ? 100 * gfc / sgemm_cpu : 0);
+        if (cpu && sgemm_cpu > 0) printf(" | %13.1f %5.0f%%", gfc, 100 * gfc / sgemm_cpu);
+        if (cpu && sgemm_cpu <= 0) printf(" | %13.1f %6s", gfc, "n/a");
         printf(" | %9.1f %8.0f\n", x.peak_bytes / 1048576.0, (double)x.peak_bytes / x.S);
         fflush(stdout);
         cJSON *j = cJSON_AddObjectToObject(e, pass ? "fwd_bwd" : "fwd");
@@ -400,6 +428,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
     if (!peak && cpu) cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", sgemm_cpu);
     cJSON_AddStringToObject(root, "clblast_sgemm_source", peak ? peak : "measured 1024x1024x1024");
     cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
+    cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
     cJSON_AddNumberToObject(root, "loadavg_start", load0);
     cJSON_AddNumberToObject(root, "loadavg_end", load1);
     cJSON_AddItemToObject(root, "sequences", jseq);

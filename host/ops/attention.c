@@ -19,7 +19,7 @@ static const char *const scratch_names[W_COUNT] = {
 
 struct sc_attention {
   sc_ctx *c;
-  int dh, bq, kb, bwd_items;
+  int dh, bq, kb, work_items;
   cl_program prog;
   cl_kernel k[K_COUNT];
   cl_mem w[W_COUNT];
@@ -64,7 +64,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->dh = cfg->head_dim;
   a->bq = bq;
   a->kb = kb;
-  a->bwd_items = cfg->bwd_items > 0 ? cfg->bwd_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
+  a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   char defs[64];
   snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
   if (sc_program_build(c, "attention.cl", defs, NULL, &a->prog, NULL, err)) goto fail;
@@ -124,7 +124,7 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_me
   const int BH = B * NH, NT = (S + 15) / 16, has_seg = seg != NULL;
   /* Enough key groups per head to keep every compute unit busy; each group holds its own dQ partial. */
   const int NB = (NT + a->kb - 1) / a->kb;
-  int G = (a->bwd_items + BH - 1) / BH;
+  int G = (a->work_items + BH - 1) / BH;
   if (G > NB) G = NB;
   if (G < 1) G = 1;
   const size_t tile_bytes = (size_t)BH * NT * 16 * a->dh * sizeof(float);
@@ -175,7 +175,7 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, 
     if (pos[b] + 1 - st[b] > maxlen) maxlen = pos[b] + 1 - st[b];
   }
   /* Split long caches into chunks (flash-decoding) so that small batches still fill the device. */
-  int want = (a->bwd_items + BH - 1) / BH, ch = (maxlen + want - 1) / want;
+  int want = (a->work_items + BH - 1) / BH, ch = (maxlen + want - 1) / want;
   if (ch < 256) ch = 256;
   ch = (ch + 15) / 16 * 16;
   const int NS = (maxlen + ch - 1) / ch, has_lse = lse != NULL;

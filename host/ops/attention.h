@@ -16,7 +16,7 @@ typedef struct {
   int head_dim;      /* a multiple of 16: 64, 80, 96, 128 in the models, 16 or 32 in tests */
   int fwd_rows;      /* query rows per forward work-item (-D BQ); 0 = default 16 */
   int bwd_key_tiles; /* key tiles of 16 per backward block (-D KB); 0 = default 4 */
-  int bwd_items;     /* target number of backward work-items per launch; 0 = 4 per compute unit */
+  int work_items;    /* target work-items per backward or decode launch; 0 = 4 per compute unit */
 } sc_attention_cfg;
 
 /* Builds the kernels for one head dim; the object also owns the scratch buffers (grown on demand). */
