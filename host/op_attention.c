@@ -39,6 +39,9 @@ static int load_inputs(op_state *s, int backward, int rope, int64_t shape[4], sc
     if (sc_st_get_f32(&s->in, names[t], 4, sh, &s->host[t], err)) return -1;
     memcpy(shape, sh, sizeof sh);
   }
+  if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1)
+    return sc_fail(err, "tensor 'q' in %s has an empty dimension: shape (%lld, %lld, %lld, %lld)", s->in.path,
+                   (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3]);
   const size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
   for (int t = 0; t < (backward ? 4 : 3); t++)
     if (check_finite(s->host[t], n, names[t], s->in.path, err)) return -1;

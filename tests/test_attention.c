@@ -23,8 +23,8 @@
 #define THETA 500000.0
 
 static sc_ctx ctx;
-static sc_attention *atts[9]; /* by head dim / 16 */
-static sc_rope *ropes[9];
+static sc_attention *atts[17]; /* by head dim / 16 */
+static sc_rope *ropes[17];
 
 static int setup(void **state) {
   (void)state;
@@ -34,7 +34,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (int i = 0; i < 9; i++) {
+  for (int i = 0; i < 17; i++) {
     sc_attention_destroy(atts[i]);
     sc_rope_destroy(ropes[i]);
   }
@@ -236,12 +236,13 @@ static void check_problem(problem *p, const char *tag) {
   reference_free(&r);
 }
 
-/* Every head dim at odd lengths (1, 17, 129), one document, no RoPE. */
+/* Every head dim at odd lengths (1, 17, 129), one document, no RoPE; also the largest accepted, 256. */
 static void test_head_dims_odd_lengths(void **state) {
   (void)state;
-  static const int dhs[] = {16, 64, 80, 96, 128}, Ss[] = {1, 17, 129};
-  for (int a = 0; a < 5; a++)
+  static const int dhs[] = {16, 64, 80, 96, 128, 256}, Ss[] = {1, 17, 129};
+  for (int a = 0; a < 6; a++)
     for (int s = 0; s < 3; s++) {
+      if (dhs[a] == 256 && Ss[s] != 129) continue;
       problem p;
       problem_init(&p, 2, 2, Ss[s], dhs[a], 1, 100 + 10 * a + s, 1.0);
       check_problem(&p, "plain");
