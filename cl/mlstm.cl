@@ -313,18 +313,49 @@ __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G
   }
 }
 
-/* Inter-chunk scan of one RM x VW tile of a DQK x DV state, sequential over chunks.
- * Forward (rev = 0): C_{c+1} = alpha_c C_c + sum_t w_t x_t y_t^T with x = k, y = v, w = abar; C_c is stored
- *   at index c (and n_c into nst by the column-0 items), the final state goes to last / nlast.
- * Reverse (rev = 1): dC_c = alpha_c dC_{c+1} + sum_t w_t x_t y_t^T with x = q, y = dh, w = beta/(nout+eps);
- *   dC_{c+1} is stored at index c and dC_0 goes to last.
- * Stores: st (DQK x DV) when store_n, stt (DV x DQK, transposed) when store_t. */
-__kernel void mlstm_states(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
-                           __global const float *x, __global const float *y, __global const float *w,
-                           __global const float *nout, __global const float *alpha, __global const float *c0,
-                           __global const float *n0, const int has_c0, const int has_n0, __global float *st,
-                           const int store_n, __global float *stt, const int store_t, __global float *nst,
-                           __global float *last, const int has_last, __global float *nlast, const int has_nlast) {
+/* Per-chunk state increments, all chunks in parallel: D_c = sum_{t in chunk c} w_t x_t y_t^T (DQK x DV), stored at
+ * index c of d. Forward: x = k, y = v, w = abar (and the column-0 items also write sum_t w_t x_t into nd);
+ * reverse: x = q, y = dh, w = beta/(nout+eps). Work-item: one RM x VW tile of one chunk; the items of a chunk are
+ * adjacent in launch order, so the chunk's rows stay in cache while its tiles are computed. */
+__kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
+                                __global const float *x, __global const float *y, __global const float *w,
+                                __global const float *nout, __global float *d, __global float *nd) {
+  const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, gc = get_global_id(2);
+  if (j0 >= DV || a0 >= DQK || gc >= G * NC) return;
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
+  const size_t rb = (size_t)(bh0 + g) * S + t0;
+  VEC acc[RM];
+  for (int r = 0; r < RM; r++) acc[r] = (VEC)(0.0f);
+  float8 nacc = (float8)(0.0f);
+  for (int t = 0; t < len; t++) {
+    const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
+    const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
+    const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
+    acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
+    acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
+    acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
+    acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
+    acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
+    acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
+    acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
+    acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
+    nacc += xv;
+  }
+  for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, d + ((size_t)gc * DQK + a0 + r) * DV + j0);
+  if (!rev && j0 == 0) vstore8(nacc, 0, nd + (size_t)gc * DQK + a0);
+}
+
+/* Inter-chunk scan of one RM x VW state tile over the increments of mlstm_chunk_delta, sequential over chunks.
+ * Forward (rev = 0): C_{c+1} = alpha_c C_c + D_c from the initial state; C_c is stored at index c (n_c likewise by
+ *   the column-0 items), the final state goes to last / nlast.
+ * Reverse (rev = 1): dC_c = alpha_c dC_{c+1} + D_c from dC_NC = 0; dC_{c+1} is stored at index c and dC_0 goes to
+ *   last. Stores: back into d (DQK x DV, in place: each item reads its tile before overwriting it) when store_n,
+ *   into stt (DV x DQK, transposed) when store_t. */
+__kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev, __global const float *alpha,
+                         __global const float *c0, __global const float *n0, const int has_c0, const int has_n0,
+                         __global float *d, const int store_n, __global float *stt, const int store_t,
+                         __global float *nd, __global float *last, const int has_last, __global float *nlast,
+                         const int has_nlast) {
   const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, g = get_global_id(2);
   if (j0 >= DV || a0 >= DQK || g >= G) return;
   const int bh = bh0 + g, do_n = !rev && j0 == 0;
@@ -336,36 +367,24 @@ __kernel void mlstm_states(const int S, const int NC, const int bh0, const int G
   for (int s = 0; s < NC; s++) {
     const int c = rev ? NC - 1 - s : s;
     const size_t sb = (size_t)g * NC + c;
-    if (store_n)
-      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, st + (sb * DQK + a0 + r) * DV + j0);
-    if (store_t) {
-      float tile[RM][VW];
-      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, tile[r]);
-      for (int j = 0; j < VW; j++) {
-        const float8 col = (float8)(tile[0][j], tile[1][j], tile[2][j], tile[3][j], tile[4][j], tile[5][j],
-                                    tile[6][j], tile[7][j]);
-        vstore8(col, 0, stt + (sb * DV + j0 + j) * DQK + a0);
-      }
-    }
-    if (do_n) vstore8(nacc, 0, nst + sb * DQK + a0);
     const float al = alpha[(size_t)bh * NC + c];
-    for (int r = 0; r < RM; r++) acc[r] *= al;
-    nacc *= al;
-    const int t0 = c * L, len = min(L, S - t0);
-    const size_t rb = (size_t)bh * S + t0;
-    for (int t = 0; t < len; t++) {
-      const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
-      const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
-      const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
-      acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
-      acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
-      acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
-      acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
-      acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
-      acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
-      acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
-      acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
-      nacc += xv;
+    __global float *tile = d + (sb * DQK + a0) * DV + j0;
+    VEC inc[RM];
+    for (int r = 0; r < RM; r++) inc[r] = VLOAD(0, tile + (size_t)r * DV);
+    if (store_n)
+      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, tile + (size_t)r * DV);
+    if (store_t) {
+      float tt[RM][VW];
+      for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, tt[r]);
+      for (int j = 0; j < VW; j++)
+        vstore8((float8)(tt[0][j], tt[1][j], tt[2][j], tt[3][j], tt[4][j], tt[5][j], tt[6][j], tt[7][j]), 0,
+                stt + (sb * DV + j0 + j) * DQK + a0);
+    }
+    for (int r = 0; r < RM; r++) acc[r] = fma((VEC)(al), acc[r], inc[r]);
+    if (do_n) {
+      const float8 ninc = vload8(0, nd + sb * DQK + a0);
+      vstore8(nacc, 0, nd + sb * DQK + a0);
+      nacc = fma((float8)(al), nacc, ninc);
     }
   }
   if (has_last)

@@ -122,7 +122,7 @@ typedef struct {
 
 /* Times the forward and (unless forward_only) forward+backward of one configuration at chunk L. */
 static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, int samples, int forward_only,
-                     timing *fwd, timing *fb, size_t *peak_bytes, sc_err *err) {
+                     int profile, timing *fwd, timing *fb, size_t *peak_bytes, sc_err *err) {
   run_arg r;
   memset(&r, 0, sizeof r);
   r.BH = heads, r.S = S;
@@ -148,6 +148,18 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
     if (sc_bench_time(c, run_once, &r, samples, 0.0, &fb->wall_s, &fb->cpu_s, err)) goto done;
   }
   *peak_bytes = c->bytes_peak - base;
+  if (profile) {
+    /* One more call with every launch bracketed by clFinish: where the time goes, kernel by kernel. */
+    r.op.profile = 1;
+    if (run_once(&r, err)) goto done;
+    double tw = 0;
+    for (int k = 0; k < SC_MLSTM_K_COUNT; k++) tw += r.op.prof_wall[k];
+    const int cus = (int)(c->dev.compute_units ? c->dev.compute_units : 1);
+    for (int k = 0; k < SC_MLSTM_K_COUNT; k++)
+      if (r.op.prof_calls[k])
+        printf("    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k],
+               r.op.prof_calls[k], 1e3 * r.op.prof_wall[k], 100 * r.op.prof_wall[k] / tw, 1e3 * r.op.prof_cpu[k] / cus);
+  }
   rc = 0;
 done:
   for (int j = 0; j < T_COUNT; j++)
@@ -168,12 +180,13 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
       {"parallel-seq", "LIST", "sequence lengths of the quadratic parallel form (default 2048,8192; 'none' skips)"},
       {"samples", "N", "median over N timed calls after one warm-up (default 3)"},
       {"forward-only", NULL, "skip forward+backward"},
+      {"profile", NULL, "after each configuration, time every kernel of one more call (launches serialised)"},
   };
   const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *sel = NULL, *json = NULL, *peak = NULL, *dims = "64:128,256:512", *chunks = "32,64,128",
              *pseq = "2048,8192";
   long seq = 8192, heads = 8, samples = 3;
-  int forward_only = 0;
+  int forward_only = 0, profile = 0;
   sc_argp p;
   sc_argp_init(&p, argc, argv);
   for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
@@ -184,7 +197,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         sc_usage(stdout,
                  "scalecl bench mlstm [--json FILE] [--peak FILE] [--seq N] [--heads N] [--dims LIST]\n"
                  "                    [--chunks LIST] [--parallel-seq LIST] [--samples N] [--forward-only]\n"
-                 "                    [--device SEL]",
+                 "                    [--profile] [--device SEL]",
                  "The mLSTM cell at B=1, NH=8: chunkwise forward and forward+backward for each (dqk, dv) and chunk\n"
                  "size at S=8192, then the quadratic parallel form (one chunk of length S) at S=2048 and 8192.\n"
                  "Reports ms per call, tokens/s, and GFLOP/s by the paper's 'tfla' chunkwise count (backward =\n"
@@ -227,6 +240,9 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         break;
       case 9:
         forward_only = 1;
+        break;
+      case 10:
+        profile = 1;
         break;
     }
   }
@@ -271,8 +287,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
       const int L = parallel ? (int)((S + 15) / 16 * 16) : (int)Ls[j];
       timing t[2] = {{0, 0}, {0, 0}};
       size_t peak_bytes = 0;
-      if (bench_one(&c, L, (int)D[d][0], (int)D[d][1], (size_t)heads, S, (int)samples, forward_only, &t[0], &t[1],
-                    &peak_bytes, err)) {
+      if (bench_one(&c, L, (int)D[d][0], (int)D[d][1], (size_t)heads, S, (int)samples, forward_only, profile, &t[0],
+                    &t[1], &peak_bytes, err)) {
         sc_wrap(err, "%s dqk=%ld dv=%ld L=%d S=%zu: ", parallel ? "parallel" : "chunkwise", D[d][0], D[d][1], L, S);
         goto done;
       }

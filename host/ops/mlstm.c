@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Workspace slots: per-token gate arrays for all heads, per-chunk scalars, then the chunk scratch of one
  * group of heads (transposed chunks, decay-masked scores, boundary states and their gradients). */
@@ -25,13 +26,31 @@ typedef struct {
 #define KFLT(x) ((karg){sizeof(cl_float), &(cl_float){(cl_float)(x)}})
 #define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static int run(sc_mlstm *m, cl_kernel k, const char *name, const karg *a, int n, size_t g0, size_t g1, size_t g2,
-               sc_err *err) {
+const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT] = {
+    "mlstm_gates",     "mlstm_transpose", "mlstm_scores",    "mlstm_chunk_delta", "mlstm_scan",
+    "mlstm_out",       "mlstm_bwd_dq",    "mlstm_bwd_dk",    "mlstm_bwd_dv",      "mlstm_bwd_dots",
+    "mlstm_bwd_fscan", "mlstm_step",      "mlstm_step_state"};
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1, size_t g2, sc_err *err) {
+  const char *name = sc_mlstm_kernel_names[kid];
   for (int j = 0; j < n; j++)
-    if (sc_set_arg(k, (cl_uint)j, a[j].size, a[j].ptr, name, err)) return -1;
+    if (sc_set_arg(m->kern[kid], (cl_uint)j, a[j].size, a[j].ptr, name, err)) return -1;
   /* One work-item per work-group: each item holds a register tile and loops over enough work. */
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
-  return sc_launch(m->ctx, k, 3, global, local, name, err);
+  if (!m->profile) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
+  if (sc_finish(m->ctx, err)) return -1;
+  const double w0 = sc_now(), c0 = cpu_seconds();
+  if (sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
+  m->prof_wall[kid] += sc_now() - w0;
+  m->prof_cpu[kid] += cpu_seconds() - c0;
+  m->prof_calls[kid]++;
+  return 0;
 }
 
 int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err) {
@@ -49,17 +68,8 @@ int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err) {
   char defs[128];
   snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
   if (sc_program_build(c, "mlstm.cl", defs, NULL, &m->prog, NULL, err)) return -1;
-  struct {
-    cl_kernel *k;
-    const char *name;
-  } ks[] = {{&m->gates, "mlstm_gates"},       {&m->transpose, "mlstm_transpose"},
-            {&m->scores, "mlstm_scores"},     {&m->states, "mlstm_states"},
-            {&m->out, "mlstm_out"},           {&m->bwd_dq, "mlstm_bwd_dq"},
-            {&m->bwd_dk, "mlstm_bwd_dk"},     {&m->bwd_dv, "mlstm_bwd_dv"},
-            {&m->bwd_dots, "mlstm_bwd_dots"}, {&m->bwd_fscan, "mlstm_bwd_fscan"},
-            {&m->step, "mlstm_step"},         {&m->step_state, "mlstm_step_state"}};
-  for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++)
-    if (sc_kernel_create(m->prog, ks[j].name, ks[j].k, err)) {
+  for (int j = 0; j < SC_MLSTM_K_COUNT; j++)
+    if (sc_kernel_create(m->prog, sc_mlstm_kernel_names[j], &m->kern[j], err)) {
       sc_mlstm_release(m);
       return -1;
     }
@@ -72,10 +82,8 @@ int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err) {
 }
 
 void sc_mlstm_release(sc_mlstm *m) {
-  cl_kernel ks[] = {m->gates,  m->transpose, m->scores,   m->states,    m->out,  m->bwd_dq,
-                    m->bwd_dk, m->bwd_dv,    m->bwd_dots, m->bwd_fscan, m->step, m->step_state};
-  for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++)
-    if (ks[j]) clReleaseKernel(ks[j]);
+  for (int j = 0; j < SC_MLSTM_K_COUNT; j++)
+    if (m->kern[j]) clReleaseKernel(m->kern[j]);
   if (m->prog) clReleaseProgram(m->prog);
   if (m->dummy) sc_buffer_release(m->ctx, m->dummy);
   for (int j = 0; j < WS_COUNT; j++)
@@ -150,13 +158,13 @@ static int run_gates(sc_mlstm *m, size_t BH, size_t S, cl_mem ig, cl_mem fg, cl_
                     KMEM(m->ws[WS_ALPHA]),
                     KMEM(m_last ? m_last : m->dummy),
                     KINT(m_last != NULL)};
-  return run(m, m->gates, "mlstm_gates", a, NARGS(a), BH, 1, 1, err);
+  return run(m, SC_MLSTM_K_GATES, a, NARGS(a), BH, 1, 1, err);
 }
 
 static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, cl_mem x, sc_err *err) {
   const size_t NC = n_chunks(m, S);
   const karg a[] = {KINT(S), KINT(NC), KINT(D), KINT(bh0), KINT(G), KMEM(x), KMEM(m->ws[WS_XT])};
-  return run(m, m->transpose, "mlstm_transpose", a, NARGS(a), NC, G, 1, err);
+  return run(m, SC_MLSTM_K_TRANSPOSE, a, NARGS(a), NC, G, 1, err);
 }
 
 /* P = rs * scale * (a . b) * D' over each chunk; b comes transposed from WS_XT. */
@@ -180,49 +188,56 @@ static int run_scores(sc_mlstm *m, size_t S, size_t bh0, size_t G, int DA, float
                     KMEM(nout ? nout : m->dummy),
                     KINT(nout != NULL),
                     KMEM(m->ws[WS_P])};
-  return run(m, m->scores, "mlstm_scores", a, NARGS(a), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, 1, err);
+  return run(m, SC_MLSTM_K_SCORES, a, NARGS(a), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, 1, err);
 }
 
+/* Boundary states (or their gradients, rev = 1) in two passes: the per-chunk increments sum_t w_t x_t y_t^T of
+ * every chunk into d, in parallel, then the scan over chunks that turns them into states (mlstm.cl). */
 typedef struct {
   int rev;
-  cl_mem x, y, w, nout, c0, n0, st, stt, nst, last, nlast;
+  cl_mem x, y, w, nout, c0, n0;
+  cl_mem d;    /* increments, then the states when store_n (DQK x DV per chunk) */
+  int store_n; /* write the states back into d */
+  cl_mem stt;  /* optional transposed states (DV x DQK per chunk) */
+  cl_mem nd;   /* normalizer increments and states (forward) */
+  cl_mem last, nlast;
 } states_args;
 
 static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, const states_args *s, sc_err *err) {
-  const size_t NC = n_chunks(m, S);
+  const size_t NC = n_chunks(m, S), cb = (size_t)(m->dv / m->vw), rb = (size_t)(m->dqk / RM);
   cl_mem d = m->dummy;
-  const karg a[] = {KINT(S),
-                    KINT(NC),
-                    KINT(bh0),
-                    KINT(G),
-                    KINT(s->rev),
-                    KFLT(eps),
-                    KMEM(s->x),
-                    KMEM(s->y),
-                    KMEM(s->w),
-                    KMEM(s->nout ? s->nout : d),
-                    KMEM(m->ws[WS_ALPHA]),
-                    KMEM(s->c0 ? s->c0 : d),
-                    KMEM(s->n0 ? s->n0 : d),
-                    KINT(s->c0 != NULL),
-                    KINT(s->n0 != NULL),
-                    KMEM(s->st ? s->st : d),
-                    KINT(s->st != NULL),
-                    KMEM(s->stt ? s->stt : d),
-                    KINT(s->stt != NULL),
-                    KMEM(s->nst ? s->nst : d),
-                    KMEM(s->last ? s->last : d),
-                    KINT(s->last != NULL),
-                    KMEM(s->nlast ? s->nlast : d),
-                    KINT(s->nlast != NULL)};
-  return run(m, m->states, "mlstm_states", a, NARGS(a), (size_t)(m->dv / m->vw), (size_t)(m->dqk / RM), G, err);
+  const karg ad[] = {KINT(S),      KINT(NC),
+                     KINT(bh0),    KINT(G),
+                     KINT(s->rev), KFLT(eps),
+                     KMEM(s->x),   KMEM(s->y),
+                     KMEM(s->w),   KMEM(s->nout ? s->nout : d),
+                     KMEM(s->d),   KMEM(s->nd ? s->nd : d)};
+  const karg as[] = {KINT(NC),
+                     KINT(bh0),
+                     KINT(G),
+                     KINT(s->rev),
+                     KMEM(m->ws[WS_ALPHA]),
+                     KMEM(s->c0 ? s->c0 : d),
+                     KMEM(s->n0 ? s->n0 : d),
+                     KINT(s->c0 != NULL),
+                     KINT(s->n0 != NULL),
+                     KMEM(s->d),
+                     KINT(s->store_n),
+                     KMEM(s->stt ? s->stt : d),
+                     KINT(s->stt != NULL),
+                     KMEM(s->nd ? s->nd : d),
+                     KMEM(s->last ? s->last : d),
+                     KINT(s->last != NULL),
+                     KMEM(s->nlast ? s->nlast : d),
+                     KINT(s->nlast != NULL)};
+  if (run(m, SC_MLSTM_K_DELTA, ad, NARGS(ad), cb, rb, NC * G, err)) return -1;
+  return run(m, SC_MLSTM_K_SCAN, as, NARGS(as), cb, rb, G, err);
 }
 
 /* Launch grid of the chunk-product kernels: column blocks x row-block groups x chunks. */
-static int run_chunk(sc_mlstm *m, cl_kernel k, const char *name, size_t S, size_t G, int ncols, int rpw, const karg *a,
-                     int n, sc_err *err) {
+static int run_chunk(sc_mlstm *m, int kid, size_t S, size_t G, int ncols, int rpw, const karg *a, int n, sc_err *err) {
   const size_t NC = n_chunks(m, S), nrb = (size_t)m->L / RM;
-  return run(m, k, name, a, n, (size_t)(ncols / m->vw), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, err);
+  return run(m, kid, a, n, (size_t)(ncols / m->vw), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, err);
 }
 
 static int chunk_rpw(const sc_mlstm *m, size_t S, size_t G, int ncols) {
@@ -252,8 +267,9 @@ int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm
                             .w = m->ws[WS_ABAR],
                             .c0 = io->c0,
                             .n0 = io->n0,
-                            .st = m->ws[WS_ST],
-                            .nst = m->ws[WS_NST],
+                            .d = m->ws[WS_ST],
+                            .store_n = 1,
+                            .nd = m->ws[WS_NST],
                             .last = io->c_last,
                             .nlast = io->n_last};
     const int rpw = chunk_rpw(m, S, g, m->dv);
@@ -275,7 +291,7 @@ int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm
                       KMEM(io->m_out)};
     if (run_transpose(m, S, bh0, g, m->dqk, io->k, err) || run_states(m, S, bh0, g, eps, &st, err) ||
         run_scores(m, S, bh0, g, m->dqk, eps, io->q, io->i, NULL, err) ||
-        run_chunk(m, m->out, "mlstm_out", S, g, m->dv, rpw, a, NARGS(a), err))
+        run_chunk(m, SC_MLSTM_K_OUT, S, g, m->dv, rpw, a, NARGS(a), err))
       return -1;
   }
   return 0;
@@ -294,22 +310,24 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
     return -1;
   for (size_t bh0 = 0; bh0 < BH; bh0 += G) {
     const size_t g = BH - bh0 < G ? BH - bh0 : G;
-    /* Recompute the boundary states (transposed, as dq reads C_c^T), then scan dC backwards over chunks. */
+    /* Recompute the boundary states (transposed, as dq reads C_c^T; the increments go through WS_DSTT, free
+     * until the reverse pass), then scan dC backwards over chunks into both layouts. */
     const states_args fwd = {.x = io->k,
                              .y = io->v,
                              .w = m->ws[WS_ABAR],
                              .c0 = io->c0,
                              .n0 = io->n0,
+                             .d = m->ws[WS_DSTT],
                              .stt = m->ws[WS_ST],
-                             .nst = m->ws[WS_NST]};
+                             .nd = m->ws[WS_NST]};
     const states_args rev = {.rev = 1,
                              .x = io->q,
                              .y = io->dh,
                              .w = m->ws[WS_BETA],
                              .nout = io->n_out,
-                             .st = m->ws[WS_DST],
+                             .d = m->ws[WS_DST],
+                             .store_n = 1,
                              .stt = m->ws[WS_DSTT],
-                             .nst = m->ws[WS_NST],
                              .last = io->dc0};
     const int rpk = chunk_rpw(m, S, g, m->dqk), rpv = chunk_rpw(m, S, g, m->dv);
     const karg adv[] = {KINT(S),
@@ -351,18 +369,18 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
         /* dv needs M/(nout+eps); then the same scratch takes dP for dq and dk. */
         run_transpose(m, S, bh0, g, m->dqk, io->k, err) ||
         run_scores(m, S, bh0, g, m->dqk, eps, io->q, io->i, io->n_out, err) ||
-        run_chunk(m, m->bwd_dv, "mlstm_bwd_dv", S, g, m->dv, rpv, adv, NARGS(adv), err) ||
+        run_chunk(m, SC_MLSTM_K_BWD_DV, S, g, m->dv, rpv, adv, NARGS(adv), err) ||
         run_transpose(m, S, bh0, g, m->dv, io->v, err) ||
         run_scores(m, S, bh0, g, m->dv, eps, io->dh, io->i, io->n_out, err) ||
-        run_chunk(m, m->bwd_dq, "mlstm_bwd_dq", S, g, m->dqk, rpk, adq, NARGS(adq), err) ||
-        run_chunk(m, m->bwd_dk, "mlstm_bwd_dk", S, g, m->dqk, rpk, adk, NARGS(adk), err))
+        run_chunk(m, SC_MLSTM_K_BWD_DQ, S, g, m->dqk, rpk, adq, NARGS(adq), err) ||
+        run_chunk(m, SC_MLSTM_K_BWD_DK, S, g, m->dqk, rpk, adk, NARGS(adk), err))
       return -1;
   }
   const karg ad[] = {KINT(BH),     KINT(S),      KINT(NC),     KMEM(io->q),  KMEM(io->k), KMEM(io->v),
                      KMEM(io->dq), KMEM(io->dk), KMEM(io->dv), KMEM(io->di), KMEM(io->df)};
   const karg af[] = {KINT(BH), KINT(S), KMEM(io->f), KMEM(io->df)};
-  if (run(m, m->bwd_dots, "mlstm_bwd_dots", ad, NARGS(ad), NC, BH, 1, err) ||
-      run(m, m->bwd_fscan, "mlstm_bwd_fscan", af, NARGS(af), BH, 1, 1, err))
+  if (run(m, SC_MLSTM_K_BWD_DOTS, ad, NARGS(ad), NC, BH, 1, err) ||
+      run(m, SC_MLSTM_K_BWD_FSCAN, af, NARGS(af), BH, 1, 1, err))
     return -1;
   return 0;
 }
@@ -379,8 +397,8 @@ int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, cl_mem q, cl_mem k, cl_mem 
                     KMEM(C),      KMEM(n),
                     KMEM(mstate), KMEM(h)};
   const karg b[] = {KINT(BH), KMEM(k), KMEM(i), KMEM(f), KMEM(n), KMEM(mstate)};
-  if (run(m, m->step, "mlstm_step", a, NARGS(a), (size_t)(m->dv / m->vw), BH, 1, err) ||
-      run(m, m->step_state, "mlstm_step_state", b, NARGS(b), BH, 1, 1, err))
+  if (run(m, SC_MLSTM_K_STEP, a, NARGS(a), (size_t)(m->dv / m->vw), BH, 1, err) ||
+      run(m, SC_MLSTM_K_STEP_STATE, b, NARGS(b), BH, 1, 1, err))
     return -1;
   return 0;
 }

@@ -7,13 +7,37 @@
 
 #include "cl_runtime.h"
 
+enum {
+  SC_MLSTM_K_GATES,
+  SC_MLSTM_K_TRANSPOSE,
+  SC_MLSTM_K_SCORES,
+  SC_MLSTM_K_DELTA,
+  SC_MLSTM_K_SCAN,
+  SC_MLSTM_K_OUT,
+  SC_MLSTM_K_BWD_DQ,
+  SC_MLSTM_K_BWD_DK,
+  SC_MLSTM_K_BWD_DV,
+  SC_MLSTM_K_BWD_DOTS,
+  SC_MLSTM_K_BWD_FSCAN,
+  SC_MLSTM_K_STEP,
+  SC_MLSTM_K_STEP_STATE,
+  SC_MLSTM_K_COUNT
+};
+/* Kernel function names, indexed as above. */
+extern const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT];
+
 /* Kernels compiled for one (L, dqk, dv), plus a scratch workspace kept between calls. */
 typedef struct {
   sc_ctx *ctx;
   int L, dqk, dv, vw;
   size_t workspace_limit; /* bytes of chunk scratch per call (heads are processed in groups to fit) */
   cl_program prog;
-  cl_kernel gates, transpose, scores, states, out, bwd_dq, bwd_dk, bwd_dv, bwd_dots, bwd_fscan, step, step_state;
+  cl_kernel kern[SC_MLSTM_K_COUNT];
+  /* With profile set, every launch is bracketed by clFinish and its wall and process CPU seconds are added
+   * here (for `scalecl bench mlstm --profile`; it serialises the queue, so only for breakdowns). */
+  int profile;
+  double prof_wall[SC_MLSTM_K_COUNT], prof_cpu[SC_MLSTM_K_COUNT];
+  long prof_calls[SC_MLSTM_K_COUNT];
   cl_mem dummy;
   cl_mem ws[12];
   size_t ws_size[12];
