@@ -261,13 +261,15 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       case SC_ARG_HELP:
         sc_usage(stdout,
                  "scalecl bench attention [--json FILE] [--peak FILE] [--seq LIST] [--head-dims LIST]\n"
-                 "                        [--decode-lens LIST] [--samples N] [--device SEL]",
+                 "                        [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
                  "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
                  "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a fraction of the device's\n"
                  "CLBlast SGEMM rate; peak device memory per configuration (must grow linearly in S); decode step\n"
                  "time (append + attend, one token per sequence) against the KV-cache length. Host clock around\n"
                  "clFinish, one warm-up call, median of the samples. The 1-minute load average is printed because\n"
-                 "other processes on a shared machine distort CPU timings.",
+                 "other processes on a shared machine distort CPU timings; on a CPU device the 'cpu-norm' columns\n"
+                 "divide by the process CPU time per compute unit instead, against CLBlast measured the same way\n"
+                 "(not with --peak), which stays comparable under load.",
                  opts, nopts);
         return 0;
       case SC_ARG_POSITIONAL:
