@@ -22,5 +22,6 @@ int cmd_bench(int argc, char **argv, sc_err *err);
 int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
 int cmd_prepare(int argc, char **argv, sc_err *err);
+int cmd_fit(int argc, char **argv, sc_err *err);
 
 #endif
