@@ -21,5 +21,6 @@ int bench_gemm_main(int argc, char **argv, sc_err *err);
 int bench_mlstm_main(int argc, char **argv, sc_err *err);
 int bench_attention_main(int argc, char **argv, sc_err *err);
 int bench_loader_main(int argc, char **argv, sc_err *err);
+int bench_fit_main(int argc, char **argv, sc_err *err);
 
 #endif
