@@ -314,35 +314,37 @@ __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G
 }
 
 /* Per-chunk state increments, all chunks in parallel: D_c = sum_{t in chunk c} w_t x_t y_t^T (DQK x DV), stored at
- * index c of d. Forward: x = k, y = v, w = abar (and the column-0 items also write sum_t w_t x_t into nd);
- * reverse: x = q, y = dh, w = beta/(nout+eps). Work-item: one RM x VW tile of one chunk; the items of a chunk are
- * adjacent in launch order, so the chunk's rows stay in cache while its tiles are computed. */
+ * index c of d. Forward: x = k, y = v, w = abar (and sum_t w_t x_t goes into nd); reverse: x = q, y = dh,
+ * w = beta/(nout+eps). Work-item: RM rows of one chunk's increment, every column block in turn (a chunk is short,
+ * so one tile alone would be too little work per work-group); the chunk's rows stay in cache meanwhile. */
 __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
                                 __global const float *x, __global const float *y, __global const float *w,
                                 __global const float *nout, __global float *d, __global float *nd) {
-  const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, gc = get_global_id(2);
-  if (j0 >= DV || a0 >= DQK || gc >= G * NC) return;
+  const int a0 = (int)get_global_id(0) * RM, gc = get_global_id(1);
+  if (a0 >= DQK || gc >= G * NC) return;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
   const size_t rb = (size_t)(bh0 + g) * S + t0;
-  VEC acc[RM];
-  for (int r = 0; r < RM; r++) acc[r] = (VEC)(0.0f);
-  float8 nacc = (float8)(0.0f);
-  for (int t = 0; t < len; t++) {
-    const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
-    const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
-    const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
-    acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
-    acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
-    acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
-    acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
-    acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
-    acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
-    acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
-    acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
-    nacc += xv;
+  for (int j0 = 0; j0 < DV; j0 += VW) {
+    VEC acc[RM];
+    for (int r = 0; r < RM; r++) acc[r] = (VEC)(0.0f);
+    float8 nacc = (float8)(0.0f);
+    for (int t = 0; t < len; t++) {
+      const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
+      const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
+      const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
+      acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
+      acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
+      acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
+      acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
+      acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
+      acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
+      acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
+      acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
+      nacc += xv;
+    }
+    for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, d + ((size_t)gc * DQK + a0 + r) * DV + j0);
+    if (!rev && j0 == 0) vstore8(nacc, 0, nd + (size_t)gc * DQK + a0);
   }
-  for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, d + ((size_t)gc * DQK + a0 + r) * DV + j0);
-  if (!rev && j0 == 0) vstore8(nacc, 0, nd + (size_t)gc * DQK + a0);
 }
 
 /* Inter-chunk scan of one RM x VW state tile over the increments of mlstm_chunk_delta, sequential over chunks.

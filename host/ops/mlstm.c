@@ -230,7 +230,7 @@ static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, co
                      KINT(s->last != NULL),
                      KMEM(s->nlast ? s->nlast : d),
                      KINT(s->nlast != NULL)};
-  if (run(m, SC_MLSTM_K_DELTA, ad, NARGS(ad), cb, rb, NC * G, err)) return -1;
+  if (run(m, SC_MLSTM_K_DELTA, ad, NARGS(ad), rb, NC * G, 1, err)) return -1;
   return run(m, SC_MLSTM_K_SCAN, as, NARGS(as), cb, rb, G, err);
 }
 
