@@ -129,11 +129,10 @@ static int rows_per_item(const sc_mlstm *m, size_t items) {
   return items >= 4 * (size_t)(m->ctx->dev.compute_units ? m->ctx->dev.compute_units : 1) ? m->L / RM : 1;
 }
 
-static int check_shape(const sc_mlstm *m, size_t BH, size_t S, sc_err *err) {
+static int check_shape(size_t BH, size_t S, sc_err *err) {
   if (BH == 0 || S == 0) return sc_fail(err, "mLSTM: empty input (BH=%zu, S=%zu)", BH, S);
   if (S > (size_t)1 << 30 || BH > (size_t)1 << 20 || BH * S > (size_t)1 << 31)
     return sc_fail(err, "mLSTM: BH=%zu x S=%zu exceeds the kernels' 32-bit index range", BH, S);
-  (void)m;
   return 0;
 }
 
@@ -253,7 +252,7 @@ static int check_io(const char *what, const cl_mem *req, const char *const *name
 int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_fwd_io *io, sc_err *err) {
   const cl_mem req[] = {io->q, io->k, io->v, io->i, io->f, io->h, io->n_out, io->m_out};
   const char *const names[] = {"q", "k", "v", "i", "f", "h", "n_out", "m_out"};
-  if (check_shape(m, BH, S, err) || check_io("forward", req, names, NARGS(req), err)) return -1;
+  if (check_shape(BH, S, err) || check_io("forward", req, names, NARGS(req), err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 0);
   if (run_gates(m, BH, S, io->i, io->f, io->m0, io->m_last, err) || ensure(m, WS_XT, 4 * G * NC * L * dqk, err) ||
@@ -300,7 +299,7 @@ int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm
 int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_bwd_io *io, sc_err *err) {
   const cl_mem req[] = {io->q, io->k, io->v, io->i, io->f, io->n_out, io->dh, io->dq, io->dk, io->dv, io->di, io->df};
   const char *const names[] = {"q", "k", "v", "i", "f", "n_out", "dh", "dq", "dk", "dv", "di", "df"};
-  if (check_shape(m, BH, S, err) || check_io("backward", req, names, NARGS(req), err)) return -1;
+  if (check_shape(BH, S, err) || check_io("backward", req, names, NARGS(req), err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 1), st_bytes = 4 * G * NC * dqk * dv;
   if (run_gates(m, BH, S, io->i, io->f, io->m0, NULL, err) ||
@@ -389,7 +388,7 @@ int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, cl_mem q, cl_mem k, cl_mem 
                   cl_mem n, cl_mem mstate, cl_mem h, sc_err *err) {
   const cl_mem req[] = {q, k, v, i, f, C, n, mstate, h};
   const char *const names[] = {"q", "k", "v", "i", "f", "C", "n", "m", "h"};
-  if (check_shape(m, BH, 1, err) || check_io("step", req, names, NARGS(req), err)) return -1;
+  if (check_shape(BH, 1, err) || check_io("step", req, names, NARGS(req), err)) return -1;
   const karg a[] = {KINT(BH),     KFLT(1.0 / sqrt((double)m->dqk)),
                     KFLT(eps),    KMEM(q),
                     KMEM(k),      KMEM(v),
