@@ -336,12 +336,15 @@ static void start_task(void *arg, int i, int thread) {
   c->obj[i] = sc_lnd_minimize(c->d, c->o, c->starts[i], &c->iters[i]);
 }
 
-static int fit_impl(const sc_lnd_data *d, const sc_lnd_opts *o, const double *warm, int topk, int threads,
+/* nscreen < 0: BFGS from every grid start; 0: from `warm` only; > 0: from the nscreen best-screened grid
+ * starts (and from `warm` when given). */
+static int fit_impl(const sc_lnd_data *d, const sc_lnd_opts *o, const double *warm, int nscreen, int threads,
                     sc_lnd_result *res, sc_err *err) {
   memset(res, 0, sizeof *res);
   int ngrid = sc_lnd_grid(o, -1, NULL);
-  int nrun = topk > 0 && topk < ngrid ? topk : ngrid;
-  if (warm) nrun++;
+  if (nscreen > ngrid) nscreen = -1;
+  if (nscreen == 0 && !warm) return sc_fail(err, "no starting point for the L(N,D) fit");
+  int nrun = (nscreen < 0 ? ngrid : nscreen) + (warm ? 1 : 0);
   ranked *order = sc_malloc((size_t)ngrid * sizeof *order, "grid ranking", err);
   double(*starts)[SC_LND_NP] = sc_malloc((size_t)nrun * sizeof *starts, "starts", err);
   double *obj = sc_malloc((size_t)nrun * sizeof *obj, "start objectives", err);
@@ -349,10 +352,10 @@ static int fit_impl(const sc_lnd_data *d, const sc_lnd_opts *o, const double *wa
   int rc = -1;
   if (!order || !starts || !obj || !iters) goto done;
   int ns = 0;
-  if (topk > 0 && topk < ngrid) {
+  if (nscreen > 0) {
     if (screen(d, o, threads, order, err)) goto done;
-    for (int i = 0; i < topk; i++) sc_lnd_grid(o, order[i].k, starts[ns++]);
-  } else {
+    for (int i = 0; i < nscreen; i++) sc_lnd_grid(o, order[i].k, starts[ns++]);
+  } else if (nscreen < 0) {
     for (int k = 0; k < ngrid; k++) sc_lnd_grid(o, k, starts[ns++]);
   }
   if (warm) {
@@ -396,7 +399,7 @@ done:
 int sc_lnd_fit(const sc_lnd_data *d, const sc_lnd_opts *o, const double *warm, sc_lnd_result *res, sc_err *err) {
   if (d->n < 1) return sc_fail(err, "no runs to fit L(N,D) to");
   if (!(o->delta > 0)) return sc_fail(err, "the Huber delta must be positive, got %g", o->delta);
-  return fit_impl(d, o, warm, o->topk, o->threads, res, err);
+  return fit_impl(d, o, warm, o->topk > 0 ? o->topk : -1, o->threads, res, err);
 }
 
 typedef struct {
