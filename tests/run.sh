@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds scalecl twice, with warnings as errors and with ASan+UBSan, and runs the ctest suite on
-# each build. PoCL's kernel cache lives inside each build directory (set by ctest).
+# each build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
