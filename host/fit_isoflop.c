@@ -115,17 +115,16 @@ static void assign_budgets(const double *c, const double *budget_col, int nruns,
     }
   }
   if (o->budgets || budget_col) return;
-  /* No budgets given: a run joins the cluster of the smallest run within the +-tol band. */
+  /* No budgets given: sorted FLOPs split where one run has over (1 + tol) times the FLOPs of the previous. */
   memcpy(sorted, c, (size_t)nruns * sizeof *sorted);
   qsort(sorted, (size_t)nruns, sizeof *sorted, cmp_double);
-  const double span = (1 + o->tol) / (1 - o->tol);
   for (int s = 0; s < nruns;) {
-    int e = s;
+    int e = s + 1;
+    while (e < nruns && sorted[e] <= sorted[e - 1] * (1 + o->tol)) e++;
     double sum = 0;
-    while (e < nruns && sorted[e] <= sorted[s] * span) sum += sorted[e++];
-    double mean = sum / (e - s);
+    for (int i = s; i < e; i++) sum += sorted[i];
     for (int i = 0; i < nruns; i++)
-      if (c[i] >= sorted[s] && c[i] <= sorted[e - 1]) nominal[i] = mean;
+      if (c[i] >= sorted[s] && c[i] <= sorted[e - 1]) nominal[i] = sum / (e - s);
     s = e;
   }
 }
@@ -184,9 +183,13 @@ int sc_iso_fit(const double *n, const double *d, const double *c, const double *
     b->nominal = sorted[k];
     b->runs = sc_malloc((size_t)nruns * sizeof *b->runs, "budget runs", err);
     if (!b->runs) goto done;
+    double cmin = INFINITY, cmax = 0;
     for (int i = 0; i < nruns; i++)
-      if (nominal[i] == b->nominal) b->runs[b->n++] = i, b->flops += c[i];
+      if (nominal[i] == b->nominal) b->runs[b->n++] = i, b->flops += c[i], cmin = fmin(cmin, c[i]), cmax = fmax(cmax, c[i]);
     b->flops /= b->n;
+    if (!o->budgets && !budget_col && cmax > cmin * (1 + o->tol) / (1 - o->tol))
+      warn(res, "budget %.3g: its runs' FLOPs span %.3g to %.3g, wider than +-%g%%; name the budgets with --budgets",
+           b->nominal, cmin, cmax, 100 * o->tol);
     b->in_window = b->flops >= o->lo && b->flops <= o->hi;
     for (int j = 0; j < b->n; j++) xs[j] = log10(n[b->runs[j]]), ls[j] = loss[b->runs[j]];
     sc_parabola_fit(xs, ls, b->n, &b->pn);

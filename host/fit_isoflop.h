@@ -58,7 +58,8 @@ typedef struct {
 } sc_iso_result;
 
 /* n, d, c, loss: per run; budget_col: the isoflop_budget cells (0 = none) or NULL. Budgets come from
- * o->budgets when given, else from budget_col, else from clustering the FLOPs (+-tol). Budgets with a failed
+ * o->budgets when given, else from budget_col, else from clustering: the sorted FLOPs split wherever a run has
+ * more than (1 + tol) times the FLOPs of the next smaller one (warned when a cluster spans more than +-tol). Budgets with a failed
  * parabola are reported but left out of the power laws; a power law needs 2 budgets (otherwise its exponent
  * is NAN and a warning says why). */
 int sc_iso_fit(const double *n, const double *d, const double *c, const double *loss, const double *budget_col,
