@@ -304,7 +304,11 @@ static int fit_arch(const fit_args *a, arch_fit *f, sc_err *err) {
     }
   }
   if ((a->methods & METHOD_ISO) && f->isel.n > 0) {
-    if (sc_iso_fit(f->i_n, f->i_d, f->i_c, f->i_loss, f->i_budget, f->isel.n, &a->iso, &f->iso, err))
+    /* The budget column counts only where it labels some of these runs; otherwise budgets are clustered. */
+    int labelled = 0;
+    for (int i = 0; i < f->isel.n; i++) labelled |= f->i_budget[i] > 0;
+    if (sc_iso_fit(f->i_n, f->i_d, f->i_c, f->i_loss, labelled ? f->i_budget : NULL, f->isel.n, &a->iso, &f->iso,
+                   err))
       return sc_wrap(err, "%s IsoFLOP fit: ", f->arch);
     f->iso_done = 1;
     if (a->bootstrap > 0) {
@@ -384,6 +388,7 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
         printf("%-12s  (no IsoFLOP runs: %s)\n", f->arch, f->iwhy);
         continue;
       }
+      if (f->iso.n_unassigned) printf("%-12s  (%d runs belong to no budget)\n", f->arch, f->iso.n_unassigned);
       for (int j = 0; j < f->iso.nb; j++) {
         const sc_iso_budget *b = &f->iso.b[j];
         static const char *const st[] = {"ok", "concave", "outside", "too-few"};
@@ -700,7 +705,7 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
           snprintf(caption, sizeof caption, "all contexts");
         if (sc_fit_plots(gnuplot, a.out, caption, pa, nf, plots, sizeof plots, err)) goto done;
       } else {
-        snprintf(note, sizeof note, "no plots: %s", perr.msg);
+        snprintf(note, sizeof note, "no plots: %.900s", perr.msg);
         fprintf(stderr, "scalecl fit: warning: %s; fit.json and isoflop_minima.csv are written\n", perr.msg);
       }
     }

@@ -400,8 +400,8 @@ static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, 
   if (sb_open(&s, err)) return -1;
   const double *p = a->lnd->p;
   fprintf(s.f,
-          "reset\nset title '%s: fitted L(N,D) = E + (A N^{-α} + B D^{-β})^{γ} (lines) against observed loss (points) "
-          "by token/param ratio (%s)'.\"\\n\".'α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, E = %.4f' font ',13'\n"
+          "reset\nset title '%s: L(N,D) = E + (A N^{-α} + B D^{-β})^{γ} fitted (lines) and observed (points), "
+          "by D/N (%s)'.\"\\n\".'α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, E = %.4f' font ',13'\n"
           "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'parameters N'\n"
           "set ylabel 'validation loss (nats/token)'\nset key top right box opaque title 'token/param ratio D/N'\nplot ",
           la, caption, p[SC_LND_ALPHA], p[SC_LND_BETA], p[SC_LND_GAMMA], exp(p[SC_LND_A]), exp(p[SC_LND_B]),

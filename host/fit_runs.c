@@ -183,7 +183,10 @@ int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, c
     } else {
       continue;
     }
-    if (field >= 0) list_values(rs, keep, field, avail, sizeof avail);
+    if ((field == 1 && !rs->has_ctx) || (field == 2 && !rs->has_set))
+      snprintf(avail, sizeof avail, "none: %.400s has no %s column", rs->path, field == 1 ? "ctx" : "experiment_set");
+    else if (field >= 0)
+      list_values(rs, keep, field, avail, sizeof avail);
     int before = left;
     for (int i = 0; i < rs->n; i++) {
       if (!keep[i]) continue;
