@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 void th_ctx_open(sc_ctx *c) {
   static sc_err err;
@@ -102,6 +103,15 @@ const char *th_shared_data_dir(void) {
 const char *th_scalecl_bin(void) {
   const char *b = getenv("SCALECL_BIN");
   return b && *b ? b : "./scalecl";
+}
+
+int th_run_capture(const char *cmd, char *out, size_t cap) {
+  FILE *f = popen(cmd, "r");
+  assert_non_null(f);
+  size_t n = fread(out, 1, cap - 1, f);
+  out[n] = '\0';
+  int st = pclose(f);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 const char *th_tmpdir(const char *tag, char *buf, size_t buflen) {

@@ -43,6 +43,8 @@ void th_assert_close_d(const char *label, const double *got, const double *ref, 
 const char *th_shared_data_dir(void);
 /* Path of the scalecl executable built next to the tests. */
 const char *th_scalecl_bin(void);
+/* Runs a shell command; returns its exit status (-1 if it did not exit) and up to cap - 1 bytes of its stdout. */
+int th_run_capture(const char *cmd, char *out, size_t cap);
 /* A fresh empty temporary directory (mkdtemp under $TMPDIR); the caller need not remove it. */
 const char *th_tmpdir(const char *tag, char *buf, size_t buflen);
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -324,16 +323,6 @@ static void existing_shards_need_force(void **state) {
   free(t.tok);
 }
 
-/* Runs a command, returns its exit status and (up to cap bytes of) its stdout. */
-static int run_cmd(const char *cmd, char *out, size_t cap) {
-  FILE *f = popen(cmd, "r");
-  assert_non_null(f);
-  size_t n = fread(out, 1, cap - 1, f);
-  out[n] = '\0';
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void command_line(void **state) {
   (void)state;
   char dir[256], cmd[2048], out[8192];
@@ -344,21 +333,21 @@ static void command_line(void **state) {
   snprintf(cmd, sizeof cmd,
            "'%s' prepare --in '%s/a.txt' '%s/b.txt' --out '%s/o' --docs paragraph --val-fraction 0 2>&1", bin, dir, dir,
            dir);
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   print_message("%s", out);
   assert_non_null(strstr(out, "documents: 3 (train 3, val 0)"));
   assert_non_null(strstr(out, "train: 17 tokens in 1 shard")); /* 3 EOS + "one\n" "two\n" "three\n" */
   snprintf(cmd, sizeof cmd, "'%s' prepare --help", bin);
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, "--val-fraction"));
   snprintf(cmd, sizeof cmd, "'%s' prepare --in x --out y --val-fractoin 0.1 2>&1", bin);
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 2);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 2);
   assert_non_null(strstr(out, "did you mean '--val-fraction'"));
   snprintf(cmd, sizeof cmd, "'%s' prepare --in x --out y --val-fraction 1.5 2>&1", bin);
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 2);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 2);
   assert_non_null(strstr(out, "outside [0, 1)"));
   snprintf(cmd, sizeof cmd, "'%s' prepare --in '%s/missing' --out '%s/o2' 2>&1", bin, dir, dir);
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 1);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 1);
   assert_non_null(strstr(out, "missing: No such file"));
 }
 
@@ -396,7 +385,7 @@ static void default_corpus(void **state) {
   char dir[256], cmd[2048], out[8192];
   th_tmpdir("prep-gcide", dir, sizeof dir);
   snprintf(cmd, sizeof cmd, "SCALECL_DATA_DIR='%s' '%s' prepare --default 2>&1", dir, th_scalecl_bin());
-  assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   print_message("%s", out);
   unsigned long long docs, train, val;
   const char *d = strstr(out, "documents: ");

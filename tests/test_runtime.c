@@ -176,40 +176,31 @@ static void test_cache(void **state) {
   sc_ctx_close(&c);
 }
 
-static int run_capture(const char *cmdline, char *out, size_t outlen) {
-  FILE *f = popen(cmdline, "r");
-  assert_non_null(f);
-  size_t n = fread(out, 1, outlen - 1, f);
-  out[n] = '\0';
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli(void **state) {
   (void)state;
   char cmd[2048], out[16384];
   const char *bin = th_scalecl_bin();
   snprintf(cmd, sizeof cmd, "%s devics 2>&1", bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 2);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 2);
   assert_non_null(strstr(out, "did you mean 'devices'"));
   snprintf(cmd, sizeof cmd, "%s peak --samles 3 2>&1", bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 2);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 2);
   assert_non_null(strstr(out, "did you mean '--samples'"));
   snprintf(cmd, sizeof cmd, "%s devices --help 2>&1", bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, "usage: scalecl devices"));
   snprintf(cmd, sizeof cmd, "%s peak --device no-such-device-xyz --no-gemm 2>&1", bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 1);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 1);
   assert_non_null(strstr(out, "devices are:"));
   /* No OpenCL platform at all: the ICD loader finds no vendor files. */
   char empty[512];
   th_tmpdir("icd", empty, sizeof empty);
   snprintf(cmd, sizeof cmd, "OCL_ICD_VENDORS=%s OPENCL_VENDOR_PATH=%s %s devices 2>&1", empty, empty, bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 1);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 1);
   assert_non_null(strstr(out, "no OpenCL platform"));
   assert_non_null(strstr(out, "pocl-opencl-icd"));
   snprintf(cmd, sizeof cmd, "%s devices --json", bin);
-  assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, "\"compute_units\""));
   assert_non_null(strstr(out, "\"opencl_c_version\""));
 }

@@ -92,39 +92,33 @@ static void bad_headers_rejected(void **state) {
   fwrite(tok, 1, 100, f);
   fclose(f);
   expect_open_error(p, "truncated", "fewer than the 1024-byte");
-  /* Header intact, tokens cut off (v1 and v7). */
-  snprintf(p, sizeof p, "%s/cut1.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 1, 100}, 0, tok, 150);
-  expect_open_error(p, "says 100 tokens", "truncated");
-  snprintf(p, sizeof p, "%s/cut7.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U32, 7, 100}, 0, tok, 396);
-  expect_open_error(p, "1024 + 100*4 = 1424 bytes, but it has 1420", "truncated");
-  /* Wrong magic. */
-  snprintf(p, sizeof p, "%s/magic.bin", dir);
-  write_raw(p, (const int32_t[]){20240326, 1, 10}, 0, tok, 20);
-  expect_open_error(p, "bad magic 20240326", "20240520");
-  /* Wrong version for each magic. */
-  snprintf(p, sizeof p, "%s/ver1.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 7, 10}, 0, tok, 20);
-  expect_open_error(p, "wrong version 7", "only defined with version 1");
-  snprintf(p, sizeof p, "%s/ver7.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U32, 1, 10}, 0, tok, 40);
-  expect_open_error(p, "wrong version 1", "only defined with version 7");
-  /* Count disagrees with the size: trailing bytes, and a size that fits the other width. */
-  snprintf(p, sizeof p, "%s/extra.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 1, 10}, 0, tok, 23);
-  expect_open_error(p, "token count disagrees with the file size", "trailing bytes");
-  snprintf(p, sizeof p, "%s/width.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 1, 10}, 0, tok, 40);
-  expect_open_error(p, "token count disagrees", "other token width");
-  /* Empty shard. */
-  snprintf(p, sizeof p, "%s/empty.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 1, 0}, 0, tok, 0);
-  expect_open_error(p, "empty shard", "0 tokens");
-  /* Negative count. */
-  snprintf(p, sizeof p, "%s/neg.bin", dir);
-  write_raw(p, (const int32_t[]){SC_SHARD_MAGIC_U16, 1, -5}, 0, tok, 0);
-  expect_open_error(p, "negative token count", NULL);
+  /* A header (magic, version, token count) and the payload bytes after it, each wrong in one way. */
+  static const struct {
+    const char *file;
+    int32_t hdr[3];
+    size_t payload;
+    const char *a, *b; /* expected in the message */
+  } bad[] = {
+      /* Header intact, tokens cut off (v1 and v7). */
+      {"cut1.bin", {SC_SHARD_MAGIC_U16, 1, 100}, 150, "says 100 tokens", "truncated"},
+      {"cut7.bin", {SC_SHARD_MAGIC_U32, 7, 100}, 396, "1024 + 100*4 = 1424 bytes, but it has 1420", "truncated"},
+      /* Wrong magic. */
+      {"magic.bin", {20240326, 1, 10}, 20, "bad magic 20240326", "20240520"},
+      /* Wrong version for each magic. */
+      {"ver1.bin", {SC_SHARD_MAGIC_U16, 7, 10}, 20, "wrong version 7", "only defined with version 1"},
+      {"ver7.bin", {SC_SHARD_MAGIC_U32, 1, 10}, 40, "wrong version 1", "only defined with version 7"},
+      /* Count disagrees with the size: trailing bytes, and a size that fits the other width. */
+      {"extra.bin", {SC_SHARD_MAGIC_U16, 1, 10}, 23, "token count disagrees with the file size", "trailing bytes"},
+      {"width.bin", {SC_SHARD_MAGIC_U16, 1, 10}, 40, "token count disagrees", "other token width"},
+      /* Empty, and a negative count. */
+      {"empty.bin", {SC_SHARD_MAGIC_U16, 1, 0}, 0, "empty shard", "0 tokens"},
+      {"neg.bin", {SC_SHARD_MAGIC_U16, 1, -5}, 0, "negative token count", NULL},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, bad[i].file);
+    write_raw(p, bad[i].hdr, 0, tok, bad[i].payload);
+    expect_open_error(p, bad[i].a, bad[i].b);
+  }
   /* Missing file. */
   snprintf(p, sizeof p, "%s/none.bin", dir);
   expect_open_error(p, "cannot open", NULL);
