@@ -1,140 +1,14 @@
 /* `scalecl bench attention`: causal attention forward and forward+backward throughput, decode step
  * time against the cache length, and peak device memory, on resident buffers. */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
-#include "gemm.h"
+#include "bench_util.h"
+#include "flops.h"
 #include "ops/attention.h"
 #include "subcommand.h"
-#include "timing.h"
-
-#define MAX_LIST 16
-
-/* Paper's causal attention-core count ("distill_scaling", spec xlstm.md §4.5), forward, per batch:
- * S^2 dqk NH + 2.5 NH S^2 + S^2 dv NH; training counts backward as 2x forward. */
-static double flops_fwd(int B, int NH, int S, int dh) {
-  const double s2 = (double)S * S;
-  return (double)B * NH * (s2 * dh + 2.5 * s2 + s2 * dh);
-}
-
-static int parse_list(const char *s, const char *what, long lo, long hi, long *out, int *n, sc_err *err) {
-  *n = 0;
-  while (*s) {
-    char buf[32];
-    size_t len = strcspn(s, ",");
-    if (len == 0 || len >= sizeof buf || *n == MAX_LIST)
-      return sc_fail(err, "%s: cannot parse '%s' (expected up to %d comma-separated integers)", what, s, MAX_LIST);
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    if (sc_parse_long(buf, what, lo, hi, &out[(*n)++], err)) return -1;
-    s += len + (s[len] == ',');
-  }
-  if (*n == 0) return sc_fail(err, "%s: empty list", what);
-  return 0;
-}
-
-/* 1-minute load average, to put next to timings on a shared machine. */
-static double loadavg(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1) l = -1;
-    fclose(f);
-  }
-  return l;
-}
-
-/* Best CLBlast SGEMM rate in a `scalecl peak --json` file. */
-static int read_peak(const char *path, double *gflops, sc_err *err) {
-  char *text;
-  if (sc_read_file(path, &text, NULL, err)) return sc_wrap(err, "--peak");
-  cJSON *root = cJSON_Parse(text);
-  free(text);
-  *gflops = 0;
-  const cJSON *g = root ? cJSON_GetObjectItemCaseSensitive(root, "sgemm") : NULL, *e;
-  cJSON_ArrayForEach(e, g) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "clblast_gflops");
-    if (cJSON_IsNumber(v) && v->valuedouble > *gflops) *gflops = v->valuedouble;
-  }
-  cJSON_Delete(root);
-  if (*gflops <= 0)
-    return sc_fail(err, "--peak %s: no sgemm[].clblast_gflops found; write it with `scalecl peak --json FILE`", path);
-  return 0;
-}
-
-static int fill_random(sc_ctx *c, cl_mem m, size_t n, unsigned seed, sc_err *err) {
-  float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
-  if (!h) return -1;
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    h[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-  }
-  int rc = sc_buffer_write(c, m, 0, n * sizeof *h, h, err);
-  free(h);
-  return rc;
-}
-
-/* Wall time (median per call) and process CPU time per call. On a CPU device the CPU time is what the
- * calls cost whatever else runs on the machine, so rates from it stay comparable on a shared host. */
-typedef struct {
-  double wall_s, cpu_s;
-} timing;
-
-typedef struct {
-  sc_timed_fn fn;
-  void *arg;
-  long calls;
-} counted;
-
-static int counted_call(void *p, sc_err *err) {
-  counted *c = p;
-  c->calls++;
-  return c->fn(c->arg, err);
-}
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* One untimed warm-up call (kernel codegen happens at first launch), then the median of samples. */
-static int time_calls(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, timing *t, sc_err *err) {
-  if (fn(arg, err) || sc_finish(c, err)) return -1;
-  counted cc = {fn, arg, 0};
-  const double cpu0 = cpu_now();
-  if (sc_time_median(c, counted_call, &cc, 0, samples, min_sample_s, &t->wall_s, err)) return -1;
-  t->cpu_s = (cpu_now() - cpu0) / (double)cc.calls;
-  return 0;
-}
-
-typedef struct {
-  sc_ctx *c;
-  cl_mem a, b, out;
-} gemm_arg;
-
-static int gemm_once(void *p, sc_err *err) {
-  gemm_arg *g = p;
-  return sc_gemm(g->c, SC_GEMM_CLBLAST, 0, 0, 1024, 1024, 1024, 1.0f, g->a, 0, 1024, g->b, 0, 1024, 0.0f, g->out, 0,
-                 1024, err);
-}
-
-/* CLBlast SGEMM at 1024^3: the device's reference rate (GFLOP/s = 2 MNK / time). */
-static int measure_sgemm(sc_ctx *c, int samples, timing *t, sc_err *err) {
-  gemm_arg g = {c, NULL, NULL, NULL};
-  const size_t n = 1024 * 1024;
-  int rc = -1;
-  if (!sc_buffer_create(c, n * 4, "SGEMM A", &g.a, err) && !sc_buffer_create(c, n * 4, "SGEMM B", &g.b, err) &&
-      !sc_buffer_create(c, n * 4, "SGEMM C", &g.out, err) && !fill_random(c, g.a, n, 5, err) &&
-      !fill_random(c, g.b, n, 6, err))
-    rc = time_calls(c, gemm_once, &g, samples, 0.2, t, err);
-  sc_buffer_release(c, g.a), sc_buffer_release(c, g.b), sc_buffer_release(c, g.out);
-  return rc;
-}
 
 typedef struct {
   sc_attention *a;
@@ -152,7 +26,7 @@ static int run_once(void *p, sc_err *err) {
 
 typedef struct {
   int dh, S;
-  timing fwd, fb;
+  sc_bench_timing fwd, fb;
   size_t peak_bytes;
 } seq_result;
 
@@ -170,7 +44,7 @@ static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int 
   if (sc_attention_create(c, cfg, &r.a, err)) return -1;
   for (int i = 0; i < (backward ? 8 : 4); i++)
     if (sc_buffer_create(c, n * sizeof(float), "benchmark tensor", bufs[i], err) ||
-        fill_random(c, *bufs[i], n, 17u + (unsigned)i, err))
+        sc_bench_fill_uniform(c, *bufs[i], n, 17u + (unsigned)i, -1, 1, err))
       goto done;
   if (sc_buffer_create(c, (size_t)B * NH * S * sizeof(float), "benchmark lse", &r.lse, err)) goto done;
   if (doc_len > 0) {
@@ -182,10 +56,10 @@ static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int 
     free(seg);
     if (wrc) goto done;
   }
-  if (time_calls(c, run_once, &r, samples, 0.0, &res->fwd, err)) goto done;
+  if (sc_bench_time(c, run_once, &r, samples, 0.0, &res->fwd, err)) goto done;
   if (backward) {
     r.backward = 1;
-    if (time_calls(c, run_once, &r, samples, 0.0, &res->fb, err)) goto done;
+    if (sc_bench_time(c, run_once, &r, samples, 0.0, &res->fb, err)) goto done;
   }
   res->peak_bytes = c->bytes_peak - base;
   rc = 0;
@@ -210,7 +84,7 @@ static int dec_once(void *p, sc_err *err) {
 }
 
 /* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). */
-static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, timing *t,
+static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, sc_bench_timing *t,
                         sc_err *err) {
   dec_arg d = {NULL, B, NH, len + 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&d.kc, &d.vc, &d.q, &d.k, &d.v, &d.o};
@@ -221,9 +95,9 @@ static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, i
   for (int b = 0; b < B; b++) d.pos[b] = len;
   for (int i = 0; i < 6; i++)
     if (sc_buffer_create(c, (i < 2 ? cache : tok) * sizeof(float), "benchmark decode tensor", bufs[i], err) ||
-        fill_random(c, *bufs[i], i < 2 ? cache : tok, 91u + (unsigned)i, err))
+        sc_bench_fill_uniform(c, *bufs[i], i < 2 ? cache : tok, 91u + (unsigned)i, -1, 1, err))
       goto done;
-  rc = time_calls(c, dec_once, &d, samples, 0.05, t, err);
+  rc = sc_bench_time(c, dec_once, &d, samples, 0.05, t, err);
 done:
   for (int i = 0; i < 6; i++) sc_buffer_release(c, *bufs[i]);
   sc_attention_destroy(d.a);
@@ -315,31 +189,29 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
         break;
     }
   }
-  long S[MAX_LIST], D[MAX_LIST], L[MAX_LIST];
+  long S[SC_BENCH_MAX_LIST], D[SC_BENCH_MAX_LIST], L[SC_BENCH_MAX_LIST];
   int nS, nD, nL = 0;
-  if (parse_list(seqs, "--seq", 1, 1 << 20, S, &nS, err) || parse_list(dhs, "--head-dims", 16, 256, D, &nD, err) ||
-      (strcmp(declens, "none") && parse_list(declens, "--decode-lens", 0, 1 << 24, L, &nL, err)))
+  if (sc_bench_parse_list(seqs, "--seq", 1, 1 << 20, S, &nS, err) ||
+      sc_bench_parse_list(dhs, "--head-dims", 16, 256, D, &nD, err) ||
+      (strcmp(declens, "none") && sc_bench_parse_list(declens, "--decode-lens", 0, 1 << 24, L, &nL, err)))
     return 2;
   for (int i = 0; i < nD; i++)
     if (D[i] % 16) return sc_fail(err, "--head-dims: %ld is not a multiple of 16", D[i]), 2;
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
-  const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = (int)(c.dev.compute_units ? c.dev.compute_units : 1);
-  const double load0 = loadavg();
+  const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = sc_bench_compute_units(&c);
+  const double load0 = sc_loadavg();
   printf("device: %s (%s, %d CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, cus, load0);
   fflush(stdout);
   int rc = -1;
-  timing gemm = {0, 0};
   double sgemm = 0, sgemm_cpu = 0; /* GFLOP/s by wall time, and per CPU time x CUs ("as if idle") */
+  const sc_flops_opts fo = sc_flops_paper_opts();
   cJSON *root = cJSON_CreateObject(), *jseq = cJSON_CreateArray(), *jdec = cJSON_CreateArray();
+  if (sc_bench_sgemm_ref(&c, peak, &sgemm, &sgemm_cpu, err)) goto done;
   if (peak) {
-    if (read_peak(peak, &sgemm, err)) goto done;
     printf("CLBlast SGEMM: %.1f GFLOP/s (best in %s)\n", sgemm, peak);
   } else {
-    if (measure_sgemm(&c, 5, &gemm, err)) goto done;
-    sgemm = 2e-9 * 1024 * 1024 * 1024 / gemm.wall_s;
-    sgemm_cpu = 2e-9 * 1024 * 1024 * 1024 * cus / gemm.cpu_s;
     printf("CLBlast SGEMM 1024^3: %.1f GFLOP/s", sgemm);
     if (cpu) printf(" (%.1f GFLOP/s per CPU time x %d CUs)", sgemm_cpu, cus);
     printf("\n");
@@ -357,7 +229,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   if (cpu) printf(" | %13s %6s", "cpu-norm GF/s", "%gemm");
   printf(" | %9s %8s\n", "peak MiB", "B/token");
   fflush(stdout);
-  seq_result first[MAX_LIST], last[MAX_LIST];
+  seq_result first[SC_BENCH_MAX_LIST], last[SC_BENCH_MAX_LIST];
   for (int d = 0; d < nD; d++)
     for (int s = 0; s < nS; s++) {
       seq_result x;
@@ -371,9 +243,9 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(e, "head_dim", x.dh);
       cJSON_AddNumberToObject(e, "seq_len", x.S);
       for (int pass = 0; pass < 1 + backward; pass++) {
-        const timing *t = pass ? &x.fb : &x.fwd;
-        const double f = (pass ? 3 : 1) * flops_fwd(1, (int)heads, x.S, x.dh), gf = 1e-9 * f / t->wall_s,
-                     gfc = 1e-9 * f * cus / t->cpu_s;
+        const sc_bench_timing *t = pass ? &x.fb : &x.fwd;
+        const double f = (pass ? 3 : 1) * sc_flops_attention_core(&fo, x.S, (double)heads, x.dh, x.dh),
+                     gf = 1e-9 * f / t->wall_s, gfc = 1e-9 * f * cus / t->cpu_s;
         printf("%4d %6d %-8s %10.2f %10.0f %8.1f %5.0f%%", x.dh, x.S, pass ? "fwd+bwd" : "fwd", 1e3 * t->wall_s,
                x.S / t->wall_s, gf, 100 * gf / sgemm);
         if (cpu && sgemm_cpu > 0) printf(" | %13.1f %5.0f%%", gfc, 100 * gfc / sgemm_cpu);
@@ -404,7 +276,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   }
   for (int d = 0; d < nD; d++)
     for (int l = 0; l < nL; l++) {
-      timing t;
+      sc_bench_timing t;
       const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
       if (bench_decode(&c, &cfg, 1, (int)heads, (int)L[l], (int)samples, &t, err)) goto done;
       printf("%4ld %10ld %10.3f %10.0f", D[d], L[l], 1e3 * t.wall_s, 1 / t.wall_s);
@@ -420,15 +292,10 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(e, "step_cpu_seconds", t.cpu_s);
       cJSON_AddItemToArray(jdec, e);
     }
-  const double load1 = loadavg();
+  const double load1 = sc_loadavg();
   printf("load average %.2f at end\n", load1);
   if (json) {
-    cJSON_AddStringToObject(root, "device", c.dev.name);
-    cJSON_AddStringToObject(root, "platform", c.dev.platform_name);
-    cJSON_AddNumberToObject(root, "compute_units", cus);
-    cJSON_AddNumberToObject(root, "clblast_sgemm_gflops", sgemm);
-    if (!peak && cpu) cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", sgemm_cpu);
-    cJSON_AddStringToObject(root, "clblast_sgemm_source", peak ? peak : "measured 1024x1024x1024");
+    sc_bench_json_device(root, &c, peak, sgemm, sgemm_cpu);
     cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
     cJSON_AddNumberToObject(root, "loadavg_start", load0);
@@ -436,18 +303,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
     cJSON_AddItemToObject(root, "sequences", jseq);
     cJSON_AddItemToObject(root, "decode", jdec);
     jseq = jdec = NULL;
-    char *txt = cJSON_Print(root);
-    if (!txt) {
-      sc_fail(err, "out of memory formatting JSON");
-      goto done;
-    }
-    if (!strcmp(json, "-"))
-      printf("%s\n", txt);
-    else if (sc_write_file_atomic(json, txt, strlen(txt), err)) {
-      free(txt);
-      goto done;
-    }
-    free(txt);
+    if (sc_bench_write_json(root, json, err)) goto done;
   }
   rc = 0;
 done:

@@ -1,46 +1,15 @@
 /* `scalecl bench mlstm`: chunkwise mLSTM forward and forward+backward throughput, with the quadratic parallel
  * form for contrast, in tokens/s and GFLOP/s by the paper's "tfla" chunkwise count, as a fraction of the
  * device's CLBlast SGEMM rate. */
-#include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "bench_util.h"
-#include "gemm.h"
+#include "flops.h"
 #include "ops/mlstm.h"
 #include "subcommand.h"
-
-#define MAX_LIST 16
-
-/* Forward FLOPs of the mLSTM cell by the paper's "tfla" chunkwise count (spec xlstm.md §4.5, every flop factor
- * 1, causal factor 0.75 for chunks above 64), for NH heads, with floor(S/L) chunks as the paper's code counts. */
-static double tfla_forward_flops(double S, double NH, double L, double dqk, double dv) {
-  const double R =
-      (2 * L + 0.5 * L * (L + 1) + L * 4 + 5) + (2 * dqk * dv + 2 * L * dqk * dv + L * dqk) + (2 * dqk + 2 * L * dqk);
-  const double c = L > 64 ? 0.75 : 1.0;
-  const double P = c * (L * L * 5 + L * 2 + 2 * L * L * (dqk + dv) + 3 * L * L) + (0.5 * L * (L + 1) + L * 2) +
-                   (2 * L * dqk * dv + 3 * L * dqk) + (2 * L * dv + L * 4);
-  return NH * floor(S / L) * (R + P);
-}
-
-static int parse_list(const char *s, const char *what, long lo, long hi, long *out, int *n, sc_err *err) {
-  *n = 0;
-  while (*s) {
-    char buf[32];
-    const size_t len = strcspn(s, ",");
-    if (len == 0 || len >= sizeof buf || *n == MAX_LIST)
-      return sc_fail(err, "%s: cannot parse '%s' (expected up to %d comma-separated integers)", what, s, MAX_LIST);
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    if (sc_parse_long(buf, what, lo, hi, &out[(*n)++], err)) return -1;
-    s += len + (s[len] == ',');
-  }
-  if (*n == 0) return sc_fail(err, "%s: empty list", what);
-  return 0;
-}
 
 /* "64:128,256:512" -> pairs of (dqk, dv). */
 static int parse_dims(const char *s, long (*out)[2], int *n, sc_err *err) {
@@ -48,7 +17,7 @@ static int parse_dims(const char *s, long (*out)[2], int *n, sc_err *err) {
   while (*s) {
     long a, b;
     int used = 0;
-    if (*n == MAX_LIST || sscanf(s, "%ld:%ld%n", &a, &b, &used) != 2 || (s[used] && s[used] != ','))
+    if (*n == SC_BENCH_MAX_LIST || sscanf(s, "%ld:%ld%n", &a, &b, &used) != 2 || (s[used] && s[used] != ','))
       return sc_fail(err, "--dims: cannot parse '%s' (expected DQK:DV pairs such as 64:128,256:512)", s);
     if (a < 8 || a > 512 || a % 8 || b < 8 || b > 512 || b % 8)
       return sc_fail(err, "--dims: %ld:%ld unsupported (each a multiple of 8 from 8 to 512)", a, b);
@@ -57,42 +26,6 @@ static int parse_dims(const char *s, long (*out)[2], int *n, sc_err *err) {
   }
   if (*n == 0) return sc_fail(err, "--dims: empty list");
   return 0;
-}
-
-typedef struct {
-  sc_ctx *c;
-  cl_mem a, b, out;
-} gemm_arg;
-
-static int gemm_once(void *p, sc_err *err) {
-  gemm_arg *g = p;
-  return sc_gemm(g->c, SC_GEMM_CLBLAST, 0, 0, 1024, 1024, 1024, 1.0f, g->a, 0, 1024, g->b, 0, 1024, 0.0f, g->out, 0,
-                 1024, err);
-}
-
-static int fill_random(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err) {
-  float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
-  if (!h) return -1;
-  for (size_t j = 0; j < n; j++) {
-    seed = seed * 1664525u + 1013904223u;
-    h[j] = lo + (hi - lo) * (float)(seed >> 8) / 16777216.0f;
-  }
-  const int rc = sc_buffer_write(c, m, 0, n * sizeof *h, h, err);
-  free(h);
-  return rc;
-}
-
-/* CLBlast SGEMM at 1024^3, the reference rate (wall and CPU time per call). */
-static int measure_sgemm(sc_ctx *c, int samples, double *wall_s, double *cpu_s, sc_err *err) {
-  gemm_arg g = {c, NULL, NULL, NULL};
-  const size_t n = 1024 * 1024;
-  int rc = -1;
-  if (!sc_buffer_create(c, n * 4, "SGEMM A", &g.a, err) && !sc_buffer_create(c, n * 4, "SGEMM B", &g.b, err) &&
-      !sc_buffer_create(c, n * 4, "SGEMM C", &g.out, err) && !fill_random(c, g.a, n, 5, -1, 1, err) &&
-      !fill_random(c, g.b, n, 6, -1, 1, err))
-    rc = sc_bench_time(c, gemm_once, &g, samples, 0.2, wall_s, cpu_s, err);
-  sc_buffer_release(c, g.a), sc_buffer_release(c, g.b), sc_buffer_release(c, g.out);
-  return rc;
 }
 
 enum { T_Q, T_K, T_V, T_I, T_F, T_H, T_NOUT, T_MOUT, T_DH, T_DQ, T_DK, T_DV, T_DI, T_DF, T_COUNT };
@@ -116,23 +49,19 @@ static int run_once(void *p, sc_err *err) {
   return sc_mlstm_backward(&r->op, r->BH, r->S, 1e-6f, &b, err);
 }
 
-typedef struct {
-  double wall_s, cpu_s;
-} timing;
-
 /* A first call that takes over 5 s (the quadratic form at long S) is the measurement itself: its one-off kernel
  * codegen is then under 2% of it, and repeating it would cost minutes. Otherwise warm-up plus median. */
-static int time_pass(sc_ctx *c, run_arg *r, int samples, timing *t, sc_err *err) {
+static int time_pass(sc_ctx *c, run_arg *r, int samples, sc_bench_timing *t, sc_err *err) {
   const double w0 = sc_now(), c0 = sc_cpu_seconds();
   if (run_once(r, err) || sc_finish(c, err)) return -1;
   t->wall_s = sc_now() - w0, t->cpu_s = sc_cpu_seconds() - c0;
   if (t->wall_s > 5.0) return 0;
-  return sc_bench_time(c, run_once, r, samples, 0.0, &t->wall_s, &t->cpu_s, err);
+  return sc_bench_time(c, run_once, r, samples, 0.0, t, err);
 }
 
 /* Times the forward and (unless forward_only) forward+backward of one configuration at chunk L. */
 static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, int samples, int forward_only,
-                     int profile, timing *fwd, timing *fb, size_t *peak_bytes, sc_err *err) {
+                     int profile, sc_bench_timing *fwd, sc_bench_timing *fb, size_t *peak_bytes, sc_err *err) {
   run_arg r;
   memset(&r, 0, sizeof r);
   r.BH = heads, r.S = S;
@@ -147,8 +76,8 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
     if (forward_only && j >= T_DH) break;
     /* Forget pre-activations around +3 (forget gate ~0.95), everything else uniform in [-1, 1]. */
     if (sc_buffer_create(c, heads * S * per * 4, "benchmark tensor", &r.t[j], err) ||
-        (j <= T_F || j == T_DH ? fill_random(c, r.t[j], heads * S * per, 11u + (unsigned)j, j == T_F ? 2.0f : -1.0f,
-                                             j == T_F ? 4.0f : 1.0f, err)
+        (j <= T_F || j == T_DH ? sc_bench_fill_uniform(c, r.t[j], heads * S * per, 11u + (unsigned)j,
+                                                       j == T_F ? 2.0f : -1.0f, j == T_F ? 4.0f : 1.0f, err)
                                : 0))
       goto done;
   }
@@ -164,7 +93,7 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
     if (run_once(&r, err)) goto done;
     double tw = 0;
     for (int k = 0; k < SC_MLSTM_K_COUNT; k++) tw += r.op.prof_wall[k];
-    const int cus = (int)(c->dev.compute_units ? c->dev.compute_units : 1);
+    const int cus = sc_bench_compute_units(c);
     for (int k = 0; k < SC_MLSTM_K_COUNT; k++)
       if (r.op.prof_calls[k])
         printf("    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k],
@@ -257,31 +186,29 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         break;
     }
   }
-  long D[MAX_LIST][2], Ls[MAX_LIST], PS[MAX_LIST];
+  long D[SC_BENCH_MAX_LIST][2], Ls[SC_BENCH_MAX_LIST], PS[SC_BENCH_MAX_LIST];
   int nD, nL, nP = 0;
-  if (parse_dims(dims, D, &nD, err) || parse_list(chunks, "--chunks", 16, 128, Ls, &nL, err) ||
-      (strcmp(pseq, "none") && parse_list(pseq, "--parallel-seq", 1, 1 << 16, PS, &nP, err)))
+  if (parse_dims(dims, D, &nD, err) || sc_bench_parse_list(chunks, "--chunks", 16, 128, Ls, &nL, err) ||
+      (strcmp(pseq, "none") && sc_bench_parse_list(pseq, "--parallel-seq", 1, 1 << 16, PS, &nP, err)))
     return 2;
   for (int j = 0; j < nL; j++)
     if (Ls[j] % 16) return sc_fail(err, "--chunks: %ld is not one of 16, 32, 64, 128", Ls[j]), 2;
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
-  const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = (int)(c.dev.compute_units ? c.dev.compute_units : 1);
+  const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = sc_bench_compute_units(&c);
   const double load0 = sc_loadavg();
   printf("device: %s (%s, %d CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, cus, load0);
   fflush(stdout);
   int rc = -1;
   double sgemm = 0, sgemm_cpu = 0;
+  sc_flops_opts fo = sc_flops_paper_opts();
+  fo.mlstm = SC_MLSTM_TFLA;
   cJSON *root = cJSON_CreateObject(), *jres = cJSON_CreateArray();
+  if (sc_bench_sgemm_ref(&c, peak, &sgemm, &sgemm_cpu, err)) goto done;
   if (peak) {
-    if (sc_read_peak_sgemm(peak, &sgemm, err)) goto done;
     printf("CLBlast SGEMM: %.1f GFLOP/s (best in %s)\n", sgemm, peak);
   } else {
-    double w, cp;
-    if (measure_sgemm(&c, 5, &w, &cp, err)) goto done;
-    sgemm = 2e-9 * 1024 * 1024 * 1024 / w;
-    sgemm_cpu = 2e-9 * 1024 * 1024 * 1024 * cus / cp;
     printf("CLBlast SGEMM 1024^3: %.1f GFLOP/s", sgemm);
     if (cpu) printf(" (%.1f GFLOP/s cpu-norm)", sgemm_cpu);
     printf("\n");
@@ -296,7 +223,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
       const int parallel = j >= nL;
       const size_t S = parallel ? (size_t)PS[j - nL] : (size_t)seq;
       const int L = parallel ? (int)((S + 15) / 16 * 16) : (int)Ls[j];
-      timing t[2] = {{0, 0}, {0, 0}};
+      sc_bench_timing t[2] = {{0, 0}, {0, 0}};
       size_t peak_bytes = 0;
       if (bench_one(&c, L, (int)D[d][0], (int)D[d][1], (size_t)heads, S, (int)samples, forward_only, profile, &t[0],
                     &t[1], &peak_bytes, err)) {
@@ -314,7 +241,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(e, "peak_device_bytes", (double)peak_bytes);
       for (int pass = 0; pass < 2 - forward_only; pass++) {
         const double f =
-            (pass ? 3 : 1) * tfla_forward_flops((double)S, (double)heads, L, (double)D[d][0], (double)D[d][1]);
+            (pass ? 3 : 1) * sc_flops_mlstm_cell(&fo, (double)S, (double)heads, L, (double)D[d][0], (double)D[d][1]);
         const double gf = 1e-9 * f / t[pass].wall_s, gfc = 1e-9 * f * cus / t[pass].cpu_s;
         printf("%-9s %4ld %4ld %5d %6zu %-8s %10.2f %10.0f %8.1f %5.0f%%", parallel ? "parallel" : "chunkwise", D[d][0],
                D[d][1], L, S, pass ? "fwd+bwd" : "fwd", 1e3 * t[pass].wall_s, (double)S / t[pass].wall_s, gf,
@@ -336,29 +263,13 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
   const double load1 = sc_loadavg();
   printf("load average %.2f at end\n", load1);
   if (json) {
-    cJSON_AddStringToObject(root, "device", c.dev.name);
-    cJSON_AddStringToObject(root, "platform", c.dev.platform_name);
-    cJSON_AddNumberToObject(root, "compute_units", cus);
-    cJSON_AddNumberToObject(root, "clblast_sgemm_gflops", sgemm);
-    if (!peak && cpu) cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", sgemm_cpu);
-    cJSON_AddStringToObject(root, "clblast_sgemm_source", peak ? peak : "measured 1024x1024x1024");
+    sc_bench_json_device(root, &c, peak, sgemm, sgemm_cpu);
     cJSON_AddStringToObject(root, "flop_count", "paper tfla chunkwise forward; fwd+bwd = 3x forward");
     cJSON_AddNumberToObject(root, "load_average_start", load0);
     cJSON_AddNumberToObject(root, "load_average_end", load1);
     cJSON_AddItemToObject(root, "results", jres);
     jres = NULL;
-    char *text = cJSON_Print(root);
-    if (!text) {
-      sc_fail(err, "out of memory printing the JSON results");
-      goto done;
-    }
-    if (strcmp(json, "-") == 0)
-      printf("%s\n", text);
-    else if (sc_write_file_atomic(json, text, strlen(text), err)) {
-      free(text);
-      goto done;
-    }
-    free(text);
+    if (sc_bench_write_json(root, json, err)) goto done;
   }
   rc = 0;
 done:

@@ -1,9 +1,46 @@
 #include "bench_util.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
+
+#include "args.h"
+#include "gemm.h"
+#include "peak.h"
+
+int sc_bench_parse_list(const char *s, const char *what, long lo, long hi, long out[SC_BENCH_MAX_LIST], int *n,
+                        sc_err *err) {
+  *n = 0;
+  while (*s) {
+    char buf[32];
+    const size_t len = strcspn(s, ",");
+    if (len == 0 || len >= sizeof buf || *n == SC_BENCH_MAX_LIST)
+      return sc_fail(err, "%s: cannot parse '%s' (expected up to %d comma-separated integers)", what, s,
+                     SC_BENCH_MAX_LIST);
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    if (sc_parse_long(buf, what, lo, hi, &out[(*n)++], err)) return -1;
+    s += len + (s[len] == ',');
+  }
+  if (*n == 0) return sc_fail(err, "%s: empty list", what);
+  return 0;
+}
+
+int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err) {
+  float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
+  if (!h) return -1;
+  for (size_t j = 0; j < n; j++) {
+    seed = seed * 1664525u + 1013904223u;
+    h[j] = lo + (hi - lo) * (float)(seed >> 8) / 16777216.0f;
+  }
+  const int rc = sc_buffer_write(c, m, 0, n * sizeof *h, h, err);
+  free(h);
+  return rc;
+}
+
+int sc_bench_compute_units(const sc_ctx *c) {
+  return (int)(c->dev.compute_units ? c->dev.compute_units : 1);
+}
 
 double sc_loadavg(void) {
   double l = -1;
@@ -15,35 +52,12 @@ double sc_loadavg(void) {
   return l;
 }
 
-double sc_cpu_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-typedef struct {
-  sc_timed_fn fn;
-  void *arg;
-  long calls;
-} counted;
-
-static int counted_call(void *p, sc_err *err) {
-  counted *c = p;
-  c->calls++;
-  return c->fn(c->arg, err);
-}
-
-int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, double *wall_s, double *cpu_s,
+int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_bench_timing *t,
                   sc_err *err) {
-  if (fn(arg, err) || sc_finish(c, err)) return -1;
-  counted cc = {fn, arg, 0};
-  const double cpu0 = sc_cpu_seconds();
-  if (sc_time_median(c, counted_call, &cc, 0, samples, min_sample_s, wall_s, err)) return -1;
-  *cpu_s = (sc_cpu_seconds() - cpu0) / (double)cc.calls;
-  return 0;
+  return sc_time_median(c, fn, arg, 1, samples, min_sample_s, &t->wall_s, &t->cpu_s, err);
 }
 
-int sc_read_peak_sgemm(const char *path, double *gflops, sc_err *err) {
+static int read_peak_sgemm(const char *path, double *gflops, sc_err *err) {
   char *text;
   *gflops = 0;
   if (sc_read_file(path, &text, NULL, err)) return -1;
@@ -58,4 +72,36 @@ int sc_read_peak_sgemm(const char *path, double *gflops, sc_err *err) {
   if (*gflops <= 0)
     return sc_fail(err, "%s: no sgemm[].clblast_gflops found; write the file with `scalecl peak --json FILE`", path);
   return 0;
+}
+
+int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double *cpu_gflops, sc_err *err) {
+  *cpu_gflops = 0;
+  if (peak_path) return read_peak_sgemm(peak_path, gflops, err) ? sc_wrap(err, "--peak ") : 0;
+  sc_bench_timing t;
+  if (sc_sgemm_time(c, SC_GEMM_CLBLAST, 1024, 1024, 1024, 1, 5, 0.2, &t.wall_s, &t.cpu_s, err)) return -1;
+  *gflops = 2e-9 * 1024 * 1024 * 1024 / t.wall_s;
+  *cpu_gflops = 2e-9 * 1024 * 1024 * 1024 * sc_bench_compute_units(c) / t.cpu_s;
+  return 0;
+}
+
+void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops) {
+  cJSON_AddStringToObject(root, "device", c->dev.name);
+  cJSON_AddStringToObject(root, "platform", c->dev.platform_name);
+  cJSON_AddNumberToObject(root, "compute_units", sc_bench_compute_units(c));
+  cJSON_AddNumberToObject(root, "clblast_sgemm_gflops", gflops);
+  if (!peak_path && c->dev.type == CL_DEVICE_TYPE_CPU)
+    cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", cpu_gflops);
+  cJSON_AddStringToObject(root, "clblast_sgemm_source", peak_path ? peak_path : "measured 1024x1024x1024");
+}
+
+int sc_bench_write_json(const cJSON *root, const char *path, sc_err *err) {
+  char *text = cJSON_Print(root);
+  if (!text) return sc_fail(err, "out of memory formatting JSON");
+  int rc = 0;
+  if (!strcmp(path, "-"))
+    printf("%s\n", text);
+  else
+    rc = sc_write_file_atomic(path, text, strlen(text), err);
+  free(text);
+  return rc;
 }

@@ -1,20 +1,42 @@
-/* Helpers shared by the `scalecl bench` topics: machine load, process CPU time and the reference SGEMM rate
- * from a `scalecl peak --json` file. */
+/* Helpers shared by the `scalecl bench` topics: option lists, random device inputs, timing with process CPU
+ * time, machine load, the reference SGEMM rate and the --json output. */
 #ifndef SCALECL_BENCH_UTIL_H
 #define SCALECL_BENCH_UTIL_H
 
+#include <cjson/cJSON.h>
+
 #include "timing.h"
 
+#define SC_BENCH_MAX_LIST 16
+
+/* "512,2048,8192" -> n integers in [lo, hi] (at most SC_BENCH_MAX_LIST); `what` names the option in errors. */
+int sc_bench_parse_list(const char *s, const char *what, long lo, long hi, long out[SC_BENCH_MAX_LIST], int *n,
+                        sc_err *err);
+/* Writes n floats uniform in [lo, hi) from a fixed LCG started at seed into m. */
+int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err);
+
+/* Compute units, at least 1: the divisor that turns process CPU time into time on an otherwise idle CPU device. */
+int sc_bench_compute_units(const sc_ctx *c);
 /* 1-minute load average (-1 if unknown): printed next to timings taken on a shared machine. */
 double sc_loadavg(void);
-/* Process CPU time in seconds. On a CPU OpenCL device, CPU time per call divided by the compute units gives
- * the time the call would take with the machine to itself. */
-double sc_cpu_seconds(void);
-/* One untimed warm-up call (PoCL generates code at the first launch), then the median wall time per call over
- * `samples` samples of at least min_sample_s each (sc_time_median), and the mean process CPU time per call. */
-int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, double *wall_s, double *cpu_s,
+
+/* Wall time (median per call) and process CPU time per call. On a CPU device the CPU time is what the calls
+ * cost whatever else runs on the machine, so rates from it stay comparable on a shared host. */
+typedef struct {
+  double wall_s, cpu_s;
+} sc_bench_timing;
+/* One untimed warm-up call (PoCL generates code at the first launch), then sc_time_median over `samples`
+ * samples of at least min_sample_s each. */
+int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_bench_timing *t,
                   sc_err *err);
-/* Best sgemm[].clblast_gflops in a `scalecl peak --json` file. */
-int sc_read_peak_sgemm(const char *path, double *gflops, sc_err *err);
+
+/* The device's reference rate in GFLOP/s: the best sgemm[].clblast_gflops of a `scalecl peak --json` file when
+ * peak_path is set (cpu_gflops 0), else CLBlast SGEMM at 1024^3 measured here as sc_bench_time does (one warm-up
+ * call, median of 5 samples of at least 0.2 s), by wall time and by process CPU time per compute unit. */
+int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double *cpu_gflops, sc_err *err);
+/* Adds device, platform, compute_units and the reference rate with its source to a bench's JSON root. */
+void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops);
+/* Prints root to stdout when path is "-", else writes it to path atomically. */
+int sc_bench_write_json(const cJSON *root, const char *path, sc_err *err);
 
 #endif

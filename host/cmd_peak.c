@@ -1,9 +1,8 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "args.h"
+#include "bench_util.h"
 #include "commands.h"
 #include "peak.h"
 
@@ -31,15 +30,8 @@ static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_e
     cJSON_AddItemToArray(g, e);
   }
   cJSON_AddNumberToObject(o, "seconds", pk->seconds);
-  char *s = cJSON_Print(o);
+  const int rc = sc_bench_write_json(o, path, err);
   cJSON_Delete(o);
-  if (!s) return sc_fail(err, "out of memory formatting JSON");
-  int rc = 0;
-  if (!strcmp(path, "-"))
-    printf("%s\n", s);
-  else
-    rc = sc_write_file_atomic(path, s, strlen(s), err);
-  free(s);
   return rc;
 }
 

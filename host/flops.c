@@ -65,6 +65,18 @@ static double mlstm_tfla(double L, double dqk, double dv, double causal_factor) 
   return r + p;
 }
 
+double sc_flops_mlstm_cell(const sc_flops_opts *o, double S, double NH, double L, double dqk, double dv) {
+  const double per_chunk =
+      o->mlstm == SC_MLSTM_TFLA ? mlstm_tfla(L, dqk, dv, o->tfla_causal_factor) : mlstm_first(L, dqk, dv);
+  return NH * floor(S / L) * per_chunk;
+}
+
+double sc_flops_attention_core(const sc_flops_opts *o, double S, double NH, double dqk, double dv) {
+  if (o->attn == SC_ATTN_CHINCHILLA) return 2 * S * S * dqk * NH + 3 * NH * S * S + 2 * S * S * dv * NH;
+  /* distill_scaling halves the logit and value products for causality */
+  return S * S * dqk * NH + 2.5 * NH * S * S + S * S * dv * NH;
+}
+
 int sc_flops_forward(const sc_model_config *c, long ctx, const sc_flops_opts *o, sc_flops *out, sc_err *err) {
   if (ctx < 1) return sc_fail(err, "context length must be >= 1, got %ld", ctx);
   const double S = (double)ctx, d = (double)c->d_model, nh = (double)c->n_heads;
@@ -75,16 +87,10 @@ int sc_flops_forward(const sc_model_config *c, long ctx, const sc_flops_opts *o,
     double ogate = 2 * S * d * nh * dv + S * nh * dv * F_SIG;
     double out_proj = 2 * S * d * nh * dv;
     linear = qkvif + ogate + out_proj;
-    double L = (double)c->chunk_size, chunks = (double)(ctx / c->chunk_size);
-    double per_chunk =
-        o->mlstm == SC_MLSTM_TFLA ? mlstm_tfla(L, dqk, dv, o->tfla_causal_factor) : mlstm_first(L, dqk, dv);
-    seq_mix = nh * chunks * per_chunk;
+    seq_mix = sc_flops_mlstm_cell(o, S, nh, (double)c->chunk_size, dqk, dv);
   } else {
     linear = 2 * S * d * nh * (2 * dqk + dv) + 2 * S * d * nh * dv;
-    if (o->attn == SC_ATTN_CHINCHILLA)
-      seq_mix = 2 * S * S * dqk * nh + 3 * nh * S * S + 2 * S * S * dv * nh;
-    else /* distill_scaling halves the logit and value products for causality */
-      seq_mix = S * S * dqk * nh + 2.5 * nh * S * S + S * S * dv * nh;
+    seq_mix = sc_flops_attention_core(o, S, nh, dqk, dv);
   }
   double ffn_linear = 4 * S * d * ff + 2 * S * d * ff;
   double ffn_other = S * ff + S * ff * F_ACT;

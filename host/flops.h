@@ -36,6 +36,12 @@ int64_t sc_model_params(const sc_model_config *cfg);
 /* ctx >= 1. mLSTM chunks are counted as floor(ctx / chunk_size), as the paper's code does. */
 int sc_flops_forward(const sc_model_config *cfg, long ctx, const sc_flops_opts *o, sc_flops *out, sc_err *err);
 
+/* Forward FLOPs of one layer's sequence mixing (per layer, the seq_mix of sc_flops_forward) for NH heads over S
+ * tokens: the chunkwise mLSTM cell at chunk size L in o->mlstm mode, floor(S / L) chunks; the attention core of
+ * a causal model in o->attn mode (distill_scaling counts half the logit and value products, chinchilla all). */
+double sc_flops_mlstm_cell(const sc_flops_opts *o, double S, double NH, double L, double dqk, double dv);
+double sc_flops_attention_core(const sc_flops_opts *o, double S, double NH, double dqk, double dv);
+
 static inline double sc_flops_train_per_seq(const sc_flops *fw) {
   return 3.0 * fw->total;
 }

@@ -38,7 +38,7 @@ static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem bu
              sc_set_arg(k, 2, 4, &b, "fma_peak", err);
     double t = 0;
     launch_arg la = {c, k, global, "fma_peak"};
-    if (!rc) rc = sc_time_median(c, launch_once, &la, 2, o->samples, o->min_sample_s, &t, err);
+    if (!rc) rc = sc_time_median(c, launch_once, &la, 2, o->samples, o->min_sample_s, &t, NULL, err);
     clReleaseKernel(k);
     clReleaseProgram(p);
     if (rc) return -1;
@@ -73,11 +73,11 @@ static int measure_bw_latency(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc
     goto done;
   launch_arg lr = {c, kr, n, "read_bw"};
   double t;
-  if (sc_time_median(c, launch_once, &lr, 2, o->samples, o->min_sample_s, &t, err)) goto done;
+  if (sc_time_median(c, launch_once, &lr, 2, o->samples, o->min_sample_s, &t, NULL, err)) goto done;
   out->read_gbs = (double)n * reps * 16 / t * 1e-9;
   /* Latency is one launch plus clFinish, not amortised: min_sample_s = 0 gives one call per sample. */
   launch_arg le = {c, ke, 1, "empty"};
-  if (sc_time_median(c, launch_once, &le, 20, 101, 0.0, &t, err)) goto done;
+  if (sc_time_median(c, launch_once, &le, 20, 101, 0.0, &t, NULL, err)) goto done;
   out->launch_us = t * 1e6;
   rc = 0;
 done:
@@ -102,8 +102,8 @@ static int gemm_once(void *p, sc_err *err) {
                  g->cc, 0, g->n, err);
 }
 
-int sc_peak_sgemm(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int samples, double min_sample_s,
-                  double *gflops, sc_err *err) {
+int sc_sgemm_time(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int warmup, int samples, double min_sample_s,
+                  double *wall_s, double *cpu_s, sc_err *err) {
   gemm_arg g = {c, backend, m, n, k, NULL, NULL, NULL};
   int rc = -1;
   float *host = NULL;
@@ -114,16 +114,21 @@ int sc_peak_sgemm(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int samp
       sc_buffer_create(c, m * n * 4, "GEMM C", &g.cc, err) || sc_buffer_write(c, g.a, 0, m * k * 4, host, err) ||
       sc_buffer_write(c, g.b, 0, k * n * 4, host, err))
     goto done;
-  double t;
-  if (sc_time_median(c, gemm_once, &g, 2, samples, min_sample_s, &t, err)) goto done;
-  *gflops = 2.0 * (double)m * n * k / t * 1e-9;
-  rc = 0;
+  rc = sc_time_median(c, gemm_once, &g, warmup, samples, min_sample_s, wall_s, cpu_s, err);
 done:
   free(host);
   sc_buffer_release(c, g.a);
   sc_buffer_release(c, g.b);
   sc_buffer_release(c, g.cc);
   return rc;
+}
+
+int sc_peak_sgemm(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int samples, double min_sample_s,
+                  double *gflops, sc_err *err) {
+  double t;
+  if (sc_sgemm_time(c, backend, m, n, k, 2, samples, min_sample_s, &t, NULL, err)) return -1;
+  *gflops = 2.0 * (double)m * n * k / t * 1e-9;
+  return 0;
 }
 
 int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err) {

@@ -30,7 +30,11 @@ typedef struct {
 } sc_peak_opts;
 
 int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err);
-/* Measures one SGEMM shape through a backend; GFLOP/s = 2MNK / median time. */
+/* Times one SGEMM shape through a backend on resident buffers (sc_time_median after `warmup` calls): median
+ * seconds per call and, when cpu_s is not NULL, process CPU seconds per timed call. */
+int sc_sgemm_time(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int warmup, int samples, double min_sample_s,
+                  double *wall_s, double *cpu_s, sc_err *err);
+/* Measures one SGEMM shape through a backend after 2 warm-up calls; GFLOP/s = 2MNK / median time. */
 int sc_peak_sgemm(sc_ctx *c, int backend, size_t m, size_t n, size_t k, int samples, double min_sample_s,
                   double *gflops, sc_err *err);
 

@@ -1,6 +1,7 @@
 #include "timing.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -13,13 +14,21 @@ double sc_median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples, double min_sample_s,
-                   double *median_s, sc_err *err) {
+double sc_cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples, double min_sample_s, double *median_s,
+                   double *cpu_s, sc_err *err) {
   for (int i = 0; i < warmup; i++)
     if (fn(arg, err)) return -1;
   if (sc_finish(c, err)) return -1;
   double *t = sc_calloc((size_t)samples, sizeof *t, "timing samples", err);
   if (!t) return -1;
+  long total_calls = 0;
+  const double cpu0 = sc_cpu_seconds();
   for (int s = 0; s < samples; s++) {
     int calls = 0;
     double t0 = sc_now(), el;
@@ -32,7 +41,9 @@ int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples
       el = sc_now() - t0;
     } while (el < min_sample_s);
     t[s] = el / calls;
+    total_calls += calls;
   }
+  if (cpu_s) *cpu_s = (sc_cpu_seconds() - cpu0) / (double)total_calls;
   *median_s = sc_median(t, samples);
   free(t);
   return 0;

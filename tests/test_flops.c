@@ -120,6 +120,8 @@ static void test_mlstm_modes_by_hand(void **state) {
   assert_rel("first, 2 chunks", forward(&c, 4, &first).seq_mix, 258, 1e-15);
   /* Like the paper's code, a partial last chunk is not counted. */
   assert_rel("first, 2.5 chunks", forward(&c, 5, &first).seq_mix, 258, 1e-15);
+  /* The per-layer count on its own: 3 heads x 2 whole chunks x 115. */
+  assert_rel("tfla cell, 3 heads", sc_flops_mlstm_cell(&tfla, 5, 3, 2, 1, 1), 3 * 2 * 115, 1e-15);
 
   sc_model_config big = tiny_xlstm(128), small = tiny_xlstm(64);
   sc_flops_opts full = tfla;
@@ -146,6 +148,9 @@ static void test_attention_modes(void **state) {
   assert_rel("distill seq_mix",
              forward(&l, 8192, &(sc_flops_opts){SC_MLSTM_FIRST, SC_ATTN_DISTILL_SCALING, 0.75}).seq_mix,
              32.0 * 8192 * 8192 * (128 * 32 + 2.5 * 32 + 128 * 32), 1e-15);
+  /* One layer on its own, the attention bench's shape: 512^2 (64*8 + 2.5*8 + 64*8) = 273678336. */
+  const sc_flops_opts paper = sc_flops_paper_opts();
+  assert_rel("distill core, S 512, 8 heads, dh 64", sc_flops_attention_core(&paper, 512, 8, 64, 64), 273678336, 1e-15);
   /* A mode of the other architecture is rejected with the valid choices. */
   assert_int_equal(sc_flops_set_mode(&o, SC_ARCH_LLAMA, "tfla", &err), -1);
   assert_non_null(strstr(err.msg, "distill_scaling"));
@@ -220,20 +225,26 @@ static preset_set load_presets(void) {
   return s;
 }
 
-static void test_paper_runs(void **state) {
-  (void)state;
+/* Opens a file of ../shared/data for reading, or skips the test saying why. */
+static FILE *open_shared(const char *name) {
   const char *data = th_shared_data_dir();
   if (!data) {
     print_message("SKIP: ../shared/data not found (set SCALECL_SHARED_DATA)\n");
     skip();
   }
   char path[4200];
-  snprintf(path, sizeof path, "%s/xlstm_scaling_runs.csv", data);
+  snprintf(path, sizeof path, "%s/%s", data, name);
   FILE *f = fopen(path, "r");
   if (!f) {
     print_message("SKIP: %s not readable\n", path);
     skip();
   }
+  return f;
+}
+
+static void test_paper_runs(void **state) {
+  (void)state;
+  FILE *f = open_shared("xlstm_scaling_runs.csv");
   preset_set ps = load_presets();
   sc_flops_opts o = sc_flops_paper_opts();
   char header[2048], line[4096], v[128];
@@ -288,18 +299,7 @@ static void test_paper_runs(void **state) {
 /* Inference-timing presets against the benchmarked shapes of xlstm_inference_times.csv. */
 static void test_timing_presets(void **state) {
   (void)state;
-  const char *data = th_shared_data_dir();
-  if (!data) {
-    print_message("SKIP: ../shared/data not found (set SCALECL_SHARED_DATA)\n");
-    skip();
-  }
-  char path[4200];
-  snprintf(path, sizeof path, "%s/xlstm_inference_times.csv", data);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    print_message("SKIP: %s not readable\n", path);
-    skip();
-  }
+  FILE *f = open_shared("xlstm_inference_times.csv");
   char header[2048], line[4096], v[128], tag[64], arch[32];
   assert_non_null(fgets(header, sizeof header, f));
   int c_arch = column(header, "arch"), c_tag = column(header, "model_size"), c_n = column(header, "n_params"),
@@ -361,12 +361,8 @@ static void test_command(void **state) {
   char cmd[4400];
   snprintf(cmd, sizeof cmd, "%s flops --model xlstm-164m --ctx 8192 --budget 6e18 --batch 128 --json 2>&1",
            th_scalecl_bin());
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
   char out[8192];
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  assert_int_equal(pclose(p), 0);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   static const char *const keys[] = {"\"n_params\":\t164110224",
                                      "\"fw_flops_per_seq\":",
                                      "\"linear\":",
@@ -378,11 +374,7 @@ static void test_command(void **state) {
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!strstr(out, keys[i])) fail_msg("'%s' missing from: %s", keys[i], out);
   snprintf(cmd, sizeof cmd, "%s flops --model xlstm-164 2>&1", th_scalecl_bin());
-  p = popen(cmd, "r");
-  assert_non_null(p);
-  n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  assert_int_not_equal(pclose(p), 0);
+  assert_int_not_equal(th_run_capture(cmd, out, sizeof out), 0);
   if (!strstr(out, "did you mean 'xlstm-164m'")) fail_msg("no hint in: %s", out);
 }
 

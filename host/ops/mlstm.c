@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "timing.h"
 
 /* Workspace slots: per-token gate arrays for all heads, per-chunk scalars, then the chunk scratch of one
  * group of heads (transposed chunks, decay-masked scores, boundary states and their gradients). */
@@ -31,12 +32,6 @@ const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT] = {
     "mlstm_out",       "mlstm_bwd_dq",    "mlstm_bwd_dk",    "mlstm_bwd_dv",      "mlstm_bwd_dots",
     "mlstm_bwd_fscan", "mlstm_step",      "mlstm_step_state"};
 
-static double cpu_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1, size_t g2, sc_err *err) {
   const char *name = sc_mlstm_kernel_names[kid];
   for (int j = 0; j < n; j++)
@@ -45,10 +40,10 @@ static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1,
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   if (!m->profile) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
   if (sc_finish(m->ctx, err)) return -1;
-  const double w0 = sc_now(), c0 = cpu_seconds();
+  const double w0 = sc_now(), c0 = sc_cpu_seconds();
   if (sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
   m->prof_wall[kid] += sc_now() - w0;
-  m->prof_cpu[kid] += cpu_seconds() - c0;
+  m->prof_cpu[kid] += sc_cpu_seconds() - c0;
   m->prof_calls[kid]++;
   return 0;
 }
