@@ -52,7 +52,8 @@ typedef struct {
 } arch_fit;
 
 static const sc_opt opts[] = {
-    {"runs", "FILE", "runs table (CSV): arch, n_params, n_tokens, flops, val_loss [, experiment_set, ctx, isoflop_budget]"},
+    {"runs", "FILE",
+     "runs table (CSV): arch, n_params, n_tokens, flops, val_loss [, experiment_set, ctx, isoflop_budget]"},
     {"out", "DIR", "write fit.json, isoflop_minima.csv and the charts (SVG, PNG) here (default: table only)"},
     {"arch", "A[,B]", "architectures to fit (default: every arch in the file, each fitted separately)"},
     {"ctx", "N", "only runs with this context length (both methods)"},
@@ -76,8 +77,29 @@ static const sc_opt opts[] = {
     {"no-plots", NULL, "do not run gnuplot"},
 };
 enum {
-  O_RUNS, O_OUT, O_ARCH, O_CTX, O_SET, O_MINR, O_MAXR, O_METHOD, O_FORM, O_NOLSE, O_HUBER, O_STARTS, O_BOOT,
-  O_SEED, O_BOOTSTARTS, O_WINDOW, O_BUDGETS, O_TOL, O_EXTRAP, O_APPROX, O_THREADS, O_NOPLOTS, O_COUNT
+  O_RUNS,
+  O_OUT,
+  O_ARCH,
+  O_CTX,
+  O_SET,
+  O_MINR,
+  O_MAXR,
+  O_METHOD,
+  O_FORM,
+  O_NOLSE,
+  O_HUBER,
+  O_STARTS,
+  O_BOOT,
+  O_SEED,
+  O_BOOTSTARTS,
+  O_WINDOW,
+  O_BUDGETS,
+  O_TOL,
+  O_EXTRAP,
+  O_APPROX,
+  O_THREADS,
+  O_NOPLOTS,
+  O_COUNT
 };
 
 static int parse_list(const char *s, double *v, int max, const char *what, int *n, sc_err *err) {
@@ -108,7 +130,8 @@ static int parse_args(int argc, char **argv, fit_args *a, sc_err *err) {
     double v;
     const char *s = p.value;
     switch (r) {
-      case SC_ARG_ERROR: return 2;
+      case SC_ARG_ERROR:
+        return 2;
       case SC_ARG_HELP:
         sc_usage(stdout, "scalecl fit --runs FILE.csv [filters] [options] [--out DIR]",
                  "Fits scaling laws to a table of training runs, separately for each architecture:\n"
@@ -124,15 +147,25 @@ static int parse_args(int argc, char **argv, fit_args *a, sc_err *err) {
                  "Environment: SCALECL_GNUPLOT (gnuplot executable; default gnuplot on PATH).",
                  opts, O_COUNT);
         return 1;
-      case SC_ARG_POSITIONAL: sc_fail(err, "unexpected argument '%s' (the runs table is --runs FILE)", s); return 2;
-      case O_RUNS: a->runs = s; break;
-      case O_OUT: a->out = s; break;
-      case O_ARCH: a->arch = s; break;
+      case SC_ARG_POSITIONAL:
+        sc_fail(err, "unexpected argument '%s' (the runs table is --runs FILE)", s);
+        return 2;
+      case O_RUNS:
+        a->runs = s;
+        break;
+      case O_OUT:
+        a->out = s;
+        break;
+      case O_ARCH:
+        a->arch = s;
+        break;
       case O_CTX:
         if (sc_parse_long(s, "--ctx", 1, 1L << 30, &l, err)) return 2;
         a->ctx = (int)l;
         break;
-      case O_SET: a->set = s; break;
+      case O_SET:
+        a->set = s;
+        break;
       case O_MINR:
       case O_MAXR:
         if (sc_parse_double(s, r == O_MINR ? "--min-ratio" : "--max-ratio", &v, err)) return 2;
@@ -157,7 +190,9 @@ static int parse_args(int argc, char **argv, fit_args *a, sc_err *err) {
         else
           return sc_fail(err, "--form: '%s' is not gamma or chinchilla", s), 2;
         break;
-      case O_NOLSE: a->lnd.lse = 0; break;
+      case O_NOLSE:
+        a->lnd.lse = 0;
+        break;
       case O_HUBER:
         if (sc_parse_double(s, "--huber", &a->lnd.delta, err)) return 2;
         if (!(a->lnd.delta > 0)) return sc_fail(err, "--huber must be positive, got %s", s), 2;
@@ -200,15 +235,22 @@ static int parse_args(int argc, char **argv, fit_args *a, sc_err *err) {
         break;
       case O_TOL:
         if (sc_parse_double(s, "--budget-tol", &a->iso.tol, err)) return 2;
-        if (!(a->iso.tol > 0 && a->iso.tol < 0.5)) return sc_fail(err, "--budget-tol must be in (0, 0.5), got %s", s), 2;
+        if (!(a->iso.tol > 0 && a->iso.tol < 0.5))
+          return sc_fail(err, "--budget-tol must be in (0, 0.5), got %s", s), 2;
         break;
-      case O_EXTRAP: a->iso.allow_extrapolated = 1; break;
-      case O_APPROX: a->approx_loss = 1; break;
+      case O_EXTRAP:
+        a->iso.allow_extrapolated = 1;
+        break;
+      case O_APPROX:
+        a->approx_loss = 1;
+        break;
       case O_THREADS:
         if (sc_parse_long(s, "--threads", 1, 1024, &l, err)) return 2;
         a->lnd.threads = (int)l;
         break;
-      case O_NOPLOTS: a->no_plots = 1; break;
+      case O_NOPLOTS:
+        a->no_plots = 1;
+        break;
     }
   }
   if (!a->runs) return sc_fail(err, "--runs FILE.csv is required (see scalecl fit --help)"), 2;
@@ -230,7 +272,7 @@ static void ci95(double *v, int n, double *lo, double *hi) {
 
 /* Derived L(N,D) quantities with bootstrap intervals, in fit.json order. */
 enum { LND_A_ = 0, LND_BIG_A = 6, LND_BIG_B, LND_BIG_E, LND_ALLOC_A, LND_ALLOC_B, LND_NVALUES };
-static const char *const lnd_value_names[LND_NVALUES] = {"a", "b", "e", "alpha", "beta", "gamma",
+static const char *const lnd_value_names[LND_NVALUES] = {"a", "b", "e", "alpha",   "beta",   "gamma",
                                                          "A", "B", "E", "alloc_a", "alloc_b"};
 
 static void lnd_values(const double *p, double *v) {
@@ -281,8 +323,8 @@ static int select_arch(const sc_runs *rs, const fit_args *a, arch_fit *f, sc_err
 static void free_arch(arch_fit *f) {
   sc_run_sel_free(&f->lsel);
   sc_run_sel_free(&f->isel);
-  double *p[] = {f->ln_n, f->ln_d, f->ln_l, f->l_n,    f->l_d,     f->l_c,    f->l_loss, f->i_n,
-                 f->i_d,  f->i_c,  f->i_loss, f->i_budget, f->lnd_boot, f->iso_boot};
+  double *p[] = {f->ln_n, f->ln_d, f->ln_l, f->l_n,    f->l_d,      f->l_c,      f->l_loss,
+                 f->i_n,  f->i_d,  f->i_c,  f->i_loss, f->i_budget, f->lnd_boot, f->iso_boot};
   for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
   if (f->iso_done) sc_iso_free(&f->iso);
 }
@@ -307,15 +349,14 @@ static int fit_arch(const fit_args *a, arch_fit *f, sc_err *err) {
     /* The budget column counts only where it labels some of these runs; otherwise budgets are clustered. */
     int labelled = 0;
     for (int i = 0; i < f->isel.n; i++) labelled |= f->i_budget[i] > 0;
-    if (sc_iso_fit(f->i_n, f->i_d, f->i_c, f->i_loss, labelled ? f->i_budget : NULL, f->isel.n, &a->iso, &f->iso,
-                   err))
+    if (sc_iso_fit(f->i_n, f->i_d, f->i_c, f->i_loss, labelled ? f->i_budget : NULL, f->isel.n, &a->iso, &f->iso, err))
       return sc_wrap(err, "%s IsoFLOP fit: ", f->arch);
     f->iso_done = 1;
     if (a->bootstrap > 0) {
       f->iso_boot = sc_malloc((size_t)a->bootstrap * ISO_BOOT_VALUES * sizeof *f->iso_boot, "bootstrap fits", err);
       if (!f->iso_boot) return -1;
-      if (sc_iso_bootstrap(f->i_n, f->i_d, f->i_loss, &f->iso, a->bootstrap, a->seed, f->iso_boot,
-                           &f->iso_boot_failed, err))
+      if (sc_iso_bootstrap(f->i_n, f->i_d, f->i_loss, &f->iso, a->bootstrap, a->seed, f->iso_boot, &f->iso_boot_failed,
+                           err))
         return sc_wrap(err, "%s IsoFLOP bootstrap: ", f->arch);
     }
   }
@@ -338,18 +379,18 @@ static const char *form_name(const sc_lnd_opts *o) {
   return o->form == SC_FORM_GAMMA ? "gamma" : "chinchilla";
 }
 
-static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, int nf, double *scratch,
-                        double *values) {
+static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, int nf, double *scratch, double *values) {
   printf("scalecl fit: %s (%d rows)", a->runs, rs->n);
   if (a->ctx) printf(", ctx %d", a->ctx);
   printf("\n");
   if (a->methods & METHOD_LND) {
     int ngrid = sc_lnd_grid(&a->lnd, -1, NULL);
-    printf("\nL(N,D) = E + (A N^-alpha + B D^-beta)^gamma [%s form%s], sum of Huber(delta=%g) on ln L, "
-           "BFGS from %d of %d grid starts\n  runs: set %s, D/N in [%g, %g]%s\n",
-           form_name(&a->lnd), a->lnd.lse ? "" : ", non-LSE 'sum' variant", a->lnd.delta,
-           a->lnd.topk > 0 && a->lnd.topk < ngrid ? a->lnd.topk : ngrid, ngrid, a->set ? a->set : "all", a->ratio_lo,
-           a->ratio_hi, a->approx_loss ? ", approximate losses allowed" : "");
+    printf(
+        "\nL(N,D) = E + (A N^-alpha + B D^-beta)^gamma [%s form%s], sum of Huber(delta=%g) on ln L, "
+        "BFGS from %d of %d grid starts\n  runs: set %s, D/N in [%g, %g]%s\n",
+        form_name(&a->lnd), a->lnd.lse ? "" : ", non-LSE 'sum' variant", a->lnd.delta,
+        a->lnd.topk > 0 && a->lnd.topk < ngrid ? a->lnd.topk : ngrid, ngrid, a->set ? a->set : "all", a->ratio_lo,
+        a->ratio_hi, a->approx_loss ? ", approximate losses allowed" : "");
     printf("%-12s %5s %7s %9s %9s %9s %9s %9s %9s %10s %10s %8s %13s %8s %7s\n", "arch", "runs", "skipped", "a", "b",
            "e", "alpha", "beta", "gamma", "A", "B", "E", "objective", "at-best", "time");
     for (int k = 0; k < nf; k++) {
@@ -359,9 +400,9 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
         continue;
       }
       const double *p = f->lnd.p;
-      printf("%-12s %5d %7d %9.5f %9.5f %9.5f %9.6f %9.6f %9.6f %10.4g %10.4g %8.5f %13.7e %4d/%-3d %6.2fs\n",
-             f->arch, f->lsel.n, f->lsel.n_missing, p[0], p[1], p[2], p[3], p[4], p[5], exp(p[0]), exp(p[1]),
-             exp(p[2]), f->lnd.objective, f->lnd.n_at_best, f->lnd.n_optimized, f->lnd_seconds);
+      printf("%-12s %5d %7d %9.5f %9.5f %9.5f %9.6f %9.6f %9.6f %10.4g %10.4g %8.5f %13.7e %4d/%-3d %6.2fs\n", f->arch,
+             f->lsel.n, f->lsel.n_missing, p[0], p[1], p[2], p[3], p[4], p[5], exp(p[0]), exp(p[1]), exp(p[2]),
+             f->lnd.objective, f->lnd.n_at_best, f->lnd.n_optimized, f->lnd_seconds);
       if (f->lsel.n_approx) printf("  (%d of these runs use an approximate loss)\n", f->lsel.n_approx);
       if (f->lnd_boot) {
         lnd_boot_values(f, a->bootstrap, values);
@@ -377,9 +418,10 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
     }
   }
   if (a->methods & METHOD_ISO) {
-    printf("\nIsoFLOP: parabolas of loss in log10 N and log10 D per budget; power laws over budgets with mean FLOPs "
-           "in [%g, %g]\n",
-           a->iso.lo, a->iso.hi);
+    printf(
+        "\nIsoFLOP: parabolas of loss in log10 N and log10 D per budget; power laws over budgets with mean FLOPs "
+        "in [%g, %g]\n",
+        a->iso.lo, a->iso.hi);
     printf("%-12s %9s %11s %5s %12s %12s %8s %-9s %-9s %s\n", "arch", "budget", "C (mean)", "runs", "N*", "D*", "L*",
            "N vertex", "D vertex", "in laws");
     for (int k = 0; k < nf; k++) {
@@ -394,7 +436,10 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
         static const char *const st[] = {"ok", "concave", "outside", "too-few"};
         printf("%-12s %9.3g %11.4g %5d %12.4g %12.4g %8.4f %-9s %-9s %s\n", f->arch, b->nominal, b->flops, b->n,
                pow(10, b->pn.x_star), pow(10, b->pd.x_star), b->pn.l_star, st[b->pn.status], st[b->pd.status],
-               b->used_n && b->used_d ? "N*, D*" : b->used_n ? "N*" : b->used_d ? "D*" : "-");
+               b->used_n && b->used_d ? "N*, D*"
+               : b->used_n            ? "N*"
+               : b->used_d            ? "D*"
+                                      : "-");
       }
       if (f->isel.n_missing || f->isel.n_approx)
         printf("  (%d runs without a loss skipped; %d runs use an approximate loss)\n", f->isel.n_missing,
@@ -467,8 +512,9 @@ static cJSON *lnd_json(const fit_args *a, arch_fit *f, double *scratch, double *
     cJSON_AddNumberToObject(b, "seed", (double)a->seed);
     cJSON_AddNumberToObject(b, "refit_grid_starts", a->lnd.boot_topk);
     cJSON_AddNumberToObject(b, "seconds", f->boot_seconds);
-    cJSON_AddItemToObject(o, "ci95", ci_object(values, a->bootstrap, LND_NVALUES, LND_NVALUES, lnd_value_names,
-                                               scratch, a->lnd.form == SC_FORM_GAMMA ? -1 : SC_LND_GAMMA));
+    cJSON_AddItemToObject(o, "ci95",
+                          ci_object(values, a->bootstrap, LND_NVALUES, LND_NVALUES, lnd_value_names, scratch,
+                                    a->lnd.form == SC_FORM_GAMMA ? -1 : SC_LND_GAMMA));
   }
   return o;
 }
@@ -539,8 +585,8 @@ static cJSON *iso_json(const fit_args *a, arch_fit *f, double *scratch) {
     cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
     cJSON_AddNumberToObject(b, "seed", (double)a->seed);
     cJSON_AddNumberToObject(b, "failed_resamples", f->iso_boot_failed);
-    cJSON_AddItemToObject(o, "ci95", ci_object(f->iso_boot, a->bootstrap, ISO_BOOT_VALUES, ISO_BOOT_VALUES, names,
-                                               scratch, -1));
+    cJSON_AddItemToObject(o, "ci95",
+                          ci_object(f->iso_boot, a->bootstrap, ISO_BOOT_VALUES, ISO_BOOT_VALUES, names, scratch, -1));
   }
   return o;
 }
@@ -552,9 +598,10 @@ static int write_json(const fit_args *a, const sc_runs *rs, arch_fit *fits, int 
   cJSON *s = cJSON_AddObjectToObject(root, "settings");
   cJSON_AddStringToObject(s, "runs", a->runs);
   cJSON_AddNumberToObject(s, "rows", rs->n);
-  cJSON_AddStringToObject(s, "methods", a->methods == (METHOD_LND | METHOD_ISO) ? "both"
-                                        : a->methods == METHOD_LND             ? "lnd"
-                                                                               : "isoflop");
+  cJSON_AddStringToObject(s, "methods",
+                          a->methods == (METHOD_LND | METHOD_ISO) ? "both"
+                          : a->methods == METHOD_LND              ? "lnd"
+                                                                  : "isoflop");
   if (a->ctx) cJSON_AddNumberToObject(s, "ctx", a->ctx);
   cJSON_AddStringToObject(s, "lnd_set", a->set ? a->set : "all");
   cJSON_AddNumberToObject(s, "min_ratio", a->ratio_lo);
@@ -617,8 +664,7 @@ static int write_minima_csv(const fit_args *a, arch_fit *fits, int nf, sc_err *e
       /* Empty cells for values that do not exist (no vertex), as in the input tables. */
       double v[] = {pow(10, b->pn.x_star), pow(10, b->pd.x_star), b->pn.l_star, b->pd.l_star, b->pn.se_x, b->pd.se_x};
       fprintf(f, "%s,%.6g,%.10g,%d", fits[k].arch, b->nominal, b->flops, b->n);
-      for (size_t q = 0; q < sizeof v / sizeof v[0]; q++)
-        isfinite(v[q]) ? fprintf(f, ",%.10g", v[q]) : fprintf(f, ",");
+      for (size_t q = 0; q < sizeof v / sizeof v[0]; q++) isfinite(v[q]) ? fprintf(f, ",%.10g", v[q]) : fprintf(f, ",");
       fprintf(f, ",%s,%s,%d,%d,%d\n", sc_parabola_status_name(b->pn.status), sc_parabola_status_name(b->pd.status),
               b->in_window, b->used_n, b->used_d);
     }
@@ -644,7 +690,8 @@ static int list_archs(const sc_runs *rs, const char *spec, char names[][32], int
     int seen = 0;
     for (int k = 0; k < *n && !seen; k++) seen = strcmp(names[k], rs->r[i].arch) == 0;
     if (seen) continue;
-    if (*n >= MAX_ARCHS) return sc_fail(err, "%s has more than %d architectures: pick some with --arch", rs->path, MAX_ARCHS);
+    if (*n >= MAX_ARCHS)
+      return sc_fail(err, "%s has more than %d architectures: pick some with --arch", rs->path, MAX_ARCHS);
     snprintf(names[(*n)++], 32, "%s", rs->r[i].arch);
   }
   return 0;
@@ -694,9 +741,9 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
         sc_fit_plot_arch pa[MAX_ARCHS];
         for (int k = 0; k < nf; k++) {
           arch_fit *f = &fits[k];
-          pa[k] = (sc_fit_plot_arch){f->arch,  f->lsel.n, f->l_n,  f->l_d,   f->l_c,    f->l_loss, &a.lnd,
-                                     f->lnd_done ? &f->lnd : NULL, f->i_n, f->i_d, f->i_loss,
-                                     f->iso_done ? &f->iso : NULL};
+          pa[k] = (sc_fit_plot_arch){f->arch, f->lsel.n, f->l_n,    f->l_d,
+                                     f->l_c,  f->l_loss, &a.lnd,    f->lnd_done ? &f->lnd : NULL,
+                                     f->i_n,  f->i_d,    f->i_loss, f->iso_done ? &f->iso : NULL};
         }
         char caption[128];
         if (a.ctx)

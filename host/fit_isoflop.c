@@ -19,10 +19,14 @@ void sc_iso_opts_default(sc_iso_opts *o) {
 
 const char *sc_parabola_status_name(int status) {
   switch (status) {
-    case SC_PARABOLA_OK: return "ok";
-    case SC_PARABOLA_CONCAVE: return "concave (no minimum)";
-    case SC_PARABOLA_OUTSIDE: return "vertex outside the sampled range";
-    default: return "too few distinct points";
+    case SC_PARABOLA_OK:
+      return "ok";
+    case SC_PARABOLA_CONCAVE:
+      return "concave (no minimum)";
+    case SC_PARABOLA_OUTSIDE:
+      return "vertex outside the sampled range";
+    default:
+      return "too few distinct points";
   }
 }
 
@@ -101,8 +105,8 @@ static int cmp_double(const void *x, const void *y) {
 }
 
 /* Nominal budget of every run (0 = none). */
-static void assign_budgets(const double *c, const double *budget_col, int nruns, const sc_iso_opts *o,
-                           double *nominal, double *sorted) {
+static void assign_budgets(const double *c, const double *budget_col, int nruns, const sc_iso_opts *o, double *nominal,
+                           double *sorted) {
   for (int i = 0; i < nruns; i++) {
     nominal[i] = 0;
     if (o->budgets) {
@@ -185,7 +189,8 @@ int sc_iso_fit(const double *n, const double *d, const double *c, const double *
     if (!b->runs) goto done;
     double cmin = INFINITY, cmax = 0;
     for (int i = 0; i < nruns; i++)
-      if (nominal[i] == b->nominal) b->runs[b->n++] = i, b->flops += c[i], cmin = fmin(cmin, c[i]), cmax = fmax(cmax, c[i]);
+      if (nominal[i] == b->nominal)
+        b->runs[b->n++] = i, b->flops += c[i], cmin = fmin(cmin, c[i]), cmax = fmax(cmax, c[i]);
     b->flops /= b->n;
     if (!o->budgets && !budget_col && cmax > cmin * (1 + o->tol) / (1 - o->tol))
       warn(res, "budget %.3g: its runs' FLOPs span %.3g to %.3g, wider than +-%g%%; name the budgets with --budgets",
@@ -200,8 +205,8 @@ int sc_iso_fit(const double *n, const double *d, const double *c, const double *
     b->used_d = b->in_window && enough && usable(&b->pd, o->allow_extrapolated);
     if (!b->in_window) continue;
     if (!enough) {
-      warn(res, "budget %.3g: %d run%s with a loss; a parabola needs %d: left out of the power laws", b->nominal,
-           b->n, b->n == 1 ? "" : "s", o->min_points);
+      warn(res, "budget %.3g: %d run%s with a loss; a parabola needs %d: left out of the power laws", b->nominal, b->n,
+           b->n == 1 ? "" : "s", o->min_points);
       continue;
     }
     const sc_parabola *ps[2] = {&b->pn, &b->pd};
@@ -213,7 +218,8 @@ int sc_iso_fit(const double *n, const double *d, const double *c, const double *
              "budget %.3g: the %s* vertex %.4g lies outside the sampled %s range [%.4g, %.4g] (an extrapolated "
              "minimum, biased): %s",
              b->nominal, what, pow(10, p->x_star), what, pow(10, p->x_min), pow(10, p->x_max),
-             o->allow_extrapolated ? "kept because of --allow-extrapolated" : "left out (--allow-extrapolated keeps it)");
+             o->allow_extrapolated ? "kept because of --allow-extrapolated"
+                                   : "left out (--allow-extrapolated keeps it)");
       else if (p->status != SC_PARABOLA_OK)
         warn(res, "budget %.3g: %s parabola %s: left out of the power law", b->nominal, what,
              sc_parabola_status_name(p->status));

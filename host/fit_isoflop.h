@@ -8,9 +8,9 @@
 #include "err.h"
 
 typedef struct {
-  double lo, hi;          /* window on a budget's mean FLOPs for the power laws (paper: 5e18 to 2e20) */
-  double tol;             /* a run belongs to a budget when its FLOPs are within +-tol of it (0.1) */
-  const double *budgets;  /* explicit nominal budgets to snap runs to, or NULL */
+  double lo, hi;         /* window on a budget's mean FLOPs for the power laws (paper: 5e18 to 2e20) */
+  double tol;            /* a run belongs to a budget when its FLOPs are within +-tol of it (0.1) */
+  const double *budgets; /* explicit nominal budgets to snap runs to, or NULL */
   int n_budgets;
   int min_points;         /* fewest runs for a parabola (3) */
   int allow_extrapolated; /* let budgets whose vertex lies outside the sampled range into the power laws */
@@ -59,9 +59,9 @@ typedef struct {
 
 /* n, d, c, loss: per run; budget_col: the isoflop_budget cells (0 = none) or NULL. Budgets come from
  * o->budgets when given, else from budget_col, else from clustering: the sorted FLOPs split wherever a run has
- * more than (1 + tol) times the FLOPs of the next smaller one (warned when a cluster spans more than +-tol). Budgets with a failed
- * parabola are reported but left out of the power laws; a power law needs 2 budgets (otherwise its exponent
- * is NAN and a warning says why). */
+ * more than (1 + tol) times the FLOPs of the next smaller one (warned when a cluster spans more than +-tol). Budgets
+ * with a failed parabola are reported but left out of the power laws; a power law needs 2 budgets (otherwise its
+ * exponent is NAN and a warning says why). */
 int sc_iso_fit(const double *n, const double *d, const double *c, const double *loss, const double *budget_col,
                int nruns, const sc_iso_opts *o, sc_iso_result *res, sc_err *err);
 void sc_iso_free(sc_iso_result *res);

@@ -16,10 +16,10 @@ typedef enum {
 
 typedef struct {
   sc_lnd_form form;
-  int lse;      /* 1: log-sum-exp form; 0: the source's "sum" variant ln L^ = (a - alpha ln N) + gamma (b - beta ln D + e),
-                   kept only to reproduce the reference table */
-  double delta; /* Huber delta on ln-loss residuals (paper: 1e-3) */
-  int topk;     /* BFGS from the topk grid starts with the lowest objective; 0 = from every grid start */
+  int lse; /* 1: log-sum-exp form; 0: the source's "sum" variant ln L^ = (a - alpha ln N) + gamma (b - beta ln D + e),
+              kept only to reproduce the reference table */
+  double delta;  /* Huber delta on ln-loss residuals (paper: 1e-3) */
+  int topk;      /* BFGS from the topk grid starts with the lowest objective; 0 = from every grid start */
   int boot_topk; /* bootstrap refits: warm start at the full-data fit plus this many screened grid starts */
   int max_iter;  /* BFGS iterations per start (and per restart) */
   int threads;
@@ -27,7 +27,7 @@ typedef struct {
 
 void sc_lnd_opts_default(sc_lnd_opts *o);
 int sc_lnd_nfree(const sc_lnd_opts *o); /* 6 with gamma, 5 without */
-const char *sc_lnd_param_name(int k);    /* "a", "b", "e", "alpha", "beta", "gamma" */
+const char *sc_lnd_param_name(int k);   /* "a", "b", "e", "alpha", "beta", "gamma" */
 
 typedef struct {
   const double *ln_n, *ln_d, *ln_l; /* per run: ln N, ln D, ln of the observed loss */
@@ -38,10 +38,10 @@ typedef struct {
 typedef struct {
   double p[SC_LND_NP]; /* gamma is 1 when not fitted */
   double objective;
-  int n_grid;      /* size of the start grid */
-  int n_optimized; /* starts that BFGS was run from */
-  int n_at_best;   /* of those, how many ended within 1e-8 relative of the best objective */
-  int iterations;  /* BFGS iterations of the winning start */
+  int n_grid;       /* size of the start grid */
+  int n_optimized;  /* starts that BFGS was run from */
+  int n_at_best;    /* of those, how many ended within 1e-8 relative of the best objective */
+  int iterations;   /* BFGS iterations of the winning start */
   double grad_norm; /* gradient norm at the optimum */
 } sc_lnd_result;
 

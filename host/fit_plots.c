@@ -137,7 +137,8 @@ static int isoflop_chart(const char *gnuplot, const char *dir, const char *capti
     end_block(f, parabola_curve(f, &b->pd));
     fprintf(f, "# vertices\n");
     int v = has_vertex(&b->pn) && has_vertex(&b->pd);
-    if (v) fprintf(f, "%.8g %.8g %.8g %.8g\n", pow(10, b->pn.x_star), b->pn.l_star, pow(10, b->pd.x_star), b->pd.l_star);
+    if (v)
+      fprintf(f, "%.8g %.8g %.8g %.8g\n", pow(10, b->pn.x_star), b->pn.l_star, pow(10, b->pd.x_star), b->pd.l_star);
     end_block(f, v);
   }
   if (close_checked(f, dat, err)) return -1;
@@ -163,13 +164,14 @@ static int isoflop_chart(const char *gnuplot, const char *dir, const char *capti
       if (p->status != SC_PARABOLA_DEGENERATE)
         fprintf(s.f, ", \\\n  '' index %d using 1:2 with lines lw 2 lc rgb '%s' notitle", 4 * k + 1 + panel, c);
       if (has_vertex(&b->pn) && has_vertex(&b->pd))
-        fprintf(s.f, ", \\\n  '' index %d using %d:%d with points pt %d ps 2.2 lw 2 lc rgb 'black' notitle",
-                4 * k + 3, panel ? 3 : 1, panel ? 4 : 2, p->status == SC_PARABOLA_OK ? 3 : 6);
+        fprintf(s.f, ", \\\n  '' index %d using %d:%d with points pt %d ps 2.2 lw 2 lc rgb 'black' notitle", 4 * k + 3,
+                panel ? 3 : 1, panel ? 4 : 2, p->status == SC_PARABOLA_OK ? 3 : 6);
     }
     fprintf(s.f, ", \\\n  NaN with points pt 3 ps 2.2 lw 2 lc rgb 'black' title 'parabola minimum'");
     for (int k = 0; k < r->nb; k++)
       if ((panel ? r->b[k].pd : r->b[k].pn).status == SC_PARABOLA_OUTSIDE) {
-        fprintf(s.f, ", \\\n  NaN with points pt 6 ps 2.2 lw 2 lc rgb 'black' title 'minimum outside the sampled range'");
+        fprintf(s.f,
+                ", \\\n  NaN with points pt 6 ps 2.2 lw 2 lc rgb 'black' title 'minimum outside the sampled range'");
         break;
       }
     fprintf(s.f, "\n");
@@ -230,7 +232,8 @@ static int optimal_chart(const char *gnuplot, const char *dir, const char *capti
           caption);
   int any = 0;
   for (int panel = 0; panel < 2; panel++) {
-    fprintf(s.f, "set ylabel '%s'\nplot ", panel ? "compute-optimal training tokens D*" : "compute-optimal parameters N*");
+    fprintf(s.f, "set ylabel '%s'\nplot ",
+            panel ? "compute-optimal training tokens D*" : "compute-optimal parameters N*");
     int first = 1;
     for (int k = 0; k < narch && k < 64; k++) {
       char la[256];
@@ -272,8 +275,8 @@ static int cmp_by_first(const void *x, const void *y) {
   return (a[0] > b[0]) - (a[0] < b[0]);
 }
 
-static int pareto_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a,
-                        int narch, char *names, size_t cap, sc_err *err) {
+static int pareto_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, int narch,
+                        char *names, size_t cap, sc_err *err) {
   const char *dat = "pareto.dat";
   FILE *f = open_in(dir, "plots/", dat, err);
   if (!f) return -1;
@@ -340,8 +343,8 @@ static int pareto_chart(const char *gnuplot, const char *dir, const char *captio
 
 /* ---- L(N, D) fit by token/param ratio --------------------------------------------------------------- */
 
-static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a,
-                     char *names, size_t cap, sc_err *err) {
+static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, char *names,
+                     size_t cap, sc_err *err) {
   const int n = a->n_lnd;
   char fa[128], la[256], dat[256], name[160];
   file_part(a->arch, fa, sizeof fa);
@@ -399,13 +402,14 @@ static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, 
   script_buf s;
   if (sb_open(&s, err)) return -1;
   const double *p = a->lnd->p;
-  fprintf(s.f,
-          "reset\nset title '%s: L(N,D) = E + (A N^{-α} + B D^{-β})^{γ} fitted (lines) and observed (points), "
-          "by D/N (%s)'.\"\\n\".'α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, E = %.4f' font ',13'\n"
-          "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'parameters N'\n"
-          "set ylabel 'validation loss (nats/token)'\nset key top right box opaque title 'token/param ratio D/N'\nplot ",
-          la, caption, p[SC_LND_ALPHA], p[SC_LND_BETA], p[SC_LND_GAMMA], exp(p[SC_LND_A]), exp(p[SC_LND_B]),
-          exp(p[SC_LND_E]));
+  fprintf(
+      s.f,
+      "reset\nset title '%s: L(N,D) = E + (A N^{-α} + B D^{-β})^{γ} fitted (lines) and observed (points), "
+      "by D/N (%s)'.\"\\n\".'α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, E = %.4f' font ',13'\n"
+      "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'parameters N'\n"
+      "set ylabel 'validation loss (nats/token)'\nset key top right box opaque title 'token/param ratio D/N'\nplot ",
+      la, caption, p[SC_LND_ALPHA], p[SC_LND_BETA], p[SC_LND_GAMMA], exp(p[SC_LND_A]), exp(p[SC_LND_B]),
+      exp(p[SC_LND_E]));
   for (int g = 0; g < ng; g++) {
     const char *c = colors[g % NCOLORS];
     fprintf(s.f,

@@ -92,8 +92,8 @@ int sc_runs_load(const char *path, sc_runs *rs, sc_err *err) {
       }
     }
     r->loss_lo = r->loss_hi = NAN;
-    if (rs->has_approx && (sc_csv_number(&t, i, c_lo, &r->loss_lo, err) < 0 ||
-                           sc_csv_number(&t, i, c_hi, &r->loss_hi, err) < 0))
+    if (rs->has_approx &&
+        (sc_csv_number(&t, i, c_lo, &r->loss_lo, err) < 0 || sc_csv_number(&t, i, c_hi, &r->loss_hi, err) < 0))
       goto fail;
   }
   rs->n = t.nrows;
@@ -148,8 +148,7 @@ static void list_values(const sc_runs *rs, const char *keep, int field, char *ou
   }
 }
 
-int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, char *why, size_t whylen,
-                   sc_err *err) {
+int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, char *why, size_t whylen, sc_err *err) {
   memset(sel, 0, sizeof *sel);
   if (why && whylen) why[0] = '\0';
   char *keep = sc_malloc(rs->n ? (size_t)rs->n : 1, "row mask", err);
@@ -206,8 +205,8 @@ int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, c
       if (step == 4)
         snprintf(why, whylen, "none of the %d rows left has %s", before, desc);
       else
-        snprintf(why, whylen, "%s removed the last %d rows%s%s%s", desc, before, avail[0] ? " (available: " : "",
-                 avail, avail[0] ? ")" : "");
+        snprintf(why, whylen, "%s removed the last %d rows%s%s%s", desc, before, avail[0] ? " (available: " : "", avail,
+                 avail[0] ? ")" : "");
     }
   }
   for (int i = 0; i < rs->n; i++) {

@@ -40,19 +40,18 @@ typedef struct {
 void sc_run_filter_init(sc_run_filter *f); /* everything passes */
 
 typedef struct {
-  int *idx;       /* selected rows */
-  double *loss;   /* the loss each selected row is fitted to */
-  int *approx;    /* 1 where that loss is an interval midpoint */
+  int *idx;     /* selected rows */
+  double *loss; /* the loss each selected row is fitted to */
+  int *approx;  /* 1 where that loss is an interval midpoint */
   int n;
-  int n_missing;  /* rows that passed every other filter but have no loss (skipped) */
-  int n_approx;   /* selected rows whose loss is an interval midpoint */
+  int n_missing; /* rows that passed every other filter but have no loss (skipped) */
+  int n_approx;  /* selected rows whose loss is an interval midpoint */
 } sc_run_sel;
 
 /* Applies the filters in the order arch, ctx, set, D/N range, loss present. When nothing is left the
  * selection is empty and `why` (if not NULL) names the filter that removed the last rows and the values
  * that were available. */
-int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, char *why, size_t whylen,
-                   sc_err *err);
+int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, char *why, size_t whylen, sc_err *err);
 void sc_run_sel_free(sc_run_sel *sel);
 
 #endif

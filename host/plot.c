@@ -26,7 +26,8 @@ int sc_gnuplot_find(char *path, size_t cap, sc_err *err) {
     if (len > 0 && (size_t)snprintf(path, cap, "%.*s/gnuplot", (int)len, p) < cap && access(path, X_OK) == 0) return 1;
     p += len + (e ? 1 : 0);
   }
-  sc_fail(err, "gnuplot is not installed (Debian: apt-get install gnuplot-nox, see platforms/install-debian.sh; "
+  sc_fail(err,
+          "gnuplot is not installed (Debian: apt-get install gnuplot-nox, see platforms/install-debian.sh; "
           "or set SCALECL_GNUPLOT to its path)");
   return 0;
 }
@@ -60,6 +61,6 @@ int sc_gnuplot_run(const char *gnuplot, const char *dir, const char *script, con
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return sc_fail(err, "cannot execute %s", gnuplot);
   return sc_fail(err, "gnuplot failed on %s/%s (%s %d); end of its log %s:\n%s", dir, script,
-                 WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                 log, tail);
+                 WIFEXITED(status) ? "exit status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log, tail);
 }

@@ -14,7 +14,10 @@ static void parse_ok(const char *text, sc_csv *t) {
 static void test_quoting_and_line_ends(void **state) {
   (void)state;
   sc_csv t;
-  parse_ok("\xEF\xBB\xBF" "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,,\"multi\nline\"\n3,z,\n", &t);
+  parse_ok(
+      "\xEF\xBB\xBF"
+      "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,,\"multi\nline\"\n3,z,\n",
+      &t);
   assert_int_equal(t.ncols, 3);
   assert_string_equal(t.header[0], "a");
   assert_string_equal(t.header[2], "c");
@@ -64,17 +67,19 @@ static void test_malformed_rows(void **state) {
   const char *text =
       "a,b,c\n"
       "1,2,3\n"
-      "1,2\n"            /* line 3: too few fields */
-      "1,2,3,4\n"        /* line 4: too many */
-      "1,x\"y,3\n"       /* line 5: quote inside an unquoted field */
-      "1,\"q\"z,3\n"     /* line 6: text after a closing quote */
+      "1,2\n"        /* line 3: too few fields */
+      "1,2,3,4\n"    /* line 4: too many */
+      "1,x\"y,3\n"   /* line 5: quote inside an unquoted field */
+      "1,\"q\"z,3\n" /* line 6: text after a closing quote */
       "4,5,6\n"
-      "7,\"open,8\n";    /* line 8: never closed */
+      "7,\"open,8\n"; /* line 8: never closed */
   sc_csv t;
   sc_err err;
   assert_int_equal(sc_csv_parse(text, strlen(text), "bad.csv", &t, &err), -1);
-  static const char *const want[] = {"5 malformed rows", "bad.csv:3: 2 fields, the header has 3",
-                                     "bad.csv:4: 4 fields", "bad.csv:5: quote inside unquoted field 2",
+  static const char *const want[] = {"5 malformed rows",
+                                     "bad.csv:3: 2 fields, the header has 3",
+                                     "bad.csv:4: 4 fields",
+                                     "bad.csv:5: quote inside unquoted field 2",
                                      "bad.csv:6: text after the closing quote of field 2",
                                      "bad.csv:8: quote opened on line 8 is never closed"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

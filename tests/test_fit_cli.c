@@ -113,7 +113,8 @@ static void check_against_library(const cJSON *j, int a) {
   char key[128];
   for (int k = 0; k < SC_LND_NP; k++) {
     snprintf(key, sizeof key, "archs.%s.lnd.%s", arch_names[a], sc_lnd_param_name(k));
-    if (fabs(num(j, key) - res.p[k]) > 1e-9 * (1 + fabs(res.p[k]))) fail_msg("%s %.12g, library %.12g", key, num(j, key), res.p[k]);
+    if (fabs(num(j, key) - res.p[k]) > 1e-9 * (1 + fabs(res.p[k])))
+      fail_msg("%s %.12g, library %.12g", key, num(j, key), res.p[k]);
   }
   snprintf(key, sizeof key, "archs.%s.lnd.objective", arch_names[a]);
   assert_true(fabs(num(j, key) / res.objective - 1) < 1e-12);
@@ -157,7 +158,8 @@ static void test_synthetic_end_to_end(void **state) {
   assert_true(num(j, "archs.beta.isoflop.ci95.a.0") <= num(j, "archs.beta.isoflop.a") &&
               num(j, "archs.beta.isoflop.a") <= num(j, "archs.beta.isoflop.ci95.a.1"));
   const cJSON *ci = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "archs"), "beta"), "lnd"),
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "archs"), "beta"), "lnd"),
       "ci95");
   assert_non_null(ci);
   static const char *const params[] = {"a", "b", "e", "alpha", "beta", "gamma", "A", "B", "E", "alloc_a", "alloc_b"};
@@ -168,7 +170,8 @@ static void test_synthetic_end_to_end(void **state) {
   }
   /* Budgets came from clustering (no isoflop_budget column); the minima CSV has one row per budget. */
   const cJSON *budgets = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "archs"), "alpha_arch"), "isoflop"),
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "archs"), "alpha_arch"), "isoflop"),
       "budgets");
   assert_int_equal(cJSON_GetArraySize(budgets), NB);
   char path[700], *minima;
@@ -185,7 +188,7 @@ static void test_synthetic_end_to_end(void **state) {
     printf("  note: no charts (%s)\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "plots_note")));
   } else {
     static const char *const charts[] = {"isoflop_alpha_arch", "isoflop_beta", "optimal_nd", "pareto",
-                                         "lnd_alpha_arch", "lnd_beta"};
+                                         "lnd_alpha_arch",     "lnd_beta"};
     for (size_t k = 0; k < sizeof charts / sizeof charts[0]; k++)
       for (int e = 0; e < 2; e++) {
         char name[128];
@@ -203,8 +206,10 @@ static void test_synthetic_end_to_end(void **state) {
       const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "archs"), arch_names[a]);
       const cJSON *y = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j2, "archs"), arch_names[a]);
       const char *method = m ? "isoflop" : "lnd";
-      char *s1 = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, method), "ci95"));
-      char *s2 = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(y, method), "ci95"));
+      char *s1 =
+          cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, method), "ci95"));
+      char *s2 =
+          cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(y, method), "ci95"));
       assert_non_null(s1);
       assert_non_null(s2);
       assert_string_equal(s1, s2);
@@ -278,7 +283,8 @@ static void test_missing_gnuplot(void **state) {
   size_t n = fread(text, 1, sizeof text - 1, p);
   text[n] = '\0';
   assert_int_equal(pclose(p), 0);
-  if (!strstr(text, "SCALECL_GNUPLOT=/nonexistent/gnuplot is not an executable file")) fail_msg("no warning:\n%s", text);
+  if (!strstr(text, "SCALECL_GNUPLOT=/nonexistent/gnuplot is not an executable file"))
+    fail_msg("no warning:\n%s", text);
   assert_true(file_size(out, "fit.json") > 0 && file_size(out, "isoflop_minima.csv") > 0);
   assert_int_equal(file_size(out, "pareto.png"), -1);
   cJSON *j = load_json(out);

@@ -27,7 +27,8 @@ static void ref_parabola(const double *x, const double *y, int n, long double c[
     }
   }
   long double A[3][3] = {{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}};
-  long double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+  long double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
+                    A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
                     A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
   for (int k = 0; k < 3; k++) {
     long double B[3][3];
@@ -57,7 +58,8 @@ static void test_parabola(void **state) {
     long double c[3], xc;
     ref_parabola(x, y, n, c, &xc);
     for (int k = 0; k < 3; k++)
-      if (fabsl(p.c[k] - c[k]) > 1e-9L * (1 + fabsl(c[k]))) fail_msg("trial %d: c%d %.12g vs %.12Lg", trial, k, p.c[k], c[k]);
+      if (fabsl(p.c[k] - c[k]) > 1e-9L * (1 + fabsl(c[k])))
+        fail_msg("trial %d: c%d %.12g vs %.12Lg", trial, k, p.c[k], c[k]);
     long double xs = xc - c[1] / (2 * c[2]);
     assert_true(fabsl(p.x_star - xs) < 1e-9L);
     assert_true(fabsl(p.l_star - (c[0] - c[1] * c[1] / (4 * c[2]))) < 1e-9L);
@@ -155,7 +157,8 @@ static void test_budget_assignment(void **state) {
   assert_int_equal(by_cluster.nb, NB + 1);
   assert_int_equal(by_cluster.b[1].n, 1);
   assert_int_equal(by_cluster.b[1].pn.status, SC_PARABOLA_DEGENERATE);
-  if (!strstr(by_cluster.warnings, "1 run with a loss; a parabola needs 3")) fail_msg("warnings: %s", by_cluster.warnings);
+  if (!strstr(by_cluster.warnings, "1 run with a loss; a parabola needs 3"))
+    fail_msg("warnings: %s", by_cluster.warnings);
   double mean = 0;
   for (int i = PER; i < 2 * PER; i++) mean += s.c[i] / PER;
   assert_true(fabs(by_cluster.b[2].flops - mean) < 1e-6 * mean && by_cluster.b[2].nominal == by_cluster.b[2].flops);
@@ -332,9 +335,9 @@ static void test_paper_exponents(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parabola),      cmocka_unit_test(test_power_law_exact),
+      cmocka_unit_test(test_parabola),          cmocka_unit_test(test_power_law_exact),
       cmocka_unit_test(test_budget_assignment), cmocka_unit_test(test_vertex_rules),
-      cmocka_unit_test(test_bootstrap),     cmocka_unit_test(test_paper_exponents),
+      cmocka_unit_test(test_bootstrap),         cmocka_unit_test(test_paper_exponents),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

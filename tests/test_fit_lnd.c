@@ -99,9 +99,8 @@ static void test_gradient_fd(void **state) {
   double w[NRUNS];
   for (int i = 0; i < NRUNS; i++) w[i] = 1 + (i % 3);
   sc_lnd_data d = {r.x, r.y, r.z, w, NRUNS};
-  const double params[3][SC_LND_NP] = {{11.9, 13.4, 0.02, 0.52, 0.51, 0.29},
-                                       {3.0, 4.5, -0.3, 0.1, 0.2, 1.4},
-                                       {16.2, 17.3, 0.11, 0.73, 0.67, 0.24}};
+  const double params[3][SC_LND_NP] = {
+      {11.9, 13.4, 0.02, 0.52, 0.51, 0.29}, {3.0, 4.5, -0.3, 0.1, 0.2, 1.4}, {16.2, 17.3, 0.11, 0.73, 0.67, 0.24}};
   for (int form = 0; form < 2; form++)
     for (int lse = 0; lse < 2; lse++)
       for (int q = 0; q < 3; q++) {
@@ -172,13 +171,16 @@ static void test_recovery_noise(void **state) {
       const double *p = res.p;
       double dev[SC_LND_NP + 2];
       for (int k = 0; k < SC_LND_NP; k++) dev[k] = p[k] - t[k];
-      dev[SC_LND_NP] = p[SC_LND_BETA] / (p[SC_LND_ALPHA] + p[SC_LND_BETA]) - t[SC_LND_BETA] / (t[SC_LND_ALPHA] + t[SC_LND_BETA]);
+      dev[SC_LND_NP] =
+          p[SC_LND_BETA] / (p[SC_LND_ALPHA] + p[SC_LND_BETA]) - t[SC_LND_BETA] / (t[SC_LND_ALPHA] + t[SC_LND_BETA]);
       dev[SC_LND_NP + 1] =
           exp(sc_lnd_predict(&o, p, log(3e10), log(6e11)) - sc_lnd_predict(&o, t, log(3e10), log(6e11))) - 1;
       for (int k = 0; k < SC_LND_NP + 2; k++)
         if (fabs(dev[k]) > tol[form][k] && !(form && k == SC_LND_GAMMA))
           fail_msg("form %d seed %lu: %s off by %.4g (tolerance %.4g)", form, seed,
-                   k < SC_LND_NP ? sc_lnd_param_name(k) : k == SC_LND_NP ? "N* exponent" : "extrapolated loss",
+                   k < SC_LND_NP    ? sc_lnd_param_name(k)
+                   : k == SC_LND_NP ? "N* exponent"
+                                    : "extrapolated loss",
                    dev[k], tol[form][k]);
     }
 }
@@ -283,14 +285,10 @@ static void test_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_objective_reference),
-      cmocka_unit_test(test_gradient_fd),
-      cmocka_unit_test(test_recovery_exact),
-      cmocka_unit_test(test_recovery_noise),
-      cmocka_unit_test(test_bootstrap_deterministic),
-      cmocka_unit_test(test_bootstrap_coverage_chinchilla),
-      cmocka_unit_test(test_bootstrap_coverage_gamma),
-      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_objective_reference),      cmocka_unit_test(test_gradient_fd),
+      cmocka_unit_test(test_recovery_exact),           cmocka_unit_test(test_recovery_noise),
+      cmocka_unit_test(test_bootstrap_deterministic),  cmocka_unit_test(test_bootstrap_coverage_chinchilla),
+      cmocka_unit_test(test_bootstrap_coverage_gamma), cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -45,9 +45,9 @@ static int setup(void **state) {
     fprintf(stderr, "%s\n", err.msg);
     return -1;
   }
-  static const char *const cols[] = {"arch", "huber_delta", "use_lse", "fit_gamma", "experiment_set",
-                                     "token_param_range", "a", "b", "e", "alpha", "beta", "gamma", "objective",
-                                     "is_main_setting", "ctx"};
+  static const char *const cols[] = {
+      "arch", "huber_delta", "use_lse", "fit_gamma", "experiment_set", "token_param_range", "a",  "b",
+      "e",    "alpha",       "beta",    "gamma",     "objective",      "is_main_setting",   "ctx"};
   int c[15];
   for (int k = 0; k < 15; k++)
     if ((c[k] = sc_csv_col(&t, cols[k])) < 0) {
@@ -114,12 +114,12 @@ static int select_runs(const fixture *fx, const setting *s, data *d) {
   return complete;
 }
 
-#define NEED_DATA(state)                                                           \
-  do {                                                                             \
-    if (!*(state)) {                                                               \
-      printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n");     \
-      skip();                                                                      \
-    }                                                                              \
+#define NEED_DATA(state)                                                      \
+  do {                                                                        \
+    if (!*(state)) {                                                          \
+      printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n"); \
+      skip();                                                                 \
+    }                                                                         \
   } while (0)
 
 /* Our objective at the paper's parameters equals the stored objective: the same runs, loss target and
@@ -202,10 +202,10 @@ static void test_main_setting(void **state) {
     sc_lnd_result res;
     sc_err err;
     if (sc_lnd_fit(&ld, &o, NULL, &res, &err)) fail_msg("%s", err.msg);
-    printf("  %-11s ours  a %.5f b %.5f e %.5f alpha %.5f beta %.5f gamma %.5f objective %.10g\n", s->arch,
-           res.p[0], res.p[1], res.p[2], res.p[3], res.p[4], res.p[5], res.objective);
-    printf("  %-11s paper a %.5f b %.5f e %.5f alpha %.5f beta %.5f gamma %.5f objective %.10g\n", s->arch,
-           s->p[0], s->p[1], s->p[2], s->p[3], s->p[4], s->p[5], s->objective);
+    printf("  %-11s ours  a %.5f b %.5f e %.5f alpha %.5f beta %.5f gamma %.5f objective %.10g\n", s->arch, res.p[0],
+           res.p[1], res.p[2], res.p[3], res.p[4], res.p[5], res.objective);
+    printf("  %-11s paper a %.5f b %.5f e %.5f alpha %.5f beta %.5f gamma %.5f objective %.10g\n", s->arch, s->p[0],
+           s->p[1], s->p[2], s->p[3], s->p[4], s->p[5], s->objective);
     static const double tol[SC_LND_NP] = {0.02, 0.02, 0.02, 0.005, 0.005, 0.005};
     for (int k = 0; k < SC_LND_NP; k++)
       if (fabs(res.p[k] - s->p[k]) > tol[k])
