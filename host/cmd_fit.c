@@ -135,8 +135,9 @@ static int parse_args(int argc, char **argv, fit_args *a, sc_err *err) {
       case SC_ARG_HELP:
         sc_usage(stdout, "scalecl fit --runs FILE.csv [filters] [options] [--out DIR]",
                  "Fits scaling laws to a table of training runs, separately for each architecture:\n"
-                 "  IsoFLOP: runs grouped by compute budget (isoflop_budget column, --budgets, or +-10% clusters), a\n"
-                 "    parabola of loss in log10 N and in log10 D per budget, vertices N*, D*, L*, and the power laws\n"
+                 "  IsoFLOP: runs grouped by compute budget (isoflop_budget column, --budgets, or clusters of runs\n"
+                 "    whose FLOPs lie within --budget-tol of their neighbours), a parabola of loss in log10 N and in "
+                 "log10 D per budget, vertices N*, D*, L*, and the power laws\n"
                  "    N*(C) = A' C^a, D*(C) = B' C^b over --window (C = mean FLOPs of a budget). Uses the isoflop\n"
                  "    experiment set when the table has an experiment_set column.\n"
                  "  L(N,D): ln L = LSE(gamma LSE(a - alpha ln N, b - beta ln D), e), i.e. L = E + (A N^-alpha +\n"

@@ -6,6 +6,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,7 +252,7 @@ typedef struct {
   const sc_lnd_data *d;
   const sc_lnd_opts *o;
   double *f;
-  int fail;
+  atomic_int fail;
 } screen_ctx;
 
 static void screen_task(void *arg, int t, int thread) {
@@ -312,6 +313,7 @@ static int screen(const sc_lnd_data *d, const sc_lnd_opts *o, int threads, ranke
   double *f = sc_malloc((size_t)n * sizeof *f, "grid objectives", err);
   if (!f) return -1;
   screen_ctx c = {d, o, f, 0};
+  atomic_init(&c.fail, 0);
   if (sc_parallel_for(G_AB * G_EXP, threads, screen_task, &c, err) < 0 || c.fail) {
     free(f);
     return c.fail ? sc_fail(err, "out of host memory screening the start grid") : -1;
@@ -408,7 +410,7 @@ typedef struct {
   const double *full;
   unsigned long seed;
   double *params, *objective;
-  int fail;
+  atomic_int fail;
   sc_err *errs; /* one per thread */
 } boot_ctx;
 
@@ -445,6 +447,7 @@ int sc_lnd_bootstrap(const sc_lnd_data *d, const sc_lnd_opts *o, const double *f
   sc_err *errs = sc_calloc((size_t)threads, sizeof *errs, "per-thread errors", err);
   if (!errs) return -1;
   boot_ctx c = {d, o, full, seed, params, objective, 0, errs};
+  atomic_init(&c.fail, 0);
   int rc = sc_parallel_for(k, threads, boot_task, &c, err) < 0 ? -1 : 0;
   if (!rc && c.fail) {
     rc = -1;
