@@ -148,7 +148,7 @@ static void test_objective_at_paper_params(void **state) {
 
 /* Our fit reaches the paper's objective, or lower, in every complete setting. 16 screened starts per setting,
  * twice what these data need (measured: all settings pass with 8, worst ratio 1 + 7.4e-6; one fails with 2 or
- * 4, five with 1); test_fit_prescreen shows on the main setting that screening finds the minimum of all 8000
+ * 4, six with 1); test_fit_prescreen shows on the main setting that screening finds the minimum of all 8000
  * starts. */
 static void test_fit_reaches_paper(void **state) {
   NEED_DATA(state);
