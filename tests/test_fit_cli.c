@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "err.h"
 #include "fit_isoflop.h"
@@ -19,12 +18,7 @@
 static int run(const char *args, char *out, size_t cap) {
   char cmd[8192];
   snprintf(cmd, sizeof cmd, "%s fit %s 2>&1", th_scalecl_bin(), args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return th_run_capture(cmd, out, cap);
 }
 
 static cJSON *load_json(const char *dir) {
@@ -278,11 +272,7 @@ static void test_missing_gnuplot(void **state) {
   snprintf(args, sizeof args, "--runs %s --out %s --window 5e17:5e19 --starts 4", csv, out);
   char cmd[8192];
   snprintf(cmd, sizeof cmd, "SCALECL_GNUPLOT=/nonexistent/gnuplot %s fit %s 2>&1", th_scalecl_bin(), args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(text, 1, sizeof text - 1, p);
-  text[n] = '\0';
-  assert_int_equal(pclose(p), 0);
+  assert_int_equal(th_run_capture(cmd, text, sizeof text), 0);
   if (!strstr(text, "SCALECL_GNUPLOT=/nonexistent/gnuplot is not an executable file"))
     fail_msg("no warning:\n%s", text);
   assert_true(file_size(out, "fit.json") > 0 && file_size(out, "isoflop_minima.csv") > 0);
