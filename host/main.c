@@ -10,7 +10,8 @@ static void usage(FILE *f) {
   for (int i = 0; i < sc_n_commands; i++) fprintf(f, "  %-10s %s\n", sc_commands[i].name, sc_commands[i].summary);
   fprintf(f,
           "\n'scalecl <command> --help' describes a command's options.\n"
-          "environment: SCALECL_DEVICE, SCALECL_KERNEL_DIR, SCALECL_CACHE_DIR, SCALECL_GEMM, SCALECL_PROFILE_DIR\n");
+          "environment: SCALECL_DEVICE, SCALECL_KERNEL_DIR, SCALECL_CACHE_DIR, SCALECL_GEMM, SCALECL_PROFILE_DIR,\n"
+          "SCALECL_MODELS_DIR, SCALECL_DATA_DIR (see README.md)\n");
 }
 
 int main(int argc, char **argv) {
