@@ -4,6 +4,7 @@
 #include "args.h"
 #include "bench_util.h"
 #include "commands.h"
+#include "gemm.h"
 #include "peak.h"
 
 static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_err *err) {
@@ -19,6 +20,8 @@ static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_e
   for (int w = 0; w < 5; w++) cJSON_AddNumberToObject(byw, wn[w], pk->fma_by_width[w]);
   cJSON_AddNumberToObject(o, "read_bandwidth_gbs", pk->read_gbs);
   cJSON_AddNumberToObject(o, "launch_latency_us", pk->launch_us);
+  if (pk->n_gemm)
+    cJSON_AddStringToObject(o, "gemm_api_backend", sc_gemm_backend_name((sc_gemm_backend)pk->api_backend));
   cJSON *g = cJSON_AddArrayToObject(o, "sgemm");
   for (int i = 0; i < pk->n_gemm; i++) {
     cJSON *e = cJSON_CreateObject();
@@ -98,6 +101,9 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
              pk.gemm[i].clblast_gflops, 100 * pk.gemm[i].clblast_gflops / pk.fma_gflops, pk.gemm[i].own_gflops,
              100 * pk.gemm[i].own_gflops / pk.fma_gflops);
     }
+    if (pk.n_gemm)
+      printf("%-34s %s (SCALECL_GEMM or the device profile's gemm_backend)\n", "GEMM API default backend",
+             sc_gemm_backend_name((sc_gemm_backend)pk.api_backend));
     printf("(median of %d samples of >= %.2f s; total %.1f s)\n", po.samples, po.min_sample_s, pk.seconds);
     if (json) rc = write_json(json, &c, &pk, err);
   }

@@ -17,14 +17,8 @@ struct sc_gemm_state {
   cl_kernel kern[4];
   cl_mem temp; /* CLBlast's indirect-GEMM scratch, grown on demand and kept */
   size_t temp_size;
-  int overrides_applied;
+  sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
-
-sc_gemm_backend sc_gemm_default_backend(void) {
-  const char *e = getenv("SCALECL_GEMM");
-  if (e && !strcasecmp(e, "own")) return SC_GEMM_OWN;
-  return SC_GEMM_CLBLAST;
-}
 
 const char *sc_gemm_backend_name(sc_gemm_backend b) {
   return b == SC_GEMM_OWN ? "own" : b == SC_GEMM_CLBLAST ? "clblast" : "auto";
@@ -72,8 +66,8 @@ static int apply_profile(sc_ctx *c, sc_err *err) {
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root) {
-      rc = sc_fail(err, "profile %s is not valid JSON (near byte %ld)", path,
-                   (long)(cJSON_GetErrorPtr() ? strlen(cJSON_GetErrorPtr()) : 0));
+      rc = sc_fail(err, "profile %s is not valid JSON (near '%.24s')", path,
+                   cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
       break;
     }
     const cJSON *match = cJSON_GetObjectItemCaseSensitive(root, "match");
@@ -83,38 +77,63 @@ static int apply_profile(sc_ctx *c, sc_err *err) {
       if (!cJSON_IsString(m) || (!strstr(c->dev.name, m->valuestring) && !strstr(c->dev.platform_name, m->valuestring)))
         matches = 0;
     }
-    const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast");
-    if (matches && cJSON_IsObject(kernels)) {
-      const cJSON *k;
-      cJSON_ArrayForEach(k, kernels) {
-        const char *names[64];
-        size_t values[64], n = 0;
-        const cJSON *p;
-        cJSON_ArrayForEach(p, k) {
-          if (n < 64 && cJSON_IsNumber(p)) {
-            names[n] = p->string;
-            values[n++] = (size_t)p->valuedouble;
-          }
-        }
-        CLBlastStatusCode s = CLBlastOverrideParameters(c->dev.id, k->string, CLBlastPrecisionSingle, n, names, values);
-        if (s != CLBlastSuccess) {
-          rc = sc_fail(err, "profile %s: CLBlast rejected the %s parameters: %s", path, k->string, clblast_errname(s));
-          break;
+    if (!matches) {
+      cJSON_Delete(root);
+      continue;
+    }
+    const cJSON *backend = cJSON_GetObjectItemCaseSensitive(root, "gemm_backend");
+    if (backend) {
+      if (cJSON_IsString(backend) && !strcmp(backend->valuestring, "own"))
+        c->gemm->preferred = SC_GEMM_OWN;
+      else if (!cJSON_IsString(backend) || strcmp(backend->valuestring, "clblast") != 0)
+        rc = sc_fail(err, "profile %s: \"gemm_backend\" must be \"clblast\" or \"own\"", path);
+    }
+    const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast"), *k;
+    cJSON_ArrayForEach(k, kernels) {
+      if (rc) break;
+      const char *names[64];
+      size_t values[64], n = 0;
+      const cJSON *p;
+      cJSON_ArrayForEach(p, k) {
+        if (n < 64 && cJSON_IsNumber(p)) {
+          names[n] = p->string;
+          values[n++] = (size_t)p->valuedouble;
         }
       }
-      cJSON_Delete(root);
-      break;
+      CLBlastStatusCode s = CLBlastOverrideParameters(c->dev.id, k->string, CLBlastPrecisionSingle, n, names, values);
+      if (s != CLBlastSuccess)
+        rc = sc_fail(err, "profile %s: CLBlast rejected the %s parameters: %s", path, k->string, clblast_errname(s));
     }
     cJSON_Delete(root);
+    break;
   }
   closedir(d);
   return rc;
 }
 
+/* Creates the GEMM state on first use: applies the device profile and resolves the default
+ * backend ($SCALECL_GEMM, else the profile's "gemm_backend", else CLBlast). */
 static int state(sc_ctx *c, sc_err *err) {
   if (c->gemm) return 0;
+  const char *e = getenv("SCALECL_GEMM");
+  if (e && *e && strcasecmp(e, "own") && strcasecmp(e, "clblast"))
+    return sc_fail(err, "SCALECL_GEMM='%s': expected 'clblast' or 'own'", e);
   c->gemm = sc_calloc(1, sizeof *c->gemm, "GEMM state", err);
-  return c->gemm ? 0 : -1;
+  if (!c->gemm) return -1;
+  c->gemm->preferred = SC_GEMM_CLBLAST;
+  if (apply_profile(c, err)) {
+    free(c->gemm);
+    c->gemm = NULL;
+    return -1;
+  }
+  if (e && *e) c->gemm->preferred = strcasecmp(e, "own") ? SC_GEMM_CLBLAST : SC_GEMM_OWN;
+  return 0;
+}
+
+int sc_gemm_default(sc_ctx *c, sc_gemm_backend *out, sc_err *err) {
+  if (state(c, err)) return -1;
+  *out = c->gemm->preferred;
+  return 0;
 }
 
 static int own_kernel(sc_ctx *c, int ta, int tb, cl_kernel *k, sc_err *err) {
@@ -154,23 +173,15 @@ static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, 
   return 0;
 }
 
-static int clblast_prepare(sc_ctx *c, sc_err *err) {
-  if (c->gemm->overrides_applied) return 0;
-  if (apply_profile(c, err)) return -1;
-  c->gemm->overrides_applied = 1;
-  return 0;
-}
-
 int sc_gemm(sc_ctx *c, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
             cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
             size_t ldc, sc_err *err) {
   if (state(c, err) || check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
   if (M == 0 || N == 0) return 0;
-  if (be == SC_GEMM_AUTO) be = sc_gemm_default_backend();
+  if (be == SC_GEMM_AUTO) be = c->gemm->preferred;
   if (be == SC_GEMM_OWN)
     return own_gemm(c, transA, transB, M, N, K, alpha, A, offA, lda, 0, B, offB, ldb, 0, beta, C, offC, ldc, 0, 1,
                     err);
-  if (clblast_prepare(c, err)) return -1;
   CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
   size_t need = 0;
@@ -198,11 +209,10 @@ int sc_gemm_batched(sc_ctx *c, sc_gemm_backend be, int transA, int transB, size_
                     sc_err *err) {
   if (state(c, err) || check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
   if (M == 0 || N == 0 || batch == 0) return 0;
-  if (be == SC_GEMM_AUTO) be = sc_gemm_default_backend();
+  if (be == SC_GEMM_AUTO) be = c->gemm->preferred;
   if (be == SC_GEMM_OWN)
     return own_gemm(c, transA, transB, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB, beta, C, offC,
                     ldc, strideC, batch, err);
-  if (clblast_prepare(c, err)) return -1;
   CLBlastStatusCode s = CLBlastSgemmStridedBatched(
       CLBlastLayoutRowMajor, transA ? CLBlastTransposeYes : CLBlastTransposeNo,
       transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB,

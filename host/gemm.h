@@ -8,8 +8,9 @@
 
 typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN } sc_gemm_backend;
 
-/* Default backend: $SCALECL_GEMM=clblast|own, else CLBlast. */
-sc_gemm_backend sc_gemm_default_backend(void);
+/* The backend SC_GEMM_AUTO uses on this device: $SCALECL_GEMM=clblast|own, else the device
+ * profile's "gemm_backend" (platforms/profiles), else CLBlast. */
+int sc_gemm_default(sc_ctx *c, sc_gemm_backend *out, sc_err *err);
 const char *sc_gemm_backend_name(sc_gemm_backend b);
 
 /* transA/transB: 0 = as stored, 1 = transposed. A is M x K after op, B is K x N, C is M x N. */

@@ -141,6 +141,9 @@ int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err)
   sc_buffer_release(c, buf);
   if (rc || measure_bw_latency(c, o, out, err)) return -1;
   if (!o->skip_gemm) {
+    sc_gemm_backend be;
+    if (sc_gemm_default(c, &be, err)) return -1;
+    out->api_backend = be;
     static const size_t shapes[2][3] = {{1024, 1024, 1024}, {4096, 1536, 512}};
     for (int s = 0; s < 2; s++) {
       sc_peak_gemm *g = &out->gemm[out->n_gemm++];

@@ -20,6 +20,7 @@ typedef struct {
   double launch_us;
   int n_gemm;
   sc_peak_gemm gemm[SC_PEAK_MAX_GEMM];
+  int api_backend; /* sc_gemm_backend that the GEMM API uses by default on this device */
   double seconds; /* wall time of the whole measurement */
 } sc_peak;
 

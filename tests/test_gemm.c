@@ -159,11 +159,75 @@ static void test_backends_agree(void **state) {
   free(c1d);
 }
 
+static void write_profile(const char *dir, const char *body) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/test.json", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(body, f);
+  fclose(f);
+}
+
+/* The default backend comes from $SCALECL_GEMM, else the matching device profile, else CLBlast;
+ * bad values are errors that name the file or variable. */
+static void test_default_backend(void **state) {
+  (void)state;
+  char dir[512];
+  th_tmpdir("profile", dir, sizeof dir);
+  setenv("SCALECL_PROFILE_DIR", dir, 1);
+  sc_ctx c;
+  sc_gemm_backend be;
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
+  assert_int_equal(be, SC_GEMM_CLBLAST);
+  sc_ctx_close(&c);
+
+  write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"own\"}");
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
+  assert_int_equal(be, SC_GEMM_OWN);
+  sc_ctx_close(&c);
+
+  setenv("SCALECL_GEMM", "clblast", 1);
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
+  assert_int_equal(be, SC_GEMM_CLBLAST);
+  sc_ctx_close(&c);
+
+  setenv("SCALECL_GEMM", "cublas", 1);
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
+  assert_non_null(strstr(err.msg, "SCALECL_GEMM"));
+  sc_ctx_close(&c);
+  unsetenv("SCALECL_GEMM");
+
+  write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"fast\"}");
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
+  assert_non_null(strstr(err.msg, "test.json"));
+  assert_non_null(strstr(err.msg, "gemm_backend"));
+  sc_ctx_close(&c);
+
+  write_profile(dir, "{\"match\": [\"\"], \"clblast\": {\"Xgemm\": {\"MWG\": 64}}}");
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
+  assert_non_null(strstr(err.msg, "Xgemm"));
+  sc_ctx_close(&c);
+
+  write_profile(dir, "{\"match\": [\"no-such-device\"], \"gemm_backend\": \"own\"}");
+  th_ctx_open(&c);
+  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
+  assert_int_equal(be, SC_GEMM_CLBLAST);
+  sc_ctx_close(&c);
+  unsetenv("SCALECL_PROFILE_DIR");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_own),
       cmocka_unit_test(test_clblast),
       cmocka_unit_test(test_backends_agree),
+      cmocka_unit_test(test_default_backend),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
