@@ -1,5 +1,7 @@
-/* Register-blocked GEMM, row-major: C = alpha*op(A)*op(B) + beta*C, batched by the third
- * global dimension. Each work-item owns an RM x RN block of C; no local memory, because
+/* Register-blocked GEMM, row-major: C = alpha*op(A)*op(B) + beta*C, batched by the third global
+ * dimension. B is first packed into column panels of RN (pack_b), so the GEMM reads it
+ * contiguously whatever ldb and transpose: strided rows of a power-of-two width otherwise land
+ * in one cache set. Each GEMM work-item owns an RM x RN block of C; no local memory, because
  * barriers and __local tiles are slow on CPU OpenCL while explicit vectors are fast.
  * Defines: TRANSA, TRANSB (0/1), RM (rows per item), RN (columns per item: 4, 8 or 16). */
 #ifndef RM
@@ -34,40 +36,42 @@
 #define BT(k, j) B[(size_t)(k) * ldb + (j)]
 #endif
 
+/* Bp[batch][panel][k][RN] = op(B)[k][panel*RN + j], zero past column N. */
+__kernel void pack_b(const int N, const int K, __global const float *restrict Bbase, const ulong offB, const int ldb,
+                     const ulong strideB, __global float *restrict Bp) {
+  const int j = (int)get_global_id(0);
+  const int k = (int)get_global_id(1);
+  const size_t batch = get_global_id(2);
+  const int panels = (N + RN - 1) / RN;
+  if (j >= panels * RN || k >= K) return;
+  __global const float *B = Bbase + offB + batch * strideB;
+  Bp[((batch * panels + j / RN) * K + k) * RN + j % RN] = j < N ? BT(k, j) : 0.0f;
+}
+
 __kernel void gemm(const int M, const int N, const int K, const float alpha, __global const float *restrict Abase,
-                   const ulong offA, const int lda, const ulong strideA, __global const float *restrict Bbase,
-                   const ulong offB, const int ldb, const ulong strideB, const float beta, __global float *Cbase,
-                   const ulong offC, const int ldc, const ulong strideC) {
+                   const ulong offA, const int lda, const ulong strideA, __global const float *restrict Bp,
+                   const float beta, __global float *Cbase, const ulong offC, const int ldc, const ulong strideC) {
   const int n0 = (int)get_global_id(0) * RN;
   const int m0 = (int)get_global_id(1) * RM;
   const size_t batch = get_global_id(2);
   if (m0 >= M || n0 >= N) return;
+  const int panels = (N + RN - 1) / RN;
   __global const float *A = Abase + offA + batch * strideA;
-  __global const float *B = Bbase + offB + batch * strideB;
+  __global const float *P = Bp + (batch * panels + n0 / RN) * (size_t)K * RN;
   __global float *C = Cbase + offC + batch * strideC;
 
   VEC acc[RM];
   for (int i = 0; i < RM; i++) acc[i] = (VEC)(0.0f);
 
-  const int full = (m0 + RM <= M) && (n0 + RN <= N);
-  if (full) {
-    int k = 0;
+  int k = 0;
+  if (m0 + RM <= M) {
 #if !TRANSA
-    /* Eight k at a time: A rows are read as contiguous float8 instead of strided scalars, which
-     * avoids cache-set conflicts when lda is a power of two. */
+    /* Eight k at a time: A rows are read as contiguous float8 rather than strided scalars. */
     for (; k + 8 <= K; k += 8) {
       float8 a[RM];
       for (int i = 0; i < RM; i++) a[i] = vload8(0, A + (size_t)(m0 + i) * lda + k);
       VEC b[8];
-      for (int kk = 0; kk < 8; kk++) {
-#if TRANSB
-        float bt[RN];
-        for (int j = 0; j < RN; j++) bt[j] = BT(k + kk, n0 + j);
-        b[kk] = VLOAD(0, bt);
-#else
-        b[kk] = VLOAD(0, B + (size_t)(k + kk) * ldb + n0);
-#endif
-      }
+      for (int kk = 0; kk < 8; kk++) b[kk] = VLOAD(0, P + (size_t)(k + kk) * RN);
       for (int i = 0; i < RM; i++) {
         acc[i] = fma((VEC)(a[i].s0), b[0], acc[i]);
         acc[i] = fma((VEC)(a[i].s1), b[1], acc[i]);
@@ -79,17 +83,28 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
         acc[i] = fma((VEC)(a[i].s7), b[7], acc[i]);
       }
     }
+#elif RM == 8
+    /* op(A) columns are contiguous rows of A: one float8 load per k. */
+    for (; k < K; k++) {
+      float at[8];
+      vstore8(vload8(0, A + (size_t)k * lda + m0), 0, at);
+      VEC b = VLOAD(0, P + (size_t)k * RN);
+      for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(at[i]), b, acc[i]);
+    }
 #endif
     for (; k < K; k++) {
-#if TRANSB
-      float bt[RN];
-      for (int j = 0; j < RN; j++) bt[j] = BT(k, n0 + j);
-      VEC b = VLOAD(0, bt);
-#else
-      VEC b = VLOAD(0, B + (size_t)k * ldb + n0);
-#endif
+      VEC b = VLOAD(0, P + (size_t)k * RN);
       for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(AT(m0 + i, k)), b, acc[i]);
     }
+  } else {
+    /* Bottom edge: rows past M read as zero. */
+    for (; k < K; k++) {
+      VEC b = VLOAD(0, P + (size_t)k * RN);
+      for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(m0 + i < M ? AT(m0 + i, k) : 0.0f), b, acc[i]);
+    }
+  }
+
+  if (m0 + RM <= M && n0 + RN <= N) {
     for (int i = 0; i < RM; i++) {
       __global float *c = C + (size_t)(m0 + i) * ldc + n0;
       VEC r = alpha * acc[i];
@@ -97,16 +112,6 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
       VSTORE(r, 0, c);
     }
     return;
-  }
-  /* Edge block: bounds-checked scalar loads, zeros outside the matrix. */
-  for (int k = 0; k < K; k++) {
-    float bt[RN];
-    for (int j = 0; j < RN; j++) bt[j] = (n0 + j < N) ? BT(k, n0 + j) : 0.0f;
-    VEC b = VLOAD(0, bt);
-    for (int i = 0; i < RM; i++) {
-      float a = (m0 + i < M) ? AT(m0 + i, k) : 0.0f;
-      acc[i] = fma((VEC)(a), b, acc[i]);
-    }
   }
   for (int i = 0; i < RM && m0 + i < M; i++) {
     float out[RN];

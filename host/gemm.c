@@ -14,7 +14,9 @@ enum { OWN_RM = 8, OWN_RN = 16 };
 /* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm_state {
   cl_program prog[4];
-  cl_kernel kern[4];
+  cl_kernel kern[4], pack[4];
+  cl_mem packed; /* B packed into column panels for the own kernel, grown on demand and kept */
+  size_t packed_size;
   cl_mem temp; /* CLBlast's indirect-GEMM scratch, grown on demand and kept */
   size_t temp_size;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
@@ -136,33 +138,57 @@ int sc_gemm_default(sc_ctx *c, sc_gemm_backend *out, sc_err *err) {
   return 0;
 }
 
-static int own_kernel(sc_ctx *c, int ta, int tb, cl_kernel *k, sc_err *err) {
+static int own_kernels(sc_ctx *c, int ta, int tb, sc_err *err) {
   int v = ta * 2 + tb;
-  if (!c->gemm->kern[v]) {
-    char defs[128];
-    snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
-    if (sc_program_build(c, "gemm.cl", defs, NULL, &c->gemm->prog[v], NULL, err)) return -1;
-    if (sc_kernel_create(c->gemm->prog[v], "gemm", &c->gemm->kern[v], err)) return -1;
-  }
-  *k = c->gemm->kern[v];
+  if (c->gemm->kern[v]) return 0;
+  char defs[128];
+  snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
+  if (sc_program_build(c, "gemm.cl", defs, NULL, &c->gemm->prog[v], NULL, err)) return -1;
+  if (sc_kernel_create(c->gemm->prog[v], "pack_b", &c->gemm->pack[v], err)) return -1;
+  return sc_kernel_create(c->gemm->prog[v], "gemm", &c->gemm->kern[v], err);
+}
+
+static int grow(sc_ctx *c, cl_mem *buf, size_t *have, size_t need, const char *what, sc_err *err) {
+  if (need <= *have) return 0;
+  sc_buffer_release(c, *buf);
+  *buf = NULL;
+  *have = 0;
+  if (sc_buffer_create(c, need, what, buf, err)) return -1;
+  *have = need;
+  return 0;
+}
+
+static int set_args(cl_kernel k, const char *name, int n, const void *const *args, const size_t *sizes, sc_err *err) {
+  for (int i = 0; i < n; i++)
+    if (sc_set_arg(k, (cl_uint)i, sizes[i], args[i], name, err)) return -1;
   return 0;
 }
 
 static int own_gemm(sc_ctx *c, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t offA,
                     size_t lda, size_t sA, cl_mem B, size_t offB, size_t ldb, size_t sB, float beta, cl_mem C,
                     size_t offC, size_t ldc, size_t sC, size_t batch, sc_err *err) {
-  cl_kernel k;
-  if (own_kernel(c, ta, tb, &k, err)) return -1;
   if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
+  if (own_kernels(c, ta, tb, err)) return -1;
+  int v = ta * 2 + tb;
+  size_t panels = (N + OWN_RN - 1) / OWN_RN;
+  if (grow(c, &c->gemm->packed, &c->gemm->packed_size, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float),
+           "GEMM packed B", err))
+    return -1;
   cl_int m = (cl_int)M, n = (cl_int)N, kk = (cl_int)K, la = (cl_int)lda, lb = (cl_int)ldb, lc = (cl_int)ldc;
   cl_ulong oa = offA, ob = offB, oc = offC, sa = sA, sb = sB, sc = sC;
-  const void *args[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &B, &ob, &lb, &sb, &beta, &C, &oc, &lc, &sc};
-  const size_t sizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof B, 8, 4, 8, 4, sizeof C, 8, 4, 8};
-  for (cl_uint i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-    if (sc_set_arg(k, i, sizes[i], args[i], "gemm", err)) return -1;
-  size_t global[3] = {(N + OWN_RN - 1) / OWN_RN, (M + OWN_RM - 1) / OWN_RM, batch};
+  cl_mem P = c->gemm->packed;
+  const void *pargs[] = {&n, &kk, &B, &ob, &lb, &sb, &P};
+  const size_t psizes[] = {4, 4, sizeof B, 8, 4, 8, sizeof P};
+  const void *gargs[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &P, &beta, &C, &oc, &lc, &sc};
+  const size_t gsizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof P, 4, sizeof C, 8, 4, 8};
+  if (set_args(c->gemm->pack[v], "pack_b", 7, pargs, psizes, err) ||
+      set_args(c->gemm->kern[v], "gemm", 14, gargs, gsizes, err))
+    return -1;
+  size_t pglobal[3] = {panels * OWN_RN, K, batch};
+  if (K && sc_launch(c, c->gemm->pack[v], 3, pglobal, NULL, "pack_b", err)) return -1;
+  size_t global[3] = {panels, (M + OWN_RM - 1) / OWN_RM, batch};
   size_t local[3] = {1, 1, 1};
-  return sc_launch(c, k, 3, global, local, "gemm", err);
+  return sc_launch(c, c->gemm->kern[v], 3, global, local, "gemm", err);
 }
 
 static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {
@@ -188,13 +214,7 @@ int sc_gemm(sc_ctx *c, sc_gemm_backend be, int transA, int transB, size_t M, siz
   CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, offA, lda, offB, ldb, offC,
                                                    ldc, &c->queue, &need);
   if (s != CLBlastSuccess) return sc_fail(err, "CLBlastSGemmTempBufferSize(%zux%zux%zu): %s", M, N, K, clblast_errname(s));
-  if (need > c->gemm->temp_size) {
-    sc_buffer_release(c, c->gemm->temp);
-    c->gemm->temp = NULL;
-    c->gemm->temp_size = 0;
-    if (sc_buffer_create(c, need, "CLBlast GEMM temp buffer", &c->gemm->temp, err)) return -1;
-    c->gemm->temp_size = need;
-  }
+  if (grow(c, &c->gemm->temp, &c->gemm->temp_size, need, "CLBlast GEMM temp buffer", err)) return -1;
   s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
                                  offC, ldc, &c->queue, NULL, c->gemm->temp ? c->gemm->temp : C);
   if (s != CLBlastSuccess)
@@ -227,9 +247,11 @@ void sc_gemm_release(sc_ctx *c) {
   if (!c->gemm) return;
   for (int i = 0; i < 4; i++) {
     if (c->gemm->kern[i]) clReleaseKernel(c->gemm->kern[i]);
+    if (c->gemm->pack[i]) clReleaseKernel(c->gemm->pack[i]);
     if (c->gemm->prog[i]) clReleaseProgram(c->gemm->prog[i]);
   }
   sc_buffer_release(c, c->gemm->temp);
+  sc_buffer_release(c, c->gemm->packed);
   free(c->gemm);
   c->gemm = NULL;
 }
