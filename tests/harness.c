@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -114,9 +115,28 @@ int th_run_capture(const char *cmd, char *out, size_t cap) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Scratch directories are removed when the test process exits, unless SCALECL_KEEP_TMP is set. */
+enum { TH_MAX_TMPDIRS = 64 };
+static char th_tmpdirs[TH_MAX_TMPDIRS][512];
+static int th_n_tmpdirs;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void remove_tmpdirs(void) {
+  if (getenv("SCALECL_KEEP_TMP")) return;
+  for (int i = 0; i < th_n_tmpdirs; i++) nftw(th_tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *th_tmpdir(const char *tag, char *buf, size_t buflen) {
   const char *t = getenv("TMPDIR");
   snprintf(buf, buflen, "%s/scalecl-%s-XXXXXX", t && *t ? t : "/tmp", tag);
   if (!mkdtemp(buf)) fail_msg("mkdtemp %s failed", buf);
+  if (th_n_tmpdirs == 0) atexit(remove_tmpdirs);
+  if (th_n_tmpdirs < TH_MAX_TMPDIRS) snprintf(th_tmpdirs[th_n_tmpdirs++], sizeof th_tmpdirs[0], "%s", buf);
   return buf;
 }

@@ -45,7 +45,8 @@ const char *th_shared_data_dir(void);
 const char *th_scalecl_bin(void);
 /* Runs a shell command; returns its exit status (-1 if it did not exit) and up to cap - 1 bytes of its stdout. */
 int th_run_capture(const char *cmd, char *out, size_t cap);
-/* A fresh empty temporary directory (mkdtemp under $TMPDIR); the caller need not remove it. */
+/* A fresh empty temporary directory (mkdtemp under $TMPDIR), removed with its contents when the
+ * test exits (kept if SCALECL_KEEP_TMP is set). */
 const char *th_tmpdir(const char *tag, char *buf, size_t buflen);
 
 #endif
