@@ -298,8 +298,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
     sc_bench_json_device(root, &c, peak, sgemm, sgemm_cpu);
     cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
-    cJSON_AddNumberToObject(root, "loadavg_start", load0);
-    cJSON_AddNumberToObject(root, "loadavg_end", load1);
+    cJSON_AddNumberToObject(root, "load_average_start", load0);
+    cJSON_AddNumberToObject(root, "load_average_end", load1);
     cJSON_AddItemToObject(root, "sequences", jseq);
     cJSON_AddItemToObject(root, "decode", jdec);
     jseq = jdec = NULL;

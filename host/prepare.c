@@ -11,7 +11,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 
 #include "cl_runtime.h"
 #include "shards.h"
+#include "timing.h"
 #include "tokenizer.h"
 
 extern char **environ;
@@ -508,12 +508,6 @@ static int write_info(run *r, const char *name, sc_err *err) {
   return rc;
 }
 
-static double cpu_now(void) {
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
 int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   memset(st, 0, sizeof *st);
   if (o->n_inputs < 1) return sc_fail(err, "prepare: no inputs (give --in PATH, or --default)");
@@ -554,7 +548,7 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   r->log = o->log ? o->log : stderr;
   r->t0 = sc_now();
   r->next_report = r->t0 + 0.25;
-  r->cpu0 = cpu_now();
+  r->cpu0 = sc_cpu_seconds();
   if (!realpath(o->out_dir, r->out_real)) r->out_real[0] = '\0';
   int rc = 0;
   for (int s = 0; s < 2 && !rc; s++)
@@ -568,7 +562,7 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   st->shards_train = r->w[0].nshards;
   st->shards_val = r->w[1].nshards;
   st->seconds = sc_now() - r->t0;
-  st->cpu_seconds = cpu_now() - r->cpu0;
+  st->cpu_seconds = sc_cpu_seconds() - r->cpu0;
   progress(r, 1);
   if (!rc && st->documents == 0)
     rc = sc_fail(err, "prepare: the inputs hold no documents (%llu files, %llu bytes, %llu malformed lines)",
