@@ -159,7 +159,7 @@ int sc_cl_enumerate(sc_device_info **out, int *nout, sc_err *err) {
   *nout = 0;
   cl_uint np = 0;
   cl_int rc = clGetPlatformIDs(0, NULL, &np);
-  if ((rc != CL_SUCCESS && rc != -1001) || (rc == CL_SUCCESS && np == 0) || rc == -1001)
+  if (rc != CL_SUCCESS || np == 0)
     return sc_fail(err,
                    "no OpenCL platform found (%s). Install the ICD loader and a driver, e.g. on Debian: "
                    "apt-get install ocl-icd-libopencl1 pocl-opencl-icd (CPU), or your GPU vendor's OpenCL ICD; "
@@ -343,7 +343,8 @@ void sc_ctx_close(sc_ctx *c) {
 /* Turns "A=1 B=2 FLAG" into "#define A 1\n#define B 2\n#define FLAG\n" in front of the source. */
 static char *inject_defines(const char *defines, const char *source, sc_err *err) {
   size_t dl = defines ? strlen(defines) : 0, sl = strlen(source);
-  char *out = sc_malloc(dl * 2 + 64 + sl + 64, "kernel source", err);
+  /* Each define grows by "#define " and a newline (9 bytes); there is at most one per two bytes. */
+  char *out = sc_malloc(dl + 9 * (dl / 2 + 1) + sizeof "#line 1\n" + sl + 1, "kernel source", err);
   if (!out) return NULL;
   size_t o = 0;
   const char *p = defines;

@@ -56,6 +56,14 @@ static void test_build_error(void **state) {
   assert_non_null(strstr(err.msg, "-DBETA=3"));
   assert_non_null(strstr(err.msg, "ALPHA=2"));
   assert_non_null(strstr(err.msg, "undefined_symbol")); /* from the compiler's log */
+  /* Many one-letter defines: the injected source grows most relative to the define string. */
+  const char *ok = "__kernel void k(__global float *x) { x[0] = A + B + C + D + E + F + G + H + I + J + K + L; }";
+  char defs[256] = "";
+  for (char ch = 'A'; ch <= 'L'; ch++) snprintf(defs + strlen(defs), sizeof defs - strlen(defs), "%c=1 ", ch);
+  strcat(defs, "M N O P Q R S T U V W X Y Z");
+  assert_int_equal(sc_program_build_source(&c, "many.cl", ok, defs, NULL, &p, NULL, &err), 0);
+  clReleaseProgram(p);
+  p = NULL;
   /* A missing kernel file names the file and the fix. */
   assert_int_equal(sc_program_build(&c, "does_not_exist.cl", NULL, NULL, &p, NULL, &err), -1);
   assert_non_null(strstr(err.msg, "does_not_exist.cl"));
