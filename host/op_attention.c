@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "op_util.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
 #include "safetensors.h"
@@ -68,11 +69,6 @@ static int load_inputs(op_state *s, int backward, int rope, int64_t shape[4], sc
   return 0;
 }
 
-static int upload(sc_ctx *c, const void *h, size_t bytes, const char *what, cl_mem *m, sc_err *err) {
-  if (sc_buffer_create(c, bytes, what, m, err)) return -1;
-  return h ? sc_buffer_write(c, *m, 0, bytes, h, err) : 0;
-}
-
 static int run(sc_ctx *c, op_state *s, const char *out, int backward, double theta, sc_err *err) {
   int64_t shape[4];
   if (load_inputs(s, backward, theta > 0, shape, err)) return -1;
@@ -81,10 +77,10 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
   static const char *const dnames[T_COUNT] = {"q", "k", "v", "do", "dq", "dk", "dv", "o"};
   for (int t = 0; t < T_COUNT; t++)
     if ((backward || (t != T_DO && t != T_DQ && t != T_DK && t != T_DV)) &&
-        upload(c, t <= T_DO ? s->host[t] : NULL, nb, dnames[t], &s->dev[t], err))
+        sc_op_upload(c, t <= T_DO ? s->host[t] : NULL, nb, dnames[t], &s->dev[t], err))
       return -1;
-  if (upload(c, NULL, nl * sizeof(float), "lse", &s->dlse, err)) return -1;
-  if (s->seg && upload(c, s->seg, (size_t)B * S * sizeof(int32_t), "seg", &s->dseg, err)) return -1;
+  if (sc_op_upload(c, NULL, nl * sizeof(float), "lse", &s->dlse, err)) return -1;
+  if (s->seg && sc_op_upload(c, s->seg, (size_t)B * S * sizeof(int32_t), "seg", &s->dseg, err)) return -1;
   sc_attention_cfg cfg = {.head_dim = dh};
   if (sc_attention_create(c, &cfg, &s->att, err)) return -1;
   cl_mem q = s->dev[T_Q], k = s->dev[T_K];
@@ -96,8 +92,8 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
       for (size_t i = 0; i < (size_t)B * S; i++) pos[i] = (int32_t)(i % (size_t)S);
     }
     for (size_t i = 0; i < (size_t)B * S; i++) maxpos = pos[i] > maxpos ? pos[i] : maxpos;
-    if (upload(c, pos, (size_t)B * S * sizeof(int32_t), "pos", &s->dpos, err) ||
-        upload(c, NULL, nb, "rotated q", &s->qr, err) || upload(c, NULL, nb, "rotated k", &s->kr, err) ||
+    if (sc_op_upload(c, pos, (size_t)B * S * sizeof(int32_t), "pos", &s->dpos, err) ||
+        sc_op_upload(c, NULL, nb, "rotated q", &s->qr, err) || sc_op_upload(c, NULL, nb, "rotated k", &s->kr, err) ||
         sc_rope_create(c, dh, theta, &s->rope, err) ||
         sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, q, s->qr, 0, err) ||
         sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, k, s->kr, 0, err))
@@ -116,15 +112,12 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
   sc_st_entry e[5];
   int ne = 0;
   for (int t = backward ? T_DQ : T_O; t <= T_O; t++) {
-    if (!(s->host[t] = sc_malloc(nb, dnames[t], err)) || sc_buffer_read(c, s->dev[t], 0, nb, s->host[t], err))
-      return -1;
+    if (sc_op_download(c, s->dev[t], n, dnames[t], &s->host[t], err)) return -1;
     if (check_finite(s->host[t], n, dnames[t], "the results", err))
       return sc_wrap(err, "internal error, please report with the input file");
     e[ne++] = (sc_st_entry){dnames[t], SC_ST_F32, 4, {B, NH, S, dh}, s->host[t]};
   }
-  if (!(s->lse = sc_malloc(nl * sizeof(float), "lse", err)) ||
-      sc_buffer_read(c, s->dlse, 0, nl * sizeof(float), s->lse, err))
-    return -1;
+  if (sc_op_download(c, s->dlse, nl, "lse", &s->lse, err)) return -1;
   e[ne++] = (sc_st_entry){"lse", SC_ST_F32, 3, {B, NH, S}, s->lse};
   char th[32];
   snprintf(th, sizeof th, "%.17g", theta);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "op_util.h"
 #include "ops/mlstm.h"
 #include "safetensors.h"
 #include "subcommand.h"
@@ -72,18 +73,6 @@ static int load_inputs(const sc_st_file *in, int backward, tensors *t, sc_err *e
   return 0;
 }
 
-static int upload(sc_ctx *c, tensors *t, int j, sc_err *err) {
-  const size_t bytes = numel(t, j) * sizeof(float);
-  if (sc_buffer_create(c, bytes, names[j], &t->dev[j], err)) return -1;
-  return t->host[j] ? sc_buffer_write(c, t->dev[j], 0, bytes, t->host[j], err) : 0;
-}
-
-static int download(sc_ctx *c, tensors *t, int j, sc_err *err) {
-  const size_t n = numel(t, j);
-  if (!(t->host[j] = sc_malloc(n * sizeof(float), names[j], err))) return -1;
-  return sc_buffer_read(c, t->dev[j], 0, n * sizeof(float), t->host[j], err);
-}
-
 /* Runs the forward (and backward) on the device and fills the output tensors' host copies. */
 static int compute(sc_ctx *c, int L, float eps, int backward, tensors *t, sc_err *err) {
   const size_t B = (size_t)t->shape[Q][0], NH = (size_t)t->shape[Q][1], S = (size_t)t->shape[Q][2];
@@ -98,7 +87,8 @@ static int compute(sc_ctx *c, int L, float eps, int backward, tensors *t, sc_err
     t->ndim[j] = t->ndim[j - DQ], memcpy(t->shape[j], t->shape[j - DQ], sizeof t->shape[j]);
   const int last = backward ? DC0 : MLAST;
   for (int j = 0; j <= last; j++)
-    if ((t->host[j] || j >= H) && upload(c, t, j, err)) return -1;
+    if ((t->host[j] || j >= H) && sc_op_upload(c, t->host[j], numel(t, j) * sizeof(float), names[j], &t->dev[j], err))
+      return -1;
   sc_mlstm op;
   if (sc_mlstm_init(&op, c, L, (int)dqk, (int)dv, err)) return -1;
   const sc_mlstm_fwd_io f = {t->dev[Q],    t->dev[K],     t->dev[V],     t->dev[I],    t->dev[F],
@@ -110,7 +100,7 @@ static int compute(sc_ctx *c, int L, float eps, int backward, tensors *t, sc_err
   int rc = sc_mlstm_forward(&op, B * NH, S, eps, &f, err);
   if (!rc && backward) rc = sc_mlstm_backward(&op, B * NH, S, eps, &b, err);
   sc_mlstm_release(&op);
-  for (int j = H; !rc && j <= last; j++) rc = download(c, t, j, err);
+  for (int j = H; !rc && j <= last; j++) rc = sc_op_download(c, t->dev[j], numel(t, j), names[j], &t->host[j], err);
   return rc;
 }
 
