@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "csv.h"
 #include "flops.h"
 #include "harness.h"
 #include "model_config.h"
@@ -179,34 +181,6 @@ static void test_budget(void **state) {
   assert_int_equal(sc_flops_forward(&c, 0, &o, &fw, &err), -1);
 }
 
-/* Every run of the paper's dataset: N exact, and C = 3 FW(ctx) / ctx * D to 1e-9. */
-static int next_field(char **s, char *out, size_t n) {
-  if (!*s) return -1;
-  char *comma = strchr(*s, ',');
-  size_t l = comma ? (size_t)(comma - *s) : strcspn(*s, "\r\n");
-  snprintf(out, n, "%.*s", (int)(l < n - 1 ? l : n - 1), *s);
-  *s = comma ? comma + 1 : NULL;
-  return 0;
-}
-
-static int column(const char *header, const char *name) {
-  char buf[2048], f[128];
-  snprintf(buf, sizeof buf, "%s", header);
-  char *s = buf;
-  for (int i = 0; next_field(&s, f, sizeof f) == 0; i++)
-    if (!strcmp(f, name)) return i;
-  fail_msg("column %s missing", name);
-  return -1;
-}
-
-static void row_field(const char *line, int col, char *out, size_t n) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", line);
-  char *s = buf;
-  for (int i = 0; i <= col; i++)
-    if (next_field(&s, out, n)) fail_msg("short row: %s", line);
-}
-
 typedef struct {
   sc_model_config *c;
   int n;
@@ -225,8 +199,8 @@ static preset_set load_presets(void) {
   return s;
 }
 
-/* Opens a file of ../shared/data for reading, or skips the test saying why. */
-static FILE *open_shared(const char *name) {
+/* Reads a table of ../shared/data, or skips the test saying why. */
+static void read_shared(const char *name, sc_csv *t) {
   const char *data = th_shared_data_dir();
   if (!data) {
     print_message("SKIP: ../shared/data not found (set SCALECL_SHARED_DATA)\n");
@@ -234,37 +208,37 @@ static FILE *open_shared(const char *name) {
   }
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", data, name);
-  FILE *f = fopen(path, "r");
-  if (!f) {
+  if (access(path, R_OK) != 0) {
     print_message("SKIP: %s not readable\n", path);
     skip();
   }
-  return f;
+  sc_err err;
+  if (sc_csv_read(path, t, &err)) fail_msg("%s", err.msg);
 }
 
+static int column(const sc_csv *t, const char *name) {
+  int c = sc_csv_col(t, name);
+  if (c < 0) fail_msg("column %s missing from %s", name, t->name);
+  return c;
+}
+
+/* Every run of the paper's dataset: N exact, and C = 3 FW(ctx) / ctx * D to 1e-9. */
 static void test_paper_runs(void **state) {
   (void)state;
-  FILE *f = open_shared("xlstm_scaling_runs.csv");
+  sc_csv t;
+  read_shared("xlstm_scaling_runs.csv", &t);
   preset_set ps = load_presets();
   sc_flops_opts o = sc_flops_paper_opts();
-  char header[2048], line[4096], v[128];
-  assert_non_null(fgets(header, sizeof header, f));
-  int c_arch = column(header, "arch"), c_set = column(header, "experiment_set"), c_ctx = column(header, "ctx"),
-      c_n = column(header, "n_params"), c_d = column(header, "n_tokens"), c_c = column(header, "flops"),
-      c_l = column(header, "n_layers"), c_dm = column(header, "d_model"), c_h = column(header, "n_heads"),
-      c_hd = column(header, "head_dim");
-  int rows = 0;
+  int c_arch = column(&t, "arch"), c_set = column(&t, "experiment_set"), c_ctx = column(&t, "ctx"),
+      c_n = column(&t, "n_params"), c_d = column(&t, "n_tokens"), c_c = column(&t, "flops"),
+      c_l = column(&t, "n_layers"), c_dm = column(&t, "d_model"), c_h = column(&t, "n_heads"),
+      c_hd = column(&t, "head_dim");
   double worst = 0;
-  while (fgets(line, sizeof line, f)) {
-    long ctx, layers, dm, heads, hd;
-    char arch[32], set[32];
-    row_field(line, c_arch, arch, sizeof arch);
-    row_field(line, c_set, set, sizeof set);
-    row_field(line, c_ctx, v, sizeof v), ctx = atol(v);
-    row_field(line, c_l, v, sizeof v), layers = atol(v);
-    row_field(line, c_dm, v, sizeof v), dm = atol(v);
-    row_field(line, c_h, v, sizeof v), heads = atol(v);
-    row_field(line, c_hd, v, sizeof v), hd = atol(v);
+  for (int r = 0; r < t.nrows; r++) {
+    const char *arch = sc_csv_cell(&t, r, c_arch), *set = sc_csv_cell(&t, r, c_set);
+    long ctx = atol(sc_csv_cell(&t, r, c_ctx)), layers = atol(sc_csv_cell(&t, r, c_l)),
+         dm = atol(sc_csv_cell(&t, r, c_dm)), heads = atol(sc_csv_cell(&t, r, c_h)),
+         hd = atol(sc_csv_cell(&t, r, c_hd));
     /* The training runs used chunk 64 and the scaling-law FFN widths: the timing presets are not candidates. */
     const sc_model_config *m = NULL;
     for (int i = 0; i < ps.n && !m; i++) {
@@ -275,46 +249,40 @@ static void test_paper_runs(void **state) {
       if (c->d_model == dm && c->n_layers == layers && c->n_heads == heads && c_head == hd) m = c;
     }
     if (!m) fail_msg("no preset for the %s %s run d %ld, %ld layers, %ld heads", arch, set, dm, layers, heads);
-    row_field(line, c_n, v, sizeof v);
-    if (sc_model_params(m) != atoll(v))
-      fail_msg("%s: %lld params, the paper's data says %s", m->name, (long long)sc_model_params(m), v);
-    row_field(line, c_d, v, sizeof v);
-    double tokens = atof(v);
-    row_field(line, c_c, v, sizeof v);
-    double want = atof(v);
+    const char *n = sc_csv_cell(&t, r, c_n);
+    if (sc_model_params(m) != atoll(n))
+      fail_msg("%s: %lld params, the paper's data says %s", m->name, (long long)sc_model_params(m), n);
+    double tokens = atof(sc_csv_cell(&t, r, c_d)), want = atof(sc_csv_cell(&t, r, c_c));
     sc_flops fw = forward(m, ctx, &o);
     double got = sc_flops_budget_for_tokens(&fw, ctx, tokens);
     double rel = fabs(got - want) / want;
     if (rel > worst) worst = rel;
     if (rel > 1e-9)
       fail_msg("%s at ctx %ld, %.0f tokens: %.10e FLOPs, the paper's data says %.10e", m->name, ctx, tokens, got, want);
-    rows++;
   }
-  fclose(f);
+  print_message("checked %d runs of the paper's dataset, worst FLOP relative error %.2e\n", t.nrows, worst);
+  assert_int_equal(t.nrows, 640);
+  sc_csv_free(&t);
   free(ps.c);
-  print_message("checked %d runs of the paper's dataset, worst FLOP relative error %.2e\n", rows, worst);
-  assert_int_equal(rows, 640);
 }
 
 /* Inference-timing presets against the benchmarked shapes of xlstm_inference_times.csv. */
 static void test_timing_presets(void **state) {
   (void)state;
-  FILE *f = open_shared("xlstm_inference_times.csv");
-  char header[2048], line[4096], v[128], tag[64], arch[32];
-  assert_non_null(fgets(header, sizeof header, f));
-  int c_arch = column(header, "arch"), c_tag = column(header, "model_size"), c_n = column(header, "n_params"),
-      c_l = column(header, "n_layers"), c_dm = column(header, "d_model"), c_h = column(header, "n_heads"),
-      c_ff = column(header, "ffn_dim"), c_v = column(header, "vocab_size"), c_ch = column(header, "chunk_size");
+  sc_csv t;
+  read_shared("xlstm_inference_times.csv", &t);
+  int c_arch = column(&t, "arch"), c_tag = column(&t, "model_size"), c_n = column(&t, "n_params"),
+      c_l = column(&t, "n_layers"), c_dm = column(&t, "d_model"), c_h = column(&t, "n_heads"),
+      c_ff = column(&t, "ffn_dim"), c_v = column(&t, "vocab_size"), c_ch = column(&t, "chunk_size");
   /* Llama timing shapes equal to a token/param preset have no separate -timing file. */
   static const char *const same[][2] = {{"160m", "llama-162m"}, {"830m", "llama-834m"}, {"1.4b", "llama-1.4b"}};
   int checked = 0;
   char seen[16][80];
   int nseen = 0;
-  while (fgets(line, sizeof line, f)) {
-    row_field(line, c_arch, arch, sizeof arch);
-    row_field(line, c_tag, tag, sizeof tag);
+  for (int r = 0; r < t.nrows; r++) {
+    const char *tag = sc_csv_cell(&t, r, c_tag);
     char name[80];
-    int is_x = !strcmp(arch, "xlstm");
+    int is_x = !strcmp(sc_csv_cell(&t, r, c_arch), "xlstm");
     snprintf(name, sizeof name, "%s-%s-timing", is_x ? "xlstm" : "llama", tag);
     for (int i = 0; i < 3 && !is_x; i++)
       if (!strcmp(tag, same[i][0])) snprintf(name, sizeof name, "%s", same[i][1]);
@@ -324,14 +292,13 @@ static void test_timing_presets(void **state) {
     assert_true(nseen < 16);
     snprintf(seen[nseen++], sizeof seen[0], "%s", name);
     sc_model_config c = preset(name);
-    row_field(line, c_l, v, sizeof v), assert_int_equal(c.n_layers, atol(v));
-    row_field(line, c_dm, v, sizeof v), assert_int_equal(c.d_model, atol(v));
-    row_field(line, c_h, v, sizeof v), assert_int_equal(c.n_heads, atol(v));
-    row_field(line, c_ff, v, sizeof v), assert_int_equal(c.d_ff, atol(v));
-    row_field(line, c_v, v, sizeof v), assert_int_equal(c.vocab_size, atol(v));
-    if (is_x) row_field(line, c_ch, v, sizeof v), assert_int_equal(c.chunk_size, atol(v));
-    row_field(line, c_n, v, sizeof v);
-    long long want = atoll(v);
+    assert_int_equal(c.n_layers, atol(sc_csv_cell(&t, r, c_l)));
+    assert_int_equal(c.d_model, atol(sc_csv_cell(&t, r, c_dm)));
+    assert_int_equal(c.n_heads, atol(sc_csv_cell(&t, r, c_h)));
+    assert_int_equal(c.d_ff, atol(sc_csv_cell(&t, r, c_ff)));
+    assert_int_equal(c.vocab_size, atol(sc_csv_cell(&t, r, c_v)));
+    if (is_x) assert_int_equal(c.chunk_size, atol(sc_csv_cell(&t, r, c_ch)));
+    long long want = atoll(sc_csv_cell(&t, r, c_n));
     if (!is_x) {
       /* The file's Llama n_params are those of the scaling-law FFN widths, not the benchmarked Llama-2 ones. */
       static const char *const tp_label[][2] = {{"160m", "162m"}, {"400m", "406m"}, {"830m", "834m"}};
@@ -339,8 +306,8 @@ static void test_timing_presets(void **state) {
       snprintf(tp, sizeof tp, "llama-%s", tag);
       for (int i = 0; i < 3; i++)
         if (!strcmp(tag, tp_label[i][0])) snprintf(tp, sizeof tp, "llama-%s", tp_label[i][1]);
-      sc_model_config t = preset(tp);
-      assert_int_equal(sc_model_params(&t), want);
+      sc_model_config tpc = preset(tp);
+      assert_int_equal(sc_model_params(&tpc), want);
     } else if (!strcmp(tag, "160m") || !strcmp(tag, "830m")) {
       /* Its xLSTM 160m/830m counts match xlstm_large's FFN rounding, 64*floor((d*2.667 + 63)/64): d_ff 2048 and
        * 4096 where the training code (and ffn_dim) has 2112 and 4160. */
@@ -351,7 +318,7 @@ static void test_timing_presets(void **state) {
     }
     checked++;
   }
-  fclose(f);
+  sc_csv_free(&t);
   assert_int_equal(checked, 12);
 }
 
