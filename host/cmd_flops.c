@@ -71,17 +71,9 @@ static int cmp_preset(const void *pa, const void *pb) {
 
 static int run_table(long ctx, const char *mode, int json, sc_err *err) {
   char dir[4096];
-  char **names;
-  int n;
-  if (sc_models_dir(dir, sizeof dir, err) || sc_preset_names(dir, &names, &n, err)) return 1;
-  sc_model_config *cfgs = sc_calloc((size_t)n, sizeof *cfgs, "preset configs", err);
-  int rc = cfgs ? 0 : 1;
-  for (int i = 0; i < n && !rc; i++) rc = sc_model_config_resolve(names[i], &cfgs[i], err) ? 1 : 0;
-  sc_preset_names_free(names, n);
-  if (rc) {
-    free(cfgs);
-    return rc;
-  }
+  sc_model_config *cfgs;
+  int n, rc = 0;
+  if (sc_models_dir(dir, sizeof dir, err) || sc_preset_configs(dir, &cfgs, &n, err)) return 1;
   qsort(cfgs, (size_t)n, sizeof *cfgs, cmp_preset);
   cJSON *arr = json ? cJSON_CreateArray() : NULL;
   if (!json)

@@ -566,54 +566,91 @@ void sc_preset_names_free(char **names, int n) {
   free(names);
 }
 
+/* Presets as they are found: names, and the configs themselves when `load` is set. */
 typedef struct {
   char **names;
-  int n, cap;
+  sc_model_config *cfgs;
+  int n, cap, load;
   sc_err *err;
-} name_list;
+} preset_list;
 
-static int push_name(name_list *l, const char *name) {
+static int push_preset(preset_list *l, const char *name, const sc_model_config *cfg) {
   if (l->n == l->cap) {
-    l->cap = l->cap ? 2 * l->cap : 128;
-    char **grown = realloc(l->names, (size_t)l->cap * sizeof *grown);
-    if (!grown) return sc_fail(l->err, "out of host memory listing presets");
-    l->names = grown;
+    int cap = l->cap ? 2 * l->cap : 128;
+    char **names = realloc(l->names, (size_t)cap * sizeof *names);
+    if (!names) return sc_fail(l->err, "out of host memory listing presets");
+    l->names = names;
+    if (l->load) {
+      sc_model_config *cfgs = realloc(l->cfgs, (size_t)cap * sizeof *cfgs);
+      if (!cfgs) return sc_fail(l->err, "out of host memory loading presets");
+      l->cfgs = cfgs;
+    }
+    l->cap = cap;
   }
   char *s = sc_strdup(name, l->err);
   if (!s) return -1;
+  if (l->load) l->cfgs[l->n] = *cfg;
   l->names[l->n++] = s;
   return 0;
 }
 
 static int collect_row(const sc_model_config *cfg, void *user) {
-  return push_name(user, cfg->name);
+  return push_preset(user, cfg->name, cfg);
 }
 
-int sc_preset_names(const char *dir, char ***names, int *n, sc_err *err) {
-  name_list l = {.err = err};
+/* The *.json files of dir (loaded only with l->load), then every row of isoflop/<stem>.tsv; each file is read
+ * once. Fails when a name is defined twice. */
+static int collect_presets(const char *dir, preset_list *l, sc_err *err) {
   char **stems;
   int ns, rc = list_stems(dir, ".json", &stems, &ns, err);
-  for (int i = 0; rc == 0 && i < ns; i++) rc = push_name(&l, stems[i]);
+  for (int i = 0; rc == 0 && i < ns; i++) {
+    if (!l->load) {
+      rc = push_preset(l, stems[i], NULL);
+      continue;
+    }
+    char path[4300];
+    sc_model_config cfg;
+    snprintf(path, sizeof path, "%s/%s.json", dir, stems[i]);
+    rc = sc_model_config_load(path, &cfg, err) || push_preset(l, stems[i], &cfg) ? -1 : 0;
+  }
   sc_preset_names_free(stems, ns);
   char iso[4200];
   snprintf(iso, sizeof iso, "%s/isoflop", dir);
   stems = NULL;
   ns = 0;
   if (rc == 0) rc = list_stems(iso, ".tsv", &stems, &ns, err);
-  for (int i = 0; rc == 0 && i < ns; i++) rc = expand_table(dir, stems[i], collect_row, &l, err);
+  for (int i = 0; rc == 0 && i < ns; i++) rc = expand_table(dir, stems[i], collect_row, l, err);
   sc_preset_names_free(stems, ns);
-  for (int i = 0; rc == 0 && i < l.n; i++)
-    for (int j = i + 1; j < l.n; j++)
-      if (!strcmp(l.names[i], l.names[j])) {
-        rc = sc_fail(err, "preset '%s' is defined twice in %s (a .json file and an IsoFLOP table row?)", l.names[i],
+  for (int i = 0; rc == 0 && i < l->n; i++)
+    for (int j = i + 1; j < l->n; j++)
+      if (!strcmp(l->names[i], l->names[j])) {
+        rc = sc_fail(err, "preset '%s' is defined twice in %s (a .json file and an IsoFLOP table row?)", l->names[i],
                      dir);
         break;
       }
-  if (rc) {
+  return rc;
+}
+
+int sc_preset_names(const char *dir, char ***names, int *n, sc_err *err) {
+  preset_list l = {.err = err};
+  if (collect_presets(dir, &l, err)) {
     sc_preset_names_free(l.names, l.n);
     return -1;
   }
   *names = l.names;
+  *n = l.n;
+  return 0;
+}
+
+int sc_preset_configs(const char *dir, sc_model_config **cfgs, int *n, sc_err *err) {
+  preset_list l = {.load = 1, .err = err};
+  int rc = collect_presets(dir, &l, err);
+  sc_preset_names_free(l.names, l.n);
+  if (rc) {
+    free(l.cfgs);
+    return -1;
+  }
+  *cfgs = l.cfgs;
   *n = l.n;
   return 0;
 }

@@ -61,6 +61,8 @@ int sc_models_dir(char *buf, size_t n, sc_err *err);
 /* Every preset name in `dir`: the *.json files, then every row of isoflop/<stem>.tsv; sorted within each. */
 int sc_preset_names(const char *dir, char ***names, int *n, sc_err *err);
 void sc_preset_names_free(char **names, int n);
+/* Every preset in `dir`, loaded, in sc_preset_names order (each file read once); the caller frees *cfgs. */
+int sc_preset_configs(const char *dir, sc_model_config **cfgs, int *n, sc_err *err);
 
 /* The config as HF-style config.json text (heap string), readable by sc_model_config_parse. */
 char *sc_model_config_to_json(const sc_model_config *cfg, sc_err *err);

@@ -188,14 +188,9 @@ typedef struct {
 
 static preset_set load_presets(void) {
   char dir[4096];
-  char **names;
-  int n;
+  preset_set s;
   sc_err err;
-  if (sc_models_dir(dir, sizeof dir, &err) || sc_preset_names(dir, &names, &n, &err)) fail_msg("%s", err.msg);
-  preset_set s = {calloc((size_t)n, sizeof(sc_model_config)), n};
-  assert_non_null(s.c);
-  for (int i = 0; i < n; i++) s.c[i] = preset(names[i]);
-  sc_preset_names_free(names, n);
+  if (sc_models_dir(dir, sizeof dir, &err) || sc_preset_configs(dir, &s.c, &s.n, &err)) fail_msg("%s", err.msg);
   return s;
 }
 
