@@ -69,7 +69,19 @@ static int cmp_preset(const void *pa, const void *pb) {
   return strcmp(a->name, b->name);
 }
 
-static int run_table(long ctx, const char *mode, int json, sc_err *err) {
+/* The options of each architecture: the paper's, with --mode applied to the architecture it is a mode of;
+ * fails when it is a mode of neither. */
+static int mode_opts(const char *mode, sc_flops_opts o[2], sc_err *err) {
+  o[SC_ARCH_XLSTM] = o[SC_ARCH_LLAMA] = sc_flops_paper_opts();
+  if (!mode) return 0;
+  sc_err ignore;
+  int xlstm = sc_flops_set_mode(&o[SC_ARCH_XLSTM], SC_ARCH_XLSTM, mode, &ignore) == 0;
+  int llama = sc_flops_set_mode(&o[SC_ARCH_LLAMA], SC_ARCH_LLAMA, mode, &ignore) == 0;
+  if (xlstm || llama) return 0;
+  return sc_fail(err, "--mode '%s' is not one of first, tfla (xLSTM), distill_scaling, chinchilla (Llama)", mode);
+}
+
+static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], int json, sc_err *err) {
   char dir[4096];
   sc_model_config *cfgs;
   int n, rc = 0;
@@ -81,16 +93,14 @@ static int run_table(long ctx, const char *mode, int json, sc_err *err) {
            "d_qk/d_v", "d_ff", "chunk", "fw/token", "train/token", "/6N");
   for (int i = 0; i < n && !rc; i++) {
     const sc_model_config *c = &cfgs[i];
+    const sc_flops_opts *o = &opts[c->arch];
     sc_flops fw;
-    sc_flops_opts o = sc_flops_paper_opts();
-    sc_err ignore;
-    if (mode) sc_flops_set_mode(&o, c->arch, mode, &ignore); /* a mode applies to the rows of its architecture */
-    if (sc_flops_forward(c, ctx, &o, &fw, err)) {
+    if (sc_flops_forward(c, ctx, o, &fw, err)) {
       rc = 1;
       break;
     }
     if (json) {
-      cJSON_AddItemToArray(arr, flops_json(c, ctx, &o, &fw));
+      cJSON_AddItemToArray(arr, flops_json(c, ctx, o, &fw));
       continue;
     }
     char dims[32], chunk[16];
@@ -176,13 +186,12 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
     }
     if (bad) return 2;
   }
-  if (mode && strcmp(mode, "first") && strcmp(mode, "tfla") && strcmp(mode, "distill_scaling") &&
-      strcmp(mode, "chinchilla"))
-    return sc_fail(err, "--mode '%s' is not one of first, tfla (xLSTM), distill_scaling, chinchilla (Llama)", mode), 2;
+  sc_flops_opts arch_opts[2];
+  if (mode_opts(mode, arch_opts, err)) return 2;
   if (table) {
     if (model || budget > 0 || tokens > 0 || batch)
       return sc_fail(err, "--table takes only --ctx, --mode and --json"), 2;
-    return run_table(ctx, mode, json, err);
+    return run_table(ctx, mode, arch_opts, json, err);
   }
   if (!model) return sc_fail(err, "--model FILE|PRESET is required (or --table); see 'scalecl flops --help'"), 2;
   if (budget > 0 && tokens > 0) return sc_fail(err, "give --budget or --tokens, not both"), 2;
