@@ -201,9 +201,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = sc_bench_compute_units(&c);
-  const double load0 = sc_loadavg();
-  printf("device: %s (%s, %d CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, cus, load0);
-  fflush(stdout);
+  const double load0 = sc_bench_print_device(&c);
   int rc = -1;
   double sgemm = 0, sgemm_cpu = 0; /* GFLOP/s by wall time, and per CPU time x CUs ("as if idle") */
   const sc_flops_opts fo = sc_flops_paper_opts();
@@ -252,14 +250,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
         if (cpu && sgemm_cpu <= 0) printf(" | %13.1f %6s", gfc, "n/a");
         printf(" | %9.1f %8.0f\n", x.peak_bytes / 1048576.0, (double)x.peak_bytes / x.S);
         fflush(stdout);
-        cJSON *j = cJSON_AddObjectToObject(e, pass ? "fwd_bwd" : "fwd");
-        cJSON_AddNumberToObject(j, "seconds", t->wall_s);
-        cJSON_AddNumberToObject(j, "cpu_seconds", t->cpu_s);
-        cJSON_AddNumberToObject(j, "flops", f);
-        cJSON_AddNumberToObject(j, "tokens_per_s", x.S / t->wall_s);
-        cJSON_AddNumberToObject(j, "gflops", gf);
-        cJSON_AddNumberToObject(j, "fraction_of_sgemm", gf / sgemm);
-        if (cpu && sgemm_cpu > 0) cJSON_AddNumberToObject(j, "cpu_norm_fraction_of_sgemm", gfc / sgemm_cpu);
+        sc_bench_json_pass(e, pass ? "fwd_bwd" : "fwd", &c, t, "flops", f, x.S, sgemm, sgemm_cpu);
       }
       cJSON_AddNumberToObject(e, "peak_device_bytes", (double)x.peak_bytes);
       cJSON_AddItemToArray(jseq, e);

@@ -197,9 +197,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = sc_bench_compute_units(&c);
-  const double load0 = sc_loadavg();
-  printf("device: %s (%s, %d CUs); load average %.2f at start\n", c.dev.name, c.dev.platform_name, cus, load0);
-  fflush(stdout);
+  const double load0 = sc_bench_print_device(&c);
   int rc = -1;
   double sgemm = 0, sgemm_cpu = 0;
   sc_flops_opts fo = sc_flops_paper_opts();
@@ -249,14 +247,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         if (cpu) printf(" | %13.1f %5.0f%%", gfc, sgemm_cpu > 0 ? 100 * gfc / sgemm_cpu : 0);
         printf(" | %8.1f\n", (double)peak_bytes / 1048576.0);
         fflush(stdout);
-        cJSON *jp = cJSON_AddObjectToObject(e, pass ? "fwd_bwd" : "fwd");
-        cJSON_AddNumberToObject(jp, "seconds", t[pass].wall_s);
-        cJSON_AddNumberToObject(jp, "cpu_seconds", t[pass].cpu_s);
-        cJSON_AddNumberToObject(jp, "flops_tfla", f);
-        cJSON_AddNumberToObject(jp, "tokens_per_s", (double)S / t[pass].wall_s);
-        cJSON_AddNumberToObject(jp, "gflops", gf);
-        cJSON_AddNumberToObject(jp, "fraction_of_sgemm", gf / sgemm);
-        if (cpu && sgemm_cpu > 0) cJSON_AddNumberToObject(jp, "cpu_norm_fraction_of_sgemm", gfc / sgemm_cpu);
+        sc_bench_json_pass(e, pass ? "fwd_bwd" : "fwd", &c, &t[pass], "flops_tfla", f, (double)S, sgemm, sgemm_cpu);
       }
       cJSON_AddItemToArray(jres, e);
     }

@@ -84,6 +84,28 @@ int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double 
   return 0;
 }
 
+double sc_bench_print_device(const sc_ctx *c) {
+  const double load = sc_loadavg();
+  printf("device: %s (%s, %d CUs); load average %.2f at start\n", c->dev.name, c->dev.platform_name,
+         sc_bench_compute_units(c), load);
+  fflush(stdout);
+  return load;
+}
+
+void sc_bench_json_pass(cJSON *root, const char *name, const sc_ctx *c, const sc_bench_timing *t, const char *flops_key,
+                        double flops, double tokens, double sgemm, double sgemm_cpu) {
+  const double gf = 1e-9 * flops / t->wall_s, gfc = 1e-9 * flops * sc_bench_compute_units(c) / t->cpu_s;
+  cJSON *j = cJSON_AddObjectToObject(root, name);
+  cJSON_AddNumberToObject(j, "seconds", t->wall_s);
+  cJSON_AddNumberToObject(j, "cpu_seconds", t->cpu_s);
+  cJSON_AddNumberToObject(j, flops_key, flops);
+  cJSON_AddNumberToObject(j, "tokens_per_s", tokens / t->wall_s);
+  cJSON_AddNumberToObject(j, "gflops", gf);
+  cJSON_AddNumberToObject(j, "fraction_of_sgemm", gf / sgemm);
+  if (c->dev.type == CL_DEVICE_TYPE_CPU && sgemm_cpu > 0)
+    cJSON_AddNumberToObject(j, "cpu_norm_fraction_of_sgemm", gfc / sgemm_cpu);
+}
+
 void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops) {
   cJSON_AddStringToObject(root, "device", c->dev.name);
   cJSON_AddStringToObject(root, "platform", c->dev.platform_name);

@@ -34,6 +34,14 @@ int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_
  * peak_path is set (cpu_gflops 0), else CLBlast SGEMM at 1024^3 measured here as sc_bench_time does (one warm-up
  * call, median of 5 samples of at least 0.2 s), by wall time and by process CPU time per compute unit. */
 int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double *cpu_gflops, sc_err *err);
+/* Prints "device: NAME (PLATFORM, N CUs); load average L at start" and returns L (see sc_loadavg). */
+double sc_bench_print_device(const sc_ctx *c);
+
+/* Adds root[name] for one timed pass of `flops` (stored under flops_key) over `tokens`: seconds, cpu_seconds,
+ * tokens_per_s, gflops and fraction_of_sgemm by wall time, and on a CPU device with a measured cpu-norm
+ * reference (sgemm_cpu > 0) cpu_norm_fraction_of_sgemm by process CPU time per compute unit. */
+void sc_bench_json_pass(cJSON *root, const char *name, const sc_ctx *c, const sc_bench_timing *t, const char *flops_key,
+                        double flops, double tokens, double sgemm, double sgemm_cpu);
 /* Adds device, platform, compute_units and the reference rate with its source to a bench's JSON root. */
 void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops);
 /* Prints root to stdout when path is "-", else writes it to path atomically. */
