@@ -372,11 +372,8 @@ static int jsonl(run *r, lines *L, sc_err *err) {
 static int is_jsonl_name(const char *path) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
-  size_t n = strlen(b);
-  if (compression_of(b) == SRC_ZSTD)
-    n -= 4;
-  else if (compression_of(b) == SRC_GZIP)
-    n -= 3;
+  const src_kind k = compression_of(b);
+  size_t n = strlen(b) - (k == SRC_ZSTD ? 4 : k == SRC_GZIP ? 3 : 0);
   static const char *const ext[] = {".jsonl", ".json", ".ndjson"};
   for (int i = 0; i < 3; i++) {
     size_t m = strlen(ext[i]);
@@ -385,9 +382,8 @@ static int is_jsonl_name(const char *path) {
   return 0;
 }
 
-static int one_file(run *r, const char *path, uint8_t **buf, sc_err *err) {
-  struct stat st;
-  if (stat(path, &st) == 0) r->st->bytes_read += (uint64_t)st.st_size;
+static int one_file(run *r, const char *path, uint64_t size, uint8_t **buf, sc_err *err) {
+  r->st->bytes_read += size;
   r->st->files++;
   r->file = path;
   src s;
@@ -420,7 +416,7 @@ static int cmp_name(const void *a, const void *b) {
 static int one_path(run *r, const char *path, int depth, uint8_t **buf, sc_err *err) {
   struct stat st;
   if (stat(path, &st) != 0) return sc_fail(err, "input %s: %s", path, strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return one_file(r, path, buf, err);
+  if (!S_ISDIR(st.st_mode)) return one_file(r, path, (uint64_t)st.st_size, buf, err);
   char real[PATH_MAX];
   if (realpath(path, real) && !strcmp(real, r->out_real)) return 0;
   if (depth >= MAX_DEPTH)
