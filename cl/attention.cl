@@ -339,7 +339,8 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
   for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + ((size_t)bh * S + r) * DH);
 }
 
-/* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH). Global (BH). */
+/* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH); pos holds the
+ * B positions followed by the B starts (step 2 reads both). Global (BH). */
 __kernel void attn_append(__global float *restrict kc, __global float *restrict vc, __global const float *restrict kn,
                           __global const float *restrict vn, __global const int *restrict pos, const int CAP,
                           const int NH, const int BH) {
@@ -352,17 +353,17 @@ __kernel void attn_append(__global float *restrict kc, __global float *restrict 
   }
 }
 
-/* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]], split into
- * chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part (BH, NS, DH + 2).
- * Global (NS, BH). */
+/* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
+ * then B starts), split into chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part
+ * (BH, NS, DH + 2). Global (NS, BH). */
 __kernel void attn_decode_part(__global const float *restrict qn, __global const float *restrict kc,
                                __global const float *restrict vc, __global const int *restrict pos,
-                               __global const int *restrict start, __global float *restrict part, const int CAP,
-                               const int NH, const int BH, const int NS, const int CH, const float scale2) {
+                               __global float *restrict part, const int CAP, const int NH, const int BH, const int NS,
+                               const int CH, const float scale2) {
   const int sp = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (sp >= NS || bh >= BH) return;
   const int b = bh / NH;
-  const int lo = start[b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
+  const int lo = pos[BH / NH + b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
   float16 qv[NC], oa[NC];
   for (int c = 0; c < NC; c++) {
     qv[c] = vload16(c, qn + (size_t)bh * DH) * scale2;

@@ -10,12 +10,11 @@ static const char *const kernel_names[K_COUNT] = {"attn_tile_t",      "attn_fwd"
                                                   "attn_decode_part", "attn_decode_combine"};
 
 /* Scratch buffers, grown on demand and kept between calls. */
-enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_START, W_DUMMY, W_COUNT };
+enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_DUMMY, W_COUNT };
 static const char *const scratch_names[W_COUNT] = {
-    "attention scratch k tiles", "attention scratch q tiles", "attention scratch dO tiles",
-    "attention scratch D",       "attention scratch lse",     "attention scratch dQ partials",
-    "decode partials",           "decode positions",          "decode starts",
-    "attention placeholder"};
+    "attention scratch k tiles", "attention scratch q tiles",   "attention scratch dO tiles",
+    "attention scratch D",       "attention scratch lse",       "attention scratch dQ partials",
+    "decode partials",           "decode positions and starts", "attention placeholder"};
 
 struct sc_attention {
   sc_ctx *c;
@@ -24,6 +23,8 @@ struct sc_attention {
   cl_kernel k[K_COUNT];
   cl_mem w[W_COUNT];
   size_t wbytes[W_COUNT];
+  int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
+  int pos_start_cap;  /* its capacity in batch rows */
 };
 
 static int scratch(sc_attention *a, int slot, size_t bytes, sc_err *err) {
@@ -84,6 +85,7 @@ void sc_attention_destroy(sc_attention *a) {
     if (a->k[i]) clReleaseKernel(a->k[i]);
   if (a->prog) clReleaseProgram(a->prog);
   for (int i = 0; i < W_COUNT; i++) sc_buffer_release(a->c, a->w[i]);
+  free(a->pos_start);
   free(a);
 }
 
@@ -160,18 +162,23 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, 
                         sc_err *err) {
   if (check_shape("decode", B, NH, cap, a->dh, err)) return -1;
   const int BH = B * NH;
-  int32_t *st = sc_calloc((size_t)B, sizeof *st, "decode starts", err);
-  if (!st) return -1;
+  if (B > a->pos_start_cap) {
+    int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);
+    if (!ps) return -1;
+    free(a->pos_start);
+    a->pos_start = ps;
+    a->pos_start_cap = B;
+  }
+  int32_t *st = a->pos_start + B;
   int maxlen = 1;
   for (int b = 0; b < B; b++) {
-    if (start) st[b] = start[b];
-    if (pos[b] < 0 || pos[b] >= cap || st[b] < 0 || st[b] > pos[b]) {
-      free(st);
+    a->pos_start[b] = pos[b];
+    st[b] = start ? start[b] : 0;
+    if (pos[b] < 0 || pos[b] >= cap || st[b] < 0 || st[b] > pos[b])
       return sc_fail(err,
                      "attention decode: sequence %d has position %d and start %d; need 0 <= start <= position < "
                      "cache capacity %d (grow the cache or start a new sequence)",
-                     b, pos[b], start ? start[b] : 0, cap);
-    }
+                     b, pos[b], st[b], cap);
     if (pos[b] + 1 - st[b] > maxlen) maxlen = pos[b] + 1 - st[b];
   }
   /* Split long caches into chunks (flash-decoding) so that small batches still fill the device. */
@@ -179,33 +186,26 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, 
   if (ch < 256) ch = 256;
   ch = (ch + 15) / 16 * 16;
   const int NS = (maxlen + ch - 1) / ch, has_lse = lse != NULL;
-  int rc = -1;
-  if (scratch(a, W_POS, (size_t)B * sizeof(int32_t), err) || scratch(a, W_START, (size_t)B * sizeof(int32_t), err) ||
+  if (scratch(a, W_POS, 2 * (size_t)B * sizeof(int32_t), err) ||
       scratch(a, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err) ||
-      sc_buffer_write(a->c, a->w[W_POS], 0, (size_t)B * sizeof(int32_t), pos, err) ||
-      sc_buffer_write(a->c, a->w[W_START], 0, (size_t)B * sizeof(int32_t), st, err))
-    goto done;
+      sc_buffer_write(a->c, a->w[W_POS], 0, 2 * (size_t)B * sizeof(int32_t), a->pos_start, err))
+    return -1;
   const size_t m = sizeof(cl_mem);
   {
     const size_t sz[] = {m, m, m, m, m, 4, 4, 4};
     const void *const vals[] = {&kcache, &vcache, &knew, &vnew, &a->w[W_POS], &cap, &NH, &BH};
-    if (SET_ARGS(a, K_APPEND, sz, vals, err) || launch(a, K_APPEND, 1, (size_t)BH, 1, err)) goto done;
+    if (SET_ARGS(a, K_APPEND, sz, vals, err) || launch(a, K_APPEND, 1, (size_t)BH, 1, err)) return -1;
   }
   {
     const float scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
-    const size_t sz[] = {m, m, m, m, m, m, 4, 4, 4, 4, 4, 4};
-    const void *const vals[] = {&qnew, &kcache, &vcache, &a->w[W_POS], &a->w[W_START], &a->w[W_PART], &cap,
+    const size_t sz[] = {m, m, m, m, m, 4, 4, 4, 4, 4, 4};
+    const void *const vals[] = {&qnew, &kcache, &vcache, &a->w[W_POS], &a->w[W_PART], &cap,
                                 &NH,   &BH,     &NS,     &ch,          &scale2};
-    if (SET_ARGS(a, K_DEC_PART, sz, vals, err) || launch(a, K_DEC_PART, 2, (size_t)NS, (size_t)BH, err)) goto done;
+    if (SET_ARGS(a, K_DEC_PART, sz, vals, err) || launch(a, K_DEC_PART, 2, (size_t)NS, (size_t)BH, err)) return -1;
   }
-  {
-    cl_mem l = has_lse ? lse : a->w[W_DUMMY];
-    const size_t sz[] = {m, m, m, 4, 4, 4};
-    const void *const vals[] = {&a->w[W_PART], &o, &l, &has_lse, &BH, &NS};
-    if (SET_ARGS(a, K_DEC_COMBINE, sz, vals, err) || launch(a, K_DEC_COMBINE, 1, (size_t)BH, 1, err)) goto done;
-  }
-  rc = 0;
-done:
-  free(st);
-  return rc;
+  cl_mem l = has_lse ? lse : a->w[W_DUMMY];
+  const size_t sz[] = {m, m, m, 4, 4, 4};
+  const void *const vals[] = {&a->w[W_PART], &o, &l, &has_lse, &BH, &NS};
+  if (SET_ARGS(a, K_DEC_COMBINE, sz, vals, err)) return -1;
+  return launch(a, K_DEC_COMBINE, 1, (size_t)BH, 1, err);
 }
