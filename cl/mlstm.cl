@@ -225,7 +225,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
   }
 }
 
-/* Work-item coordinates shared by the four chunk-product kernels: column block j0 of width VW, a group of
+/* Work-item coordinates shared by the chunk-product kernels: column block j0 of width VW, a group of
  * RPW row blocks, and the chunk (g, c). */
 #define CHUNK_ITEM(NCOLS)                                                   \
   const int j0 = (int)get_global_id(0) * VW, rbg = get_global_id(1);       \
@@ -279,38 +279,38 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
   }
 }
 
-/* Backward, dk_u = sum_{t>=u} dP[t][u] q_t + abar_u * v_u dC_{c+1}^T   (dct = dC_{c+1} transposed). */
-__kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
-                           __global const float *q, __global const float *v, __global const float *P,
-                           __global const float *dct, __global const float *abar, __global float *dk) {
-  CHUNK_ITEM(DQK);
+/* Backward, dk and dv, one form over the rows u of a chunk (N output columns, X rows of length E):
+ *   out_u = abar_u * X_u Z + sum_{t>=u} P[t][u] Y_t
+ * dk: Y = q, X = v, Z = dC_{c+1}^T (DV x DQK), P = dP;
+ * dv: Y = dh, X = k, Z = dC_{c+1} (DQK x DV), P = M / (nout + eps). */
+inline void bwd_key_rows(const int N, const int E, const int S, const int NC, const int bh0, const int G,
+                         const int RPW, __global const float *Y, __global const float *X, __global const float *P,
+                         __global const float *Z, __global const float *abar, __global float *out) {
+  CHUNK_ITEM(N);
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
     const int r0 = rb * RM;
     if (r0 >= len) return;
     float rs[RM], den[RM];
     VEC acc[RM];
     for (int r = 0; r < RM; r++) rs[r] = abar[rbase + min(r0 + r, len - 1)];
-    chunk_tile(DQK, DV, 1, 0, r0, len, j0, P + (size_t)gc * L * L, q + rbase * DQK, v + rbase * DV,
-               dct + (size_t)gc * DV * DQK, NULL, rs, acc, den);
-    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dk + (rbase + r0 + r) * DQK + j0);
+    chunk_tile(N, E, 1, 0, r0, len, j0, P + (size_t)gc * L * L, Y + rbase * N, X + rbase * E, Z + (size_t)gc * E * N,
+               NULL, rs, acc, den);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, out + (rbase + r0 + r) * N + j0);
   }
 }
 
-/* Backward, dv_u = sum_{t>=u} M[t][u]/(nout_t+eps) dh_t + abar_u * k_u dC_{c+1}   (P holds M / (nout + eps)). */
+/* dk_u = sum_{t>=u} dP[t][u] q_t + abar_u * v_u dC_{c+1}^T   (dct = dC_{c+1} transposed). */
+__kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
+                           __global const float *q, __global const float *v, __global const float *P,
+                           __global const float *dct, __global const float *abar, __global float *dk) {
+  bwd_key_rows(DQK, DV, S, NC, bh0, G, RPW, q, v, P, dct, abar, dk);
+}
+
+/* dv_u = sum_{t>=u} M[t][u]/(nout_t+eps) dh_t + abar_u * k_u dC_{c+1}   (P holds M / (nout + eps)). */
 __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G, const int RPW,
                            __global const float *k, __global const float *dh, __global const float *P,
                            __global const float *dcs, __global const float *abar, __global float *dv) {
-  CHUNK_ITEM(DV);
-  for (int rb = rbg * RPW; rb < rb_end; rb++) {
-    const int r0 = rb * RM;
-    if (r0 >= len) return;
-    float rs[RM], den[RM];
-    VEC acc[RM];
-    for (int r = 0; r < RM; r++) rs[r] = abar[rbase + min(r0 + r, len - 1)];
-    chunk_tile(DV, DQK, 1, 0, r0, len, j0, P + (size_t)gc * L * L, dh + rbase * DV, k + rbase * DQK,
-               dcs + (size_t)gc * DQK * DV, NULL, rs, acc, den);
-    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dv + (rbase + r0 + r) * DV + j0);
-  }
+  bwd_key_rows(DV, DQK, S, NC, bh0, G, RPW, dh, k, P, dcs, abar, dv);
 }
 
 /* Per-chunk state increments, all chunks in parallel: D_c = sum_{t in chunk c} w_t x_t y_t^T (DQK x DV), stored at
