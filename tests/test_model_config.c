@@ -187,15 +187,19 @@ static void test_unknown_fields_reported(void **state) {
   assert_int_equal(c.n_warnings, 0);
 }
 
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f) fail_msg("cannot write %s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
 static void test_file_errors_name_file(void **state) {
   (void)state;
   char dir[512], path[600];
   th_tmpdir("cfg", dir, sizeof dir);
   snprintf(path, sizeof path, "%s/broken.json", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(edit(XLSTM_OK, "num_heads", "5"), f);
-  fclose(f);
+  write_text(path, edit(XLSTM_OK, "num_heads", "5"));
   sc_model_config c;
   sc_err err;
   assert_int_equal(sc_model_config_resolve(path, &c, &err), -1);
@@ -204,7 +208,6 @@ static void test_file_errors_name_file(void **state) {
   snprintf(path, sizeof path, "%s/absent.json", dir);
   assert_int_equal(sc_model_config_resolve(path, &c, &err), -1);
   assert_non_null(strstr(err.msg, path));
-  remove(path);
 }
 
 /* Fields that define the model must survive write + reparse. */
@@ -297,13 +300,6 @@ static void test_cpu_ladder(void **state) {
       prev = p;
     }
   }
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  if (!f) fail_msg("cannot write %s", path);
-  fputs(text, f);
-  fclose(f);
 }
 
 /* SCALECL_MODELS_DIR, name suggestions and IsoFLOP table checks, on a scratch models directory. */

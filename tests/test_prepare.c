@@ -70,8 +70,8 @@ static int count_glob(const char *pat) {
   return n;
 }
 
-static int prepare(const char *in, const char *out, sc_text_docs docs, double val, uint64_t shard_tokens, FILE *log,
-                   sc_prepare_stats *st, sc_err *err) {
+static int prepare(const char *in, const char *out, sc_text_docs docs, double val, uint64_t shard_tokens, int force,
+                   FILE *log, sc_prepare_stats *st, sc_err *err) {
   sc_prepare_opts o;
   sc_prepare_defaults(&o);
   const char *inputs[1] = {in};
@@ -81,6 +81,7 @@ static int prepare(const char *in, const char *out, sc_text_docs docs, double va
   o.text_docs = docs;
   o.val_fraction = val;
   o.shard_tokens = shard_tokens;
+  o.force = force;
   o.log = log;
   return sc_prepare(&o, st, err);
 }
@@ -113,7 +114,7 @@ static void files_round_trip(void **state) {
   snprintf(out, sizeof out, "%s/out/corpus", dir);
   sc_prepare_stats st;
   /* Documents a, b, d (e is empty); with F = 0.5 every second one (b) goes to val. */
-  assert_ok(prepare(in, out, SC_DOCS_FILE, 0.5, 100, NULL, &st, &err), err);
+  assert_ok(prepare(in, out, SC_DOCS_FILE, 0.5, 100, 0, NULL, &st, &err), err);
   assert_int_equal(st.files, 4);
   assert_int_equal(st.documents, 3);
   assert_int_equal(st.docs_val, 1);
@@ -169,7 +170,7 @@ static void text_document_rules(void **state) {
   const char *para = "\n\na\nb\n\n \t\nc\r\n\n\nd";
   write_file(p, para, strlen(para));
   snprintf(out, sizeof out, "%s/para", dir);
-  assert_ok(prepare(p, out, SC_DOCS_PARAGRAPH, 0, 1000, NULL, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_PARAGRAPH, 0, 1000, 0, NULL, &st, &err), err);
   assert_int_equal(st.documents, 3);
   tokens t = read_split(out, SC_SPLIT_TRAIN);
   expect_doc(&t, 0, "a\nb\n", 4);
@@ -183,7 +184,7 @@ static void text_document_rules(void **state) {
       "Abb \\Abb\\, n.\n   Yarn.\n   \nAbbe\n   Abbot.\n";
   write_file(p, dict, strlen(dict));
   snprintf(out, sizeof out, "%s/dict", dir);
-  assert_ok(prepare(p, out, SC_DOCS_ENTRY, 0, 1000, NULL, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_ENTRY, 0, 1000, 0, NULL, &st, &err), err);
   assert_int_equal(st.documents, 3);
   t = read_split(out, SC_SPLIT_TRAIN);
   const char *e0 = "Abate \\A*bate\"\\, v. t.\n   1. To lessen.\n\n   2. To deduct.\n      [1913 Webster]\n";
@@ -195,7 +196,7 @@ static void text_document_rules(void **state) {
   snprintf(p, sizeof p, "%s/blank.txt", dir);
   write_file(p, "\n \n\n", 4);
   snprintf(out, sizeof out, "%s/blank", dir);
-  assert_int_equal(prepare(p, out, SC_DOCS_PARAGRAPH, 0, 1000, NULL, &st, &err), -1);
+  assert_int_equal(prepare(p, out, SC_DOCS_PARAGRAPH, 0, 1000, 0, NULL, &st, &err), -1);
   assert_non_null(strstr(err.msg, "no documents"));
 }
 
@@ -234,7 +235,7 @@ static void jsonl_broken_lines_zst_gz(void **state) {
   snprintf(p, sizeof p, "%s/a.jsonl", dir);
   write_file(p, jsonl_text, strlen(jsonl_text));
   snprintf(out, sizeof out, "%s/plain", dir);
-  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, log, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, 0, log, &st, &err), err);
   check_jsonl_output(out, &st);
   fflush(log);
   char *msg;
@@ -258,7 +259,7 @@ static void jsonl_broken_lines_zst_gz(void **state) {
   snprintf(p, sizeof p, "%s/b.jsonl.zst", dir);
   write_file(p, z, z1 + z2);
   snprintf(out, sizeof out, "%s/zst", dir);
-  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, devnull, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, 0, devnull, &st, &err), err);
   check_jsonl_output(out, &st);
   assert_int_equal(st.bytes_text, n);
   assert_int_equal(st.bytes_read, z1 + z2);
@@ -266,7 +267,7 @@ static void jsonl_broken_lines_zst_gz(void **state) {
   snprintf(p, sizeof p, "%s/c.jsonl.zst", dir);
   write_file(p, z, z1 + z2 - 5);
   snprintf(out, sizeof out, "%s/ztrunc", dir);
-  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 1000, devnull, &st, &err), -1);
+  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 1000, 0, devnull, &st, &err), -1);
   assert_non_null(strstr(err.msg, "c.jsonl.zst"));
   assert_non_null(strstr(err.msg, "truncated"));
   free(z);
@@ -276,13 +277,13 @@ static void jsonl_broken_lines_zst_gz(void **state) {
   assert_int_equal(system(cmd), 0);
   snprintf(p, sizeof p, "%s/d.jsonl.gz", dir);
   snprintf(out, sizeof out, "%s/gz", dir);
-  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, devnull, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 1000, 0, devnull, &st, &err), err);
   check_jsonl_output(out, &st);
   /* Not gzip data: the failure of gzip is reported. */
   snprintf(p, sizeof p, "%s/e.txt.gz", dir);
   write_file(p, "plain", 5);
   snprintf(out, sizeof out, "%s/gzbad", dir);
-  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 1000, NULL, &st, &err), -1);
+  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 1000, 0, NULL, &st, &err), -1);
   assert_non_null(strstr(err.msg, "gzip -dc"));
   assert_non_null(strstr(err.msg, "e.txt.gz"));
   fclose(devnull);
@@ -299,21 +300,12 @@ static void existing_shards_need_force(void **state) {
   snprintf(out, sizeof out, "%s/o", dir);
   sc_err err = {{0}};
   sc_prepare_stats st;
-  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 300, NULL, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 300, 0, NULL, &st, &err), err);
   assert_int_equal(st.shards_train, 4);
-  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 2000, NULL, &st, &err), -1);
+  assert_int_equal(prepare(p, out, SC_DOCS_FILE, 0, 2000, 0, NULL, &st, &err), -1);
   assert_non_null(strstr(err.msg, "already holds 4 shards named o_*"));
   assert_non_null(strstr(err.msg, "--force"));
-  sc_prepare_opts o;
-  sc_prepare_defaults(&o);
-  const char *inputs[1] = {p};
-  o.inputs = inputs;
-  o.n_inputs = 1;
-  o.out_dir = out;
-  o.val_fraction = 0;
-  o.shard_tokens = 2000;
-  o.force = 1;
-  assert_ok(sc_prepare(&o, &st, &err), err);
+  assert_ok(prepare(p, out, SC_DOCS_FILE, 0, 2000, 1, NULL, &st, &err), err);
   assert_int_equal(st.shards_train, 1);
   char pat[600];
   snprintf(pat, sizeof pat, "%s/*.bin", out);
