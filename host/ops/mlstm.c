@@ -15,6 +15,7 @@ static const char *const ws_names[WS_COUNT] = {
     "mLSTM token weights",           "mLSTM chunk stabilizers", "mLSTM chunk decays",
     "mLSTM transposed chunks",       "mLSTM chunk scores",      "mLSTM chunk states",
     "mLSTM chunk normalizer states", "mLSTM state gradients",   "mLSTM state gradients (transposed)"};
+_Static_assert(WS_COUNT == sizeof((sc_mlstm *)0)->ws / sizeof(cl_mem), "sc_mlstm.ws must hold every workspace slot");
 
 enum { RM = 8 };
 
@@ -199,30 +200,30 @@ typedef struct {
 
 static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, const states_args *s, sc_err *err) {
   const size_t NC = n_chunks(m, S), cb = (size_t)(m->dv / m->vw), rb = (size_t)(m->dqk / RM);
-  cl_mem d = m->dummy;
+  const cl_mem none = m->dummy;
   const karg ad[] = {KINT(S),      KINT(NC),
                      KINT(bh0),    KINT(G),
                      KINT(s->rev), KFLT(eps),
                      KMEM(s->x),   KMEM(s->y),
-                     KMEM(s->w),   KMEM(s->nout ? s->nout : d),
-                     KMEM(s->d),   KMEM(s->nd ? s->nd : d)};
+                     KMEM(s->w),   KMEM(s->nout ? s->nout : none),
+                     KMEM(s->d),   KMEM(s->nd ? s->nd : none)};
   const karg as[] = {KINT(NC),
                      KINT(bh0),
                      KINT(G),
                      KINT(s->rev),
                      KMEM(m->ws[WS_ALPHA]),
-                     KMEM(s->c0 ? s->c0 : d),
-                     KMEM(s->n0 ? s->n0 : d),
+                     KMEM(s->c0 ? s->c0 : none),
+                     KMEM(s->n0 ? s->n0 : none),
                      KINT(s->c0 != NULL),
                      KINT(s->n0 != NULL),
                      KMEM(s->d),
                      KINT(s->store_n),
-                     KMEM(s->stt ? s->stt : d),
+                     KMEM(s->stt ? s->stt : none),
                      KINT(s->stt != NULL),
-                     KMEM(s->nd ? s->nd : d),
-                     KMEM(s->last ? s->last : d),
+                     KMEM(s->nd ? s->nd : none),
+                     KMEM(s->last ? s->last : none),
                      KINT(s->last != NULL),
-                     KMEM(s->nlast ? s->nlast : d),
+                     KMEM(s->nlast ? s->nlast : none),
                      KINT(s->nlast != NULL)};
   if (run(m, SC_MLSTM_K_DELTA, ad, NARGS(ad), rb, NC * G, 1, err)) return -1;
   return run(m, SC_MLSTM_K_SCAN, as, NARGS(as), cb, rb, G, err);
