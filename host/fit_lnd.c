@@ -144,6 +144,11 @@ typedef struct {
   double p0[SC_LND_NP];
   gsl_matrix *L;
   gsl_vector *t;
+  /* The last point evaluated and its objective and gradient dz. vector_bfgs2's line search asks for f and then,
+   * at most of the same points, for df: the gradient costs little next to the objective's exp/log1p, so every
+   * evaluation computes both and df at the last point is a copy. */
+  int cached;
+  double z[SC_LND_NP], f, g[SC_LND_NP];
 } lnd_problem;
 
 static void to_params(const gsl_vector *z, lnd_problem *P, double *p) {
@@ -153,20 +158,31 @@ static void to_params(const gsl_vector *z, lnd_problem *P, double *p) {
   for (int k = 0; k < P->nf; k++) p[k] += gsl_vector_get(P->t, (size_t)k);
 }
 
+/* Evaluates the objective and its gradient dz at z unless z is the cached point. */
+static void evaluate(const gsl_vector *z, lnd_problem *P) {
+  int same = P->cached;
+  for (int k = 0; k < P->nf && same; k++) same = P->z[k] == gsl_vector_get(z, (size_t)k);
+  if (same) return;
+  double p[SC_LND_NP], grad[SC_LND_NP];
+  to_params(z, P, p);
+  P->f = sc_lnd_objective(P->d, P->o, p, grad);
+  gsl_vector_view g = gsl_vector_view_array(P->g, (size_t)P->nf);
+  for (int k = 0; k < P->nf; k++) P->z[k] = gsl_vector_get(z, (size_t)k), P->g[k] = grad[k];
+  gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, P->L, &g.vector); /* dz = L^-1 dp */
+  P->cached = 1;
+}
+
 static double gsl_f(const gsl_vector *z, void *arg) {
   lnd_problem *P = arg;
-  double p[SC_LND_NP];
-  to_params(z, P, p);
-  return sc_lnd_objective(P->d, P->o, p, NULL);
+  evaluate(z, P);
+  return P->f;
 }
 
 static void gsl_fdf(const gsl_vector *z, void *arg, double *f, gsl_vector *g) {
   lnd_problem *P = arg;
-  double p[SC_LND_NP], grad[SC_LND_NP];
-  to_params(z, P, p);
-  *f = sc_lnd_objective(P->d, P->o, p, grad);
-  for (int k = 0; k < P->nf; k++) gsl_vector_set(g, (size_t)k, grad[k]);
-  gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, P->L, g); /* dz = L^-1 dp */
+  evaluate(z, P);
+  *f = P->f;
+  for (int k = 0; k < P->nf; k++) gsl_vector_set(g, (size_t)k, P->g[k]);
 }
 
 static void gsl_df(const gsl_vector *z, void *arg, gsl_vector *g) {
@@ -207,7 +223,8 @@ static void set_metric(lnd_problem *P) {
 
 double sc_lnd_minimize(const sc_lnd_data *d, const sc_lnd_opts *o, double *p, int *iterations) {
   const int nf = sc_lnd_nfree(o);
-  lnd_problem P = {d, o, nf, {0}, gsl_matrix_alloc((size_t)nf, (size_t)nf), gsl_vector_alloc((size_t)nf)};
+  lnd_problem P = {
+      .d = d, .o = o, .nf = nf, .L = gsl_matrix_alloc((size_t)nf, (size_t)nf), .t = gsl_vector_alloc((size_t)nf)};
   gsl_multimin_function_fdf F = {gsl_f, gsl_df, gsl_fdf, (size_t)nf, &P};
   double best = sc_lnd_objective(d, o, p, NULL);
   int iters = 0;
@@ -224,6 +241,7 @@ double sc_lnd_minimize(const sc_lnd_data *d, const sc_lnd_opts *o, double *p, in
     while (iters < o->max_iter) {
       memcpy(P.p0, p, sizeof P.p0);
       set_metric(&P);
+      P.cached = 0; /* z now maps to other parameters */
       gsl_multimin_fdfminimizer_set(s, &F, z, 1.0, 0.1);
       for (int it = 0; it < RESTART_EVERY; it++) {
         iters++;
