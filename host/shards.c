@@ -141,18 +141,18 @@ static void free_list(char **v, size_t n) {
   free(v);
 }
 
-/* The candidate files of a spec, sorted (caller frees). */
-static int list_spec(const char *spec, char ***out, size_t *nout, sc_err *err) {
+/* The candidate files of a spec, sorted (caller frees); *named: the spec is one file, named explicitly. */
+static int list_spec(const char *spec, char ***out, size_t *nout, int *named, sc_err *err) {
   char **v = NULL;
   size_t n = 0, cap = 0;
   struct stat st;
-  int is_dir = stat(spec, &st) == 0 && S_ISDIR(st.st_mode);
+  const int is_dir = stat(spec, &st) == 0 && S_ISDIR(st.st_mode), is_glob = !is_dir && strpbrk(spec, "*?[");
   glob_t g = {0};
   DIR *d = NULL;
   if (is_dir) {
     d = opendir(spec);
     if (!d) return sc_fail(err, "cannot list shard directory %s: %s", spec, strerror(errno));
-  } else if (strpbrk(spec, "*?[")) {
+  } else if (is_glob) {
     int grc = glob(spec, 0, NULL, &g);
     if (grc != 0 && grc != GLOB_NOMATCH) return sc_fail(err, "glob '%s' failed (error %d)", spec, grc);
   } else if (stat(spec, &st) != 0) {
@@ -166,7 +166,7 @@ static int list_spec(const char *spec, char ***out, size_t *nout, sc_err *err) {
       if (!e) break;
       if (e->d_name[0] == '.' || !ends_with(e->d_name, ".bin")) continue;
       snprintf(path, sizeof path, "%s/%s", spec, e->d_name);
-    } else if (strpbrk(spec, "*?[")) {
+    } else if (is_glob) {
       if (k >= g.gl_pathc) break;
       snprintf(path, sizeof path, "%s", g.gl_pathv[k]);
     } else {
@@ -197,6 +197,7 @@ static int list_spec(const char *spec, char ***out, size_t *nout, sc_err *err) {
   if (n) qsort(v, n, sizeof *v, cmp_str);
   *out = v;
   *nout = n;
+  *named = !is_dir && !is_glob;
   return 0;
 }
 
@@ -204,9 +205,9 @@ int sc_shard_set_open(sc_shard_set *set, const char *spec, sc_split split, sc_er
   memset(set, 0, sizeof *set);
   char **paths;
   size_t np;
-  if (list_spec(spec, &paths, &np, err)) return -1;
-  struct stat st;
-  if (!strpbrk(spec, "*?[") && stat(spec, &st) == 0 && !S_ISDIR(st.st_mode)) split = SC_SPLIT_ALL; /* named */
+  int named;
+  if (list_spec(spec, &paths, &np, &named, err)) return -1;
+  if (named) split = SC_SPLIT_ALL;
   size_t nk = 0;
   for (size_t i = 0; i < np; i++)
     if (keep(paths[i], split)) nk++;
