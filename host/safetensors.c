@@ -67,7 +67,8 @@ static int span_cmp(const void *a, const void *b) {
   return x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* Parses one tensor entry of the header into t; data_len is the size of the data section. */
+/* Parses one tensor entry of the header into t, and its data offsets into begin, end (checked against the shape,
+ * not yet against the data section). */
 static int parse_entry(const char *path, const cJSON *e, sc_st_tensor *t, uint64_t *begin, uint64_t *end, sc_err *err) {
   const char *name = e->string;
   if (!cJSON_IsObject(e))
@@ -167,9 +168,8 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
   int n = 0;
   for (const cJSON *e2 = root->child; e2; e2 = e2->next)
     if (strcmp(e2->string, "__metadata__") != 0) n++;
-  st_span *spans = NULL;
   f->tensors = sc_calloc((size_t)n, sizeof *f->tensors, "safetensors tensor table", err);
-  spans = f->tensors ? sc_calloc((size_t)n, sizeof *spans, "safetensors offsets", err) : NULL;
+  st_span *spans = f->tensors ? sc_calloc((size_t)n, sizeof *spans, "safetensors offsets", err) : NULL;
   if (!spans) goto fail;
   for (const cJSON *e2 = root->child; e2; e2 = e2->next) {
     if (strcmp(e2->string, "__metadata__") == 0) {
@@ -194,19 +194,18 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
         goto fail;
       }
     sc_st_tensor *t = &f->tensors[f->n];
+    st_span *sp = &spans[f->n];
     if (!(t->name = sc_strdup(e2->string, err))) goto fail;
-    f->n++;
-    if (parse_entry(path, e2, t, &spans[f->n - 1].begin, &spans[f->n - 1].end, err)) goto fail;
-    if (spans[f->n - 1].end > data_len) {
+    sp->index = f->n++;
+    if (parse_entry(path, e2, t, &sp->begin, &sp->end, err)) goto fail;
+    if (sp->end > data_len) {
       sc_fail(err,
               "%s: truncated safetensors file: tensor '%s' needs data bytes [%llu, %llu) but the data section has "
               "%llu bytes",
-              path, t->name, (unsigned long long)spans[f->n - 1].begin, (unsigned long long)spans[f->n - 1].end,
-              (unsigned long long)data_len);
+              path, t->name, (unsigned long long)sp->begin, (unsigned long long)sp->end, (unsigned long long)data_len);
       goto fail;
     }
-    spans[f->n - 1].index = f->n - 1;
-    t->data = data + spans[f->n - 1].begin;
+    t->data = data + sp->begin;
   }
   /* Tensors must tile the data section exactly: no overlaps, holes or trailing bytes. */
   qsort(spans, (size_t)n, sizeof *spans, span_cmp);
@@ -310,12 +309,15 @@ int sc_st_get_f32(const sc_st_file *f, const char *name, int ndim, int64_t *shap
   size_t n = numel(t);
   float *buf = sc_malloc(n * sizeof *buf, name, err);
   if (!buf) return -1;
-  /* memcpy per element: data offsets in the file need not be aligned. */
+  /* Copies go through memcpy: data offsets in the file need not be aligned. F32 needs no conversion. */
   const unsigned char *p = t->data;
+  *out = buf;
+  if (t->dtype == SC_ST_F32) {
+    memcpy(buf, p, n * sizeof *buf);
+    return 0;
+  }
   for (size_t i = 0; i < n; i++) {
-    if (t->dtype == SC_ST_F32) {
-      memcpy(&buf[i], p + 4 * i, 4);
-    } else if (t->dtype == SC_ST_F64) {
+    if (t->dtype == SC_ST_F64) {
       double v;
       memcpy(&v, p + 8 * i, 8);
       buf[i] = (float)v;
@@ -330,7 +332,6 @@ int sc_st_get_f32(const sc_st_file *f, const char *name, int ndim, int64_t *shap
       }
     }
   }
-  *out = buf;
   return 0;
 }
 
