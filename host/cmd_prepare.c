@@ -71,8 +71,10 @@ int cmd_prepare(int argc, char **argv, sc_err *err) {
         code = (sc_fail(err, "--val-fraction %s is outside [0, 1)", p.value), 2);
     }
     if (r == 3) {
-      if (sc_parse_long(p.value, "--shard-tokens", 1, 2147483647L, &v, err)) code = 2;
-      o.shard_tokens = (uint64_t)v;
+      if (sc_parse_long(p.value, "--shard-tokens", 1, 2147483647L, &v, err))
+        code = 2;
+      else
+        o.shard_tokens = (uint64_t)v;
     }
     if (r == 4) def = 1;
     if (r == 5) docs = p.value;
@@ -91,7 +93,8 @@ int cmd_prepare(int argc, char **argv, sc_err *err) {
     if (r == 9) {
       if (sc_parse_long(p.value, "--shard-version", 1, 7, &v, err) || (v != 1 && v != 7))
         code = (sc_fail(err, "--shard-version: '%s' is not 1 (uint16) or 7 (uint32)", p.value), 2);
-      o.version = (int)v;
+      else
+        o.version = (int)v;
     }
     if (r == 10) o.force = 1;
     if (r == 11) quiet = 1;
