@@ -38,6 +38,12 @@ static double *dalloc(size_t n) {
   assert_non_null(p);
   return p;
 }
+/* A float64 copy, for the references and for comparing one device result with another. */
+static double *widen(const float *x, size_t n) {
+  double *p = dalloc(n);
+  for (size_t j = 0; j < n; j++) p[j] = x[j];
+  return p;
+}
 
 typedef struct {
   double f_off, i_off, i_std, f_std;
@@ -58,11 +64,9 @@ static problem make(size_t BH, size_t S, size_t dqk, size_t dv, gen g) {
   th_rng_seed(&r, g.seed);
   for (int t = 0; t < 9; t++) {
     p.f32[t] = falloc(p.n[t]);
-    p.f64[t] = dalloc(p.n[t]);
     double mean = t == I ? g.i_off : t == F ? g.f_off : 0, std = t == I ? g.i_std : t == F ? g.f_std : 1;
-    if (t >= C0 && t <= M0 && !g.with_state) continue;
-    th_fill_normal(&r, p.f32[t], p.n[t], mean, std);
-    for (size_t j = 0; j < p.n[t]; j++) p.f64[t][j] = p.f32[t][j];
+    if (t < C0 || t > M0 || g.with_state) th_fill_normal(&r, p.f32[t], p.n[t], mean, std);
+    p.f64[t] = widen(p.f32[t], p.n[t]);
   }
   return p;
 }
@@ -78,8 +82,7 @@ static void release(problem *p) {
 static cl_mem upload(const float *x, size_t n) {
   sc_err err;
   cl_mem m;
-  if (sc_buffer_create(&ctx, (n ? n : 1) * 4, "test tensor", &m, &err) ||
-      (x && sc_buffer_write(&ctx, m, 0, n * 4, x, &err)))
+  if (sc_buffer_create(&ctx, n * 4, "test tensor", &m, &err) || (x && sc_buffer_write(&ctx, m, 0, n * 4, x, &err)))
     fail_msg("%s", err.msg);
   return m;
 }
@@ -325,9 +328,7 @@ static void test_recurrent_step_rollout(void **state) {
   th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_ATOL, FW_RTOL);
   th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_ATOL, FW_RTOL);
   th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, 1e-5, 1e-5);
-  double *hd = dalloc(BH * S * dv), *cd = dalloc(p.n[C0]);
-  for (size_t j = 0; j < BH * S * dv; j++) hd[j] = hs[j];
-  for (size_t j = 0; j < p.n[C0]; j++) cd[j] = cs[j];
+  double *hd = widen(hs, BH * S * dv), *cd = widen(cs, p.n[C0]);
   th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_ATOL, FW_RTOL);
   th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_ATOL, FW_RTOL);
   free(hd), free(cd), free(hr), free(cr), free(nr), free(mr), free(cs), free(ns), free(mss), free(hs), free(row),
@@ -361,16 +362,13 @@ static void test_state_handoff(void **state) {
   memcpy(part[1].f32[N0], r0.nlast, whole.n[N0] * 4);
   memcpy(part[1].f32[M0], r0.mlast, whole.n[M0] * 4);
   result r1 = run_device(&m, &part[1], 0);
-  double *hw = dalloc(BH * S * dv), *cw = dalloc(whole.n[C0]), *nw = dalloc(whole.n[N0]), *mw = dalloc(BH);
+  double *hw = widen(rw.h, BH * S * dv), *cw = widen(rw.clast, whole.n[C0]), *nw = widen(rw.nlast, whole.n[N0]),
+         *mw = widen(rw.mlast, BH);
   float *hs = falloc(BH * S * dv);
   for (size_t b = 0; b < BH; b++) {
     memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
     memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);
   }
-  for (size_t j = 0; j < BH * S * dv; j++) hw[j] = rw.h[j];
-  for (size_t j = 0; j < whole.n[C0]; j++) cw[j] = rw.clast[j];
-  for (size_t j = 0; j < whole.n[N0]; j++) nw[j] = rw.nlast[j];
-  for (size_t j = 0; j < BH; j++) mw[j] = rw.mlast[j];
   th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, 1e-5, 1e-4);
   th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], 1e-5, 1e-4);
   th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], 1e-5, 1e-4);

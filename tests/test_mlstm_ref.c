@@ -190,16 +190,15 @@ static void test_bwd_chunk_invariant(void **state) {
   double *dh = dalloc(BH * S * dv), *h = dalloc(BH * S * dv), *nout = dalloc(BH * S);
   fill(&r, dh, BH * S * dv, 0, 1);
   double *g[2][6];
-  const size_t Ls[2] = {16, 64};
+  const size_t Ls[2] = {16, 64}, ns[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
   for (int c = 0; c < 2; c++) {
-    for (int j = 0; j < 6; j++) g[c][j] = dalloc(BH * S * 16 + BH * dqk * dv);
+    for (int j = 0; j < 6; j++) g[c][j] = dalloc(ns[j]);
     OK(sc_ref_mlstm_chunkwise(&in.d, Ls[c], in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, h, nout, NULL, NULL,
                               NULL, NULL, ERR));
     OK(sc_ref_mlstm_chunkwise_bwd(&in.d, Ls[c], in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, nout, dh, g[c][0],
                                   g[c][1], g[c][2], g[c][3], g[c][4], g[c][5], ERR));
   }
   const char *names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
-  const size_t ns[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
   for (int j = 0; j < 6; j++) {
     char label[64];
     snprintf(label, sizeof label, "bwd L=16 vs L=64: %s", names[j]);

@@ -225,13 +225,12 @@ static void test_rejects_truncated(void **state) {
   uint64_t hl = 0;
   for (int i = 7; i >= 0; i--) hl = hl << 8 | (unsigned char)buf[i];
   size_t cuts[] = {0, 5, 8, 8 + (size_t)hl / 2, 8 + (size_t)hl, len - 1};
-  const char *want[] = {"truncated", "truncated", "truncated", "truncated", "truncated", "truncated"};
   for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
     const char *tp = tmp_path("cut.safetensors");
     FILE *fp = fopen(tp, "wb");
     if (cuts[c]) assert_int_equal(fwrite(buf, 1, cuts[c], fp), cuts[c]);
     fclose(fp);
-    const char *needles[] = {want[c], "cut.safetensors", NULL};
+    const char *needles[] = {"truncated", "cut.safetensors", NULL};
     expect_open_error(tp, needles);
   }
   /* Cut inside the data names the tensor whose bytes are missing. */
