@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "bench_util.h"
 #include "cl_runtime.h"
 #include "fit_lnd.h"
 #include "fit_runs.h"
@@ -20,12 +21,8 @@ typedef struct {
 } bench_data;
 
 static void load_avg(char *out, size_t cap) {
-  FILE *f = fopen("/proc/loadavg", "r");
-  double l1 = NAN, l5 = NAN;
-  if (f) {
-    if (fscanf(f, "%lf %lf", &l1, &l5) != 2) l1 = l5 = NAN;
-    fclose(f);
-  }
+  double l1, l5;
+  sc_loadavg2(&l1, &l5);
   snprintf(out, cap, "load average %.2f (1 min), %.2f (5 min) on %d CPUs", l1, l5, sc_cpu_count());
 }
 

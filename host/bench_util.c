@@ -42,14 +42,19 @@ int sc_bench_compute_units(const sc_ctx *c) {
   return (int)(c->dev.compute_units ? c->dev.compute_units : 1);
 }
 
-double sc_loadavg(void) {
-  double l = -1;
+void sc_loadavg2(double *l1, double *l5) {
+  *l1 = *l5 = -1;
   FILE *f = fopen("/proc/loadavg", "r");
   if (f) {
-    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    if (fscanf(f, "%lf %lf", l1, l5) != 2) *l1 = *l5 = -1;
     fclose(f);
   }
-  return l;
+}
+
+double sc_loadavg(void) {
+  double l1, l5;
+  sc_loadavg2(&l1, &l5);
+  return l1;
 }
 
 int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_bench_timing *t,

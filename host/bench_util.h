@@ -19,6 +19,8 @@ int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo
 int sc_bench_compute_units(const sc_ctx *c);
 /* 1-minute load average (-1 if unknown): printed next to timings taken on a shared machine. */
 double sc_loadavg(void);
+/* The 1- and 5-minute load averages (each -1 if unknown). */
+void sc_loadavg2(double *l1, double *l5);
 
 /* Wall time (median per call) and process CPU time per call. On a CPU device the CPU time is what the calls
  * cost whatever else runs on the machine, so rates from it stay comparable on a shared host. */
