@@ -39,6 +39,7 @@ static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1,
     if (sc_set_arg(m->kern[kid], (cl_uint)j, a[j].size, a[j].ptr, name, err)) return -1;
   /* One work-item per work-group: each item holds a register tile and loops over enough work. */
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
+  /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
   if (!m->profile) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
   if (sc_finish(m->ctx, err)) return -1;
   const double w0 = sc_now(), c0 = sc_cpu_seconds();
