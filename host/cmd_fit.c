@@ -20,6 +20,8 @@
 
 enum { METHOD_LND = 1, METHOD_ISO = 2 };
 enum { MAX_ARCHS = 16, MAX_BUDGETS = 64, ISO_BOOT_VALUES = 4 };
+/* Derived L(N,D) quantities with bootstrap intervals, in fit.json order. */
+enum { LND_BIG_A = SC_LND_NP, LND_BIG_B, LND_BIG_E, LND_ALLOC_A, LND_ALLOC_B, LND_NVALUES };
 
 typedef struct {
   const char *runs, *out, *arch, *set;
@@ -40,14 +42,14 @@ typedef struct {
   int lnd_done;
   sc_lnd_result lnd;
   double lnd_seconds, boot_seconds;
-  double *lnd_boot; /* bootstrap * SC_LND_NP */
+  double lnd_ci[LND_NVALUES][2]; /* bootstrap 95% intervals; NAN where there is none */
   /* IsoFLOP */
   sc_run_sel isel;
   char iwhy[512];
   double *i_n, *i_d, *i_c, *i_loss, *i_budget;
   int iso_done;
   sc_iso_result iso;
-  double *iso_boot; /* bootstrap * ISO_BOOT_VALUES */
+  double iso_ci[ISO_BOOT_VALUES][2]; /* a, A', b, B' as lnd_ci */
   int iso_boot_failed;
 } arch_fit;
 
@@ -271,8 +273,6 @@ static void ci95(double *v, int n, double *lo, double *hi) {
   *hi = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)m, 0.975);
 }
 
-/* Derived L(N,D) quantities with bootstrap intervals, in fit.json order. */
-enum { LND_A_ = 0, LND_BIG_A = 6, LND_BIG_B, LND_BIG_E, LND_ALLOC_A, LND_ALLOC_B, LND_NVALUES };
 static const char *const lnd_value_names[LND_NVALUES] = {"a", "b", "e", "alpha",   "beta",   "gamma",
                                                          "A", "B", "E", "alloc_a", "alloc_b"};
 
@@ -324,27 +324,56 @@ static int select_arch(const sc_runs *rs, const fit_args *a, arch_fit *f, sc_err
 static void free_arch(arch_fit *f) {
   sc_run_sel_free(&f->lsel);
   sc_run_sel_free(&f->isel);
-  double *p[] = {f->ln_n, f->ln_d, f->ln_l, f->l_n,    f->l_d,      f->l_c,      f->l_loss,
-                 f->i_n,  f->i_d,  f->i_c,  f->i_loss, f->i_budget, f->lnd_boot, f->iso_boot};
+  double *p[] = {f->ln_n,   f->ln_d, f->ln_l, f->l_n, f->l_d,    f->l_c,
+                 f->l_loss, f->i_n,  f->i_d,  f->i_c, f->i_loss, f->i_budget};
   for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
   if (f->iso_done) sc_iso_free(&f->iso);
 }
 
+/* Percentile 95% intervals of the nvals columns of k samples (row-major). */
+static int boot_cis(double *samples, int k, int nvals, double (*ci)[2], sc_err *err) {
+  double *v = sc_malloc((size_t)(k ? k : 1) * sizeof *v, "bootstrap intervals", err);
+  if (!v) return -1;
+  for (int j = 0; j < nvals; j++) {
+    for (int s = 0; s < k; s++) v[s] = samples[(size_t)s * nvals + j];
+    ci95(v, k, &ci[j][0], &ci[j][1]);
+  }
+  free(v);
+  return 0;
+}
+
+/* Bootstrap refits of the L(N,D) fit and the intervals of every derived value. */
+static int lnd_bootstrap(const fit_args *a, arch_fit *f, const sc_lnd_data *d, sc_err *err) {
+  const int k = a->bootstrap;
+  double *p = sc_malloc((size_t)k * SC_LND_NP * sizeof *p, "bootstrap fits", err);
+  double *v = sc_malloc((size_t)k * LND_NVALUES * sizeof *v, "bootstrap fits", err);
+  int rc = -1;
+  if (!p || !v) goto done;
+  double t0 = sc_now();
+  if (sc_lnd_bootstrap(d, &a->lnd, f->lnd.p, k, a->seed, p, NULL, err)) {
+    sc_wrap(err, "%s L(N,D) bootstrap: ", f->arch);
+    goto done;
+  }
+  f->boot_seconds = sc_now() - t0;
+  for (int s = 0; s < k; s++) lnd_values(p + (size_t)s * SC_LND_NP, v + (size_t)s * LND_NVALUES);
+  rc = boot_cis(v, k, LND_NVALUES, f->lnd_ci, err);
+  if (a->lnd.form != SC_FORM_GAMMA) f->lnd_ci[SC_LND_GAMMA][0] = f->lnd_ci[SC_LND_GAMMA][1] = NAN; /* fixed at 1 */
+done:
+  free(p);
+  free(v);
+  return rc;
+}
+
 static int fit_arch(const fit_args *a, arch_fit *f, sc_err *err) {
+  for (int j = 0; j < LND_NVALUES; j++) f->lnd_ci[j][0] = f->lnd_ci[j][1] = NAN;
+  for (int j = 0; j < ISO_BOOT_VALUES; j++) f->iso_ci[j][0] = f->iso_ci[j][1] = NAN;
   if ((a->methods & METHOD_LND) && f->lsel.n > 0) {
     sc_lnd_data d = {f->ln_n, f->ln_d, f->ln_l, NULL, f->lsel.n};
     double t0 = sc_now();
     if (sc_lnd_fit(&d, &a->lnd, NULL, &f->lnd, err)) return sc_wrap(err, "%s L(N,D) fit: ", f->arch);
     f->lnd_seconds = sc_now() - t0;
     f->lnd_done = 1;
-    if (a->bootstrap > 0) {
-      f->lnd_boot = sc_malloc((size_t)a->bootstrap * SC_LND_NP * sizeof *f->lnd_boot, "bootstrap fits", err);
-      if (!f->lnd_boot) return -1;
-      t0 = sc_now();
-      if (sc_lnd_bootstrap(&d, &a->lnd, f->lnd.p, a->bootstrap, a->seed, f->lnd_boot, NULL, err))
-        return sc_wrap(err, "%s L(N,D) bootstrap: ", f->arch);
-      f->boot_seconds = sc_now() - t0;
-    }
+    if (a->bootstrap > 0 && lnd_bootstrap(a, f, &d, err)) return -1;
   }
   if ((a->methods & METHOD_ISO) && f->isel.n > 0) {
     /* The budget column counts only where it labels some of these runs; otherwise budgets are clustered. */
@@ -354,33 +383,23 @@ static int fit_arch(const fit_args *a, arch_fit *f, sc_err *err) {
       return sc_wrap(err, "%s IsoFLOP fit: ", f->arch);
     f->iso_done = 1;
     if (a->bootstrap > 0) {
-      f->iso_boot = sc_malloc((size_t)a->bootstrap * ISO_BOOT_VALUES * sizeof *f->iso_boot, "bootstrap fits", err);
-      if (!f->iso_boot) return -1;
-      if (sc_iso_bootstrap(f->i_n, f->i_d, f->i_loss, &f->iso, a->bootstrap, a->seed, f->iso_boot, &f->iso_boot_failed,
-                           err))
-        return sc_wrap(err, "%s IsoFLOP bootstrap: ", f->arch);
+      double *v = sc_malloc((size_t)a->bootstrap * ISO_BOOT_VALUES * sizeof *v, "bootstrap fits", err);
+      if (!v) return -1;
+      int rc = sc_iso_bootstrap(f->i_n, f->i_d, f->i_loss, &f->iso, a->bootstrap, a->seed, v, &f->iso_boot_failed, err)
+                   ? sc_wrap(err, "%s IsoFLOP bootstrap: ", f->arch)
+                   : boot_cis(v, a->bootstrap, ISO_BOOT_VALUES, f->iso_ci, err);
+      free(v);
+      if (rc) return -1;
     }
   }
   return 0;
-}
-
-/* Bootstrap interval of column j (of `stride`) of samples; returns 0 when there are none. */
-static int boot_ci(const double *samples, int k, int stride, int j, double *lo, double *hi, double *scratch) {
-  if (!samples || k < 2) return 0;
-  for (int s = 0; s < k; s++) scratch[s] = samples[(size_t)s * stride + j];
-  ci95(scratch, k, lo, hi);
-  return isfinite(*lo);
-}
-
-static void lnd_boot_values(const arch_fit *f, int k, double *out /* k x LND_NVALUES */) {
-  for (int s = 0; s < k; s++) lnd_values(f->lnd_boot + (size_t)s * SC_LND_NP, out + (size_t)s * LND_NVALUES);
 }
 
 static const char *form_name(const sc_lnd_opts *o) {
   return o->form == SC_FORM_GAMMA ? "gamma" : "chinchilla";
 }
 
-static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, int nf, double *scratch, double *values) {
+static void print_table(const fit_args *a, const sc_runs *rs, const arch_fit *fits, int nf) {
   printf("scalecl fit: %s (%d rows)", a->runs, rs->n);
   if (a->ctx) printf(", ctx %d", a->ctx);
   printf("\n");
@@ -395,7 +414,7 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
     printf("%-12s %5s %7s %9s %9s %9s %9s %9s %9s %10s %10s %8s %13s %8s %7s\n", "arch", "runs", "skipped", "a", "b",
            "e", "alpha", "beta", "gamma", "A", "B", "E", "objective", "at-best", "time");
     for (int k = 0; k < nf; k++) {
-      arch_fit *f = &fits[k];
+      const arch_fit *f = &fits[k];
       if (!f->lnd_done) {
         printf("%-12s %5d %7d  (no L(N,D) runs: %s)\n", f->arch, 0, f->lsel.n_missing, f->lwhy);
         continue;
@@ -405,15 +424,12 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
              f->lsel.n, f->lsel.n_missing, p[0], p[1], p[2], p[3], p[4], p[5], exp(p[0]), exp(p[1]), exp(p[2]),
              f->lnd.objective, f->lnd.n_at_best, f->lnd.n_optimized, f->lnd_seconds);
       if (f->lsel.n_approx) printf("  (%d of these runs use an approximate loss)\n", f->lsel.n_approx);
-      if (f->lnd_boot) {
-        lnd_boot_values(f, a->bootstrap, values);
+      if (a->bootstrap > 0) {
         printf("  95%% CI (%d resamples, %.1fs):", a->bootstrap, f->boot_seconds);
-        for (int j = 0; j < LND_NVALUES; j++) {
-          double lo, hi;
-          if (j == SC_LND_GAMMA && a->lnd.form != SC_FORM_GAMMA) continue;
-          if (boot_ci(values, a->bootstrap, LND_NVALUES, j, &lo, &hi, scratch))
-            printf("%s %s [%.4g, %.4g]", j == 0 ? "" : (j % 4 == 0 ? "\n   " : ","), lnd_value_names[j], lo, hi);
-        }
+        for (int j = 0; j < LND_NVALUES; j++)
+          if (isfinite(f->lnd_ci[j][0]))
+            printf("%s %s [%.4g, %.4g]", j == 0 ? "" : (j % 4 == 0 ? "\n   " : ","), lnd_value_names[j],
+                   f->lnd_ci[j][0], f->lnd_ci[j][1]);
         printf("\n");
       }
     }
@@ -426,7 +442,7 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
     printf("%-12s %9s %11s %5s %12s %12s %8s %-9s %-9s %s\n", "arch", "budget", "C (mean)", "runs", "N*", "D*", "L*",
            "N vertex", "D vertex", "in laws");
     for (int k = 0; k < nf; k++) {
-      arch_fit *f = &fits[k];
+      const arch_fit *f = &fits[k];
       if (!f->iso_done) {
         printf("%-12s  (no IsoFLOP runs: %s)\n", f->arch, f->iwhy);
         continue;
@@ -450,19 +466,18 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
     printf("%-12s %9s %9s %11s %9s %9s %11s %8s %s\n", "arch", "a", "se(a)", "A'", "b", "se(b)", "B'", "budgets",
            a->bootstrap ? "95% CI a; b" : "");
     for (int k = 0; k < nf; k++) {
-      arch_fit *f = &fits[k];
+      const arch_fit *f = &fits[k];
       if (!f->iso_done) continue;
       printf("%-12s %9.6f %9.4f %11.5g %9.6f %9.4f %11.5g %4d/%-3d", f->arch, f->iso.n_law.exponent,
              f->iso.n_law.se_exponent, f->iso.n_law.prefactor, f->iso.d_law.exponent, f->iso.d_law.se_exponent,
              f->iso.d_law.prefactor, f->iso.n_law.n_points, f->iso.d_law.n_points);
-      double lo, hi, lo2, hi2;
-      if (boot_ci(f->iso_boot, a->bootstrap, ISO_BOOT_VALUES, 0, &lo, &hi, scratch) &&
-          boot_ci(f->iso_boot, a->bootstrap, ISO_BOOT_VALUES, 2, &lo2, &hi2, scratch))
-        printf(" [%.4f, %.4f]; [%.4f, %.4f]", lo, hi, lo2, hi2);
+      const double(*ci)[2] = f->iso_ci;
+      if (isfinite(ci[0][0]) && isfinite(ci[2][0]))
+        printf(" [%.4f, %.4f]; [%.4f, %.4f]", ci[0][0], ci[0][1], ci[2][0], ci[2][1]);
       printf("\n");
     }
     for (int k = 0; k < nf; k++) {
-      arch_fit *f = &fits[k];
+      const arch_fit *f = &fits[k];
       if (!f->iso_done || !f->iso.warnings[0]) continue;
       printf("warnings (%s):\n", f->arch);
       for (const char *s = f->iso.warnings; *s;) {
@@ -474,21 +489,14 @@ static void print_table(const fit_args *a, const sc_runs *rs, arch_fit *fits, in
   }
 }
 
-static cJSON *ci_object(const double *samples, int k, int stride, int nvals, const char *const *names, double *scratch,
-                        int skip) {
+static cJSON *ci_object(const double (*ci)[2], int nvals, const char *const *names) {
   cJSON *o = cJSON_CreateObject();
-  for (int j = 0; j < nvals; j++) {
-    double lo, hi;
-    if (j == skip || !boot_ci(samples, k, stride, j, &lo, &hi, scratch)) continue;
-    cJSON *arr = cJSON_CreateArray();
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(lo));
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(hi));
-    cJSON_AddItemToObject(o, names[j], arr);
-  }
+  for (int j = 0; j < nvals; j++)
+    if (isfinite(ci[j][0])) cJSON_AddItemToObject(o, names[j], cJSON_CreateDoubleArray(ci[j], 2));
   return o;
 }
 
-static cJSON *lnd_json(const fit_args *a, arch_fit *f, double *scratch, double *values) {
+static cJSON *lnd_json(const fit_args *a, const arch_fit *f) {
   cJSON *o = cJSON_CreateObject();
   double v[LND_NVALUES];
   lnd_values(f->lnd.p, v);
@@ -506,16 +514,13 @@ static cJSON *lnd_json(const fit_args *a, arch_fit *f, double *scratch, double *
   cJSON_AddNumberToObject(o, "iterations", f->lnd.iterations);
   cJSON_AddNumberToObject(o, "grad_norm", f->lnd.grad_norm);
   cJSON_AddNumberToObject(o, "seconds", f->lnd_seconds);
-  if (f->lnd_boot) {
-    lnd_boot_values(f, a->bootstrap, values);
+  if (a->bootstrap > 0) {
     cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
     cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
     cJSON_AddNumberToObject(b, "seed", (double)a->seed);
     cJSON_AddNumberToObject(b, "refit_grid_starts", a->lnd.boot_topk);
     cJSON_AddNumberToObject(b, "seconds", f->boot_seconds);
-    cJSON_AddItemToObject(o, "ci95",
-                          ci_object(values, a->bootstrap, LND_NVALUES, LND_NVALUES, lnd_value_names, scratch,
-                                    a->lnd.form == SC_FORM_GAMMA ? -1 : SC_LND_GAMMA));
+    cJSON_AddItemToObject(o, "ci95", ci_object(f->lnd_ci, LND_NVALUES, lnd_value_names));
   }
   return o;
 }
@@ -535,7 +540,7 @@ static cJSON *parabola_json(const sc_parabola *p) {
   return o;
 }
 
-static cJSON *iso_json(const fit_args *a, arch_fit *f, double *scratch) {
+static cJSON *iso_json(const fit_args *a, const arch_fit *f) {
   cJSON *o = cJSON_CreateObject();
   const sc_iso_result *r = &f->iso;
   cJSON_AddNumberToObject(o, "a", r->n_law.exponent);
@@ -580,20 +585,19 @@ static cJSON *iso_json(const fit_args *a, arch_fit *f, double *scratch) {
     cJSON_AddItemToArray(warn, cJSON_CreateString(line));
     s += len + (e ? 1 : 0);
   }
-  if (f->iso_boot) {
+  if (a->bootstrap > 0) {
     static const char *const names[ISO_BOOT_VALUES] = {"a", "A", "b", "B"};
     cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
     cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
     cJSON_AddNumberToObject(b, "seed", (double)a->seed);
     cJSON_AddNumberToObject(b, "failed_resamples", f->iso_boot_failed);
-    cJSON_AddItemToObject(o, "ci95",
-                          ci_object(f->iso_boot, a->bootstrap, ISO_BOOT_VALUES, ISO_BOOT_VALUES, names, scratch, -1));
+    cJSON_AddItemToObject(o, "ci95", ci_object(f->iso_ci, ISO_BOOT_VALUES, names));
   }
   return o;
 }
 
-static int write_json(const fit_args *a, const sc_runs *rs, arch_fit *fits, int nf, const char *plots,
-                      const char *plot_note, double *scratch, double *values, sc_err *err) {
+static int write_json(const fit_args *a, const sc_runs *rs, const arch_fit *fits, int nf, const char *plots,
+                      const char *plot_note, sc_err *err) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "tool", "scalecl fit " SCALECL_VERSION);
   cJSON *s = cJSON_AddObjectToObject(root, "settings");
@@ -623,14 +627,14 @@ static int write_json(const fit_args *a, const sc_runs *rs, arch_fit *fits, int 
   cJSON_AddNumberToObject(s, "threads", a->lnd.threads);
   cJSON *archs = cJSON_AddObjectToObject(root, "archs");
   for (int k = 0; k < nf; k++) {
-    arch_fit *f = &fits[k];
+    const arch_fit *f = &fits[k];
     cJSON *x = cJSON_AddObjectToObject(archs, f->arch);
     if (f->lnd_done)
-      cJSON_AddItemToObject(x, "lnd", lnd_json(a, f, scratch, values));
+      cJSON_AddItemToObject(x, "lnd", lnd_json(a, f));
     else if (a->methods & METHOD_LND)
       cJSON_AddStringToObject(x, "lnd_skipped", f->lwhy);
     if (f->iso_done)
-      cJSON_AddItemToObject(x, "isoflop", iso_json(a, f, scratch));
+      cJSON_AddItemToObject(x, "isoflop", iso_json(a, f));
     else if (a->methods & METHOD_ISO)
       cJSON_AddStringToObject(x, "isoflop_skipped", f->iwhy);
   }
@@ -707,12 +711,9 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
   char names[MAX_ARCHS][32];
   int nf = 0, rc = 1;
   arch_fit *fits = NULL;
-  double *scratch = NULL, *values = NULL;
   if (list_archs(&rs, a.arch, names, &nf, err)) goto done;
   fits = sc_calloc((size_t)nf, sizeof *fits, "per-architecture fits", err);
-  scratch = sc_malloc((size_t)(a.bootstrap + 1) * sizeof *scratch, "bootstrap scratch", err);
-  values = sc_malloc((size_t)(a.bootstrap + 1) * LND_NVALUES * sizeof *values, "bootstrap values", err);
-  if (!fits || !scratch || !values) goto done;
+  if (!fits) goto done;
   int any_l = 0, any_i = 0;
   for (int k = 0; k < nf; k++) {
     memcpy(fits[k].arch, names[k], sizeof fits[k].arch);
@@ -731,7 +732,7 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
   }
   for (int k = 0; k < nf; k++)
     if (fit_arch(&a, &fits[k], err)) goto done;
-  print_table(&a, &rs, fits, nf, scratch, values);
+  print_table(&a, &rs, fits, nf);
   if (a.out) {
     if (sc_mkdirs(a.out, err) || write_minima_csv(&a, fits, nf, err)) goto done;
     char plots[8192] = "", note[1024] = "", gnuplot[4096];
@@ -741,7 +742,7 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
       if (sc_gnuplot_find(gnuplot, sizeof gnuplot, &perr)) {
         sc_fit_plot_arch pa[MAX_ARCHS];
         for (int k = 0; k < nf; k++) {
-          arch_fit *f = &fits[k];
+          const arch_fit *f = &fits[k];
           pa[k] = (sc_fit_plot_arch){f->arch, f->lsel.n, f->l_n,    f->l_d,
                                      f->l_c,  f->l_loss, &a.lnd,    f->lnd_done ? &f->lnd : NULL,
                                      f->i_n,  f->i_d,    f->i_loss, f->iso_done ? &f->iso : NULL};
@@ -757,15 +758,13 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
         fprintf(stderr, "scalecl fit: warning: %s; fit.json and isoflop_minima.csv are written\n", perr.msg);
       }
     }
-    if (write_json(&a, &rs, fits, nf, plots, note, scratch, values, err)) goto done;
+    if (write_json(&a, &rs, fits, nf, plots, note, err)) goto done;
     printf("\nwrote %s/fit.json, %s/isoflop_minima.csv%s%s\n", a.out, a.out, plots[0] ? ", charts: " : "", plots);
   }
   rc = 0;
 done:
   for (int k = 0; fits && k < nf; k++) free_arch(&fits[k]);
   free(fits);
-  free(scratch);
-  free(values);
   sc_runs_free(&rs);
   return rc;
 }
