@@ -600,6 +600,12 @@ int sc_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, const char *k
   return 0;
 }
 
+int sc_set_args(cl_kernel k, const char *kname, int n, const size_t *sizes, const void *const *vals, sc_err *err) {
+  for (int i = 0; i < n; i++)
+    if (sc_set_arg(k, (cl_uint)i, sizes[i], vals[i], kname, err)) return -1;
+  return 0;
+}
+
 double sc_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

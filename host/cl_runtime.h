@@ -105,8 +105,9 @@ int sc_launch(sc_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const 
               sc_err *err);
 int sc_finish(sc_ctx *c, sc_err *err);
 
-/* Sets kernel args from a list; helper for the common case. */
 int sc_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, const char *kname, sc_err *err);
+/* Sets arguments 0..n-1 from parallel arrays of sizes and value pointers. */
+int sc_set_args(cl_kernel k, const char *kname, int n, const size_t *sizes, const void *const *vals, sc_err *err);
 
 double sc_now(void); /* monotonic seconds */
 

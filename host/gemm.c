@@ -158,12 +158,6 @@ static int grow(sc_ctx *c, cl_mem *buf, size_t *have, size_t need, const char *w
   return 0;
 }
 
-static int set_args(cl_kernel k, const char *name, int n, const void *const *args, const size_t *sizes, sc_err *err) {
-  for (int i = 0; i < n; i++)
-    if (sc_set_arg(k, (cl_uint)i, sizes[i], args[i], name, err)) return -1;
-  return 0;
-}
-
 static int own_gemm(sc_ctx *c, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t offA,
                     size_t lda, size_t sA, cl_mem B, size_t offB, size_t ldb, size_t sB, float beta, cl_mem C,
                     size_t offC, size_t ldc, size_t sC, size_t batch, sc_err *err) {
@@ -181,8 +175,8 @@ static int own_gemm(sc_ctx *c, int ta, int tb, size_t M, size_t N, size_t K, flo
   const size_t psizes[] = {4, 4, sizeof B, 8, 4, 8, sizeof P};
   const void *gargs[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &P, &beta, &C, &oc, &lc, &sc};
   const size_t gsizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof P, 4, sizeof C, 8, 4, 8};
-  if (set_args(c->gemm->pack[v], "pack_b", 7, pargs, psizes, err) ||
-      set_args(c->gemm->kern[v], "gemm", 14, gargs, gsizes, err))
+  if (sc_set_args(c->gemm->pack[v], "pack_b", 7, psizes, pargs, err) ||
+      sc_set_args(c->gemm->kern[v], "gemm", 14, gsizes, gargs, err))
     return -1;
   size_t pglobal[3] = {panels * OWN_RN, K, batch};
   if (K && sc_launch(c, c->gemm->pack[v], 3, pglobal, NULL, "pack_b", err)) return -1;

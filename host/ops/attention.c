@@ -38,12 +38,8 @@ static int scratch(sc_attention *a, int slot, size_t bytes, sc_err *err) {
 }
 
 /* Sets all arguments of kernel `id` from parallel arrays of sizes and pointers. */
-static int set_args(sc_attention *a, int id, int n, const size_t *sizes, const void *const *vals, sc_err *err) {
-  for (int i = 0; i < n; i++)
-    if (sc_set_arg(a->k[id], (cl_uint)i, sizes[i], vals[i], kernel_names[id], err)) return -1;
-  return 0;
-}
-#define SET_ARGS(a, id, sizes, vals, err) set_args(a, id, (int)(sizeof(sizes) / sizeof(sizes)[0]), sizes, vals, err)
+#define SET_ARGS(a, id, sizes, vals, err) \
+  sc_set_args((a)->k[id], kernel_names[id], (int)(sizeof(sizes) / sizeof(sizes)[0]), sizes, vals, err)
 
 static int launch(sc_attention *a, int id, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
   const size_t global[2] = {g0, g1}, local[2] = {1, 1};

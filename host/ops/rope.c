@@ -74,8 +74,7 @@ int sc_rope_apply(sc_rope *r, int B, int NH, int S, cl_mem pos, int max_pos, cl_
   const size_t m = sizeof(cl_mem);
   const size_t sz[] = {m, m, m, m, 4, 4, 4, 4, 4, 4};
   const void *const vals[] = {&x, &y, &pos, &r->table, &S, &NH, &BH, &r->dh, &max_pos, &sign};
-  for (cl_uint i = 0; i < sizeof sz / sizeof sz[0]; i++)
-    if (sc_set_arg(r->k, i, sz[i], vals[i], "rope", err)) return -1;
+  if (sc_set_args(r->k, "rope", (int)(sizeof sz / sizeof sz[0]), sz, vals, err)) return -1;
   const size_t global[2] = {(size_t)S, (size_t)BH};
   return sc_launch(r->c, r->k, 2, global, NULL, "rope", err);
 }
