@@ -395,6 +395,15 @@ static int fit_arch(const fit_args *a, arch_fit *f, sc_err *err) {
   return 0;
 }
 
+/* The next line of a newline-separated list: its start (NULL at the end) and length. */
+static const char *next_line(const char **s, int *len) {
+  if (!**s) return NULL;
+  const char *line = *s, *e = strchr(line, '\n');
+  *len = e ? (int)(e - line) : (int)strlen(line);
+  *s = line + *len + (e ? 1 : 0);
+  return line;
+}
+
 static const char *form_name(const sc_lnd_opts *o) {
   return o->form == SC_FORM_GAMMA ? "gamma" : "chinchilla";
 }
@@ -480,11 +489,8 @@ static void print_table(const fit_args *a, const sc_runs *rs, const arch_fit *fi
       const arch_fit *f = &fits[k];
       if (!f->iso_done || !f->iso.warnings[0]) continue;
       printf("warnings (%s):\n", f->arch);
-      for (const char *s = f->iso.warnings; *s;) {
-        const char *e = strchr(s, '\n');
-        printf("  %.*s\n", (int)(e ? e - s : (long)strlen(s)), s);
-        s = e ? e + 1 : s + strlen(s);
-      }
+      int len;
+      for (const char *s = f->iso.warnings, *line; (line = next_line(&s, &len));) printf("  %.*s\n", len, line);
     }
   }
 }
@@ -496,15 +502,26 @@ static cJSON *ci_object(const double (*ci)[2], int nvals, const char *const *nam
   return o;
 }
 
+static void add_selection(cJSON *o, const sc_run_sel *s) {
+  cJSON_AddNumberToObject(o, "n_runs", s->n);
+  cJSON_AddNumberToObject(o, "n_skipped_missing_loss", s->n_missing);
+  cJSON_AddNumberToObject(o, "n_approx_loss", s->n_approx);
+}
+
+static cJSON *add_bootstrap(cJSON *o, const fit_args *a) {
+  cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
+  cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
+  cJSON_AddNumberToObject(b, "seed", (double)a->seed);
+  return b;
+}
+
 static cJSON *lnd_json(const fit_args *a, const arch_fit *f) {
   cJSON *o = cJSON_CreateObject();
   double v[LND_NVALUES];
   lnd_values(f->lnd.p, v);
   for (int j = 0; j < LND_NVALUES; j++) cJSON_AddNumberToObject(o, lnd_value_names[j], v[j]);
   cJSON_AddNumberToObject(o, "objective", f->lnd.objective);
-  cJSON_AddNumberToObject(o, "n_runs", f->lsel.n);
-  cJSON_AddNumberToObject(o, "n_skipped_missing_loss", f->lsel.n_missing);
-  cJSON_AddNumberToObject(o, "n_approx_loss", f->lsel.n_approx);
+  add_selection(o, &f->lsel);
   cJSON_AddStringToObject(o, "form", form_name(&a->lnd));
   cJSON_AddBoolToObject(o, "lse", a->lnd.lse);
   cJSON_AddNumberToObject(o, "huber_delta", a->lnd.delta);
@@ -515,9 +532,7 @@ static cJSON *lnd_json(const fit_args *a, const arch_fit *f) {
   cJSON_AddNumberToObject(o, "grad_norm", f->lnd.grad_norm);
   cJSON_AddNumberToObject(o, "seconds", f->lnd_seconds);
   if (a->bootstrap > 0) {
-    cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
-    cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
-    cJSON_AddNumberToObject(b, "seed", (double)a->seed);
+    cJSON *b = add_bootstrap(o, a);
     cJSON_AddNumberToObject(b, "refit_grid_starts", a->lnd.boot_topk);
     cJSON_AddNumberToObject(b, "seconds", f->boot_seconds);
     cJSON_AddItemToObject(o, "ci95", ci_object(f->lnd_ci, LND_NVALUES, lnd_value_names));
@@ -554,9 +569,7 @@ static cJSON *iso_json(const fit_args *a, const arch_fit *f) {
   cJSON *w = cJSON_AddArrayToObject(o, "window_flops");
   cJSON_AddItemToArray(w, cJSON_CreateNumber(a->iso.lo));
   cJSON_AddItemToArray(w, cJSON_CreateNumber(a->iso.hi));
-  cJSON_AddNumberToObject(o, "n_runs", f->isel.n);
-  cJSON_AddNumberToObject(o, "n_skipped_missing_loss", f->isel.n_missing);
-  cJSON_AddNumberToObject(o, "n_approx_loss", f->isel.n_approx);
+  add_selection(o, &f->isel);
   cJSON_AddNumberToObject(o, "n_unassigned", r->n_unassigned);
   cJSON *arr = cJSON_AddArrayToObject(o, "budgets");
   for (int j = 0; j < r->nb; j++) {
@@ -577,20 +590,15 @@ static cJSON *iso_json(const fit_args *a, const arch_fit *f) {
     cJSON_AddItemToArray(arr, x);
   }
   cJSON *warn = cJSON_AddArrayToObject(o, "warnings");
-  for (const char *s = r->warnings; *s;) {
-    const char *e = strchr(s, '\n');
-    size_t len = e ? (size_t)(e - s) : strlen(s);
+  int len;
+  for (const char *s = r->warnings, *l; (l = next_line(&s, &len));) {
     char line[1024];
-    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), s);
+    snprintf(line, sizeof line, "%.*s", len, l);
     cJSON_AddItemToArray(warn, cJSON_CreateString(line));
-    s += len + (e ? 1 : 0);
   }
   if (a->bootstrap > 0) {
     static const char *const names[ISO_BOOT_VALUES] = {"a", "A", "b", "B"};
-    cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
-    cJSON_AddNumberToObject(b, "resamples", a->bootstrap);
-    cJSON_AddNumberToObject(b, "seed", (double)a->seed);
-    cJSON_AddNumberToObject(b, "failed_resamples", f->iso_boot_failed);
+    cJSON_AddNumberToObject(add_bootstrap(o, a), "failed_resamples", f->iso_boot_failed);
     cJSON_AddItemToObject(o, "ci95", ci_object(f->iso_ci, ISO_BOOT_VALUES, names));
   }
   return o;
