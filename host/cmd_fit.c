@@ -710,6 +710,33 @@ static int list_archs(const sc_runs *rs, const char *spec, char names[][32], int
   return 0;
 }
 
+/* Draws the charts into a->out and appends their file names to names; without gnuplot it warns on stderr and
+ * says why in note, and that is not an error. */
+static int draw_plots(const fit_args *a, const arch_fit *fits, int nf, char *names, size_t cap, char *note,
+                      size_t note_cap, sc_err *err) {
+  char gnuplot[4096];
+  sc_err perr;
+  perr.msg[0] = '\0';
+  if (!sc_gnuplot_find(gnuplot, sizeof gnuplot, &perr)) {
+    snprintf(note, note_cap, "no plots: %.900s", perr.msg);
+    fprintf(stderr, "scalecl fit: warning: %s; fit.json and isoflop_minima.csv are written\n", perr.msg);
+    return 0;
+  }
+  sc_fit_plot_arch pa[MAX_ARCHS];
+  for (int k = 0; k < nf; k++) {
+    const arch_fit *f = &fits[k];
+    pa[k] = (sc_fit_plot_arch){f->arch, f->lsel.n, f->l_n,    f->l_d,
+                               f->l_c,  f->l_loss, &a->lnd,   f->lnd_done ? &f->lnd : NULL,
+                               f->i_n,  f->i_d,    f->i_loss, f->iso_done ? &f->iso : NULL};
+  }
+  char caption[128];
+  if (a->ctx)
+    snprintf(caption, sizeof caption, "ctx %d", a->ctx);
+  else
+    snprintf(caption, sizeof caption, "all contexts");
+  return sc_fit_plots(gnuplot, a->out, caption, pa, nf, names, cap, err);
+}
+
 int cmd_fit(int argc, char **argv, sc_err *err) {
   fit_args a;
   int prc = parse_args(argc, argv, &a, err);
@@ -742,31 +769,11 @@ int cmd_fit(int argc, char **argv, sc_err *err) {
     if (fit_arch(&a, &fits[k], err)) goto done;
   print_table(&a, &rs, fits, nf);
   if (a.out) {
-    if (sc_mkdirs(a.out, err) || write_minima_csv(&a, fits, nf, err)) goto done;
-    char plots[8192] = "", note[1024] = "", gnuplot[4096];
-    if (!a.no_plots) {
-      sc_err perr;
-      perr.msg[0] = '\0';
-      if (sc_gnuplot_find(gnuplot, sizeof gnuplot, &perr)) {
-        sc_fit_plot_arch pa[MAX_ARCHS];
-        for (int k = 0; k < nf; k++) {
-          const arch_fit *f = &fits[k];
-          pa[k] = (sc_fit_plot_arch){f->arch, f->lsel.n, f->l_n,    f->l_d,
-                                     f->l_c,  f->l_loss, &a.lnd,    f->lnd_done ? &f->lnd : NULL,
-                                     f->i_n,  f->i_d,    f->i_loss, f->iso_done ? &f->iso : NULL};
-        }
-        char caption[128];
-        if (a.ctx)
-          snprintf(caption, sizeof caption, "ctx %d", a.ctx);
-        else
-          snprintf(caption, sizeof caption, "all contexts");
-        if (sc_fit_plots(gnuplot, a.out, caption, pa, nf, plots, sizeof plots, err)) goto done;
-      } else {
-        snprintf(note, sizeof note, "no plots: %.900s", perr.msg);
-        fprintf(stderr, "scalecl fit: warning: %s; fit.json and isoflop_minima.csv are written\n", perr.msg);
-      }
-    }
-    if (write_json(&a, &rs, fits, nf, plots, note, err)) goto done;
+    char plots[8192] = "", note[1024] = "";
+    if (sc_mkdirs(a.out, err) || write_minima_csv(&a, fits, nf, err) ||
+        (!a.no_plots && draw_plots(&a, fits, nf, plots, sizeof plots, note, sizeof note, err)) ||
+        write_json(&a, &rs, fits, nf, plots, note, err))
+      goto done;
     printf("\nwrote %s/fit.json, %s/isoflop_minima.csv%s%s\n", a.out, a.out, plots[0] ? ", charts: " : "", plots);
   }
   rc = 0;
