@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <glob.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -12,6 +13,16 @@ void th_ctx_open(sc_ctx *c) {
   static sc_err err;
   if (sc_ctx_open(c, NULL, &err) != 0) fail_msg("cannot open OpenCL device: %s", err.msg);
 }
+
+void *th_calloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) fail_msg("out of host memory (%zu x %zu bytes)", n, size);
+  return p;
+}
+
+float *th_falloc(size_t n) { return th_calloc(n, sizeof(float)); }
+
+double *th_dalloc(size_t n) { return th_calloc(n, sizeof(double)); }
 
 void th_rng_seed(th_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
 
@@ -99,6 +110,13 @@ const char *th_shared_data_dir(void) {
   struct stat st;
   if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
   return buf;
+}
+
+int th_count_glob(const char *pattern) {
+  glob_t g;
+  int n = glob(pattern, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+  globfree(&g);
+  return n;
 }
 
 const char *th_scalecl_bin(void) {

@@ -12,6 +12,19 @@
 
 #include "cl_runtime.h"
 
+/* Runs a library call that takes TH_ERR as its sc_err; fails the test with its message on error. */
+#define TH_CHECK(call)                        \
+  do {                                        \
+    static sc_err th_e_;                      \
+    if ((call) != 0) fail_msg("%s", th_e_.msg); \
+  } while (0)
+#define TH_ERR (&th_e_)
+
+/* Zeroed allocations that fail the test when memory runs out (n may be 0). */
+void *th_calloc(size_t n, size_t size);
+float *th_falloc(size_t n);
+double *th_dalloc(size_t n);
+
 /* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
 void th_ctx_open(sc_ctx *c);
 
@@ -41,6 +54,8 @@ void th_assert_close_d(const char *label, const double *got, const double *ref, 
 
 /* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent (tests then skip with a message). */
 const char *th_shared_data_dir(void);
+/* Number of paths matching a glob pattern. */
+int th_count_glob(const char *pattern);
 /* Path of the scalecl executable built next to the tests. */
 const char *th_scalecl_bin(void);
 /* Runs a shell command; returns its exit status (-1 if it did not exit) and up to cap - 1 bytes of its stdout. */

@@ -57,12 +57,6 @@ static sc_rope *rope_for(int dh) {
   return ropes[dh / 16];
 }
 
-#define CHECK(call)                          \
-  do {                                       \
-    static sc_err e_;                        \
-    if ((call) != 0) fail_msg("%s", e_.msg); \
-  } while (0)
-#define E (&e_)
 
 /* One problem: inputs, optional documents and RoPE, and the device's outputs. */
 typedef struct {
@@ -77,32 +71,26 @@ static size_t nel(const problem *p) {
   return (size_t)p->B * p->NH * p->S * p->dh;
 }
 
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) fail_msg("out of memory (%zu bytes)", n);
-  return p;
-}
-
 static void problem_init(problem *p, int B, int NH, int S, int dh, int backward, uint64_t seed, double std) {
   memset(p, 0, sizeof *p);
   p->B = B, p->NH = NH, p->S = S, p->dh = dh;
   const size_t n = nel(p);
   th_rng r;
   th_rng_seed(&r, seed);
-  p->q = xmalloc(n * 4), p->k = xmalloc(n * 4), p->v = xmalloc(n * 4);
+  p->q = th_calloc(1, n * 4), p->k = th_calloc(1, n * 4), p->v = th_calloc(1, n * 4);
   th_fill_normal(&r, p->q, n, 0, std);
   th_fill_normal(&r, p->k, n, 0, std);
   th_fill_normal(&r, p->v, n, 0, 1);
   if (backward) {
-    p->dout = xmalloc(n * 4);
+    p->dout = th_calloc(1, n * 4);
     th_fill_normal(&r, p->dout, n, 0, 1);
   }
 }
 
 /* Documents of the given lengths (cycled until S is covered): segment ids and restarting positions. */
 static void problem_docs(problem *p, const int *lens, int nlens) {
-  p->seg = xmalloc((size_t)p->B * p->S * 4);
-  p->pos = xmalloc((size_t)p->B * p->S * 4);
+  p->seg = th_calloc(1, (size_t)p->B * p->S * 4);
+  p->pos = th_calloc(1, (size_t)p->B * p->S * 4);
   for (int b = 0; b < p->B; b++) {
     int doc = 0, at = 0, li = b % nlens;
     for (int s = 0; s < p->S; s++) {
@@ -119,7 +107,7 @@ static void problem_free(problem *p) {
 }
 
 static int32_t *default_pos(const problem *p) {
-  int32_t *pos = xmalloc((size_t)p->B * p->S * 4);
+  int32_t *pos = th_calloc(1, (size_t)p->B * p->S * 4);
   for (int b = 0; b < p->B; b++)
     for (int s = 0; s < p->S; s++) pos[b * p->S + s] = p->pos ? p->pos[b * p->S + s] : s;
   return pos;
@@ -133,14 +121,14 @@ static int max_pos(const int32_t *pos, size_t n) {
 
 static cl_mem upload(const void *host, size_t bytes) {
   cl_mem m;
-  CHECK(sc_buffer_create(&ctx, bytes, "test tensor", &m, E));
-  if (host) CHECK(sc_buffer_write(&ctx, m, 0, bytes, host, E));
+  TH_CHECK(sc_buffer_create(&ctx, bytes, "test tensor", &m, TH_ERR));
+  if (host) TH_CHECK(sc_buffer_write(&ctx, m, 0, bytes, host, TH_ERR));
   return m;
 }
 
 static void *download(cl_mem m, size_t bytes) {
-  void *h = xmalloc(bytes);
-  CHECK(sc_buffer_read(&ctx, m, 0, bytes, h, E));
+  void *h = th_calloc(1, bytes);
+  TH_CHECK(sc_buffer_read(&ctx, m, 0, bytes, h, TH_ERR));
   return h;
 }
 
@@ -155,18 +143,18 @@ static void device_run(problem *p) {
   if (p->rope) {
     pos = upload(hpos, (size_t)p->B * p->S * 4);
     qr = upload(NULL, nb), kr = upload(NULL, nb);
-    CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, q, qr, 0, E));
-    CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, k, kr, 0, E));
+    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, q, qr, 0, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, k, kr, 0, TH_ERR));
   }
-  CHECK(sc_attention_forward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, E));
+  TH_CHECK(sc_attention_forward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, TH_ERR));
   p->o = download(o, nb);
   p->lse = download(lse, nl);
   if (p->dout) {
     cl_mem dout = upload(p->dout, nb), dq = upload(NULL, nb), dk = upload(NULL, nb), dv = upload(NULL, nb);
-    CHECK(sc_attention_backward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, dout, dq, dk, dv, E));
+    TH_CHECK(sc_attention_backward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, dout, dq, dk, dv, TH_ERR));
     if (p->rope) {
-      CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dq, dq, 1, E));
-      CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dk, dk, 1, E));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dq, dq, 1, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dk, dk, 1, TH_ERR));
     }
     p->dq = download(dq, nb), p->dk = download(dk, nb), p->dv = download(dv, nb);
     sc_buffer_release(&ctx, dout), sc_buffer_release(&ctx, dq), sc_buffer_release(&ctx, dk);
@@ -179,7 +167,7 @@ static void device_run(problem *p) {
 }
 
 static double *to_double(const float *x, size_t n) {
-  double *d = xmalloc(n * sizeof *d);
+  double *d = th_calloc(1, n * sizeof *d);
   for (size_t i = 0; i < n; i++) d[i] = x[i];
   return d;
 }
@@ -191,18 +179,18 @@ typedef struct {
 /* The same composition in float64: RoPE, plain masked softmax attention, its gradients, RoPE^T. */
 static reference reference_run(const problem *p) {
   const size_t n = nel(p);
-  reference r = {xmalloc(n * 8), xmalloc((size_t)p->B * p->NH * p->S * 8), NULL, NULL, NULL};
+  reference r = {th_calloc(1, n * 8), th_calloc(1, (size_t)p->B * p->NH * p->S * 8), NULL, NULL, NULL};
   double *q = to_double(p->q, n), *k = to_double(p->k, n), *v = to_double(p->v, n);
   int32_t *pos = default_pos(p);
   if (p->rope) {
     sc_ref_rope(p->B, p->NH, p->S, p->dh, THETA, pos, q, q, 0);
     sc_ref_rope(p->B, p->NH, p->S, p->dh, THETA, pos, k, k, 0);
   }
-  CHECK(sc_ref_attention_forward(p->B, p->NH, p->S, p->dh, q, k, v, p->seg, r.o, r.lse, E));
+  TH_CHECK(sc_ref_attention_forward(p->B, p->NH, p->S, p->dh, q, k, v, p->seg, r.o, r.lse, TH_ERR));
   if (p->dout) {
     double *dout = to_double(p->dout, n);
-    r.dq = xmalloc(n * 8), r.dk = xmalloc(n * 8), r.dv = xmalloc(n * 8);
-    CHECK(sc_ref_attention_backward(p->B, p->NH, p->S, p->dh, q, k, v, p->seg, dout, r.dq, r.dk, r.dv, E));
+    r.dq = th_calloc(1, n * 8), r.dk = th_calloc(1, n * 8), r.dv = th_calloc(1, n * 8);
+    TH_CHECK(sc_ref_attention_backward(p->B, p->NH, p->S, p->dh, q, k, v, p->seg, dout, r.dq, r.dk, r.dv, TH_ERR));
     if (p->rope) {
       sc_ref_rope(p->B, p->NH, p->S, p->dh, THETA, pos, r.dq, r.dq, 1);
       sc_ref_rope(p->B, p->NH, p->S, p->dh, THETA, pos, r.dk, r.dk, 1);
@@ -305,8 +293,8 @@ static void test_documents_are_isolated(void **state) {
   all.rope = 1;
   device_run(&all);
   const size_t n = nel(&all);
-  double *o = xmalloc(n * 8), *lse = xmalloc((size_t)NH * S * 8), *dq = xmalloc(n * 8), *dk = xmalloc(n * 8),
-         *dv = xmalloc(n * 8);
+  double *o = th_calloc(1, n * 8), *lse = th_calloc(1, (size_t)NH * S * 8), *dq = th_calloc(1, n * 8), *dk = th_calloc(1, n * 8),
+         *dv = th_calloc(1, n * 8);
   for (int d = 0, a = 0; d < 5; a += lens[d++]) {
     problem one;
     problem_init(&one, 1, NH, lens[d], dh, 1, 0, 1.0);
@@ -349,9 +337,9 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   cl_mem kc = upload(NULL, n * 4), vc = upload(NULL, n * 4), qn = upload(NULL, nt * 4), kn = upload(NULL, nt * 4),
          vn = upload(NULL, nt * 4), on = upload(NULL, nt * 4), ln = upload(NULL, (size_t)B * NH * 4),
          pb = upload(NULL, (size_t)B * 4);
-  float *qh = xmalloc(nt * 4), *kh = xmalloc(nt * 4), *vh = xmalloc(nt * 4), *o = xmalloc(n * 4),
-        *lse = xmalloc((size_t)B * NH * S * 4), *ot = xmalloc(nt * 4), *lt = xmalloc((size_t)B * NH * 4);
-  int32_t *pos = xmalloc((size_t)B * 4), *start = xmalloc((size_t)B * 4), *rpos = xmalloc((size_t)B * 4);
+  float *qh = th_calloc(1, nt * 4), *kh = th_calloc(1, nt * 4), *vh = th_calloc(1, nt * 4), *o = th_calloc(1, n * 4),
+        *lse = th_calloc(1, (size_t)B * NH * S * 4), *ot = th_calloc(1, nt * 4), *lt = th_calloc(1, (size_t)B * NH * 4);
+  int32_t *pos = th_calloc(1, (size_t)B * 4), *start = th_calloc(1, (size_t)B * 4), *rpos = th_calloc(1, (size_t)B * 4);
   for (int t = 0; t < S; t++) {
     for (int b = 0; b < B; b++) {
       pos[b] = t;
@@ -363,15 +351,15 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
       memcpy(qh + bh * dh, p.q + src, dh * 4), memcpy(kh + bh * dh, p.k + src, dh * 4);
       memcpy(vh + bh * dh, p.v + src, dh * 4);
     }
-    CHECK(sc_buffer_write(&ctx, qn, 0, nt * 4, qh, E));
-    CHECK(sc_buffer_write(&ctx, kn, 0, nt * 4, kh, E));
-    CHECK(sc_buffer_write(&ctx, vn, 0, nt * 4, vh, E));
-    CHECK(sc_buffer_write(&ctx, pb, 0, (size_t)B * 4, rpos, E));
-    CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), qn, qn, 0, E));
-    CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), kn, kn, 0, E));
-    CHECK(sc_attention_decode(a, B, NH, S, kc, vc, pos, lens ? start : NULL, qn, kn, vn, on, ln, E));
-    CHECK(sc_buffer_read(&ctx, on, 0, nt * 4, ot, E));
-    CHECK(sc_buffer_read(&ctx, ln, 0, (size_t)B * NH * 4, lt, E));
+    TH_CHECK(sc_buffer_write(&ctx, qn, 0, nt * 4, qh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, kn, 0, nt * 4, kh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, vn, 0, nt * 4, vh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, pb, 0, (size_t)B * 4, rpos, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), qn, qn, 0, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), kn, kn, 0, TH_ERR));
+    TH_CHECK(sc_attention_decode(a, B, NH, S, kc, vc, pos, lens ? start : NULL, qn, kn, vn, on, ln, TH_ERR));
+    TH_CHECK(sc_buffer_read(&ctx, on, 0, nt * 4, ot, TH_ERR));
+    TH_CHECK(sc_buffer_read(&ctx, ln, 0, (size_t)B * NH * 4, lt, TH_ERR));
     for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
       memcpy(o + (bh * S + t) * dh, ot + bh * dh, dh * 4);
       lse[bh * S + t] = lt[bh];
@@ -440,13 +428,13 @@ static void test_reference_finite_differences(void **state) {
   do {                                                                                    \
     sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);                              \
     sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);                              \
-    CHECK(sc_ref_attention_forward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, o, lse, E)); \
+    TH_CHECK(sc_ref_attention_forward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, o, lse, TH_ERR)); \
     out = 0;                                                                              \
     for (int i_ = 0; i_ < N; i_++) out += o[i_] * w[i_];                                  \
   } while (0)
   sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);
   sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);
-  CHECK(sc_ref_attention_backward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, w, g[0], g[1], g[2], E));
+  TH_CHECK(sc_ref_attention_backward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, w, g[0], g[1], g[2], TH_ERR));
   sc_ref_rope(B, NH, S, DHS, theta, pos, g[0], g[0], 1);
   sc_ref_rope(B, NH, S, DHS, theta, pos, g[1], g[1], 1);
   const double h = 1e-5;
@@ -539,11 +527,11 @@ static void test_op_command(void **state) {
       e[ne++] = (sc_st_entry){"pos", SC_ST_I32, 2, {2, 37}, p.pos};
       e[ne++] = (sc_st_entry){"seg", SC_ST_I32, 2, {2, 37}, p.seg};
     }
-    CHECK(sc_st_write(in, e, ne, NULL, 0, E));
+    TH_CHECK(sc_st_write(in, e, ne, NULL, 0, TH_ERR));
     snprintf(args, sizeof args, "--in %s --out %s%s", in, out, variant == 0 ? " --backward --rope-theta 500000" : "");
     if (run_op(dir, args) != 0) assert_log_has(dir, "(the command failed)");
     sc_st_file f;
-    CHECK(sc_st_open(&f, out, E));
+    TH_CHECK(sc_st_open(&f, out, TH_ERR));
     reference r = reference_run(&p);
     const size_t n = nel(&p);
     float *o = get_f32(&f, "o", 4, sh), *lse = get_f32(&f, "lse", 3, shl);
@@ -564,21 +552,21 @@ static void test_op_command(void **state) {
 
     /* Failures: exit status 1 with a message naming the tensor, 2 for usage errors. */
     if (variant == 0) {
-      CHECK(sc_st_write(in, e, 4, NULL, 0, E)); /* q k v do, no pos */
+      TH_CHECK(sc_st_write(in, e, 4, NULL, 0, TH_ERR)); /* q k v do, no pos */
       snprintf(args, sizeof args, "--in %s --out %s --backward --rope-theta 1e4", in, out);
       assert_int_equal(run_op(dir, args), 0);
-      CHECK(sc_st_write(in, e, 3, NULL, 0, E)); /* no do */
+      TH_CHECK(sc_st_write(in, e, 3, NULL, 0, TH_ERR)); /* no do */
       snprintf(args, sizeof args, "--in %s --out %s --backward", in, out);
       assert_int_equal(run_op(dir, args), 1);
       assert_log_has(dir, "tensor 'do' is missing");
       e[3] = e[4]; /* q k v pos, no --rope-theta */
-      CHECK(sc_st_write(in, e, 4, NULL, 0, E));
+      TH_CHECK(sc_st_write(in, e, 4, NULL, 0, TH_ERR));
       snprintf(args, sizeof args, "--in %s --out %s", in, out);
       assert_int_equal(run_op(dir, args), 1);
       assert_log_has(dir, "--rope-theta");
     } else {
       e[2].shape[2] = 36, e[2].data = p.v; /* v shorter than q */
-      CHECK(sc_st_write(in, e, 3, NULL, 0, E));
+      TH_CHECK(sc_st_write(in, e, 3, NULL, 0, TH_ERR));
       snprintf(args, sizeof args, "--in %s --out %s", in, out);
       assert_int_equal(run_op(dir, args), 1);
       assert_log_has(dir, "tensor 'v'");

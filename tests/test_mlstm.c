@@ -28,19 +28,9 @@ typedef struct {
 } problem;
 enum { Q, K, V, I, F, C0, N0, M0, DH };
 
-static float *falloc(size_t n) {
-  float *p = calloc(n ? n : 1, sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof *p);
-  assert_non_null(p);
-  return p;
-}
 /* A float64 copy, for the references and for comparing one device result with another. */
 static double *widen(const float *x, size_t n) {
-  double *p = dalloc(n);
+  double *p = th_dalloc(n);
   for (size_t j = 0; j < n; j++) p[j] = x[j];
   return p;
 }
@@ -63,7 +53,7 @@ static problem make(size_t BH, size_t S, size_t dqk, size_t dv, gen g) {
   th_rng r;
   th_rng_seed(&r, g.seed);
   for (int t = 0; t < 9; t++) {
-    p.f32[t] = falloc(p.n[t]);
+    p.f32[t] = th_falloc(p.n[t]);
     double mean = t == I ? g.i_off : t == F ? g.f_off : 0, std = t == I ? g.i_std : t == F ? g.f_std : 1;
     if (t < C0 || t > M0 || g.with_state) th_fill_normal(&r, p.f32[t], p.n[t], mean, std);
     p.f64[t] = widen(p.f32[t], p.n[t]);
@@ -120,12 +110,12 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
   sc_mlstm_fwd_io io = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0], h, nout, mout, cl, nl, ml};
   sc_err err;
   if (sc_mlstm_forward(m, BH, S, (float)EPS, &io, &err)) fail_msg("%s", err.msg);
-  result r = {falloc(BH * S * p->dv),
-              falloc(BH * S),
-              falloc(BH * S),
-              falloc(BH * p->dqk * p->dv),
-              falloc(BH * p->dqk),
-              falloc(BH),
+  result r = {th_falloc(BH * S * p->dv),
+              th_falloc(BH * S),
+              th_falloc(BH * S),
+              th_falloc(BH * p->dqk * p->dv),
+              th_falloc(BH * p->dqk),
+              th_falloc(BH),
               {0}};
   download(h, r.h, BH * S * p->dv), download(nout, r.nout, BH * S), download(mout, r.mout, BH * S);
   download(cl, r.clast, BH * p->dqk * p->dv), download(nl, r.nlast, BH * p->dqk), download(ml, r.mlast, BH);
@@ -137,7 +127,7 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
                          nout,  in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
     if (sc_mlstm_backward(m, BH, S, (float)EPS, &b, &err)) fail_msg("%s", err.msg);
     for (int j = 0; j < 6; j++) {
-      r.g[j] = falloc(gn[j]);
+      r.g[j] = th_falloc(gn[j]);
       download(gm[j], r.g[j], gn[j]);
       sc_buffer_release(&ctx, gm[j]);
     }
@@ -163,8 +153,8 @@ static void check(const char *tag, int L, const problem *p, int backward, double
   const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
   const int st = p->with_state;
   const double *c0 = st ? p->f64[C0] : NULL, *n0 = st ? p->f64[N0] : NULL, *m0 = st ? p->f64[M0] : NULL;
-  double *h = dalloc(BH * S * dv), *hc = dalloc(BH * S * dv), *nout = dalloc(BH * S), *mout = dalloc(BH * S);
-  double *cl = dalloc(BH * dqk * dv), *nl = dalloc(BH * dqk), *ml = dalloc(BH);
+  double *h = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *mout = th_dalloc(BH * S);
+  double *cl = th_dalloc(BH * dqk * dv), *nl = th_dalloc(BH * dqk), *ml = th_dalloc(BH);
   sc_err err;
   if (sc_ref_mlstm_chunkwise(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0, hc, nout,
                              mout, cl, nl, ml, &err))
@@ -188,7 +178,7 @@ static void check(const char *tag, int L, const problem *p, int backward, double
   if (backward) {
     const size_t gn[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
     double *g[6];
-    for (int j = 0; j < 6; j++) g[j] = dalloc(gn[j]);
+    for (int j = 0; j < 6; j++) g[j] = th_dalloc(gn[j]);
     if (sc_ref_mlstm_chunkwise_bwd(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0,
                                    nout, p->f64[DH], g[0], g[1], g[2], g[3], g[4], g[5], &err))
       fail_msg("%s", err.msg);
@@ -298,7 +288,7 @@ static void test_recurrent_step_rollout(void **state) {
   cl_mem C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
   cl_mem q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv), ig = upload(NULL, BH),
          fg = upload(NULL, BH), h = upload(NULL, BH * dv);
-  float *hs = falloc(BH * S * dv), *row = falloc(BH * (2 * dqk + dv + 2)), *hrow = falloc(BH * dv);
+  float *hs = th_falloc(BH * S * dv), *row = th_falloc(BH * (2 * dqk + dv + 2)), *hrow = th_falloc(BH * dv);
   sc_err err;
   for (size_t t = 0; t < S; t++) {
     float *rq = row, *rk = rq + BH * dqk, *rv = rk + BH * dqk, *ri = rv + BH * dv, *rf = ri + BH;
@@ -316,11 +306,11 @@ static void test_recurrent_step_rollout(void **state) {
     download(h, hrow, BH * dv);
     for (size_t b = 0; b < BH; b++) memcpy(hs + (b * S + t) * dv, hrow + b * dv, dv * 4);
   }
-  float *cs = falloc(p.n[C0]), *ns = falloc(p.n[N0]), *mss = falloc(BH);
+  float *cs = th_falloc(p.n[C0]), *ns = th_falloc(p.n[N0]), *mss = th_falloc(BH);
   download(C, cs, p.n[C0]), download(n, ns, p.n[N0]), download(ms, mss, BH);
   /* Both against the float64 recurrent reference, and against each other. */
   const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
-  double *hr = dalloc(BH * S * dv), *cr = dalloc(p.n[C0]), *nr = dalloc(p.n[N0]), *mr = dalloc(BH);
+  double *hr = th_dalloc(BH * S * dv), *cr = th_dalloc(p.n[C0]), *nr = th_dalloc(p.n[N0]), *mr = th_dalloc(BH);
   if (sc_ref_mlstm_recurrent(&d, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], p.f64[C0], p.f64[N0], p.f64[M0], hr,
                              cr, nr, mr, &err))
     fail_msg("%s", err.msg);
@@ -364,7 +354,7 @@ static void test_state_handoff(void **state) {
   result r1 = run_device(&m, &part[1], 0);
   double *hw = widen(rw.h, BH * S * dv), *cw = widen(rw.clast, whole.n[C0]), *nw = widen(rw.nlast, whole.n[N0]),
          *mw = widen(rw.mlast, BH);
-  float *hs = falloc(BH * S * dv);
+  float *hs = th_falloc(BH * S * dv);
   for (size_t b = 0; b < BH; b++) {
     memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
     memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);

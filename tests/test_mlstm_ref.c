@@ -13,12 +13,6 @@ typedef struct {
   double *q, *k, *v, *i, *f, *c0, *n0, *m0;
 } inputs;
 
-static double *dalloc(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
 static void fill(th_rng *r, double *x, size_t n, double mean, double std) {
   for (size_t j = 0; j < n; j++) x[j] = mean + std * th_normal(r);
 }
@@ -28,12 +22,12 @@ static inputs make(size_t BH, size_t S, size_t dqk, size_t dv, double eps, doubl
   inputs in = {{BH, S, dqk, dv, eps}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   th_rng r;
   th_rng_seed(&r, seed);
-  in.q = dalloc(BH * S * dqk), in.k = dalloc(BH * S * dqk), in.v = dalloc(BH * S * dv);
-  in.i = dalloc(BH * S), in.f = dalloc(BH * S);
+  in.q = th_dalloc(BH * S * dqk), in.k = th_dalloc(BH * S * dqk), in.v = th_dalloc(BH * S * dv);
+  in.i = th_dalloc(BH * S), in.f = th_dalloc(BH * S);
   fill(&r, in.q, BH * S * dqk, 0, 1), fill(&r, in.k, BH * S * dqk, 0, 1), fill(&r, in.v, BH * S * dv, 0, 1);
   fill(&r, in.i, BH * S, 0, 1), fill(&r, in.f, BH * S, f_off, 1);
   if (with_state) {
-    in.c0 = dalloc(BH * dqk * dv), in.n0 = dalloc(BH * dqk), in.m0 = dalloc(BH);
+    in.c0 = th_dalloc(BH * dqk * dv), in.n0 = th_dalloc(BH * dqk), in.m0 = th_dalloc(BH);
     fill(&r, in.c0, BH * dqk * dv, 0, 1), fill(&r, in.n0, BH * dqk, 0, 1), fill(&r, in.m0, BH, 0, 1);
   }
   return in;
@@ -54,7 +48,7 @@ static void release(inputs *in) {
 static void check_forms(double eps, double atol, double rtol, double f_off) {
   const size_t BH = 2, S = 75, dqk = 16, dv = 24;
   inputs in = make(BH, S, dqk, dv, eps, f_off, 0, 11);
-  double *hp = dalloc(BH * S * dv), *hr = dalloc(BH * S * dv), *hc = dalloc(BH * S * dv), *hc2 = dalloc(BH * S * dv);
+  double *hp = th_dalloc(BH * S * dv), *hr = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *hc2 = th_dalloc(BH * S * dv);
   OK(sc_ref_mlstm_parallel(&in.d, in.q, in.k, in.v, in.i, in.f, hp, NULL, NULL, ERR));
   OK(sc_ref_mlstm_recurrent(&in.d, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hr, NULL, NULL, NULL, ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hc, NULL, NULL, NULL, NULL, NULL,
@@ -85,8 +79,8 @@ static void test_states_agree(void **state) {
   (void)state;
   const size_t BH = 3, S = 37, dqk = 8, dv = 16;
   inputs in = make(BH, S, dqk, dv, 1e-6, 1, 1, 12);
-  double *hr = dalloc(BH * S * dv), *hc = dalloc(BH * S * dv);
-  double *cr = dalloc(BH * dqk * dv), *cc = dalloc(BH * dqk * dv), *nr = dalloc(BH * dqk), *nc = dalloc(BH * dqk);
+  double *hr = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv);
+  double *cr = th_dalloc(BH * dqk * dv), *cc = th_dalloc(BH * dqk * dv), *nr = th_dalloc(BH * dqk), *nc = th_dalloc(BH * dqk);
   double mr[3], mc[3];
   OK(sc_ref_mlstm_recurrent(&in.d, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hr, cr, nr, mr, ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hc, NULL, NULL, cc, nc, mc,
@@ -104,7 +98,7 @@ static void test_states_agree(void **state) {
 static double ln_eps;
 static double ln_loss(const inputs *in, size_t L, const double *off, double *dh) {
   const size_t BH = in->d.BH, S = in->d.S, dv = in->d.dv;
-  double *h = dalloc(BH * S * dv), loss = 0;
+  double *h = th_dalloc(BH * S * dv), loss = 0;
   OK(sc_ref_mlstm_chunkwise(&in->d, L, in->q, in->k, in->v, in->i, in->f, in->c0, in->n0, in->m0, h, NULL, NULL, NULL,
                             NULL, NULL, ERR));
   for (size_t r = 0; r < BH * S; r++) {
@@ -130,7 +124,7 @@ static double ln_loss(const inputs *in, size_t L, const double *off, double *dh)
 
 static void fd_check(const char *name, inputs *in, size_t L, const double *off, double *x, const double *grad,
                      size_t n) {
-  double *fd = dalloc(n), hstep = 1e-6;
+  double *fd = th_dalloc(n), hstep = 1e-6;
   for (size_t j = 0; j < n; j++) {
     const double x0 = x[j];
     x[j] = x0 + hstep;
@@ -160,12 +154,12 @@ static void test_bwd_finite_differences(void **state) {
     th_rng r;
     th_rng_seed(&r, 99);
     fill(&r, off, dv, 0, 1);
-    double *dh = dalloc(BH * S * dv), *nout = dalloc(BH * S), *h = dalloc(BH * S * dv);
+    double *dh = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *h = th_dalloc(BH * S * dv);
     ln_loss(&in, L, off, dh);
     OK(sc_ref_mlstm_chunkwise(&in.d, L, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, h, nout, NULL, NULL, NULL,
                               NULL, ERR));
-    double *dq = dalloc(BH * S * dqk), *dk = dalloc(BH * S * dqk), *dvv = dalloc(BH * S * dv), *di = dalloc(BH * S),
-           *df = dalloc(BH * S), *dc0 = dalloc(BH * dqk * dv);
+    double *dq = th_dalloc(BH * S * dqk), *dk = th_dalloc(BH * S * dqk), *dvv = th_dalloc(BH * S * dv), *di = th_dalloc(BH * S),
+           *df = th_dalloc(BH * S), *dc0 = th_dalloc(BH * dqk * dv);
     OK(sc_ref_mlstm_chunkwise_bwd(&in.d, L, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, nout, dh, dq, dk, dvv,
                                   di, df, dc0, ERR));
     printf(" f offset %d, initial state %s\n", variant % 2 ? 3 : 0, variant % 2 ? "random" : "zero");
@@ -187,12 +181,12 @@ static void test_bwd_chunk_invariant(void **state) {
   inputs in = make(BH, S, dqk, dv, 1e-6, 2, 1, 14);
   th_rng r;
   th_rng_seed(&r, 5);
-  double *dh = dalloc(BH * S * dv), *h = dalloc(BH * S * dv), *nout = dalloc(BH * S);
+  double *dh = th_dalloc(BH * S * dv), *h = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S);
   fill(&r, dh, BH * S * dv, 0, 1);
   double *g[2][6];
   const size_t Ls[2] = {16, 64}, ns[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
   for (int c = 0; c < 2; c++) {
-    for (int j = 0; j < 6; j++) g[c][j] = dalloc(ns[j]);
+    for (int j = 0; j < 6; j++) g[c][j] = th_dalloc(ns[j]);
     OK(sc_ref_mlstm_chunkwise(&in.d, Ls[c], in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, h, nout, NULL, NULL,
                               NULL, NULL, ERR));
     OK(sc_ref_mlstm_chunkwise_bwd(&in.d, Ls[c], in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, nout, dh, g[c][0],

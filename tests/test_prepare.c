@@ -1,7 +1,6 @@
 /* scalecl prepare: text -> shards -> tokens -> text round trips for every input kind (plain,
  * JSONL, .zst, .gz), document rules, malformed JSONL lines, the train/val split, atomic output,
  * the command line, and the default GCIDE corpus against an independent entry count. */
-#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +62,6 @@ static void expect_doc(const tokens *t, int d, const char *want, size_t n) {
   if (len != (long)n || memcmp(buf, want, n)) fail_msg("document %d: got %ld bytes '%.*s'", d, len, (int)len, buf);
 }
 
-static int count_glob(const char *pat) {
-  glob_t g;
-  int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
-  globfree(&g);
-  return n;
-}
-
 static int prepare(const char *in, const char *out, sc_text_docs docs, double val, uint64_t shard_tokens, int force,
                    FILE *log, sc_prepare_stats *st, sc_err *err) {
   sc_prepare_opts o;
@@ -126,7 +118,7 @@ static void files_round_trip(void **state) {
   snprintf(p, sizeof p, "%s/corpus_train_000007.bin", out);
   assert_int_equal(access(p, F_OK), 0);
   snprintf(p, sizeof p, "%s/*.tmp.*", out);
-  assert_int_equal(count_glob(p), 0);
+  assert_int_equal(th_count_glob(p), 0);
   snprintf(p, sizeof p, "%s/corpus_prepare.json", out);
   char *info;
   assert_int_equal(sc_read_file(p, &info, NULL, &err), 0);
@@ -309,7 +301,7 @@ static void existing_shards_need_force(void **state) {
   assert_int_equal(st.shards_train, 1);
   char pat[600];
   snprintf(pat, sizeof pat, "%s/*.bin", out);
-  assert_int_equal(count_glob(pat), 1); /* the three stale shards are gone */
+  assert_int_equal(th_count_glob(pat), 1); /* the three stale shards are gone */
   tokens t = read_split(out, SC_SPLIT_TRAIN);
   expect_doc(&t, 0, text, sizeof text);
   free(t.tok);

@@ -24,12 +24,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-#define CHECK(call)                          \
-  do {                                       \
-    static sc_err e_;                        \
-    if ((call) != 0) fail_msg("%s", e_.msg); \
-  } while (0)
-#define E (&e_)
 
 /* Rotates random rows forward and backward on the device, in place for the backward, and compares. */
 static void check(int B, int NH, int S, int dh, double theta, const int32_t *pos, sc_rope *r, uint64_t seed) {
@@ -44,15 +38,15 @@ static void check(int B, int NH, int S, int dh, double theta, const int32_t *pos
   int mp = 0;
   for (int i = 0; i < B * S; i++) mp = pos[i] > mp ? pos[i] : mp;
   cl_mem bx, by, bp;
-  CHECK(sc_buffer_create(&ctx, n * 4, "x", &bx, E));
-  CHECK(sc_buffer_create(&ctx, n * 4, "y", &by, E));
-  CHECK(sc_buffer_create(&ctx, (size_t)B * S * 4, "pos", &bp, E));
-  CHECK(sc_buffer_write(&ctx, bx, 0, n * 4, x, E));
-  CHECK(sc_buffer_write(&ctx, bp, 0, (size_t)B * S * 4, pos, E));
-  CHECK(sc_rope_apply(r, B, NH, S, bp, mp, bx, by, 0, E));
-  CHECK(sc_buffer_read(&ctx, by, 0, n * 4, y, E));
-  CHECK(sc_rope_apply(r, B, NH, S, bp, mp, by, by, 1, E)); /* in place */
-  CHECK(sc_buffer_read(&ctx, by, 0, n * 4, z, E));
+  TH_CHECK(sc_buffer_create(&ctx, n * 4, "x", &bx, TH_ERR));
+  TH_CHECK(sc_buffer_create(&ctx, n * 4, "y", &by, TH_ERR));
+  TH_CHECK(sc_buffer_create(&ctx, (size_t)B * S * 4, "pos", &bp, TH_ERR));
+  TH_CHECK(sc_buffer_write(&ctx, bx, 0, n * 4, x, TH_ERR));
+  TH_CHECK(sc_buffer_write(&ctx, bp, 0, (size_t)B * S * 4, pos, TH_ERR));
+  TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, bx, by, 0, TH_ERR));
+  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, y, TH_ERR));
+  TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, by, by, 1, TH_ERR)); /* in place */
+  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, z, TH_ERR));
   sc_ref_rope(B, NH, S, dh, theta, pos, xd, yd, 0);
   for (size_t i = 0; i < n; i++) zd[i] = y[i];
   sc_ref_rope(B, NH, S, dh, theta, pos, zd, zd, 1);
@@ -80,13 +74,13 @@ static void test_rope_head_dims_and_positions(void **state) {
   }
   for (int a = 0; a < 5; a++) {
     sc_rope *r;
-    CHECK(sc_rope_create(&ctx, dhs[a], 500000.0, &r, E));
+    TH_CHECK(sc_rope_create(&ctx, dhs[a], 500000.0, &r, TH_ERR));
     check(B, 3, S, dhs[a], 500000.0, docs, r, 10 + a);
     check(B, 3, S, dhs[a], 500000.0, far, r, 20 + a); /* the table grows on the same object */
     sc_rope_destroy(r);
   }
   sc_rope *r;
-  CHECK(sc_rope_create(&ctx, 64, 10000.0, &r, E));
+  TH_CHECK(sc_rope_create(&ctx, 64, 10000.0, &r, TH_ERR));
   check(B, 2, S, 64, 10000.0, far, r, 30);
   sc_rope_destroy(r);
 }
@@ -99,13 +93,13 @@ static void test_rope_known_values(void **state) {
   int32_t pos = 3;
   sc_rope *r;
   cl_mem bx, bp;
-  CHECK(sc_rope_create(&ctx, dh, 500000.0, &r, E));
-  CHECK(sc_buffer_create(&ctx, sizeof x, "x", &bx, E));
-  CHECK(sc_buffer_create(&ctx, sizeof pos, "pos", &bp, E));
-  CHECK(sc_buffer_write(&ctx, bx, 0, sizeof x, x, E));
-  CHECK(sc_buffer_write(&ctx, bp, 0, sizeof pos, &pos, E));
-  CHECK(sc_rope_apply(r, 1, 1, 1, bp, pos, bx, bx, 0, E));
-  CHECK(sc_buffer_read(&ctx, bx, 0, sizeof y, y, E));
+  TH_CHECK(sc_rope_create(&ctx, dh, 500000.0, &r, TH_ERR));
+  TH_CHECK(sc_buffer_create(&ctx, sizeof x, "x", &bx, TH_ERR));
+  TH_CHECK(sc_buffer_create(&ctx, sizeof pos, "pos", &bp, TH_ERR));
+  TH_CHECK(sc_buffer_write(&ctx, bx, 0, sizeof x, x, TH_ERR));
+  TH_CHECK(sc_buffer_write(&ctx, bp, 0, sizeof pos, &pos, TH_ERR));
+  TH_CHECK(sc_rope_apply(r, 1, 1, 1, bp, pos, bx, bx, 0, TH_ERR));
+  TH_CHECK(sc_buffer_read(&ctx, bx, 0, sizeof y, y, TH_ERR));
   assert_float_equal(y[0], cos(3.0), 1e-6);
   assert_float_equal(y[1], sin(3.0), 1e-6);
   for (int i = 2; i < dh; i++) assert_float_equal(y[i], 0.0, 0.0);

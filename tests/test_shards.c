@@ -1,7 +1,6 @@
 /* llm.c shards: headers of both versions and every way a shard can be wrong, the writer's
  * rotation and atomicity, shard sets, and the sampler (coverage, determinism, exact resume,
  * document-start flags). Tokens are made position-coded so each window's origin is known. */
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,13 +132,6 @@ static void bad_headers_rejected(void **state) {
   assert_int_equal(access(p, F_OK), -1);
 }
 
-static int count_glob(const char *pat) {
-  glob_t g;
-  int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
-  globfree(&g);
-  return n;
-}
-
 static void writer_rotates_and_is_atomic(void **state) {
   (void)state;
   char dir[256], p[512];
@@ -153,15 +145,15 @@ static void writer_rotates_and_is_atomic(void **state) {
   assert_int_equal(sc_shard_writer_put(&w, tok + 700, 1800, &err), 0);
   /* Two full shards are complete; the third is still a temp file no reader picks up. */
   snprintf(p, sizeof p, "%s/*.bin", dir);
-  assert_int_equal(count_glob(p), 2);
+  assert_int_equal(th_count_glob(p), 2);
   snprintf(p, sizeof p, "%s/x_train_000002.bin.tmp.*", dir);
-  assert_int_equal(count_glob(p), 1);
+  assert_int_equal(th_count_glob(p), 1);
   assert_int_equal(sc_shard_writer_finish(&w, &err), 0);
   assert_int_equal(w.nshards, 3);
   assert_int_equal(w.ntok, 2500);
   sc_shard_writer_close(&w);
   snprintf(p, sizeof p, "%s/*.tmp.*", dir);
-  assert_int_equal(count_glob(p), 0);
+  assert_int_equal(th_count_glob(p), 0);
   const uint64_t sizes[3] = {1000, 1000, 500};
   for (int k = 0; k < 3; k++) {
     sc_shard s;
@@ -176,7 +168,7 @@ static void writer_rotates_and_is_atomic(void **state) {
   assert_int_equal(sc_shard_writer_put(&w, tok, 10, &err), 0);
   sc_shard_writer_close(&w);
   snprintf(p, sizeof p, "%s/y_*", dir);
-  assert_int_equal(count_glob(p), 0);
+  assert_int_equal(th_count_glob(p), 0);
 }
 
 /* Shard k holds n[k] uint32 tokens valued 1e6*k + i (position-coded), version 7. */
