@@ -244,7 +244,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         printf("%-9s %4ld %4ld %5d %6zu %-8s %10.2f %10.0f %8.1f %5.0f%%", parallel ? "parallel" : "chunkwise", D[d][0],
                D[d][1], L, S, pass ? "fwd+bwd" : "fwd", 1e3 * t[pass].wall_s, (double)S / t[pass].wall_s, gf,
                100 * gf / sgemm);
-        if (cpu) printf(" | %13.1f %5.0f%%", gfc, sgemm_cpu > 0 ? 100 * gfc / sgemm_cpu : 0);
+        if (cpu && sgemm_cpu > 0) printf(" | %13.1f %5.0f%%", gfc, 100 * gfc / sgemm_cpu);
+        if (cpu && sgemm_cpu <= 0) printf(" | %13.1f %6s", gfc, "n/a");
         printf(" | %8.1f\n", (double)peak_bytes / 1048576.0);
         fflush(stdout);
         sc_bench_json_pass(e, pass ? "fwd_bwd" : "fwd", &c, &t[pass], "flops_tfla", f, (double)S, sgemm, sgemm_cpu);
