@@ -221,6 +221,11 @@ static void expect_error(const char *args, int rc, const char *needle) {
     fail_msg("scalecl fit %s: exit %d (want %d), output lacks '%s':\n%s", args, got, rc, needle, text);
 }
 
+static void write_text(const char *path, const char *text) {
+  sc_err err;
+  if (sc_write_file_atomic(path, text, strlen(text), &err)) fail_msg("%s", err.msg);
+}
+
 static void test_errors(void **state) {
   (void)state;
   char dir[512], csv[600], bad[600], args[4096];
@@ -228,21 +233,12 @@ static void test_errors(void **state) {
   snprintf(csv, sizeof csv, "%s/runs.csv", dir);
   write_table(csv);
   snprintf(bad, sizeof bad, "%s/bad.csv", dir);
-  FILE *f = fopen(bad, "w");
-  assert_non_null(f);
-  fprintf(f, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,1e8,2e9\nx,2e8,1e9,1.2e18,3.0\n");
-  fclose(f);
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,1e8,2e9\nx,2e8,1e9,1.2e18,3.0\n");
   snprintf(args, sizeof args, "--runs %s", bad);
   expect_error(args, 1, "bad.csv:3: 3 fields, the header has 5");
-  f = fopen(bad, "w");
-  assert_non_null(f);
-  fprintf(f, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,-5,2e9,1.2e18,3.0\n");
-  fclose(f);
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,-5,2e9,1.2e18,3.0\n");
   expect_error(args, 1, "bad.csv:3: column 'n_params' must be a positive number");
-  f = fopen(bad, "w");
-  assert_non_null(f);
-  fprintf(f, "arch,params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\n");
-  fclose(f);
+  write_text(bad, "arch,params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\n");
   expect_error(args, 1, "has no column 'n_params'");
   snprintf(args, sizeof args, "--runs %s --arch gamma_arch", csv);
   expect_error(args, 1, "--arch gamma_arch removed the last 56 rows (available: alpha_arch, beta)");
