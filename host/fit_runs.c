@@ -48,7 +48,6 @@ int sc_runs_load(const char *path, sc_runs *rs, sc_err *err) {
       c_hi = sc_csv_col(&t, "val_loss_approx_hi");
   rs->has_set = c_set >= 0;
   rs->has_ctx = c_ctx >= 0;
-  rs->has_budget = c_budget >= 0;
   rs->has_approx = c_lo >= 0 && c_hi >= 0;
   rs->r = sc_calloc(t.nrows ? (size_t)t.nrows : 1, sizeof *rs->r, "runs table", err);
   if (!rs->r) {
@@ -151,11 +150,11 @@ static void list_values(const sc_runs *rs, const char *keep, int field, char *ou
 int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, char *why, size_t whylen, sc_err *err) {
   memset(sel, 0, sizeof *sel);
   if (why && whylen) why[0] = '\0';
-  char *keep = sc_malloc(rs->n ? (size_t)rs->n : 1, "row mask", err);
-  sel->idx = sc_malloc((rs->n ? (size_t)rs->n : 1) * sizeof *sel->idx, "selection", err);
-  sel->loss = sc_malloc((rs->n ? (size_t)rs->n : 1) * sizeof *sel->loss, "selection", err);
-  sel->approx = sc_malloc((rs->n ? (size_t)rs->n : 1) * sizeof *sel->approx, "selection", err);
-  if (!keep || !sel->idx || !sel->loss || !sel->approx) {
+  const size_t cap = rs->n ? (size_t)rs->n : 1;
+  char *keep = sc_malloc(cap, "row mask", err);
+  sel->idx = sc_malloc(cap * sizeof *sel->idx, "selection", err);
+  sel->loss = sc_malloc(cap * sizeof *sel->loss, "selection", err);
+  if (!keep || !sel->idx || !sel->loss) {
     free(keep);
     sc_run_sel_free(sel);
     return -1;
@@ -215,7 +214,6 @@ int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, c
     int approx = isnan(r->loss);
     sel->idx[sel->n] = i;
     sel->loss[sel->n] = approx ? 0.5 * (r->loss_lo + r->loss_hi) : r->loss;
-    sel->approx[sel->n] = approx;
     sel->n_approx += approx;
     sel->n++;
   }
@@ -227,6 +225,5 @@ int sc_runs_select(const sc_runs *rs, const sc_run_filter *f, sc_run_sel *sel, c
 void sc_run_sel_free(sc_run_sel *sel) {
   free(sel->idx);
   free(sel->loss);
-  free(sel->approx);
   memset(sel, 0, sizeof *sel);
 }

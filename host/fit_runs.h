@@ -23,7 +23,7 @@ typedef struct {
   char path[512];
   sc_run *r;
   int n;
-  int has_set, has_ctx, has_budget, has_approx;
+  int has_set, has_ctx, has_approx;
 } sc_runs;
 
 int sc_runs_load(const char *path, sc_runs *rs, sc_err *err);
@@ -42,7 +42,6 @@ void sc_run_filter_init(sc_run_filter *f); /* everything passes */
 typedef struct {
   int *idx;     /* selected rows */
   double *loss; /* the loss each selected row is fitted to */
-  int *approx;  /* 1 where that loss is an interval midpoint */
   int n;
   int n_missing; /* rows that passed every other filter but have no loss (skipped) */
   int n_approx;  /* selected rows whose loss is an interval midpoint */
