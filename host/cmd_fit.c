@@ -662,11 +662,12 @@ static int write_json(const fit_args *a, const sc_runs *rs, const arch_fit *fits
   return rc;
 }
 
-static int write_minima_csv(const fit_args *a, arch_fit *fits, int nf, sc_err *err) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/isoflop_minima.csv", a->out);
-  FILE *f = fopen(path, "w");
-  if (!f) return sc_fail(err, "cannot write %s", path);
+/* Written like fit.json: built in memory, then sc_write_file_atomic. */
+static int write_minima_csv(const fit_args *a, const arch_fit *fits, int nf, sc_err *err) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return sc_fail(err, "out of host memory for isoflop_minima.csv");
   fprintf(f,
           "arch,budget,flops_mean,n_runs,n_star,d_star,l_star,l_star_d,log10_n_star_se,log10_d_star_se,n_status,"
           "d_status,in_window,used_a,used_b\n");
@@ -682,9 +683,14 @@ static int write_minima_csv(const fit_args *a, arch_fit *fits, int nf, sc_err *e
               b->in_window, b->used_n, b->used_d);
     }
   }
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) return sc_fail(err, "write error on %s (disk full?)", path);
-  return 0;
+  int rc = fclose(f) != 0 ? sc_fail(err, "out of host memory for isoflop_minima.csv") : 0;
+  if (!rc) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/isoflop_minima.csv", a->out);
+    rc = sc_write_file_atomic(path, text, len, err);
+  }
+  free(text);
+  return rc;
 }
 
 static int list_archs(const sc_runs *rs, const char *spec, char names[][32], int *n, sc_err *err) {
