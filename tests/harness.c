@@ -1,13 +1,23 @@
 #include "harness.h"
 
+#include <ftw.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include "base/settings.h"
+
+void th_setenv(const char *name, const char *value) {
+  if (value)
+    setenv(name, value, 1);
+  else
+    unsetenv(name);
+  sc_settings_reload();
+}
 
 void th_ctx_open(sc_ctx *c) {
   static sc_err err;

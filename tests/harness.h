@@ -10,7 +10,7 @@
 /* cmocka needs the three headers above first. */
 #include <cmocka.h>
 
-#include "cl_runtime.h"
+#include "runtime/context.h"
 
 /* Runs a library call that takes TH_ERR as its sc_err; fails the test with its message on error. */
 #define TH_CHECK(call)                        \
@@ -24,6 +24,9 @@
 void *th_calloc(size_t n, size_t size);
 float *th_falloc(size_t n);
 double *th_dalloc(size_t n);
+
+/* Sets (value NULL: unsets) an environment variable and reloads the settings that library code reads. */
+void th_setenv(const char *name, const char *value);
 
 /* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
 void th_ctx_open(sc_ctx *c);

@@ -10,11 +10,11 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "model/safetensors.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
 #include "ref/attention.h"
 #include "ref/rope.h"
-#include "safetensors.h"
 
 #define FWD_ATOL 1e-4
 #define FWD_RTOL 1e-3

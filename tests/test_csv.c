@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "csv.h"
+#include "base/csv.h"
 #include "harness.h"
 
 static void parse_ok(const char *text, sc_csv *t) {

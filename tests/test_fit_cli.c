@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
-#include "fit_isoflop.h"
-#include "fit_lnd.h"
+#include "base/err.h"
+#include "fit/isoflop.h"
+#include "fit/lnd.h"
 #include "harness.h"
 
 static int run(const char *args, char *out, size_t cap) {

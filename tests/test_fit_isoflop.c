@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fit_isoflop.h"
-#include "fit_runs.h"
+#include "fit/isoflop.h"
+#include "fit/runs.h"
 #include "harness.h"
 
 /* Least squares loss = c0 + c1 t + c2 t^2 (t = x - mean x) by the 3x3 normal equations and Cramer's rule. */

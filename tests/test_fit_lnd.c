@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fit_lnd.h"
+#include "fit/lnd.h"
 #include "harness.h"
 
 /* The Transformer main fit of the paper and Epoch's Chinchilla refit, as generating parameters. */

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cl_runtime.h"
-#include "fit_lnd.h"
-#include "fit_runs.h"
+#include "base/clock.h"
+#include "fit/lnd.h"
+#include "fit/runs.h"
 #include "harness.h"
 
 static void compare(const sc_runs *rs, const char *arch, sc_lnd_form form) {

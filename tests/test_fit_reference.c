@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cl_runtime.h"
-#include "csv.h"
-#include "fit_lnd.h"
-#include "fit_runs.h"
+#include "base/clock.h"
+#include "base/csv.h"
+#include "fit/lnd.h"
+#include "fit/runs.h"
 #include "harness.h"
 
 typedef struct {

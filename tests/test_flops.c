@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "csv.h"
-#include "flops.h"
+#include "base/csv.h"
 #include "harness.h"
-#include "model_config.h"
+#include "model/config.h"
+#include "model/flops.h"
 
 static sc_model_config preset(const char *name) {
   sc_model_config c;

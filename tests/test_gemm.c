@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
 #include "harness.h"
+#include "ops/gemm.h"
 
 static sc_err err;
 
@@ -31,8 +31,8 @@ static void ref_gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha,
 
 /* Runs one case through a backend; batch > 1 uses the strided-batched call with padded strides
  * and a non-zero base offset. */
-static void run_case(sc_ctx *c, sc_gemm_backend be, int ta, int tb, shape s, float alpha, float beta, size_t batch,
-                     th_rng *rng) {
+static void run_case(sc_ctx *c, sc_gemm *g, sc_gemm_backend be, int ta, int tb, shape s, float alpha, float beta,
+                     size_t batch, th_rng *rng) {
   size_t lda = (ta ? s.m : s.k) + 3, ldb = (tb ? s.k : s.n) + 1, ldc = s.n + 2;
   size_t arows = ta ? s.k : s.m, brows = tb ? s.n : s.k;
   size_t sA = arows * lda + 5, sB = brows * ldb + 7, sC = s.m * ldc + 1, off = 11;
@@ -52,9 +52,10 @@ static void run_case(sc_ctx *c, sc_gemm_backend be, int ta, int tb, shape s, flo
   assert_int_equal(sc_buffer_write(c, dA, 0, nA * 4, A, &err), 0);
   assert_int_equal(sc_buffer_write(c, dB, 0, nB * 4, B, &err), 0);
   assert_int_equal(sc_buffer_write(c, dC, 0, nC * 4, C, &err), 0);
-  int rc = batch == 1 ? sc_gemm(c, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, &err)
-                      : sc_gemm_batched(c, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, sA, dB, off, ldb, sB, beta,
-                                        dC, off, ldc, sC, batch, &err);
+  int rc = batch == 1
+               ? sc_gemm_run(g, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, &err)
+               : sc_gemm_run_batched(g, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, sA, dB, off, ldb, sB, beta, dC,
+                                     off, ldc, sC, batch, &err);
   if (rc) fail_msg("%s", err.msg);
   assert_int_equal(sc_buffer_read(c, dC, 0, nC * 4, Cout, &err), 0);
   char label[160];
@@ -92,21 +93,24 @@ static const shape shapes[] = {{1, 1, 1}, {17, 33, 65}, {256, 3, 511}, {5, 130, 
 static void all_cases(sc_gemm_backend be) {
   sc_ctx c;
   th_ctx_open(&c);
+  sc_gemm *g;
+  TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
   th_rng rng;
   th_rng_seed(&rng, 42);
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
-        run_case(&c, be, ta, tb, shapes[s], 1.0f, 0.0f, 1, &rng);
-        run_case(&c, be, ta, tb, shapes[s], -0.75f, 0.5f, 1, &rng);
+        run_case(&c, g, be, ta, tb, shapes[s], 1.0f, 0.0f, 1, &rng);
+        run_case(&c, g, be, ta, tb, shapes[s], -0.75f, 0.5f, 1, &rng);
       }
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
-      run_case(&c, be, ta, tb, (shape){17, 33, 65}, 0.5f, 1.5f, 3, &rng);
-      run_case(&c, be, ta, tb, (shape){1, 1, 1}, 1.0f, 0.0f, 4, &rng);
+      run_case(&c, g, be, ta, tb, (shape){17, 33, 65}, 0.5f, 1.5f, 3, &rng);
+      run_case(&c, g, be, ta, tb, (shape){1, 1, 1}, 1.0f, 0.0f, 4, &rng);
     }
   /* Extreme values: large magnitudes stay finite and exact in relative terms. */
-  run_case(&c, be, 0, 1, (shape){9, 7, 5}, 1e15f, 0.0f, 1, &rng);
+  run_case(&c, g, be, 0, 1, (shape){9, 7, 5}, 1e15f, 0.0f, 1, &rng);
+  sc_gemm_destroy(g);
   sc_ctx_close(&c);
 }
 
@@ -125,6 +129,8 @@ static void test_backends_agree(void **state) {
   (void)state;
   sc_ctx c;
   th_ctx_open(&c);
+  sc_gemm *g;
+  TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
   size_t M = 200, N = 96, K = 300;
   th_rng rng;
   th_rng_seed(&rng, 7);
@@ -139,18 +145,19 @@ static void test_backends_agree(void **state) {
   assert_int_equal(sc_buffer_create(&c, M * N * 4, "C", &dC, &err), 0);
   assert_int_equal(sc_buffer_write(&c, dA, 0, M * K * 4, A, &err), 0);
   assert_int_equal(sc_buffer_write(&c, dB, 0, K * N * 4, B, &err), 0);
-  assert_int_equal(sc_gemm(&c, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
   assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C1, &err), 0);
-  assert_int_equal(sc_gemm(&c, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
   assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C2, &err), 0);
   for (size_t i = 0; i < M * N; i++) c1d[i] = C1[i];
   th_assert_close("own vs CLBlast 200x96x300", C2, c1d, M * N, 1e-4, 1e-4);
   /* Bad leading dimension: an error, not a crash. */
-  assert_int_equal(sc_gemm(&c, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K - 1, dB, 0, N, 0, dC, 0, N, &err), -1);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K - 1, dB, 0, N, 0, dC, 0, N, &err), -1);
   assert_non_null(strstr(err.msg, "lda"));
   sc_buffer_release(&c, dA);
   sc_buffer_release(&c, dB);
   sc_buffer_release(&c, dC);
+  sc_gemm_destroy(g);
   sc_ctx_close(&c);
   free(A);
   free(B);
@@ -168,58 +175,53 @@ static void write_profile(const char *dir, const char *body) {
   fclose(f);
 }
 
+/* Opens a context and a GEMM op: want >= 0 is the expected default backend, -1 a failed create whose message
+ * contains `needle`. */
+static void expect_backend(int want, const char *needle) {
+  sc_ctx c;
+  sc_gemm *g = NULL;
+  th_ctx_open(&c);
+  int rc = sc_gemm_create(&c, &g, &err);
+  if (want < 0) {
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.msg, needle));
+  } else {
+    if (rc) fail_msg("%s", err.msg);
+    assert_int_equal(sc_gemm_default(g), want);
+  }
+  sc_gemm_destroy(g);
+  sc_ctx_close(&c);
+}
+
 /* The default backend comes from $SCALECL_GEMM, else the matching device profile, else CLBlast;
  * bad values are errors that name the file or variable. */
 static void test_default_backend(void **state) {
   (void)state;
   char dir[512];
   th_tmpdir("profile", dir, sizeof dir);
-  setenv("SCALECL_PROFILE_DIR", dir, 1);
-  sc_ctx c;
-  sc_gemm_backend be;
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
-  assert_int_equal(be, SC_GEMM_CLBLAST);
-  sc_ctx_close(&c);
+  th_setenv("SCALECL_PROFILE_DIR", dir);
+  expect_backend(SC_GEMM_CLBLAST, NULL);
 
   write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"own\"}");
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
-  assert_int_equal(be, SC_GEMM_OWN);
-  sc_ctx_close(&c);
+  expect_backend(SC_GEMM_OWN, NULL);
 
-  setenv("SCALECL_GEMM", "clblast", 1);
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
-  assert_int_equal(be, SC_GEMM_CLBLAST);
-  sc_ctx_close(&c);
+  th_setenv("SCALECL_GEMM", "clblast");
+  expect_backend(SC_GEMM_CLBLAST, NULL);
 
-  setenv("SCALECL_GEMM", "cublas", 1);
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
-  assert_non_null(strstr(err.msg, "SCALECL_GEMM"));
-  sc_ctx_close(&c);
-  unsetenv("SCALECL_GEMM");
+  th_setenv("SCALECL_GEMM", "cublas");
+  expect_backend(-1, "SCALECL_GEMM");
+  th_setenv("SCALECL_GEMM", NULL);
 
   write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"fast\"}");
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
-  assert_non_null(strstr(err.msg, "test.json"));
-  assert_non_null(strstr(err.msg, "gemm_backend"));
-  sc_ctx_close(&c);
+  expect_backend(-1, "test.json");
+  expect_backend(-1, "gemm_backend");
 
   write_profile(dir, "{\"match\": [\"\"], \"clblast\": {\"Xgemm\": {\"MWG\": 64}}}");
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), -1);
-  assert_non_null(strstr(err.msg, "Xgemm"));
-  sc_ctx_close(&c);
+  expect_backend(-1, "Xgemm");
 
   write_profile(dir, "{\"match\": [\"no-such-device\"], \"gemm_backend\": \"own\"}");
-  th_ctx_open(&c);
-  assert_int_equal(sc_gemm_default(&c, &be, &err), 0);
-  assert_int_equal(be, SC_GEMM_CLBLAST);
-  sc_ctx_close(&c);
-  unsetenv("SCALECL_PROFILE_DIR");
+  expect_backend(SC_GEMM_CLBLAST, NULL);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
 }
 
 int main(void) {

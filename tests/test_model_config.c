@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flops.h"
 #include "harness.h"
-#include "model_config.h"
+#include "model/config.h"
+#include "model/flops.h"
 
 static const char XLSTM_OK[] =
     "{\"model_type\": \"xlstm\", \"vocab_size\": 50304, \"embedding_dim\": 768, \"num_blocks\": 12, \"num_heads\": 6}";
@@ -316,7 +316,7 @@ static void test_models_dir_and_tables(void **state) {
   write_text(path, "{\"model_type\": \"xlstm\", \"vocab_size\": 50304}");
   snprintf(path, sizeof path, "%s/isoflop/xlstm.tsv", dir);
   write_text(path, "# comment\nembedding_dim\tnum_heads\tnum_blocks\texpect_d_ff\n512\t4\t2,3\t1408\n");
-  setenv("SCALECL_MODELS_DIR", dir, 1);
+  th_setenv("SCALECL_MODELS_DIR", dir);
   char got[4096];
   assert_int_equal(sc_models_dir(got, sizeof got, &err), 0);
   assert_string_equal(got, dir);
@@ -347,10 +347,10 @@ static void test_models_dir_and_tables(void **state) {
   assert_int_equal(sc_preset_names(dir, &names, &n, &err), -1);
   assert_non_null(strstr(err.msg, "unknown field 'num_blockz'"));
 
-  setenv("SCALECL_MODELS_DIR", "/nonexistent/scalecl-models", 1);
+  th_setenv("SCALECL_MODELS_DIR", "/nonexistent/scalecl-models");
   assert_int_equal(sc_model_config_resolve("xlstm-164m", &c, &err), -1);
   assert_non_null(strstr(err.msg, "SCALECL_MODELS_DIR"));
-  unsetenv("SCALECL_MODELS_DIR");
+  th_setenv("SCALECL_MODELS_DIR", NULL);
 }
 
 int main(void) {

@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "model/safetensors.h"
 #include "ref/mlstm.h"
-#include "safetensors.h"
 
 static char dir[4096];
 

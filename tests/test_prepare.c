@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "data/prepare.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 #include "harness.h"
-#include "prepare.h"
-#include "shards.h"
-#include "tokenizer.h"
 
 static void write_file(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "runtime/program.h"
 
 static sc_err err;
 
@@ -114,10 +115,10 @@ static void test_cache(void **state) {
   (void)state;
   char dir[512];
   th_tmpdir("cache", dir, sizeof dir);
-  setenv("SCALECL_CACHE_DIR", dir, 1);
+  th_setenv("SCALECL_CACHE_DIR", dir);
   sc_ctx c;
   th_ctx_open(&c);
-  unsetenv("SCALECL_CACHE_DIR");
+  th_setenv("SCALECL_CACHE_DIR", NULL);
   assert_true(c.cache.enabled);
   char entry[4400] = "";
 
@@ -165,16 +166,16 @@ static void test_cache(void **state) {
   sc_ctx_close(&c);
 
   /* A new context (as a new process would) hits the cache. */
-  setenv("SCALECL_CACHE_DIR", dir, 1);
+  th_setenv("SCALECL_CACHE_DIR", dir);
   th_ctx_open(&c);
-  unsetenv("SCALECL_CACHE_DIR");
+  th_setenv("SCALECL_CACHE_DIR", NULL);
   assert_true(build_and_run(&c, "FACTOR=2.0f", NULL, 2.0f).cache_hit);
   sc_ctx_close(&c);
 
   /* "off" disables; PoCL defaults to off. */
-  setenv("SCALECL_CACHE_DIR", "off", 1);
+  th_setenv("SCALECL_CACHE_DIR", "off");
   th_ctx_open(&c);
-  unsetenv("SCALECL_CACHE_DIR");
+  th_setenv("SCALECL_CACHE_DIR", NULL);
   assert_false(c.cache.enabled);
   sc_ctx_close(&c);
   sc_cache_cfg cfg;

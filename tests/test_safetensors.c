@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 static char dir[4096];
 

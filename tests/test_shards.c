@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/shards.h"
+#include "data/tokenizer.h"
 #include "harness.h"
-#include "shards.h"
-#include "tokenizer.h"
 
 static void write_raw(const char *path, const int32_t *hdr3, int vocab, const void *payload, size_t n) {
   uint8_t h[SC_SHARD_HEADER_BYTES] = {0};

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/tokenizer.h"
 #include "harness.h"
-#include "tokenizer.h"
 
 static void all_bytes_round_trip(void **state) {
   (void)state;

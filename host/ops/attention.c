@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/program.h"
+
 enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ_REDUCE, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {"attn_tile_t",      "attn_fwd",           "attn_bwd_stats",
                                                   "attn_bwd",         "attn_dq_reduce",     "attn_append",

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "cl_runtime.h"
+#include "runtime/context.h"
 
 typedef struct sc_attention sc_attention;
 

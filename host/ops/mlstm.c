@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timing.h"
+#include "base/settings.h"
+#include "runtime/program.h"
+#include "runtime/timing.h"
 
 /* Workspace slots: per-token gate arrays for all heads, per-chunk scalars, then the chunk scratch of one
  * group of heads (transposed chunks, decay-masked scores, boundary states and their gradients). */
@@ -60,8 +62,7 @@ int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err) {
   m->ctx = c;
   m->L = L, m->dqk = dqk, m->dv = dv;
   m->vw = dqk % 16 == 0 && dv % 16 == 0 ? 16 : 8;
-  const char *e = getenv("SCALECL_MLSTM_WORKSPACE_MB");
-  m->workspace_limit = (size_t)(e && atol(e) > 0 ? atol(e) : 512) << 20;
+  m->workspace_limit = (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
   char defs[128];
   snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
   if (sc_program_build(c, "mlstm.cl", defs, NULL, &m->prog, NULL, err)) return -1;

@@ -5,7 +5,7 @@
 #ifndef SCALECL_OPS_MLSTM_H
 #define SCALECL_OPS_MLSTM_H
 
-#include "cl_runtime.h"
+#include "runtime/context.h"
 
 enum {
   SC_MLSTM_K_GATES,

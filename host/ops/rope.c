@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "runtime/program.h"
+
 struct sc_rope {
   sc_ctx *c;
   int dh;

@@ -3,7 +3,7 @@
 #ifndef SCALECL_OPS_ROPE_H
 #define SCALECL_OPS_ROPE_H
 
-#include "cl_runtime.h"
+#include "runtime/context.h"
 
 typedef struct sc_rope sc_rope;
 

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Key j is visible to query i iff j <= i and (seg == NULL or seg[b,i] == seg[b,j]). */
 int sc_ref_attention_forward(int B, int NH, int S, int dh, const double *q, const double *k, const double *v,

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 typedef struct {
   size_t BH;      /* batch * heads */

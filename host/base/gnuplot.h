@@ -1,0 +1,18 @@
+/* Runs gnuplot (the Debian package gnuplot-nox) as a child process on a generated script. SCALECL_GNUPLOT
+ * names the executable (default: gnuplot on PATH). */
+#ifndef SCALECL_PLOT_H
+#define SCALECL_PLOT_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+/* Writes the gnuplot executable's path to path and returns 1 if it is installed; 0 (with a message saying how
+ * to install it) if not. */
+int sc_gnuplot_find(char *path, size_t cap, sc_err *err);
+
+/* Runs `gnuplot script` with dir as the working directory; gnuplot's output is appended to the file log,
+ * whose tail is in the error message when gnuplot fails. */
+int sc_gnuplot_run(const char *gnuplot, const char *dir, const char *script, const char *log, sc_err *err);
+
+#endif

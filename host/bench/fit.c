@@ -1,0 +1,150 @@
+/* scalecl bench fit: wall time of the paper's main parametric fit (gamma form, Huber 1e-3, ctx 8192,
+ * token/param runs; one fit per architecture) with the screened start grid, with every grid start, and with
+ * bootstrap resamples. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/args.h"
+#include "base/clock.h"
+#include "base/parallel.h"
+#include "bench/bench.h"
+#include "bench/util.h"
+#include "fit/lnd.h"
+#include "fit/runs.h"
+
+typedef struct {
+  double *x, *y, *z;
+  int n;
+} bench_data;
+
+static void load_avg(char *out, size_t cap) {
+  double l1, l5;
+  sc_loadavg2(&l1, &l5);
+  snprintf(out, cap, "load average %.2f (1 min), %.2f (5 min) on %d CPUs", l1, l5, sc_cpu_count());
+}
+
+static int fit_all(bench_data *d, int narch, const sc_lnd_opts *o, sc_lnd_result *res, sc_err *err) {
+  for (int k = 0; k < narch; k++) {
+    sc_lnd_data dd = {d[k].x, d[k].y, d[k].z, NULL, d[k].n};
+    if (sc_lnd_fit(&dd, o, NULL, &res[k], err)) return -1;
+  }
+  return 0;
+}
+
+int bench_fit_main(int argc, char **argv, sc_err *err) {
+  static const sc_opt opts[] = {
+      {"runs", "FILE", "runs table (default: ../shared/data/xlstm_scaling_runs.csv next to the source tree)"},
+      {"samples", "N", "median of N timed fits with the screened grid (default 5)"},
+      {"bootstrap", "K", "time K bootstrap resamples per architecture (default 1000; 0 skips)"},
+      {"all-starts", NULL, "also time BFGS from every one of the 8000 grid starts (slow)"},
+      {"threads", "T", "host threads (default: online CPUs)"},
+  };
+  const int nopts = (int)(sizeof opts / sizeof opts[0]);
+  const char *runs = SCALECL_SOURCE_DIR "/../shared/data/xlstm_scaling_runs.csv";
+  long samples = 5, boot = 1000, threads = sc_cpu_count();
+  int all = 0;
+  sc_argp p;
+  sc_argp_init(&p, argc, argv);
+  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
+    if (r == SC_ARG_ERROR) return 2;
+    if (r == SC_ARG_HELP) {
+      sc_usage(stdout, "scalecl bench fit [--runs FILE] [--samples N] [--bootstrap K] [--all-starts] [--threads T]",
+               "Times the paper's main L(N,D) fit (gamma form, Huber delta 1e-3, ctx 8192, token/param runs: 31\n"
+               "Transformer + 35 xLSTM runs, one fit each) including its start grid: screened (the default of\n"
+               "scalecl fit) and, with --all-starts, BFGS from all 8000 starts; then --bootstrap K resamples.\n"
+               "Host CPU work only; the machine's load average is printed with the times.",
+               opts, nopts);
+      return 0;
+    }
+    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
+    if (r == 0) runs = p.value;
+    if (r == 1 && sc_parse_long(p.value, "--samples", 1, 1000, &samples, err)) return 2;
+    if (r == 2 && sc_parse_long(p.value, "--bootstrap", 0, 1000000, &boot, err)) return 2;
+    if (r == 3) all = 1;
+    if (r == 4 && sc_parse_long(p.value, "--threads", 1, 1024, &threads, err)) return 2;
+  }
+  sc_runs rs;
+  if (sc_runs_load(runs, &rs, err)) return 1;
+  static const char *const archs[2] = {"transformer", "xlstm"};
+  bench_data d[2] = {{0}};
+  int rc = 1, total = 0;
+  double *boot_out = NULL, *times = NULL;
+  for (int k = 0; k < 2; k++) {
+    sc_run_filter f;
+    sc_run_filter_init(&f);
+    f.arch = archs[k];
+    f.ctx = 8192;
+    f.set = "tokenparam";
+    sc_run_sel sel;
+    char why[512];
+    if (sc_runs_select(&rs, &f, &sel, why, sizeof why, err)) goto done;
+    if (sel.n == 0) {
+      sc_run_sel_free(&sel);
+      sc_fail(err, "%s: no %s token/param runs at ctx 8192: %s", runs, archs[k], why);
+      goto done;
+    }
+    d[k].n = sel.n;
+    d[k].x = sc_malloc((size_t)sel.n * sizeof *d[k].x, "runs", err);
+    d[k].y = sc_malloc((size_t)sel.n * sizeof *d[k].y, "runs", err);
+    d[k].z = sc_malloc((size_t)sel.n * sizeof *d[k].z, "runs", err);
+    if (!d[k].x || !d[k].y || !d[k].z) {
+      sc_run_sel_free(&sel);
+      goto done;
+    }
+    for (int i = 0; i < sel.n; i++) {
+      const sc_run *r = &rs.r[sel.idx[i]];
+      d[k].x[i] = log(r->n), d[k].y[i] = log(r->d), d[k].z[i] = log(sel.loss[i]);
+    }
+    total += sel.n;
+    sc_run_sel_free(&sel);
+  }
+  sc_lnd_opts o;
+  sc_lnd_opts_default(&o);
+  o.threads = (int)threads;
+  char load[160];
+  load_avg(load, sizeof load);
+  printf("main L(N,D) fit: %d runs (transformer %d, xlstm %d), %d grid starts, %ld threads; %s\n", total, d[0].n,
+         d[1].n, sc_lnd_grid(&o, -1, NULL), threads, load);
+  sc_lnd_result res[2];
+  times = sc_malloc((size_t)samples * sizeof *times, "timings", err);
+  if (!times || fit_all(d, 2, &o, res, err)) goto done; /* warm-up */
+  for (long s = 0; s < samples; s++) {
+    double t0 = sc_now();
+    if (fit_all(d, 2, &o, res, err)) goto done;
+    times[s] = sc_now() - t0;
+  }
+  printf("%-44s %9.3f s  (median of %ld; objectives %.10g, %.10g)\n", "fit, grid screened, BFGS from 32 starts",
+         sc_median(times, (int)samples), samples, res[0].objective, res[1].objective);
+  if (all) {
+    sc_lnd_opts oa = o;
+    oa.topk = 0;
+    sc_lnd_result ra[2];
+    double t0 = sc_now();
+    if (fit_all(d, 2, &oa, ra, err)) goto done;
+    printf("%-44s %9.3f s  (objectives %.10g, %.10g)\n", "fit, BFGS from all grid starts", sc_now() - t0,
+           ra[0].objective, ra[1].objective);
+  }
+  if (boot > 0) {
+    boot_out = sc_malloc((size_t)boot * SC_LND_NP * sizeof *boot_out, "bootstrap output", err);
+    if (!boot_out) goto done;
+    double t0 = sc_now();
+    for (int k = 0; k < 2; k++) {
+      sc_lnd_data dd = {d[k].x, d[k].y, d[k].z, NULL, d[k].n};
+      if (sc_lnd_bootstrap(&dd, &o, res[k].p, (int)boot, 1, boot_out, NULL, err)) goto done;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "bootstrap, %ld resamples per architecture", boot);
+    printf("%-44s %9.3f s\n", label, sc_now() - t0);
+  }
+  load_avg(load, sizeof load);
+  printf("after: %s\n", load);
+  rc = 0;
+done:
+  for (int k = 0; k < 2; k++) free(d[k].x), free(d[k].y), free(d[k].z);
+  free(boot_out);
+  free(times);
+  sc_runs_free(&rs);
+  return rc;
+}

@@ -1,0 +1,745 @@
+#include "model/config.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/args.h"
+#include "base/paths.h"
+#include "base/settings.h"
+
+const char *sc_arch_name(sc_arch a) {
+  return a == SC_ARCH_XLSTM ? "xlstm" : "llama";
+}
+
+/* ---- field access with validation; every name asked for counts as known ---- */
+
+#define MAX_KNOWN 96
+
+typedef struct {
+  const cJSON *obj;
+  const char *origin;
+  const char *known[MAX_KNOWN];
+  int nknown;
+  sc_err *err;
+} pctx;
+
+static const char *json_type(const cJSON *v) {
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  return "null";
+}
+
+/* The field, or NULL when absent or null (HF writes unset optional fields as null). */
+static const cJSON *field(pctx *p, const char *name) {
+  if (p->nknown < MAX_KNOWN) p->known[p->nknown++] = name;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->obj, name);
+  return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static int fail_field(pctx *p, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_field(pctx *p, const char *name, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return sc_fail(p->err, "%s: field '%s' %s", p->origin, name, msg);
+}
+
+static int missing(pctx *p, const char *name, const char *what) {
+  return sc_fail(p->err, "%s: missing required field '%s' (%s)", p->origin, name, what);
+}
+
+static int get_long(pctx *p, const char *name, const char *what, int required, long lo, long hi, long def, long *out) {
+  const cJSON *v = field(p, name);
+  if (!v) {
+    if (required) return missing(p, name, what);
+    *out = def;
+    return 0;
+  }
+  if (!cJSON_IsNumber(v)) return fail_field(p, name, "must be an integer (%s), got %s", what, json_type(v));
+  double x = v->valuedouble;
+  if (x != floor(x) || fabs(x) > 9e15) return fail_field(p, name, "must be an integer (%s), got %g", what, x);
+  if (x < (double)lo || x > (double)hi)
+    return fail_field(p, name, "= %.0f is out of range [%ld, %ld] (%s)", x, lo, hi, what);
+  *out = (long)x;
+  return 0;
+}
+
+static int get_double(pctx *p, const char *name, const char *what, int required, double lo, double hi, double def,
+                      double *out) {
+  const cJSON *v = field(p, name);
+  if (!v) {
+    if (required) return missing(p, name, what);
+    *out = def;
+    return 0;
+  }
+  if (!cJSON_IsNumber(v)) return fail_field(p, name, "must be a number (%s), got %s", what, json_type(v));
+  double x = v->valuedouble;
+  if (!(x >= lo && x <= hi)) return fail_field(p, name, "= %g is out of range [%g, %g] (%s)", x, lo, hi, what);
+  *out = x;
+  return 0;
+}
+
+/* A boolean that scalecl supports only at one value (the paper's architecture). */
+static int get_bool_fixed(pctx *p, const char *name, int supported, const char *why) {
+  const cJSON *v = field(p, name);
+  if (!v) return 0;
+  if (!cJSON_IsBool(v)) return fail_field(p, name, "must be true or false, got %s", json_type(v));
+  if (cJSON_IsTrue(v) != supported)
+    return fail_field(p, name, "= %s is not supported: %s", cJSON_IsTrue(v) ? "true" : "false", why);
+  return 0;
+}
+
+static int get_enum(pctx *p, const char *name, const char *const *allowed, int n, const char *def, char *out,
+                    size_t outsz) {
+  const cJSON *v = field(p, name);
+  if (!v) {
+    snprintf(out, outsz, "%s", def);
+    return 0;
+  }
+  if (!cJSON_IsString(v)) return fail_field(p, name, "must be a string, got %s", json_type(v));
+  char list[256] = "";
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(v->valuestring, allowed[i])) {
+      snprintf(out, outsz, "%s", allowed[i]);
+      return 0;
+    }
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", i ? ", " : "", allowed[i]);
+  }
+  return fail_field(p, name, "= '%s' is not supported; use one of %s", v->valuestring, list);
+}
+
+static int get_string(pctx *p, const char *name, char *out, size_t outsz) {
+  const cJSON *v = field(p, name);
+  out[0] = '\0';
+  if (!v) return 0;
+  if (!cJSON_IsString(v)) return fail_field(p, name, "must be a string, got %s", json_type(v));
+  if (strlen(v->valuestring) >= outsz) return fail_field(p, name, "is longer than %zu characters", outsz - 1);
+  snprintf(out, outsz, "%s", v->valuestring);
+  return 0;
+}
+
+/* Known fields that do not change the model scalecl builds (kernel choices, dtypes, HF bookkeeping):
+ * type-checked, otherwise ignored. kind: 's' string, 'b' boolean, 'n' number, 'a' anything. */
+static int accept(pctx *p, const char *name, char kind) {
+  const cJSON *v = field(p, name);
+  if (!v || kind == 'a') return 0;
+  if (kind == 's' && !cJSON_IsString(v)) return fail_field(p, name, "must be a string, got %s", json_type(v));
+  if (kind == 'b' && !cJSON_IsBool(v)) return fail_field(p, name, "must be true or false, got %s", json_type(v));
+  if (kind == 'n' && !cJSON_IsNumber(v)) return fail_field(p, name, "must be a number, got %s", json_type(v));
+  return 0;
+}
+
+static int accept_list(pctx *p, const char *const *names, int n, char kind) {
+  for (int i = 0; i < n; i++)
+    if (accept(p, names[i], kind)) return -1;
+  return 0;
+}
+#define ACCEPT(p, names, kind) accept_list(p, names, (int)(sizeof names / sizeof names[0]), kind)
+
+static int get_token(pctx *p, const char *name, long vocab, long *out) {
+  return get_long(p, name, "a token id below vocab_size", 0, 0, vocab - 1, -1, out);
+}
+
+/* One of two alias names (HF xLSTMConfig accepts both); they must agree when both are present. */
+static int get_alias(pctx *p, const char *a, const char *b, const char *what, long lo, long hi, long *out) {
+  long va = 0, vb = 0;
+  if (get_long(p, a, what, 0, lo, hi, 0, &va) || get_long(p, b, what, 0, lo, hi, 0, &vb)) return -1;
+  if (!va && !vb)
+    return sc_fail(p->err, "%s: missing required field '%s' or its alias '%s' (%s)", p->origin, a, b, what);
+  if (va && vb && va != vb) return fail_field(p, b, "= %ld disagrees with %s = %ld (they are aliases)", vb, a, va);
+  *out = va ? va : vb;
+  return 0;
+}
+
+/* d * factor must be a whole number: xlstm_large takes int() of it, which would silently truncate. */
+static int dim_from_factor(pctx *p, const char *fname, long d, double f, long *out) {
+  double x = (double)d * f;
+  if (fabs(x - nearbyint(x)) > 1e-9 * fmax(1.0, x) || nearbyint(x) < 1)
+    return fail_field(p, fname, "= %g gives embedding_dim %ld x %g = %g, which is not a positive whole number", f, d, f,
+                      x);
+  *out = (long)nearbyint(x);
+  return 0;
+}
+
+static int divides(pctx *p, const char *heads_field, long heads, long width, const char *width_desc) {
+  if (width % heads) return fail_field(p, heads_field, "= %ld must divide %s = %ld", heads, width_desc, width);
+  return 0;
+}
+
+static const char *const TOKENIZERS[] = {"bytes", "gpt-neox-20b"};
+
+static int parse_common(pctx *p, sc_model_config *c) {
+  if (get_string(p, "scalecl_description", c->description, sizeof c->description)) return -1;
+  if (get_enum(p, "scalecl_tokenizer", TOKENIZERS, 2, "", c->tokenizer, sizeof c->tokenizer)) return -1;
+  if (get_long(p, "vocab_size", "number of token ids", 1, 1, 1L << 24, 0, &c->vocab_size)) return -1;
+  if (get_token(p, "bos_token_id", c->vocab_size, &c->bos_token_id) ||
+      get_token(p, "eos_token_id", c->vocab_size, &c->eos_token_id) ||
+      get_token(p, "pad_token_id", c->vocab_size, &c->pad_token_id))
+    return -1;
+  if (!strcmp(c->tokenizer, "bytes") && c->vocab_size < 259)
+    return fail_field(p, "vocab_size", "= %ld is too small for the byte tokenizer (259 ids: 256 bytes, EOS, BOS, PAD)",
+                      c->vocab_size);
+  if (get_bool_fixed(p, "tie_word_embeddings", 0, "the paper's models have an untied LM head")) return -1;
+  static const char *const HF_STRINGS[] = {"_name_or_path", "torch_dtype", "transformers_version"};
+  return ACCEPT(p, HF_STRINGS, 's') || accept(p, "use_cache", 'b') || accept(p, "architectures", 'a');
+}
+
+static int parse_xlstm(pctx *p, sc_model_config *c) {
+  if (get_alias(p, "embedding_dim", "hidden_size", "model width", 1, 1L << 17, &c->d_model) ||
+      get_alias(p, "num_blocks", "num_hidden_layers", "number of blocks", 1, 4096, &c->n_layers) ||
+      get_long(p, "num_heads", "number of mLSTM heads", 1, 1, 1L << 16, 0, &c->n_heads))
+    return -1;
+  if (get_double(p, "qk_dim_factor", "query/key width over embedding_dim", 0, 1e-6, 16, 0.5, &c->qk_dim_factor) ||
+      get_double(p, "v_dim_factor", "value width over embedding_dim", 0, 1e-6, 16, 1.0, &c->v_dim_factor) ||
+      dim_from_factor(p, "qk_dim_factor", c->d_model, c->qk_dim_factor, &c->qk_dim) ||
+      dim_from_factor(p, "v_dim_factor", c->d_model, c->v_dim_factor, &c->v_dim) ||
+      divides(p, "num_heads", c->n_heads, c->qk_dim, "qk_dim = embedding_dim x qk_dim_factor") ||
+      divides(p, "num_heads", c->n_heads, c->v_dim, "v_dim = embedding_dim x v_dim_factor"))
+    return -1;
+  c->d_qk = c->qk_dim / c->n_heads;
+  c->d_v = c->v_dim / c->n_heads;
+  if (get_double(p, "ffn_proj_factor", "FFN width over embedding_dim", 0, 1e-6, 64, 2.667, &c->ffn_proj_factor) ||
+      get_long(p, "ffn_round_up_to_multiple_of", "FFN width rounding", 0, 1, 1L << 16, 64,
+               &c->ffn_round_up_to_multiple_of) ||
+      get_long(p, "chunk_size", "mLSTM chunk length", 0, 1, 1L << 16, 64, &c->chunk_size) ||
+      get_double(p, "gate_soft_cap", "cap of the gate pre-activations", 0, 1e-6, 1e6, 15.0, &c->gate_soft_cap) ||
+      get_double(p, "output_logit_soft_cap", "cap of the output logits", 0, 1e-6, 1e6, 30.0,
+                 &c->output_logit_soft_cap) ||
+      get_double(p, "norm_eps", "RMSNorm and head-norm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
+      get_double(p, "eps", "mLSTM normalizer epsilon", 0, 1e-30, 0.1, 1e-6, &c->cell_eps))
+    return -1;
+  /* The training code's 64*ceil(d*pf/64), on the float product; see README for the xlstm_large difference. */
+  double m = (double)c->ffn_round_up_to_multiple_of;
+  c->d_ff = (long)(ceil((double)c->d_model * c->ffn_proj_factor / m) * m);
+  static const char *const MODES[] = {"single", "fused"};
+  char wm[16];
+  if (get_enum(p, "weight_mode", MODES, 2, "single", wm, sizeof wm)) return -1;
+  c->weight_fused = !strcmp(wm, "fused");
+  if (get_bool_fixed(p, "use_bias", 0, "the paper's layers have no biases besides the gate biases") ||
+      get_bool_fixed(p, "add_out_norm", 1, "the paper's models end with an RMSNorm before the LM head") ||
+      get_bool_fixed(p, "add_qk_norm", 0, "the paper's mLSTM has no q/k norm") ||
+      get_bool_fixed(p, "add_post_norm", 0, "the paper's blocks are pre-norm only"))
+    return -1;
+  static const char *const STRINGS[] = {
+      "chunkwise_kernel",      "sequence_kernel",       "step_kernel",          "mode",
+      "autocast_kernel_dtype", "inference_state_dtype", "forward_backend_name", "step_backend_name"};
+  static const char *const BOOLS[] = {"norm_reduction_force_float32", "return_last_states", "force_bos_token_insert",
+                                      "add_embedding_dropout", "add_forward_backend_padding"};
+  static const char *const NUMBERS[] = {"max_inference_chunksize", "igate_bias_init_range", "cell_norm_eps"};
+  return ACCEPT(p, STRINGS, 's') || ACCEPT(p, BOOLS, 'b') || ACCEPT(p, NUMBERS, 'n');
+}
+
+static int parse_llama(pctx *p, sc_model_config *c) {
+  if (get_long(p, "hidden_size", "model width", 1, 1, 1L << 17, 0, &c->d_model) ||
+      get_long(p, "intermediate_size", "SwiGLU FFN width", 1, 1, 1L << 20, 0, &c->d_ff) ||
+      get_long(p, "num_hidden_layers", "number of blocks", 1, 1, 4096, 0, &c->n_layers) ||
+      get_long(p, "num_attention_heads", "number of attention heads", 1, 1, 1L << 16, 0, &c->n_heads))
+    return -1;
+  long kv, hd;
+  if (get_long(p, "num_key_value_heads", "key/value heads", 0, 1, 1L << 16, c->n_heads, &kv)) return -1;
+  if (kv != c->n_heads)
+    return fail_field(p, "num_key_value_heads",
+                      "= %ld differs from num_attention_heads = %ld: grouped-query attention is not supported (the "
+                      "paper's baseline is full multi-head attention)",
+                      kv, c->n_heads);
+  if (get_long(p, "head_dim", "attention head width", 0, 1, 1L << 16, 0, &hd)) return -1;
+  if (hd) {
+    if (hd * c->n_heads != c->d_model)
+      return fail_field(p, "head_dim", "= %ld times num_attention_heads = %ld must equal hidden_size = %ld", hd,
+                        c->n_heads, c->d_model);
+  } else {
+    if (divides(p, "num_attention_heads", c->n_heads, c->d_model, "hidden_size")) return -1;
+    hd = c->d_model / c->n_heads;
+  }
+  c->d_qk = c->d_v = hd;
+  c->qk_dim = c->v_dim = c->d_model;
+  if (get_double(p, "rope_theta", "RoPE base (the paper uses 500000)", 1, 1e-6, 1e12, 0, &c->rope_theta) ||
+      get_double(p, "rms_norm_eps", "RMSNorm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
+      get_long(p, "max_position_embeddings", "longest context", 0, 1, 1L << 24, 0, &c->max_position_embeddings))
+    return -1;
+  static const char *const ACTS[] = {"silu"};
+  char act[8];
+  long tp;
+  double drop;
+  if (get_enum(p, "hidden_act", ACTS, 1, "silu", act, sizeof act) ||
+      get_bool_fixed(p, "attention_bias", 0, "the paper's baseline has no biases") ||
+      get_bool_fixed(p, "mlp_bias", 0, "the paper's baseline has no biases") ||
+      get_long(p, "pretraining_tp", "tensor-parallel slicing (1 = none)", 0, 1, 1, 1, &tp) ||
+      get_double(p, "attention_dropout", "dropout (the paper uses none)", 0, 0, 0, 0, &drop))
+    return -1;
+  if (field(p, "rope_scaling"))
+    return fail_field(p, "rope_scaling", "is not supported: use null (the paper's RoPE is unscaled)");
+  return accept(p, "initializer_range", 'n');
+}
+
+/* Unknown fields become warnings (with the nearest known name); repeated fields are errors. */
+static int check_unknown(pctx *p, sc_model_config *c) {
+  c->n_warnings = 0;
+  c->warnings[0] = '\0';
+  for (const cJSON *it = p->obj->child; it; it = it->next) {
+    for (const cJSON *jt = it->next; jt; jt = jt->next)
+      if (!strcmp(it->string, jt->string)) return fail_field(p, it->string, "appears more than once");
+    int known = 0;
+    for (int k = 0; k < p->nknown && !known; k++) known = !strcmp(p->known[k], it->string);
+    if (known) continue;
+    int near = sc_nearest(it->string, p->known, p->nknown);
+    char line[256];
+    if (near >= 0)
+      snprintf(line, sizeof line, "%s: unknown field '%s' ignored (did you mean '%s'?)\n", p->origin, it->string,
+               p->known[near]);
+    else
+      snprintf(line, sizeof line, "%s: unknown field '%s' ignored\n", p->origin, it->string);
+    size_t used = strlen(c->warnings);
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s", line);
+    c->n_warnings++;
+  }
+  return 0;
+}
+
+static int parse_object(const cJSON *obj, const char *origin, sc_model_config *c, sc_err *err) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->origin, sizeof c->origin, "%s", origin);
+  if (!cJSON_IsObject(obj)) return sc_fail(err, "%s: a model config must be a JSON object", origin);
+  pctx p = {.obj = obj, .origin = c->origin, .err = err};
+  static const char *const TYPES[] = {"xlstm", "llama"};
+  const cJSON *mt = field(&p, "model_type");
+  if (!mt) return missing(&p, "model_type", "\"xlstm\" or \"llama\"");
+  char type[16];
+  if (get_enum(&p, "model_type", TYPES, 2, "", type, sizeof type)) return -1;
+  c->arch = !strcmp(type, "xlstm") ? SC_ARCH_XLSTM : SC_ARCH_LLAMA;
+  if (parse_common(&p, c)) return -1;
+  if ((c->arch == SC_ARCH_XLSTM ? parse_xlstm : parse_llama)(&p, c)) return -1;
+  return check_unknown(&p, c);
+}
+
+int sc_model_config_parse(const char *json, const char *origin, sc_model_config *cfg, sc_err *err) {
+  cJSON *obj = cJSON_Parse(json);
+  if (!obj) {
+    const char *at = cJSON_GetErrorPtr();
+    long off = at && at >= json ? (long)(at - json) : -1;
+    int line = 1;
+    for (long i = 0; i < off; i++) line += json[i] == '\n';
+    memset(cfg, 0, sizeof *cfg);
+    return sc_fail(err, "%s: invalid JSON near line %d (byte %ld)", origin, line, off);
+  }
+  int rc = parse_object(obj, origin, cfg, err);
+  cJSON_Delete(obj);
+  return rc;
+}
+
+static void set_name_from_path(sc_model_config *c, const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t n = strlen(base);
+  if (n > 5 && !strcmp(base + n - 5, ".json")) n -= 5;
+  snprintf(c->name, sizeof c->name, "%.*s", (int)(n < sizeof c->name - 1 ? n : sizeof c->name - 1), base);
+}
+
+int sc_model_config_load(const char *path, sc_model_config *cfg, sc_err *err) {
+  char *text;
+  size_t len;
+  if (sc_read_file(path, &text, &len, err)) return sc_wrap(err, "model config: ");
+  int rc = sc_model_config_parse(text, path, cfg, err);
+  free(text);
+  if (rc == 0) set_name_from_path(cfg, path);
+  return rc;
+}
+
+/* ---- models directory and presets ---- */
+
+int sc_models_dir(char *buf, size_t n, sc_err *err) {
+  const char *env = sc_settings_get()->models_dir;
+  if (*env) {
+    if (!sc_is_dir(env)) return sc_fail(err, "SCALECL_MODELS_DIR=%s is not a directory", env);
+    snprintf(buf, n, "%s", env);
+    return 0;
+  }
+  char exe[4096], cand[4200];
+  sc_exe_dir(exe, sizeof exe);
+  snprintf(cand, sizeof cand, "%s/models", exe);
+  if (sc_is_dir(cand)) {
+    snprintf(buf, n, "%s", cand);
+    return 0;
+  }
+  if (sc_is_dir(SCALECL_SOURCE_DIR "/models")) {
+    snprintf(buf, n, "%s", SCALECL_SOURCE_DIR "/models");
+    return 0;
+  }
+  return sc_fail(err,
+                 "no models directory: set SCALECL_MODELS_DIR, or put models/ next to the executable (%s) or in %s",
+                 cand, SCALECL_SOURCE_DIR);
+}
+
+/* Calls fn for every configuration of isoflop/<stem>.tsv: the base isoflop/<stem>.json with the row's fields
+ * set. One column may hold a comma-separated list (one config per value). Columns named expect_d_ff,
+ * expect_d_qk and expect_d_v check derived dimensions. fn returns 0 to go on, 1 to stop. */
+typedef int (*row_fn)(const sc_model_config *cfg, void *user);
+
+#define MAX_COLS 16
+#define MAX_LIST 32
+
+static int split(char *line, char sep, char **cells, int max) {
+  int n = 0;
+  for (char *s = line;; s++) {
+    if (n == max) return -1;
+    cells[n++] = s;
+    s = strchr(s, sep);
+    if (!s) return n;
+    *s = '\0';
+  }
+}
+
+static int parse_number(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  *out = strtod(s, &end);
+  return errno || end == s || *end || !isfinite(*out) ? -1 : 0;
+}
+
+static int expand_row(const cJSON *base, const char *path, int lineno, char **hdr, int ncol, char **cells,
+                      const char *stem, row_fn fn, void *user, sc_err *err) {
+  double vals[MAX_COLS][MAX_LIST];
+  int nvals[MAX_COLS], list_col = -1;
+  for (int j = 0; j < ncol; j++) {
+    char *parts[MAX_LIST];
+    nvals[j] = split(cells[j], ',', parts, MAX_LIST);
+    if (nvals[j] < 0)
+      return sc_fail(err, "%s line %d: column '%s' lists more than %d values", path, lineno, hdr[j], MAX_LIST);
+    if (nvals[j] > 1) {
+      if (list_col >= 0)
+        return sc_fail(err, "%s line %d: only one column may hold a list ('%s' and '%s' both do)", path, lineno,
+                       hdr[list_col], hdr[j]);
+      list_col = j;
+    }
+    for (int k = 0; k < nvals[j]; k++)
+      if (parse_number(parts[k], &vals[j][k]))
+        return sc_fail(err, "%s line %d: column '%s' value '%s' is not a number", path, lineno, hdr[j], parts[k]);
+  }
+  int nrows = list_col >= 0 ? nvals[list_col] : 1;
+  for (int r = 0; r < nrows; r++) {
+    cJSON *o = cJSON_Duplicate(base, 1);
+    if (!o) return sc_fail(err, "out of host memory expanding %s", path);
+    for (int j = 0; j < ncol; j++) {
+      if (!strncmp(hdr[j], "expect_", 7)) continue;
+      cJSON_DeleteItemFromObjectCaseSensitive(o, hdr[j]);
+      cJSON_AddNumberToObject(o, hdr[j], vals[j][j == list_col ? r : 0]);
+    }
+    char origin[1100];
+    if (list_col >= 0)
+      snprintf(origin, sizeof origin, "%.1000s line %d (%s %g)", path, lineno, hdr[list_col], vals[list_col][r]);
+    else
+      snprintf(origin, sizeof origin, "%.1000s line %d", path, lineno);
+    sc_model_config cfg;
+    int rc = parse_object(o, origin, &cfg, err);
+    cJSON_Delete(o);
+    if (rc) return -1;
+    if (cfg.n_warnings) return sc_fail(err, "%s", cfg.warnings);
+    for (int j = 0; j < ncol; j++) {
+      long want = (long)vals[j][0], got;
+      if (!strcmp(hdr[j], "expect_d_ff"))
+        got = cfg.d_ff;
+      else if (!strcmp(hdr[j], "expect_d_qk"))
+        got = cfg.d_qk;
+      else if (!strcmp(hdr[j], "expect_d_v"))
+        got = cfg.d_v;
+      else if (!strncmp(hdr[j], "expect_", 7))
+        return sc_fail(err, "%s: unknown check column '%s' (use expect_d_ff, expect_d_qk or expect_d_v)", path, hdr[j]);
+      else
+        continue;
+      if (got != want) return sc_fail(err, "%s: %s is %ld but the table expects %ld", origin, hdr[j] + 7, got, want);
+    }
+    snprintf(cfg.name, sizeof cfg.name, "%s-iso-d%ld-l%ld", stem, cfg.d_model, cfg.n_layers);
+    rc = fn(&cfg, user);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int expand_table(const char *dir, const char *stem, row_fn fn, void *user, sc_err *err) {
+  char path[4200], base_path[4200];
+  snprintf(path, sizeof path, "%s/isoflop/%s.tsv", dir, stem);
+  snprintf(base_path, sizeof base_path, "%s/isoflop/%s.json", dir, stem);
+  char *base_text = NULL, *text = NULL;
+  size_t len;
+  if (sc_read_file(base_path, &base_text, &len, err)) return sc_wrap(err, "base config of %s: ", path);
+  cJSON *base = cJSON_Parse(base_text);
+  free(base_text);
+  if (!cJSON_IsObject(base)) {
+    cJSON_Delete(base);
+    return sc_fail(err, "%s: invalid JSON (must be one object)", base_path);
+  }
+  int rc = sc_read_file(path, &text, &len, err);
+  char *hdr[MAX_COLS];
+  int ncol = 0, lineno = 0;
+  for (char *line = text, *next; rc == 0 && line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    lineno++;
+    size_t l = strlen(line);
+    if (l && line[l - 1] == '\r') line[l - 1] = '\0';
+    if (!line[0] || line[0] == '#') continue;
+    char *cells[MAX_COLS];
+    int n = split(line, '\t', cells, MAX_COLS);
+    if (!ncol) {
+      if (n < 0) rc = sc_fail(err, "%s line %d: more than %d columns", path, lineno, MAX_COLS);
+      for (int j = 0; j < n; j++) hdr[j] = cells[j];
+      ncol = n;
+      continue;
+    }
+    if (n != ncol)
+      rc = sc_fail(err, "%s line %d: %d tab-separated cells, the header has %d", path, lineno, n, ncol);
+    else
+      rc = expand_row(base, path, lineno, hdr, ncol, cells, stem, fn, user, err);
+  }
+  free(text);
+  cJSON_Delete(base);
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted file stems with `ext` in dir (none when dir is absent). */
+static int list_stems(const char *dir, const char *ext, char ***out, int *n, sc_err *err) {
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int cap = 0;
+  size_t el = strlen(ext);
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t l = strlen(e->d_name);
+    if (l <= el || strcmp(e->d_name + l - el, ext) || e->d_name[0] == '.') continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      char **grown = realloc(*out, (size_t)cap * sizeof *grown);
+      if (!grown) {
+        closedir(d);
+        return sc_fail(err, "out of host memory listing %s", dir);
+      }
+      *out = grown;
+    }
+    char *s = sc_malloc(l - el + 1, "preset name", err);
+    if (!s) {
+      closedir(d);
+      return -1;
+    }
+    memcpy(s, e->d_name, l - el);
+    s[l - el] = '\0';
+    (*out)[(*n)++] = s;
+  }
+  closedir(d);
+  if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+  return 0;
+}
+
+void sc_preset_names_free(char **names, int n) {
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+/* Presets as they are found: names, and the configs themselves when `load` is set. */
+typedef struct {
+  char **names;
+  sc_model_config *cfgs;
+  int n, cap, load;
+  sc_err *err;
+} preset_list;
+
+static int push_preset(preset_list *l, const char *name, const sc_model_config *cfg) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 128;
+    char **names = realloc(l->names, (size_t)cap * sizeof *names);
+    if (!names) return sc_fail(l->err, "out of host memory listing presets");
+    l->names = names;
+    if (l->load) {
+      sc_model_config *cfgs = realloc(l->cfgs, (size_t)cap * sizeof *cfgs);
+      if (!cfgs) return sc_fail(l->err, "out of host memory loading presets");
+      l->cfgs = cfgs;
+    }
+    l->cap = cap;
+  }
+  char *s = sc_strdup(name, l->err);
+  if (!s) return -1;
+  if (l->load) l->cfgs[l->n] = *cfg;
+  l->names[l->n++] = s;
+  return 0;
+}
+
+static int collect_row(const sc_model_config *cfg, void *user) {
+  return push_preset(user, cfg->name, cfg);
+}
+
+/* The *.json files of dir (loaded only with l->load), then every row of isoflop/<stem>.tsv; each file is read
+ * once. Fails when a name is defined twice. */
+static int collect_presets(const char *dir, preset_list *l, sc_err *err) {
+  char **stems;
+  int ns, rc = list_stems(dir, ".json", &stems, &ns, err);
+  for (int i = 0; rc == 0 && i < ns; i++) {
+    if (!l->load) {
+      rc = push_preset(l, stems[i], NULL);
+      continue;
+    }
+    char path[4300];
+    sc_model_config cfg;
+    snprintf(path, sizeof path, "%s/%s.json", dir, stems[i]);
+    rc = sc_model_config_load(path, &cfg, err) || push_preset(l, stems[i], &cfg) ? -1 : 0;
+  }
+  sc_preset_names_free(stems, ns);
+  char iso[4200];
+  snprintf(iso, sizeof iso, "%s/isoflop", dir);
+  stems = NULL;
+  ns = 0;
+  if (rc == 0) rc = list_stems(iso, ".tsv", &stems, &ns, err);
+  for (int i = 0; rc == 0 && i < ns; i++) rc = expand_table(dir, stems[i], collect_row, l, err);
+  sc_preset_names_free(stems, ns);
+  for (int i = 0; rc == 0 && i < l->n; i++)
+    for (int j = i + 1; j < l->n; j++)
+      if (!strcmp(l->names[i], l->names[j])) {
+        rc = sc_fail(err, "preset '%s' is defined twice in %s (a .json file and an IsoFLOP table row?)", l->names[i],
+                     dir);
+        break;
+      }
+  return rc;
+}
+
+int sc_preset_names(const char *dir, char ***names, int *n, sc_err *err) {
+  preset_list l = {.err = err};
+  if (collect_presets(dir, &l, err)) {
+    sc_preset_names_free(l.names, l.n);
+    return -1;
+  }
+  *names = l.names;
+  *n = l.n;
+  return 0;
+}
+
+int sc_preset_configs(const char *dir, sc_model_config **cfgs, int *n, sc_err *err) {
+  preset_list l = {.load = 1, .err = err};
+  int rc = collect_presets(dir, &l, err);
+  sc_preset_names_free(l.names, l.n);
+  if (rc) {
+    free(l.cfgs);
+    return -1;
+  }
+  *cfgs = l.cfgs;
+  *n = l.n;
+  return 0;
+}
+
+typedef struct {
+  const char *want;
+  sc_model_config *out;
+} find_ctx;
+
+static int find_row(const sc_model_config *cfg, void *user) {
+  find_ctx *f = user;
+  if (strcmp(cfg->name, f->want)) return 0;
+  *f->out = *cfg;
+  return 1;
+}
+
+int sc_model_config_resolve(const char *spec, sc_model_config *cfg, sc_err *err) {
+  size_t sl = strlen(spec);
+  if (strchr(spec, '/') || (sl > 5 && !strcmp(spec + sl - 5, ".json"))) return sc_model_config_load(spec, cfg, err);
+  char dir[4096], path[4300];
+  if (sc_models_dir(dir, sizeof dir, err)) return sc_wrap(err, "looking up preset '%s': ", spec);
+  snprintf(path, sizeof path, "%s/%s.json", dir, spec);
+  if (sc_is_file(path)) return sc_model_config_load(path, cfg, err);
+  /* Not a file: an IsoFLOP table row. The table's stem is the name's prefix up to "-iso-". */
+  const char *iso = strstr(spec, "-iso-");
+  if (iso && iso > spec) {
+    char stem[128];
+    snprintf(stem, sizeof stem, "%.*s", (int)(iso - spec < 127 ? iso - spec : 127), spec);
+    snprintf(path, sizeof path, "%s/isoflop/%s.tsv", dir, stem);
+    if (sc_is_file(path)) {
+      find_ctx f = {spec, cfg};
+      int rc = expand_table(dir, stem, find_row, &f, err);
+      if (rc < 0) return -1;
+      if (rc == 1) return 0;
+    }
+  }
+  char **names;
+  int n;
+  if (sc_preset_names(dir, &names, &n, err)) return sc_wrap(err, "looking up preset '%s': ", spec);
+  int near = sc_nearest(spec, (const char *const *)names, n);
+  char hint[200] = "";
+  if (near >= 0) snprintf(hint, sizeof hint, " (did you mean '%s'?)", names[near]);
+  sc_preset_names_free(names, n);
+  return sc_fail(err,
+                 "no model preset '%s' in %s%s; 'scalecl flops --table' lists the presets, or pass the path of a "
+                 "config.json",
+                 spec, dir, hint);
+}
+
+/* ---- writing ---- */
+
+static void add_token(cJSON *o, const char *name, long id) {
+  if (id >= 0)
+    cJSON_AddNumberToObject(o, name, (double)id);
+  else
+    cJSON_AddNullToObject(o, name);
+}
+
+char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return sc_fail(err, "out of host memory writing a model config"), NULL;
+  cJSON_AddStringToObject(o, "model_type", sc_arch_name(c->arch));
+  if (c->description[0]) cJSON_AddStringToObject(o, "scalecl_description", c->description);
+  if (c->tokenizer[0]) cJSON_AddStringToObject(o, "scalecl_tokenizer", c->tokenizer);
+  cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
+  if (c->arch == SC_ARCH_XLSTM) {
+    cJSON_AddNumberToObject(o, "embedding_dim", (double)c->d_model);
+    cJSON_AddNumberToObject(o, "num_blocks", (double)c->n_layers);
+    cJSON_AddNumberToObject(o, "num_heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "qk_dim_factor", c->qk_dim_factor);
+    cJSON_AddNumberToObject(o, "v_dim_factor", c->v_dim_factor);
+    cJSON_AddNumberToObject(o, "ffn_proj_factor", c->ffn_proj_factor);
+    cJSON_AddNumberToObject(o, "ffn_round_up_to_multiple_of", (double)c->ffn_round_up_to_multiple_of);
+    cJSON_AddNumberToObject(o, "chunk_size", (double)c->chunk_size);
+    cJSON_AddNumberToObject(o, "gate_soft_cap", c->gate_soft_cap);
+    cJSON_AddNumberToObject(o, "output_logit_soft_cap", c->output_logit_soft_cap);
+    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(o, "eps", c->cell_eps);
+    cJSON_AddFalseToObject(o, "use_bias");
+    cJSON_AddTrueToObject(o, "add_out_norm");
+    cJSON_AddStringToObject(o, "weight_mode", c->weight_fused ? "fused" : "single");
+  } else {
+    cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model);
+    cJSON_AddNumberToObject(o, "intermediate_size", (double)c->d_ff);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers);
+    cJSON_AddNumberToObject(o, "num_attention_heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "num_key_value_heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "head_dim", (double)c->d_qk);
+    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+    cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
+    if (c->max_position_embeddings)
+      cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_position_embeddings);
+    cJSON_AddStringToObject(o, "hidden_act", "silu");
+    cJSON_AddFalseToObject(o, "attention_bias");
+    cJSON_AddFalseToObject(o, "mlp_bias");
+  }
+  cJSON_AddFalseToObject(o, "tie_word_embeddings");
+  add_token(o, "bos_token_id", c->bos_token_id);
+  add_token(o, "eos_token_id", c->eos_token_id);
+  add_token(o, "pad_token_id", c->pad_token_id);
+  char *s = cJSON_Print(o);
+  cJSON_Delete(o);
+  if (!s) return sc_fail(err, "out of host memory writing a model config"), NULL;
+  /* cJSON allocates with malloc, so the caller's free() matches. */
+  return s;
+}

@@ -1,0 +1,237 @@
+#include "ops/gemm.h"
+
+#include <cjson/cJSON.h>
+#include <clblast_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/settings.h"
+#include "runtime/profile.h"
+#include "runtime/program.h"
+
+/* Register block of the own kernel: RM rows x RN columns per work-item. */
+enum { OWN_RM = 8, OWN_RN = 16 };
+
+/* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
+struct sc_gemm {
+  sc_ctx *c;
+  cl_program prog[4];
+  cl_kernel kern[4], pack[4];
+  cl_mem packed; /* B packed into column panels for the own kernel, grown on demand and kept */
+  size_t packed_size;
+  cl_mem temp; /* CLBlast's indirect-GEMM scratch, grown on demand and kept */
+  size_t temp_size;
+  sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
+};
+
+const char *sc_gemm_backend_name(sc_gemm_backend b) {
+  return b == SC_GEMM_OWN ? "own" : b == SC_GEMM_CLBLAST ? "clblast" : "auto";
+}
+
+static const char *clblast_errname(CLBlastStatusCode s) {
+  switch (s) {
+    case CLBlastNotImplemented:
+      return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA:
+      return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB:
+      return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC:
+      return "CLBlastInvalidMatrixC";
+    case CLBlastInsufficientMemoryA:
+      return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB:
+      return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC:
+      return "CLBlastInsufficientMemoryC";
+    case CLBlastInvalidLocalMemUsage:
+      return "CLBlastInvalidLocalMemUsage";
+    case CLBlastNoHalfPrecision:
+      return "CLBlastNoHalfPrecision";
+    case CLBlastNoDoublePrecision:
+      return "CLBlastNoDoublePrecision";
+    case CLBlastInvalidBatchCount:
+      return "CLBlastInvalidBatchCount";
+    case CLBlastInvalidOverrideKernel:
+      return "CLBlastInvalidOverrideKernel";
+    case CLBlastMissingOverrideParameter:
+      return "CLBlastMissingOverrideParameter";
+    case CLBlastInvalidLocalThreadsTotal:
+      return "CLBlastInvalidLocalThreadsTotal";
+    case CLBlastInvalidLocalThreadsDim:
+      return "CLBlastInvalidLocalThreadsDim";
+    case CLBlastUnknownError:
+      return "CLBlastUnknownError";
+    case CLBlastUnexpectedError:
+      return "CLBlastUnexpectedError";
+    default:
+      return sc_cl_errname((cl_int)s);
+  }
+}
+
+/* Applies the profile's CLBlast parameter overrides ("clblast": {kernel: {param: value}}) and its
+ * "gemm_backend". */
+static int apply_profile(sc_gemm *g, const cJSON *root, const char *path, sc_err *err) {
+  const cJSON *backend = cJSON_GetObjectItemCaseSensitive(root, "gemm_backend");
+  if (backend) {
+    if (cJSON_IsString(backend) && !strcmp(backend->valuestring, "own"))
+      g->preferred = SC_GEMM_OWN;
+    else if (!cJSON_IsString(backend) || strcmp(backend->valuestring, "clblast") != 0)
+      return sc_fail(err, "profile %s: \"gemm_backend\" must be \"clblast\" or \"own\"", path);
+  }
+  const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast"), *k;
+  cJSON_ArrayForEach(k, kernels) {
+    const char *names[64];
+    size_t values[64], n = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, k) {
+      if (n < 64 && cJSON_IsNumber(p)) {
+        names[n] = p->string;
+        values[n++] = (size_t)p->valuedouble;
+      }
+    }
+    CLBlastStatusCode s = CLBlastOverrideParameters(g->c->dev.id, k->string, CLBlastPrecisionSingle, n, names, values);
+    if (s != CLBlastSuccess)
+      return sc_fail(err, "profile %s: CLBlast rejected the %s parameters: %s", path, k->string, clblast_errname(s));
+  }
+  return 0;
+}
+
+int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err) {
+  *out = NULL;
+  const char *e = sc_settings_get()->gemm;
+  if (*e && strcasecmp(e, "own") && strcasecmp(e, "clblast"))
+    return sc_fail(err, "SCALECL_GEMM='%s': expected 'clblast' or 'own'", e);
+  sc_gemm *g = sc_calloc(1, sizeof *g, "GEMM state", err);
+  if (!g) return -1;
+  g->c = c;
+  g->preferred = SC_GEMM_CLBLAST;
+  cJSON *root;
+  char path[4400];
+  int rc = sc_profile_find(c, &root, path, sizeof path, err);
+  if (!rc && root) rc = apply_profile(g, root, path, err);
+  cJSON_Delete(root);
+  if (rc) {
+    free(g);
+    return -1;
+  }
+  if (*e) g->preferred = strcasecmp(e, "own") ? SC_GEMM_CLBLAST : SC_GEMM_OWN;
+  *out = g;
+  return 0;
+}
+
+sc_gemm_backend sc_gemm_default(const sc_gemm *g) {
+  return g->preferred;
+}
+
+static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
+  int v = ta * 2 + tb;
+  if (g->kern[v]) return 0;
+  char defs[128];
+  snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
+  if (sc_program_build(g->c, "gemm.cl", defs, NULL, &g->prog[v], NULL, err)) return -1;
+  if (sc_kernel_create(g->prog[v], "pack_b", &g->pack[v], err)) return -1;
+  return sc_kernel_create(g->prog[v], "gemm", &g->kern[v], err);
+}
+
+static int grow(sc_ctx *c, cl_mem *buf, size_t *have, size_t need, const char *what, sc_err *err) {
+  if (need <= *have) return 0;
+  sc_buffer_release(c, *buf);
+  *buf = NULL;
+  *have = 0;
+  if (sc_buffer_create(c, need, what, buf, err)) return -1;
+  *have = need;
+  return 0;
+}
+
+static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t offA,
+                    size_t lda, size_t sA, cl_mem B, size_t offB, size_t ldb, size_t sB, float beta, cl_mem C,
+                    size_t offC, size_t ldc, size_t sC, size_t batch, sc_err *err) {
+  if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
+  if (own_kernels(g, ta, tb, err)) return -1;
+  int v = ta * 2 + tb;
+  size_t panels = (N + OWN_RN - 1) / OWN_RN;
+  if (grow(g->c, &g->packed, &g->packed_size, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), "GEMM packed B",
+           err))
+    return -1;
+  cl_int m = (cl_int)M, n = (cl_int)N, kk = (cl_int)K, la = (cl_int)lda, lb = (cl_int)ldb, lc = (cl_int)ldc;
+  cl_ulong oa = offA, ob = offB, oc = offC, sa = sA, sb = sB, sc = sC;
+  cl_mem P = g->packed;
+  const void *pargs[] = {&n, &kk, &B, &ob, &lb, &sb, &P};
+  const size_t psizes[] = {4, 4, sizeof B, 8, 4, 8, sizeof P};
+  const void *gargs[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &P, &beta, &C, &oc, &lc, &sc};
+  const size_t gsizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof P, 4, sizeof C, 8, 4, 8};
+  if (sc_set_args(g->pack[v], "pack_b", 7, psizes, pargs, err) ||
+      sc_set_args(g->kern[v], "gemm", 14, gsizes, gargs, err))
+    return -1;
+  size_t pglobal[3] = {panels * OWN_RN, K, batch};
+  if (K && sc_launch(g->c, g->pack[v], 3, pglobal, NULL, "pack_b", err)) return -1;
+  size_t global[3] = {panels, (M + OWN_RM - 1) / OWN_RM, batch};
+  size_t local[3] = {1, 1, 1};
+  return sc_launch(g->c, g->kern[v], 3, global, local, "gemm", err);
+}
+
+static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {
+  size_t acols = ta ? M : K, bcols = tb ? K : N;
+  if (lda < (acols ? acols : 1)) return sc_fail(err, "GEMM: lda=%zu is below the row length %zu of A", lda, acols);
+  if (ldb < (bcols ? bcols : 1)) return sc_fail(err, "GEMM: ldb=%zu is below the row length %zu of B", ldb, bcols);
+  if (ldc < (N ? N : 1)) return sc_fail(err, "GEMM: ldc=%zu is below the row length %zu of C", ldc, N);
+  return 0;
+}
+
+int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
+                cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
+                size_t ldc, sc_err *err) {
+  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+  if (M == 0 || N == 0) return 0;
+  if (be == SC_GEMM_AUTO) be = g->preferred;
+  if (be == SC_GEMM_OWN)
+    return own_gemm(g, transA, transB, M, N, K, alpha, A, offA, lda, 0, B, offB, ldb, 0, beta, C, offC, ldc, 0, 1, err);
+  CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
+  CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
+  size_t need = 0;
+  CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, offA, lda, offB, ldb, offC,
+                                                   ldc, &g->c->queue, &need);
+  if (s != CLBlastSuccess)
+    return sc_fail(err, "CLBlastSGemmTempBufferSize(%zux%zux%zu): %s", M, N, K, clblast_errname(s));
+  if (grow(g->c, &g->temp, &g->temp_size, need, "CLBlast GEMM temp buffer", err)) return -1;
+  s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
+                                 offC, ldc, &g->c->queue, NULL, g->temp ? g->temp : C);
+  if (s != CLBlastSuccess)
+    return sc_fail(err, "CLBlastSgemm(%s%s, %zux%zux%zu) failed: %s", transA ? "T" : "N", transB ? "T" : "N", M, N, K,
+                   clblast_errname(s));
+  return 0;
+}
+
+int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
+                        float alpha, cl_mem A, size_t offA, size_t lda, size_t strideA, cl_mem B, size_t offB,
+                        size_t ldb, size_t strideB, float beta, cl_mem C, size_t offC, size_t ldc, size_t strideC,
+                        size_t batch, sc_err *err) {
+  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+  if (M == 0 || N == 0 || batch == 0) return 0;
+  if (be == SC_GEMM_AUTO) be = g->preferred;
+  if (be == SC_GEMM_OWN)
+    return own_gemm(g, transA, transB, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB, beta, C, offC, ldc,
+                    strideC, batch, err);
+  CLBlastStatusCode s = CLBlastSgemmStridedBatched(
+      CLBlastLayoutRowMajor, transA ? CLBlastTransposeYes : CLBlastTransposeNo,
+      transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB,
+      beta, C, offC, ldc, strideC, batch, &g->c->queue, NULL);
+  if (s != CLBlastSuccess)
+    return sc_fail(err, "CLBlastSgemmStridedBatched(%zu x %zux%zux%zu) failed: %s", batch, M, N, K, clblast_errname(s));
+  return 0;
+}
+
+void sc_gemm_destroy(sc_gemm *g) {
+  if (!g) return;
+  for (int i = 0; i < 4; i++) {
+    if (g->kern[i]) clReleaseKernel(g->kern[i]);
+    if (g->pack[i]) clReleaseKernel(g->pack[i]);
+    if (g->prog[i]) clReleaseProgram(g->prog[i]);
+  }
+  sc_buffer_release(g->c, g->temp);
+  sc_buffer_release(g->c, g->packed);
+  free(g);
+}

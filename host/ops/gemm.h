@@ -1,0 +1,33 @@
+/* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
+ * Backed by CLBlast, with scalecl's own tiled kernel (cl/gemm.cl) as fallback and cross-check.
+ * Offsets, leading dimensions and strides are in elements (floats). */
+#ifndef SCALECL_OPS_GEMM_H
+#define SCALECL_OPS_GEMM_H
+
+#include "runtime/context.h"
+
+typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN } sc_gemm_backend;
+
+const char *sc_gemm_backend_name(sc_gemm_backend b);
+
+/* Kernels, CLBlast scratch and the default backend for one context. */
+typedef struct sc_gemm sc_gemm;
+
+/* Applies the device profile's CLBlast parameters (platforms/profiles) and resolves the backend that
+ * SC_GEMM_AUTO means: $SCALECL_GEMM=clblast|own, else the profile's "gemm_backend", else CLBlast. Bad values
+ * are errors naming the variable or profile file. */
+int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err);
+void sc_gemm_destroy(sc_gemm *g);
+sc_gemm_backend sc_gemm_default(const sc_gemm *g);
+
+/* transA/transB: 0 = as stored, 1 = transposed. A is M x K after op, B is K x N, C is M x N. */
+int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
+                cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
+                size_t ldc, sc_err *err);
+
+int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
+                        float alpha, cl_mem A, size_t offA, size_t lda, size_t strideA, cl_mem B, size_t offB,
+                        size_t ldb, size_t strideB, float beta, cl_mem C, size_t offC, size_t ldc, size_t strideC,
+                        size_t batch, sc_err *err);
+
+#endif
