@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "base/settings.h"
+#include "base/version.h"
 #include "bench/peak.h"
 #include "ops/gemm.h"
 
@@ -125,7 +127,14 @@ void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, d
   cJSON_AddStringToObject(root, "clblast_sgemm_source", peak_path ? peak_path : "measured 1024x1024x1024");
 }
 
-int sc_bench_write_json(const cJSON *root, const char *path, sc_err *err) {
+int sc_bench_write_json(cJSON *root, const char *path, sc_err *err) {
+  cJSON *version = sc_version_json(), *settings = sc_settings_json();
+  if (!version || !settings || !cJSON_AddItemToObject(root, "scalecl", version) ||
+      !cJSON_AddItemToObject(root, "settings", settings)) {
+    cJSON_Delete(version);
+    cJSON_Delete(settings);
+    return sc_fail(err, "out of memory formatting JSON");
+  }
   char *text = cJSON_Print(root);
   if (!text) return sc_fail(err, "out of memory formatting JSON");
   int rc = 0;

@@ -46,7 +46,8 @@ void sc_bench_json_pass(cJSON *root, const char *name, const sc_ctx *c, const sc
                         double flops, double tokens, double sgemm, double sgemm_cpu);
 /* Adds device, platform, compute_units and the reference rate with its source to a bench's JSON root. */
 void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops);
-/* Prints root to stdout when path is "-", else writes it to path atomically. */
-int sc_bench_write_json(const cJSON *root, const char *path, sc_err *err);
+/* Adds the version ("scalecl") and the settings ("settings") that produced the numbers to root, then prints it
+ * to stdout when path is "-", else writes it to path atomically. */
+int sc_bench_write_json(cJSON *root, const char *path, sc_err *err);
 
 #endif

@@ -23,5 +23,6 @@ int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
 int cmd_prepare(int argc, char **argv, sc_err *err);
 int cmd_fit(int argc, char **argv, sc_err *err);
+int cmd_env(int argc, char **argv, sc_err *err);
 
 #endif

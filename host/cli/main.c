@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "base/version.h"
 #include "cli/commands.h"
 
 static void usage(FILE *f) {
@@ -20,6 +21,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *name = argv[1];
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("%s\n", sc_version_line());
+    return 0;
+  }
   if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
     usage(stdout);
     return 0;
