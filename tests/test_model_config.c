@@ -187,6 +187,25 @@ static void test_unknown_fields_reported(void **state) {
   assert_int_equal(c.n_warnings, 0);
 }
 
+/* 60,000 unknown fields (a fuzzed input that used to hang in a pairwise check): the first 16 are named, the
+ * rest counted; a duplicate among many fields is still found. */
+static void test_many_unknown_fields(void **state) {
+  (void)state;
+  enum { N = 60000 };
+  const size_t cap = sizeof XLSTM_OK + (size_t)N * 24;
+  char *json = th_calloc(cap, 1);
+  size_t off = (size_t)snprintf(json, cap, "{");
+  for (int i = 0; i < N; i++) off += (size_t)snprintf(json + off, cap - off, "\"zz%d\": %d, ", i, i);
+  snprintf(json + off, cap - off, "%s", XLSTM_OK + 1);
+  sc_model_config c = parse_ok(json);
+  assert_int_equal(c.n_warnings, 17);
+  assert_non_null(strstr(c.warnings, "unknown field 'zz0'"));
+  assert_non_null(strstr(c.warnings, "59984 more unknown fields ignored"));
+  memcpy(strstr(json, "\"zz59999\""), "\"zz12345\"", 9);
+  expect_reject(json, "zz12345", "more than once");
+  free(json);
+}
+
 static void write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   if (!f) fail_msg("cannot write %s", path);
@@ -364,6 +383,7 @@ int main(void) {
       cmocka_unit_test(test_bytes_vocab),
       cmocka_unit_test(test_syntax_and_duplicates),
       cmocka_unit_test(test_unknown_fields_reported),
+      cmocka_unit_test(test_many_unknown_fields),
       cmocka_unit_test(test_file_errors_name_file),
       cmocka_unit_test(test_every_preset_round_trips),
       cmocka_unit_test(test_cpu_ladder),

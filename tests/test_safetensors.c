@@ -277,6 +277,10 @@ static void test_rejects_bad_headers(void **state) {
       {"{\"a\":{\"dtype\":\"F32\",", 0, {"not a valid JSON", NULL, NULL}},
       {"[1]", 0, {"does not start with '{'", NULL, NULL}},
       {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, {"9 dimensions", NULL}},
+      /* The header is exactly one object (space padding only), and names are exact strings. */
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  x", 8, {"after the JSON object", NULL}},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}{}", 8, {"after the JSON object", NULL}},
+      {"{\"q\\u0000x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, {"NUL", NULL}},
   };
   const char *p = tmp_path("bad.safetensors");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -291,13 +295,50 @@ static void test_rejects_bad_headers(void **state) {
   fclose(fp);
   const char *needles[] = {"100 MB", NULL};
   expect_open_error(p, needles);
-  /* An empty header with no tensors is valid. */
-  write_raw(p, "{}", NULL, 0);
+  /* An empty header with no tensors is valid, with space padding too; an escaped backslash before u0000 is an
+   * ordinary name. */
+  write_raw(p, "{}      ", NULL, 0);
   sc_st_file f;
   sc_err err = {{0}};
   if (sc_st_open(&f, p, &err)) fail_msg("%s", err.msg);
   assert_int_equal(f.n, 0);
   sc_st_close(&f);
+  static const float two[2];
+  write_raw(p, "{\"q\\\\u0000x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", two, 8);
+  if (sc_st_open(&f, p, &err)) fail_msg("%s", err.msg);
+  assert_string_equal(f.tensors[0].name, "q\\u0000x");
+  sc_st_close(&f);
+}
+
+/* Tens of thousands of tensors: read in full, and a duplicate among them is found (the check is not
+ * quadratic; a fuzzed 20,000-tensor header used to take 8 s). */
+static void test_many_tensors(void **state) {
+  (void)state;
+  enum { N = 30000 };
+  const size_t cap = (size_t)N * 80 + 16;
+  char *h = th_calloc(cap, 1);
+  size_t off = (size_t)snprintf(h, cap, "{");
+  for (int i = 0; i < N; i++)
+    off += (size_t)snprintf(h + off, cap - off, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+                            i ? "," : "", i, 4 * i, 4 * i + 4);
+  snprintf(h + off, cap - off, "}");
+  float *data = th_falloc(N);
+  const char *p = tmp_path("many.safetensors");
+  write_raw(p, h, data, (size_t)N * 4);
+  sc_st_file f;
+  sc_err err = {{0}};
+  if (sc_st_open(&f, p, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(f.n, N);
+  sc_st_close(&f);
+  /* Rename the last tensor to the name of the first third's one: a duplicate. */
+  char *last = strstr(h, "\"t29999\"");
+  assert_non_null(last);
+  memcpy(last, "\"t10000\"", 8);
+  write_raw(p, h, data, (size_t)N * 4);
+  const char *needles[] = {"'t10000'", "twice", NULL};
+  expect_open_error(p, needles);
+  free(h);
+  free(data);
 }
 
 static void test_writer_rejects_bad_entries(void **state) {
@@ -321,6 +362,7 @@ int main(void) {
       cmocka_unit_test(test_reads_handmade_file), cmocka_unit_test(test_roundtrip_all_dtypes),
       cmocka_unit_test(test_getter_errors),       cmocka_unit_test(test_rejects_truncated),
       cmocka_unit_test(test_rejects_bad_headers), cmocka_unit_test(test_writer_rejects_bad_entries),
+      cmocka_unit_test(test_many_tensors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

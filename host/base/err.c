@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/paths.h"
+
 int sc_fail(sc_err *err, const char *fmt, ...) {
   if (err) {
     va_list ap;
@@ -54,32 +56,29 @@ char *sc_strdup(const char *s, sc_err *err) {
 }
 
 int sc_read_file(const char *path, char **out, size_t *len, sc_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return sc_fail(err, "cannot open %s: %s", path, strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0) {
-    fclose(f);
-    return sc_fail(err, "cannot seek %s: %s", path, strerror(errno));
-  }
-  long n = ftell(f);
-  rewind(f);
-  if (n < 0) {
-    fclose(f);
-    return sc_fail(err, "cannot size %s: %s", path, strerror(errno));
-  }
-  char *buf = sc_malloc((size_t)n + 1, path, err);
+  int fd;
+  size_t n;
+  if (sc_open_input(path, "file", &fd, &n, err)) return -1;
+  char *buf = sc_malloc(n + 1, path, err);
   if (!buf) {
-    fclose(f);
+    close(fd);
     return -1;
   }
-  size_t got = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  if (got != (size_t)n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += (size_t)k;
+  }
+  close(fd);
+  if (got != n) {
     free(buf);
-    return sc_fail(err, "short read on %s: got %zu of %ld bytes", path, got, n);
+    return sc_fail(err, "short read on %s: got %zu of %zu bytes", path, got, n);
   }
   buf[n] = '\0';
   *out = buf;
-  if (len) *len = (size_t)n;
+  if (len) *len = n;
   return 0;
 }
 

@@ -5,10 +5,18 @@
 
 #include <stddef.h>
 
+#include "base/err.h"
+
 /* The directory holding the scalecl executable, or "." when /proc/self/exe is unreadable. */
 void sc_exe_dir(char *buf, size_t n);
 
 int sc_is_dir(const char *path);
 int sc_is_file(const char *path); /* a regular file */
+
+/* Checks that a user's input path is a regular file, without opening it: a directory, FIFO (which would block
+ * open() forever), device or socket is an error naming `what` ("runs table", "shard", ...) and the path. */
+int sc_check_input(const char *path, const char *what, sc_err *err);
+/* sc_check_input, then opens it read-only (close-on-exec); sets the descriptor and the file size. */
+int sc_open_input(const char *path, const char *what, int *fd, size_t *size, sc_err *err);
 
 #endif

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "base/clock.h"
+#include "base/paths.h"
 #include "base/settings.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
@@ -71,6 +72,7 @@ static int src_open(src *s, const char *path, sc_err *err) {
   s->fd = -1;
   s->path = path;
   s->kind = compression_of(path);
+  if (sc_check_input(path, "input", err)) return -1;
   if (s->kind == SRC_GZIP) {
     /* dictzip is gzip with an index in an extra field; gzip (Essential in Debian) reads it, so no
      * zlib dependency, and decompression overlaps with tokenizing on a second core. */
@@ -91,8 +93,8 @@ static int src_open(src *s, const char *path, sc_err *err) {
     s->fd = p[0];
     return 0;
   }
-  s->fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0) return sc_fail(err, "cannot open %s: %s", path, strerror(errno));
+  size_t size;
+  if (sc_open_input(path, "input", &s->fd, &size, err)) return -1;
   if (s->kind == SRC_ZSTD) {
     s->z = ZSTD_createDCtx();
     s->zin_cap = ZSTD_DStreamInSize();

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/paths.h"
+
 static int32_t get_i32le(const uint8_t *p) {
   return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 }
@@ -72,31 +74,28 @@ static int check_header(const char *path, const uint8_t *hdr, long long size, sc
 
 int sc_shard_open(sc_shard *s, const char *path, sc_err *err) {
   memset(s, 0, sizeof *s);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sc_fail(err, "cannot open shard %s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return sc_fail(err, "%s is not a regular file", path);
-  }
+  int fd;
+  size_t fsize;
+  if (sc_open_input(path, "shard", &fd, &fsize, err)) return -1;
+  const long long size = (long long)fsize;
   int rc = 0;
   uint8_t hdr[SC_SHARD_HEADER_BYTES];
-  if (st.st_size < SC_SHARD_HEADER_BYTES) {
+  if (size < SC_SHARD_HEADER_BYTES) {
     rc = sc_fail(err,
                  "%s: truncated: the file has %lld bytes, fewer than the %d-byte llm.c shard header. Hint: an "
                  "interrupted write or copy; re-create it with 'scalecl prepare'",
-                 path, (long long)st.st_size, SC_SHARD_HEADER_BYTES);
+                 path, (long long)size, SC_SHARD_HEADER_BYTES);
   } else if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
     rc = sc_fail(err, "%s: cannot read the header: %s", path, strerror(errno));
   } else {
-    rc = check_header(path, hdr, (long long)st.st_size, s, err);
+    rc = check_header(path, hdr, (long long)size, s, err);
   }
   if (!rc) {
-    s->map_len = (size_t)st.st_size;
+    s->map_len = (size_t)size;
     s->map = mmap(NULL, s->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (s->map == MAP_FAILED) {
       s->map = NULL;
-      rc = sc_fail(err, "cannot map %s (%lld bytes): %s", path, (long long)st.st_size, strerror(errno));
+      rc = sc_fail(err, "cannot map %s (%lld bytes): %s", path, (long long)size, strerror(errno));
     }
   }
   close(fd);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/args.h"
+#include "base/names.h"
 #include "base/paths.h"
 #include "base/settings.h"
 
@@ -285,16 +286,30 @@ static int parse_llama(pctx *p, sc_model_config *c) {
   return accept(p, "initializer_range", 'n');
 }
 
-/* Unknown fields become warnings (with the nearest known name); repeated fields are errors. */
+/* Unknown fields become warnings (with the nearest known name; the first MAX_NAMED, then a count, so a
+ * hostile file with thousands of fields stays fast); repeated fields are errors. */
 static int check_unknown(pctx *p, sc_model_config *c) {
+  enum { MAX_NAMED = 16 };
   c->n_warnings = 0;
   c->warnings[0] = '\0';
+  const int n = cJSON_GetArraySize(p->obj);
+  const char **names = sc_malloc((size_t)(n ? n : 1) * sizeof *names, "config field names", p->err);
+  if (!names) return -1;
+  int i = 0;
+  for (const cJSON *it = p->obj->child; it; it = it->next) names[i++] = it->string;
+  const int dup = sc_find_duplicate(names, n, "config field names", p->err);
+  free(names);
+  if (dup == -2) return -1;
+  if (dup >= 0) return fail_field(p, cJSON_GetArrayItem(p->obj, dup)->string, "appears more than once");
+  int unnamed = 0;
   for (const cJSON *it = p->obj->child; it; it = it->next) {
-    for (const cJSON *jt = it->next; jt; jt = jt->next)
-      if (!strcmp(it->string, jt->string)) return fail_field(p, it->string, "appears more than once");
     int known = 0;
     for (int k = 0; k < p->nknown && !known; k++) known = !strcmp(p->known[k], it->string);
     if (known) continue;
+    if (c->n_warnings >= MAX_NAMED) {
+      unnamed++;
+      continue;
+    }
     int near = sc_nearest(it->string, p->known, p->nknown);
     char line[256];
     if (near >= 0)
@@ -304,6 +319,12 @@ static int check_unknown(pctx *p, sc_model_config *c) {
       snprintf(line, sizeof line, "%s: unknown field '%s' ignored\n", p->origin, it->string);
     size_t used = strlen(c->warnings);
     snprintf(c->warnings + used, sizeof c->warnings - used, "%s", line);
+    c->n_warnings++;
+  }
+  if (unnamed) {
+    size_t used = strlen(c->warnings);
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s: %d more unknown field%s ignored\n", p->origin,
+             unnamed, unnamed == 1 ? "" : "s");
     c->n_warnings++;
   }
   return 0;
@@ -655,8 +676,15 @@ static int find_row(const sc_model_config *cfg, void *user) {
 
 int sc_model_config_resolve(const char *spec, sc_model_config *cfg, sc_err *err) {
   size_t sl = strlen(spec);
-  if (strchr(spec, '/') || (sl > 5 && !strcmp(spec + sl - 5, ".json"))) return sc_model_config_load(spec, cfg, err);
   char dir[4096], path[4300];
+  if (sc_is_dir(spec)) {
+    /* A Hugging Face checkpoint directory carries its config.json. */
+    snprintf(path, sizeof path, "%.4000s/config.json", spec);
+    if (sc_is_file(path)) return sc_model_config_load(path, cfg, err);
+    return sc_fail(err, "%s is a directory without a config.json; pass a config.json, a checkpoint directory or a "
+                   "preset name ('scalecl flops --table' lists them)", spec);
+  }
+  if (strchr(spec, '/') || (sl > 5 && !strcmp(spec + sl - 5, ".json"))) return sc_model_config_load(spec, cfg, err);
   if (sc_models_dir(dir, sizeof dir, err)) return sc_wrap(err, "looking up preset '%s': ", spec);
   snprintf(path, sizeof path, "%s/%s.json", dir, spec);
   if (sc_is_file(path)) return sc_model_config_load(path, cfg, err);

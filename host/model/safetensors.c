@@ -1,5 +1,6 @@
 #include "model/safetensors.h"
 
+#include <ctype.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/names.h"
+#include "base/paths.h"
 
 /* The reference implementation refuses headers above 100 MB; so do we, which also bounds cJSON's work. */
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
@@ -111,23 +115,39 @@ static int parse_entry(const char *path, const cJSON *e, sc_st_tensor *t, uint64
   return 0;
 }
 
+/* The first NUL in the header text, raw or written as the escape \u0000 inside a string, or NULL: cJSON would
+ * cut a name there, so "q\u0000x" would read as "q". */
+static const char *escaped_nul(const char *h, size_t len) {
+  int in_string = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (h[i] == '\0') return h + i;
+    if (h[i] == '"') in_string = !in_string;
+    if (!in_string || h[i] != '\\' || i + 1 >= len) continue;
+    if (h[i + 1] == 'u' && i + 5 < len && !strncmp(h + i + 2, "0000", 4)) return h + i;
+    i++; /* skip the escaped character, so \\ and \" do not confuse the scan */
+  }
+  return NULL;
+}
+
+/* Fails naming the first tensor that appears twice among n records of `stride` bytes whose first member is
+ * the name. */
+static int check_unique(const char *path, const void *records, size_t stride, int n, sc_err *err) {
+  const char **names = sc_malloc((size_t)(n ? n : 1) * sizeof *names, "safetensors tensor names", err);
+  if (!names) return -1;
+  for (int i = 0; i < n; i++) names[i] = *(const char *const *)((const char *)records + (size_t)i * stride);
+  const int dup = sc_find_duplicate(names, n, "safetensors tensor names", err);
+  if (dup >= 0) sc_fail(err, "%s: tensor '%s' appears twice", path, names[dup]);
+  free(names);
+  return dup == -1 ? 0 : -1;
+}
+
 int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
   memset(f, 0, sizeof *f);
   if (snprintf(f->path, sizeof f->path, "%s", path) >= (int)sizeof f->path)
     return sc_fail(err, "path too long: %s", path);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return sc_fail(err, "cannot open safetensors file %s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return sc_fail(err, "cannot stat %s: %s", path, strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return sc_fail(err, "%s is not a regular file", path);
-  }
-  size_t size = (size_t)st.st_size;
+  int fd;
+  size_t size;
+  if (sc_open_input(path, "safetensors file", &fd, &size, err)) return -1;
   if (size < 8) {
     close(fd);
     return sc_fail(err, "%s: truncated safetensors file (%zu bytes, shorter than the 8-byte header length)", path,
@@ -157,12 +177,27 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
     sc_st_close(f);
     return sc_fail(err, "%s: header does not start with '{'; not a safetensors file", path);
   }
-  cJSON *root = cJSON_ParseWithLength((const char *)b + 8, (size_t)hlen);
+  const char *hdr = (const char *)b + 8, *end = NULL, *nul = escaped_nul(hdr, (size_t)hlen);
+  if (nul) {
+    sc_st_close(f);
+    return sc_fail(err, "%s: header byte %zu: a NUL character (raw or \\u0000) in a name or value; names must be "
+                   "exact strings", path, (size_t)(nul - hdr));
+  }
+  cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
   if (!root || !cJSON_IsObject(root)) {
     cJSON_Delete(root);
     sc_st_close(f);
     return sc_fail(err, "%s: header is not a valid JSON object", path);
   }
+  /* The header is exactly one JSON object, padded with spaces only. */
+  for (const char *q = end; q < hdr + hlen; q++)
+    if (*q != ' ') {
+      sc_fail(err, "%s: header byte %zu: '%c' after the JSON object; only space padding may follow it", path,
+              (size_t)(q - hdr), isprint((unsigned char)*q) ? *q : '?');
+      cJSON_Delete(root);
+      sc_st_close(f);
+      return -1;
+    }
   const uint64_t data_len = size - 8 - hlen;
   const unsigned char *data = b + 8 + hlen;
   int n = 0;
@@ -188,11 +223,6 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
       }
       continue;
     }
-    for (int j = 0; j < f->n; j++)
-      if (strcmp(f->tensors[j].name, e2->string) == 0) {
-        sc_fail(err, "%s: tensor '%s' appears twice in the header", path, e2->string);
-        goto fail;
-      }
     sc_st_tensor *t = &f->tensors[f->n];
     st_span *sp = &spans[f->n];
     if (!(t->name = sc_strdup(e2->string, err))) goto fail;
@@ -207,6 +237,7 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
     }
     t->data = data + sp->begin;
   }
+  if (check_unique(path, f->tensors, sizeof *f->tensors, n, err)) goto fail;
   /* Tensors must tile the data section exactly: no overlaps, holes or trailing bytes. */
   qsort(spans, (size_t)n, sizeof *spans, span_cmp);
   uint64_t pos = 0;
@@ -421,8 +452,6 @@ static char *build_header(const char *path, const sc_st_entry *entries, int n, c
     const sc_st_entry *e = &entries[i];
     const char *bad = NULL;
     if (!e->name || !*e->name || strcmp(e->name, "__metadata__") == 0) bad = "empty or reserved name";
-    for (int j = 0; !bad && j < i; j++)
-      if (strcmp(entries[j].name, e->name) == 0) bad = "duplicate name";
     if (!bad && ((int)e->dtype < 0 || (int)e->dtype >= N_DTYPES)) bad = "unknown dtype";
     if (!bad && (e->ndim < 0 || e->ndim > SC_ST_MAX_DIMS)) bad = "bad number of dimensions";
     uint64_t count = 1;
@@ -445,6 +474,10 @@ static char *build_header(const char *path, const sc_st_entry *entries, int n, c
       cJSON_Delete(root);
       return sc_fail(err, "out of memory building the header of %s", path), NULL;
     }
+  }
+  if (check_unique(path, entries, sizeof *entries, n, err)) {
+    cJSON_Delete(root);
+    return sc_wrap(err, "cannot write: duplicate name: "), NULL;
   }
   char *js = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
