@@ -2,6 +2,7 @@
  * JSONL, .zst, .gz), document rules, malformed JSONL lines, the train/val split, atomic output,
  * the command line, and the default GCIDE corpus against an independent entry count. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,77 @@ static void command_line(void **state) {
   assert_non_null(strstr(out, "missing: No such file"));
 }
 
+/* A log stream whose first write raises SIGTERM: the signal arrives in the middle of a run, at a known point
+ * (the warning about a malformed line), after some shards are complete. */
+static ssize_t raise_on_write(void *cookie, const char *buf, size_t n) {
+  (void)buf;
+  int *raised = cookie;
+  if (!*raised) {
+    *raised = 1;
+    raise(SIGTERM);
+  }
+  return (ssize_t)n;
+}
+
+/* SIGINT/SIGTERM during prepare, a kill -9 (marker and temp files left), and a failed run: no partial corpus
+ * stays readable, --force cleans up, and a directory the run created is removed. */
+static void interrupted_runs_leave_nothing(void **state) {
+  (void)state;
+  char dir[256], in[512], out[512], path[700];
+  th_tmpdir("prep-int", dir, sizeof dir);
+  snprintf(in, sizeof in, "%s/in.jsonl", dir);
+  snprintf(out, sizeof out, "%s/out", dir);
+  /* 3 MiB of records (several reads of 1 MiB), one malformed line after the first MiB. */
+  FILE *f = fopen(in, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 40000; i++)
+    fprintf(f, i == 15000 ? "{broken\n" : "{\"text\": \"document %06d %s\"}\n", i,
+            "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmn");
+  fclose(f);
+  int raised = 0;
+  FILE *log = fopencookie(&raised, "w", (cookie_io_functions_t){.write = raise_on_write});
+  assert_non_null(log);
+  setvbuf(log, NULL, _IONBF, 0);
+  sc_prepare_stats st;
+  sc_err err;
+  assert_int_equal(prepare(in, out, SC_DOCS_PARAGRAPH, 0.01, 50000, 0, log, &st, &err), -1);
+  fclose(log);
+  print_message("%s\n", err.msg);
+  assert_true(raised);
+  assert_non_null(strstr(err.msg, "interrupted by SIGTERM"));
+  assert_non_null(strstr(err.msg, "partial shards"));
+  assert_true(st.shards_train > 0);        /* shards were complete when the signal came, and are gone now */
+  assert_int_equal(access(out, F_OK), -1); /* the run created out/, so it removed it */
+
+  /* kill -9 in the middle: a complete shard, a temp file and the marker remain. */
+  assert_ok(prepare(in, out, SC_DOCS_PARAGRAPH, 0.01, 50000, 0, NULL, &st, &err), err);
+  snprintf(path, sizeof path, "%s/out_train_000099.bin.tmp.12345", out);
+  write_file(path, "partial", 7);
+  snprintf(path, sizeof path, "%s/out" SC_PREPARE_MARKER, out);
+  write_file(path, "{\"pid\": 12345}\n", 15);
+  sc_shard_set set;
+  assert_int_equal(sc_shard_set_open(&set, out, SC_SPLIT_TRAIN, &err), -1);
+  assert_non_null(strstr(err.msg, "did not finish"));
+  assert_non_null(strstr(err.msg, "--force"));
+  assert_int_equal(prepare(in, out, SC_DOCS_PARAGRAPH, 0.01, 50000, 0, NULL, &st, &err), -1);
+  assert_non_null(strstr(err.msg, "did not finish"));
+  assert_ok(prepare(in, out, SC_DOCS_PARAGRAPH, 0.01, 50000, 1, NULL, &st, &err), err);
+  snprintf(path, sizeof path, "%s/*.tmp.*", out);
+  assert_int_equal(th_count_glob(path), 0);
+  snprintf(path, sizeof path, "%s/*" SC_PREPARE_MARKER, out);
+  assert_int_equal(th_count_glob(path), 0);
+  assert_ok(sc_shard_set_open(&set, out, SC_SPLIT_TRAIN, &err), err);
+  sc_shard_set_close(&set);
+
+  /* A run that fails (no documents) names the input and leaves no new directory behind. */
+  snprintf(in, sizeof in, "%s/empty.txt", dir);
+  write_file(in, "", 0);
+  snprintf(out, sizeof out, "%s/out-empty", dir);
+  assert_int_equal(prepare(in, out, SC_DOCS_PARAGRAPH, 0.01, 50000, 0, NULL, &st, &err), -1);
+  assert_non_null(strstr(err.msg, "empty.txt"));
+  assert_int_equal(access(out, F_OK), -1);
+}
+
 static int is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
@@ -396,6 +468,7 @@ int main(void) {
       cmocka_unit_test(text_document_rules),
       cmocka_unit_test(jsonl_broken_lines_zst_gz),
       cmocka_unit_test(existing_shards_need_force),
+      cmocka_unit_test(interrupted_runs_leave_nothing),
       cmocka_unit_test(command_line),
       cmocka_unit_test(default_corpus),
   };

@@ -104,8 +104,16 @@ static int src_open(src *s, const char *path, sc_err *err) {
   return 0;
 }
 
+/* The signal that interrupted sc_prepare (SIGINT, SIGTERM), or 0. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+  interrupted = sig;
+}
+
 static ssize_t read_fd(src *s, void *buf, size_t cap, sc_err *err) {
   for (;;) {
+    if (interrupted) return sc_fail(err, "interrupted by %s", interrupted == SIGINT ? "SIGINT" : "SIGTERM");
     ssize_t k = read(s->fd, buf, cap);
     if (k >= 0) return k;
     if (errno != EINTR) return sc_fail(err, "read error on %s: %s", s->path, strerror(errno));
@@ -478,6 +486,34 @@ static int remove_stale(run *r, const glob_t *old, const char *name, sc_err *err
   return 0;
 }
 
+/* Removes the files matching dir/pattern (best effort: this runs on the way out of a failed run). */
+static void remove_matching(const char *dir, const char *pattern) {
+  char pat[4096];
+  glob_t g = {0};
+  if (snprintf(pat, sizeof pat, "%s/%s", dir, pattern) < (int)sizeof pat && glob(pat, 0, NULL, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+  globfree(&g);
+}
+
+/* After a failure or a signal no partial corpus may remain for readers to use: this run's shards, the older
+ * shards --force was replacing, temp files, the marker, and the output directory if this run created it. */
+static void abandon(const sc_prepare_opts *o, const char *name, int created_dir) {
+  char pat[512];
+  snprintf(pat, sizeof pat, "%s_*_[0-9][0-9][0-9][0-9][0-9][0-9].bin*", name);
+  remove_matching(o->out_dir, pat);
+  snprintf(pat, sizeof pat, "%s" SC_PREPARE_MARKER, name);
+  remove_matching(o->out_dir, pat);
+  if (created_dir) rmdir(o->out_dir);
+}
+
+/* <name>_prepare.running says a prepare is writing (or died writing) these shards; readers refuse them. */
+static int write_marker(const sc_prepare_opts *o, const char *name, sc_err *err) {
+  char path[4096], text[128];
+  snprintf(path, sizeof path, "%s/%s" SC_PREPARE_MARKER, o->out_dir, name);
+  int n = snprintf(text, sizeof text, "{\"pid\": %ld}\n", (long)getpid());
+  return sc_write_file_atomic(path, text, (size_t)n, err);
+}
+
 static int write_info(run *r, const char *name, sc_err *err) {
   cJSON *o = cJSON_CreateObject();
   cJSON *in = cJSON_AddArrayToObject(o, "inputs");
@@ -522,16 +558,32 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
     name = *namebuf && strcmp(namebuf, ".") && strcmp(namebuf, "..") ? namebuf : "data";
   }
   if (strchr(name, '/')) return sc_fail(err, "prepare: shard name '%s' contains '/'", name);
+  const int created_dir = !sc_is_dir(o->out_dir);
   if (sc_mkdirs(o->out_dir, err)) return -1;
   glob_t old;
   if (existing_shards(o->out_dir, name, &old, err)) return -1;
-  if (old.gl_pathc && !o->force) {
-    int rc = sc_fail(err,
-                     "prepare: %s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to replace "
-                     "them, or choose another --out",
-                     o->out_dir, old.gl_pathc, old.gl_pathc == 1 ? "" : "s", name, old.gl_pathv[0]);
+  char marker[4096];
+  snprintf(marker, sizeof marker, "%s/%s" SC_PREPARE_MARKER, o->out_dir, name);
+  const int unfinished = sc_is_file(marker);
+  if ((old.gl_pathc || unfinished) && !o->force) {
+    int rc = unfinished ? sc_fail(err,
+                                  "prepare: an earlier prepare of %s_* in %s did not finish (%s is left). Hint: pass "
+                                  "--force to remove its files and start again",
+                                  name, o->out_dir, marker)
+                        : sc_fail(err,
+                                  "prepare: %s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to "
+                                  "replace them, or choose another --out",
+                                  o->out_dir, old.gl_pathc, old.gl_pathc == 1 ? "" : "s", name, old.gl_pathv[0]);
     globfree(&old);
     return rc;
+  }
+  /* Temp files of a killed run go now; its complete shards are replaced or removed as stale below. */
+  char tmp_pat[512];
+  snprintf(tmp_pat, sizeof tmp_pat, "%s_*.bin.tmp.*", name);
+  remove_matching(o->out_dir, tmp_pat);
+  if (write_marker(o, name, err)) {
+    globfree(&old);
+    return -1;
   }
   run *r = sc_calloc(1, sizeof *r, "prepare state", err);
   uint8_t *buf = r ? sc_malloc(CHUNK, "input buffer", err) : NULL;
@@ -547,6 +599,15 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   r->next_report = r->t0 + 0.25;
   r->cpu0 = sc_cpu_seconds();
   if (!realpath(o->out_dir, r->out_real)) r->out_real[0] = '\0';
+  /* SIGINT/SIGTERM end the run at the next read, so that the partial corpus is removed (no SA_RESTART: a read
+   * blocked on the gzip pipe returns EINTR). */
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   int rc = 0;
   for (int s = 0; s < 2 && !rc; s++)
     rc = sc_shard_writer_open(&r->w[s], o->out_dir, name, s ? "val" : "train", o->version, SC_TOK_VOCAB,
@@ -562,14 +623,27 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   st->cpu_seconds = sc_cpu_seconds() - r->cpu0;
   progress(r, 1);
   if (!rc && st->documents == 0)
-    rc = sc_fail(err, "prepare: the inputs hold no documents (%llu files, %llu bytes, %llu malformed lines)",
-                 (unsigned long long)st->files, (unsigned long long)st->bytes_text, (unsigned long long)st->bad_lines);
+    rc = sc_fail(err, "prepare: %s%s hold%s no documents (%llu file%s, %llu bytes, %llu malformed line%s)",
+                 o->inputs[0], o->n_inputs > 1 ? " and the other inputs" : "", o->n_inputs > 1 ? "" : "s",
+                 (unsigned long long)st->files, st->files == 1 ? "" : "s", (unsigned long long)st->bytes_text,
+                 (unsigned long long)st->bad_lines, st->bad_lines == 1 ? "" : "s");
   if (!rc && st->bad_lines > REPORT_BAD_LINES)
     fprintf(r->log, "%llu malformed JSONL lines skipped in all (the first %d are shown above)\n",
             (unsigned long long)st->bad_lines, REPORT_BAD_LINES);
   if (!rc) rc = remove_stale(r, &old, name, err);
   if (!rc) rc = write_info(r, name, err);
+  if (!rc && unlink(marker) != 0) rc = sc_fail(err, "cannot remove %s: %s", marker, strerror(errno));
   for (int s = 0; s < 2; s++) sc_shard_writer_close(&r->w[s]);
+  if (rc) {
+    abandon(o, name, created_dir);
+    if (st->shards_train + st->shards_val > 0) {
+      char why[1024];
+      snprintf(why, sizeof why, "%.1000s", err->msg);
+      sc_fail(err, "%s (the partial shards of %s in %s were removed)", why, name, o->out_dir);
+    }
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   globfree(&old);
   free(buf);
   free(r);

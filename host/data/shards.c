@@ -200,11 +200,35 @@ static int list_spec(const char *spec, char ***out, size_t *nout, int *named, sc
   return 0;
 }
 
+/* Refuses shards whose directory holds a prepare marker: that corpus was never finished. prev_dir holds the
+ * directory checked last (paths are sorted, so each directory is globbed once). */
+static int check_finished(const char *shard_path, char prev_dir[4096], sc_err *err) {
+  char dir[4096], pat[4200];
+  snprintf(dir, sizeof dir, "%s", shard_path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  if (!strcmp(dir, prev_dir)) return 0;
+  snprintf(prev_dir, 4096, "%s", dir);
+  snprintf(pat, sizeof pat, "%s/*" SC_PREPARE_MARKER, dir);
+  glob_t g = {0};
+  int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+  if (found)
+    sc_fail(err,
+            "%s: 'scalecl prepare' did not finish writing the shards in %s (%s is left; it was interrupted or "
+            "killed), so the corpus is incomplete. Hint: rerun the same prepare command with --force",
+            shard_path, dir, g.gl_pathv[0]);
+  globfree(&g);
+  return found ? -1 : 0;
+}
+
 int sc_shard_set_open(sc_shard_set *set, const char *spec, sc_split split, sc_err *err) {
   memset(set, 0, sizeof *set);
-  char **paths;
-  size_t np;
-  int named;
+  char **paths = NULL;
+  size_t np = 0;
+  int named = 0;
   if (list_spec(spec, &paths, &np, &named, err)) return -1;
   if (named) split = SC_SPLIT_ALL;
   size_t nk = 0;
@@ -218,6 +242,12 @@ int sc_shard_set_open(sc_shard_set *set, const char *spec, sc_split split, sc_er
                    "<name>_train_NNNNNN.bin / <name>_val_NNNNNN.bin; make them with 'scalecl prepare'%s",
                    what[split], spec, np, np == 1 ? "" : "s", split == SC_SPLIT_VAL ? " with --val-fraction > 0" : "");
   }
+  char checked[4096] = "";
+  for (size_t i = 0; i < np; i++)
+    if (keep(paths[i], split) && check_finished(paths[i], checked, err)) {
+      free_list(paths, np);
+      return -1;
+    }
   set->shards = sc_calloc(nk, sizeof *set->shards, "shard list", err);
   if (!set->shards) {
     free_list(paths, np);

@@ -128,6 +128,10 @@ void sc_shard_writer_close(sc_shard_writer *w);
 /* Path of shard i of a split, as the writer names it. */
 int sc_shard_path(char *buf, size_t cap, const char *dir, const char *name, const char *split, int i);
 
+/* `scalecl prepare` keeps <dir>/<name>_prepare.running while it writes <name>_* shards and removes it last; a
+ * directory holding one has an unfinished corpus, which sc_shard_set_open refuses. */
+#define SC_PREPARE_MARKER "_prepare.running"
+
 /* Writes tokens as one complete shard (tests, small tools). */
 int sc_shard_write(const char *path, int version, uint32_t vocab, const int32_t *tok, size_t n, sc_err *err);
 
