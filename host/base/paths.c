@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,4 +58,69 @@ int sc_open_input(const char *path, const char *what, int *fd, size_t *size, sc_
   *fd = f;
   *size = (size_t)st.st_size;
   return 0;
+}
+
+/* The directory part of path ("." when there is none). */
+static void parent_of(const char *path, char *buf, size_t n) {
+  snprintf(buf, n, "%s", path);
+  char *slash = strrchr(buf, '/');
+  while (slash && slash > buf && slash[1] == '\0') { /* "a/b/" names b */
+    *slash = '\0';
+    slash = strrchr(buf, '/');
+  }
+  if (!slash)
+    snprintf(buf, n, ".");
+  else if (slash == buf)
+    buf[1] = '\0';
+  else
+    *slash = '\0';
+}
+
+static int writable_dir(const char *dir, const char *path, const char *what, sc_err *err) {
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return sc_fail(err, "%s %s: directory %s does not exist; create it first or choose another path", what, path,
+                   dir);
+  if (!S_ISDIR(st.st_mode)) return sc_fail(err, "%s %s: %s is not a directory", what, path, dir);
+  if (access(dir, W_OK | X_OK) != 0)
+    return sc_fail(err, "%s %s: directory %s is not writable (%s)", what, path, dir, strerror(errno));
+  return 0;
+}
+
+int sc_check_output_file(const char *path, const char *what, const char *const *inputs, int n_inputs, sc_err *err) {
+  if (!strcmp(path, "-")) return 0;
+  if (!*path) return sc_fail(err, "%s: empty path", what);
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return sc_fail(err, "%s %s is a directory; give a file path (e.g. %s/out.json)", what, path, path);
+    if (access(path, W_OK) != 0) return sc_fail(err, "%s %s is not writable (%s)", what, path, strerror(errno));
+    for (int i = 0; i < n_inputs; i++) {
+      struct stat in;
+      if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+        return sc_fail(err, "%s %s is the same file as the input %s; writing it would destroy the input", what, path,
+                       inputs[i]);
+    }
+  }
+  char dir[4096];
+  parent_of(path, dir, sizeof dir);
+  return writable_dir(dir, path, what, err);
+}
+
+int sc_check_output_dir(const char *path, const char *what, sc_err *err) {
+  if (!*path) return sc_fail(err, "%s: empty path", what);
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return sc_fail(err, "%s %s exists and is not a directory", what, path);
+    if (access(path, W_OK | X_OK) != 0)
+      return sc_fail(err, "%s %s is not writable (%s)", what, path, strerror(errno));
+    return 0;
+  }
+  char dir[4096], up[4096];
+  parent_of(path, dir, sizeof dir);
+  while (stat(dir, &st) != 0 && strcmp(dir, ".") && strcmp(dir, "/")) {
+    parent_of(dir, up, sizeof up);
+    snprintf(dir, sizeof dir, "%s", up);
+  }
+  return writable_dir(dir, path, what, err);
 }

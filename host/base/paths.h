@@ -16,6 +16,15 @@ int sc_is_file(const char *path); /* a regular file */
 /* Checks that a user's input path is a regular file, without opening it: a directory, FIFO (which would block
  * open() forever), device or socket is an error naming `what` ("runs table", "shard", ...) and the path. */
 int sc_check_input(const char *path, const char *what, sc_err *err);
+/* Checks an output file path before any work, so that a long run cannot end in "cannot create": `what` names
+ * it ("--json"). The path must not be a directory, its directory must exist and be writable, an existing file
+ * must be writable, and it must not be the same file as any of inputs[0..n_inputs) (NULL entries skipped).
+ * "-" (standard output) is accepted. */
+int sc_check_output_file(const char *path, const char *what, const char *const *inputs, int n_inputs, sc_err *err);
+/* The same for an output directory: an existing one must be a writable directory; a new one needs its nearest
+ * existing ancestor to be a writable directory (it is created later, with its parents). */
+int sc_check_output_dir(const char *path, const char *what, sc_err *err);
+
 /* sc_check_input, then opens it read-only (close-on-exec); sets the descriptor and the file size. */
 int sc_open_input(const char *path, const char *what, int *fd, size_t *size, sc_err *err);
 

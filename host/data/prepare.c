@@ -558,6 +558,10 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
     name = *namebuf && strcmp(namebuf, ".") && strcmp(namebuf, "..") ? namebuf : "data";
   }
   if (strchr(name, '/')) return sc_fail(err, "prepare: shard name '%s' contains '/'", name);
+  /* Every input and the output directory are checked before anything is written. */
+  for (int i = 0; i < o->n_inputs; i++)
+    if (!sc_is_dir(o->inputs[i]) && sc_check_input(o->inputs[i], "input", err)) return -1;
+  if (sc_check_output_dir(o->out_dir, "--out", err)) return -1;
   const int created_dir = !sc_is_dir(o->out_dir);
   if (sc_mkdirs(o->out_dir, err)) return -1;
   glob_t old;

@@ -1,6 +1,6 @@
-/* User input paths: a directory, FIFO or missing path given where a file is expected is refused at once with
- * a message naming the path and what it is (a directory once made one reader allocate 2^63 bytes, and a FIFO
- * blocked open() forever). */
+/* User paths (base/paths). Inputs: a directory, FIFO or missing path given where a file is expected is refused
+ * at once with a message naming the path and what it is (a directory once made one reader allocate 2^63
+ * bytes, and a FIFO blocked open() forever). Outputs: checked before any work, naming the user's path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +56,43 @@ static void test_commands_refuse_non_files(void **state) {
   }
 }
 
+static void expect_out(int rc, const sc_err *err, const char *needle) {
+  assert_int_equal(rc, -1);
+  printf("  expected error: %s\n", err->msg);
+  if (!strstr(err->msg, needle)) fail_msg("'%s' lacks '%s'", err->msg, needle);
+}
+
+static void test_output_paths(void **state) {
+  (void)state;
+  sc_err err;
+  char file[700], sub[700], deep[700];
+  snprintf(file, sizeof file, "%s/in.json", dir);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fclose(f);
+  snprintf(sub, sizeof sub, "%s/nodir/out.json", dir);
+  snprintf(deep, sizeof deep, "%s/a/b/c", dir);
+  const char *inputs[] = {NULL, file};
+  /* Files. */
+  assert_int_equal(sc_check_output_file("-", "--json", NULL, 0, &err), 0);
+  assert_int_equal(sc_check_output_file(missing, "--json", inputs, 2, &err), 0);
+  assert_int_equal(sc_check_output_file(file, "--json", NULL, 0, &err), 0); /* overwriting a non-input is fine */
+  expect_out(sc_check_output_file(dir, "--json", NULL, 0, &err), &err, "is a directory");
+  expect_out(sc_check_output_file(sub, "--json", NULL, 0, &err), &err, "does not exist");
+  expect_out(sc_check_output_file(file, "--out", inputs, 2, &err), &err, "same file as the input");
+  char alias[700];
+  snprintf(alias, sizeof alias, "%s/./in.json", dir);
+  expect_out(sc_check_output_file(alias, "--out", inputs, 2, &err), &err, "same file as the input");
+  expect_out(sc_check_output_file("/nonexistent-dir/p.json", "--json", NULL, 0, &err), &err, "/nonexistent-dir");
+  /* Directories: existing, new below an existing one, new several levels down, and a file in the way. */
+  assert_int_equal(sc_check_output_dir(dir, "--out", &err), 0);
+  assert_int_equal(sc_check_output_dir(deep, "--out", &err), 0);
+  expect_out(sc_check_output_dir(file, "--out", &err), &err, "not a directory");
+  char below_file[800];
+  snprintf(below_file, sizeof below_file, "%s/x", file);
+  expect_out(sc_check_output_dir(below_file, "--out", &err), &err, "is not a directory");
+}
+
 int main(void) {
   th_tmpdir("inputs", dir, sizeof dir);
   snprintf(fifo, sizeof fifo, "%s/pipe", dir);
@@ -67,6 +104,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_readers_refuse_non_files),
       cmocka_unit_test(test_commands_refuse_non_files),
+      cmocka_unit_test(test_output_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
