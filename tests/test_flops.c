@@ -10,6 +10,7 @@
 #include "base/csv.h"
 #include "harness.h"
 #include "model/config.h"
+#include "model/presets.h"
 #include "model/flops.h"
 
 static sc_model_config preset(const char *name) {

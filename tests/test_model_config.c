@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "model/config.h"
+#include "model/presets.h"
 #include "model/flops.h"
 
 static const char XLSTM_OK[] =

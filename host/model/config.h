@@ -1,11 +1,11 @@
 /* Model configurations in the Hugging Face config.json style: xLSTM ("model_type": "xlstm", the field
  * names of transformers' xLSTMConfig) and the Llama-style Transformer ("model_type": "llama", LlamaConfig
  * names). Loading validates every field and names the file and field on error; unknown fields become
- * warnings. Presets are resolved by name in the models/ directory, including the IsoFLOP grids that
- * models/isoflop/<arch>.tsv expands from a base config. */
+ * warnings. Presets and --model resolution are in model/presets.h. */
 #ifndef SCALECL_MODEL_CONFIG_H
 #define SCALECL_MODEL_CONFIG_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -52,18 +52,8 @@ const char *sc_arch_name(sc_arch a); /* "xlstm" / "llama" */
 /* Parses and validates JSON text; `origin` names it in messages. */
 int sc_model_config_parse(const char *json, const char *origin, sc_model_config *cfg, sc_err *err);
 int sc_model_config_load(const char *path, sc_model_config *cfg, sc_err *err);
-/* A path (contains '/' or ends in ".json") or a preset name looked up in sc_models_dir(). */
-int sc_model_config_resolve(const char *spec, sc_model_config *cfg, sc_err *err);
-
-/* The models directory: $SCALECL_MODELS_DIR, else <dir of the executable>/models, else the source
- * tree's models/ (the first that exists). */
-int sc_models_dir(char *buf, size_t n, sc_err *err);
-/* Every preset name in `dir`: the *.json files, then every row of isoflop/<stem>.tsv; sorted within each. */
-int sc_preset_names(const char *dir, char ***names, int *n, sc_err *err);
-void sc_preset_names_free(char **names, int n);
-/* Every preset in `dir`, loaded, in sc_preset_names order (each file read once); the caller frees *cfgs. */
-int sc_preset_configs(const char *dir, sc_model_config **cfgs, int *n, sc_err *err);
-
+/* The same from a parsed object (IsoFLOP table rows are a base object with a row's fields set). */
+int sc_model_config_parse_object(const cJSON *obj, const char *origin, sc_model_config *cfg, sc_err *err);
 /* The config as HF-style config.json text (heap string), readable by sc_model_config_parse. */
 char *sc_model_config_to_json(const sc_model_config *cfg, sc_err *err);
 
