@@ -10,8 +10,8 @@
 #include "base/csv.h"
 #include "harness.h"
 #include "model/config.h"
-#include "model/presets.h"
 #include "model/flops.h"
+#include "model/presets.h"
 
 static sc_model_config preset(const char *name) {
   sc_model_config c;

@@ -6,8 +6,8 @@
 
 #include "harness.h"
 #include "model/config.h"
-#include "model/presets.h"
 #include "model/flops.h"
+#include "model/presets.h"
 
 static const char XLSTM_OK[] =
     "{\"model_type\": \"xlstm\", \"vocab_size\": 50304, \"embedding_dim\": 768, \"num_blocks\": 12, \"num_heads\": 6}";

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "data/loader.h"
 #include "data/prepare.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"

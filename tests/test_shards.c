@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/loader.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
 #include "harness.h"

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/settings.h"
 #include "bench/bench.h"
+#include "data/loader.h"
 #include "data/prepare.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"

@@ -6,8 +6,8 @@
 #include "base/args.h"
 #include "cli/commands.h"
 #include "model/config.h"
-#include "model/presets.h"
 #include "model/flops.h"
+#include "model/presets.h"
 
 static cJSON *flops_json(const sc_model_config *c, long ctx, const sc_flops_opts *o, const sc_flops *fw) {
   cJSON *j = cJSON_CreateObject();

@@ -1,3 +1,6 @@
+/* The prepare pipeline (data/prepare.h). Over 600 lines because it is one streaming pass whose stages share
+ * the run state: byte sources, line and document rules, the two shard writers, progress, and the cleanup that
+ * leaves no partial corpus; split it when a second tokenizer arrives. */
 #include "data/prepare.h"
 
 #include <cjson/cJSON.h>

@@ -1,7 +1,7 @@
 #include "model/safetensors.h"
 
-#include <ctype.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
