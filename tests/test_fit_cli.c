@@ -256,6 +256,44 @@ static void test_errors(void **state) {
   expect_error("--help", 0, "usage: scalecl fit");
 }
 
+/* Hostile rows (found by fuzzing): names that would break CSV cells or gnuplot scripts and values near 1e300
+ * are refused naming file:line; a huge but finite loss draws charts with a bounded number of ticks (one tick
+ * per 0.2 of loss range used to write gigabytes of script). */
+static void test_hostile_rows(void **state) {
+  (void)state;
+  char dir[512], bad[600], args[4096], out[600];
+  th_tmpdir("fit-cli-hostile", dir, sizeof dir);
+  snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+  snprintf(args, sizeof args, "--runs %s --no-plots", bad);
+  static const char *const names[] = {"\"\"\"x\"", "a'b", "\"a,b\"", "a\\b", "\"a\rb\""};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char text[512];
+    snprintf(text, sizeof text, "arch,n_params,n_tokens,flops,val_loss\n%s,1e8,2e9,1.2e18,3.1\n", names[i]);
+    write_text(bad, text);
+    expect_error(args, 1, "bad.csv:2: column 'arch'");
+  }
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e300,2e9,1.2e18,3.1\n");
+  expect_error(args, 1, "bad.csv:2: column 'n_params' must be a positive number up to 1e+40");
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,1e300\n");
+  expect_error(args, 1, "bad.csv:2: val_loss must be a positive number up to 1e+40");
+  /* The synthetic table plus one run with a loss of 1e9. */
+  char csv[600];
+  snprintf(csv, sizeof csv, "%s/runs.csv", dir);
+  write_table(csv);
+  FILE *f = fopen(csv, "a");
+  assert_non_null(f);
+  fprintf(f, "beta,1e8,2e9,1.2e18,1e9,\n");
+  fclose(f);
+  snprintf(out, sizeof out, "%s/out", dir);
+  snprintf(args, sizeof args, "--runs %s --out %s --window 5e17:5e19 --starts 4", csv, out);
+  expect_error(args, 0, "");
+  char plots[700];
+  snprintf(plots, sizeof plots, "%s/plots", out);
+  int gp = file_size(plots, "pareto.gp");
+  assert_true(gp > 0 && gp < 20000);
+  assert_true(file_size(out, "pareto.svg") > 0);
+}
+
 /* Without gnuplot the command says so and still writes fit.json and the minima CSV. */
 static void test_missing_gnuplot(void **state) {
   (void)state;
@@ -308,6 +346,7 @@ int main(void) {
       cmocka_unit_test(test_synthetic_end_to_end),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_missing_gnuplot),
+      cmocka_unit_test(test_hostile_rows),
       cmocka_unit_test(test_paper_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

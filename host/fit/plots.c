@@ -275,6 +275,12 @@ static int cmp_by_first(const void *x, const void *y) {
   return (a[0] > b[0]) - (a[0] < b[0]);
 }
 
+/* The smallest of 1, 2, 5 times a power of ten that is at least x: at most ~10 ticks whatever the range. */
+static double nice_step(double x) {
+  const double p = pow(10, floor(log10(x)));
+  return x <= p ? p : x <= 2 * p ? 2 * p : x <= 5 * p ? 5 * p : 10 * p;
+}
+
 static int pareto_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, int narch,
                         char *names, size_t cap, sc_err *err) {
   const char *dat = "pareto.dat";
@@ -314,11 +320,11 @@ static int pareto_chart(const char *gnuplot, const char *dir, const char *captio
           "set xlabel 'training compute C (FLOPs)'\nset ylabel 'validation loss (nats/token), log scale'\n"
           "set key top right box opaque\n",
           caption);
-  if (isfinite(lmin)) { /* a log axis over less than a factor 2 needs explicit ticks */
-    fprintf(s.f, "set yrange [%.4g:%.4g]\nset ytics (", lmin * 0.97, lmax * 1.03);
-    double step = lmax - lmin > 1.5 ? 0.2 : 0.1;
-    for (double t = ceil(lmin * 0.97 / step) * step; t <= lmax * 1.03; t += step)
-      fprintf(s.f, "%s%.1f", t > ceil(lmin * 0.97 / step) * step ? ", " : "", t);
+  if (isfinite(lmin) && lmax < 2 * lmin) { /* a log axis over less than a factor 2 needs explicit ticks */
+    const double lo = lmin * 0.97, hi = lmax * 1.03, step = nice_step((hi - lo) / 8);
+    fprintf(s.f, "set yrange [%.4g:%.4g]\nset ytics (", lo, hi);
+    const long first = (long)ceil(lo / step), last = (long)floor(hi / step);
+    for (long k = first; k <= last; k++) fprintf(s.f, "%s%.3g", k > first ? ", " : "", (double)k * step);
     fprintf(s.f, ")\n");
   }
   fprintf(s.f, "plot ");

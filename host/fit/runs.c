@@ -7,11 +7,20 @@
 
 #include "base/csv.h"
 
+/* Names end up in CSV cells, JSON, chart legends and gnuplot scripts: printable, without quotes, commas or
+ * backslashes. */
 static int copy_name(char *dst, size_t cap, const sc_csv *t, int row, int col, sc_err *err) {
   const char *s = sc_csv_cell(t, row, col);
   if (strlen(s) >= cap)
     return sc_fail(err, "%s:%d: column '%s': '%s' is longer than %zu characters", t->name, t->lines[row],
                    t->header[col], s, cap - 1);
+  for (const char *p = s; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f || strchr("\"',\\", *p))
+      return sc_fail(err,
+                     "%s:%d: column '%s': character %d of the name is %s; names may not hold quotes, commas, "
+                     "backslashes or control characters",
+                     t->name, t->lines[row], t->header[col], (int)(p - s) + 1,
+                     (unsigned char)*p < 0x20 || *p == 0x7f ? "a control character" : "not allowed");
   memcpy(dst, s, strlen(s) + 1);
   return 0;
 }
@@ -19,9 +28,9 @@ static int copy_name(char *dst, size_t cap, const sc_csv *t, int row, int col, s
 static int positive(const sc_csv *t, int row, int col, double *v, sc_err *err) {
   int r = sc_csv_number(t, row, col, v, err);
   if (r < 0) return -1;
-  if (r == 1 || !(*v > 0))
-    return sc_fail(err, "%s:%d: column '%s' must be a positive number, found '%s'", t->name, t->lines[row],
-                   t->header[col], sc_csv_cell(t, row, col));
+  if (r == 1 || !(*v > 0) || *v > SC_RUNS_MAX_VALUE)
+    return sc_fail(err, "%s:%d: column '%s' must be a positive number up to %g, found '%s'", t->name,
+                   t->lines[row], t->header[col], SC_RUNS_MAX_VALUE, sc_csv_cell(t, row, col));
   return 0;
 }
 
@@ -63,8 +72,9 @@ int sc_runs_load(const char *path, sc_runs *rs, sc_err *err) {
       goto fail;
     int lr = sc_csv_number(&t, i, col[4], &r->loss, err);
     if (lr < 0) goto fail;
-    if (lr == 0 && !(r->loss > 0)) {
-      sc_fail(err, "%s:%d: val_loss must be positive, found '%s'", path, r->line, sc_csv_cell(&t, i, col[4]));
+    if (lr == 0 && !(r->loss > 0 && r->loss <= SC_RUNS_MAX_VALUE)) {
+      sc_fail(err, "%s:%d: val_loss must be a positive number up to %g, found '%s'", path, r->line,
+              SC_RUNS_MAX_VALUE, sc_csv_cell(&t, i, col[4]));
       goto fail;
     }
     if (!r->arch[0]) {

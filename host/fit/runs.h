@@ -8,6 +8,10 @@
 
 #include "base/err.h"
 
+/* Parameters, tokens, FLOPs and losses above this are refused as implausible (near 1e300 they overflow the
+ * fits' logarithms and the charts' axes). */
+#define SC_RUNS_MAX_VALUE 1e40
+
 typedef struct {
   char arch[32];
   char set[32];            /* experiment_set; "" when the column is absent */
