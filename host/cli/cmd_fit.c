@@ -1,5 +1,6 @@
 /* scalecl fit: scaling-law fits of a runs table (IsoFLOP parabolas and power laws, parametric L(N, D),
- * bootstrap intervals), written as a table, fit.json, a CSV of IsoFLOP minima and gnuplot charts. */
+ * bootstrap intervals), written as a table, fit.json, a CSV of IsoFLOP minima and gnuplot charts. The options
+ * are parsed here; the fit is sc_fit_report (fit/report.h). */
 #include <stdio.h>
 
 #include "base/args.h"
