@@ -505,10 +505,10 @@ static int write_info(run *r, const char *name, sc_err *err) {
 
 int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   memset(st, 0, sizeof *st);
-  if (o->n_inputs < 1) return sc_fail(err, "prepare: no inputs (give --in PATH, or --default)");
-  if (!o->out_dir || !*o->out_dir) return sc_fail(err, "prepare: no output directory (--out DIR)");
+  if (o->n_inputs < 1) return sc_fail(err, "no inputs (give --in PATH, or --default)");
+  if (!o->out_dir || !*o->out_dir) return sc_fail(err, "no output directory (--out DIR)");
   if (!(o->val_fraction >= 0 && o->val_fraction < 1))
-    return sc_fail(err, "prepare: --val-fraction %g is outside [0, 1)", o->val_fraction);
+    return sc_fail(err, "--val-fraction %g is outside [0, 1)", o->val_fraction);
   char namebuf[256];
   const char *name = o->name;
   if (!name || !*name) {
@@ -519,13 +519,13 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
     snprintf(namebuf, sizeof namebuf, "%.*s", (int)(e - b), b);
     name = *namebuf && strcmp(namebuf, ".") && strcmp(namebuf, "..") ? namebuf : "data";
   }
-  if (strchr(name, '/')) return sc_fail(err, "prepare: shard name '%s' contains '/'", name);
+  if (strchr(name, '/')) return sc_fail(err, "shard name '%s' contains '/'", name);
   if (sc_mkdirs(o->out_dir, err)) return -1;
   glob_t old;
   if (existing_shards(o->out_dir, name, &old, err)) return -1;
   if (old.gl_pathc && !o->force) {
     int rc = sc_fail(err,
-                     "prepare: %s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to replace "
+                     "%s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to replace "
                      "them, or choose another --out",
                      o->out_dir, old.gl_pathc, old.gl_pathc == 1 ? "" : "s", name, old.gl_pathv[0]);
     globfree(&old);
@@ -560,8 +560,9 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   st->cpu_seconds = sc_cpu_seconds() - r->cpu0;
   progress(r, 1);
   if (!rc && st->documents == 0)
-    rc = sc_fail(err, "prepare: the inputs hold no documents (%llu files, %llu bytes, %llu malformed lines)",
-                 (unsigned long long)st->files, (unsigned long long)st->bytes_text, (unsigned long long)st->bad_lines);
+    rc = sc_fail(err, "the inputs hold no documents (%llu file%s, %llu bytes, %llu malformed lines)",
+                 (unsigned long long)st->files, st->files == 1 ? "" : "s", (unsigned long long)st->bytes_text,
+                 (unsigned long long)st->bad_lines);
   if (!rc && st->bad_lines > REPORT_BAD_LINES)
     fprintf(r->log, "%llu malformed JSONL lines skipped in all (the first %d are shown above)\n",
             (unsigned long long)st->bad_lines, REPORT_BAD_LINES);
