@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,19 +69,27 @@ static size_t list_len(const char *const *l) {
   return n;
 }
 
+/* printf at the end of the string in buf[cap]. */
+static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...) {
+  const size_t at = strlen(buf);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + at, cap - at, fmt, ap);
+  va_end(ap);
+}
+
 /* "in [1, 1000]", "a multiple of 8 in [8, 512]" or "one of a, b, c": what a value must be. */
 static void rule_text(const sc_option *o, char *buf, size_t cap) {
-  size_t at = 0;
+  buf[0] = '\0';
   if (o->choices) {
-    at += (size_t)snprintf(buf, cap, "one of ");
-    for (size_t i = 0; o->choices[i] && at < cap; i++)
-      at += (size_t)snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", o->choices[i]);
+    append(buf, cap, "one of ");
+    for (size_t i = 0; o->choices[i]; i++) append(buf, cap, "%s%s", i ? ", " : "", o->choices[i]);
     return;
   }
-  if (o->mult > 1) at += (size_t)snprintf(buf, cap, "a multiple of %ld ", o->mult);
-  if (at < cap)
-    snprintf(buf + at, cap - at, "in %c%.15g, %.15g%c", o->flags & SC_OPT_LO_OPEN ? '(' : '[', o->lo, o->hi,
-             o->flags & SC_OPT_HI_OPEN || isinf(o->hi) ? ')' : ']');
+  if (o->mult > 1) append(buf, cap, "a multiple of %ld ", o->mult);
+  append(buf, cap, "in %c%.15g, %.15g%c", o->flags & SC_OPT_LO_OPEN ? '(' : '[', o->lo, o->hi,
+         o->flags & SC_OPT_HI_OPEN || isinf(o->hi) ? ')' : ']');
 }
 
 static int number_ok(const sc_option *o, double v) {
@@ -110,10 +119,7 @@ static int parse_list(const sc_option *o, const char *s, sc_err *err) {
   const int rank = o->kind == SC_OPT_SHAPES ? o->rank : 1;
   long vals[SC_ARGS_MAX_LIST][SC_ARGS_MAX_RANK];
   int n = 0;
-  if (o->flags & SC_OPT_NONE && !strcmp(s, "none"))
-    s = "";
-  else if (!*s)
-    return sc_fail(err, "--%s: empty list", o->name);
+  if (o->flags & SC_OPT_NONE && !strcmp(s, "none")) s = "";
   for (const char *item = s; *item; n++) {
     const size_t len = strcspn(item, ",");
     if (n == SC_ARGS_MAX_LIST) return sc_fail(err, "--%s: more than %d items", o->name, SC_ARGS_MAX_LIST);
@@ -145,8 +151,7 @@ static int parse_list(const sc_option *o, const char *s, sc_err *err) {
 static int set_value(const sc_option *o, const char *s, sc_err *err) {
   double d;
   long l;
-  if (!*s && o->kind != SC_OPT_LONGS && o->kind != SC_OPT_SHAPES)
-    return sc_fail(err, "--%s: empty value (expected %s)", o->name, o->metavar);
+  if (!*s) return sc_fail(err, "--%s: empty value (expected %s)", o->name, o->metavar);
   switch (o->kind) {
     case SC_OPT_FLAG:
       break;
@@ -219,29 +224,49 @@ static void help_line(FILE *f, const char *name, const char *metavar, const char
   fprintf(f, "  %-26s %s\n", left, text);
 }
 
+/* A list destination as it would be typed: "8,16", "64:128,256:512", or "none". */
+static void list_text(const sc_option *o, char *buf, size_t cap) {
+  const sc_longs *l = o->dest;
+  const sc_shapes *s = o->dest;
+  const int shapes = o->kind == SC_OPT_SHAPES, n = shapes ? s->n : l->n;
+  buf[0] = '\0';
+  for (int i = 0; i < n; i++)
+    for (int r = 0; r < (shapes ? o->rank : 1); r++)
+      append(buf, cap, "%s%ld", r ? (const char[]){o->sep, '\0'} : i ? "," : "", shapes ? s->v[i][r] : l->v[i]);
+  if (!n && o->flags & SC_OPT_NONE) snprintf(buf, cap, "none");
+}
+
 /* The default held in o->dest, as typed on the command line; "" when there is none worth showing. */
 static void default_text(const sc_option *o, char *buf, size_t cap) {
-  const void *p = o->dest;
   buf[0] = '\0';
-  if (o->kind == SC_OPT_STRING && *(const char *const *)p) snprintf(buf, cap, "%s", *(const char *const *)p);
-  if (o->kind == SC_OPT_LONG && number_ok(o, (double)*(const long *)p)) snprintf(buf, cap, "%ld", *(const long *)p);
-  if (o->kind == SC_OPT_DOUBLE && number_ok(o, *(const double *)p)) snprintf(buf, cap, "%g", *(const double *)p);
-  if (o->kind == SC_OPT_ENUM && *(const int *)p >= 0 && (size_t) * (const int *)p < list_len(o->choices))
-    snprintf(buf, cap, "%s", o->choices[*(const int *)p]);
-  if (o->kind == SC_OPT_LONGS || o->kind == SC_OPT_SHAPES) {
-    const sc_longs *l = p;
-    const sc_shapes *s = p;
-    const int n = o->kind == SC_OPT_LONGS ? l->n : s->n, rank = o->kind == SC_OPT_LONGS ? 1 : o->rank;
-    const char sep[2] = {o->sep, '\0'};
-    size_t at = 0;
-    for (int i = 0; i < n && at < cap; i++)
-      for (int r = 0; r < rank && at < cap; r++)
-        at += (size_t)snprintf(buf + at, cap - at, "%s%ld",
-                               r   ? sep
-                               : i ? ","
-                                   : "",
-                               o->kind == SC_OPT_LONGS ? l->v[i] : s->v[i][r]);
-    if (!n && o->flags & SC_OPT_NONE) snprintf(buf, cap, "none");
+  switch (o->kind) {
+    case SC_OPT_STRING: {
+      const char *v = *(const char *const *)o->dest;
+      if (v) snprintf(buf, cap, "%s", v);
+      break;
+    }
+    case SC_OPT_LONG: {
+      const long v = *(const long *)o->dest;
+      if (number_ok(o, (double)v)) snprintf(buf, cap, "%ld", v);
+      break;
+    }
+    case SC_OPT_DOUBLE: {
+      const double v = *(const double *)o->dest;
+      if (number_ok(o, v)) snprintf(buf, cap, "%g", v);
+      break;
+    }
+    case SC_OPT_ENUM: {
+      const int v = *(const int *)o->dest;
+      if (v >= 0 && (size_t)v < list_len(o->choices)) snprintf(buf, cap, "%s", o->choices[v]);
+      break;
+    }
+    case SC_OPT_LONGS:
+    case SC_OPT_SHAPES:
+      list_text(o, buf, cap);
+      break;
+    case SC_OPT_FLAG:
+    case SC_OPT_STRINGS:
+      break;
   }
 }
 
@@ -252,12 +277,15 @@ void sc_args_help(FILE *f, const sc_args *a) {
   for (int k = 0; k < a->nopts; k++) {
     const sc_option *o = &a->opts[k];
     char rule[256] = "", def[256], text[1024];
-    const int list = o->kind == SC_OPT_LONGS || o->kind == SC_OPT_SHAPES;
     if (o->kind >= SC_OPT_LONG) rule_text(o, rule, sizeof rule);
     default_text(o, def, sizeof def);
-    snprintf(text, sizeof text, "%s%s%s%s%s%s%s%s", o->help, *rule || *def ? " (" : "", list && *rule ? "each " : "",
-             rule, *rule && *def ? "; " : "", *def ? "default " : "", def, *rule || *def ? ")" : "");
-    if (o->flags & SC_OPT_REQUIRED) snprintf(text + strlen(text), sizeof text - strlen(text), " [required]");
+    /* help (each in [8, 512]; default 64,128) [required] */
+    snprintf(text, sizeof text, "%s", o->help);
+    const char *sep = " (";
+    if (*rule) append(text, sizeof text, "%s%s%s", sep, o->kind >= SC_OPT_LONGS ? "each " : "", rule), sep = "; ";
+    if (*def) append(text, sizeof text, "%sdefault %s", sep, def), sep = "; ";
+    if (*sep == ';') append(text, sizeof text, ")");
+    if (o->flags & SC_OPT_REQUIRED) append(text, sizeof text, " [required]");
     help_line(f, o->name, o->metavar, text);
   }
   help_line(f, "help", NULL, "show this help");
