@@ -252,7 +252,7 @@ static void test_errors(void **state) {
   expect_error(args, 2, "did you mean '--bootstrap'");
   snprintf(args, sizeof args, "--runs %s --form kaplan", csv);
   expect_error(args, 2, "--form: 'kaplan' is not gamma or chinchilla");
-  expect_error("", 2, "--runs FILE.csv is required");
+  expect_error("", 2, "missing required option --runs FILE.csv");
   expect_error("--help", 0, "usage: scalecl fit");
 }
 

@@ -331,7 +331,7 @@ static void command_line(void **state) {
   assert_non_null(strstr(out, "did you mean '--val-fraction'"));
   snprintf(cmd, sizeof cmd, "'%s' prepare --in x --out y --val-fraction 1.5 2>&1", bin);
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 2);
-  assert_non_null(strstr(out, "outside [0, 1)"));
+  assert_non_null(strstr(out, "--val-fraction 1.5 is not in [0, 1)"));
   snprintf(cmd, sizeof cmd, "'%s' prepare --in '%s/missing' --out '%s/o2' 2>&1", bin, dir, dir);
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 1);
   assert_non_null(strstr(out, "missing: No such file"));

@@ -106,97 +106,51 @@ done:
 }
 
 int bench_attention_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"device", "SEL", "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", "FILE", "also write the results as JSON to FILE ('-' for stdout)"},
-      {"peak", "FILE", "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
-      {"seq", "LIST", "sequence lengths (default 512,2048,8192)"},
-      {"head-dims", "LIST", "head dims (default 64,128)"},
-      {"heads", "N", "heads (default 8); batch is 1"},
-      {"decode-lens", "LIST", "decode cache lengths (default 0,1024,4096,16384); 'none' skips decode"},
-      {"samples", "N", "median over N timed calls after one warm-up (default 3)"},
-      {"forward-only", NULL, "skip forward+backward"},
-      {"doc-len", "N", "pack documents of N tokens (segment ids); FLOPs still counted as one causal sequence"},
-      {"fwd-rows", "N", "query rows per forward work-item, a tuning knob (default 16)"},
-      {"bwd-key-tiles", "N", "key tiles of 16 per backward block, a tuning knob (default 4)"},
-      {"work-items", "N", "target work-items per backward/decode launch, a tuning knob (default 4 per compute unit)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
-  const char *sel = NULL, *json = NULL, *peak = NULL, *seqs = "512,2048,8192", *dhs = "64,128",
-             *declens = "0,1024,4096,16384";
+  const char *sel = NULL, *json = NULL, *peak = NULL;
+  sc_longs seqs = {{512, 2048, 8192}, 3}, dhs = {{64, 128}, 2}, declens = {{0, 1024, 4096, 16384}, 4};
   long heads = 8, samples = 3, doc_len = 0, tune[3] = {0, 0, 0};
-  int backward = 1;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    switch (r) {
-      case SC_ARG_ERROR:
-        return 2;
-      case SC_ARG_HELP:
-        sc_usage(stdout,
-                 "scalecl bench attention [--json FILE] [--peak FILE] [--seq LIST] [--head-dims LIST]\n"
-                 "                        [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
-                 "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
-                 "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a fraction of the device's\n"
-                 "CLBlast SGEMM rate; peak device memory per configuration (must grow linearly in S); decode step\n"
-                 "time (append + attend, one token per sequence) against the KV-cache length. Host clock around\n"
-                 "clFinish, one warm-up call, median of the samples. The 1-minute load average is printed because\n"
-                 "other processes on a shared machine distort CPU timings; on a CPU device the 'cpu-norm' columns\n"
-                 "divide by the process CPU time per compute unit instead, against CLBlast measured the same way\n"
-                 "(not with --peak), which stays comparable under load.",
-                 opts, nopts);
-        return 0;
-      case SC_ARG_POSITIONAL:
-        return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-      case 0:
-        sel = p.value;
-        break;
-      case 1:
-        json = p.value;
-        break;
-      case 2:
-        peak = p.value;
-        break;
-      case 3:
-        seqs = p.value;
-        break;
-      case 4:
-        dhs = p.value;
-        break;
-      case 5:
-        if (sc_parse_long(p.value, "--heads", 1, 4096, &heads, err)) return 2;
-        break;
-      case 6:
-        declens = p.value;
-        break;
-      case 7:
-        if (sc_parse_long(p.value, "--samples", 1, 1000, &samples, err)) return 2;
-        break;
-      case 8:
-        backward = 0;
-        break;
-      case 9:
-        if (sc_parse_long(p.value, "--doc-len", 1, 1 << 20, &doc_len, err)) return 2;
-        break;
-      case 10:
-        if (sc_parse_long(p.value, "--fwd-rows", 1, 32, &tune[0], err)) return 2;
-        break;
-      case 11:
-        if (sc_parse_long(p.value, "--bwd-key-tiles", 1, 8, &tune[1], err)) return 2;
-        break;
-      case 12:
-        if (sc_parse_long(p.value, "--work-items", 1, 1 << 20, &tune[2], err)) return 2;
-        break;
-    }
-  }
-  long S[SC_BENCH_MAX_LIST], D[SC_BENCH_MAX_LIST], L[SC_BENCH_MAX_LIST];
-  int nS, nD, nL = 0;
-  if (sc_bench_parse_list(seqs, "--seq", 1, 1 << 20, S, &nS, err) ||
-      sc_bench_parse_list(dhs, "--head-dims", 16, 256, D, &nD, err) ||
-      (strcmp(declens, "none") && sc_bench_parse_list(declens, "--decode-lens", 0, 1 << 24, L, &nL, err)))
-    return 2;
-  for (int i = 0; i < nD; i++)
-    if (D[i] % 16) return sc_fail(err, "--head-dims: %ld is not a multiple of 16", D[i]), 2;
+  int forward_only = 0;
+  const sc_option opts[] = {
+      {"device", SC_OPT_STRING, &sel, "SEL",
+       .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
+      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"peak", SC_OPT_STRING, &peak, "FILE",
+       .help = "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
+      {"seq", SC_OPT_LONGS, &seqs, "LIST", .help = "sequence lengths", .lo = 1, .hi = 1 << 20},
+      {"head-dims", SC_OPT_LONGS, &dhs, "LIST", .help = "head dims", .lo = 16, .hi = 256, .mult = 16},
+      {"heads", SC_OPT_LONG, &heads, "N", .help = "heads; batch is 1", .lo = 1, .hi = 4096},
+      {"decode-lens", SC_OPT_LONGS, &declens, "LIST", .help = "decode cache lengths, or 'none' to skip decode", .lo = 0,
+       .hi = 1 << 24, .flags = SC_OPT_NONE},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N timed calls after one warm-up", .lo = 1,
+       .hi = 1000},
+      {"forward-only", SC_OPT_FLAG, &forward_only, NULL, .help = "skip forward+backward"},
+      {"doc-len", SC_OPT_LONG, &doc_len, "N",
+       .help = "pack documents of N tokens (segment ids); FLOPs still counted as one causal sequence", .lo = 1,
+       .hi = 1 << 20},
+      {"fwd-rows", SC_OPT_LONG, &tune[0], "N", .help = "query rows per forward work-item, a tuning knob; 16 by default",
+       .lo = 1, .hi = 32},
+      {"bwd-key-tiles", SC_OPT_LONG, &tune[1], "N",
+       .help = "key tiles of 16 per backward block, a tuning knob; 4 by default", .lo = 1, .hi = 8},
+      {"work-items", SC_OPT_LONG, &tune[2], "N",
+       .help = "target work-items per backward/decode launch, a tuning knob; 4 per compute unit by default", .lo = 1,
+       .hi = 1 << 20},
+  };
+  const sc_args args = {
+      "scalecl bench attention [--json FILE] [--peak FILE] [--seq LIST] [--head-dims LIST]\n"
+      "                        [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
+      "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
+      "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a fraction of the device's\n"
+      "CLBlast SGEMM rate; peak device memory per configuration (must grow linearly in S); decode step\n"
+      "time (append + attend, one token per sequence) against the KV-cache length. Host clock around\n"
+      "clFinish, one warm-up call, median of the samples. The 1-minute load average is printed because\n"
+      "other processes on a shared machine distort CPU timings; on a CPU device the 'cpu-norm' columns\n"
+      "divide by the process CPU time per compute unit instead, against CLBlast measured the same way\n"
+      "(not with --peak), which stays comparable under load.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
+  const int backward = !forward_only, nS = seqs.n, nD = dhs.n, nL = declens.n;
+  const long *S = seqs.v, *D = dhs.v, *L = declens.v;
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
@@ -227,7 +181,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   if (cpu) printf(" | %13s %6s", "cpu-norm GF/s", "%gemm");
   printf(" | %9s %8s\n", "peak MiB", "B/token");
   fflush(stdout);
-  seq_result first[SC_BENCH_MAX_LIST], last[SC_BENCH_MAX_LIST];
+  seq_result first[SC_ARGS_MAX_LIST], last[SC_ARGS_MAX_LIST];
   for (int d = 0; d < nD; d++)
     for (int s = 0; s < nS; s++) {
       seq_result x;

@@ -34,37 +34,27 @@ static int fit_all(bench_data *d, int narch, const sc_lnd_opts *o, sc_lnd_result
 }
 
 int bench_fit_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"runs", "FILE", "runs table (default: ../shared/data/xlstm_scaling_runs.csv next to the source tree)"},
-      {"samples", "N", "median of N timed fits with the screened grid (default 5)"},
-      {"bootstrap", "K", "time K bootstrap resamples per architecture (default 1000; 0 skips)"},
-      {"all-starts", NULL, "also time BFGS from every one of the 8000 grid starts (slow)"},
-      {"threads", "T", "host threads (default: online CPUs)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *runs = SCALECL_SOURCE_DIR "/../shared/data/xlstm_scaling_runs.csv";
   long samples = 5, boot = 1000, threads = sc_cpu_count();
   int all = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    if (r == SC_ARG_ERROR) return 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout, "scalecl bench fit [--runs FILE] [--samples N] [--bootstrap K] [--all-starts] [--threads T]",
-               "Times the paper's main L(N,D) fit (gamma form, Huber delta 1e-3, ctx 8192, token/param runs: 31\n"
-               "Transformer + 35 xLSTM runs, one fit each) including its start grid: screened (the default of\n"
-               "scalecl fit) and, with --all-starts, BFGS from all 8000 starts; then --bootstrap K resamples.\n"
-               "Host CPU work only; the machine's load average is printed with the times.",
-               opts, nopts);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-    if (r == 0) runs = p.value;
-    if (r == 1 && sc_parse_long(p.value, "--samples", 1, 1000, &samples, err)) return 2;
-    if (r == 2 && sc_parse_long(p.value, "--bootstrap", 0, 1000000, &boot, err)) return 2;
-    if (r == 3) all = 1;
-    if (r == 4 && sc_parse_long(p.value, "--threads", 1, 1024, &threads, err)) return 2;
-  }
+  const sc_option opts[] = {
+      {"runs", SC_OPT_STRING, &runs, "FILE", .help = "runs table"},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median of N timed fits with the screened grid", .lo = 1,
+       .hi = 1000},
+      {"bootstrap", SC_OPT_LONG, &boot, "K", .help = "time K bootstrap resamples per architecture (0 skips)", .lo = 0,
+       .hi = 1000000},
+      {"all-starts", SC_OPT_FLAG, &all, NULL, .help = "also time BFGS from every one of the 8000 grid starts (slow)"},
+      {"threads", SC_OPT_LONG, &threads, "T", .help = "host threads, by default the online CPUs", .lo = 1, .hi = 1024},
+  };
+  const sc_args args = {
+      "scalecl bench fit [--runs FILE] [--samples N] [--bootstrap K] [--all-starts] [--threads T]",
+      "Times the paper's main L(N,D) fit (gamma form, Huber delta 1e-3, ctx 8192, token/param runs: 31\n"
+      "Transformer + 35 xLSTM runs, one fit each) including its start grid: screened (the default of\n"
+      "scalecl fit) and, with --all-starts, BFGS from all 8000 starts; then --bootstrap K resamples.\n"
+      "Host CPU work only; the machine's load average is printed with the times.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
   sc_runs rs;
   if (sc_runs_load(runs, &rs, err)) return 1;
   static const char *const archs[2] = {"transformer", "xlstm"};

@@ -33,35 +33,24 @@ static int write_synthetic(char *dir, size_t cap, char *path, size_t pcap, sc_er
 }
 
 int bench_loader_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"data", "SPEC", "shard directory, glob or file (default $SCALECL_DATA_DIR/gcide, else a synthetic shard)"},
-      {"B", "N", "windows per batch (default 16)"},
-      {"T", "N", "tokens per window minus one (default 1024)"},
-      {"samples", "N", "median over N samples of >= 0.2 s (default 5)"},
-      {"eot", "ID", "document delimiter id (default 256, the byte tokenizer's end of text)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *data = NULL;
   long B = 16, T = 1024, samples = 5, eot = SC_TOK_EOS;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    if (r == SC_ARG_ERROR) return 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout, "scalecl bench loader [--data SPEC] [--B N] [--T N]",
-               "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
-               "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
-               "of the B*T trained tokens: median of samples, one thread.",
-               opts, nopts);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-    if (r == 0) data = p.value;
-    if (r == 1 && sc_parse_long(p.value, "--B", 1, 1 << 16, &B, err)) return 2;
-    if (r == 2 && sc_parse_long(p.value, "--T", 1, 1 << 24, &T, err)) return 2;
-    if (r == 3 && sc_parse_long(p.value, "--samples", 1, 1000, &samples, err)) return 2;
-    if (r == 4 && sc_parse_long(p.value, "--eot", 0, 2147483647L, &eot, err)) return 2;
-  }
+  const sc_option opts[] = {
+      {"data", SC_OPT_STRING, &data, "SPEC",
+       .help = "shard directory, glob or file (default $SCALECL_DATA_DIR/gcide, else a synthetic shard)"},
+      {"B", SC_OPT_LONG, &B, "N", .help = "windows per batch", .lo = 1, .hi = 1 << 16},
+      {"T", SC_OPT_LONG, &T, "N", .help = "tokens per window minus one", .lo = 1, .hi = 1 << 24},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples of >= 0.2 s", .lo = 1, .hi = 1000},
+      {"eot", SC_OPT_LONG, &eot, "ID", .help = "document delimiter id (the byte tokenizer's end of text)", .lo = 0,
+       .hi = 2147483647.0},
+  };
+  const sc_args args = {"scalecl bench loader [--data SPEC] [--B N] [--T N] [--samples N] [--eot ID]",
+                        "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
+                        "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
+                        "of the B*T trained tokens: median of samples, one thread.",
+                        opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
   char gcide[4096], tmpdir[4096] = "", synth[4096];
   struct stat st;
   if (!data) {

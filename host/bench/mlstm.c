@@ -11,23 +11,6 @@
 #include "model/flops.h"
 #include "ops/mlstm.h"
 
-/* "64:128,256:512" -> pairs of (dqk, dv). */
-static int parse_dims(const char *s, long (*out)[2], int *n, sc_err *err) {
-  *n = 0;
-  while (*s) {
-    long a, b;
-    int used = 0;
-    if (*n == SC_BENCH_MAX_LIST || sscanf(s, "%ld:%ld%n", &a, &b, &used) != 2 || (s[used] && s[used] != ','))
-      return sc_fail(err, "--dims: cannot parse '%s' (expected DQK:DV pairs such as 64:128,256:512)", s);
-    if (a < 8 || a > 512 || a % 8 || b < 8 || b > 512 || b % 8)
-      return sc_fail(err, "--dims: %ld:%ld unsupported (each a multiple of 8 from 8 to 512)", a, b);
-    out[*n][0] = a, out[(*n)++][1] = b;
-    s += used + (s[used] == ',');
-  }
-  if (*n == 0) return sc_fail(err, "--dims: empty list");
-  return 0;
-}
-
 enum { T_Q, T_K, T_V, T_I, T_F, T_H, T_NOUT, T_MOUT, T_DH, T_DQ, T_DK, T_DV, T_DI, T_DF, T_COUNT };
 
 typedef struct {
@@ -108,91 +91,50 @@ done:
 }
 
 int bench_mlstm_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"device", "SEL", "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", "FILE", "also write the results as JSON to FILE ('-' for stdout)"},
-      {"peak", "FILE", "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
-      {"seq", "N", "sequence length of the chunkwise runs (default 8192)"},
-      {"heads", "N", "heads (default 8); batch is 1"},
-      {"dims", "LIST", "DQK:DV head-dim pairs (default 64:128,256:512)"},
-      {"chunks", "LIST", "chunk sizes (default 32,64,128)"},
-      {"parallel-seq", "LIST", "sequence lengths of the quadratic parallel form (default 2048,8192; 'none' skips)"},
-      {"samples", "N", "median over N timed calls after one warm-up (default 3)"},
-      {"forward-only", NULL, "skip forward+backward"},
-      {"profile", NULL, "after each configuration, time every kernel of one more call (launches serialised)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
-  const char *sel = NULL, *json = NULL, *peak = NULL, *dims = "64:128,256:512", *chunks = "32,64,128",
-             *pseq = "2048,8192";
+  const char *sel = NULL, *json = NULL, *peak = NULL;
+  sc_shapes dims = {{{64, 128}, {256, 512}}, 2};
+  sc_longs chunks = {{32, 64, 128}, 3}, pseq = {{2048, 8192}, 2};
   long seq = 8192, heads = 8, samples = 3;
   int forward_only = 0, profile = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    switch (r) {
-      case SC_ARG_ERROR:
-        return 2;
-      case SC_ARG_HELP:
-        sc_usage(stdout,
-                 "scalecl bench mlstm [--json FILE] [--peak FILE] [--seq N] [--heads N] [--dims LIST]\n"
-                 "                    [--chunks LIST] [--parallel-seq LIST] [--samples N] [--forward-only]\n"
-                 "                    [--profile] [--device SEL]",
-                 "The mLSTM cell at B=1, NH=8: chunkwise forward and forward+backward for each (dqk, dv) and chunk\n"
-                 "size at S=8192, then the quadratic parallel form (one chunk of length S) at S=2048 and 8192.\n"
-                 "Reports ms per call, tokens/s, and GFLOP/s by the paper's 'tfla' chunkwise count (backward =\n"
-                 "2x forward, so forward+backward = 3x; the parallel rows count the same formula with L = S), as a\n"
-                 "fraction of the device's CLBlast SGEMM rate. On CPU devices 'cpu-norm' rates use the process CPU\n"
-                 "time / compute units (what the run would reach with the machine to itself), compared with the\n"
-                 "SGEMM rate measured the same way. Host clock around clFinish, one warm-up call, median of the\n"
-                 "samples (a first call over 5 s is taken as the single sample); the 1-minute load average is\n"
-                 "printed at start and end.\n"
-                 "Env: SCALECL_MLSTM_WORKSPACE_MB bounds the chunk scratch (heads run in groups to fit).",
-                 opts, nopts);
-        return 0;
-      case SC_ARG_POSITIONAL:
-        return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-      case 0:
-        sel = p.value;
-        break;
-      case 1:
-        json = p.value;
-        break;
-      case 2:
-        peak = p.value;
-        break;
-      case 3:
-        if (sc_parse_long(p.value, "--seq", 1, 1 << 24, &seq, err)) return 2;
-        break;
-      case 4:
-        if (sc_parse_long(p.value, "--heads", 1, 4096, &heads, err)) return 2;
-        break;
-      case 5:
-        dims = p.value;
-        break;
-      case 6:
-        chunks = p.value;
-        break;
-      case 7:
-        pseq = p.value;
-        break;
-      case 8:
-        if (sc_parse_long(p.value, "--samples", 1, 1000, &samples, err)) return 2;
-        break;
-      case 9:
-        forward_only = 1;
-        break;
-      case 10:
-        profile = 1;
-        break;
-    }
-  }
-  long D[SC_BENCH_MAX_LIST][2], Ls[SC_BENCH_MAX_LIST], PS[SC_BENCH_MAX_LIST];
-  int nD, nL, nP = 0;
-  if (parse_dims(dims, D, &nD, err) || sc_bench_parse_list(chunks, "--chunks", 16, 128, Ls, &nL, err) ||
-      (strcmp(pseq, "none") && sc_bench_parse_list(pseq, "--parallel-seq", 1, 1 << 16, PS, &nP, err)))
-    return 2;
-  for (int j = 0; j < nL; j++)
-    if (Ls[j] % 16) return sc_fail(err, "--chunks: %ld is not one of 16, 32, 64, 128", Ls[j]), 2;
+  const sc_option opts[] = {
+      {"device", SC_OPT_STRING, &sel, "SEL",
+       .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
+      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"peak", SC_OPT_STRING, &peak, "FILE",
+       .help = "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
+      {"seq", SC_OPT_LONG, &seq, "N", .help = "sequence length of the chunkwise runs", .lo = 1, .hi = 1 << 24},
+      {"heads", SC_OPT_LONG, &heads, "N", .help = "heads; batch is 1", .lo = 1, .hi = 4096},
+      {"dims", SC_OPT_SHAPES, &dims, "DQK:DV,...", .help = "head-dim pairs", .lo = 8, .hi = 512, .mult = 8, .rank = 2,
+       .sep = ':'},
+      {"chunks", SC_OPT_LONGS, &chunks, "LIST", .help = "chunk sizes", .choices = sc_mlstm_chunk_choices},
+      {"parallel-seq", SC_OPT_LONGS, &pseq, "LIST",
+       .help = "sequence lengths of the quadratic parallel form, or 'none'", .lo = 1, .hi = 1 << 16,
+       .flags = SC_OPT_NONE},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N timed calls after one warm-up", .lo = 1,
+       .hi = 1000},
+      {"forward-only", SC_OPT_FLAG, &forward_only, NULL, .help = "skip forward+backward"},
+      {"profile", SC_OPT_FLAG, &profile, NULL,
+       .help = "after each configuration, time every kernel of one more call (launches serialised)"},
+  };
+  const sc_args args = {
+      "scalecl bench mlstm [--json FILE] [--peak FILE] [--seq N] [--heads N] [--dims LIST]\n"
+      "                    [--chunks LIST] [--parallel-seq LIST] [--samples N] [--forward-only]\n"
+      "                    [--profile] [--device SEL]",
+      "The mLSTM cell at B=1, NH=8: chunkwise forward and forward+backward for each (dqk, dv) and chunk\n"
+      "size at S=8192, then the quadratic parallel form (one chunk of length S) at S=2048 and 8192.\n"
+      "Reports ms per call, tokens/s, and GFLOP/s by the paper's 'tfla' chunkwise count (backward =\n"
+      "2x forward, so forward+backward = 3x; the parallel rows count the same formula with L = S), as a\n"
+      "fraction of the device's CLBlast SGEMM rate. On CPU devices 'cpu-norm' rates use the process CPU\n"
+      "time / compute units (what the run would reach with the machine to itself), compared with the\n"
+      "SGEMM rate measured the same way. Host clock around clFinish, one warm-up call, median of the\n"
+      "samples (a first call over 5 s is taken as the single sample); the 1-minute load average is\n"
+      "printed at start and end.\n"
+      "Env: SCALECL_MLSTM_WORKSPACE_MB bounds the chunk scratch (heads run in groups to fit).",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
+  long(*D)[SC_ARGS_MAX_RANK] = dims.v, *Ls = chunks.v, *PS = pseq.v;
+  const int nD = dims.n, nL = chunks.n, nP = pseq.n;
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;

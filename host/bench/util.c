@@ -4,29 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/args.h"
 #include "base/settings.h"
 #include "base/version.h"
 #include "bench/peak.h"
 #include "ops/gemm.h"
-
-int sc_bench_parse_list(const char *s, const char *what, long lo, long hi, long out[SC_BENCH_MAX_LIST], int *n,
-                        sc_err *err) {
-  *n = 0;
-  while (*s) {
-    char buf[32];
-    const size_t len = strcspn(s, ",");
-    if (len == 0 || len >= sizeof buf || *n == SC_BENCH_MAX_LIST)
-      return sc_fail(err, "%s: cannot parse '%s' (expected up to %d comma-separated integers)", what, s,
-                     SC_BENCH_MAX_LIST);
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    if (sc_parse_long(buf, what, lo, hi, &out[(*n)++], err)) return -1;
-    s += len + (s[len] == ',');
-  }
-  if (*n == 0) return sc_fail(err, "%s: empty list", what);
-  return 0;
-}
 
 int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err) {
   float *h = sc_malloc(n * sizeof *h, "benchmark input", err);

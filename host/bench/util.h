@@ -1,4 +1,4 @@
-/* Helpers shared by the `scalecl bench` topics: option lists, random device inputs, timing with process CPU
+/* Helpers shared by the `scalecl bench` topics: random device inputs, timing with process CPU
  * time, machine load, the reference SGEMM rate and the --json output. */
 #ifndef SCALECL_BENCH_UTIL_H
 #define SCALECL_BENCH_UTIL_H
@@ -7,11 +7,6 @@
 
 #include "runtime/timing.h"
 
-#define SC_BENCH_MAX_LIST 16
-
-/* "512,2048,8192" -> n integers in [lo, hi] (at most SC_BENCH_MAX_LIST); `what` names the option in errors. */
-int sc_bench_parse_list(const char *s, const char *what, long lo, long hi, long out[SC_BENCH_MAX_LIST], int *n,
-                        sc_err *err);
 /* Writes n floats uniform in [lo, hi) from a fixed LCG started at seed into m. */
 int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err);
 

@@ -33,24 +33,16 @@ static cJSON *device_json(const sc_device_info *d, int is_default) {
 }
 
 int cmd_devices(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {{"json", NULL, "print the devices as a JSON array"}};
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   int json = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    if (r == SC_ARG_ERROR) return 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout, "scalecl devices [--json]",
-               "Lists every OpenCL device of every platform with its probed capabilities.\n"
-               "The default device (marked *) is the first GPU, else the first CPU; SCALECL_DEVICE or --device\n"
-               "on other commands selects by index or by a substring of platform, vendor or device name.",
-               opts, nopts);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-    if (r == 0) json = 1;
-  }
+  const sc_option opts[] = {{"json", SC_OPT_FLAG, &json, NULL, .help = "print the devices as a JSON array"}};
+  const sc_args args = {
+      "scalecl devices [--json]",
+      "Lists every OpenCL device of every platform with its probed capabilities.\n"
+      "The default device (marked *) is the first GPU, else the first CPU; SCALECL_DEVICE or --device\n"
+      "on other commands selects by index or by a substring of platform, vendor or device name.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
   sc_device_info *devs;
   int n, def;
   if (sc_cl_enumerate(&devs, &n, err)) return 1;

@@ -10,23 +10,16 @@
 #include "cli/commands.h"
 
 int cmd_env(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {{"json", NULL, "print {\"scalecl\": version, \"settings\": {...}} as JSON"}};
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   int json = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    if (r == SC_ARG_ERROR) return 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout, "scalecl env [--json]",
-               "Prints the scalecl version and every SCALECL_* setting as the library uses it (defaults filled\n"
-               "in; empty means the built-in default described in README.md). Benchmark JSON records the same.",
-               opts, nopts);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-    if (r == 0) json = 1;
-  }
+  const sc_option opts[] = {
+      {"json", SC_OPT_FLAG, &json, NULL, .help = "print {\"scalecl\": version, \"settings\": {...}} as JSON"}};
+  const sc_args args = {
+      "scalecl env [--json]",
+      "Prints the scalecl version and every SCALECL_* setting as the library uses it (defaults filled\n"
+      "in; empty means the built-in default described in README.md). Benchmark JSON records the same.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
   cJSON *root = cJSON_CreateObject(), *settings = sc_settings_json(), *version = sc_version_json();
   if (!root || !settings || !version) {
     cJSON_Delete(root);

@@ -1,4 +1,5 @@
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,16 +71,15 @@ static int cmp_preset(const void *pa, const void *pb) {
   return strcmp(a->name, b->name);
 }
 
-/* The options of each architecture: the paper's, with --mode applied to the architecture it is a mode of;
- * fails when it is a mode of neither. */
-static int mode_opts(const char *mode, sc_flops_opts o[2], sc_err *err) {
+/* --mode values: first, tfla apply to xLSTM models, distill_scaling, chinchilla to Llama ones. */
+static const char *const modes[] = {"first", "tfla", "distill_scaling", "chinchilla", NULL};
+
+/* The options of each architecture: the paper's, with --mode applied to the architecture it is a mode of. */
+static void mode_opts(const char *mode, sc_flops_opts o[2]) {
   o[SC_ARCH_XLSTM] = o[SC_ARCH_LLAMA] = sc_flops_paper_opts();
-  if (!mode) return 0;
   sc_err ignore;
-  int xlstm = sc_flops_set_mode(&o[SC_ARCH_XLSTM], SC_ARCH_XLSTM, mode, &ignore) == 0;
-  int llama = sc_flops_set_mode(&o[SC_ARCH_LLAMA], SC_ARCH_LLAMA, mode, &ignore) == 0;
-  if (xlstm || llama) return 0;
-  return sc_fail(err, "--mode '%s' is not one of first, tfla (xLSTM), distill_scaling, chinchilla (Llama)", mode);
+  if (mode && sc_flops_set_mode(&o[SC_ARCH_XLSTM], SC_ARCH_XLSTM, mode, &ignore))
+    sc_flops_set_mode(&o[SC_ARCH_LLAMA], SC_ARCH_LLAMA, mode, &ignore);
 }
 
 static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], int json, sc_err *err) {
@@ -125,90 +125,61 @@ static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], in
 }
 
 int cmd_flops(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"model", "FILE|PRESET", "a config.json path or a preset name (see --table)"},
-      {"ctx", "N", "context length in tokens (default 8192, the paper's main setting)"},
-      {"batch", "B", "sequences per step for --budget (default 2^20/ctx: the paper's ~1M tokens per step)"},
-      {"budget", "C", "training FLOP budget: print the steps and tokens it buys"},
-      {"tokens", "D", "training tokens: print the FLOP budget they cost"},
-      {"mode", "M", "xLSTM: first (default) | tfla; Llama: distill_scaling (default) | chinchilla"},
-      {"json", NULL, "print one JSON object (an array with --table)"},
-      {"table", NULL, "one line per preset in the models directory"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *model = NULL, *mode = NULL;
   long ctx = 8192, batch = 0;
   double budget = 0, tokens = 0;
-  int json = 0, table = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    if (r == SC_ARG_ERROR) return 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout,
-               "scalecl flops --model FILE|PRESET [--ctx N] [--batch B] [--budget C | --tokens D] [--mode M] "
-               "[--json]\n       scalecl flops --table [--ctx N] [--mode M] [--json]",
-               "Parameters and forward FLOPs per sequence as the xLSTM scaling-law paper counts them (Appendix C):\n"
-               "linear layers incl. the LM head, sequence mixing (mLSTM cell or attention core) and other (SwiGLU);\n"
-               "embedding, norm and residual FLOPs excluded; training = 3 x forward. Presets are looked up in\n"
-               "$SCALECL_MODELS_DIR, else <dir of scalecl>/models, else the source tree's models/.",
-               opts, nopts);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-    int bad = 0;
-    switch (r) {
-      case 0:
-        model = p.value;
-        break;
-      case 1:
-        bad = sc_parse_long(p.value, "--ctx", 1, 1L << 24, &ctx, err);
-        break;
-      case 2:
-        bad = sc_parse_long(p.value, "--batch", 1, 1L << 30, &batch, err);
-        break;
-      case 3:
-        bad = sc_parse_double(p.value, "--budget", &budget, err) ||
-              (budget <= 0 && sc_fail(err, "--budget must be positive"));
-        break;
-      case 4:
-        bad = sc_parse_double(p.value, "--tokens", &tokens, err) ||
-              (tokens <= 0 && sc_fail(err, "--tokens must be positive"));
-        break;
-      case 5:
-        mode = p.value;
-        break;
-      case 6:
-        json = 1;
-        break;
-      case 7:
-        table = 1;
-        break;
-    }
-    if (bad) return 2;
-  }
-  sc_flops_opts arch_opts[2];
-  if (mode_opts(mode, arch_opts, err)) return 2;
+  int json = 0, table = 0, mode_i = -1;
+  const sc_option opts[] = {
+      {"model", SC_OPT_STRING, &model, "FILE|PRESET", .help = "a config.json path or a preset name (see --table)"},
+      {"ctx", SC_OPT_LONG, &ctx, "N", .help = "context length in tokens (the paper's main setting)", .lo = 1,
+       .hi = 1L << 24},
+      {"batch", SC_OPT_LONG, &batch, "B",
+       .help = "sequences per step for --budget; by default 2^20/ctx, the paper's ~1M tokens per step", .lo = 1,
+       .hi = 1L << 30},
+      {"budget", SC_OPT_DOUBLE, &budget, "C", .help = "training FLOP budget: print the steps and tokens it buys",
+       .lo = 0, .hi = INFINITY, .flags = SC_OPT_LO_OPEN},
+      {"tokens", SC_OPT_DOUBLE, &tokens, "D", .help = "training tokens: print the FLOP budget they cost", .lo = 0,
+       .hi = INFINITY, .flags = SC_OPT_LO_OPEN},
+      {"mode", SC_OPT_ENUM, &mode_i, "M",
+       .help =
+           "FLOP counting mode: first (default) or tfla for xLSTM, distill_scaling (default) or chinchilla for Llama",
+       .choices = modes},
+      {"json", SC_OPT_FLAG, &json, NULL, .help = "print one JSON object (an array with --table)"},
+      {"table", SC_OPT_FLAG, &table, NULL, .help = "one line per preset in the models directory"},
+  };
+  const sc_args args = {
+      "scalecl flops --model FILE|PRESET [--ctx N] [--batch B] [--budget C | --tokens D] [--mode M] [--json]\n"
+      "       scalecl flops --table [--ctx N] [--mode M] [--json]",
+      "Parameters and forward FLOPs per sequence as the xLSTM scaling-law paper counts them (Appendix C):\n"
+      "linear layers incl. the LM head, sequence mixing (mLSTM cell or attention core) and other (SwiGLU);\n"
+      "embedding, norm and residual FLOPs excluded; training = 3 x forward. Presets are looked up in\n"
+      "$SCALECL_MODELS_DIR, else <dir of scalecl>/models, else the source tree's models/.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
+  if (mode_i >= 0) mode = modes[mode_i];
   if (table) {
     if (model || budget > 0 || tokens > 0 || batch)
       return sc_fail(err, "--table takes only --ctx, --mode and --json"), 2;
+    sc_flops_opts arch_opts[2];
+    mode_opts(mode, arch_opts);
     return run_table(ctx, mode, arch_opts, json, err);
   }
-  if (!model) return sc_fail(err, "--model FILE|PRESET is required (or --table); see 'scalecl flops --help'"), 2;
+  if (!model) return sc_fail(err, "missing --model FILE|PRESET (or --table)"), 2;
   if (budget > 0 && tokens > 0) return sc_fail(err, "give --budget or --tokens, not both"), 2;
   if (batch && !(budget > 0)) return sc_fail(err, "--batch is used only with --budget"), 2;
   if (!batch) batch = (1L << 20) / ctx > 0 ? (1L << 20) / ctx : 1;
 
   sc_model_config c;
   if (sc_model_config_resolve(model, &c, err)) return 1;
-  if (c.n_warnings) fputs(c.warnings, stderr);
   sc_flops_opts o = sc_flops_paper_opts();
   if (mode && sc_flops_set_mode(&o, c.arch, mode, err)) return 2;
+  if (c.n_warnings) fputs(c.warnings, stderr);
   sc_flops fw;
   if (sc_flops_forward(&c, ctx, &o, &fw, err)) return 1;
   if (c.arch == SC_ARCH_XLSTM && ctx % c.chunk_size)
-    fprintf(stderr, "note: ctx %ld is not a multiple of chunk_size %ld; like the paper, only %ld whole chunks count\n",
-            ctx, c.chunk_size, ctx / c.chunk_size);
+    fprintf(stderr, "note: ctx %ld is not a multiple of chunk_size %ld; like the paper, only %ld whole chunk%s\n", ctx,
+            c.chunk_size, ctx / c.chunk_size, ctx / c.chunk_size == 1 ? " counts" : "s count");
   sc_budget_plan plan;
   if (budget > 0 && sc_flops_plan_budget(&fw, ctx, batch, budget, &plan, err)) return 1;
   const double n_params = (double)sc_model_params(&c);

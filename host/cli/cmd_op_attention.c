@@ -129,57 +129,33 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
 }
 
 int op_attention_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"in", "FILE", "input safetensors: q, k, v (B,NH,S,dh) float; optional pos, seg (B,S) int; do for --backward"},
-      {"out", "FILE", "output safetensors: o, lse (B,NH,S); dq, dk, dv with --backward"},
-      {"backward", NULL, "also compute dq, dk, dv from the upstream gradient 'do'"},
-      {"rope-theta", "T", "apply RoPE (adjacent pairs, base T, e.g. 500000) to q and k, positions from 'pos'"},
-      {"device", "SEL", "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *in = NULL, *out = NULL, *sel = NULL;
   int backward = 0;
   double theta = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    switch (r) {
-      case SC_ARG_ERROR:
-        return 2;
-      case SC_ARG_HELP:
-        sc_usage(stdout,
-                 "scalecl op attention --in IN.safetensors --out OUT.safetensors [--backward] [--rope-theta T]\n"
-                 "                     [--device SEL]",
-                 "Causal multi-head attention, scale 1/sqrt(dh), on the device. With 'seg' a token attends only to\n"
-                 "earlier tokens of the same segment id (document). With --rope-theta, q and k are rotated first\n"
-                 "(positions from 'pos', else 0..S-1) and dq, dk are gradients w.r.t. the un-rotated inputs.\n"
-                 "lse is the natural-log log-sum-exp of each row's scaled, masked scores. Head dims: multiples\n"
-                 "of 16 up to 256 (64, 80, 96, 128 in the models). Inputs may be F32, F64, F16 or BF16.",
-                 opts, nopts);
-        return 0;
-      case SC_ARG_POSITIONAL:
-        return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-      case 0:
-        in = p.value;
-        break;
-      case 1:
-        out = p.value;
-        break;
-      case 2:
-        backward = 1;
-        break;
-      case 3:
-        if (sc_parse_double(p.value, "--rope-theta", &theta, err)) return 2;
-        if (!(theta > 1) || !isfinite(theta))
-          return sc_fail(err, "--rope-theta: %s must be a finite number above 1 (the paper uses 500000)", p.value), 2;
-        break;
-      case 4:
-        sel = p.value;
-        break;
-    }
-  }
-  if (!in || !out)
-    return sc_fail(err, "missing %s (see 'scalecl op attention --help')", !in ? "--in FILE" : "--out FILE"), 2;
+  const sc_option opts[] = {
+      {"in", SC_OPT_STRING, &in, "FILE",
+       .help = "input safetensors: q, k, v (B,NH,S,dh) float; optional pos, seg (B,S) int; do for --backward",
+       .flags = SC_OPT_REQUIRED},
+      {"out", SC_OPT_STRING, &out, "FILE", .help = "output safetensors: o, lse (B,NH,S); dq, dk, dv with --backward",
+       .flags = SC_OPT_REQUIRED},
+      {"backward", SC_OPT_FLAG, &backward, NULL, .help = "also compute dq, dk, dv from the upstream gradient 'do'"},
+      {"rope-theta", SC_OPT_DOUBLE, &theta, "T",
+       .help = "apply RoPE (adjacent pairs, base T; the paper uses 500000) to q and k, positions from 'pos'", .lo = 1,
+       .hi = INFINITY, .flags = SC_OPT_LO_OPEN},
+      {"device", SC_OPT_STRING, &sel, "SEL",
+       .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
+  };
+  const sc_args args = {
+      "scalecl op attention --in IN.safetensors --out OUT.safetensors [--backward] [--rope-theta T]\n"
+      "                     [--device SEL]",
+      "Causal multi-head attention, scale 1/sqrt(dh), on the device. With 'seg' a token attends only to\n"
+      "earlier tokens of the same segment id (document). With --rope-theta, q and k are rotated first\n"
+      "(positions from 'pos', else 0..S-1) and dq, dk are gradients w.r.t. the un-rotated inputs.\n"
+      "lse is the natural-log log-sum-exp of each row's scaled, masked scores. Head dims: multiples\n"
+      "of 16 up to 256 (64, 80, 96, 128 in the models). Inputs may be F32, F64, F16 or BF16.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
   op_state s;
   memset(&s, 0, sizeof s);
   if (sc_st_open(&s.in, in, err)) return 1;

@@ -130,65 +130,38 @@ static int write_outputs(const char *path, const tensors *t, int backward, int L
 }
 
 int op_mlstm_main(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"in", "FILE", "input safetensors: q k v (B,NH,S,D), i f (B,NH,S); optional c0 n0 m0; dh for --backward"},
-      {"out", "FILE", "output safetensors (written atomically)"},
-      {"chunk", "L", "chunk size: 16, 32, 64 (default) or 128"},
-      {"backward", NULL, "also run the custom backward (needs dh) and write dq dk dv di df dc0"},
-      {"eps", "E", "normalizer epsilon, added after the max (default 1e-6, as upstream)"},
-      {"device", "SEL", "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *in_path = NULL, *out_path = NULL, *sel = NULL;
   long L = 64;
   double eps = 1e-6;
   int backward = 0;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    switch (r) {
-      case SC_ARG_ERROR:
-        return 2;
-      case SC_ARG_HELP:
-        sc_usage(stdout,
-                 "scalecl op mlstm --in IN.safetensors --out OUT.safetensors [--chunk L] [--backward] [--eps E]\n"
-                 "                 [--device SEL]",
-                 "Runs the chunkwise mLSTM cell (exponential input gate, max-state stabilizer, q scaled by dqk^-1/2)\n"
-                 "in float32 on the device. Inputs (F32 or F64; F16/BF16 accepted): q, k (B,NH,S,dqk), v (B,NH,S,dv),\n"
-                 "i, f (B,NH,S) gate pre-activations; optional initial state c0 (B,NH,dqk,dv), n0 (B,NH,dqk),\n"
-                 "m0 (B,NH,1) or (B,NH), zeros when absent; with --backward also dh (B,NH,S,dv).\n"
-                 "Outputs (F32): h (B,NH,S,dv), n_out, m_out (B,NH,S) (the normalizer and stabilizer the backward\n"
-                 "uses), c_last, n_last, m_last (B,NH,1); with --backward dq, dk, dv, di, df, dc0 from the custom\n"
-                 "backward (normalizer treated as a constant, as mlstm_kernels' chunkwise custbw). S need not be a\n"
-                 "multiple of L; dqk, dv: multiples of 8 up to 512.",
-                 opts, nopts);
-        return 0;
-      case SC_ARG_POSITIONAL:
-        return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-      case 0:
-        in_path = p.value;
-        break;
-      case 1:
-        out_path = p.value;
-        break;
-      case 2:
-        if (sc_parse_long(p.value, "--chunk", 16, 128, &L, err)) return 2;
-        if (L != 16 && L != 32 && L != 64 && L != 128) return sc_fail(err, "--chunk %ld: use 16, 32, 64 or 128", L), 2;
-        break;
-      case 3:
-        backward = 1;
-        break;
-      case 4:
-        if (sc_parse_double(p.value, "--eps", &eps, err)) return 2;
-        if (!(eps >= 0 && eps < 1)) return sc_fail(err, "--eps %g: expected a value in [0, 1)", eps), 2;
-        break;
-      case 5:
-        sel = p.value;
-        break;
-    }
-  }
-  if (!in_path || !out_path)
-    return sc_fail(err, "scalecl op mlstm needs --in FILE and --out FILE (see 'scalecl op mlstm --help')"), 2;
+  const sc_option opts[] = {
+      {"in", SC_OPT_STRING, &in_path, "FILE",
+       .help = "input safetensors: q k v (B,NH,S,D), i f (B,NH,S); optional c0 n0 m0; dh for --backward",
+       .flags = SC_OPT_REQUIRED},
+      {"out", SC_OPT_STRING, &out_path, "FILE", .help = "output safetensors (written atomically)",
+       .flags = SC_OPT_REQUIRED},
+      {"chunk", SC_OPT_LONG, &L, "L", .help = "chunk size", .choices = sc_mlstm_chunk_choices},
+      {"backward", SC_OPT_FLAG, &backward, NULL,
+       .help = "also run the custom backward (needs dh) and write dq dk dv di df dc0"},
+      {"eps", SC_OPT_DOUBLE, &eps, "E", .help = "normalizer epsilon, added after the max (as upstream)", .lo = 0,
+       .hi = 1, .flags = SC_OPT_HI_OPEN},
+      {"device", SC_OPT_STRING, &sel, "SEL",
+       .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
+  };
+  const sc_args args = {
+      "scalecl op mlstm --in IN.safetensors --out OUT.safetensors [--chunk L] [--backward] [--eps E]\n"
+      "                 [--device SEL]",
+      "Runs the chunkwise mLSTM cell (exponential input gate, max-state stabilizer, q scaled by dqk^-1/2)\n"
+      "in float32 on the device. Inputs (F32 or F64; F16/BF16 accepted): q, k (B,NH,S,dqk), v (B,NH,S,dv),\n"
+      "i, f (B,NH,S) gate pre-activations; optional initial state c0 (B,NH,dqk,dv), n0 (B,NH,dqk),\n"
+      "m0 (B,NH,1) or (B,NH), zeros when absent; with --backward also dh (B,NH,S,dv).\n"
+      "Outputs (F32): h (B,NH,S,dv), n_out, m_out (B,NH,S) (the normalizer and stabilizer the backward\n"
+      "uses), c_last, n_last, m_last (B,NH,1); with --backward dq, dk, dv, di, df, dc0 from the custom\n"
+      "backward (normalizer treated as a constant, as mlstm_kernels' chunkwise custbw). S need not be a\n"
+      "multiple of L; dqk, dv: multiples of 8 up to 512.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
 
   sc_st_file in;
   if (sc_st_open(&in, in_path, err)) return 1;

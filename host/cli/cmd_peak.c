@@ -39,48 +39,33 @@ static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_e
 }
 
 int cmd_peak(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"device", "SEL", "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", "FILE", "also write the results as JSON to FILE ('-' for stdout)"},
-      {"samples", "N", "median over N samples (default 5)"},
-      {"min-time", "SEC", "each sample lasts at least SEC seconds (default 0.2)"},
-      {"quick", NULL, "3 samples of 0.05 s each: a fast, noisier measurement"},
-      {"no-gemm", NULL, "skip the SGEMM measurements"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
   const char *sel = NULL, *json = NULL;
-  sc_peak_opts po = {5, 0.2, 0};
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    long v;
-    switch (r) {
-      case SC_ARG_ERROR: return 2;
-      case SC_ARG_HELP:
-        sc_usage(stdout, "scalecl peak [--device SEL] [--json FILE] [--samples N] [--min-time SEC] [--quick]",
-                 "Measures the selected device the way clpeak does: fp32 FMA peak (best vector width), global memory\n"
-                 "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through CLBlast and through\n"
-                 "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median of samples\n"
-                 "taken after warm-up with a host clock around clFinish. Kernel compile time is not included.",
-                 opts, nopts);
-        return 0;
-      case SC_ARG_POSITIONAL: return sc_fail(err, "unexpected argument '%s'", p.value), 2;
-      case 0: sel = p.value; break;
-      case 1: json = p.value; break;
-      case 2:
-        if (sc_parse_long(p.value, "--samples", 1, 1000, &v, err)) return 2;
-        po.samples = (int)v;
-        break;
-      case 3:
-        if (sc_parse_double(p.value, "--min-time", &po.min_sample_s, err)) return 2;
-        break;
-      case 4:
-        po.samples = 3;
-        po.min_sample_s = 0.05;
-        break;
-      case 5: po.skip_gemm = 1; break;
-    }
-  }
+  sc_peak_opts po = {0, 0, 0};
+  long samples = 0; /* 0: not given (the defaults depend on --quick) */
+  int quick = 0;
+  const sc_option opts[] = {
+      {"device", SC_OPT_STRING, &sel, "SEL",
+       .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
+      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples: 5 by default, 3 with --quick", .lo = 1,
+       .hi = 1000},
+      {"min-time", SC_OPT_DOUBLE, &po.min_sample_s, "SEC",
+       .help = "each sample lasts at least SEC seconds: 0.2 by default, 0.05 with --quick", .lo = 0, .hi = 60,
+       .flags = SC_OPT_LO_OPEN},
+      {"quick", SC_OPT_FLAG, &quick, NULL, .help = "3 samples of 0.05 s each: a fast, noisier measurement"},
+      {"no-gemm", SC_OPT_FLAG, &po.skip_gemm, NULL, .help = "skip the SGEMM measurements"},
+  };
+  const sc_args args = {
+      "scalecl peak [--device SEL] [--json FILE] [--samples N] [--min-time SEC] [--quick] [--no-gemm]",
+      "Measures the selected device the way clpeak does: fp32 FMA peak (best vector width), global memory\n"
+      "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through CLBlast and through\n"
+      "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median of samples\n"
+      "taken after warm-up with a host clock around clFinish. Kernel compile time is not included.",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
+  po.samples = samples ? (int)samples : quick ? 3 : 5;
+  if (po.min_sample_s == 0) po.min_sample_s = quick ? 0.05 : 0.2;
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   printf("device: %s (%s, %u CUs, driver %s)\n", c.dev.name, c.dev.platform_name, c.dev.compute_units,

@@ -24,115 +24,68 @@ static const char *const description =
     "GCIDE, GPL-2+): one document per dictionary entry, into $SCALECL_DATA_DIR/gcide (default data/gcide).";
 
 int cmd_prepare(int argc, char **argv, sc_err *err) {
-  static const sc_opt opts[] = {
-      {"in", "PATH", "input file or directory (repeatable; further paths may follow without --in)"},
-      {"out", "DIR", "output directory (created if needed)"},
-      {"val-fraction", "F", "share of documents for validation, in [0, 1) (default 0.01)"},
-      {"shard-tokens", "N", "tokens per shard (default 1e8, as llm.c)"},
-      {"default", NULL, "build the default corpus from dict-gcide"},
-      {"docs", "KIND", "plain-text documents: file, paragraph or entry (default file)"},
-      {"format", "FMT", "auto, text or jsonl (default auto: by file name)"},
-      {"field", "NAME", "JSONL field holding the text (default text)"},
-      {"name", "NAME", "shard name prefix (default: the last component of --out)"},
-      {"shard-version", "V", "1 (uint16 tokens, default) or 7 (uint32 tokens)"},
-      {"force", NULL, "replace shards of the same name already in --out"},
-      {"quiet", NULL, "no progress line"},
-  };
-  const int nopts = (int)(sizeof opts / sizeof opts[0]);
+  static const char *const formats[] = {"auto", "text", "jsonl", NULL};         /* sc_input_format order */
+  static const char *const docs_kinds[] = {"file", "paragraph", "entry", NULL}; /* sc_text_docs order */
+  static const char *const versions[] = {"1", "7", NULL};
   sc_prepare_opts o;
   sc_prepare_defaults(&o);
-  const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-  if (!inputs) return sc_fail(err, "out of host memory"), 1;
-  int n_in = 0, def = 0, quiet = 0, code = 0;
-  const char *docs = NULL;
-  sc_argp p;
-  sc_argp_init(&p, argc, argv);
-  for (int r; !code && (r = sc_arg_next(&p, opts, nopts, err)) != SC_ARG_END;) {
-    long v;
-    if (r == SC_ARG_ERROR) code = 2;
-    if (r == SC_ARG_HELP) {
-      sc_usage(stdout, "scalecl prepare --in PATH... --out DIR [options] | scalecl prepare --default [--out DIR]",
-               description, opts, nopts);
-      free(inputs);
-      return 0;
-    }
-    if (r == SC_ARG_POSITIONAL) {
-      if (n_in == 0)
-        code = (sc_fail(err, "unexpected argument '%s' (inputs follow --in)", p.value), 2);
-      else
-        inputs[n_in++] = p.value;
-    }
-    if (r == 0) inputs[n_in++] = p.value;
-    if (r == 1) o.out_dir = p.value;
-    if (r == 2) {
-      if (sc_parse_double(p.value, "--val-fraction", &o.val_fraction, err))
-        code = 2;
-      else if (!(o.val_fraction >= 0 && o.val_fraction < 1))
-        code = (sc_fail(err, "--val-fraction %s is outside [0, 1)", p.value), 2);
-    }
-    if (r == 3) {
-      if (sc_parse_long(p.value, "--shard-tokens", 1, 2147483647L, &v, err))
-        code = 2;
-      else
-        o.shard_tokens = (uint64_t)v;
-    }
-    if (r == 4) def = 1;
-    if (r == 5) docs = p.value;
-    if (r == 6) {
-      if (!strcmp(p.value, "auto"))
-        o.format = SC_FORMAT_AUTO;
-      else if (!strcmp(p.value, "text"))
-        o.format = SC_FORMAT_TEXT;
-      else if (!strcmp(p.value, "jsonl"))
-        o.format = SC_FORMAT_JSONL;
-      else
-        code = (sc_fail(err, "--format: '%s' is not auto, text or jsonl", p.value), 2);
-    }
-    if (r == 7) o.text_field = p.value;
-    if (r == 8) o.name = p.value;
-    if (r == 9) {
-      if (sc_parse_long(p.value, "--shard-version", 1, 7, &v, err) || (v != 1 && v != 7))
-        code = (sc_fail(err, "--shard-version: '%s' is not 1 (uint16) or 7 (uint32)", p.value), 2);
-      else
-        o.version = (int)v;
-    }
-    if (r == 10) o.force = 1;
-    if (r == 11) quiet = 1;
-  }
+  sc_strs in = {calloc((size_t)argc + 1, sizeof(const char *)), 0};
+  if (!in.v) return sc_fail(err, "out of host memory"), 1;
+  long shard_tokens = (long)o.shard_tokens, version = o.version;
+  int def = 0, quiet = 0, format = (int)o.format, docs = -1; /* docs -1: by --default */
+  const sc_option opts[] = {
+      {"in", SC_OPT_STRINGS, &in, "PATH",
+       .help = "input file or directory (repeatable; paths may also follow without --in)"},
+      {"out", SC_OPT_STRING, &o.out_dir, "DIR", .help = "output directory (created if needed)"},
+      {"val-fraction", SC_OPT_DOUBLE, &o.val_fraction, "F", .help = "share of documents for validation", .lo = 0,
+       .hi = 1, .flags = SC_OPT_HI_OPEN},
+      {"shard-tokens", SC_OPT_LONG, &shard_tokens, "N", .help = "tokens per shard (the default is llm.c's)", .lo = 1,
+       .hi = 2147483647.0},
+      {"default", SC_OPT_FLAG, &def, NULL, .help = "build the default corpus from dict-gcide"},
+      {"docs", SC_OPT_ENUM, &docs, "KIND",
+       .help =
+           "plain-text documents: whole files, paragraphs or dictionary entries; file by default, entry with --default",
+       .choices = docs_kinds},
+      {"format", SC_OPT_ENUM, &format, "FMT", .help = "by file name (auto) or forced", .choices = formats},
+      {"field", SC_OPT_STRING, &o.text_field, "NAME", .help = "JSONL field holding the text"},
+      {"name", SC_OPT_STRING, &o.name, "NAME", .help = "shard name prefix (default: the last component of --out)"},
+      {"shard-version", SC_OPT_LONG, &version, "V", .help = "1 (uint16 tokens) or 7 (uint32 tokens)",
+       .choices = versions},
+      {"force", SC_OPT_FLAG, &o.force, NULL, .help = "replace shards of the same name already in --out"},
+      {"quiet", SC_OPT_FLAG, &quiet, NULL, .help = "no progress line"},
+  };
+  const sc_args args = {"scalecl prepare --in PATH... --out DIR [options] | scalecl prepare --default [--out DIR]",
+                        description, opts, SC_NOPTS(opts), &in};
+  const char **inputs = in.v;
+  int code = sc_args_parse(&args, argc, argv, err);
+  o.shard_tokens = (uint64_t)shard_tokens;
+  o.version = (int)version;
+  o.format = (sc_input_format)format;
   char out_buf[4096];
-  if (!code && def) {
-    if (n_in) code = (sc_fail(err, "--default builds from %s; it takes no --in", SC_GCIDE_PATH), 2);
-    if (!code && access(SC_GCIDE_PATH, R_OK) != 0)
+  if (code == SC_ARGS_RUN && def) {
+    if (in.n) code = (sc_fail(err, "--default builds from %s; it takes no --in", SC_GCIDE_PATH), 2);
+    if (code == SC_ARGS_RUN && access(SC_GCIDE_PATH, R_OK) != 0)
       code = (sc_fail(err,
                       "--default: %s is missing. Hint: install Debian's dict-gcide (sudo apt-get install dict-gcide, "
                       "or platforms/install-debian.sh)",
                       SC_GCIDE_PATH),
               1);
-    inputs[n_in++] = SC_GCIDE_PATH;
-    if (!docs) docs = "entry";
+    inputs[in.n++] = SC_GCIDE_PATH;
+    if (docs < 0) docs = SC_DOCS_ENTRY;
     if (!o.out_dir) {
       snprintf(out_buf, sizeof out_buf, "%s/gcide", sc_data_dir());
       o.out_dir = out_buf;
     }
   }
-  if (!code && docs) {
-    if (!strcmp(docs, "file"))
-      o.text_docs = SC_DOCS_FILE;
-    else if (!strcmp(docs, "paragraph"))
-      o.text_docs = SC_DOCS_PARAGRAPH;
-    else if (!strcmp(docs, "entry"))
-      o.text_docs = SC_DOCS_ENTRY;
-    else
-      code = (sc_fail(err, "--docs: '%s' is not file, paragraph or entry", docs), 2);
-  }
-  if (!code && !n_in) code = (sc_fail(err, "no inputs: give --in PATH (see --help), or --default"), 2);
-  if (!code && !o.out_dir) code = (sc_fail(err, "no output directory: give --out DIR"), 2);
-  if (code) {
+  if (docs >= 0) o.text_docs = (sc_text_docs)docs;
+  if (code == SC_ARGS_RUN && !in.n) code = (sc_fail(err, "missing --in PATH (or --default)"), 2);
+  if (code == SC_ARGS_RUN && !o.out_dir) code = (sc_fail(err, "missing --out DIR"), 2);
+  if (code != SC_ARGS_RUN) {
     free(inputs);
     return code;
   }
   o.inputs = inputs;
-  o.n_inputs = n_in;
+  o.n_inputs = in.n;
   o.progress = !quiet && isatty(2);
   sc_prepare_stats st;
   int rc = sc_prepare(&o, &st, err);

@@ -1,5 +1,10 @@
 #include "cli/commands.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "base/args.h"
+
 /* One line per subcommand; `scalecl --help` lists them in this order. */
 const sc_command sc_commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
@@ -12,3 +17,21 @@ const sc_command sc_commands[] = {
     {"fit", cmd_fit, "scaling-law fits of a runs table: IsoFLOP power laws, L(N,D), bootstrap CIs, charts"},
 };
 const int sc_n_commands = (int)(sizeof sc_commands / sizeof sc_commands[0]);
+
+void sc_report_error(const char *path, int rc, sc_err *err) {
+  if (!rc || !err->msg[0]) return;
+  fprintf(stderr, "%s: error: %s\n", path, err->msg);
+  if (rc == 2) fprintf(stderr, "run '%s --help' for usage\n", path);
+  err->msg[0] = '\0';
+}
+
+int sc_fail_choice(sc_err *err, const char *what, const char *word, const char *const *names, int n) {
+  char list[512];
+  size_t at = 0;
+  for (int i = 0; i < n && at < sizeof list; i++)
+    at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", names[i]);
+  const int near = word ? sc_nearest(word, names, n) : -1;
+  if (!word) return sc_fail(err, "missing %s (one of %s)", what, list);
+  if (near >= 0) return sc_fail(err, "unknown %s '%s'; did you mean '%s'?", what, word, names[near]);
+  return sc_fail(err, "unknown %s '%s' (one of %s)", what, word, list);
+}

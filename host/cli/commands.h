@@ -16,6 +16,12 @@ typedef struct {
 extern const sc_command sc_commands[];
 extern const int sc_n_commands;
 
+/* Prints a failed command's message as "<path>: error: <message>", then for a usage error (rc 2) the line
+ * "run '<path> --help' for usage", and clears the message so that it is printed once. */
+void sc_report_error(const char *path, int rc, sc_err *err);
+/* The usage error for a missing (word NULL) or unknown command or topic, naming the nearest of names. */
+int sc_fail_choice(sc_err *err, const char *what, const char *word, const char *const *names, int n);
+
 int cmd_devices(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);

@@ -11,40 +11,32 @@ static void usage(FILE *f) {
   for (int i = 0; i < sc_n_commands; i++) fprintf(f, "  %-10s %s\n", sc_commands[i].name, sc_commands[i].summary);
   fprintf(f,
           "\n'scalecl <command> --help' describes a command's options.\n"
-          "environment: SCALECL_DEVICE, SCALECL_KERNEL_DIR, SCALECL_CACHE_DIR, SCALECL_GEMM, SCALECL_PROFILE_DIR,\n"
-          "SCALECL_MODELS_DIR, SCALECL_DATA_DIR (see README.md)\n");
+          "'scalecl --version' prints the version; 'scalecl env' every SCALECL_* setting (see README.md).\n");
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
-  const char *name = argv[1];
-  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+  static sc_err err;
+  const char *names[64];
+  const int n = sc_n_commands < 64 ? sc_n_commands : 64;
+  for (int i = 0; i < n; i++) names[i] = sc_commands[i].name;
+  const char *name = argc < 2 ? NULL : argv[1];
+  if (name && (!strcmp(name, "--version") || !strcmp(name, "version"))) {
     printf("%s\n", sc_version_line());
     return 0;
   }
-  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+  if (name && (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help"))) {
     usage(stdout);
     return 0;
   }
-  for (int i = 0; i < sc_n_commands; i++) {
-    if (strcmp(name, sc_commands[i].name) != 0) continue;
-    static sc_err err;
-    err.msg[0] = '\0';
-    int rc = sc_commands[i].fn(argc - 1, argv + 1, &err);
-    if (rc != 0 && err.msg[0]) fprintf(stderr, "scalecl %s: error: %s\n", name, err.msg);
+  for (int i = 0; name && i < n; i++) {
+    if (strcmp(name, names[i]) != 0) continue;
+    char path[64];
+    snprintf(path, sizeof path, "scalecl %s", name);
+    const int rc = sc_commands[i].fn(argc - 1, argv + 1, &err);
+    sc_report_error(path, rc, &err);
     return rc;
   }
-  const char *names[64];
-  int n = sc_n_commands < 64 ? sc_n_commands : 64;
-  for (int i = 0; i < n; i++) names[i] = sc_commands[i].name;
-  int near = sc_nearest(name, names, n);
-  if (near >= 0)
-    fprintf(stderr, "scalecl: error: unknown command '%s'; did you mean '%s'?\n\n", name, names[near]);
-  else
-    fprintf(stderr, "scalecl: error: unknown command '%s'\n\n", name);
-  usage(stderr);
+  sc_fail_choice(&err, "command", name, names, n);
+  sc_report_error("scalecl", 2, &err);
   return 2;
 }

@@ -546,10 +546,10 @@ static int write_info(run *r, const char *name, sc_err *err) {
 
 int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   memset(st, 0, sizeof *st);
-  if (o->n_inputs < 1) return sc_fail(err, "prepare: no inputs (give --in PATH, or --default)");
-  if (!o->out_dir || !*o->out_dir) return sc_fail(err, "prepare: no output directory (--out DIR)");
+  if (o->n_inputs < 1) return sc_fail(err, "no inputs (give --in PATH, or --default)");
+  if (!o->out_dir || !*o->out_dir) return sc_fail(err, "no output directory (--out DIR)");
   if (!(o->val_fraction >= 0 && o->val_fraction < 1))
-    return sc_fail(err, "prepare: --val-fraction %g is outside [0, 1)", o->val_fraction);
+    return sc_fail(err, "--val-fraction %g is outside [0, 1)", o->val_fraction);
   char namebuf[256];
   const char *name = o->name;
   if (!name || !*name) {
@@ -560,7 +560,7 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
     snprintf(namebuf, sizeof namebuf, "%.*s", (int)(e - b), b);
     name = *namebuf && strcmp(namebuf, ".") && strcmp(namebuf, "..") ? namebuf : "data";
   }
-  if (strchr(name, '/')) return sc_fail(err, "prepare: shard name '%s' contains '/'", name);
+  if (strchr(name, '/')) return sc_fail(err, "shard name '%s' contains '/'", name);
   /* Every input and the output directory are checked before anything is written. */
   for (int i = 0; i < o->n_inputs; i++)
     if (!sc_is_dir(o->inputs[i]) && sc_check_input(o->inputs[i], "input", err)) return -1;
@@ -574,11 +574,11 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   const int unfinished = sc_is_file(marker);
   if ((old.gl_pathc || unfinished) && !o->force) {
     int rc = unfinished ? sc_fail(err,
-                                  "prepare: an earlier prepare of %s_* in %s did not finish (%s is left). Hint: pass "
+                                  "an earlier prepare of %s_* in %s did not finish (%s is left). Hint: pass "
                                   "--force to remove its files and start again",
                                   name, o->out_dir, marker)
                         : sc_fail(err,
-                                  "prepare: %s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to "
+                                  "%s already holds %zu shard%s named %s_* (e.g. %s). Hint: pass --force to "
                                   "replace them, or choose another --out",
                                   o->out_dir, old.gl_pathc, old.gl_pathc == 1 ? "" : "s", name, old.gl_pathv[0]);
     globfree(&old);
@@ -630,8 +630,8 @@ int sc_prepare(const sc_prepare_opts *o, sc_prepare_stats *st, sc_err *err) {
   st->cpu_seconds = sc_cpu_seconds() - r->cpu0;
   progress(r, 1);
   if (!rc && st->documents == 0)
-    rc = sc_fail(err, "prepare: %s%s hold%s no documents (%llu file%s, %llu bytes, %llu malformed line%s)",
-                 o->inputs[0], o->n_inputs > 1 ? " and the other inputs" : "", o->n_inputs > 1 ? "" : "s",
+    rc = sc_fail(err, "%s%s hold%s no documents (%llu file%s, %llu bytes, %llu malformed line%s)", o->inputs[0],
+                 o->n_inputs > 1 ? " and the other inputs" : "", o->n_inputs > 1 ? "" : "s",
                  (unsigned long long)st->files, st->files == 1 ? "" : "s", (unsigned long long)st->bytes_text,
                  (unsigned long long)st->bad_lines, st->bad_lines == 1 ? "" : "s");
   if (!rc && st->bad_lines > REPORT_BAD_LINES)

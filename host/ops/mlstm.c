@@ -35,6 +35,8 @@ const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT] = {
     "mlstm_out",       "mlstm_bwd_dq",    "mlstm_bwd_dk",    "mlstm_bwd_dv",      "mlstm_bwd_dots",
     "mlstm_bwd_fscan", "mlstm_step",      "mlstm_step_state"};
 
+const char *const sc_mlstm_chunk_choices[] = {"16", "32", "64", "128", NULL};
+
 static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1, size_t g2, sc_err *err) {
   const char *name = sc_mlstm_kernel_names[kid];
   for (int j = 0; j < n; j++)

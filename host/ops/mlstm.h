@@ -7,6 +7,10 @@
 
 #include "runtime/context.h"
 
+/* Chunk lengths the commands offer for the chunkwise form (op mlstm --chunk, bench mlstm --chunks), as
+ * decimal strings, NULL-terminated: the kernels take any multiple of 16, these are the tuned ones. */
+extern const char *const sc_mlstm_chunk_choices[];
+
 enum {
   SC_MLSTM_K_GATES,
   SC_MLSTM_K_TRANSPOSE,
