@@ -35,25 +35,54 @@ static void test_readers_refuse_non_files(void **state) {
   expect(sc_shard_open(&sh, dir, &err), &err, dir, "a directory");
 }
 
-/* Commands name the path; exit 1, nothing hangs (ctest's timeout would catch a blocked open). */
+/* Runs `scalecl <args> <path>`; expects exit rc and an output naming path and holding needle. */
+static void expect_cli(const char *args, const char *path, int rc, const char *needle) {
+  char cmd[2048], out[8192];
+  snprintf(cmd, sizeof cmd, "'%s' %s '%s' 2>&1", th_scalecl_bin(), args, path);
+  const int got = th_run_capture(cmd, out, sizeof out);
+  printf("  %s -> %d: %s", args, got, out);
+  if (got != rc || !strstr(out, path) || !strstr(out, needle))
+    fail_msg("%s %s: exit %d (want %d), output lacks '%s': %s", args, path, got, rc, needle, out);
+}
+
+/* Commands name the path, and nothing hangs (ctest's timeout would catch a blocked open). Paths given to
+ * options of a path kind are usage errors (exit 2); --model (a preset name or a path) fails at run time. */
 static void test_commands_refuse_non_files(void **state) {
   (void)state;
-  const char *cases[][3] = {
-      {"flops --model", dir, "is a directory without a config.json"},
-      {"flops --model", fifo, "a FIFO"},
-      {"fit --no-plots --runs", dir, "a directory"},
-      {"fit --no-plots --runs", fifo, "a FIFO"},
-      {"op mlstm --out /dev/null --in", dir, "a directory"},
-      {"prepare --out /dev/null --in", fifo, "a FIFO"},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char cmd[2048], out[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s '%s' 2>&1", th_scalecl_bin(), cases[i][0], cases[i][1]);
-    int rc = th_run_capture(cmd, out, sizeof out);
-    printf("  %s -> %d: %s", cases[i][0], rc, out);
-    if (rc != 1 || !strstr(out, cases[i][1]) || !strstr(out, cases[i][2]))
-      fail_msg("%s %s: exit %d, output lacks '%s': %s", cases[i][0], cases[i][1], rc, cases[i][2], out);
-  }
+  expect_cli("flops --model", dir, 1, "is a directory without a config.json");
+  expect_cli("flops --model", fifo, 1, "a FIFO");
+  expect_cli("fit --no-plots --runs", dir, 2, "a directory");
+  expect_cli("fit --no-plots --runs", fifo, 2, "a FIFO");
+  expect_cli("op mlstm --out /dev/null --in", dir, 2, "a directory");
+  char out_dir[700];
+  snprintf(out_dir, sizeof out_dir, "%s/prep", dir);
+  char args[800];
+  snprintf(args, sizeof args, "prepare --out '%s' --in", out_dir);
+  expect_cli(args, fifo, 1, "a FIFO");
+}
+
+/* Output paths are checked before any work (a bad --json used to fail after the whole measurement, naming an
+ * internal temp file), and an output may not overwrite an input. */
+static void test_commands_check_outputs_first(void **state) {
+  (void)state;
+  char file[700], args[1600];
+  snprintf(file, sizeof file, "%s/in.safetensors", dir);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fclose(f);
+  expect_cli("peak --json", "/nonexistent-dir/p.json", 2, "does not exist");
+  expect_cli("peak --json", dir, 2, "is a directory; give a file path");
+  expect_cli("bench mlstm --json", "/nonexistent-dir/m.json", 2, "does not exist");
+  expect_cli("bench attention --json", dir, 2, "is a directory");
+  snprintf(args, sizeof args, "op mlstm --in '%s' --out", file);
+  expect_cli(args, file, 2, "same file as the input");
+  snprintf(args, sizeof args, "op attention --in '%s' --out", file);
+  expect_cli(args, file, 2, "same file as the input");
+  snprintf(args, sizeof args, "fit --runs '%s' --out", file);
+  char below[800];
+  snprintf(below, sizeof below, "%s/out", file);
+  expect_cli(args, below, 2, "is not a directory");
+  expect_cli("prepare --in /dev/null --out", below, 2, "is not a directory");
 }
 
 static void expect_out(int rc, const sc_err *err, const char *needle) {
@@ -105,6 +134,7 @@ int main(void) {
       cmocka_unit_test(test_readers_refuse_non_files),
       cmocka_unit_test(test_commands_refuse_non_files),
       cmocka_unit_test(test_output_paths),
+      cmocka_unit_test(test_commands_check_outputs_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

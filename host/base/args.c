@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/paths.h"
+
 enum { MAX_OPTS = 63 };
 
 int sc_edit_distance(const char *a, const char *b) {
@@ -156,6 +158,9 @@ static int set_value(const sc_option *o, const char *s, sc_err *err) {
     case SC_OPT_FLAG:
       break;
     case SC_OPT_STRING:
+    case SC_OPT_INFILE:
+    case SC_OPT_OUTFILE:
+    case SC_OPT_OUTDIR:
       *(const char **)o->dest = s;
       break;
     case SC_OPT_STRINGS: {
@@ -183,6 +188,30 @@ static int set_value(const sc_option *o, const char *s, sc_err *err) {
     case SC_OPT_LONGS:
     case SC_OPT_SHAPES:
       return parse_list(o, s, err);
+  }
+  return 0;
+}
+
+/* The path kinds' checks (see sc_opt_kind), inputs first so outputs can be compared with them. */
+static int check_paths(const sc_args *a, int n, sc_err *err) {
+  const char *inputs[MAX_OPTS];
+  int ni = 0;
+  char what[80];
+  for (int k = 0; k < n; k++) {
+    const sc_option *o = &a->opts[k];
+    const char *v = o->kind == SC_OPT_INFILE ? *(const char *const *)o->dest : NULL;
+    snprintf(what, sizeof what, "--%s", o->name);
+    if (v && sc_check_input(v, what, err)) return -1;
+    if (v) inputs[ni++] = v;
+  }
+  for (int k = 0; k < n; k++) {
+    const sc_option *o = &a->opts[k];
+    if (o->kind != SC_OPT_OUTFILE && o->kind != SC_OPT_OUTDIR) continue;
+    const char *v = *(const char *const *)o->dest;
+    snprintf(what, sizeof what, "--%s", o->name);
+    if (v && (o->kind == SC_OPT_OUTFILE ? sc_check_output_file(v, what, inputs, ni, err)
+                                        : sc_check_output_dir(v, what, err)))
+      return -1;
   }
   return 0;
 }
@@ -215,7 +244,7 @@ int sc_args_parse(const sc_args *a, int argc, char **argv, sc_err *err) {
   for (int k = 0; k < n; k++)
     if (a->opts[k].flags & SC_OPT_REQUIRED && !seen[k])
       return sc_fail(err, "missing required option --%s %s", a->opts[k].name, a->opts[k].metavar), 2;
-  return SC_ARGS_RUN;
+  return check_paths(a, n, err) ? 2 : SC_ARGS_RUN;
 }
 
 static void help_line(FILE *f, const char *name, const char *metavar, const char *text) {
@@ -240,7 +269,10 @@ static void list_text(const sc_option *o, char *buf, size_t cap) {
 static void default_text(const sc_option *o, char *buf, size_t cap) {
   buf[0] = '\0';
   switch (o->kind) {
-    case SC_OPT_STRING: {
+    case SC_OPT_STRING:
+    case SC_OPT_INFILE:
+    case SC_OPT_OUTFILE:
+    case SC_OPT_OUTDIR: {
       const char *v = *(const char *const *)o->dest;
       if (v) snprintf(buf, cap, "%s", v);
       break;

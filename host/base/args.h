@@ -20,6 +20,13 @@ typedef enum {
   SC_OPT_ENUM,    /* int: the index of the value in choices */
   SC_OPT_LONGS,   /* sc_longs: comma-separated values, each checked as SC_OPT_LONG */
   SC_OPT_SHAPES,  /* sc_shapes: comma-separated shapes of `rank` values joined by `sep` (64x64x64) */
+  /* Paths, const char * like SC_OPT_STRING, checked once every option is parsed, before the command does any
+   * work: an input must be a regular file (base/paths sc_check_input); an output file must be writable, not a
+   * directory and not the same file as any input of the command ("-" is standard output); an output
+   * directory must exist writable or be creatable. */
+  SC_OPT_INFILE,
+  SC_OPT_OUTFILE,
+  SC_OPT_OUTDIR,
 } sc_opt_kind;
 
 enum {

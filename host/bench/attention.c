@@ -113,8 +113,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
-      {"peak", SC_OPT_STRING, &peak, "FILE",
+      {"json", SC_OPT_OUTFILE, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"peak", SC_OPT_INFILE, &peak, "FILE",
        .help = "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
       {"seq", SC_OPT_LONGS, &seqs, "LIST", .help = "sequence lengths", .lo = 1, .hi = 1 << 20},
       {"head-dims", SC_OPT_LONGS, &dhs, "LIST", .help = "head dims", .lo = 16, .hi = 256, .mult = 16},

@@ -99,8 +99,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
-      {"peak", SC_OPT_STRING, &peak, "FILE",
+      {"json", SC_OPT_OUTFILE, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"peak", SC_OPT_INFILE, &peak, "FILE",
        .help = "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
       {"seq", SC_OPT_LONG, &seq, "N", .help = "sequence length of the chunkwise runs", .lo = 1, .hi = 1 << 24},
       {"heads", SC_OPT_LONG, &heads, "N", .help = "heads; batch is 1", .lo = 1, .hi = 4096},

@@ -30,10 +30,10 @@ static int parse_args(int argc, char **argv, sc_fit_report_opts *a, sc_err *err)
   long ctx = 0, boot = 0, seed = (long)a->seed, boot_starts = a->lnd.boot_topk, threads = a->lnd.threads;
   int no_lse = 0;
   const sc_option opts[] = {
-      {"runs", SC_OPT_STRING, &a->runs, "FILE.csv",
+      {"runs", SC_OPT_INFILE, &a->runs, "FILE.csv",
        .help = "runs table (CSV): arch, n_params, n_tokens, flops, val_loss [, experiment_set, ctx, isoflop_budget]",
        .flags = SC_OPT_REQUIRED},
-      {"out", SC_OPT_STRING, &a->out, "DIR",
+      {"out", SC_OPT_OUTDIR, &a->out, "DIR",
        .help = "write fit.json, isoflop_minima.csv and the charts (SVG, PNG) here (default: table only)"},
       {"arch", SC_OPT_STRING, &a->archs, "A[,B]",
        .help = "architectures to fit (default: every arch in the file, each fitted separately)"},

@@ -133,10 +133,10 @@ int op_attention_main(int argc, char **argv, sc_err *err) {
   int backward = 0;
   double theta = 0;
   const sc_option opts[] = {
-      {"in", SC_OPT_STRING, &in, "FILE",
+      {"in", SC_OPT_INFILE, &in, "FILE",
        .help = "input safetensors: q, k, v (B,NH,S,dh) float; optional pos, seg (B,S) int; do for --backward",
        .flags = SC_OPT_REQUIRED},
-      {"out", SC_OPT_STRING, &out, "FILE", .help = "output safetensors: o, lse (B,NH,S); dq, dk, dv with --backward",
+      {"out", SC_OPT_OUTFILE, &out, "FILE", .help = "output safetensors: o, lse (B,NH,S); dq, dk, dv with --backward",
        .flags = SC_OPT_REQUIRED},
       {"backward", SC_OPT_FLAG, &backward, NULL, .help = "also compute dq, dk, dv from the upstream gradient 'do'"},
       {"rope-theta", SC_OPT_DOUBLE, &theta, "T",

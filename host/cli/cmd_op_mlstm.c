@@ -135,10 +135,10 @@ int op_mlstm_main(int argc, char **argv, sc_err *err) {
   double eps = 1e-6;
   int backward = 0;
   const sc_option opts[] = {
-      {"in", SC_OPT_STRING, &in_path, "FILE",
+      {"in", SC_OPT_INFILE, &in_path, "FILE",
        .help = "input safetensors: q k v (B,NH,S,D), i f (B,NH,S); optional c0 n0 m0; dh for --backward",
        .flags = SC_OPT_REQUIRED},
-      {"out", SC_OPT_STRING, &out_path, "FILE", .help = "output safetensors (written atomically)",
+      {"out", SC_OPT_OUTFILE, &out_path, "FILE", .help = "output safetensors (written atomically)",
        .flags = SC_OPT_REQUIRED},
       {"chunk", SC_OPT_LONG, &L, "L", .help = "chunk size", .choices = sc_mlstm_chunk_choices},
       {"backward", SC_OPT_FLAG, &backward, NULL,

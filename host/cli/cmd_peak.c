@@ -46,7 +46,7 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", SC_OPT_STRING, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      {"json", SC_OPT_OUTFILE, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples: 5 by default, 3 with --quick", .lo = 1,
        .hi = 1000},
       {"min-time", SC_OPT_DOUBLE, &po.min_sample_s, "SEC",

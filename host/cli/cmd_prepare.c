@@ -36,7 +36,7 @@ int cmd_prepare(int argc, char **argv, sc_err *err) {
   const sc_option opts[] = {
       {"in", SC_OPT_STRINGS, &in, "PATH",
        .help = "input file or directory (repeatable; paths may also follow without --in)"},
-      {"out", SC_OPT_STRING, &o.out_dir, "DIR", .help = "output directory (created if needed)"},
+      {"out", SC_OPT_OUTDIR, &o.out_dir, "DIR", .help = "output directory (created if needed)"},
       {"val-fraction", SC_OPT_DOUBLE, &o.val_fraction, "F", .help = "share of documents for validation", .lo = 0,
        .hi = 1, .flags = SC_OPT_HI_OPEN},
       {"shard-tokens", SC_OPT_LONG, &shard_tokens, "N", .help = "tokens per shard (the default is llm.c's)", .lo = 1,
