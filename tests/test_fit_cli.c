@@ -339,6 +339,14 @@ static void test_paper_runs(void **state) {
   assert_int_equal((int)num(j, "archs.xlstm.isoflop.n_skipped_missing_loss"), 58);
   assert_int_equal((int)num(j, "archs.xlstm.isoflop.n_budgets_a"), 2);
   cJSON_Delete(j);
+  /* The table's xLSTM budgets that lose runs without an exact loss get the --approx-loss hint. */
+  if (!strstr(text, "hint: 2 budgets had too few runs with an exact loss; 58 runs have only an approximate loss"))
+    fail_msg("no --approx-loss hint:\n%s", text);
+  /* Three context lengths are not pooled silently (that moved the Transformer's b from 0.424 to 0.308). */
+  snprintf(args, sizeof args, "--runs %s/xlstm_scaling_runs.csv --method isoflop --no-plots", data);
+  expect_error(args, 1, "holds runs at 3 context lengths: 2048 (171 runs), 8192 (318 runs), 16384 (151 runs)");
+  snprintf(args, sizeof args, "--runs %s/xlstm_scaling_runs.csv --method isoflop --no-plots --pool-ctx", data);
+  expect_error(args, 0, "contexts pooled: 2048 (171 runs), 8192 (318 runs), 16384 (151 runs)");
 }
 
 int main(void) {

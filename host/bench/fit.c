@@ -9,6 +9,7 @@
 #include "base/args.h"
 #include "base/clock.h"
 #include "base/parallel.h"
+#include "base/paths.h"
 #include "bench/bench.h"
 #include "bench/util.h"
 #include "fit/lnd.h"
@@ -38,7 +39,7 @@ int bench_fit_main(int argc, char **argv, sc_err *err) {
   long samples = 5, boot = 1000, threads = sc_cpu_count();
   int all = 0;
   const sc_option opts[] = {
-      {"runs", SC_OPT_STRING, &runs, "FILE", .help = "runs table"},
+      {"runs", SC_OPT_STRING, &runs, "FILE", .help = "the paper's runs table, xlstm_scaling_runs.csv"},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median of N timed fits with the screened grid", .lo = 1,
        .hi = 1000},
       {"bootstrap", SC_OPT_LONG, &boot, "K", .help = "time K bootstrap resamples per architecture (0 skips)", .lo = 0,
@@ -55,6 +56,10 @@ int bench_fit_main(int argc, char **argv, sc_err *err) {
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
+  if (!sc_is_file(runs))
+    return sc_fail(err, "no runs table at %s: pass --runs PATH/xlstm_scaling_runs.csv; " SC_FIT_PAPER_RUNS_HINT,
+                   runs),
+           1;
   sc_runs rs;
   if (sc_runs_load(runs, &rs, err)) return 1;
   static const char *const archs[2] = {"transformer", "xlstm"};

@@ -39,6 +39,8 @@ static int parse_args(int argc, char **argv, sc_fit_report_opts *a, sc_err *err)
        .help = "architectures to fit (default: every arch in the file, each fitted separately)"},
       {"ctx", SC_OPT_LONG, &ctx, "N", .help = "only runs with this context length (both methods)", .lo = 1,
        .hi = 1L << 30},
+      {"pool-ctx", SC_OPT_FLAG, &a->pool_ctx, NULL,
+       .help = "without --ctx, fit runs of several context lengths together (refused otherwise)"},
       {"set", SC_OPT_STRING, &a->set, "NAME",
        .help = "experiment set of the L(N,D) runs: all (default), tokenparam, ..."},
       {"min-ratio", SC_OPT_DOUBLE, &a->ratio_lo, "R", .help = "L(N,D) runs: smallest token/param ratio D/N (inclusive)",

@@ -25,6 +25,7 @@ typedef struct {
   const char *out;           /* directory for fit.json, isoflop_minima.csv and the charts; NULL: the table only */
   const char *archs;         /* comma-separated architectures; NULL: every arch of the table, in order of appearance */
   int ctx;                   /* only runs with this context length (both methods); 0: any */
+  int pool_ctx;              /* with ctx 0, fit runs of several context lengths together instead of refusing */
   const char *set;           /* experiment set of the L(N,D) runs; NULL: all */
   double ratio_lo, ratio_hi; /* L(N,D) runs: inclusive range of the token/param ratio D/N */
   int approx_loss;           /* rows without val_loss take the midpoint of val_loss_approx_lo/hi */
@@ -65,6 +66,7 @@ typedef struct {
 typedef struct {
   int narch;
   sc_fit_report_arch arch[SC_FIT_MAX_ARCHS];
+  char contexts[512];             /* the table's context lengths with their run counts; "" without a ctx column */
   char plots[8192];               /* the charts written into out, space separated */
   char plots_warning[SC_ERR_MAX]; /* why no charts were drawn although asked for (gnuplot missing); "" otherwise */
 } sc_fit_report_result;

@@ -8,6 +8,12 @@
 
 #include "base/err.h"
 
+/* Where the paper's runs table comes from, for messages about a missing one. */
+#define SC_FIT_PAPER_RUNS_HINT                                                                                   \
+  "the paper's table of 640 runs (xlstm_scaling_runs.csv) is extracted from its public repository "             \
+  "github.com/NX-AI/xlstm_scaling_laws, which has no license, so scalecl does not ship it; README.md "            \
+  "('Paper data') says how to get it. Any CSV with the columns arch, n_params, n_tokens, flops, val_loss works"
+
 /* Parameters, tokens, FLOPs and losses above this are refused as implausible (near 1e300 they overflow the
  * fits' logarithms and the charts' axes). */
 #define SC_RUNS_MAX_VALUE 1e40
