@@ -78,6 +78,19 @@ static void test_cli_env_and_version(void **state) {
   assert_non_null(strstr(out, sc_version_line()));
 }
 
+/* `devices` marks the device SCALECL_DEVICE names, and none (with a warning) when it names nothing. */
+static void test_devices_follow_scalecl_device(void **state) {
+  (void)state;
+  char cmd[1024], out[16384];
+  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=no-such-device '%s' devices 2>&1", th_scalecl_bin());
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
+  assert_non_null(strstr(out, "SCALECL_DEVICE='no-such-device' matches no device"));
+  assert_null(strstr(out, "* "));
+  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=0 '%s' devices 2>&1", th_scalecl_bin());
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
+  assert_non_null(strstr(out, " 0* "));
+}
+
 /* A benchmark JSON records the version and the settings it ran with. */
 static void test_bench_json_records_settings(void **state) {
   (void)state;
@@ -106,6 +119,7 @@ int main(void) {
       cmocka_unit_test(test_json_lists_every_variable),
       cmocka_unit_test(test_cli_env_and_version),
       cmocka_unit_test(test_bench_json_records_settings),
+      cmocka_unit_test(test_devices_follow_scalecl_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,17 @@ static void headers_of_both_versions(void **state) {
   assert_int_equal(s.vocab, SC_TOK_VOCAB);
   for (int i = 0; i < 5; i++) assert_int_equal(sc_shard_token(&s, (uint64_t)i), t16[i]);
   sc_shard_close(&s);
+  /* A delimiter no 16-bit shard can hold would never flag a document start: refused, naming the shard. */
+  sc_shard_set set;
+  assert_int_equal(sc_shard_set_open(&set, p, SC_SPLIT_ALL, &err), 0);
+  sc_loader l;
+  sc_loader_cfg cfg = {.B = 1, .T = 2, .seed = 1, .eot = 70000};
+  assert_int_equal(sc_loader_open(&l, &set, &cfg, &err), -1);
+  assert_non_null(strstr(err.msg, "v1.bin: the document delimiter id 70000 cannot occur in a 16-bit shard"));
+  cfg.eot = 65535;
+  assert_int_equal(sc_loader_open(&l, &set, &cfg, &err), 0);
+  sc_loader_close(&l);
+  sc_shard_set_close(&set);
   /* Version 7: uint32 tokens, written by hand as llm.c's Python writer does (vocab slot 0). */
   const uint8_t payload[12] = {0x00, 0xf4, 0x01, 0x00, 0xff, 0xff, 0xff, 0x7f, 0x05, 0, 0, 0};
   snprintf(p, sizeof p, "%s/v7.bin", dir);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "base/args.h"
+#include "base/settings.h"
 #include "cli/commands.h"
 #include "runtime/context.h"
 
@@ -38,15 +39,24 @@ int cmd_devices(int argc, char **argv, sc_err *err) {
   const sc_args args = {
       "scalecl devices [--json]",
       "Lists every OpenCL device of every platform with its probed capabilities.\n"
-      "The default device (marked *) is the first GPU, else the first CPU; SCALECL_DEVICE or --device\n"
-      "on other commands selects by index or by a substring of platform, vendor or device name.",
+      "The device other commands use (marked *) is the one SCALECL_DEVICE names, else the first GPU,\n"
+      "else the first CPU; --device on other commands selects by index or by a substring of platform,\n"
+      "vendor or device name.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
   sc_device_info *devs;
   int n, def;
   if (sc_cl_enumerate(&devs, &n, err)) return 1;
-  sc_cl_select(devs, n, NULL, &def, err);
+  /* Mark what other commands would open: SCALECL_DEVICE when set, and none when it matches nothing. */
+  const char *sel = sc_settings_get()->device;
+  if (sc_cl_select(devs, n, sel, &def, err)) {
+    def = -1;
+    fprintf(stderr,
+            "scalecl devices: warning: SCALECL_DEVICE='%s' matches no device, so other commands will fail; set it to "
+            "an index or a substring of a name below\n",
+            sel);
+  }
   for (int i = 0; i < n; i++) sc_probe_wg_multiple(NULL, &devs[i]);
   if (json) {
     cJSON *arr = cJSON_CreateArray();

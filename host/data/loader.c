@@ -55,14 +55,23 @@ int sc_loader_open(sc_loader *l, const sc_shard_set *set, const sc_loader_cfg *c
   l->cfg = *cfg;
   l->cum = sc_calloc((size_t)set->n + 1, sizeof *l->cum, "loader window table", err);
   if (!l->cum) return -1;
-  for (int i = 0; i < set->n; i++)
-    if (cfg->vocab > 0 && set->shards[i].vocab > (uint32_t)cfg->vocab) {
+  for (int i = 0; i < set->n; i++) {
+    const sc_shard *s = &set->shards[i];
+    if (cfg->eot >= 0 && s->token_bytes == 2 && cfg->eot > 0xffff) {
+      sc_loader_close(l);
+      return sc_fail(err,
+                     "%s: the document delimiter id %d cannot occur in a 16-bit shard (ids 0..65535), so no "
+                     "document start would ever be flagged. Hint: use the delimiter of the shards' tokenizer",
+                     s->path, (int)cfg->eot);
+    }
+    if (cfg->vocab > 0 && s->vocab > (uint32_t)cfg->vocab) {
       sc_loader_close(l);
       return sc_fail(err,
                      "%s: the shard declares a vocabulary of %lu (header slot 3) but the model has %d. Hint: the "
                      "shards were made with another tokenizer; re-create them or set the vocabulary to match",
-                     set->shards[i].path, (unsigned long)set->shards[i].vocab, cfg->vocab);
+                     s->path, (unsigned long)s->vocab, cfg->vocab);
     }
+  }
   layout_epoch(l);
   if (l->cum[set->n] == 0) {
     sc_loader_close(l);
