@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/progress.h"
 #include "ops/gemm.h"
 #include "runtime/program.h"
 #include "runtime/timing.h"
@@ -22,10 +23,13 @@ static int launch_once(void *p, sc_err *err) {
 
 static const int fma_iters = 512;
 
-static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem buf, size_t global, sc_err *err) {
+static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem buf, size_t global, sc_progress *prog,
+                       sc_err *err) {
   static const int widths[5] = {1, 2, 4, 8, 16};
   for (int w = 0; w < 5; w++) {
     char defs[64];
+    snprintf(defs, sizeof defs, "FMA at vector width %d", widths[w]);
+    sc_progress_note(prog, defs);
     snprintf(defs, sizeof defs, "VW=%d ITERS=%d", widths[w], fma_iters);
     cl_program p;
     cl_kernel k;
@@ -49,6 +53,7 @@ static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem bu
       out->fma_gflops = gf;
       out->fma_best_width = widths[w];
     }
+    sc_progress_add(prog, 1);
   }
   return 0;
 }
@@ -131,16 +136,18 @@ int sc_peak_sgemm(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, siz
   return 0;
 }
 
-int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err) {
-  memset(out, 0, sizeof *out);
-  double t0 = sc_now();
+/* FMA widths, bandwidth and latency, then each GEMM shape and backend: the steps of the progress line. */
+static int measure_all(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_progress *prog, sc_err *err) {
   cl_mem buf;
   size_t global = (size_t)c->dev.compute_units * 4096;
   if (sc_buffer_create(c, global * 4, "FMA output", &buf, err)) return -1;
-  int rc = measure_fma(c, o, out, buf, global, err);
+  int rc = measure_fma(c, o, out, buf, global, prog, err);
   sc_buffer_release(c, buf);
+  sc_progress_note(prog, "memory bandwidth and launch latency");
   if (rc || measure_bw_latency(c, o, out, err)) return -1;
+  sc_progress_add(prog, 1);
   if (!o->skip_gemm) {
+    sc_progress_note(prog, "SGEMM");
     sc_gemm *gemm;
     if (sc_gemm_create(c, &gemm, err)) return -1;
     out->api_backend = sc_gemm_default(gemm);
@@ -156,9 +163,20 @@ int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err)
         sc_gemm_destroy(gemm);
         return sc_wrap(err, "SGEMM %zux%zux%zu: ", g->m, g->n, g->k);
       }
+      sc_progress_add(prog, 2);
     }
     sc_gemm_destroy(gemm);
   }
-  out->seconds = sc_now() - t0;
   return 0;
+}
+
+int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err) {
+  memset(out, 0, sizeof *out);
+  const double t0 = sc_now();
+  sc_progress prog;
+  sc_progress_begin(&prog, "peak", o->skip_gemm ? 6 : 10);
+  const int rc = measure_all(c, o, out, o->progress ? &prog : NULL, err);
+  sc_progress_end(&prog);
+  out->seconds = sc_now() - t0;
+  return rc;
 }

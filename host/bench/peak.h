@@ -29,6 +29,7 @@ typedef struct {
   int samples;         /* median over this many samples (default 5) */
   double min_sample_s; /* each sample lasts at least this long (default 0.2 s) */
   int skip_gemm;
+  int progress; /* a progress line on stderr (when it is a terminal) */
 } sc_peak_opts;
 
 int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err);

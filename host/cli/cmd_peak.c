@@ -40,7 +40,7 @@ static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_e
 
 int cmd_peak(int argc, char **argv, sc_err *err) {
   const char *sel = NULL, *json = NULL;
-  sc_peak_opts po = {0, 0, 0};
+  sc_peak_opts po = {.progress = 1};
   long samples = 0; /* 0: not given (the defaults depend on --quick) */
   int quick = 0;
   const sc_option opts[] = {

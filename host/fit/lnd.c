@@ -456,6 +456,7 @@ static void boot_task(void *arg, int k, int thread) {
     if (c->objective) c->objective[k] = res.objective;
   }
   free(w);
+  sc_progress_add(c->o->progress, 1);
 }
 
 int sc_lnd_bootstrap(const sc_lnd_data *d, const sc_lnd_opts *o, const double *full, int k, unsigned long seed,

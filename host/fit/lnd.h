@@ -6,6 +6,7 @@
 #define SCALECL_FIT_LND_H
 
 #include "base/err.h"
+#include "base/progress.h"
 
 enum { SC_LND_A, SC_LND_B, SC_LND_E, SC_LND_ALPHA, SC_LND_BETA, SC_LND_GAMMA, SC_LND_NP };
 
@@ -23,6 +24,7 @@ typedef struct {
   int boot_topk; /* bootstrap refits: warm start at the full-data fit plus this many screened grid starts */
   int max_iter;  /* BFGS iterations per start (and per restart) */
   int threads;
+  sc_progress *progress; /* bootstrap: one tick per resample; NULL: none */
 } sc_lnd_opts;
 
 void sc_lnd_opts_default(sc_lnd_opts *o);

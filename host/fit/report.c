@@ -100,7 +100,15 @@ static int lnd_bootstrap(const sc_fit_report_opts *a, sc_fit_arch *f, const sc_l
   int rc = -1;
   if (!p || !v) goto done;
   double t0 = sc_now();
-  if (sc_lnd_bootstrap(d, &a->lnd, f->lnd.p, k, a->seed, p, NULL, err)) {
+  sc_progress prog;
+  char what[96];
+  snprintf(what, sizeof what, "fit: %s L(N,D) bootstrap", f->arch);
+  sc_progress_begin(&prog, what, k);
+  sc_lnd_opts o = a->lnd;
+  o.progress = &prog;
+  const int brc = sc_lnd_bootstrap(d, &o, f->lnd.p, k, a->seed, p, NULL, err);
+  sc_progress_end(&prog);
+  if (brc) {
     sc_wrap(err, "%s L(N,D) bootstrap: ", f->arch);
     goto done;
   }
