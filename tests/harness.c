@@ -34,6 +34,61 @@ float *th_falloc(size_t n) { return th_calloc(n, sizeof(float)); }
 
 double *th_dalloc(size_t n) { return th_calloc(n, sizeof(double)); }
 
+enum { TH_GUARD_AFTER = 16 }; /* bytes of NaN after each tensor in offset mode */
+
+void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) {
+  memset(ts, 0, sizeof *ts);
+  ts->c = c;
+  ts->offsets = offsets;
+}
+
+sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes) {
+  static sc_err err;
+  if (ts->n == TH_MAX_TENSORS) fail_msg("more than %d test tensors", TH_MAX_TENSORS);
+  const size_t off = ts->offsets ? (size_t)(2 * ts->n + 3) * sizeof(float) : 0;
+  const size_t total = off + bytes + (ts->offsets ? TH_GUARD_AFTER : 0);
+  unsigned char *init = th_calloc(total, 1);
+  if (ts->offsets) {
+    const float nan = NAN;
+    for (size_t i = 0; i + 4 <= total; i += 4) memcpy(init + i, &nan, 4);
+    memset(init + off, 0, bytes);
+  }
+  if (host) memcpy(init + off, host, bytes);
+  cl_mem m;
+  if (sc_buffer_create(ts->c, total, "test tensor", &m, &err) || sc_buffer_write(ts->c, m, 0, total, init, &err))
+    fail_msg("%s", err.msg);
+  free(init);
+  ts->t[ts->n].buf = m, ts->t[ts->n].off = off, ts->t[ts->n].bytes = bytes;
+  ts->n++;
+  return (sc_view){m, off};
+}
+
+void th_tensor_read(th_tensors *ts, sc_view v, void *host, size_t bytes) {
+  static sc_err err;
+  if (sc_buffer_read(ts->c, v.buf, v.off, bytes, host, &err)) fail_msg("%s", err.msg);
+}
+
+void th_tensors_release(th_tensors *ts) {
+  static sc_err err;
+  for (int j = 0; j < ts->n; j++) {
+    if (ts->offsets) {
+      const size_t off = ts->t[j].off, total = off + ts->t[j].bytes + TH_GUARD_AFTER;
+      unsigned char *all = th_calloc(total, 1);
+      if (sc_buffer_read(ts->c, ts->t[j].buf, 0, total, all, &err)) fail_msg("%s", err.msg);
+      for (size_t i = 0; i < total; i += 4) {
+        float g;
+        memcpy(&g, all + i, 4);
+        if ((i < off || i >= off + ts->t[j].bytes) && !isnan(g))
+          fail_msg("test tensor %d: byte %zu outside its view [%zu, %zu) was overwritten (%g)", j, i, off,
+                   off + ts->t[j].bytes, (double)g);
+      }
+      free(all);
+    }
+    sc_buffer_release(ts->c, ts->t[j].buf);
+  }
+  ts->n = 0;
+}
+
 void th_rng_seed(th_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
 
 static uint64_t splitmix(th_rng *r) {

@@ -31,6 +31,26 @@ void th_setenv(const char *name, const char *value);
 /* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
 void th_ctx_open(sc_ctx *c);
 
+/* The device tensors of a test. With offsets on, tensor j sits 2j+3 floats into its own larger buffer, between
+ * NaN guards, so an op that ignores a view's offset (or takes another tensor's) reads NaN, and one that writes
+ * outside its view is caught by th_tensors_release; with offsets off each tensor is a buffer of its own size. */
+enum { TH_MAX_TENSORS = 64 };
+typedef struct {
+  sc_ctx *c;
+  int offsets;
+  int n;
+  struct {
+    cl_mem buf;
+    size_t off, bytes;
+  } t[TH_MAX_TENSORS];
+} th_tensors;
+void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets);
+/* A new tensor of `bytes` filled from host (zeros when host is NULL). */
+sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes);
+void th_tensor_read(th_tensors *ts, sc_view v, void *host, size_t bytes);
+/* Releases every tensor, failing the test if a guard was overwritten. */
+void th_tensors_release(th_tensors *ts);
+
 typedef struct {
   uint64_t s;
 } th_rng;

@@ -64,6 +64,7 @@ typedef struct {
   float *q, *k, *v, *dout; /* dout NULL: forward only */
   int32_t *seg, *pos;      /* seg NULL: one document; pos NULL: 0..S-1 */
   int rope;                /* apply RoPE (theta 500000) to q and k first */
+  int offsets;             /* device tensors at odd offsets (harness.h th_tensors) */
   float *o, *lse, *dq, *dk, *dv;
 } problem;
 
@@ -119,16 +120,15 @@ static int max_pos(const int32_t *pos, size_t n) {
   return m;
 }
 
-static cl_mem upload(const void *host, size_t bytes) {
-  cl_mem m;
-  TH_CHECK(sc_buffer_create(&ctx, bytes, "test tensor", &m, TH_ERR));
-  if (host) TH_CHECK(sc_buffer_write(&ctx, m, 0, bytes, host, TH_ERR));
-  return m;
+static th_tensors ts; /* the device tensors of one device_run or rollout */
+
+static sc_view upload(const void *host, size_t bytes) {
+  return th_tensor(&ts, host, bytes);
 }
 
-static void *download(cl_mem m, size_t bytes) {
+static void *download(sc_view m, size_t bytes) {
   void *h = th_calloc(1, bytes);
-  TH_CHECK(sc_buffer_read(&ctx, m, 0, bytes, h, TH_ERR));
+  th_tensor_read(&ts, m, h, bytes);
   return h;
 }
 
@@ -136,33 +136,33 @@ static void *download(cl_mem m, size_t bytes) {
 static void device_run(problem *p) {
   const size_t n = nel(p), nb = n * 4, nl = (size_t)p->B * p->NH * p->S * 4;
   sc_attention *a = att_for(p->dh);
-  cl_mem q = upload(p->q, nb), k = upload(p->k, nb), v = upload(p->v, nb), o = upload(NULL, nb), lse = upload(NULL, nl);
-  cl_mem seg = p->seg ? upload(p->seg, (size_t)p->B * p->S * 4) : NULL, pos = NULL, qr = q, kr = k;
+  th_tensors_init(&ts, &ctx, p->offsets);
+  const sc_view q = upload(p->q, nb), k = upload(p->k, nb);
+  sc_attention_fwd_io f = {q, k, upload(p->v, nb), sc_view_of(NULL), upload(NULL, nb), upload(NULL, nl)};
+  if (p->seg) f.seg = upload(p->seg, (size_t)p->B * p->S * 4);
+  sc_view pos = sc_view_of(NULL);
   int32_t *hpos = default_pos(p);
   const int mp = max_pos(hpos, (size_t)p->B * p->S);
   if (p->rope) {
     pos = upload(hpos, (size_t)p->B * p->S * 4);
-    qr = upload(NULL, nb), kr = upload(NULL, nb);
-    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, q, qr, 0, TH_ERR));
-    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, k, kr, 0, TH_ERR));
+    f.q = upload(NULL, nb), f.k = upload(NULL, nb);
+    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, q, f.q, 0, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, k, f.k, 0, TH_ERR));
   }
-  TH_CHECK(sc_attention_forward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, TH_ERR));
-  p->o = download(o, nb);
-  p->lse = download(lse, nl);
+  TH_CHECK(sc_attention_forward(a, p->B, p->NH, p->S, &f, TH_ERR));
+  p->o = download(f.o, nb);
+  p->lse = download(f.lse, nl);
   if (p->dout) {
-    cl_mem dout = upload(p->dout, nb), dq = upload(NULL, nb), dk = upload(NULL, nb), dv = upload(NULL, nb);
-    TH_CHECK(sc_attention_backward(a, p->B, p->NH, p->S, qr, kr, v, seg, o, lse, dout, dq, dk, dv, TH_ERR));
+    const sc_attention_bwd_io b = {
+        f.q, f.k, f.v, f.seg, f.o, f.lse, upload(p->dout, nb), upload(NULL, nb), upload(NULL, nb), upload(NULL, nb)};
+    TH_CHECK(sc_attention_backward(a, p->B, p->NH, p->S, &b, TH_ERR));
     if (p->rope) {
-      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dq, dq, 1, TH_ERR));
-      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, dk, dk, 1, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dq, b.dq, 1, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dk, b.dk, 1, TH_ERR));
     }
-    p->dq = download(dq, nb), p->dk = download(dk, nb), p->dv = download(dv, nb);
-    sc_buffer_release(&ctx, dout), sc_buffer_release(&ctx, dq), sc_buffer_release(&ctx, dk);
-    sc_buffer_release(&ctx, dv);
+    p->dq = download(b.dq, nb), p->dk = download(b.dk, nb), p->dv = download(b.dv, nb);
   }
-  if (p->rope) sc_buffer_release(&ctx, qr), sc_buffer_release(&ctx, kr), sc_buffer_release(&ctx, pos);
-  sc_buffer_release(&ctx, q), sc_buffer_release(&ctx, k), sc_buffer_release(&ctx, v);
-  sc_buffer_release(&ctx, o), sc_buffer_release(&ctx, lse), sc_buffer_release(&ctx, seg);
+  th_tensors_release(&ts);
   free(hpos);
 }
 
@@ -238,7 +238,8 @@ static void test_head_dims_odd_lengths(void **state) {
     }
 }
 
-/* Packed documents (lengths including 1) with restarting positions and RoPE, every head dim. */
+/* Packed documents (lengths including 1) with restarting positions and RoPE, every head dim; every tensor at an
+ * odd offset. */
 static void test_documents_rope(void **state) {
   (void)state;
   static const int dhs[] = {16, 64, 80, 96, 128}, lens[] = {5, 1, 23, 1, 1, 40, 9};
@@ -247,6 +248,7 @@ static void test_documents_rope(void **state) {
     problem_init(&p, 2, 2, 129, dhs[a], 1, 200 + a, 1.0);
     problem_docs(&p, lens, 7);
     p.rope = 1;
+    p.offsets = 1;
     check_problem(&p, "docs+rope");
     problem_free(&p);
   }
@@ -334,9 +336,15 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   reference r = reference_run(&p);
   const size_t n = nel(&p), nt = (size_t)B * NH * dh;
   sc_attention *a = att_for(dh);
-  cl_mem kc = upload(NULL, n * 4), vc = upload(NULL, n * 4), qn = upload(NULL, nt * 4), kn = upload(NULL, nt * 4),
-         vn = upload(NULL, nt * 4), on = upload(NULL, nt * 4), ln = upload(NULL, (size_t)B * NH * 4),
-         pb = upload(NULL, (size_t)B * 4);
+  th_tensors_init(&ts, &ctx, 1); /* every tensor of the decode step at an odd offset */
+  const sc_attention_decode_io io = {upload(NULL, n * 4),
+                                     upload(NULL, n * 4),
+                                     upload(NULL, nt * 4),
+                                     upload(NULL, nt * 4),
+                                     upload(NULL, nt * 4),
+                                     upload(NULL, nt * 4),
+                                     upload(NULL, (size_t)B * NH * 4)};
+  const sc_view pb = upload(NULL, (size_t)B * 4);
   float *qh = th_calloc(1, nt * 4), *kh = th_calloc(1, nt * 4), *vh = th_calloc(1, nt * 4), *o = th_calloc(1, n * 4),
         *lse = th_calloc(1, (size_t)B * NH * S * 4), *ot = th_calloc(1, nt * 4), *lt = th_calloc(1, (size_t)B * NH * 4);
   int32_t *pos = th_calloc(1, (size_t)B * 4), *start = th_calloc(1, (size_t)B * 4), *rpos = th_calloc(1, (size_t)B * 4);
@@ -351,15 +359,15 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
       memcpy(qh + bh * dh, p.q + src, dh * 4), memcpy(kh + bh * dh, p.k + src, dh * 4);
       memcpy(vh + bh * dh, p.v + src, dh * 4);
     }
-    TH_CHECK(sc_buffer_write(&ctx, qn, 0, nt * 4, qh, TH_ERR));
-    TH_CHECK(sc_buffer_write(&ctx, kn, 0, nt * 4, kh, TH_ERR));
-    TH_CHECK(sc_buffer_write(&ctx, vn, 0, nt * 4, vh, TH_ERR));
-    TH_CHECK(sc_buffer_write(&ctx, pb, 0, (size_t)B * 4, rpos, TH_ERR));
-    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), qn, qn, 0, TH_ERR));
-    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), kn, kn, 0, TH_ERR));
-    TH_CHECK(sc_attention_decode(a, B, NH, S, kc, vc, pos, lens ? start : NULL, qn, kn, vn, on, ln, TH_ERR));
-    TH_CHECK(sc_buffer_read(&ctx, on, 0, nt * 4, ot, TH_ERR));
-    TH_CHECK(sc_buffer_read(&ctx, ln, 0, (size_t)B * NH * 4, lt, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, io.q.buf, io.q.off, nt * 4, qh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, io.k.buf, io.k.off, nt * 4, kh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, io.v.buf, io.v.off, nt * 4, vh, TH_ERR));
+    TH_CHECK(sc_buffer_write(&ctx, pb.buf, pb.off, (size_t)B * 4, rpos, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.q, io.q, 0, TH_ERR));
+    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.k, io.k, 0, TH_ERR));
+    TH_CHECK(sc_attention_decode(a, B, NH, S, pos, lens ? start : NULL, &io, TH_ERR));
+    th_tensor_read(&ts, io.o, ot, nt * 4);
+    th_tensor_read(&ts, io.lse, lt, (size_t)B * NH * 4);
     for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
       memcpy(o + (bh * S + t) * dh, ot + bh * dh, dh * 4);
       lse[bh * S + t] = lt[bh];
@@ -373,8 +381,7 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   th_assert_close("  decode lse vs full forward", lse, fl, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
   th_assert_close("  decode o vs float64", o, r.o, n, FWD_ATOL, FWD_RTOL);
   th_assert_close("  decode lse vs float64", lse, r.lse, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
-  cl_mem bufs[] = {kc, vc, qn, kn, vn, on, ln, pb};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) sc_buffer_release(&ctx, bufs[i]);
+  th_tensors_release(&ts);
   free(qh), free(kh), free(vh), free(o), free(lse), free(ot), free(lt), free(pos), free(start), free(rpos);
   free(fo), free(fl);
   reference_free(&r);
@@ -464,16 +471,22 @@ static void test_errors(void **state) {
   assert_int_equal(sc_attention_create(&ctx, &cfg, &a, &err), -1);
   assert_non_null(strstr(err.msg, "head dim 24"));
   assert_null(a);
-  cl_mem m = upload(NULL, 64 * 64 * 4);
+  th_tensors_init(&ts, &ctx, 0);
+  const sc_view m = upload(NULL, 64 * 64 * 4), none = sc_view_of(NULL);
   int32_t pos = 4, start = 0;
-  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, m, m, &pos, &start, m, m, m, m, NULL, &err), -1);
+  const sc_attention_decode_io dec = {m, m, m, m, m, m, none};
+  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, &pos, &start, &dec, &err), -1);
   assert_non_null(strstr(err.msg, "cache capacity 4"));
   pos = 2, start = 3;
-  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, m, m, &pos, &start, m, m, m, m, NULL, &err), -1);
+  assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, &pos, &start, &dec, &err), -1);
   assert_non_null(strstr(err.msg, "start 3"));
-  assert_int_equal(sc_attention_forward(att_for(16), 1, 1, 0, m, m, m, NULL, m, m, &err), -1);
+  sc_attention_fwd_io f = {m, m, m, none, m, m};
+  assert_int_equal(sc_attention_forward(att_for(16), 1, 1, 0, &f, &err), -1);
   assert_non_null(strstr(err.msg, "S=0"));
-  sc_buffer_release(&ctx, m);
+  f.lse = none; /* a missing output is named */
+  assert_int_equal(sc_attention_forward(att_for(16), 1, 1, 1, &f, &err), -1);
+  assert_non_null(strstr(err.msg, "'lse'"));
+  th_tensors_release(&ts);
 }
 
 /* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */

@@ -52,10 +52,11 @@ static void run_case(sc_ctx *c, sc_gemm *g, sc_gemm_backend be, int ta, int tb, 
   assert_int_equal(sc_buffer_write(c, dA, 0, nA * 4, A, &err), 0);
   assert_int_equal(sc_buffer_write(c, dB, 0, nB * 4, B, &err), 0);
   assert_int_equal(sc_buffer_write(c, dC, 0, nC * 4, C, &err), 0);
-  int rc = batch == 1
-               ? sc_gemm_run(g, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, &err)
-               : sc_gemm_run_batched(g, be, ta, tb, s.m, s.n, s.k, alpha, dA, off, lda, sA, dB, off, ldb, sB, beta, dC,
-                                     off, ldc, sC, batch, &err);
+  /* Every matrix at an odd element offset inside its buffer. */
+  const sc_view vA = {dA, off * 4}, vB = {dB, off * 4}, vC = {dC, off * 4};
+  int rc = batch == 1 ? sc_gemm_run(g, be, ta, tb, s.m, s.n, s.k, alpha, vA, lda, vB, ldb, beta, vC, ldc, &err)
+                      : sc_gemm_run_batched(g, be, ta, tb, s.m, s.n, s.k, alpha, vA, lda, sA, vB, ldb, sB, beta, vC,
+                                            ldc, sC, batch, &err);
   if (rc) fail_msg("%s", err.msg);
   assert_int_equal(sc_buffer_read(c, dC, 0, nC * 4, Cout, &err), 0);
   char label[160];
@@ -145,15 +146,21 @@ static void test_backends_agree(void **state) {
   assert_int_equal(sc_buffer_create(&c, M * N * 4, "C", &dC, &err), 0);
   assert_int_equal(sc_buffer_write(&c, dA, 0, M * K * 4, A, &err), 0);
   assert_int_equal(sc_buffer_write(&c, dB, 0, K * N * 4, B, &err), 0);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
+  const sc_view vA = sc_view_of(dA), vB = sc_view_of(dB), vC = sc_view_of(dC);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
   assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C1, &err), 0);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K, dB, 0, N, 0, dC, 0, N, &err), 0);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
   assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C2, &err), 0);
   for (size_t i = 0; i < M * N; i++) c1d[i] = C1[i];
   th_assert_close("own vs CLBlast 200x96x300", C2, c1d, M * N, 1e-4, 1e-4);
   /* Bad leading dimension: an error, not a crash. */
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, dA, 0, K - 1, dB, 0, N, 0, dC, 0, N, &err), -1);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K - 1, vB, N, 0, vC, N, &err), -1);
   assert_non_null(strstr(err.msg, "lda"));
+  /* A view off a float boundary, or a missing matrix: errors naming the matrix. */
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K, sc_view_at(vB, 2), N, 0, vC, N, &err), -1);
+  assert_non_null(strstr(err.msg, "view of B"));
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, sc_view_of(NULL), N, &err), -1);
+  assert_non_null(strstr(err.msg, "'C'"));
   sc_buffer_release(&c, dA);
   sc_buffer_release(&c, dB);
   sc_buffer_release(&c, dC);

@@ -69,25 +69,31 @@ static void release(problem *p) {
   for (int t = 0; t < 9; t++) free(p->f32[t]), free(p->f64[t]);
 }
 
-static cl_mem upload(const float *x, size_t n) {
-  sc_err err;
-  cl_mem m;
-  if (sc_buffer_create(&ctx, n * 4, "test tensor", &m, &err) || (x && sc_buffer_write(&ctx, m, 0, n * 4, x, &err)))
-    fail_msg("%s", err.msg);
-  return m;
+static th_tensors ts;   /* the device tensors of the running test */
+static int use_offsets; /* place them at odd offsets (harness.h) */
+
+static sc_view upload(const float *x, size_t n) {
+  return th_tensor(&ts, x, n * 4);
 }
 
-static void download(cl_mem m, float *x, size_t n) {
-  sc_err err;
-  if (sc_buffer_read(&ctx, m, 0, n * 4, x, &err)) fail_msg("%s", err.msg);
+static void download(sc_view m, float *x, size_t n) {
+  th_tensor_read(&ts, m, x, n * 4);
 }
 
 static size_t ws_limit; /* workspace limit override in bytes, 0 = default */
 
-static void init_op(sc_mlstm *m, int L, size_t dqk, size_t dv) {
+static sc_mlstm *init_op(int L, size_t dqk, size_t dv) {
   sc_err err;
-  if (sc_mlstm_init(m, &ctx, L, (int)dqk, (int)dv, &err)) fail_msg("%s", err.msg);
-  if (ws_limit) m->workspace_limit = ws_limit;
+  sc_mlstm *m;
+  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = (int)dqk, .dv = (int)dv, .workspace_bytes = ws_limit};
+  if (sc_mlstm_create(&ctx, &cfg, &m, &err)) fail_msg("%s", err.msg);
+  th_tensors_init(&ts, &ctx, use_offsets);
+  return m;
+}
+
+static void release_op(sc_mlstm *m) {
+  th_tensors_release(&ts);
+  sc_mlstm_destroy(m);
 }
 
 /* Device results of the forward (and optionally backward) of one problem. */
@@ -103,10 +109,10 @@ static void free_result(result *r) {
 
 static result run_device(sc_mlstm *m, const problem *p, int backward) {
   const size_t BH = p->BH, S = p->S;
-  cl_mem in[9];
+  sc_view in[9];
   for (int t = 0; t < 9; t++) in[t] = upload(p->f32[t], p->n[t]);
-  cl_mem h = upload(NULL, BH * S * p->dv), nout = upload(NULL, BH * S), mout = upload(NULL, BH * S);
-  cl_mem cl = upload(NULL, BH * p->dqk * p->dv), nl = upload(NULL, BH * p->dqk), ml = upload(NULL, BH);
+  sc_view h = upload(NULL, BH * S * p->dv), nout = upload(NULL, BH * S), mout = upload(NULL, BH * S);
+  sc_view cl = upload(NULL, BH * p->dqk * p->dv), nl = upload(NULL, BH * p->dqk), ml = upload(NULL, BH);
   sc_mlstm_fwd_io io = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0], h, nout, mout, cl, nl, ml};
   sc_err err;
   if (sc_mlstm_forward(m, BH, S, (float)EPS, &io, &err)) fail_msg("%s", err.msg);
@@ -121,7 +127,7 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
   download(cl, r.clast, BH * p->dqk * p->dv), download(nl, r.nlast, BH * p->dqk), download(ml, r.mlast, BH);
   if (backward) {
     const size_t gn[6] = {BH * S * p->dqk, BH * S * p->dqk, BH * S * p->dv, BH * S, BH * S, BH * p->dqk * p->dv};
-    cl_mem gm[6];
+    sc_view gm[6];
     for (int j = 0; j < 6; j++) gm[j] = upload(NULL, gn[j]);
     sc_mlstm_bwd_io b = {in[Q], in[K],  in[V], in[I], in[F], in[C0], in[N0], in[M0],
                          nout,  in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
@@ -129,12 +135,8 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
     for (int j = 0; j < 6; j++) {
       r.g[j] = th_falloc(gn[j]);
       download(gm[j], r.g[j], gn[j]);
-      sc_buffer_release(&ctx, gm[j]);
     }
   }
-  for (int t = 0; t < 9; t++) sc_buffer_release(&ctx, in[t]);
-  cl_mem outs[] = {h, nout, mout, cl, nl, ml};
-  for (size_t j = 0; j < sizeof outs / sizeof outs[0]; j++) sc_buffer_release(&ctx, outs[j]);
   return r;
 }
 
@@ -146,9 +148,8 @@ static void assert_finite(const char *label, const float *x, size_t n) {
 /* Checks a device forward (and backward) against the float64 references at chunk L. With no initial state the
  * forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference. */
 static void check(const char *tag, int L, const problem *p, int backward, double fw_atol, double fw_rtol) {
-  sc_mlstm m;
-  init_op(&m, L, p->dqk, p->dv);
-  result r = run_device(&m, p, backward);
+  sc_mlstm *m = init_op(L, p->dqk, p->dv);
+  result r = run_device(m, p, backward);
   const size_t BH = p->BH, S = p->S, dqk = p->dqk, dv = p->dv;
   const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
   const int st = p->with_state;
@@ -191,7 +192,7 @@ static void check(const char *tag, int L, const problem *p, int backward, double
   }
   free(h), free(hc), free(nout), free(mout), free(cl), free(nl), free(ml);
   free_result(&r);
-  sc_mlstm_release(&m);
+  release_op(m);
 }
 
 /* The upstream conformance shape: B=1, NH=2, S=256, dqk=64, dv=128, inputs ~N(0,1). */
@@ -204,9 +205,11 @@ static void test_forward_backward_upstream_shape(void **state) {
     check(tag, 64, &p, 1, FW_ATOL, FW_RTOL);
     release(&p);
   }
-  /* With a random initial state (forward vs the chunkwise reference, dc0 checked). */
+  /* With a random initial state (forward vs the chunkwise reference, dc0 checked), every tensor at an odd offset. */
   problem p = make(2, 256, 64, 128, normal(3, 1, 103));
+  use_offsets = 1;
   check("init state", 64, &p, 1, FW_ATOL, FW_RTOL);
+  use_offsets = 0;
   release(&p);
 }
 
@@ -260,9 +263,8 @@ static void test_extreme_gates(void **state) {
     p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
     p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
   }
-  sc_mlstm m;
-  init_op(&m, 64, 32, 32);
-  result res = run_device(&m, &p, 1);
+  sc_mlstm *m = init_op(64, 32, 32);
+  result res = run_device(m, &p, 1);
   assert_finite("h", res.h, p.n[V]);
   assert_finite("n_out", res.nout, p.n[I]);
   assert_finite("m_out", res.mout, p.n[I]);
@@ -272,7 +274,7 @@ static void test_extreme_gates(void **state) {
   const size_t gn[6] = {p.n[Q], p.n[K], p.n[V], p.n[I], p.n[F], p.n[C0]};
   for (int j = 0; j < 6; j++) assert_finite(names[j], res.g[j], gn[j]);
   free_result(&res);
-  sc_mlstm_release(&m);
+  release_op(m);
   check("extreme gates", 64, &p, 1, FW_ATOL, FW_RTOL);
   release(&p);
 }
@@ -282,12 +284,14 @@ static void test_recurrent_step_rollout(void **state) {
   (void)state;
   const size_t BH = 4, S = 70, dqk = 16, dv = 32;
   problem p = make(BH, S, dqk, dv, normal(2, 1, 600));
-  sc_mlstm m;
-  init_op(&m, 32, dqk, dv);
-  result chunk = run_device(&m, &p, 0);
-  cl_mem C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
-  cl_mem q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv), ig = upload(NULL, BH),
-         fg = upload(NULL, BH), h = upload(NULL, BH * dv);
+  use_offsets = 1; /* the step's tensors at odd offsets too */
+  sc_mlstm *m = init_op(32, dqk, dv);
+  use_offsets = 0;
+  result chunk = run_device(m, &p, 0);
+  const sc_view C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
+  const sc_view q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv),
+                ig = upload(NULL, BH), fg = upload(NULL, BH), h = upload(NULL, BH * dv);
+  const sc_mlstm_step_io io = {q, k, v, ig, fg, C, n, ms, h};
   float *hs = th_falloc(BH * S * dv), *row = th_falloc(BH * (2 * dqk + dv + 2)), *hrow = th_falloc(BH * dv);
   sc_err err;
   for (size_t t = 0; t < S; t++) {
@@ -298,10 +302,11 @@ static void test_recurrent_step_rollout(void **state) {
       memcpy(rv + b * dv, p.f32[V] + (b * S + t) * dv, dv * 4);
       ri[b] = p.f32[I][b * S + t], rf[b] = p.f32[F][b * S + t];
     }
-    if (sc_buffer_write(&ctx, q, 0, BH * dqk * 4, rq, &err) || sc_buffer_write(&ctx, k, 0, BH * dqk * 4, rk, &err) ||
-        sc_buffer_write(&ctx, v, 0, BH * dv * 4, rv, &err) || sc_buffer_write(&ctx, ig, 0, BH * 4, ri, &err) ||
-        sc_buffer_write(&ctx, fg, 0, BH * 4, rf, &err) ||
-        sc_mlstm_step(&m, BH, (float)EPS, q, k, v, ig, fg, C, n, ms, h, &err))
+    if (sc_buffer_write(&ctx, q.buf, q.off, BH * dqk * 4, rq, &err) ||
+        sc_buffer_write(&ctx, k.buf, k.off, BH * dqk * 4, rk, &err) ||
+        sc_buffer_write(&ctx, v.buf, v.off, BH * dv * 4, rv, &err) ||
+        sc_buffer_write(&ctx, ig.buf, ig.off, BH * 4, ri, &err) ||
+        sc_buffer_write(&ctx, fg.buf, fg.off, BH * 4, rf, &err) || sc_mlstm_step(m, BH, (float)EPS, &io, &err))
       fail_msg("%s", err.msg);
     download(h, hrow, BH * dv);
     for (size_t b = 0; b < BH; b++) memcpy(hs + (b * S + t) * dv, hrow + b * dv, dv * 4);
@@ -323,10 +328,8 @@ static void test_recurrent_step_rollout(void **state) {
   th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_ATOL, FW_RTOL);
   free(hd), free(cd), free(hr), free(cr), free(nr), free(mr), free(cs), free(ns), free(mss), free(hs), free(row),
       free(hrow);
-  cl_mem all[] = {C, n, ms, q, k, v, ig, fg, h};
-  for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) sc_buffer_release(&ctx, all[j]);
   free_result(&chunk);
-  sc_mlstm_release(&m);
+  release_op(m);
   release(&p);
 }
 
@@ -345,13 +348,12 @@ static void test_state_handoff(void **state) {
   memcpy(part[0].f32[C0], whole.f32[C0], whole.n[C0] * 4);
   memcpy(part[0].f32[N0], whole.f32[N0], whole.n[N0] * 4);
   memcpy(part[0].f32[M0], whole.f32[M0], whole.n[M0] * 4);
-  sc_mlstm m;
-  init_op(&m, 32, dqk, dv);
-  result rw = run_device(&m, &whole, 0), r0 = run_device(&m, &part[0], 0);
+  sc_mlstm *m = init_op(32, dqk, dv);
+  result rw = run_device(m, &whole, 0), r0 = run_device(m, &part[0], 0);
   memcpy(part[1].f32[C0], r0.clast, whole.n[C0] * 4);
   memcpy(part[1].f32[N0], r0.nlast, whole.n[N0] * 4);
   memcpy(part[1].f32[M0], r0.mlast, whole.n[M0] * 4);
-  result r1 = run_device(&m, &part[1], 0);
+  result r1 = run_device(m, &part[1], 0);
   double *hw = widen(rw.h, BH * S * dv), *cw = widen(rw.clast, whole.n[C0]), *nw = widen(rw.nlast, whole.n[N0]),
          *mw = widen(rw.mlast, BH);
   float *hs = th_falloc(BH * S * dv);
@@ -365,7 +367,7 @@ static void test_state_handoff(void **state) {
   th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, 1e-6, 1e-6);
   free(hw), free(cw), free(nw), free(mw), free(hs);
   free_result(&rw), free_result(&r0), free_result(&r1);
-  sc_mlstm_release(&m);
+  release_op(m);
   release(&whole), release(&part[0]), release(&part[1]);
 }
 
@@ -373,10 +375,9 @@ static void test_state_handoff(void **state) {
 static void test_head_groups(void **state) {
   (void)state;
   problem p = make(5, 100, 16, 32, normal(1, 1, 800));
-  sc_mlstm m;
-  init_op(&m, 16, 16, 32);
-  ws_limit = sc_mlstm_head_scratch(&m, 100, 1) * 2; /* two heads per group (three groups) in both passes */
-  sc_mlstm_release(&m);
+  sc_mlstm *m = init_op(16, 16, 32);
+  ws_limit = sc_mlstm_head_scratch(m, 100, 1) * 2; /* two heads per group (three groups) in both passes */
+  release_op(m);
   check("head groups", 16, &p, 1, FW_ATOL, FW_RTOL);
   ws_limit = 0;
   release(&p);
@@ -384,14 +385,15 @@ static void test_head_groups(void **state) {
 
 static void test_rejects_bad_config(void **state) {
   (void)state;
-  sc_mlstm m;
+  sc_mlstm *m = NULL;
   sc_err err;
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 24, 64, 64, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 24, .dqk = 64, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "multiple of 16"));
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 60, 64, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 60, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dqk=60"));
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 64, 520, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 520}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dv=520"));
+  assert_null(m);
 }
 
 static int setup(void **state) {

@@ -37,16 +37,14 @@ static void check(int B, int NH, int S, int dh, double theta, const int32_t *pos
   for (size_t i = 0; i < n; i++) xd[i] = x[i];
   int mp = 0;
   for (int i = 0; i < B * S; i++) mp = pos[i] > mp ? pos[i] : mp;
-  cl_mem bx, by, bp;
-  TH_CHECK(sc_buffer_create(&ctx, n * 4, "x", &bx, TH_ERR));
-  TH_CHECK(sc_buffer_create(&ctx, n * 4, "y", &by, TH_ERR));
-  TH_CHECK(sc_buffer_create(&ctx, (size_t)B * S * 4, "pos", &bp, TH_ERR));
-  TH_CHECK(sc_buffer_write(&ctx, bx, 0, n * 4, x, TH_ERR));
-  TH_CHECK(sc_buffer_write(&ctx, bp, 0, (size_t)B * S * 4, pos, TH_ERR));
+  th_tensors ts; /* every tensor at its own odd offset */
+  th_tensors_init(&ts, &ctx, 1);
+  const sc_view bx = th_tensor(&ts, x, n * 4), by = th_tensor(&ts, NULL, n * 4);
+  const sc_view bp = th_tensor(&ts, pos, (size_t)B * S * 4);
   TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, bx, by, 0, TH_ERR));
-  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, y, TH_ERR));
+  th_tensor_read(&ts, by, y, n * 4);
   TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, by, by, 1, TH_ERR)); /* in place */
-  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, z, TH_ERR));
+  th_tensor_read(&ts, by, z, n * 4);
   sc_ref_rope(B, NH, S, dh, theta, pos, xd, yd, 0);
   for (size_t i = 0; i < n; i++) zd[i] = y[i];
   sc_ref_rope(B, NH, S, dh, theta, pos, zd, zd, 1);
@@ -57,7 +55,7 @@ static void check(int B, int NH, int S, int dh, double theta, const int32_t *pos
   th_assert_close(label, z, zd, n, 1e-5, 1e-4);
   snprintf(label, sizeof label, "rope dh%d backward(forward(x)) = x", dh);
   th_assert_close(label, z, xd, n, 1e-5, 1e-4);
-  sc_buffer_release(&ctx, bx), sc_buffer_release(&ctx, by), sc_buffer_release(&ctx, bp);
+  th_tensors_release(&ts);
   free(x), free(y), free(z), free(xd), free(yd), free(zd);
 }
 
@@ -98,7 +96,7 @@ static void test_rope_known_values(void **state) {
   TH_CHECK(sc_buffer_create(&ctx, sizeof pos, "pos", &bp, TH_ERR));
   TH_CHECK(sc_buffer_write(&ctx, bx, 0, sizeof x, x, TH_ERR));
   TH_CHECK(sc_buffer_write(&ctx, bp, 0, sizeof pos, &pos, TH_ERR));
-  TH_CHECK(sc_rope_apply(r, 1, 1, 1, bp, pos, bx, bx, 0, TH_ERR));
+  TH_CHECK(sc_rope_apply(r, 1, 1, 1, sc_view_of(bp), pos, sc_view_of(bx), sc_view_of(bx), 0, TH_ERR));
   TH_CHECK(sc_buffer_read(&ctx, bx, 0, sizeof y, y, TH_ERR));
   assert_float_equal(y[0], cos(3.0), 1e-6);
   assert_float_equal(y[1], sin(3.0), 1e-6);
