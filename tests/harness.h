@@ -60,20 +60,29 @@ double th_normal(th_rng *r);   /* N(0,1) */
 void th_fill_normal(th_rng *r, float *x, size_t n, double mean, double std);
 void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi);
 
+/* A tolerance: every element within atol + rtol*|ref|, and the normalised mean squared error
+ * sum (got-ref)^2 / sum ref^2 (sum (got-ref)^2 when ref is all zero) at most nmse. */
 typedef struct {
-  double max_abs;  /* worst |got - ref| */
-  double max_rel;  /* worst |got - ref| / |ref| */
-  size_t worst;    /* index of the worst violation of atol + rtol*|ref| (or of max_abs) */
-  double nmse;     /* sum (got-ref)^2 / sum ref^2 */
-  int nonfinite;   /* count of inf/NaN in got */
-  int fails;       /* elements violating |got-ref| <= atol + rtol*|ref| */
+  double atol, rtol, nmse;
+} th_tol;
+
+typedef struct {
+  double max_abs;    /* worst |got - ref| */
+  double max_rel;    /* worst |got - ref| / |ref| */
+  double worst_ratio; /* worst |got - ref| / (atol + rtol*|ref|): above 1 fails (inf: a non-finite mismatch) */
+  size_t worst;      /* index of the worst ratio */
+  double nmse;       /* over the elements where both are finite */
+  int nonfinite;     /* elements where got or ref is inf/NaN and the other is not the same value */
+  int fails;         /* elements out of tolerance, non-finite mismatches included */
 } th_cmp;
 
-th_cmp th_compare(const float *got, const double *ref, size_t n, double atol, double rtol);
-th_cmp th_compare_d(const double *got, const double *ref, size_t n, double atol, double rtol);
-/* Asserts no failures and no non-finite values; prints the worst error with the label. */
-void th_assert_close(const char *label, const float *got, const double *ref, size_t n, double atol, double rtol);
-void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, double atol, double rtol);
+/* Element by element; a NaN (or an inf of the same sign) on both sides is a match. */
+th_cmp th_compare(const float *got, const double *ref, size_t n, th_tol tol);
+th_cmp th_compare_d(const double *got, const double *ref, size_t n, th_tol tol);
+/* Fails the test when an element is out of tolerance (non-finite mismatches included) or the NMSE is above
+ * tol.nmse; prints the worst error with the label. */
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, th_tol tol);
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, th_tol tol);
 
 /* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent (tests then skip with a message). */
 const char *th_shared_data_dir(void);

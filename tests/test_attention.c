@@ -1,25 +1,23 @@
 /* Causal attention (ops/attention.h) on the test device against the float64 reference (ref/attention.h),
- * with RoPE (ops/rope.h) applied in front where a test says so: odd lengths, every head dim, documents
- * (segment ids, restarting positions) including documents of length 1, isolation of documents, decode
- * rollout against the full forward, large logits, finite differences on the reference, and the
- * `scalecl op attention` command end to end. */
+ * with RoPE (ops/rope.h) applied in front where a row says so, through the op-case table: odd lengths, every head
+ * dim, documents (segment ids, restarting positions) including documents of length 1, large logits, view offsets.
+ * Then properties: isolation of documents, decode rollout against the full forward, finite differences on the
+ * reference, errors, and the `scalecl op attention` command end to end. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#include "harness.h"
+#include "op_cases.h"
 #include "model/safetensors.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
 #include "ref/attention.h"
 #include "ref/rope.h"
 
-#define FWD_ATOL 1e-4
-#define FWD_RTOL 1e-3
-#define BWD_ATOL 1e-3
-#define BWD_RTOL 1e-2
+#define FWD_TOL ((th_tol){1e-4, 1e-3, 1e-8})
+#define BWD_TOL ((th_tol){1e-3, 1e-2, 1e-7})
 #define THETA 500000.0
 
 static sc_ctx ctx;
@@ -205,80 +203,64 @@ static void reference_free(reference *r) {
   free(r->o), free(r->lse), free(r->dq), free(r->dk), free(r->dv);
 }
 
-/* Device vs reference, forward (and backward when the problem has dout). */
-static void check_problem(problem *p, const char *tag) {
-  device_run(p);
-  reference r = reference_run(p);
-  const size_t n = nel(p), nl = (size_t)p->B * p->NH * p->S;
-  char label[160];
-#define LABEL(what) \
-  (snprintf(label, sizeof label, "%s B%d NH%d S%d dh%d %s", tag, p->B, p->NH, p->S, p->dh, what), label)
-  th_assert_close(LABEL("o"), p->o, r.o, n, FWD_ATOL, FWD_RTOL);
-  th_assert_close(LABEL("lse"), p->lse, r.lse, nl, FWD_ATOL, FWD_RTOL);
-  if (p->dout) {
-    th_assert_close(LABEL("dq"), p->dq, r.dq, n, BWD_ATOL, BWD_RTOL);
-    th_assert_close(LABEL("dk"), p->dk, r.dk, n, BWD_ATOL, BWD_RTOL);
-    th_assert_close(LABEL("dv"), p->dv, r.dv, n, BWD_ATOL, BWD_RTOL);
+/* One op-case row (op_cases.c): [RoPE +] forward + backward [+ RoPE backward] on the device against the same
+ * composition in float64. Values: normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal
+ * score is 1e4 in magnitude before the 1/sqrt(dh) scale. */
+static void attention_case(sc_ctx *c, const th_op_case *row) {
+  (void)c;
+  const th_attention_shape sh = row->attention;
+  if (row->values != TH_NORMAL && row->values != TH_LARGE) fail_msg("attention rows are normal or large (scores)");
+  problem p;
+  problem_init(&p, sh.B, sh.NH, sh.S, sh.dh, 1, row->seed, 1.0);
+  if (sh.docs) problem_docs(&p, sh.docs, sh.ndocs);
+  p.rope = sh.rope;
+  p.offsets = row->offsets;
+  if (row->values == TH_LARGE) {
+    double mx = 0;
+    for (int bh = 0; bh < sh.B * sh.NH; bh++)
+      for (int i = 0; i < sh.S; i++)
+        for (int j = 0; j <= i; j++) {
+          double s = 0;
+          for (int d = 0; d < sh.dh; d++)
+            s += (double)p.q[((size_t)bh * sh.S + i) * sh.dh + d] * p.k[((size_t)bh * sh.S + j) * sh.dh + d];
+          mx = fabs(s) > mx ? fabs(s) : mx;
+        }
+    const float f = (float)sqrt(1e4 / mx);
+    for (size_t i = 0; i < nel(&p); i++) p.q[i] *= f, p.k[i] *= f;
   }
-#undef LABEL
+  device_run(&p);
+  reference r = reference_run(&p);
+  const size_t n = nel(&p), nl = (size_t)p.B * p.NH * p.S;
+  char variant[96];
+  snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d", p.B, p.NH, p.S, p.dh);
+  th_case cs;
+  th_case_begin(&cs, row, variant);
+  th_case_compare(&cs, "o", p.o, r.o, n, row->tol);
+  th_case_compare(&cs, "lse", p.lse, r.lse, nl, row->tol);
+  th_case_compare(&cs, "dq", p.dq, r.dq, n, row->tol_grad);
+  th_case_compare(&cs, "dk", p.dk, r.dk, n, row->tol_grad);
+  th_case_compare(&cs, "dv", p.dv, r.dv, n, row->tol_grad);
+  th_case_end(&cs);
   reference_free(&r);
+  problem_free(&p);
 }
 
-/* Every head dim at odd lengths (1, 17, 129), one document, no RoPE; also the largest accepted, 256. */
-static void test_head_dims_odd_lengths(void **state) {
+static void test_attention_cases(void **state) {
   (void)state;
-  static const int dhs[] = {16, 64, 80, 96, 128, 256}, Ss[] = {1, 17, 129};
-  for (int a = 0; a < 6; a++)
-    for (int s = 0; s < 3; s++) {
-      if (dhs[a] == 256 && Ss[s] != 129) continue;
-      problem p;
-      problem_init(&p, 2, 2, Ss[s], dhs[a], 1, 100 + 10 * a + s, 1.0);
-      check_problem(&p, "plain");
-      problem_free(&p);
-    }
+  th_run_op_cases(&ctx, "attention", attention_case);
 }
 
-/* Packed documents (lengths including 1) with restarting positions and RoPE, every head dim; every tensor at an
- * odd offset. */
-static void test_documents_rope(void **state) {
-  (void)state;
-  static const int dhs[] = {16, 64, 80, 96, 128}, lens[] = {5, 1, 23, 1, 1, 40, 9};
-  for (int a = 0; a < 5; a++) {
-    problem p;
-    problem_init(&p, 2, 2, 129, dhs[a], 1, 200 + a, 1.0);
-    problem_docs(&p, lens, 7);
-    p.rope = 1;
-    p.offsets = 1;
-    check_problem(&p, "docs+rope");
-    problem_free(&p);
-  }
-}
-
-/* S = 1000 (not a multiple of any tile), with and without documents. */
-static void test_long_sequence(void **state) {
-  (void)state;
-  static const int lens[] = {300, 1, 129, 17, 553};
-  for (int docs = 0; docs < 2; docs++) {
-    problem p;
-    problem_init(&p, 1, 1, 1000, 16, 1, 300 + docs, 1.0);
-    if (docs) problem_docs(&p, lens, 5);
-    p.rope = 1;
-    check_problem(&p, docs ? "long docs+rope" : "long rope");
-    problem_free(&p);
-  }
-}
-
-/* Every token its own document: o = v and lse = q.k/sqrt(dh) exactly (up to rounding). */
+/* Every token its own document: o = v exactly (up to rounding); the table's "len-1 docs" row checks the rest. */
 static void test_documents_of_length_one(void **state) {
   (void)state;
   static const int one[] = {1};
   problem p;
   problem_init(&p, 2, 3, 33, 64, 1, 400, 1.0);
   problem_docs(&p, one, 1);
-  check_problem(&p, "len-1 docs");
+  device_run(&p);
   const size_t n = nel(&p);
   double *v = to_double(p.v, n);
-  th_assert_close("len-1 docs: o equals v", p.o, v, n, 1e-6, 1e-6);
+  th_assert_close("len-1 docs: o equals v", p.o, v, n, (th_tol){1e-6, 1e-6, 1e-8});
   free(v);
   problem_free(&p);
 }
@@ -316,11 +298,11 @@ static void test_documents_are_isolated(void **state) {
     }
     problem_free(&one);
   }
-  th_assert_close("packed vs alone: o", all.o, o, n, 1e-5, 1e-4);
-  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, 1e-5, 1e-4);
-  th_assert_close("packed vs alone: dq", all.dq, dq, n, 1e-5, 1e-3);
-  th_assert_close("packed vs alone: dk", all.dk, dk, n, 1e-5, 1e-3);
-  th_assert_close("packed vs alone: dv", all.dv, dv, n, 1e-5, 1e-3);
+  th_assert_close("packed vs alone: o", all.o, o, n, (th_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, (th_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("packed vs alone: dq", all.dq, dq, n, (th_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: dk", all.dk, dk, n, (th_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: dv", all.dv, dv, n, (th_tol){1e-5, 1e-3, 1e-8});
   free(o), free(lse), free(dq), free(dk), free(dv);
   problem_free(&all);
 }
@@ -377,10 +359,10 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   char label[128];
   snprintf(label, sizeof label, "decode rollout B%d NH%d S%d dh%d%s", B, NH, S, dh, lens ? " docs" : "");
   printf("%s:\n", label);
-  th_assert_close("  decode o vs full forward", o, fo, n, FWD_ATOL, FWD_RTOL);
-  th_assert_close("  decode lse vs full forward", lse, fl, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
-  th_assert_close("  decode o vs float64", o, r.o, n, FWD_ATOL, FWD_RTOL);
-  th_assert_close("  decode lse vs float64", lse, r.lse, (size_t)B * NH * S, FWD_ATOL, FWD_RTOL);
+  th_assert_close("  decode o vs full forward", o, fo, n, FWD_TOL);
+  th_assert_close("  decode lse vs full forward", lse, fl, (size_t)B * NH * S, FWD_TOL);
+  th_assert_close("  decode o vs float64", o, r.o, n, FWD_TOL);
+  th_assert_close("  decode lse vs float64", lse, r.lse, (size_t)B * NH * S, FWD_TOL);
   th_tensors_release(&ts);
   free(qh), free(kh), free(vh), free(o), free(lse), free(ot), free(lt), free(pos), free(start), free(rpos);
   free(fo), free(fl);
@@ -393,29 +375,6 @@ static void test_decode_rollout(void **state) {
   static const int lens[] = {9, 1, 30, 7};
   rollout(2, 2, 40, 64, lens, 4, 600);  /* batch of 2, documents restarting at different steps */
   rollout(1, 3, 600, 16, NULL, 0, 601); /* long enough for the cache to be split into chunks */
-}
-
-/* Scores up to 1e4 in magnitude before scaling: no inf or NaN, still within tolerance. */
-static void test_large_logits(void **state) {
-  (void)state;
-  static const int lens[] = {40, 1, 88};
-  for (int docs = 0; docs < 2; docs++) {
-    problem p;
-    problem_init(&p, 1, 2, 129, 64, 1, 700 + docs, 1.0);
-    if (docs) problem_docs(&p, lens, 3);
-    double mx = 0;
-    for (int h = 0; h < 2; h++)
-      for (int i = 0; i < 129; i++)
-        for (int j = 0; j <= i; j++) {
-          double s = 0;
-          for (int d = 0; d < 64; d++) s += (double)p.q[(h * 129 + i) * 64 + d] * p.k[(h * 129 + j) * 64 + d];
-          mx = fabs(s) > mx ? fabs(s) : mx;
-        }
-    const float f = (float)sqrt(1e4 / mx);
-    for (size_t i = 0; i < nel(&p); i++) p.q[i] *= f, p.k[i] *= f;
-    check_problem(&p, docs ? "scores 1e4 docs" : "scores 1e4");
-    problem_free(&p);
-  }
 }
 
 /* Loss sum(o * W) through RoPE and attention: the float64 gradients against central differences. */
@@ -457,9 +416,9 @@ static void test_reference_finite_differences(void **state) {
       num[t][i] = (lp - lm) / (2 * h);
     }
 #undef LOSS
-  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, 1e-8, 1e-6);
-  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, 1e-8, 1e-6);
-  th_assert_close_d("fd dv", g[2], num[2], N, 1e-8, 1e-6);
+  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, (th_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, (th_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dv", g[2], num[2], N, (th_tol){1e-8, 1e-6, 1e-16});
 }
 
 /* Bad arguments fail with a message that names the problem. */
@@ -548,14 +507,14 @@ static void test_op_command(void **state) {
     reference r = reference_run(&p);
     const size_t n = nel(&p);
     float *o = get_f32(&f, "o", 4, sh), *lse = get_f32(&f, "lse", 3, shl);
-    th_assert_close(variant ? "op: o" : "op docs+rope: o", o, r.o, n, FWD_ATOL, FWD_RTOL);
-    th_assert_close(variant ? "op: lse" : "op docs+rope: lse", lse, r.lse, (size_t)2 * 2 * 37, FWD_ATOL, FWD_RTOL);
+    th_assert_close(variant ? "op: o" : "op docs+rope: o", o, r.o, n, FWD_TOL);
+    th_assert_close(variant ? "op: lse" : "op docs+rope: lse", lse, r.lse, (size_t)2 * 2 * 37, FWD_TOL);
     free(o), free(lse);
     if (variant == 0) {
       float *dq = get_f32(&f, "dq", 4, sh), *dk = get_f32(&f, "dk", 4, sh), *dv = get_f32(&f, "dv", 4, sh);
-      th_assert_close("op docs+rope: dq", dq, r.dq, n, BWD_ATOL, BWD_RTOL);
-      th_assert_close("op docs+rope: dk", dk, r.dk, n, BWD_ATOL, BWD_RTOL);
-      th_assert_close("op docs+rope: dv", dv, r.dv, n, BWD_ATOL, BWD_RTOL);
+      th_assert_close("op docs+rope: dq", dq, r.dq, n, BWD_TOL);
+      th_assert_close("op docs+rope: dk", dk, r.dk, n, BWD_TOL);
+      th_assert_close("op docs+rope: dv", dv, r.dv, n, BWD_TOL);
       free(dq), free(dk), free(dv);
     } else {
       assert_null(sc_st_find(&f, "dq"));
@@ -598,13 +557,10 @@ static void test_op_command(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_head_dims_odd_lengths),
-      cmocka_unit_test(test_documents_rope),
-      cmocka_unit_test(test_long_sequence),
+      cmocka_unit_test(test_attention_cases),
       cmocka_unit_test(test_documents_of_length_one),
       cmocka_unit_test(test_documents_are_isolated),
       cmocka_unit_test(test_decode_rollout),
-      cmocka_unit_test(test_large_logits),
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_op_command),
