@@ -26,12 +26,13 @@ enum {
 /* Kernel function names, indexed as above. */
 extern const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT];
 
+/* chunk: L, a multiple of 16 (16..128 for the chunkwise form; L >= S gives the quadratic parallel form).
+ * dqk, dv: head dims, multiples of 8 up to 512. workspace_bytes: chunk scratch per call (heads run in groups to
+ * fit); 0 = $SCALECL_MLSTM_WORKSPACE_MB, else 512 MiB. */
 typedef struct {
-  int chunk;              /* L: a multiple of 16 (16..128 for the chunkwise form; L >= S gives the quadratic parallel
-                           * form) */
-  int dqk, dv;            /* head dims: multiples of 8 up to 512 */
-  size_t workspace_bytes; /* chunk scratch per call (heads run in groups to fit); 0: $SCALECL_MLSTM_WORKSPACE_MB, else
-                           * 512 MiB */
+  int chunk;
+  int dqk, dv;
+  size_t workspace_bytes;
 } sc_mlstm_cfg;
 
 /* Kernels compiled for one (L, dqk, dv), plus a scratch workspace kept between calls. */
