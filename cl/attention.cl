@@ -11,6 +11,8 @@
  * products read from one contiguous block. Scores are kept in the log2 domain (scaled by
  * log2(e)/sqrt(DH)) so that exp2 does the exponentials; lse is returned in natural log.
  * Masking: key j is visible to query i iff j <= i and (no segment ids or seg[i] == seg[j]). */
+#include "common.clh"
+
 #ifndef DH
 #error "DH (head dim) must be defined"
 #endif
@@ -27,22 +29,6 @@
 
 #define LN2 0.69314718055994530942f
 
-static inline float hmax16(float16 v) {
-  float8 a = fmax(v.lo, v.hi);
-  float4 b = fmax(a.lo, a.hi);
-  float2 c = fmax(b.lo, b.hi);
-  return fmax(c.x, c.y);
-}
-
-static inline float hsum16(float16 v) {
-  float8 a = v.lo + v.hi;
-  float4 b = a.lo + a.hi;
-  float2 c = b.lo + b.hi;
-  return c.x + c.y;
-}
-
-#define IOTA16 ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
-
 /* Segment ids of rows r0..r0+15 of one sequence, rows past S repeated from S-1 (they are masked anyway). */
 static inline int16 seg16(__global const int *seg, int r0, int S) {
   int t[16];
@@ -51,10 +37,11 @@ static inline int16 seg16(__global const int *seg, int r0, int S) {
 }
 
 /* rows -> tiles, zero padded. Global (NT, BH). */
-__kernel void attn_tile_t(__global const float *restrict src, __global float *restrict dst, const int S, const int NT,
-                          const int BH) {
+__kernel void attn_tile_t(__global const float *restrict src, const ulong src_off, __global float *restrict dst,
+                          const int S, const int NT, const int BH) {
   const int t = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (t >= NT || bh >= BH) return;
+  src += src_off;
   __global const float *s = src + (size_t)bh * S * DH;
   __global float *d = dst + ((size_t)bh * NT + t) * DH * 16;
   const int r0 = t * 16, n = min(16, S - r0);
@@ -67,13 +54,15 @@ __kernel void attn_tile_t(__global const float *restrict src, __global float *re
 
 /* Forward. Global (ceil(S/BQ), BH); each work-item owns BQ query rows and walks the key tiles up to
  * its last row. Blocks are taken in reverse so the longest (last) rows start first. */
-__kernel void attn_fwd(__global const float *restrict q, __global const float *restrict kt,
-                       __global const float *restrict v, __global const int *restrict seg, const int has_seg,
-                       __global float *restrict o, __global float *restrict lse, const int S, const int NT,
-                       const int NH, const int BH, const float scale2) {
+__kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __global const float *restrict kt,
+                       __global const float *restrict v, const ulong v_off, __global const int *restrict seg,
+                       const ulong seg_off, const int has_seg, __global float *restrict o, const ulong o_off,
+                       __global float *restrict lse, const ulong lse_off, const int S, const int NT, const int NH,
+                       const int BH, const float scale2) {
   const int nqb = (S + BQ - 1) / BQ;
   const int gq = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (gq >= nqb || bh >= BH) return;
+  q += q_off, v += v_off, seg += seg_off, o += o_off, lse += lse_off;
   const int i0 = (nqb - 1 - gq) * BQ;
   const size_t base = (size_t)bh * S * DH;
   __global const float *vb = v + base;
@@ -159,11 +148,13 @@ __kernel void attn_fwd(__global const float *restrict q, __global const float *r
 
 /* Per-row backward statistics into padded (BH, NT*16) buffers: D = rowsum(dO * O) and lse in log2 units.
  * Global (NT*16, BH). */
-__kernel void attn_bwd_stats(__global const float *restrict o, __global const float *restrict dout,
-                             __global const float *restrict lse, __global float *restrict dp,
-                             __global float *restrict lse2p, const int S, const int NT, const int BH) {
+__kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off, __global const float *restrict dout,
+                             const ulong dout_off, __global const float *restrict lse, const ulong lse_off,
+                             __global float *restrict dp, __global float *restrict lse2p, const int S, const int NT,
+                             const int BH) {
   const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (r >= NT * 16 || bh >= BH) return;
+  o += o_off, dout += dout_off, lse += lse_off;
   const size_t out = (size_t)bh * NT * 16 + r;
   if (r >= S) {
     dp[out] = 0.0f;
@@ -189,15 +180,17 @@ static inline int group_start(int g, int G, int NB) {
  * key tile. dK and dV are accumulated privately; dQ goes into the group's own partial buffer dqp
  * (G, BH, NT*16, DH), initialised by the group's first block (which covers every row the group touches).
  * No atomics, so results are deterministic. */
-__kernel void attn_bwd(__global const float *restrict q, __global const float *restrict qt,
-                       __global const float *restrict k, __global const float *restrict v,
-                       __global const float *restrict dout, __global const float *restrict dot,
-                       __global const float *restrict lse2p, __global const float *restrict dp,
-                       __global const int *restrict seg, const int has_seg, __global float *restrict dk,
-                       __global float *restrict dv, __global float *restrict dqp, const int S, const int NT,
-                       const int NH, const int BH, const int G, const float scale, const float scale2) {
+__kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __global const float *restrict qt,
+                       __global const float *restrict k, const ulong k_off, __global const float *restrict v,
+                       const ulong v_off, __global const float *restrict dout, const ulong dout_off,
+                       __global const float *restrict dot, __global const float *restrict lse2p,
+                       __global const float *restrict dp, __global const int *restrict seg, const ulong seg_off,
+                       const int has_seg, __global float *restrict dk, const ulong dk_off, __global float *restrict dv,
+                       const ulong dv_off, __global float *restrict dqp, const int S, const int NT, const int NH,
+                       const int BH, const int G, const float scale, const float scale2) {
   const int g = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (g >= G || bh >= BH) return;
+  q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
   const int NB = (NT + KB - 1) / KB;
   const int bb = group_start(g, G, NB), be = group_start(g + 1, G, NB);
   const size_t base = (size_t)bh * S * DH;
@@ -323,10 +316,11 @@ __kernel void attn_bwd(__global const float *restrict q, __global const float *r
 }
 
 /* dQ = scale * sum of the partials of the groups that cover the row. Global (S, BH). */
-__kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const int S, const int NT,
-                             const int BH, const int G, const float scale) {
+__kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const ulong dq_off,
+                             const int S, const int NT, const int BH, const int G, const float scale) {
   const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (r >= S || bh >= BH) return;
+  dq += dq_off;
   const int NB = (NT + KB - 1) / KB;
   float16 acc[NC];
   for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
@@ -341,11 +335,13 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
 
 /* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH); pos holds the
  * B positions followed by the B starts (step 2 reads both). Global (BH). */
-__kernel void attn_append(__global float *restrict kc, __global float *restrict vc, __global const float *restrict kn,
-                          __global const float *restrict vn, __global const int *restrict pos, const int CAP,
-                          const int NH, const int BH) {
+__kernel void attn_append(__global float *restrict kc, const ulong kc_off, __global float *restrict vc,
+                          const ulong vc_off, __global const float *restrict kn, const ulong kn_off,
+                          __global const float *restrict vn, const ulong vn_off, __global const int *restrict pos,
+                          const int CAP, const int NH, const int BH) {
   const int bh = (int)get_global_id(0);
   if (bh >= BH) return;
+  kc += kc_off, vc += vc_off, kn += kn_off, vn += vn_off;
   const size_t dst = ((size_t)bh * CAP + pos[bh / NH]) * DH;
   for (int c = 0; c < NC; c++) {
     vstore16(vload16(c, kn + (size_t)bh * DH), c, kc + dst);
@@ -356,12 +352,13 @@ __kernel void attn_append(__global float *restrict kc, __global float *restrict 
 /* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
  * then B starts), split into chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part
  * (BH, NS, DH + 2). Global (NS, BH). */
-__kernel void attn_decode_part(__global const float *restrict qn, __global const float *restrict kc,
-                               __global const float *restrict vc, __global const int *restrict pos,
-                               __global float *restrict part, const int CAP, const int NH, const int BH, const int NS,
-                               const int CH, const float scale2) {
+__kernel void attn_decode_part(__global const float *restrict qn, const ulong qn_off, __global const float *restrict kc,
+                               const ulong kc_off, __global const float *restrict vc, const ulong vc_off,
+                               __global const int *restrict pos, __global float *restrict part, const int CAP,
+                               const int NH, const int BH, const int NS, const int CH, const float scale2) {
   const int sp = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (sp >= NS || bh >= BH) return;
+  qn += qn_off, kc += kc_off, vc += vc_off;
   const int b = bh / NH;
   const int lo = pos[BH / NH + b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
   float16 qv[NC], oa[NC];
@@ -398,10 +395,12 @@ __kernel void attn_decode_part(__global const float *restrict qn, __global const
 }
 
 /* Decode, step 3: merge the chunks into o (BH, DH) and, when has_lse, lse (BH). Global (BH). */
-__kernel void attn_decode_combine(__global const float *restrict part, __global float *restrict o,
-                                  __global float *restrict lse, const int has_lse, const int BH, const int NS) {
+__kernel void attn_decode_combine(__global const float *restrict part, __global float *restrict o, const ulong o_off,
+                                  __global float *restrict lse, const ulong lse_off, const int has_lse, const int BH,
+                                  const int NS) {
   const int bh = (int)get_global_id(0);
   if (bh >= BH) return;
+  o += o_off, lse += lse_off;
   __global const float *p = part + (size_t)bh * NS * (DH + 2);
   float m = -FLT_MAX;
   for (int s = 0; s < NS; s++) m = fmax(m, p[s * (DH + 2) + DH]);

@@ -4,26 +4,21 @@
  * in one cache set. Each GEMM work-item owns an RM x RN block of C; no local memory, because
  * barriers and __local tiles are slow on CPU OpenCL while explicit vectors are fast.
  * Defines: TRANSA, TRANSB (0/1), RM (rows per item), RN (columns per item: 4, 8 or 16). */
+#include "common.clh"
+
 #ifndef RM
 #define RM 8
 #endif
 #ifndef RN
 #define RN 16
 #endif
-
-#if RN == 16
-#define VEC float16
-#define VLOAD vload16
-#define VSTORE vstore16
-#elif RN == 8
-#define VEC float8
-#define VLOAD vload8
-#define VSTORE vstore8
-#else
-#define VEC float4
-#define VLOAD vload4
-#define VSTORE vstore4
+#if RN != 4 && RN != 8 && RN != 16
+#error "RN must be 4, 8 or 16"
 #endif
+
+#define VEC FLOATN(RN)
+#define VLOAD VLOADN(RN)
+#define VSTORE VSTOREN(RN)
 
 #if TRANSA
 #define AT(i, k) A[(size_t)(k) * lda + (i)]
@@ -72,16 +67,7 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
       for (int i = 0; i < RM; i++) a[i] = vload8(0, A + (size_t)(m0 + i) * lda + k);
       VEC b[8];
       for (int kk = 0; kk < 8; kk++) b[kk] = VLOAD(0, P + (size_t)(k + kk) * RN);
-      for (int i = 0; i < RM; i++) {
-        acc[i] = fma((VEC)(a[i].s0), b[0], acc[i]);
-        acc[i] = fma((VEC)(a[i].s1), b[1], acc[i]);
-        acc[i] = fma((VEC)(a[i].s2), b[2], acc[i]);
-        acc[i] = fma((VEC)(a[i].s3), b[3], acc[i]);
-        acc[i] = fma((VEC)(a[i].s4), b[4], acc[i]);
-        acc[i] = fma((VEC)(a[i].s5), b[5], acc[i]);
-        acc[i] = fma((VEC)(a[i].s6), b[6], acc[i]);
-        acc[i] = fma((VEC)(a[i].s7), b[7], acc[i]);
-      }
+      for (int i = 0; i < RM; i++) FMA_ROW8(VEC, acc[i], a[i], b);
     }
 #elif RM == 8
     /* op(A) columns are contiguous rows of A: one float8 load per k. */

@@ -16,27 +16,24 @@
  *   abar[t] = exp(g - b_t + i_t - m_{c+1})    (weight of token t in the next state; g = b_{len-1}),
  * and per chunk alpha[c] = exp(g + m_c - m_{c+1}) (decay of the carried state) and mk[c] = m_c (NC + 1). */
 
+#include "common.clh"
+
 #define RM 8
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define VEC CAT(float, VW)
-#define VLOAD CAT(vload, VW)
-#define VSTORE CAT(vstore, VW)
+#define VEC FLOATN(VW)
+#define VLOAD VLOADN(VW)
+#define VSTORE VSTOREN(VW)
 
 inline float logsigmoid(float x) { return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x)); }
 
-inline float sum8(float8 x) {
-  float4 s = x.lo + x.hi;
-  return (s.x + s.y) + (s.z + s.w);
-}
-
 /* One work-item per head: the gate scan is O(S) and sequential across chunks. */
 __kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
-                          __global const float *fg, __global const float *m0, const int has_m0,
-                          __global float *lb, __global float *mc, __global float *beta, __global float *abar,
-                          __global float *mk, __global float *alpha, __global float *m_last, const int has_last) {
+                          const ulong ig_off, __global const float *fg, const ulong fg_off, __global const float *m0,
+                          const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
+                          __global float *beta, __global float *abar, __global float *mk, __global float *alpha,
+                          __global float *m_last, const ulong m_last_off, const int has_last) {
   const int bh = get_global_id(0);
   if (bh >= BH) return;
+  ig += ig_off, fg += fg_off, m0 += m0_off, m_last += m_last_off;
   const size_t base = (size_t)bh * S;
   float m = has_m0 ? m0[bh] : 0.0f;
   mk[(size_t)bh * (NC + 1)] = m;
@@ -72,9 +69,10 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
 /* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len.
  * One work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. */
 __kernel void mlstm_transpose(const int S, const int NC, const int D, const int bh0, const int G,
-                              __global const float *x, __global float *xt) {
+                              __global const float *x, const ulong x_off, __global float *xt) {
   const int c = get_global_id(0), g = get_global_id(1);
   if (c >= NC || g >= G) return;
+  x += x_off;
   const int t0 = c * L, len = min(L, S - t0);
   __global const float *src = x + ((size_t)(bh0 + g) * S + t0) * D;
   __global float *dst = xt + ((size_t)g * NC + c) * D * L;
@@ -97,17 +95,18 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
  * rs_t = 1/(nout_t + eps) when use_nout (backward), else 1. Work-item: RPW row blocks of RM rows of one chunk;
  * 16-column tiles entirely above the diagonal are neither computed nor written (never read). */
 __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh0, const int G, const int RPW,
-                           const float scale, const float eps, __global const float *a, __global const float *bt,
-                           __global const float *lb, __global const float *mc, __global const float *ig,
-                           __global const float *nout, const int use_nout, __global float *P) {
+                           const float scale, const float eps, __global const float *a, const ulong a_off,
+                           __global const float *bt, __global const float *lb, __global const float *mc,
+                           __global const float *ig, const ulong ig_off, __global const float *nout,
+                           const ulong nout_off, const int use_nout, __global float *P) {
   const int rbg = get_global_id(0), gc = get_global_id(1);
   if (gc >= G * NC) return;
+  a += a_off, ig += ig_off, nout += nout_off;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
   const size_t rbase = (size_t)(bh0 + g) * S + t0;
   __global const float *A = a + rbase * DA;
   __global const float *B = bt + (size_t)gc * DA * L;
   __global float *out = P + (size_t)gc * L * L;
-  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const int rb_end = min((rbg + 1) * RPW, L / RM);
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
     const int r0 = rb * RM;
@@ -126,21 +125,12 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
         for (int r = 0; r < RM; r++) av[r] = vload8(0, A + (size_t)min(r0 + r, len - 1) * DA + d);
         float16 b[8];
         for (int kk = 0; kk < 8; kk++) b[kk] = vload16(0, B + (size_t)(d + kk) * L + u0);
-        for (int r = 0; r < RM; r++) {
-          acc[r] = fma((float16)(av[r].s0), b[0], acc[r]);
-          acc[r] = fma((float16)(av[r].s1), b[1], acc[r]);
-          acc[r] = fma((float16)(av[r].s2), b[2], acc[r]);
-          acc[r] = fma((float16)(av[r].s3), b[3], acc[r]);
-          acc[r] = fma((float16)(av[r].s4), b[4], acc[r]);
-          acc[r] = fma((float16)(av[r].s5), b[5], acc[r]);
-          acc[r] = fma((float16)(av[r].s6), b[6], acc[r]);
-          acc[r] = fma((float16)(av[r].s7), b[7], acc[r]);
-        }
+        for (int r = 0; r < RM; r++) FMA_ROW8(float16, acc[r], av[r], b);
       }
       float wc[16];
       for (int j = 0; j < 16; j++) wc[j] = u0 + j < len ? ig[rbase + u0 + j] - lb[rbase + u0 + j] : -INFINITY;
       const float16 w = vload16(0, wc);
-      const int16 u = (int16)(u0) + lane;
+      const int16 u = (int16)(u0) + IOTA16;
       for (int r = 0; r < RM && r0 + r < len; r++) {
         /* select, not multiply: exp may overflow above the diagonal. */
         const float16 val = acc[r] * rs[r] * exp(w + rowoff[r]);
@@ -165,19 +155,10 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
     for (int r = 0; r < RM; r++) xv[r] = vload8(0, X + (size_t)min(r0 + r, len - 1) * E + e);
     VEC z[8];
     for (int kk = 0; kk < 8; kk++) z[kk] = VLOAD(0, Z + (size_t)(e + kk) * N + j0);
-    for (int r = 0; r < RM; r++) {
-      t2[r] = fma((VEC)(xv[r].s0), z[0], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s1), z[1], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s2), z[2], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s3), z[3], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s4), z[4], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s5), z[5], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s6), z[6], t2[r]);
-      t2[r] = fma((VEC)(xv[r].s7), z[7], t2[r]);
-    }
+    for (int r = 0; r < RM; r++) FMA_ROW8(VEC, t2[r], xv[r], z);
     if (want_den) {
       const float8 nv = vload8(0, nz + e);
-      for (int r = 0; r < RM; r++) xn[r] += sum8(xv[r] * nv);
+      for (int r = 0; r < RM; r++) xn[r] += hsum8(xv[r] * nv);
     }
   }
   for (int r = 0; r < RM; r++) acc[r] = rs[r] * t2[r], den[r] = rs[r] * xn[r];
@@ -190,15 +171,8 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
       VEC y[8];
       for (int kk = 0; kk < 8; kk++) y[kk] = VLOAD(0, Y + (size_t)(u + kk) * N + j0);
       for (int r = 0; r < RM; r++) {
-        acc[r] = fma((VEC)(pv[r].s0), y[0], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s1), y[1], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s2), y[2], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s3), y[3], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s4), y[4], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s5), y[5], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s6), y[6], acc[r]);
-        acc[r] = fma((VEC)(pv[r].s7), y[7], acc[r]);
-        if (want_den) den[r] += sum8(pv[r]);
+        FMA_ROW8(VEC, acc[r], pv[r], y);
+        if (want_den) den[r] += hsum8(pv[r]);
       }
     }
     for (; u < uend; u++) {
@@ -213,14 +187,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
     for (int u = r0; u < len; u++) {
       const float8 pv = vload8(0, P + (size_t)u * L + r0);
       const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
-      acc[0] = fma((VEC)(pv.s0), y, acc[0]);
-      acc[1] = fma((VEC)(pv.s1), y, acc[1]);
-      acc[2] = fma((VEC)(pv.s2), y, acc[2]);
-      acc[3] = fma((VEC)(pv.s3), y, acc[3]);
-      acc[4] = fma((VEC)(pv.s4), y, acc[4]);
-      acc[5] = fma((VEC)(pv.s5), y, acc[5]);
-      acc[6] = fma((VEC)(pv.s6), y, acc[6]);
-      acc[7] = fma((VEC)(pv.s7), y, acc[7]);
+      FMA_COL8(VEC, acc, pv, y);
     }
   }
 }
@@ -237,10 +204,12 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
 
 /* Forward output: h_t = (beta_t q_t C_c + sum_u M[t][u] v_u) / (max(|den_t|, exp(-mc_t)) + eps). */
 __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
-                        __global const float *q, __global const float *v, __global const float *P,
-                        __global const float *cst, __global const float *nst, __global const float *beta,
-                        __global const float *mc, __global float *h, __global float *nout, __global float *mout) {
+                        __global const float *q, const ulong q_off, __global const float *v, const ulong v_off,
+                        __global const float *P, __global const float *cst, __global const float *nst,
+                        __global const float *beta, __global const float *mc, __global float *h, const ulong h_off,
+                        __global float *nout, const ulong nout_off, __global float *mout, const ulong mout_off) {
   CHUNK_ITEM(DV);
+  q += q_off, v += v_off, h += h_off, nout += nout_off, mout += mout_off;
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
     const int r0 = rb * RM;
     if (r0 >= len) return;
@@ -260,10 +229,12 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
 
 /* Backward, dq_t = sum_{u<=t} dP[t][u] k_u + beta_t/(nout_t+eps) * dh_t C_c^T   (ct = C_c transposed). */
 __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
-                           __global const float *k, __global const float *dh, __global const float *P,
-                           __global const float *ct, __global const float *beta, __global const float *nout,
-                           __global float *dq) {
+                           __global const float *k, const ulong k_off, __global const float *dh,
+                           const ulong dh_off, __global const float *P, __global const float *ct,
+                           __global const float *beta, __global const float *nout, const ulong nout_off,
+                           __global float *dq, const ulong dq_off) {
   CHUNK_ITEM(DQK);
+  k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
     const int r0 = rb * RM;
     if (r0 >= len) return;
@@ -301,16 +272,18 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
 
 /* dk_u = sum_{t>=u} dP[t][u] q_t + abar_u * v_u dC_{c+1}^T   (dct = dC_{c+1} transposed). */
 __kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
-                           __global const float *q, __global const float *v, __global const float *P,
-                           __global const float *dct, __global const float *abar, __global float *dk) {
-  bwd_key_rows(DQK, DV, S, NC, bh0, G, RPW, q, v, P, dct, abar, dk);
+                           __global const float *q, const ulong q_off, __global const float *v, const ulong v_off,
+                           __global const float *P, __global const float *dct, __global const float *abar,
+                           __global float *dk, const ulong dk_off) {
+  bwd_key_rows(DQK, DV, S, NC, bh0, G, RPW, q + q_off, v + v_off, P, dct, abar, dk + dk_off);
 }
 
 /* dv_u = sum_{t>=u} M[t][u]/(nout_t+eps) dh_t + abar_u * k_u dC_{c+1}   (P holds M / (nout + eps)). */
 __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G, const int RPW,
-                           __global const float *k, __global const float *dh, __global const float *P,
-                           __global const float *dcs, __global const float *abar, __global float *dv) {
-  bwd_key_rows(DV, DQK, S, NC, bh0, G, RPW, dh, k, P, dcs, abar, dv);
+                           __global const float *k, const ulong k_off, __global const float *dh, const ulong dh_off,
+                           __global const float *P, __global const float *dcs, __global const float *abar,
+                           __global float *dv, const ulong dv_off) {
+  bwd_key_rows(DV, DQK, S, NC, bh0, G, RPW, dh + dh_off, k + k_off, P, dcs, abar, dv + dv_off);
 }
 
 /* Per-chunk state increments, all chunks in parallel: D_c = sum_{t in chunk c} w_t x_t y_t^T (DQK x DV), stored at
@@ -318,10 +291,12 @@ __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G
  * w = beta/(nout+eps). Work-item: RM rows of one chunk's increment, every column block in turn (a chunk is short,
  * so one tile alone would be too little work per work-group); the chunk's rows stay in cache meanwhile. */
 __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
-                                __global const float *x, __global const float *y, __global const float *w,
-                                __global const float *nout, __global float *d, __global float *nd) {
+                                __global const float *x, const ulong x_off, __global const float *y,
+                                const ulong y_off, __global const float *w, __global const float *nout,
+                                const ulong nout_off, __global float *d, __global float *nd) {
   const int a0 = (int)get_global_id(0) * RM, gc = get_global_id(1);
   if (a0 >= DQK || gc >= G * NC) return;
+  x += x_off, y += y_off, nout += nout_off;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
   const size_t rb = (size_t)(bh0 + g) * S + t0;
   for (int j0 = 0; j0 < DV; j0 += VW) {
@@ -332,14 +307,7 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
       const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
       const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
       const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
-      acc[0] = fma((VEC)(xv.s0), yv, acc[0]);
-      acc[1] = fma((VEC)(xv.s1), yv, acc[1]);
-      acc[2] = fma((VEC)(xv.s2), yv, acc[2]);
-      acc[3] = fma((VEC)(xv.s3), yv, acc[3]);
-      acc[4] = fma((VEC)(xv.s4), yv, acc[4]);
-      acc[5] = fma((VEC)(xv.s5), yv, acc[5]);
-      acc[6] = fma((VEC)(xv.s6), yv, acc[6]);
-      acc[7] = fma((VEC)(xv.s7), yv, acc[7]);
+      FMA_COL8(VEC, acc, xv, yv);
       nacc += xv;
     }
     for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, d + ((size_t)gc * DQK + a0 + r) * DV + j0);
@@ -354,12 +322,14 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
  *   last. Stores: back into d (DQK x DV, in place: each item reads its tile before overwriting it) when store_n,
  *   into stt (DV x DQK, transposed) when store_t. */
 __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev, __global const float *alpha,
-                         __global const float *c0, __global const float *n0, const int has_c0, const int has_n0,
-                         __global float *d, const int store_n, __global float *stt, const int store_t,
-                         __global float *nd, __global float *last, const int has_last, __global float *nlast,
+                         __global const float *c0, const ulong c0_off, __global const float *n0, const ulong n0_off,
+                         const int has_c0, const int has_n0, __global float *d, const int store_n,
+                         __global float *stt, const int store_t, __global float *nd, __global float *last,
+                         const ulong last_off, const int has_last, __global float *nlast, const ulong nlast_off,
                          const int has_nlast) {
   const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, g = get_global_id(2);
   if (j0 >= DV || a0 >= DQK || g >= G) return;
+  c0 += c0_off, n0 += n0_off, last += last_off, nlast += nlast_off;
   const int bh = bh0 + g, do_n = !rev && j0 == 0;
   VEC acc[RM];
   float8 nacc = (float8)(0.0f);
@@ -395,12 +365,14 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
 }
 
 /* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. */
-__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q,
-                             __global const float *k, __global const float *v, __global const float *dq,
-                             __global const float *dk, __global const float *dv, __global float *di,
-                             __global float *df) {
+__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
+                             __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
+                             __global const float *dq, const ulong dq_off, __global const float *dk,
+                             const ulong dk_off, __global const float *dv, const ulong dv_off, __global float *di,
+                             const ulong di_off, __global float *df, const ulong df_off) {
   const int c = get_global_id(0), bh = get_global_id(1);
   if (c >= NC || bh >= BH) return;
+  q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
   const int t0 = c * L, len = min(L, S - t0);
   for (int t = 0; t < len; t++) {
     const size_t r = (size_t)bh * S + t0 + t;
@@ -410,15 +382,17 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
       b = fma(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
       b = fma(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
     }
-    di[r] = sum8(a);
-    df[r] = sum8(b);
+    di[r] = hsum8(a);
+    df[r] = hsum8(b);
   }
 }
 
 /* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s, in place over the values mlstm_bwd_dots left in df. */
-__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, __global float *df) {
+__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
+                              __global float *df, const ulong df_off) {
   const int bh = get_global_id(0);
   if (bh >= BH) return;
+  fg += fg_off, df += df_off;
   float acc = 0.0f;
   for (int t = S - 1; t >= 0; t--) {
     const size_t r = (size_t)bh * S + t;
@@ -429,12 +403,14 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 
 /* Recurrent step, part 1: per column block of the state, C <- fa C + ia k v^T and h = C^T q s / normalizer.
  * The normalizer needs the updated n, which every item recomputes from the old n (mlstm_step_state writes it). */
-__kernel void mlstm_step(const int BH, const float scale, const float eps, __global const float *q,
-                         __global const float *k, __global const float *v, __global const float *ig,
-                         __global const float *fg, __global float *C, __global const float *n,
-                         __global const float *m, __global float *h) {
+__kernel void mlstm_step(const int BH, const float scale, const float eps, __global const float *q, const ulong q_off,
+                         __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
+                         __global const float *ig, const ulong ig_off, __global const float *fg, const ulong fg_off,
+                         __global float *C, const ulong C_off, __global const float *n, const ulong n_off,
+                         __global const float *m, const ulong m_off, __global float *h, const ulong h_off) {
   const int j0 = (int)get_global_id(0) * VW, bh = get_global_id(1);
   if (j0 >= DV || bh >= BH) return;
+  q += q_off, k += k_off, v += v_off, ig += ig_off, fg += fg_off, C += C_off, n += n_off, m += m_off, h += h_off;
   const float lf = logsigmoid(fg[bh]), mo = m[bh], mn = fmax(lf + mo, ig[bh]);
   const float fa = exp(lf + mo - mn), ia = exp(ig[bh] - mn);
   __global const float *Q = q + (size_t)bh * DQK, *K = k + (size_t)bh * DQK, *N = n + (size_t)bh * DQK;
@@ -453,10 +429,12 @@ __kernel void mlstm_step(const int BH, const float scale, const float eps, __glo
 }
 
 /* Recurrent step, part 2: n <- fa n + ia k and m <- max(lf + m, i). */
-__kernel void mlstm_step_state(const int BH, __global const float *k, __global const float *ig,
-                               __global const float *fg, __global float *n, __global float *m) {
+__kernel void mlstm_step_state(const int BH, __global const float *k, const ulong k_off, __global const float *ig,
+                               const ulong ig_off, __global const float *fg, const ulong fg_off, __global float *n,
+                               const ulong n_off, __global float *m, const ulong m_off) {
   const int bh = get_global_id(0);
   if (bh >= BH) return;
+  k += k_off, ig += ig_off, fg += fg_off, n += n_off, m += m_off;
   const float lf = logsigmoid(fg[bh]), mo = m[bh], mn = fmax(lf + mo, ig[bh]);
   const float fa = exp(lf + mo - mn), ia = exp(ig[bh] - mn);
   for (int a = 0; a < DQK; a++) n[(size_t)bh * DQK + a] = fa * n[(size_t)bh * DQK + a] + ia * k[(size_t)bh * DQK + a];

@@ -3,11 +3,12 @@
  * cos and sin come from a host-computed float64 table (maxpos+1, dh/2, 2): an angle of pos * freq in
  * float32 would be off by ~1e-3 rad at pos ~ 16k. sign = -1 applies the transposed rotation (backward).
  * x and y may alias. Global (S, B*NH); positions are (B, S), shared by the heads. */
-__kernel void rope(__global const float *x, __global float *y, __global const int *restrict pos,
-                   __global const float2 *restrict table, const int S, const int NH, const int BH, const int DH,
-                   const int maxpos, const float sign) {
+__kernel void rope(__global const float *x, const ulong x_off, __global float *y, const ulong y_off,
+                   __global const int *restrict pos, const ulong pos_off, __global const float2 *restrict table,
+                   const int S, const int NH, const int BH, const int DH, const int maxpos, const float sign) {
   const int s = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (s >= S || bh >= BH) return;
+  x += x_off, y += y_off, pos += pos_off;
   const int p = clamp(pos[(size_t)(bh / NH) * S + s], 0, maxpos);
   __global const float2 *cs = table + (size_t)p * (DH / 2);
   const size_t row = ((size_t)bh * S + s) * DH;

@@ -34,6 +34,61 @@ float *th_falloc(size_t n) { return th_calloc(n, sizeof(float)); }
 
 double *th_dalloc(size_t n) { return th_calloc(n, sizeof(double)); }
 
+enum { TH_GUARD_AFTER = 16 }; /* bytes of NaN after each tensor in offset mode */
+
+void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) {
+  memset(ts, 0, sizeof *ts);
+  ts->c = c;
+  ts->offsets = offsets;
+}
+
+sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes) {
+  static sc_err err;
+  if (ts->n == TH_MAX_TENSORS) fail_msg("more than %d test tensors", TH_MAX_TENSORS);
+  const size_t off = ts->offsets ? (size_t)(2 * ts->n + 3) * sizeof(float) : 0;
+  const size_t total = off + bytes + (ts->offsets ? TH_GUARD_AFTER : 0);
+  unsigned char *init = th_calloc(total, 1);
+  if (ts->offsets) {
+    const float nan = NAN;
+    for (size_t i = 0; i + 4 <= total; i += 4) memcpy(init + i, &nan, 4);
+    memset(init + off, 0, bytes);
+  }
+  if (host) memcpy(init + off, host, bytes);
+  cl_mem m;
+  if (sc_buffer_create(ts->c, total, "test tensor", &m, &err) || sc_buffer_write(ts->c, m, 0, total, init, &err))
+    fail_msg("%s", err.msg);
+  free(init);
+  ts->t[ts->n].buf = m, ts->t[ts->n].off = off, ts->t[ts->n].bytes = bytes;
+  ts->n++;
+  return (sc_view){m, off};
+}
+
+void th_tensor_read(th_tensors *ts, sc_view v, void *host, size_t bytes) {
+  static sc_err err;
+  if (sc_buffer_read(ts->c, v.buf, v.off, bytes, host, &err)) fail_msg("%s", err.msg);
+}
+
+void th_tensors_release(th_tensors *ts) {
+  static sc_err err;
+  for (int j = 0; j < ts->n; j++) {
+    if (ts->offsets) {
+      const size_t off = ts->t[j].off, total = off + ts->t[j].bytes + TH_GUARD_AFTER;
+      unsigned char *all = th_calloc(total, 1);
+      if (sc_buffer_read(ts->c, ts->t[j].buf, 0, total, all, &err)) fail_msg("%s", err.msg);
+      for (size_t i = 0; i < total; i += 4) {
+        float g;
+        memcpy(&g, all + i, 4);
+        if ((i < off || i >= off + ts->t[j].bytes) && !isnan(g))
+          fail_msg("test tensor %d: byte %zu outside its view [%zu, %zu) was overwritten (%g)", j, i, off,
+                   off + ts->t[j].bytes, (double)g);
+      }
+      free(all);
+    }
+    sc_buffer_release(ts->c, ts->t[j].buf);
+  }
+  ts->n = 0;
+}
+
 void th_rng_seed(th_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
 
 static uint64_t splitmix(th_rng *r) {
@@ -59,58 +114,56 @@ void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * th_uniform(r));
 }
 
-static th_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, double atol, double rtol) {
+static th_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, th_tol tol) {
   th_cmp c = {0};
-  double se = 0, sr = 0, worst_excess = -1;
+  double se = 0, sr = 0;
   for (size_t i = 0; i < n; i++) {
-    double g = gf ? (double)gf[i] : gd[i];
-    if (!isfinite(g)) {
+    const double g = gf ? (double)gf[i] : gd[i], r = ref[i];
+    double ratio;
+    if (!isfinite(g) || !isfinite(r)) {
+      if ((isnan(g) && isnan(r)) || g == r) continue;
       c.nonfinite++;
-      c.fails++;
-      if (worst_excess < INFINITY) c.worst = i, worst_excess = INFINITY;
-      continue;
+      ratio = INFINITY;
+    } else {
+      const double d = fabs(g - r), bound = tol.atol + tol.rtol * fabs(r);
+      se += d * d;
+      sr += r * r;
+      if (d > c.max_abs) c.max_abs = d;
+      if (r != 0 && d / fabs(r) > c.max_rel) c.max_rel = d / fabs(r);
+      ratio = bound > 0 ? d / bound : d > 0 ? INFINITY : 0;
     }
-    double d = fabs(g - ref[i]);
-    se += d * d;
-    sr += ref[i] * ref[i];
-    if (d > c.max_abs) c.max_abs = d;
-    if (ref[i] != 0 && d / fabs(ref[i]) > c.max_rel) c.max_rel = d / fabs(ref[i]);
-    double excess = d - (atol + rtol * fabs(ref[i]));
-    if (excess > 0) c.fails++;
-    if (excess > worst_excess) {
-      worst_excess = excess;
-      c.worst = i;
-    }
+    if (!(ratio <= 1)) c.fails++;
+    if (ratio > c.worst_ratio) c.worst_ratio = ratio, c.worst = i;
   }
   c.nmse = sr > 0 ? se / sr : se;
   return c;
 }
 
-th_cmp th_compare(const float *got, const double *ref, size_t n, double atol, double rtol) {
-  return compare(got, NULL, ref, n, atol, rtol);
+th_cmp th_compare(const float *got, const double *ref, size_t n, th_tol tol) {
+  return compare(got, NULL, ref, n, tol);
 }
 
-th_cmp th_compare_d(const double *got, const double *ref, size_t n, double atol, double rtol) {
-  return compare(NULL, got, ref, n, atol, rtol);
+th_cmp th_compare_d(const double *got, const double *ref, size_t n, th_tol tol) {
+  return compare(NULL, got, ref, n, tol);
 }
 
-static void report(const char *label, th_cmp c, double got_worst, double ref_worst, size_t n, double atol,
-                   double rtol) {
-  printf("  [%s] n=%zu max_abs=%.3e max_rel=%.3e nmse=%.3e (atol %.1e rtol %.1e)\n", label, n, c.max_abs, c.max_rel,
-         c.nmse, atol, rtol);
+static void report(const char *label, th_cmp c, double got_worst, double ref_worst, size_t n, th_tol tol) {
+  printf("  [%s] n=%zu max_abs=%.3e max_rel=%.3e nmse=%.3e (atol %.1e rtol %.1e nmse %.0e)\n", label, n, c.max_abs,
+         c.max_rel, c.nmse, tol.atol, tol.rtol, tol.nmse);
   if (c.fails)
-    fail_msg("%s: %d of %zu elements out of tolerance (%d non-finite); worst at %zu: got %.9g ref %.9g", label, c.fails,
-             n, c.nonfinite, c.worst, got_worst, ref_worst);
+    fail_msg("%s: %d of %zu elements out of tolerance (%d non-finite mismatches); worst at %zu: got %.9g ref %.9g",
+             label, c.fails, n, c.nonfinite, c.worst, got_worst, ref_worst);
+  if (!(c.nmse <= tol.nmse)) fail_msg("%s: NMSE %.3e above its bound %.0e", label, c.nmse, tol.nmse);
 }
 
-void th_assert_close(const char *label, const float *got, const double *ref, size_t n, double atol, double rtol) {
-  th_cmp c = th_compare(got, ref, n, atol, rtol);
-  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, atol, rtol);
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, th_tol tol) {
+  th_cmp c = th_compare(got, ref, n, tol);
+  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, tol);
 }
 
-void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, double atol, double rtol) {
-  th_cmp c = th_compare_d(got, ref, n, atol, rtol);
-  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, atol, rtol);
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, th_tol tol) {
+  th_cmp c = th_compare_d(got, ref, n, tol);
+  report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, tol);
 }
 
 const char *th_shared_data_dir(void) {

@@ -1,19 +1,17 @@
-/* Device mLSTM (cl/mlstm.cl via host/ops/mlstm.c) against the float64 references: forward vs the parallel
- * stable-forget form, backward vs the custom chunkwise backward, chunkwise vs recurrent-step rollout, state
- * hand-off, ragged lengths, extreme gates, every chunk size and a range of head dims. */
+/* Device mLSTM (cl/mlstm.cl via host/ops/mlstm.c) against the float64 references through the op-case table
+ * (forward vs the parallel stable-forget form, backward vs the custom chunkwise backward; ragged lengths, extreme
+ * gates, every chunk size, a range of head dims, head groups, view offsets), then chunkwise vs recurrent-step
+ * rollout, state hand-off and configuration errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "op_cases.h"
 #include "ops/mlstm.h"
 #include "ref/mlstm.h"
 
-#define FW_ATOL 1e-4
-#define FW_RTOL 1e-3
-#define BW_ATOL 1e-3
-#define BW_RTOL 1e-2
+#define FW_TOL ((th_tol){1e-4, 1e-3, 1e-8})
 #define EPS 1e-6
 
 static sc_ctx ctx;
@@ -69,25 +67,31 @@ static void release(problem *p) {
   for (int t = 0; t < 9; t++) free(p->f32[t]), free(p->f64[t]);
 }
 
-static cl_mem upload(const float *x, size_t n) {
-  sc_err err;
-  cl_mem m;
-  if (sc_buffer_create(&ctx, n * 4, "test tensor", &m, &err) || (x && sc_buffer_write(&ctx, m, 0, n * 4, x, &err)))
-    fail_msg("%s", err.msg);
-  return m;
+static th_tensors ts;   /* the device tensors of the running test */
+static int use_offsets; /* place them at odd offsets (harness.h) */
+
+static sc_view upload(const float *x, size_t n) {
+  return th_tensor(&ts, x, n * 4);
 }
 
-static void download(cl_mem m, float *x, size_t n) {
-  sc_err err;
-  if (sc_buffer_read(&ctx, m, 0, n * 4, x, &err)) fail_msg("%s", err.msg);
+static void download(sc_view m, float *x, size_t n) {
+  th_tensor_read(&ts, m, x, n * 4);
 }
 
 static size_t ws_limit; /* workspace limit override in bytes, 0 = default */
 
-static void init_op(sc_mlstm *m, int L, size_t dqk, size_t dv) {
+static sc_mlstm *init_op(int L, size_t dqk, size_t dv) {
   sc_err err;
-  if (sc_mlstm_init(m, &ctx, L, (int)dqk, (int)dv, &err)) fail_msg("%s", err.msg);
-  if (ws_limit) m->workspace_limit = ws_limit;
+  sc_mlstm *m;
+  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = (int)dqk, .dv = (int)dv, .workspace_bytes = ws_limit};
+  if (sc_mlstm_create(&ctx, &cfg, &m, &err)) fail_msg("%s", err.msg);
+  th_tensors_init(&ts, &ctx, use_offsets);
+  return m;
+}
+
+static void release_op(sc_mlstm *m) {
+  th_tensors_release(&ts);
+  sc_mlstm_destroy(m);
 }
 
 /* Device results of the forward (and optionally backward) of one problem. */
@@ -103,10 +107,10 @@ static void free_result(result *r) {
 
 static result run_device(sc_mlstm *m, const problem *p, int backward) {
   const size_t BH = p->BH, S = p->S;
-  cl_mem in[9];
+  sc_view in[9];
   for (int t = 0; t < 9; t++) in[t] = upload(p->f32[t], p->n[t]);
-  cl_mem h = upload(NULL, BH * S * p->dv), nout = upload(NULL, BH * S), mout = upload(NULL, BH * S);
-  cl_mem cl = upload(NULL, BH * p->dqk * p->dv), nl = upload(NULL, BH * p->dqk), ml = upload(NULL, BH);
+  sc_view h = upload(NULL, BH * S * p->dv), nout = upload(NULL, BH * S), mout = upload(NULL, BH * S);
+  sc_view cl = upload(NULL, BH * p->dqk * p->dv), nl = upload(NULL, BH * p->dqk), ml = upload(NULL, BH);
   sc_mlstm_fwd_io io = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0], h, nout, mout, cl, nl, ml};
   sc_err err;
   if (sc_mlstm_forward(m, BH, S, (float)EPS, &io, &err)) fail_msg("%s", err.msg);
@@ -121,7 +125,7 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
   download(cl, r.clast, BH * p->dqk * p->dv), download(nl, r.nlast, BH * p->dqk), download(ml, r.mlast, BH);
   if (backward) {
     const size_t gn[6] = {BH * S * p->dqk, BH * S * p->dqk, BH * S * p->dv, BH * S, BH * S, BH * p->dqk * p->dv};
-    cl_mem gm[6];
+    sc_view gm[6];
     for (int j = 0; j < 6; j++) gm[j] = upload(NULL, gn[j]);
     sc_mlstm_bwd_io b = {in[Q], in[K],  in[V], in[I], in[F], in[C0], in[N0], in[M0],
                          nout,  in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
@@ -129,152 +133,81 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
     for (int j = 0; j < 6; j++) {
       r.g[j] = th_falloc(gn[j]);
       download(gm[j], r.g[j], gn[j]);
-      sc_buffer_release(&ctx, gm[j]);
     }
   }
-  for (int t = 0; t < 9; t++) sc_buffer_release(&ctx, in[t]);
-  cl_mem outs[] = {h, nout, mout, cl, nl, ml};
-  for (size_t j = 0; j < sizeof outs / sizeof outs[0]; j++) sc_buffer_release(&ctx, outs[j]);
   return r;
 }
 
-static void assert_finite(const char *label, const float *x, size_t n) {
-  for (size_t j = 0; j < n; j++)
-    if (!isfinite(x[j])) fail_msg("%s: element %zu is %g", label, j, (double)x[j]);
-}
-
-/* Checks a device forward (and backward) against the float64 references at chunk L. With no initial state the
- * forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference. */
-static void check(const char *tag, int L, const problem *p, int backward, double fw_atol, double fw_rtol) {
-  sc_mlstm m;
-  init_op(&m, L, p->dqk, p->dv);
-  result r = run_device(&m, p, backward);
-  const size_t BH = p->BH, S = p->S, dqk = p->dqk, dv = p->dv;
-  const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
-  const int st = p->with_state;
-  const double *c0 = st ? p->f64[C0] : NULL, *n0 = st ? p->f64[N0] : NULL, *m0 = st ? p->f64[M0] : NULL;
-  double *h = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *mout = th_dalloc(BH * S);
-  double *cl = th_dalloc(BH * dqk * dv), *nl = th_dalloc(BH * dqk), *ml = th_dalloc(BH);
-  sc_err err;
-  if (sc_ref_mlstm_chunkwise(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0, hc, nout,
-                             mout, cl, nl, ml, &err))
-    fail_msg("%s", err.msg);
-  if (!st && sc_ref_mlstm_parallel(&d, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], h, NULL, NULL, &err))
-    fail_msg("%s", err.msg);
-  char label[160];
-  printf(" %s: L=%d BH=%zu S=%zu dqk=%zu dv=%zu\n", tag, L, BH, S, dqk, dv);
-  snprintf(label, sizeof label, "%s h vs f64 %s", tag, st ? "chunkwise" : "parallel");
-  th_assert_close(label, r.h, st ? hc : h, BH * S * dv, fw_atol, fw_rtol);
-  snprintf(label, sizeof label, "%s m_out", tag);
-  th_assert_close(label, r.mout, mout, BH * S, 1e-4, 1e-5);
-  snprintf(label, sizeof label, "%s n_out", tag);
-  th_assert_close(label, r.nout, nout, BH * S, 1e-5, 1e-4);
-  snprintf(label, sizeof label, "%s C_last", tag);
-  th_assert_close(label, r.clast, cl, BH * dqk * dv, fw_atol, fw_rtol);
-  snprintf(label, sizeof label, "%s n_last", tag);
-  th_assert_close(label, r.nlast, nl, BH * dqk, fw_atol, fw_rtol);
-  snprintf(label, sizeof label, "%s m_last", tag);
-  th_assert_close(label, r.mlast, ml, BH, 1e-4, 1e-5);
-  if (backward) {
-    const size_t gn[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
-    double *g[6];
-    for (int j = 0; j < 6; j++) g[j] = th_dalloc(gn[j]);
-    if (sc_ref_mlstm_chunkwise_bwd(&d, (size_t)L, p->f64[Q], p->f64[K], p->f64[V], p->f64[I], p->f64[F], c0, n0, m0,
-                                   nout, p->f64[DH], g[0], g[1], g[2], g[3], g[4], g[5], &err))
-      fail_msg("%s", err.msg);
-    const char *names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
-    for (int j = 0; j < 6; j++) {
-      snprintf(label, sizeof label, "%s %s", tag, names[j]);
-      th_assert_close(label, r.g[j], g[j], gn[j], BW_ATOL, BW_RTOL);
-      free(g[j]);
+/* One op-case row (op_cases.c): the device forward and backward against the float64 references. With no initial
+ * state the forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference.
+ * Values: normal, or large = extreme gates (input pre-activations of +-15 and in [-5, 5], forget ones down to -25:
+ * document resets). The stabilizer outputs m_out, m_last and the normalizer n_out have their own tolerances. */
+static void mlstm_case(sc_ctx *c, const th_op_case *row) {
+  (void)c;
+  const th_mlstm_shape sh = row->mlstm;
+  if (row->values != TH_NORMAL && row->values != TH_LARGE) fail_msg("mlstm rows are normal or large (extreme gates)");
+  problem p = make(sh.BH, sh.S, sh.dqk, sh.dv, normal(sh.f_off, sh.with_state, row->seed));
+  if (row->values == TH_LARGE) {
+    th_rng r;
+    th_rng_seed(&r, row->seed + 1);
+    for (size_t j = 0; j < p.n[I]; j++) {
+      const double u = th_uniform(&r);
+      p.f32[I][j] = u < 0.2 ? 15.0f : u < 0.3 ? -15.0f : (float)(10 * th_uniform(&r) - 5);
+      p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
+      p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
     }
   }
+  if (sh.ws_heads) {
+    sc_mlstm *probe = init_op(sh.L, sh.dqk, sh.dv);
+    ws_limit = sc_mlstm_head_scratch(probe, sh.S, 1) * sh.ws_heads;
+    release_op(probe);
+  }
+  use_offsets = row->offsets;
+  sc_mlstm *m = init_op(sh.L, sh.dqk, sh.dv);
+  ws_limit = 0, use_offsets = 0;
+  result r = run_device(m, &p, 1);
+  const size_t BH = p.BH, S = p.S, dqk = p.dqk, dv = p.dv;
+  const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
+  const int st = p.with_state;
+  const double *c0 = st ? p.f64[C0] : NULL, *n0 = st ? p.f64[N0] : NULL, *m0 = st ? p.f64[M0] : NULL;
+  double *h = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *mout = th_dalloc(BH * S);
+  double *cl = th_dalloc(BH * dqk * dv), *nl = th_dalloc(BH * dqk), *ml = th_dalloc(BH);
+  const size_t gn[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
+  double *g[6];
+  for (int j = 0; j < 6; j++) g[j] = th_dalloc(gn[j]);
+  sc_err err;
+  const size_t L = (size_t)sh.L;
+  if (sc_ref_mlstm_chunkwise(&d, L, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], c0, n0, m0, hc, nout, mout, cl,
+                             nl, ml, &err) ||
+      (!st && sc_ref_mlstm_parallel(&d, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], h, NULL, NULL, &err)) ||
+      sc_ref_mlstm_chunkwise_bwd(&d, L, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], c0, n0, m0, nout, p.f64[DH],
+                                 g[0], g[1], g[2], g[3], g[4], g[5], &err))
+    fail_msg("%s", err.msg);
+  char variant[128];
+  snprintf(variant, sizeof variant, "L=%zu BH=%zu S=%zu dqk=%zu dv=%zu f%+g%s", L, BH, S, dqk, dv, sh.f_off,
+           st ? " with state" : "");
+  const th_tol fw = row->tol, m_tol = {1e-4, 1e-5, fw.nmse}, n_tol = {1e-5, 1e-4, fw.nmse};
+  th_case cs;
+  th_case_begin(&cs, row, variant);
+  th_case_compare(&cs, st ? "h vs f64 chunkwise" : "h vs f64 parallel", r.h, st ? hc : h, BH * S * dv, fw);
+  th_case_compare(&cs, "m_out", r.mout, mout, BH * S, m_tol);
+  th_case_compare(&cs, "n_out", r.nout, nout, BH * S, n_tol);
+  th_case_compare(&cs, "C_last", r.clast, cl, BH * dqk * dv, fw);
+  th_case_compare(&cs, "n_last", r.nlast, nl, BH * dqk, fw);
+  th_case_compare(&cs, "m_last", r.mlast, ml, BH, m_tol);
+  static const char *const names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
+  for (int j = 0; j < 6; j++) th_case_compare(&cs, names[j], r.g[j], g[j], gn[j], row->tol_grad);
+  th_case_end(&cs);
+  for (int j = 0; j < 6; j++) free(g[j]);
   free(h), free(hc), free(nout), free(mout), free(cl), free(nl), free(ml);
   free_result(&r);
-  sc_mlstm_release(&m);
-}
-
-/* The upstream conformance shape: B=1, NH=2, S=256, dqk=64, dv=128, inputs ~N(0,1). */
-static void test_forward_backward_upstream_shape(void **state) {
-  (void)state;
-  for (int off = 0; off <= 3; off += 3) {
-    problem p = make(2, 256, 64, 128, normal(off, 0, 100 + (uint64_t)off));
-    char tag[32];
-    snprintf(tag, sizeof tag, "f%+d", off);
-    check(tag, 64, &p, 1, FW_ATOL, FW_RTOL);
-    release(&p);
-  }
-  /* With a random initial state (forward vs the chunkwise reference, dc0 checked). */
-  problem p = make(2, 256, 64, 128, normal(3, 1, 103));
-  check("init state", 64, &p, 1, FW_ATOL, FW_RTOL);
+  release_op(m);
   release(&p);
 }
 
-static void test_chunk_sizes(void **state) {
+static void test_mlstm_cases(void **state) {
   (void)state;
-  const int Ls[] = {16, 32, 64, 128};
-  for (size_t j = 0; j < 4; j++) {
-    problem p = make(2, 200, 32, 48, normal(1, j % 2, 200 + j));
-    check("chunk size", Ls[j], &p, 1, FW_ATOL, FW_RTOL);
-    release(&p);
-  }
-  /* L >= S: one chunk, the quadratic parallel form used by the benchmark for contrast. */
-  problem p = make(2, 256, 64, 128, normal(0, 0, 209));
-  check("parallel form", 256, &p, 1, FW_ATOL, FW_RTOL);
-  release(&p);
-}
-
-static void test_ragged_lengths(void **state) {
-  (void)state;
-  const size_t Ss[] = {1, 2, 15, 17, 63, 65, 100};
-  for (size_t j = 0; j < sizeof Ss / sizeof Ss[0]; j++) {
-    problem p = make(3, Ss[j], 16, 24, normal(j % 2 ? 3 : 0, j % 3 == 0, 300 + j));
-    check("ragged", 64, &p, 1, FW_ATOL, FW_RTOL);
-    release(&p);
-  }
-  problem p = make(1, 17, 16, 16, normal(0, 1, 310)); /* S = L + 1 at L = 16 */
-  check("S=L+1", 16, &p, 1, FW_ATOL, FW_RTOL);
-  release(&p);
-}
-
-static void test_head_dims(void **state) {
-  (void)state;
-  const size_t dims[][2] = {{64, 64},   {128, 128}, {192, 192}, {256, 256}, {384, 384},
-                            {512, 512}, {8, 24},    {24, 8},    {256, 512}};
-  for (size_t j = 0; j < sizeof dims / sizeof dims[0]; j++) {
-    problem p = make(1, 80, dims[j][0], dims[j][1], normal(j % 2 ? 3 : 0, 1, 400 + j));
-    check("head dims", 32, &p, 1, FW_ATOL, FW_RTOL);
-    release(&p);
-  }
-}
-
-/* Input pre-activations up to +15 and forget pre-activations down to -25 (document resets). */
-static void test_extreme_gates(void **state) {
-  (void)state;
-  problem p = make(2, 150, 32, 32, normal(3, 1, 500));
-  th_rng r;
-  th_rng_seed(&r, 501);
-  for (size_t j = 0; j < p.n[I]; j++) {
-    const double u = th_uniform(&r);
-    p.f32[I][j] = u < 0.2 ? 15.0f : u < 0.3 ? -15.0f : (float)(10 * th_uniform(&r) - 5);
-    p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
-    p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
-  }
-  sc_mlstm m;
-  init_op(&m, 64, 32, 32);
-  result res = run_device(&m, &p, 1);
-  assert_finite("h", res.h, p.n[V]);
-  assert_finite("n_out", res.nout, p.n[I]);
-  assert_finite("m_out", res.mout, p.n[I]);
-  assert_finite("C_last", res.clast, p.n[C0]);
-  assert_finite("n_last", res.nlast, p.n[N0]);
-  const char *names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
-  const size_t gn[6] = {p.n[Q], p.n[K], p.n[V], p.n[I], p.n[F], p.n[C0]};
-  for (int j = 0; j < 6; j++) assert_finite(names[j], res.g[j], gn[j]);
-  free_result(&res);
-  sc_mlstm_release(&m);
-  check("extreme gates", 64, &p, 1, FW_ATOL, FW_RTOL);
-  release(&p);
+  th_run_op_cases(&ctx, "mlstm", mlstm_case);
 }
 
 /* Chunkwise forward vs a rollout of the device recurrent step, token by token, from the same initial state. */
@@ -282,12 +215,14 @@ static void test_recurrent_step_rollout(void **state) {
   (void)state;
   const size_t BH = 4, S = 70, dqk = 16, dv = 32;
   problem p = make(BH, S, dqk, dv, normal(2, 1, 600));
-  sc_mlstm m;
-  init_op(&m, 32, dqk, dv);
-  result chunk = run_device(&m, &p, 0);
-  cl_mem C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
-  cl_mem q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv), ig = upload(NULL, BH),
-         fg = upload(NULL, BH), h = upload(NULL, BH * dv);
+  use_offsets = 1; /* the step's tensors at odd offsets too */
+  sc_mlstm *m = init_op(32, dqk, dv);
+  use_offsets = 0;
+  result chunk = run_device(m, &p, 0);
+  const sc_view C = upload(p.f32[C0], p.n[C0]), n = upload(p.f32[N0], p.n[N0]), ms = upload(p.f32[M0], p.n[M0]);
+  const sc_view q = upload(NULL, BH * dqk), k = upload(NULL, BH * dqk), v = upload(NULL, BH * dv),
+                ig = upload(NULL, BH), fg = upload(NULL, BH), h = upload(NULL, BH * dv);
+  const sc_mlstm_step_io io = {q, k, v, ig, fg, C, n, ms, h};
   float *hs = th_falloc(BH * S * dv), *row = th_falloc(BH * (2 * dqk + dv + 2)), *hrow = th_falloc(BH * dv);
   sc_err err;
   for (size_t t = 0; t < S; t++) {
@@ -298,10 +233,11 @@ static void test_recurrent_step_rollout(void **state) {
       memcpy(rv + b * dv, p.f32[V] + (b * S + t) * dv, dv * 4);
       ri[b] = p.f32[I][b * S + t], rf[b] = p.f32[F][b * S + t];
     }
-    if (sc_buffer_write(&ctx, q, 0, BH * dqk * 4, rq, &err) || sc_buffer_write(&ctx, k, 0, BH * dqk * 4, rk, &err) ||
-        sc_buffer_write(&ctx, v, 0, BH * dv * 4, rv, &err) || sc_buffer_write(&ctx, ig, 0, BH * 4, ri, &err) ||
-        sc_buffer_write(&ctx, fg, 0, BH * 4, rf, &err) ||
-        sc_mlstm_step(&m, BH, (float)EPS, q, k, v, ig, fg, C, n, ms, h, &err))
+    if (sc_buffer_write(&ctx, q.buf, q.off, BH * dqk * 4, rq, &err) ||
+        sc_buffer_write(&ctx, k.buf, k.off, BH * dqk * 4, rk, &err) ||
+        sc_buffer_write(&ctx, v.buf, v.off, BH * dv * 4, rv, &err) ||
+        sc_buffer_write(&ctx, ig.buf, ig.off, BH * 4, ri, &err) ||
+        sc_buffer_write(&ctx, fg.buf, fg.off, BH * 4, rf, &err) || sc_mlstm_step(m, BH, (float)EPS, &io, &err))
       fail_msg("%s", err.msg);
     download(h, hrow, BH * dv);
     for (size_t b = 0; b < BH; b++) memcpy(hs + (b * S + t) * dv, hrow + b * dv, dv * 4);
@@ -314,19 +250,17 @@ static void test_recurrent_step_rollout(void **state) {
   if (sc_ref_mlstm_recurrent(&d, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], p.f64[C0], p.f64[N0], p.f64[M0], hr,
                              cr, nr, mr, &err))
     fail_msg("%s", err.msg);
-  th_assert_close("step rollout h vs f64 recurrent", hs, hr, BH * S * dv, FW_ATOL, FW_RTOL);
-  th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_ATOL, FW_RTOL);
-  th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_ATOL, FW_RTOL);
-  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, 1e-5, 1e-5);
+  th_assert_close("step rollout h vs f64 recurrent", hs, hr, BH * S * dv, FW_TOL);
+  th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_TOL);
+  th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_TOL);
+  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, (th_tol){1e-5, 1e-5, 1e-8});
   double *hd = widen(hs, BH * S * dv), *cd = widen(cs, p.n[C0]);
-  th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_ATOL, FW_RTOL);
-  th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_ATOL, FW_RTOL);
+  th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_TOL);
+  th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_TOL);
   free(hd), free(cd), free(hr), free(cr), free(nr), free(mr), free(cs), free(ns), free(mss), free(hs), free(row),
       free(hrow);
-  cl_mem all[] = {C, n, ms, q, k, v, ig, fg, h};
-  for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) sc_buffer_release(&ctx, all[j]);
   free_result(&chunk);
-  sc_mlstm_release(&m);
+  release_op(m);
   release(&p);
 }
 
@@ -345,13 +279,12 @@ static void test_state_handoff(void **state) {
   memcpy(part[0].f32[C0], whole.f32[C0], whole.n[C0] * 4);
   memcpy(part[0].f32[N0], whole.f32[N0], whole.n[N0] * 4);
   memcpy(part[0].f32[M0], whole.f32[M0], whole.n[M0] * 4);
-  sc_mlstm m;
-  init_op(&m, 32, dqk, dv);
-  result rw = run_device(&m, &whole, 0), r0 = run_device(&m, &part[0], 0);
+  sc_mlstm *m = init_op(32, dqk, dv);
+  result rw = run_device(m, &whole, 0), r0 = run_device(m, &part[0], 0);
   memcpy(part[1].f32[C0], r0.clast, whole.n[C0] * 4);
   memcpy(part[1].f32[N0], r0.nlast, whole.n[N0] * 4);
   memcpy(part[1].f32[M0], r0.mlast, whole.n[M0] * 4);
-  result r1 = run_device(&m, &part[1], 0);
+  result r1 = run_device(m, &part[1], 0);
   double *hw = widen(rw.h, BH * S * dv), *cw = widen(rw.clast, whole.n[C0]), *nw = widen(rw.nlast, whole.n[N0]),
          *mw = widen(rw.mlast, BH);
   float *hs = th_falloc(BH * S * dv);
@@ -359,39 +292,27 @@ static void test_state_handoff(void **state) {
     memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
     memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);
   }
-  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, 1e-5, 1e-4);
-  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], 1e-5, 1e-4);
-  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], 1e-5, 1e-4);
-  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, 1e-6, 1e-6);
+  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, (th_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], (th_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], (th_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, (th_tol){1e-6, 1e-6, 1e-8});
   free(hw), free(cw), free(nw), free(mw), free(hs);
   free_result(&rw), free_result(&r0), free_result(&r1);
-  sc_mlstm_release(&m);
+  release_op(m);
   release(&whole), release(&part[0]), release(&part[1]);
-}
-
-/* Heads processed in several groups (tiny workspace) give the same results as one group. */
-static void test_head_groups(void **state) {
-  (void)state;
-  problem p = make(5, 100, 16, 32, normal(1, 1, 800));
-  sc_mlstm m;
-  init_op(&m, 16, 16, 32);
-  ws_limit = sc_mlstm_head_scratch(&m, 100, 1) * 2; /* two heads per group (three groups) in both passes */
-  sc_mlstm_release(&m);
-  check("head groups", 16, &p, 1, FW_ATOL, FW_RTOL);
-  ws_limit = 0;
-  release(&p);
 }
 
 static void test_rejects_bad_config(void **state) {
   (void)state;
-  sc_mlstm m;
+  sc_mlstm *m = NULL;
   sc_err err;
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 24, 64, 64, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 24, .dqk = 64, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "multiple of 16"));
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 60, 64, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 60, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dqk=60"));
-  assert_int_equal(sc_mlstm_init(&m, &ctx, 64, 64, 520, &err), -1);
+  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 520}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dv=520"));
+  assert_null(m);
 }
 
 static int setup(void **state) {
@@ -407,14 +328,9 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_forward_backward_upstream_shape),
-      cmocka_unit_test(test_chunk_sizes),
-      cmocka_unit_test(test_ragged_lengths),
-      cmocka_unit_test(test_head_dims),
-      cmocka_unit_test(test_extreme_gates),
+      cmocka_unit_test(test_mlstm_cases),
       cmocka_unit_test(test_recurrent_step_rollout),
       cmocka_unit_test(test_state_handoff),
-      cmocka_unit_test(test_head_groups),
       cmocka_unit_test(test_rejects_bad_config),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -55,9 +55,9 @@ static void check_forms(double eps, double atol, double rtol, double f_off) {
                             ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 64, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hc2, NULL, NULL, NULL, NULL,
                             NULL, ERR));
-  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, atol, rtol);
-  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, atol, rtol);
-  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, atol, rtol);
+  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
+  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
+  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
   free(hp), free(hr), free(hc), free(hc2);
   release(&in);
 }
@@ -86,10 +86,10 @@ static void test_states_agree(void **state) {
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hc, NULL, NULL, cc, nc, mc,
                             ERR));
   /* Both carry the same stabilizer recursion, so even with eps > 0 only rounding separates them. */
-  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, 1e-12, 1e-10);
-  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, 1e-12, 1e-12);
-  th_assert_close_d("n_last", nc, nr, BH * dqk, 1e-12, 1e-12);
-  th_assert_close_d("m_last", mc, mr, BH, 1e-12, 1e-12);
+  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, (th_tol){1e-12, 1e-10, 1e-20});
+  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, (th_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("n_last", nc, nr, BH * dqk, (th_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("m_last", mc, mr, BH, (th_tol){1e-12, 1e-12, 1e-20});
   free(hr), free(hc), free(cr), free(cc), free(nr), free(nc);
   release(&in);
 }
@@ -140,7 +140,8 @@ static void fd_check(const char *name, inputs *in, size_t L, const double *off, 
   char label[64];
   snprintf(label, sizeof label, "custom bwd vs FD (LN eps %g): %s", ln_eps, name);
   const double tol = ln_eps > 0 ? 1e-3 : 1e-5;
-  th_assert_close_d(label, grad, fd, n, tol * scale, tol);
+  /* NMSE: at most tol^2, the mean squared error of an element off by its relative tolerance. */
+  th_assert_close_d(label, grad, fd, n, (th_tol){tol * scale, tol, tol * tol});
   free(fd);
 }
 
@@ -196,7 +197,7 @@ static void test_bwd_chunk_invariant(void **state) {
   for (int j = 0; j < 6; j++) {
     char label[64];
     snprintf(label, sizeof label, "bwd L=16 vs L=64: %s", names[j]);
-    th_assert_close_d(label, g[0][j], g[1][j], ns[j], 1e-5, 1e-4);
+    th_assert_close_d(label, g[0][j], g[1][j], ns[j], (th_tol){1e-5, 1e-4, 1e-20});
     free(g[0][j]), free(g[1][j]);
   }
   free(dh), free(h), free(nout);

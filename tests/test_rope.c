@@ -1,16 +1,21 @@
-/* RoPE (ops/rope.h) on the test device against the float64 reference (ref/rope.h): adjacent pairs,
- * per-token positions restarting at documents, positions up to 40000 (where a float32 angle would be
- * off by ~1e-3 rad), the transposed rotation for the backward, in-place use and the table growing. */
+/* RoPE (ops/rope.h) on the test device against the float64 reference (ref/rope.h), through the op-case table:
+ * adjacent pairs, per-token positions restarting at documents, positions up to 40000 (where a float32 angle would
+ * be off by ~1e-3 rad), the transposed rotation for the backward, in-place use, the table growing, view offsets and
+ * extreme values; then known values and argument errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "op_cases.h"
 #include "ops/rope.h"
 #include "ref/rope.h"
 
 static sc_ctx ctx;
+/* The op for a (head dim, theta), kept across rows so the table grows on the same object. */
+static sc_rope *ropes[8];
+static int rope_dh[8];
+static double rope_theta[8];
 
 static int setup(void **state) {
   (void)state;
@@ -20,69 +25,72 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  for (int j = 0; j < 8; j++) sc_rope_destroy(ropes[j]);
   sc_ctx_close(&ctx);
   return 0;
 }
 
 
-/* Rotates random rows forward and backward on the device, in place for the backward, and compares. */
-static void check(int B, int NH, int S, int dh, double theta, const int32_t *pos, sc_rope *r, uint64_t seed) {
+static sc_rope *rope_for(int dh, double theta) {
+  int j = 0;
+  while (j < 8 && ropes[j] && (rope_dh[j] != dh || rope_theta[j] != theta)) j++;
+  if (j == 8) fail_msg("more than 8 RoPE configurations");
+  if (!ropes[j]) {
+    TH_CHECK(sc_rope_create(&ctx, dh, theta, &ropes[j], TH_ERR));
+    rope_dh[j] = dh, rope_theta[j] = theta;
+  }
+  return ropes[j];
+}
+
+/* One op-case row (op_cases.c): random rows rotated forward and backward (in place) on the device against the
+ * float64 reference, and the round trip against x. Positions: documents restarting at 0 (a boundary at 11 in the
+ * first sequence, every 5 in the second) or far ones (down from 40000 in steps of 997, and from 16384). Values as
+ * th_fill_values gives them. */
+static void rope_case(sc_ctx *c, const th_op_case *row) {
+  const th_rope_shape sh = row->rope;
+  const int B = sh.B, NH = sh.NH, S = sh.S, dh = sh.dh;
+  if (B != 2) fail_msg("rope rows have B = 2 (two position patterns)");
+  int32_t *pos = th_calloc((size_t)B * S, sizeof *pos);
+  for (int s = 0; s < S; s++) {
+    pos[s] = sh.far ? 40000 - s * 997 : s < 11 ? s : s - 11;
+    pos[S + s] = sh.far ? 16384 + s : s % 5;
+  }
   const size_t n = (size_t)B * NH * S * dh;
-  float *x = malloc(n * 4), *y = malloc(n * 4), *z = malloc(n * 4);
-  double *xd = malloc(n * 8), *yd = malloc(n * 8), *zd = malloc(n * 8);
-  assert_true(x && y && z && xd && yd && zd);
+  float *x = th_falloc(n), *y = th_falloc(n), *z = th_falloc(n);
+  double *xd = th_dalloc(n), *yd = th_dalloc(n), *zd = th_dalloc(n);
   th_rng rng;
-  th_rng_seed(&rng, seed);
-  th_fill_normal(&rng, x, n, 0, 1);
+  th_rng_seed(&rng, row->seed);
+  th_fill_values(&rng, row->values, x, n);
   for (size_t i = 0; i < n; i++) xd[i] = x[i];
   int mp = 0;
   for (int i = 0; i < B * S; i++) mp = pos[i] > mp ? pos[i] : mp;
-  cl_mem bx, by, bp;
-  TH_CHECK(sc_buffer_create(&ctx, n * 4, "x", &bx, TH_ERR));
-  TH_CHECK(sc_buffer_create(&ctx, n * 4, "y", &by, TH_ERR));
-  TH_CHECK(sc_buffer_create(&ctx, (size_t)B * S * 4, "pos", &bp, TH_ERR));
-  TH_CHECK(sc_buffer_write(&ctx, bx, 0, n * 4, x, TH_ERR));
-  TH_CHECK(sc_buffer_write(&ctx, bp, 0, (size_t)B * S * 4, pos, TH_ERR));
+  sc_rope *r = rope_for(dh, sh.theta);
+  th_tensors ts;
+  th_tensors_init(&ts, c, row->offsets);
+  const sc_view bx = th_tensor(&ts, x, n * 4), by = th_tensor(&ts, NULL, n * 4);
+  const sc_view bp = th_tensor(&ts, pos, (size_t)B * S * 4);
   TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, bx, by, 0, TH_ERR));
-  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, y, TH_ERR));
+  th_tensor_read(&ts, by, y, n * 4);
   TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, by, by, 1, TH_ERR)); /* in place */
-  TH_CHECK(sc_buffer_read(&ctx, by, 0, n * 4, z, TH_ERR));
-  sc_ref_rope(B, NH, S, dh, theta, pos, xd, yd, 0);
+  th_tensor_read(&ts, by, z, n * 4);
+  th_tensors_release(&ts);
+  sc_ref_rope(B, NH, S, dh, sh.theta, pos, xd, yd, 0);
   for (size_t i = 0; i < n; i++) zd[i] = y[i];
-  sc_ref_rope(B, NH, S, dh, theta, pos, zd, zd, 1);
-  char label[96];
-  snprintf(label, sizeof label, "rope dh%d theta %g max pos %d forward", dh, theta, mp);
-  th_assert_close(label, y, yd, n, 1e-5, 1e-4);
-  snprintf(label, sizeof label, "rope dh%d theta %g max pos %d backward", dh, theta, mp);
-  th_assert_close(label, z, zd, n, 1e-5, 1e-4);
-  snprintf(label, sizeof label, "rope dh%d backward(forward(x)) = x", dh);
-  th_assert_close(label, z, xd, n, 1e-5, 1e-4);
-  sc_buffer_release(&ctx, bx), sc_buffer_release(&ctx, by), sc_buffer_release(&ctx, bp);
-  free(x), free(y), free(z), free(xd), free(yd), free(zd);
+  sc_ref_rope(B, NH, S, dh, sh.theta, pos, zd, zd, 1);
+  char variant[96];
+  snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d theta %g max pos %d", B, NH, S, dh, sh.theta, mp);
+  th_case cs;
+  th_case_begin(&cs, row, variant);
+  th_case_compare(&cs, "forward", y, yd, n, row->tol);
+  th_case_compare(&cs, "backward", z, zd, n, row->tol);
+  th_case_compare(&cs, "backward(forward(x)) = x", z, xd, n, row->tol);
+  th_case_end(&cs);
+  free(pos), free(x), free(y), free(z), free(xd), free(yd), free(zd);
 }
 
-static void test_rope_head_dims_and_positions(void **state) {
+static void test_rope_cases(void **state) {
   (void)state;
-  static const int dhs[] = {16, 64, 80, 96, 128};
-  enum { B = 2, S = 37 };
-  int32_t docs[B * S], far[B * S];
-  for (int s = 0; s < S; s++) {
-    docs[s] = s < 11 ? s : s - 11; /* a document boundary at 11 */
-    docs[S + s] = s % 5;
-    far[s] = 40000 - s * 997; /* large positions, decreasing, not contiguous */
-    far[S + s] = 16384 + s;
-  }
-  for (int a = 0; a < 5; a++) {
-    sc_rope *r;
-    TH_CHECK(sc_rope_create(&ctx, dhs[a], 500000.0, &r, TH_ERR));
-    check(B, 3, S, dhs[a], 500000.0, docs, r, 10 + a);
-    check(B, 3, S, dhs[a], 500000.0, far, r, 20 + a); /* the table grows on the same object */
-    sc_rope_destroy(r);
-  }
-  sc_rope *r;
-  TH_CHECK(sc_rope_create(&ctx, 64, 10000.0, &r, TH_ERR));
-  check(B, 2, S, 64, 10000.0, far, r, 30);
-  sc_rope_destroy(r);
+  th_run_op_cases(&ctx, "rope", rope_case);
 }
 
 /* Position 0 is the identity; a pair at position p turns by p radians at j = 0. */
@@ -98,7 +106,7 @@ static void test_rope_known_values(void **state) {
   TH_CHECK(sc_buffer_create(&ctx, sizeof pos, "pos", &bp, TH_ERR));
   TH_CHECK(sc_buffer_write(&ctx, bx, 0, sizeof x, x, TH_ERR));
   TH_CHECK(sc_buffer_write(&ctx, bp, 0, sizeof pos, &pos, TH_ERR));
-  TH_CHECK(sc_rope_apply(r, 1, 1, 1, bp, pos, bx, bx, 0, TH_ERR));
+  TH_CHECK(sc_rope_apply(r, 1, 1, 1, sc_view_of(bp), pos, sc_view_of(bx), sc_view_of(bx), 0, TH_ERR));
   TH_CHECK(sc_buffer_read(&ctx, bx, 0, sizeof y, y, TH_ERR));
   assert_float_equal(y[0], cos(3.0), 1e-6);
   assert_float_equal(y[1], sin(3.0), 1e-6);
@@ -120,7 +128,7 @@ static void test_rope_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rope_head_dims_and_positions),
+      cmocka_unit_test(test_rope_cases),
       cmocka_unit_test(test_rope_known_values),
       cmocka_unit_test(test_rope_errors),
   };

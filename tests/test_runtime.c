@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "runtime/kargs.h"
 #include "runtime/program.h"
 
 static sc_err err;
@@ -85,7 +86,10 @@ static sc_build_info build_and_run(sc_ctx *c, const char *defines, const char *o
   cl_mem m;
   assert_int_equal(sc_buffer_create(c, sizeof x, "x", &m, &err), 0);
   assert_int_equal(sc_buffer_write(c, m, 0, sizeof x, x, &err), 0);
-  assert_int_equal(sc_set_arg(k, 0, sizeof m, &m, "scale", &err), 0);
+  sc_kargs ka;
+  sc_kargs_begin(&ka, k, "scale");
+  sc_karg_mem(&ka, m);
+  assert_int_equal(sc_kargs_end(&ka, &err), 0);
   size_t g = 4;
   assert_int_equal(sc_launch(c, k, 1, &g, NULL, "scale", &err), 0);
   assert_int_equal(sc_buffer_read(c, m, 0, sizeof x, x, &err), 0);
@@ -185,6 +189,53 @@ static void test_cache(void **state) {
   sc_ctx_close(&c);
 }
 
+static void write_text(const char *dir, const char *name, const char *text) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* `#include "name"` in a kernel file is inlined from the kernel directory: the header's text is part of the cache
+ * key, a compile error inside it names the kernel file, and a missing header is named with the fix. */
+static void test_include(void **state) {
+  (void)state;
+  char dir[512], cache[512];
+  th_tmpdir("kernels", dir, sizeof dir);
+  th_tmpdir("cache", cache, sizeof cache);
+  th_setenv("SCALECL_CACHE_DIR", cache);
+  sc_ctx c;
+  th_ctx_open(&c);
+  th_setenv("SCALECL_CACHE_DIR", NULL);
+  snprintf(c.kernel_dir, sizeof c.kernel_dir, "%s", dir);
+  write_text(dir, "k.cl", "#include \"h.clh\"\n__kernel void scale(__global float *x) { x[0] *= FACTOR; }\n");
+  write_text(dir, "h.clh", "#define FACTOR 2.0f\n");
+  cl_program p;
+  sc_build_info info;
+  if (sc_program_build(&c, "k.cl", NULL, NULL, &p, &info, &err)) fail_msg("%s", err.msg);
+  clReleaseProgram(p);
+  assert_true(info.cache_saved);
+  if (sc_program_build(&c, "k.cl", NULL, NULL, &p, &info, &err)) fail_msg("%s", err.msg);
+  clReleaseProgram(p);
+  assert_true(info.cache_hit);
+  write_text(dir, "h.clh", "#define FACTOR 3.0f\n"); /* a changed header is a new program */
+  if (sc_program_build(&c, "k.cl", NULL, NULL, &p, &info, &err)) fail_msg("%s", err.msg);
+  clReleaseProgram(p);
+  assert_false(info.cache_hit);
+  write_text(dir, "h.clh", "#define FACTOR (2.0f +)\n");
+  assert_int_equal(sc_program_build(&c, "k.cl", NULL, NULL, &p, &info, &err), -1);
+  assert_non_null(strstr(err.msg, "building k.cl"));
+  assert_non_null(strstr(err.msg, "h.clh:1")); /* the compiler's log points into the header */
+  remove(strcat(dir, "/h.clh"));
+  assert_int_equal(sc_program_build(&c, "k.cl", NULL, NULL, &p, &info, &err), -1);
+  printf("  missing header: %s\n", err.msg);
+  assert_non_null(strstr(err.msg, "k.cl line 1 includes \"h.clh\""));
+  assert_non_null(strstr(err.msg, "SCALECL_KERNEL_DIR"));
+  sc_ctx_close(&c);
+}
+
 static void test_cli(void **state) {
   (void)state;
   char cmd[2048], out[16384];
@@ -237,8 +288,8 @@ static void test_peak_json(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_select),     cmocka_unit_test(test_build_error), cmocka_unit_test(test_cache),
-      cmocka_unit_test(test_cli),        cmocka_unit_test(test_peak_json),
+      cmocka_unit_test(test_select),  cmocka_unit_test(test_build_error), cmocka_unit_test(test_cache),
+      cmocka_unit_test(test_include), cmocka_unit_test(test_cli),         cmocka_unit_test(test_peak_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

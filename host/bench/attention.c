@@ -18,10 +18,13 @@ typedef struct {
 
 static int run_once(void *p, sc_err *err) {
   run_arg *r = p;
-  if (sc_attention_forward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, r->seg, r->o, r->lse, err)) return -1;
+  const sc_attention_fwd_io f = {sc_view_of(r->q),   sc_view_of(r->k), sc_view_of(r->v),
+                                 sc_view_of(r->seg), sc_view_of(r->o), sc_view_of(r->lse)};
+  if (sc_attention_forward(r->a, r->B, r->NH, r->S, &f, err)) return -1;
   if (!r->backward) return 0;
-  return sc_attention_backward(r->a, r->B, r->NH, r->S, r->q, r->k, r->v, r->seg, r->o, r->lse, r->dout, r->dq, r->dk,
-                               r->dv, err);
+  const sc_attention_bwd_io b = {
+      f.q, f.k, f.v, f.seg, f.o, f.lse, sc_view_of(r->dout), sc_view_of(r->dq), sc_view_of(r->dk), sc_view_of(r->dv)};
+  return sc_attention_backward(r->a, r->B, r->NH, r->S, &b, err);
 }
 
 typedef struct {
@@ -80,7 +83,9 @@ typedef struct {
 
 static int dec_once(void *p, sc_err *err) {
   dec_arg *d = p;
-  return sc_attention_decode(d->a, d->B, d->NH, d->cap, d->kc, d->vc, d->pos, NULL, d->q, d->k, d->v, d->o, NULL, err);
+  const sc_attention_decode_io io = {sc_view_of(d->kc), sc_view_of(d->vc), sc_view_of(d->q), sc_view_of(d->k),
+                                     sc_view_of(d->v),  sc_view_of(d->o),  sc_view_of(NULL)};
+  return sc_attention_decode(d->a, d->B, d->NH, d->cap, d->pos, NULL, &io, err);
 }
 
 /* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). */

@@ -14,7 +14,7 @@
 enum { T_Q, T_K, T_V, T_I, T_F, T_H, T_NOUT, T_MOUT, T_DH, T_DQ, T_DK, T_DV, T_DI, T_DF, T_COUNT };
 
 typedef struct {
-  sc_mlstm op;
+  sc_mlstm *op;
   size_t BH, S;
   int backward;
   cl_mem t[T_COUNT];
@@ -22,14 +22,16 @@ typedef struct {
 
 static int run_once(void *p, sc_err *err) {
   run_arg *r = p;
-  cl_mem *t = r->t;
-  const sc_mlstm_fwd_io f = {t[T_Q], t[T_K], t[T_V],    t[T_I],    t[T_F], NULL, NULL,
-                             NULL,   t[T_H], t[T_NOUT], t[T_MOUT], NULL,   NULL, NULL};
-  if (sc_mlstm_forward(&r->op, r->BH, r->S, 1e-6f, &f, err)) return -1;
+  sc_view t[T_COUNT];
+  for (int j = 0; j < T_COUNT; j++) t[j] = sc_view_of(r->t[j]);
+  const sc_view none = sc_view_of(NULL);
+  const sc_mlstm_fwd_io f = {t[T_Q], t[T_K], t[T_V],    t[T_I],    t[T_F], none, none,
+                             none,   t[T_H], t[T_NOUT], t[T_MOUT], none,   none, none};
+  if (sc_mlstm_forward(r->op, r->BH, r->S, 1e-6f, &f, err)) return -1;
   if (!r->backward) return 0;
-  const sc_mlstm_bwd_io b = {t[T_Q],    t[T_K],  t[T_V],  t[T_I],  t[T_F],  NULL,    NULL,    NULL,
-                             t[T_NOUT], t[T_DH], t[T_DQ], t[T_DK], t[T_DV], t[T_DI], t[T_DF], NULL};
-  return sc_mlstm_backward(&r->op, r->BH, r->S, 1e-6f, &b, err);
+  const sc_mlstm_bwd_io b = {t[T_Q],    t[T_K],  t[T_V],  t[T_I],  t[T_F],  none,    none,    none,
+                             t[T_NOUT], t[T_DH], t[T_DQ], t[T_DK], t[T_DV], t[T_DI], t[T_DF], none};
+  return sc_mlstm_backward(r->op, r->BH, r->S, 1e-6f, &b, err);
 }
 
 /* A first call that takes over 5 s (the quadratic form at long S) is the measurement itself: its one-off kernel
@@ -50,7 +52,8 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
   r.BH = heads, r.S = S;
   const size_t base = c->bytes_allocated;
   c->bytes_peak = base;
-  if (sc_mlstm_init(&r.op, c, L, dqk, dv, err)) return -1;
+  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = dqk, .dv = dv};
+  if (sc_mlstm_create(c, &cfg, &r.op, err)) return -1;
   int rc = -1;
   for (int j = 0; j < T_COUNT; j++) {
     const size_t per = j == T_Q || j == T_K || j == T_DQ || j == T_DK   ? (size_t)dqk
@@ -72,21 +75,22 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
   *peak_bytes = c->bytes_peak - base;
   if (profile) {
     /* One more call with every launch bracketed by clFinish: where the time goes, kernel by kernel. */
-    r.op.profile = 1;
+    sc_mlstm_set_profiling(r.op, 1);
     if (run_once(&r, err)) goto done;
+    const sc_mlstm_profile *pr = sc_mlstm_get_profile(r.op);
     double tw = 0;
-    for (int k = 0; k < SC_MLSTM_K_COUNT; k++) tw += r.op.prof_wall[k];
+    for (int k = 0; k < SC_MLSTM_K_COUNT; k++) tw += pr->wall[k];
     const int cus = sc_bench_compute_units(c);
     for (int k = 0; k < SC_MLSTM_K_COUNT; k++)
-      if (r.op.prof_calls[k])
-        printf("    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k],
-               r.op.prof_calls[k], 1e3 * r.op.prof_wall[k], 100 * r.op.prof_wall[k] / tw, 1e3 * r.op.prof_cpu[k] / cus);
+      if (pr->calls[k])
+        printf("    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k], pr->calls[k],
+               1e3 * pr->wall[k], 100 * pr->wall[k] / tw, 1e3 * pr->cpu[k] / cus);
   }
   rc = 0;
 done:
   for (int j = 0; j < T_COUNT; j++)
     if (r.t[j]) sc_buffer_release(c, r.t[j]);
-  sc_mlstm_release(&r.op);
+  sc_mlstm_destroy(r.op);
   return rc;
 }
 

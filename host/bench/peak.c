@@ -6,6 +6,7 @@
 
 #include "base/progress.h"
 #include "ops/gemm.h"
+#include "runtime/kargs.h"
 #include "runtime/program.h"
 #include "runtime/timing.h"
 
@@ -39,8 +40,10 @@ static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem bu
       return -1;
     }
     float a = 0.999f, b = 1e-4f;
-    int rc = sc_set_arg(k, 0, sizeof buf, &buf, "fma_peak", err) || sc_set_arg(k, 1, 4, &a, "fma_peak", err) ||
-             sc_set_arg(k, 2, 4, &b, "fma_peak", err);
+    sc_kargs ka;
+    sc_kargs_begin(&ka, k, "fma_peak");
+    sc_karg_mem(&ka, buf), sc_karg_f32(&ka, a), sc_karg_f32(&ka, b);
+    int rc = sc_kargs_end(&ka, err);
     double t = 0;
     launch_arg la = {c, k, global, "fma_peak"};
     if (!rc) rc = sc_time_median(c, launch_once, &la, 2, o->samples, o->min_sample_s, &t, NULL, err);
@@ -73,9 +76,12 @@ static int measure_bw_latency(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc
       sc_program_build(c, "peak.cl", "VW=1 ITERS=1 REPS=4", NULL, &p, NULL, err) ||
       sc_kernel_create(p, "read_bw", &kr, err) || sc_kernel_create(p, "empty", &ke, err))
     goto done;
-  if (sc_set_arg(kr, 0, sizeof in, &in, "read_bw", err) || sc_set_arg(kr, 1, sizeof outb, &outb, "read_bw", err) ||
-      sc_set_arg(kr, 2, 4, &n, "read_bw", err) || sc_set_arg(ke, 0, sizeof outb, &outb, "empty", err))
-    goto done;
+  sc_kargs ar, ae;
+  sc_kargs_begin(&ar, kr, "read_bw");
+  sc_karg_mem(&ar, in), sc_karg_mem(&ar, outb), sc_karg_i32(&ar, (int32_t)n);
+  sc_kargs_begin(&ae, ke, "empty");
+  sc_karg_mem(&ae, outb);
+  if (sc_kargs_end(&ar, err) || sc_kargs_end(&ae, err)) goto done;
   launch_arg lr = {c, kr, n, "read_bw"};
   double t;
   if (sc_time_median(c, launch_once, &lr, 2, o->samples, o->min_sample_s, &t, NULL, err)) goto done;
@@ -103,8 +109,8 @@ typedef struct {
 
 static int gemm_once(void *p, sc_err *err) {
   gemm_arg *g = p;
-  return sc_gemm_run(g->gemm, (sc_gemm_backend)g->be, 0, 0, g->m, g->n, g->k, 1.0f, g->a, 0, g->k, g->b, 0, g->n, 0.0f,
-                     g->cc, 0, g->n, err);
+  return sc_gemm_run(g->gemm, (sc_gemm_backend)g->be, 0, 0, g->m, g->n, g->k, 1.0f, sc_view_of(g->a), g->k,
+                     sc_view_of(g->b), g->n, 0.0f, sc_view_of(g->cc), g->n, err);
 }
 
 int sc_sgemm_time(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, size_t k, int warmup, int samples,

@@ -83,7 +83,7 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
   if (s->seg && sc_op_upload(c, s->seg, (size_t)B * S * sizeof(int32_t), "seg", &s->dseg, err)) return -1;
   sc_attention_cfg cfg = {.head_dim = dh};
   if (sc_attention_create(c, &cfg, &s->att, err)) return -1;
-  cl_mem q = s->dev[T_Q], k = s->dev[T_K];
+  sc_view q = sc_view_of(s->dev[T_Q]), k = sc_view_of(s->dev[T_K]);
   int maxpos = S - 1;
   if (theta > 0) {
     int32_t *pos = s->pos;
@@ -95,18 +95,21 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
     if (sc_op_upload(c, pos, (size_t)B * S * sizeof(int32_t), "pos", &s->dpos, err) ||
         sc_op_upload(c, NULL, nb, "rotated q", &s->qr, err) || sc_op_upload(c, NULL, nb, "rotated k", &s->kr, err) ||
         sc_rope_create(c, dh, theta, &s->rope, err) ||
-        sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, q, s->qr, 0, err) ||
-        sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, k, s->kr, 0, err))
+        sc_rope_apply(s->rope, B, NH, S, sc_view_of(s->dpos), maxpos, q, sc_view_of(s->qr), 0, err) ||
+        sc_rope_apply(s->rope, B, NH, S, sc_view_of(s->dpos), maxpos, k, sc_view_of(s->kr), 0, err))
       return -1;
-    q = s->qr, k = s->kr;
+    q = sc_view_of(s->qr), k = sc_view_of(s->kr);
   }
-  if (sc_attention_forward(s->att, B, NH, S, q, k, s->dev[T_V], s->dseg, s->dev[T_O], s->dlse, err)) return -1;
+  const sc_attention_fwd_io f = {
+      q, k, sc_view_of(s->dev[T_V]), sc_view_of(s->dseg), sc_view_of(s->dev[T_O]), sc_view_of(s->dlse)};
+  if (sc_attention_forward(s->att, B, NH, S, &f, err)) return -1;
   if (backward) {
-    if (sc_attention_backward(s->att, B, NH, S, q, k, s->dev[T_V], s->dseg, s->dev[T_O], s->dlse, s->dev[T_DO],
-                              s->dev[T_DQ], s->dev[T_DK], s->dev[T_DV], err))
-      return -1;
-    if (theta > 0 && (sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, s->dev[T_DQ], s->dev[T_DQ], 1, err) ||
-                      sc_rope_apply(s->rope, B, NH, S, s->dpos, maxpos, s->dev[T_DK], s->dev[T_DK], 1, err)))
+    const sc_view dq = sc_view_of(s->dev[T_DQ]), dk = sc_view_of(s->dev[T_DK]), pos = sc_view_of(s->dpos);
+    const sc_attention_bwd_io b = {
+        q, k, f.v, f.seg, f.o, f.lse, sc_view_of(s->dev[T_DO]), dq, dk, sc_view_of(s->dev[T_DV])};
+    if (sc_attention_backward(s->att, B, NH, S, &b, err)) return -1;
+    if (theta > 0 && (sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dq, dq, 1, err) ||
+                      sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dk, dk, 1, err)))
       return -1;
   }
   sc_st_entry e[5];

@@ -89,17 +89,18 @@ static int compute(sc_ctx *c, int L, float eps, int backward, tensors *t, sc_err
   for (int j = 0; j <= last; j++)
     if ((t->host[j] || j >= H) && sc_op_upload(c, t->host[j], numel(t, j) * sizeof(float), names[j], &t->dev[j], err))
       return -1;
-  sc_mlstm op;
-  if (sc_mlstm_init(&op, c, L, (int)dqk, (int)dv, err)) return -1;
-  const sc_mlstm_fwd_io f = {t->dev[Q],    t->dev[K],     t->dev[V],     t->dev[I],    t->dev[F],
-                             t->dev[C0],   t->dev[N0],    t->dev[M0],    t->dev[H],    t->dev[NOUT],
-                             t->dev[MOUT], t->dev[CLAST], t->dev[NLAST], t->dev[MLAST]};
-  const sc_mlstm_bwd_io b = {t->dev[Q],  t->dev[K],  t->dev[V],    t->dev[I],  t->dev[F],  t->dev[C0],
-                             t->dev[N0], t->dev[M0], t->dev[NOUT], t->dev[DH], t->dev[DQ], t->dev[DK],
-                             t->dev[DV], t->dev[DI], t->dev[DF],   t->dev[DC0]};
-  int rc = sc_mlstm_forward(&op, B * NH, S, eps, &f, err);
-  if (!rc && backward) rc = sc_mlstm_backward(&op, B * NH, S, eps, &b, err);
-  sc_mlstm_release(&op);
+  sc_mlstm *op;
+  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = (int)dqk, .dv = (int)dv};
+  if (sc_mlstm_create(c, &cfg, &op, err)) return -1;
+  sc_view d[NT];
+  for (int j = 0; j < NT; j++) d[j] = sc_view_of(t->dev[j]);
+  const sc_mlstm_fwd_io f = {d[Q],  d[K], d[V],    d[I],    d[F],     d[C0],    d[N0],
+                             d[M0], d[H], d[NOUT], d[MOUT], d[CLAST], d[NLAST], d[MLAST]};
+  const sc_mlstm_bwd_io b = {d[Q],    d[K],  d[V],  d[I],  d[F],  d[C0], d[N0], d[M0],
+                             d[NOUT], d[DH], d[DQ], d[DK], d[DV], d[DI], d[DF], d[DC0]};
+  int rc = sc_mlstm_forward(op, B * NH, S, eps, &f, err);
+  if (!rc && backward) rc = sc_mlstm_backward(op, B * NH, S, eps, &b, err);
+  sc_mlstm_destroy(op);
   for (int j = H; !rc && j <= last; j++) rc = sc_op_download(c, t->dev[j], numel(t, j), names[j], &t->host[j], err);
   return rc;
 }

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/kargs.h"
 #include "runtime/program.h"
+#include "runtime/scratch.h"
 
 enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ_REDUCE, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {"attn_tile_t",      "attn_fwd",           "attn_bwd_stats",
@@ -12,39 +14,34 @@ static const char *const kernel_names[K_COUNT] = {"attn_tile_t",      "attn_fwd"
                                                   "attn_decode_part", "attn_decode_combine"};
 
 /* Scratch buffers, grown on demand and kept between calls. */
-enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_DUMMY, W_COUNT };
+enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
 static const char *const scratch_names[W_COUNT] = {
-    "attention scratch k tiles", "attention scratch q tiles",   "attention scratch dO tiles",
-    "attention scratch D",       "attention scratch lse",       "attention scratch dQ partials",
-    "decode partials",           "decode positions and starts", "attention placeholder"};
+    "attention scratch k tiles", "attention scratch q tiles",  "attention scratch dO tiles",
+    "attention scratch D",       "attention scratch lse",      "attention scratch dQ partials",
+    "decode partials",           "decode positions and starts"};
+_Static_assert((int)W_COUNT <= (int)SC_SCRATCH_MAX, "attention scratch slots");
 
 struct sc_attention {
   sc_ctx *c;
   int dh, bq, kb, work_items;
   cl_program prog;
   cl_kernel k[K_COUNT];
-  cl_mem w[W_COUNT];
-  size_t wbytes[W_COUNT];
+  sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
   int pos_start_cap;  /* its capacity in batch rows */
 };
 
-static int scratch(sc_attention *a, int slot, size_t bytes, sc_err *err) {
-  if (a->w[slot] && a->wbytes[slot] >= bytes) return 0;
-  sc_buffer_release(a->c, a->w[slot]);
-  a->w[slot] = NULL;
-  a->wbytes[slot] = 0;
-  if (sc_buffer_create(a->c, bytes, scratch_names[slot], &a->w[slot], err)) return -1;
-  a->wbytes[slot] = bytes;
-  return 0;
+/* Starts setting the arguments of kernel `id`. */
+static sc_kargs args(const sc_attention *a, int id) {
+  sc_kargs ka;
+  sc_kargs_begin(&ka, a->k[id], kernel_names[id]);
+  return ka;
 }
 
-/* Sets all arguments of kernel `id` from parallel arrays of sizes and pointers. */
-#define SET_ARGS(a, id, sizes, vals, err) \
-  sc_set_args((a)->k[id], kernel_names[id], (int)(sizeof(sizes) / sizeof(sizes)[0]), sizes, vals, err)
-
-static int launch(sc_attention *a, int id, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
+/* Checks the arguments set in ka, then launches kernel `id` over (g0, g1) work-groups of one item. */
+static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
   const size_t global[2] = {g0, g1}, local[2] = {1, 1};
+  if (sc_kargs_end(ka, err)) return -1;
   return sc_launch(a->c, a->k[id], dims, global, local, kernel_names[id], err);
 }
 
@@ -64,12 +61,12 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->bq = bq;
   a->kb = kb;
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
+  sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
   char defs[64];
   snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
   if (sc_program_build(c, "attention.cl", defs, NULL, &a->prog, NULL, err)) goto fail;
   for (int i = 0; i < K_COUNT; i++)
     if (sc_kernel_create(a->prog, kernel_names[i], &a->k[i], err)) goto fail;
-  if (scratch(a, W_DUMMY, 64, err)) goto fail;
   *out = a;
   return 0;
 fail:
@@ -82,7 +79,7 @@ void sc_attention_destroy(sc_attention *a) {
   for (int i = 0; i < K_COUNT; i++)
     if (a->k[i]) clReleaseKernel(a->k[i]);
   if (a->prog) clReleaseProgram(a->prog);
-  for (int i = 0; i < W_COUNT; i++) sc_buffer_release(a->c, a->w[i]);
+  sc_scratch_release(&a->w);
   free(a->pos_start);
   free(a);
 }
@@ -96,69 +93,77 @@ static int check_shape(const char *what, int B, int NH, int S, int dh, sc_err *e
   return 0;
 }
 
-static int tiles(sc_attention *a, cl_mem src, cl_mem dst, int S, int NT, int BH, sc_err *err) {
-  const size_t sz[] = {sizeof(cl_mem), sizeof(cl_mem), 4, 4, 4};
-  const void *const v[] = {&src, &dst, &S, &NT, &BH};
-  if (SET_ARGS(a, K_TILE_T, sz, v, err)) return -1;
-  return launch(a, K_TILE_T, 2, (size_t)NT, (size_t)BH, err);
+/* rows -> tiles of 16 transposed rows (attention.cl), into scratch slot `slot`. */
+static int tiles(sc_attention *a, sc_view src, int slot, int S, int NT, int BH, sc_err *err) {
+  sc_kargs ka = args(a, K_TILE_T);
+  sc_karg_view(&ka, src), sc_karg_mem(&ka, a->w.buf[slot]);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
+  return launch(a, K_TILE_T, &ka, 2, (size_t)NT, (size_t)BH, err);
 }
 
-int sc_attention_forward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
-                         cl_mem lse, sc_err *err) {
-  if (check_shape("forward", B, NH, S, a->dh, err)) return -1;
-  const int BH = B * NH, NT = (S + 15) / 16, has_seg = seg != NULL;
+int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attention_fwd_io *io, sc_err *err) {
+  const sc_view req[] = {io->q, io->k, io->v, io->o, io->lse};
+  static const char *const names[] = {"q", "k", "v", "o", "lse"};
+  if (check_shape("forward", B, NH, S, a->dh, err) || sc_views_present("attention forward", req, names, 5, err))
+    return -1;
+  const int BH = B * NH, NT = (S + 15) / 16;
   const float scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
-  if (scratch(a, W_KT, (size_t)BH * NT * 16 * a->dh * sizeof(float), err)) return -1;
-  if (tiles(a, k, a->w[W_KT], S, NT, BH, err)) return -1;
-  cl_mem sg = has_seg ? seg : a->w[W_DUMMY];
-  const size_t m = sizeof(cl_mem);
-  const size_t sz[] = {m, m, m, m, 4, m, m, 4, 4, 4, 4, 4};
-  const void *const vals[] = {&q, &a->w[W_KT], &v, &sg, &has_seg, &o, &lse, &S, &NT, &NH, &BH, &scale2};
-  if (SET_ARGS(a, K_FWD, sz, vals, err)) return -1;
-  return launch(a, K_FWD, 2, (size_t)((S + a->bq - 1) / a->bq), (size_t)BH, err);
+  if (sc_scratch_need(&a->w, W_KT, (size_t)BH * NT * 16 * a->dh * sizeof(float), err) ||
+      tiles(a, io->k, W_KT, S, NT, BH, err))
+    return -1;
+  sc_kargs ka = args(a, K_FWD);
+  sc_karg_view(&ka, io->q), sc_karg_mem(&ka, a->w.buf[W_KT]), sc_karg_view(&ka, io->v);
+  sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
+  sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale2);
+  return launch(a, K_FWD, &ka, 2, (size_t)((S + a->bq - 1) / a->bq), (size_t)BH, err);
 }
 
-int sc_attention_backward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
-                          cl_mem lse, cl_mem dout, cl_mem dq, cl_mem dk, cl_mem dv, sc_err *err) {
-  if (check_shape("backward", B, NH, S, a->dh, err)) return -1;
-  const int BH = B * NH, NT = (S + 15) / 16, has_seg = seg != NULL;
+int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
+  const sc_view req[] = {io->q, io->k, io->v, io->o, io->lse, io->dout, io->dq, io->dk, io->dv};
+  static const char *const names[] = {"q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv"};
+  if (check_shape("backward", B, NH, S, a->dh, err) || sc_views_present("attention backward", req, names, 9, err))
+    return -1;
+  const int BH = B * NH, NT = (S + 15) / 16;
   /* Enough key groups per head to keep every compute unit busy; each group holds its own dQ partial. */
   const int NB = (NT + a->kb - 1) / a->kb;
   int G = (a->work_items + BH - 1) / BH;
   if (G > NB) G = NB;
   if (G < 1) G = 1;
   const size_t tile_bytes = (size_t)BH * NT * 16 * a->dh * sizeof(float);
-  if (scratch(a, W_QT, tile_bytes, err) || scratch(a, W_DOT, tile_bytes, err) ||
-      scratch(a, W_DP, (size_t)BH * NT * 16 * sizeof(float), err) ||
-      scratch(a, W_LSE2, (size_t)BH * NT * 16 * sizeof(float), err) || scratch(a, W_DQP, G * tile_bytes, err))
+  if (sc_scratch_need(&a->w, W_QT, tile_bytes, err) || sc_scratch_need(&a->w, W_DOT, tile_bytes, err) ||
+      sc_scratch_need(&a->w, W_DP, (size_t)BH * NT * 16 * sizeof(float), err) ||
+      sc_scratch_need(&a->w, W_LSE2, (size_t)BH * NT * 16 * sizeof(float), err) ||
+      sc_scratch_need(&a->w, W_DQP, G * tile_bytes, err))
     return -1;
-  if (tiles(a, q, a->w[W_QT], S, NT, BH, err) || tiles(a, dout, a->w[W_DOT], S, NT, BH, err)) return -1;
-  const size_t m = sizeof(cl_mem);
-  {
-    const size_t sz[] = {m, m, m, m, m, 4, 4, 4};
-    const void *const vals[] = {&o, &dout, &lse, &a->w[W_DP], &a->w[W_LSE2], &S, &NT, &BH};
-    if (SET_ARGS(a, K_BWD_STATS, sz, vals, err) || launch(a, K_BWD_STATS, 2, (size_t)NT * 16, (size_t)BH, err))
-      return -1;
-  }
+  if (tiles(a, io->q, W_QT, S, NT, BH, err) || tiles(a, io->dout, W_DOT, S, NT, BH, err)) return -1;
+  cl_mem *w = a->w.buf;
+  sc_kargs ka = args(a, K_BWD_STATS);
+  sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->dout), sc_karg_view(&ka, io->lse);
+  sc_karg_mem(&ka, w[W_DP]), sc_karg_mem(&ka, w[W_LSE2]);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
+  if (launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)BH, err)) return -1;
   const float scale = (float)(1.0 / sqrt((double)a->dh)), scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
-  cl_mem sg = has_seg ? seg : a->w[W_DUMMY];
-  {
-    const size_t sz[] = {m, m, m, m, m, m, m, m, m, 4, m, m, m, 4, 4, 4, 4, 4, 4, 4};
-    const void *const vals[] = {&q,          &a->w[W_QT], &k,       &v,  &dout,  &a->w[W_DOT], &a->w[W_LSE2],
-                                &a->w[W_DP], &sg,         &has_seg, &dk, &dv,    &a->w[W_DQP], &S,
-                                &NT,         &NH,         &BH,      &G,  &scale, &scale2};
-    if (SET_ARGS(a, K_BWD, sz, vals, err) || launch(a, K_BWD, 2, (size_t)G, (size_t)BH, err)) return -1;
-  }
-  const size_t sz[] = {m, m, 4, 4, 4, 4, 4};
-  const void *const vals[] = {&a->w[W_DQP], &dq, &S, &NT, &BH, &G, &scale};
-  if (SET_ARGS(a, K_DQ_REDUCE, sz, vals, err)) return -1;
-  return launch(a, K_DQ_REDUCE, 2, (size_t)S, (size_t)BH, err);
+  ka = args(a, K_BWD);
+  sc_karg_view(&ka, io->q), sc_karg_mem(&ka, w[W_QT]), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
+  sc_karg_view(&ka, io->dout), sc_karg_mem(&ka, w[W_DOT]), sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);
+  sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
+  sc_karg_view(&ka, io->dk), sc_karg_view(&ka, io->dv), sc_karg_mem(&ka, w[W_DQP]);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G);
+  sc_karg_f32(&ka, scale), sc_karg_f32(&ka, scale2);
+  if (launch(a, K_BWD, &ka, 2, (size_t)G, (size_t)BH, err)) return -1;
+  ka = args(a, K_DQ_REDUCE);
+  sc_karg_mem(&ka, w[W_DQP]), sc_karg_view(&ka, io->dq);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G), sc_karg_f32(&ka, scale);
+  return launch(a, K_DQ_REDUCE, &ka, 2, (size_t)S, (size_t)BH, err);
 }
 
-int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, cl_mem vcache, const int32_t *pos,
-                        const int32_t *start, cl_mem qnew, cl_mem knew, cl_mem vnew, cl_mem o, cl_mem lse,
-                        sc_err *err) {
-  if (check_shape("decode", B, NH, cap, a->dh, err)) return -1;
+int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *pos, const int32_t *start,
+                        const sc_attention_decode_io *io, sc_err *err) {
+  const sc_view req[] = {io->kcache, io->vcache, io->q, io->k, io->v, io->o};
+  static const char *const names[] = {"kcache", "vcache", "q", "k", "v", "o"};
+  if (check_shape("decode", B, NH, cap, a->dh, err) || sc_views_present("attention decode", req, names, 6, err))
+    return -1;
   const int BH = B * NH;
   if (B > a->pos_start_cap) {
     int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);
@@ -183,27 +188,24 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, 
   int want = (a->work_items + BH - 1) / BH, ch = (maxlen + want - 1) / want;
   if (ch < 256) ch = 256;
   ch = (ch + 15) / 16 * 16;
-  const int NS = (maxlen + ch - 1) / ch, has_lse = lse != NULL;
-  if (scratch(a, W_POS, 2 * (size_t)B * sizeof(int32_t), err) ||
-      scratch(a, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err) ||
-      sc_buffer_write(a->c, a->w[W_POS], 0, 2 * (size_t)B * sizeof(int32_t), a->pos_start, err))
+  const int NS = (maxlen + ch - 1) / ch;
+  if (sc_scratch_need(&a->w, W_POS, 2 * (size_t)B * sizeof(int32_t), err) ||
+      sc_scratch_need(&a->w, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err) ||
+      sc_buffer_write(a->c, a->w.buf[W_POS], 0, 2 * (size_t)B * sizeof(int32_t), a->pos_start, err))
     return -1;
-  const size_t m = sizeof(cl_mem);
-  {
-    const size_t sz[] = {m, m, m, m, m, 4, 4, 4};
-    const void *const vals[] = {&kcache, &vcache, &knew, &vnew, &a->w[W_POS], &cap, &NH, &BH};
-    if (SET_ARGS(a, K_APPEND, sz, vals, err) || launch(a, K_APPEND, 1, (size_t)BH, 1, err)) return -1;
-  }
-  {
-    const float scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
-    const size_t sz[] = {m, m, m, m, m, 4, 4, 4, 4, 4, 4};
-    const void *const vals[] = {&qnew, &kcache, &vcache, &a->w[W_POS], &a->w[W_PART], &cap,
-                                &NH,   &BH,     &NS,     &ch,          &scale2};
-    if (SET_ARGS(a, K_DEC_PART, sz, vals, err) || launch(a, K_DEC_PART, 2, (size_t)NS, (size_t)BH, err)) return -1;
-  }
-  cl_mem l = has_lse ? lse : a->w[W_DUMMY];
-  const size_t sz[] = {m, m, m, 4, 4, 4};
-  const void *const vals[] = {&a->w[W_PART], &o, &l, &has_lse, &BH, &NS};
-  if (SET_ARGS(a, K_DEC_COMBINE, sz, vals, err)) return -1;
-  return launch(a, K_DEC_COMBINE, 1, (size_t)BH, 1, err);
+  cl_mem *w = a->w.buf;
+  sc_kargs ka = args(a, K_APPEND);
+  sc_karg_view(&ka, io->kcache), sc_karg_view(&ka, io->vcache), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
+  sc_karg_mem(&ka, w[W_POS]), sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH);
+  if (launch(a, K_APPEND, &ka, 1, (size_t)BH, 1, err)) return -1;
+  ka = args(a, K_DEC_PART);
+  sc_karg_view(&ka, io->q), sc_karg_view(&ka, io->kcache), sc_karg_view(&ka, io->vcache);
+  sc_karg_mem(&ka, w[W_POS]), sc_karg_mem(&ka, w[W_PART]);
+  sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS), sc_karg_i32(&ka, ch);
+  sc_karg_f32(&ka, (float)(M_LOG2E / sqrt((double)a->dh)));
+  if (launch(a, K_DEC_PART, &ka, 2, (size_t)NS, (size_t)BH, err)) return -1;
+  ka = args(a, K_DEC_COMBINE);
+  sc_karg_mem(&ka, w[W_PART]), sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
+  sc_karg_i32(&ka, io->lse.buf != NULL), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS);
+  return launch(a, K_DEC_COMBINE, &ka, 1, (size_t)BH, 1, err);
 }

@@ -23,20 +23,36 @@ typedef struct {
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err);
 void sc_attention_destroy(sc_attention *a);
 
-/* o = softmax(q k^T / sqrt(dh) + causal/segment mask) v; lse (B, NH, S) = natural-log log-sum-exp of each
- * row's scaled, masked scores. seg may be NULL. */
-int sc_attention_forward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
-                         cl_mem lse, sc_err *err);
+typedef struct {
+  sc_view q, k, v; /* (B, NH, S, dh) */
+  sc_view seg;     /* optional (B, S) int32 segment ids; buf NULL: one document per sequence */
+  sc_view o;       /* out (B, NH, S, dh) = softmax(q k^T / sqrt(dh) + causal/segment mask) v */
+  sc_view lse;     /* out (B, NH, S): natural-log log-sum-exp of each row's scaled, masked scores */
+} sc_attention_fwd_io;
+
+typedef struct {
+  sc_view q, k, v, seg; /* as given to the forward */
+  sc_view o, lse;       /* the forward's outputs */
+  sc_view dout;         /* (B, NH, S, dh): gradient of the loss w.r.t. o */
+  sc_view dq, dk, dv;   /* out (B, NH, S, dh) */
+} sc_attention_bwd_io;
+
+typedef struct {
+  sc_view kcache, vcache; /* (B, NH, cap, dh); the new token's k, v are written at position pos[b] */
+  sc_view q, k, v;        /* the new token (B, NH, dh) */
+  sc_view o;              /* out (B, NH, dh) */
+  sc_view lse;            /* optional out (B, NH); buf NULL: not written */
+} sc_attention_decode_io;
+
+int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attention_fwd_io *io, sc_err *err);
 
 /* Gradients w.r.t. q, k, v from dout, given the forward's o and lse. */
-int sc_attention_backward(sc_attention *a, int B, int NH, int S, cl_mem q, cl_mem k, cl_mem v, cl_mem seg, cl_mem o,
-                          cl_mem lse, cl_mem dout, cl_mem dq, cl_mem dk, cl_mem dv, sc_err *err);
+int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err);
 
-/* One decode step for a batch: appends knew, vnew (B, NH, dh) at cache position pos[b], then the query
- * qnew (B, NH, dh) attends to cache positions start[b]..pos[b] (start NULL = 0; a start past 0 keeps a
- * new document from seeing the previous one). Caches are (B, NH, cap, dh). pos and start are host arrays
- * (validated: 0 <= start[b] <= pos[b] < cap). lse (B, NH) may be NULL. */
-int sc_attention_decode(sc_attention *a, int B, int NH, int cap, cl_mem kcache, cl_mem vcache, const int32_t *pos,
-                        const int32_t *start, cl_mem qnew, cl_mem knew, cl_mem vnew, cl_mem o, cl_mem lse, sc_err *err);
+/* One decode step for a batch: appends the new k, v at cache position pos[b], then the new q attends to cache
+ * positions start[b]..pos[b] (start NULL = 0; a start past 0 keeps a new document from seeing the previous one).
+ * pos and start are host arrays (validated: 0 <= start[b] <= pos[b] < cap). */
+int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *pos, const int32_t *start,
+                        const sc_attention_decode_io *io, sc_err *err);
 
 #endif

@@ -8,21 +8,24 @@
 #include <strings.h>
 
 #include "base/settings.h"
+#include "runtime/kargs.h"
 #include "runtime/profile.h"
 #include "runtime/program.h"
+#include "runtime/scratch.h"
 
 /* Register block of the own kernel: RM rows x RN columns per work-item. */
 enum { OWN_RM = 8, OWN_RN = 16 };
+
+/* Scratch: B packed into column panels for the own kernel, and CLBlast's indirect-GEMM buffer. */
+enum { W_PACKED, W_TEMP, W_COUNT };
+static const char *const scratch_names[W_COUNT] = {"GEMM packed B", "CLBlast GEMM temp buffer"};
 
 /* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm {
   sc_ctx *c;
   cl_program prog[4];
   cl_kernel kern[4], pack[4];
-  cl_mem packed; /* B packed into column panels for the own kernel, grown on demand and kept */
-  size_t packed_size;
-  cl_mem temp; /* CLBlast's indirect-GEMM scratch, grown on demand and kept */
-  size_t temp_size;
+  sc_scratch w;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
 
@@ -107,6 +110,7 @@ int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err) {
   sc_gemm *g = sc_calloc(1, sizeof *g, "GEMM state", err);
   if (!g) return -1;
   g->c = c;
+  sc_scratch_init(&g->w, c, W_COUNT, scratch_names, "use smaller matrices or split the batch");
   g->preferred = SC_GEMM_CLBLAST;
   cJSON *root;
   char path[4400];
@@ -136,36 +140,26 @@ static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
   return sc_kernel_create(g->prog[v], "gemm", &g->kern[v], err);
 }
 
-static int grow(sc_ctx *c, cl_mem *buf, size_t *have, size_t need, const char *what, sc_err *err) {
-  if (need <= *have) return 0;
-  sc_buffer_release(c, *buf);
-  *buf = NULL;
-  *have = 0;
-  if (sc_buffer_create(c, need, what, buf, err)) return -1;
-  *have = need;
-  return 0;
-}
-
-static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t offA,
-                    size_t lda, size_t sA, cl_mem B, size_t offB, size_t ldb, size_t sB, float beta, cl_mem C,
-                    size_t offC, size_t ldc, size_t sC, size_t batch, sc_err *err) {
+static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda,
+                    size_t sA, sc_view B, size_t ldb, size_t sB, float beta, sc_view C, size_t ldc, size_t sC,
+                    size_t batch, sc_err *err) {
   if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
   if (own_kernels(g, ta, tb, err)) return -1;
   int v = ta * 2 + tb;
   size_t panels = (N + OWN_RN - 1) / OWN_RN;
-  if (grow(g->c, &g->packed, &g->packed_size, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), "GEMM packed B",
-           err))
-    return -1;
-  cl_int m = (cl_int)M, n = (cl_int)N, kk = (cl_int)K, la = (cl_int)lda, lb = (cl_int)ldb, lc = (cl_int)ldc;
-  cl_ulong oa = offA, ob = offB, oc = offC, sa = sA, sb = sB, sc = sC;
-  cl_mem P = g->packed;
-  const void *pargs[] = {&n, &kk, &B, &ob, &lb, &sb, &P};
-  const size_t psizes[] = {4, 4, sizeof B, 8, 4, 8, sizeof P};
-  const void *gargs[] = {&m, &n, &kk, &alpha, &A, &oa, &la, &sa, &P, &beta, &C, &oc, &lc, &sc};
-  const size_t gsizes[] = {4, 4, 4, 4, sizeof A, 8, 4, 8, sizeof P, 4, sizeof C, 8, 4, 8};
-  if (sc_set_args(g->pack[v], "pack_b", 7, psizes, pargs, err) ||
-      sc_set_args(g->kern[v], "gemm", 14, gsizes, gargs, err))
-    return -1;
+  if (sc_scratch_need(&g->w, W_PACKED, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), err)) return -1;
+  const cl_mem P = g->w.buf[W_PACKED];
+  sc_kargs pa, ga;
+  sc_kargs_begin(&pa, g->pack[v], "pack_b");
+  sc_karg_i32(&pa, (int32_t)N), sc_karg_i32(&pa, (int32_t)K);
+  sc_karg_view(&pa, B), sc_karg_i32(&pa, (int32_t)ldb), sc_karg_u64(&pa, sB);
+  sc_karg_mem(&pa, P);
+  sc_kargs_begin(&ga, g->kern[v], "gemm");
+  sc_karg_i32(&ga, (int32_t)M), sc_karg_i32(&ga, (int32_t)N), sc_karg_i32(&ga, (int32_t)K), sc_karg_f32(&ga, alpha);
+  sc_karg_view(&ga, A), sc_karg_i32(&ga, (int32_t)lda), sc_karg_u64(&ga, sA);
+  sc_karg_mem(&ga, P), sc_karg_f32(&ga, beta);
+  sc_karg_view(&ga, C), sc_karg_i32(&ga, (int32_t)ldc), sc_karg_u64(&ga, sC);
+  if (sc_kargs_end(&pa, err) || sc_kargs_end(&ga, err)) return -1;
   size_t pglobal[3] = {panels * OWN_RN, K, batch};
   if (K && sc_launch(g->c, g->pack[v], 3, pglobal, NULL, "pack_b", err)) return -1;
   size_t global[3] = {panels, (M + OWN_RM - 1) / OWN_RM, batch};
@@ -181,24 +175,37 @@ static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, 
   return 0;
 }
 
+/* Every view present and on a float: the own kernels and CLBlast take offsets in floats. */
+static int check_views(sc_view A, sc_view B, sc_view C, sc_err *err) {
+  const sc_view v[] = {A, B, C};
+  static const char *const names[] = {"A", "B", "C"};
+  if (sc_views_present("GEMM", v, names, 3, err)) return -1;
+  for (int j = 0; j < 3; j++)
+    if (v[j].off % sizeof(float))
+      return sc_fail(err, "GEMM: the view of %s starts at byte %zu, not on a float (place tensors at multiples of 4)",
+                     names[j], v[j].off);
+  return 0;
+}
+
 int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
-                cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
-                size_t ldc, sc_err *err) {
-  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+                sc_view A, size_t lda, sc_view B, size_t ldb, float beta, sc_view C, size_t ldc, sc_err *err) {
+  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err) || check_views(A, B, C, err)) return -1;
   if (M == 0 || N == 0) return 0;
   if (be == SC_GEMM_AUTO) be = g->preferred;
   if (be == SC_GEMM_OWN)
-    return own_gemm(g, transA, transB, M, N, K, alpha, A, offA, lda, 0, B, offB, ldb, 0, beta, C, offC, ldc, 0, 1, err);
+    return own_gemm(g, transA, transB, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1, err);
   CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
+  const size_t offA = A.off / 4, offB = B.off / 4, offC = C.off / 4;
   size_t need = 0;
   CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, offA, lda, offB, ldb, offC,
                                                    ldc, &g->c->queue, &need);
   if (s != CLBlastSuccess)
     return sc_fail(err, "CLBlastSGemmTempBufferSize(%zux%zux%zu): %s", M, N, K, clblast_errname(s));
-  if (grow(g->c, &g->temp, &g->temp_size, need, "CLBlast GEMM temp buffer", err)) return -1;
-  s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
-                                 offC, ldc, &g->c->queue, NULL, g->temp ? g->temp : C);
+  if (sc_scratch_need(&g->w, W_TEMP, need, err)) return -1;
+  const cl_mem temp = g->w.buf[W_TEMP];
+  s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A.buf, offA, lda, B.buf, offB, ldb,
+                                 beta, C.buf, offC, ldc, &g->c->queue, NULL, temp ? temp : C.buf);
   if (s != CLBlastSuccess)
     return sc_fail(err, "CLBlastSgemm(%s%s, %zux%zux%zu) failed: %s", transA ? "T" : "N", transB ? "T" : "N", M, N, K,
                    clblast_errname(s));
@@ -206,19 +213,18 @@ int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M
 }
 
 int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
-                        float alpha, cl_mem A, size_t offA, size_t lda, size_t strideA, cl_mem B, size_t offB,
-                        size_t ldb, size_t strideB, float beta, cl_mem C, size_t offC, size_t ldc, size_t strideC,
-                        size_t batch, sc_err *err) {
-  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err)) return -1;
+                        float alpha, sc_view A, size_t lda, size_t strideA, sc_view B, size_t ldb, size_t strideB,
+                        float beta, sc_view C, size_t ldc, size_t strideC, size_t batch, sc_err *err) {
+  if (check_args(M, N, K, transA, transB, lda, ldb, ldc, err) || check_views(A, B, C, err)) return -1;
   if (M == 0 || N == 0 || batch == 0) return 0;
   if (be == SC_GEMM_AUTO) be = g->preferred;
   if (be == SC_GEMM_OWN)
-    return own_gemm(g, transA, transB, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB, beta, C, offC, ldc,
-                    strideC, batch, err);
+    return own_gemm(g, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch,
+                    err);
   CLBlastStatusCode s = CLBlastSgemmStridedBatched(
       CLBlastLayoutRowMajor, transA ? CLBlastTransposeYes : CLBlastTransposeNo,
-      transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, strideA, B, offB, ldb, strideB,
-      beta, C, offC, ldc, strideC, batch, &g->c->queue, NULL);
+      transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A.buf, A.off / 4, lda, strideA, B.buf,
+      B.off / 4, ldb, strideB, beta, C.buf, C.off / 4, ldc, strideC, batch, &g->c->queue, NULL);
   if (s != CLBlastSuccess)
     return sc_fail(err, "CLBlastSgemmStridedBatched(%zu x %zux%zux%zu) failed: %s", batch, M, N, K, clblast_errname(s));
   return 0;
@@ -231,7 +237,6 @@ void sc_gemm_destroy(sc_gemm *g) {
     if (g->pack[i]) clReleaseKernel(g->pack[i]);
     if (g->prog[i]) clReleaseProgram(g->prog[i]);
   }
-  sc_buffer_release(g->c, g->temp);
-  sc_buffer_release(g->c, g->packed);
+  sc_scratch_release(&g->w);
   free(g);
 }

@@ -1,6 +1,7 @@
 /* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
  * Backed by CLBlast, with scalecl's own tiled kernel (cl/gemm.cl) as fallback and cross-check.
- * Offsets, leading dimensions and strides are in elements (floats). */
+ * A, B and C are views (runtime/context.h; byte offsets, multiples of 4); leading dimensions and batch strides
+ * are in elements (floats). */
 #ifndef SCALECL_OPS_GEMM_H
 #define SCALECL_OPS_GEMM_H
 
@@ -22,12 +23,11 @@ sc_gemm_backend sc_gemm_default(const sc_gemm *g);
 
 /* transA/transB: 0 = as stored, 1 = transposed. A is M x K after op, B is K x N, C is M x N. */
 int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
-                cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
-                size_t ldc, sc_err *err);
+                sc_view A, size_t lda, sc_view B, size_t ldb, float beta, sc_view C, size_t ldc, sc_err *err);
 
+/* batch products, matrix b of A starting b * strideA elements after the view (likewise B, C). */
 int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
-                        float alpha, cl_mem A, size_t offA, size_t lda, size_t strideA, cl_mem B, size_t offB,
-                        size_t ldb, size_t strideB, float beta, cl_mem C, size_t offC, size_t ldc, size_t strideC,
-                        size_t batch, sc_err *err);
+                        float alpha, sc_view A, size_t lda, size_t strideA, sc_view B, size_t ldb, size_t strideB,
+                        float beta, sc_view C, size_t ldc, size_t strideC, size_t batch, sc_err *err);
 
 #endif

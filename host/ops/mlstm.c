@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "base/settings.h"
+#include "runtime/kargs.h"
 #include "runtime/program.h"
+#include "runtime/scratch.h"
 #include "runtime/timing.h"
 
 /* Workspace slots: per-token gate arrays for all heads, per-chunk scalars, then the chunk scratch of one
@@ -17,18 +19,20 @@ static const char *const ws_names[WS_COUNT] = {
     "mLSTM token weights",           "mLSTM chunk stabilizers", "mLSTM chunk decays",
     "mLSTM transposed chunks",       "mLSTM chunk scores",      "mLSTM chunk states",
     "mLSTM chunk normalizer states", "mLSTM state gradients",   "mLSTM state gradients (transposed)"};
-_Static_assert(WS_COUNT == sizeof((sc_mlstm *)0)->ws / sizeof(cl_mem), "sc_mlstm.ws must hold every workspace slot");
+_Static_assert((int)WS_COUNT <= (int)SC_SCRATCH_MAX, "mLSTM workspace slots");
 
 enum { RM = 8 };
 
-typedef struct {
-  size_t size;
-  const void *ptr;
-} karg;
-#define KMEM(x) ((karg){sizeof(cl_mem), &(cl_mem){(x)}})
-#define KINT(x) ((karg){sizeof(cl_int), &(cl_int){(cl_int)(x)}})
-#define KFLT(x) ((karg){sizeof(cl_float), &(cl_float){(cl_float)(x)}})
-#define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+struct sc_mlstm {
+  sc_ctx *ctx;
+  int L, dqk, dv, vw;
+  size_t workspace_limit;
+  cl_program prog;
+  cl_kernel kern[SC_MLSTM_K_COUNT];
+  int profiling;
+  sc_mlstm_profile prof;
+  sc_scratch ws;
+};
 
 const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT] = {
     "mlstm_gates",     "mlstm_transpose", "mlstm_scores",    "mlstm_chunk_delta", "mlstm_scan",
@@ -37,74 +41,79 @@ const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT] = {
 
 const char *const sc_mlstm_chunk_choices[] = {"16", "32", "64", "128", NULL};
 
-static int run(sc_mlstm *m, int kid, const karg *a, int n, size_t g0, size_t g1, size_t g2, sc_err *err) {
+/* Starts setting the arguments of kernel `kid`. */
+static sc_kargs args(const sc_mlstm *m, int kid) {
+  sc_kargs a;
+  sc_kargs_begin(&a, m->kern[kid], sc_mlstm_kernel_names[kid]);
+  return a;
+}
+
+/* Checks the arguments set in a, then launches kernel `kid` over (g0, g1, g2) work-groups. */
+static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, size_t g2, sc_err *err) {
   const char *name = sc_mlstm_kernel_names[kid];
-  for (int j = 0; j < n; j++)
-    if (sc_set_arg(m->kern[kid], (cl_uint)j, a[j].size, a[j].ptr, name, err)) return -1;
+  if (sc_kargs_end(a, err)) return -1;
   /* One work-item per work-group: each item holds a register tile and loops over enough work. */
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
-  if (!m->profile) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
+  if (!m->profiling) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
   if (sc_finish(m->ctx, err)) return -1;
   const double w0 = sc_now(), c0 = sc_cpu_seconds();
   if (sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
-  m->prof_wall[kid] += sc_now() - w0;
-  m->prof_cpu[kid] += sc_cpu_seconds() - c0;
-  m->prof_calls[kid]++;
+  m->prof.wall[kid] += sc_now() - w0;
+  m->prof.cpu[kid] += sc_cpu_seconds() - c0;
+  m->prof.calls[kid]++;
   return 0;
 }
 
-int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err) {
-  memset(m, 0, sizeof *m);
+int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *err) {
+  *out = NULL;
+  const int L = cfg->chunk, dqk = cfg->dqk, dv = cfg->dv;
   if (L < 16 || L % 16)
     return sc_fail(err, "mLSTM chunk size %d is not a positive multiple of 16 (use 16, 32, 64 or 128)", L);
   if (dqk < 8 || dqk > 512 || dqk % 8 || dv < 8 || dv > 512 || dv % 8)
     return sc_fail(err, "mLSTM head dims dqk=%d dv=%d unsupported: each must be a multiple of 8 from 8 to 512", dqk,
                    dv);
+  sc_mlstm *m = sc_calloc(1, sizeof *m, "mLSTM state", err);
+  if (!m) return -1;
   m->ctx = c;
   m->L = L, m->dqk = dqk, m->dv = dv;
   m->vw = dqk % 16 == 0 && dv % 16 == 0 ? 16 : 8;
-  m->workspace_limit = (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
+  m->workspace_limit =
+      cfg->workspace_bytes ? cfg->workspace_bytes : (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
+  sc_scratch_init(&m->ws, c, WS_COUNT, ws_names,
+                  "use a smaller chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB");
   char defs[128];
   snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
-  if (sc_program_build(c, "mlstm.cl", defs, NULL, &m->prog, NULL, err)) return -1;
-  for (int j = 0; j < SC_MLSTM_K_COUNT; j++)
-    if (sc_kernel_create(m->prog, sc_mlstm_kernel_names[j], &m->kern[j], err)) {
-      sc_mlstm_release(m);
-      return -1;
-    }
-  /* Bound to optional arguments that a launch leaves unused (their flag is 0). */
-  if (sc_buffer_create(c, 64, "mLSTM placeholder", &m->dummy, err)) {
-    sc_mlstm_release(m);
+  int rc = sc_program_build(c, "mlstm.cl", defs, NULL, &m->prog, NULL, err);
+  for (int j = 0; !rc && j < SC_MLSTM_K_COUNT; j++)
+    rc = sc_kernel_create(m->prog, sc_mlstm_kernel_names[j], &m->kern[j], err);
+  if (rc) {
+    sc_mlstm_destroy(m);
     return -1;
   }
+  *out = m;
   return 0;
 }
 
-void sc_mlstm_release(sc_mlstm *m) {
+void sc_mlstm_destroy(sc_mlstm *m) {
+  if (!m) return;
   for (int j = 0; j < SC_MLSTM_K_COUNT; j++)
     if (m->kern[j]) clReleaseKernel(m->kern[j]);
   if (m->prog) clReleaseProgram(m->prog);
-  if (m->dummy) sc_buffer_release(m->ctx, m->dummy);
-  for (int j = 0; j < WS_COUNT; j++)
-    if (m->ws[j]) sc_buffer_release(m->ctx, m->ws[j]);
-  memset(m, 0, sizeof *m);
+  sc_scratch_release(&m->ws);
+  free(m);
+}
+
+void sc_mlstm_set_profiling(sc_mlstm *m, int on) {
+  m->profiling = on;
+}
+
+const sc_mlstm_profile *sc_mlstm_get_profile(const sc_mlstm *m) {
+  return &m->prof;
 }
 
 static int ensure(sc_mlstm *m, int slot, size_t bytes, sc_err *err) {
-  if (m->ws[slot] && m->ws_size[slot] >= bytes) return 0;
-  if (bytes > m->ctx->dev.max_alloc)
-    return sc_fail(err,
-                   "%s needs %.1f MiB, more than the device's largest allocation (%.1f MiB) on %s; use a smaller "
-                   "chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB",
-                   ws_names[slot], (double)bytes / 1048576.0, (double)m->ctx->dev.max_alloc / 1048576.0,
-                   m->ctx->dev.name);
-  if (m->ws[slot]) sc_buffer_release(m->ctx, m->ws[slot]);
-  m->ws[slot] = NULL;
-  m->ws_size[slot] = 0;
-  if (sc_buffer_create(m->ctx, bytes, ws_names[slot], &m->ws[slot], err)) return -1;
-  m->ws_size[slot] = bytes;
-  return 0;
+  return sc_scratch_need(&m->ws, slot, bytes, err);
 }
 
 static size_t n_chunks(const sc_mlstm *m, size_t S) {
@@ -136,268 +145,203 @@ static int check_shape(size_t BH, size_t S, sc_err *err) {
   return 0;
 }
 
-static int run_gates(sc_mlstm *m, size_t BH, size_t S, cl_mem ig, cl_mem fg, cl_mem m0, cl_mem m_last, sc_err *err) {
+static int run_gates(sc_mlstm *m, size_t BH, size_t S, sc_view ig, sc_view fg, sc_view m0, sc_view m_last,
+                     sc_err *err) {
   const size_t NC = n_chunks(m, S), tok = 4 * BH * S;
   if (ensure(m, WS_LB, tok, err) || ensure(m, WS_MC, tok, err) || ensure(m, WS_BETA, tok, err) ||
       ensure(m, WS_ABAR, tok, err) || ensure(m, WS_MK, 4 * BH * (NC + 1), err) || ensure(m, WS_ALPHA, 4 * BH * NC, err))
     return -1;
-  const karg a[] = {KINT(BH),
-                    KINT(S),
-                    KINT(NC),
-                    KFLT(1.0 / sqrt((double)m->dqk)),
-                    KMEM(ig),
-                    KMEM(fg),
-                    KMEM(m0 ? m0 : m->dummy),
-                    KINT(m0 != NULL),
-                    KMEM(m->ws[WS_LB]),
-                    KMEM(m->ws[WS_MC]),
-                    KMEM(m->ws[WS_BETA]),
-                    KMEM(m->ws[WS_ABAR]),
-                    KMEM(m->ws[WS_MK]),
-                    KMEM(m->ws[WS_ALPHA]),
-                    KMEM(m_last ? m_last : m->dummy),
-                    KINT(m_last != NULL)};
-  return run(m, SC_MLSTM_K_GATES, a, NARGS(a), BH, 1, 1, err);
+  const cl_mem *w = m->ws.buf;
+  sc_kargs a = args(m, SC_MLSTM_K_GATES);
+  sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_f32(&a, (float)(1.0 / sqrt((double)m->dqk)));
+  sc_karg_view(&a, ig), sc_karg_view(&a, fg), sc_karg_view(&a, m0), sc_karg_i32(&a, m0.buf != NULL);
+  sc_karg_mem(&a, w[WS_LB]), sc_karg_mem(&a, w[WS_MC]), sc_karg_mem(&a, w[WS_BETA]), sc_karg_mem(&a, w[WS_ABAR]);
+  sc_karg_mem(&a, w[WS_MK]), sc_karg_mem(&a, w[WS_ALPHA]);
+  sc_karg_view(&a, m_last), sc_karg_i32(&a, m_last.buf != NULL);
+  return run(m, SC_MLSTM_K_GATES, &a, BH, 1, 1, err);
 }
 
-static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, cl_mem x, sc_err *err) {
+static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, sc_view x, sc_err *err) {
   const size_t NC = n_chunks(m, S);
-  const karg a[] = {KINT(S), KINT(NC), KINT(D), KINT(bh0), KINT(G), KMEM(x), KMEM(m->ws[WS_XT])};
-  return run(m, SC_MLSTM_K_TRANSPOSE, a, NARGS(a), NC, G, 1, err);
+  sc_kargs a = args(m, SC_MLSTM_K_TRANSPOSE);
+  sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, D), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G);
+  sc_karg_view(&a, x), sc_karg_mem(&a, m->ws.buf[WS_XT]);
+  return run(m, SC_MLSTM_K_TRANSPOSE, &a, NC, G, 1, err);
 }
 
 /* P = rs * scale * (a . b) * D' over each chunk; b comes transposed from WS_XT. */
-static int run_scores(sc_mlstm *m, size_t S, size_t bh0, size_t G, int DA, float eps, cl_mem a_rows, cl_mem ig,
-                      cl_mem nout, sc_err *err) {
+static int run_scores(sc_mlstm *m, size_t S, size_t bh0, size_t G, int DA, float eps, sc_view a_rows, sc_view ig,
+                      sc_view nout, sc_err *err) {
   const size_t NC = n_chunks(m, S), nrb = (size_t)m->L / RM;
   const int rpw = rows_per_item(m, NC * G);
-  const karg a[] = {KINT(S),
-                    KINT(NC),
-                    KINT(DA),
-                    KINT(bh0),
-                    KINT(G),
-                    KINT(rpw),
-                    KFLT(1.0 / sqrt((double)m->dqk)),
-                    KFLT(eps),
-                    KMEM(a_rows),
-                    KMEM(m->ws[WS_XT]),
-                    KMEM(m->ws[WS_LB]),
-                    KMEM(m->ws[WS_MC]),
-                    KMEM(ig),
-                    KMEM(nout ? nout : m->dummy),
-                    KINT(nout != NULL),
-                    KMEM(m->ws[WS_P])};
-  return run(m, SC_MLSTM_K_SCORES, a, NARGS(a), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, 1, err);
+  const cl_mem *w = m->ws.buf;
+  sc_kargs a = args(m, SC_MLSTM_K_SCORES);
+  sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, DA), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G);
+  sc_karg_i32(&a, rpw), sc_karg_f32(&a, (float)(1.0 / sqrt((double)m->dqk))), sc_karg_f32(&a, eps);
+  sc_karg_view(&a, a_rows), sc_karg_mem(&a, w[WS_XT]), sc_karg_mem(&a, w[WS_LB]), sc_karg_mem(&a, w[WS_MC]);
+  sc_karg_view(&a, ig), sc_karg_view(&a, nout), sc_karg_i32(&a, nout.buf != NULL), sc_karg_mem(&a, w[WS_P]);
+  return run(m, SC_MLSTM_K_SCORES, &a, (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, 1, err);
 }
 
 /* Boundary states (or their gradients, rev = 1) in two passes: the per-chunk increments sum_t w_t x_t y_t^T of
- * every chunk into d, in parallel, then the scan over chunks that turns them into states (mlstm.cl). */
+ * every chunk into d, in parallel, then the scan over chunks that turns them into states (mlstm.cl). Views with
+ * buf NULL are absent. */
 typedef struct {
   int rev;
-  cl_mem x, y, w, nout, c0, n0;
+  sc_view x, y, nout, c0, n0;
+  cl_mem w;    /* per-token weights (workspace) */
   cl_mem d;    /* increments, then the states when store_n (DQK x DV per chunk) */
   int store_n; /* write the states back into d */
   cl_mem stt;  /* optional transposed states (DV x DQK per chunk) */
   cl_mem nd;   /* normalizer increments and states (forward) */
-  cl_mem last, nlast;
+  sc_view last, nlast;
 } states_args;
 
 static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, const states_args *s, sc_err *err) {
   const size_t NC = n_chunks(m, S), cb = (size_t)(m->dv / m->vw), rb = (size_t)(m->dqk / RM);
-  const cl_mem none = m->dummy;
-  const karg ad[] = {KINT(S),      KINT(NC),
-                     KINT(bh0),    KINT(G),
-                     KINT(s->rev), KFLT(eps),
-                     KMEM(s->x),   KMEM(s->y),
-                     KMEM(s->w),   KMEM(s->nout ? s->nout : none),
-                     KMEM(s->d),   KMEM(s->nd ? s->nd : none)};
-  const karg as[] = {KINT(NC),
-                     KINT(bh0),
-                     KINT(G),
-                     KINT(s->rev),
-                     KMEM(m->ws[WS_ALPHA]),
-                     KMEM(s->c0 ? s->c0 : none),
-                     KMEM(s->n0 ? s->n0 : none),
-                     KINT(s->c0 != NULL),
-                     KINT(s->n0 != NULL),
-                     KMEM(s->d),
-                     KINT(s->store_n),
-                     KMEM(s->stt ? s->stt : none),
-                     KINT(s->stt != NULL),
-                     KMEM(s->nd ? s->nd : none),
-                     KMEM(s->last ? s->last : none),
-                     KINT(s->last != NULL),
-                     KMEM(s->nlast ? s->nlast : none),
-                     KINT(s->nlast != NULL)};
-  if (run(m, SC_MLSTM_K_DELTA, ad, NARGS(ad), rb, NC * G, 1, err)) return -1;
-  return run(m, SC_MLSTM_K_SCAN, as, NARGS(as), cb, rb, G, err);
-}
-
-/* Launch grid of the chunk-product kernels: column blocks x row-block groups x chunks. */
-static int run_chunk(sc_mlstm *m, int kid, size_t S, size_t G, int ncols, int rpw, const karg *a, int n, sc_err *err) {
-  const size_t NC = n_chunks(m, S), nrb = (size_t)m->L / RM;
-  return run(m, kid, a, n, (size_t)(ncols / m->vw), (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, err);
+  sc_kargs a = args(m, SC_MLSTM_K_DELTA);
+  sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G), sc_karg_i32(&a, s->rev);
+  sc_karg_f32(&a, eps), sc_karg_view(&a, s->x), sc_karg_view(&a, s->y), sc_karg_mem(&a, s->w);
+  sc_karg_view(&a, s->nout), sc_karg_mem(&a, s->d), sc_karg_mem(&a, s->nd);
+  if (run(m, SC_MLSTM_K_DELTA, &a, rb, NC * G, 1, err)) return -1;
+  a = args(m, SC_MLSTM_K_SCAN);
+  sc_karg_i32(&a, NC), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G), sc_karg_i32(&a, s->rev);
+  sc_karg_mem(&a, m->ws.buf[WS_ALPHA]), sc_karg_view(&a, s->c0), sc_karg_view(&a, s->n0);
+  sc_karg_i32(&a, s->c0.buf != NULL), sc_karg_i32(&a, s->n0.buf != NULL);
+  sc_karg_mem(&a, s->d), sc_karg_i32(&a, s->store_n), sc_karg_mem(&a, s->stt), sc_karg_i32(&a, s->stt != NULL);
+  sc_karg_mem(&a, s->nd), sc_karg_view(&a, s->last), sc_karg_i32(&a, s->last.buf != NULL);
+  sc_karg_view(&a, s->nlast), sc_karg_i32(&a, s->nlast.buf != NULL);
+  return run(m, SC_MLSTM_K_SCAN, &a, cb, rb, G, err);
 }
 
 static int chunk_rpw(const sc_mlstm *m, size_t S, size_t G, int ncols) {
   return rows_per_item(m, n_chunks(m, S) * G * (size_t)(ncols / m->vw));
 }
 
-static int check_io(const char *what, const cl_mem *req, const char *const *names, int n, sc_err *err) {
-  for (int j = 0; j < n; j++)
-    if (!req[j]) return sc_fail(err, "mLSTM %s: required buffer '%s' is missing", what, names[j]);
-  return 0;
+/* Starts the arguments of a chunk-product kernel: S, NC, bh0, G and its rows per item (chunk_rpw). */
+static sc_kargs chunk_args(const sc_mlstm *m, int kid, size_t S, size_t bh0, size_t G, int ncols) {
+  sc_kargs a = args(m, kid);
+  sc_karg_i32(&a, S), sc_karg_i32(&a, n_chunks(m, S)), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G);
+  sc_karg_i32(&a, chunk_rpw(m, S, G, ncols));
+  return a;
+}
+
+/* Launch grid of the chunk-product kernels: column blocks x row-block groups x chunks. */
+static int run_chunk(sc_mlstm *m, int kid, const sc_kargs *a, size_t S, size_t G, int ncols, sc_err *err) {
+  const size_t NC = n_chunks(m, S), nrb = (size_t)m->L / RM, rpw = (size_t)chunk_rpw(m, S, G, ncols);
+  return run(m, kid, a, (size_t)(ncols / m->vw), (nrb + rpw - 1) / rpw, NC * G, err);
 }
 
 int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_fwd_io *io, sc_err *err) {
-  const cl_mem req[] = {io->q, io->k, io->v, io->i, io->f, io->h, io->n_out, io->m_out};
-  const char *const names[] = {"q", "k", "v", "i", "f", "h", "n_out", "m_out"};
-  if (check_shape(BH, S, err) || check_io("forward", req, names, NARGS(req), err)) return -1;
+  const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->h, io->n_out, io->m_out};
+  static const char *const names[] = {"q", "k", "v", "i", "f", "h", "n_out", "m_out"};
+  if (check_shape(BH, S, err) || sc_views_present("mLSTM forward", req, names, 8, err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 0);
   if (run_gates(m, BH, S, io->i, io->f, io->m0, io->m_last, err) || ensure(m, WS_XT, 4 * G * NC * L * dqk, err) ||
       ensure(m, WS_P, 4 * G * NC * L * L, err) || ensure(m, WS_ST, 4 * G * NC * dqk * dv, err) ||
       ensure(m, WS_NST, 4 * G * NC * dqk, err))
     return -1;
+  const cl_mem *w = m->ws.buf;
   for (size_t bh0 = 0; bh0 < BH; bh0 += G) {
     const size_t g = BH - bh0 < G ? BH - bh0 : G;
     const states_args st = {.x = io->k,
                             .y = io->v,
-                            .w = m->ws[WS_ABAR],
+                            .w = w[WS_ABAR],
                             .c0 = io->c0,
                             .n0 = io->n0,
-                            .d = m->ws[WS_ST],
+                            .d = w[WS_ST],
                             .store_n = 1,
-                            .nd = m->ws[WS_NST],
+                            .nd = w[WS_NST],
                             .last = io->c_last,
                             .nlast = io->n_last};
-    const int rpw = chunk_rpw(m, S, g, m->dv);
-    const karg a[] = {KINT(S),
-                      KINT(NC),
-                      KINT(bh0),
-                      KINT(g),
-                      KINT(rpw),
-                      KFLT(eps),
-                      KMEM(io->q),
-                      KMEM(io->v),
-                      KMEM(m->ws[WS_P]),
-                      KMEM(m->ws[WS_ST]),
-                      KMEM(m->ws[WS_NST]),
-                      KMEM(m->ws[WS_BETA]),
-                      KMEM(m->ws[WS_MC]),
-                      KMEM(io->h),
-                      KMEM(io->n_out),
-                      KMEM(io->m_out)};
+    sc_kargs a = chunk_args(m, SC_MLSTM_K_OUT, S, bh0, g, m->dv);
+    sc_karg_f32(&a, eps), sc_karg_view(&a, io->q), sc_karg_view(&a, io->v);
+    sc_karg_mem(&a, w[WS_P]), sc_karg_mem(&a, w[WS_ST]), sc_karg_mem(&a, w[WS_NST]), sc_karg_mem(&a, w[WS_BETA]);
+    sc_karg_mem(&a, w[WS_MC]), sc_karg_view(&a, io->h), sc_karg_view(&a, io->n_out), sc_karg_view(&a, io->m_out);
     if (run_transpose(m, S, bh0, g, m->dqk, io->k, err) || run_states(m, S, bh0, g, eps, &st, err) ||
-        run_scores(m, S, bh0, g, m->dqk, eps, io->q, io->i, NULL, err) ||
-        run_chunk(m, SC_MLSTM_K_OUT, S, g, m->dv, rpw, a, NARGS(a), err))
+        run_scores(m, S, bh0, g, m->dqk, eps, io->q, io->i, sc_view_of(NULL), err) ||
+        run_chunk(m, SC_MLSTM_K_OUT, &a, S, g, m->dv, err))
       return -1;
   }
   return 0;
 }
 
 int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_bwd_io *io, sc_err *err) {
-  const cl_mem req[] = {io->q, io->k, io->v, io->i, io->f, io->n_out, io->dh, io->dq, io->dk, io->dv, io->di, io->df};
-  const char *const names[] = {"q", "k", "v", "i", "f", "n_out", "dh", "dq", "dk", "dv", "di", "df"};
-  if (check_shape(BH, S, err) || check_io("backward", req, names, NARGS(req), err)) return -1;
+  const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->n_out, io->dh, io->dq, io->dk, io->dv, io->di, io->df};
+  static const char *const names[] = {"q", "k", "v", "i", "f", "n_out", "dh", "dq", "dk", "dv", "di", "df"};
+  if (check_shape(BH, S, err) || sc_views_present("mLSTM backward", req, names, 12, err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 1), st_bytes = 4 * G * NC * dqk * dv;
-  if (run_gates(m, BH, S, io->i, io->f, io->m0, NULL, err) ||
+  if (run_gates(m, BH, S, io->i, io->f, io->m0, sc_view_of(NULL), err) ||
       ensure(m, WS_XT, 4 * G * NC * L * (dv > dqk ? dv : dqk), err) || ensure(m, WS_P, 4 * G * NC * L * L, err) ||
       ensure(m, WS_ST, st_bytes, err) || ensure(m, WS_NST, 4 * G * NC * dqk, err) || ensure(m, WS_DST, st_bytes, err) ||
       ensure(m, WS_DSTT, st_bytes, err))
     return -1;
+  const cl_mem *w = m->ws.buf;
   for (size_t bh0 = 0; bh0 < BH; bh0 += G) {
     const size_t g = BH - bh0 < G ? BH - bh0 : G;
     /* Recompute the boundary states (transposed, as dq reads C_c^T; the increments go through WS_DSTT, free
      * until the reverse pass), then scan dC backwards over chunks into both layouts. */
     const states_args fwd = {.x = io->k,
                              .y = io->v,
-                             .w = m->ws[WS_ABAR],
+                             .w = w[WS_ABAR],
                              .c0 = io->c0,
                              .n0 = io->n0,
-                             .d = m->ws[WS_DSTT],
-                             .stt = m->ws[WS_ST],
-                             .nd = m->ws[WS_NST]};
+                             .d = w[WS_DSTT],
+                             .stt = w[WS_ST],
+                             .nd = w[WS_NST]};
     const states_args rev = {.rev = 1,
                              .x = io->q,
                              .y = io->dh,
-                             .w = m->ws[WS_BETA],
+                             .w = w[WS_BETA],
                              .nout = io->n_out,
-                             .d = m->ws[WS_DST],
+                             .d = w[WS_DST],
                              .store_n = 1,
-                             .stt = m->ws[WS_DSTT],
+                             .stt = w[WS_DSTT],
                              .last = io->dc0};
-    const int rpk = chunk_rpw(m, S, g, m->dqk), rpv = chunk_rpw(m, S, g, m->dv);
-    const karg adv[] = {KINT(S),
-                        KINT(NC),
-                        KINT(bh0),
-                        KINT(g),
-                        KINT(rpv),
-                        KMEM(io->k),
-                        KMEM(io->dh),
-                        KMEM(m->ws[WS_P]),
-                        KMEM(m->ws[WS_DST]),
-                        KMEM(m->ws[WS_ABAR]),
-                        KMEM(io->dv)};
-    const karg adq[] = {KINT(S),
-                        KINT(NC),
-                        KINT(bh0),
-                        KINT(g),
-                        KINT(rpk),
-                        KFLT(eps),
-                        KMEM(io->k),
-                        KMEM(io->dh),
-                        KMEM(m->ws[WS_P]),
-                        KMEM(m->ws[WS_ST]),
-                        KMEM(m->ws[WS_BETA]),
-                        KMEM(io->n_out),
-                        KMEM(io->dq)};
-    const karg adk[] = {KINT(S),
-                        KINT(NC),
-                        KINT(bh0),
-                        KINT(g),
-                        KINT(rpk),
-                        KMEM(io->q),
-                        KMEM(io->v),
-                        KMEM(m->ws[WS_P]),
-                        KMEM(m->ws[WS_DSTT]),
-                        KMEM(m->ws[WS_ABAR]),
-                        KMEM(io->dk)};
+    sc_kargs adv = chunk_args(m, SC_MLSTM_K_BWD_DV, S, bh0, g, m->dv);
+    sc_karg_view(&adv, io->k), sc_karg_view(&adv, io->dh), sc_karg_mem(&adv, w[WS_P]), sc_karg_mem(&adv, w[WS_DST]);
+    sc_karg_mem(&adv, w[WS_ABAR]), sc_karg_view(&adv, io->dv);
+    sc_kargs adq = chunk_args(m, SC_MLSTM_K_BWD_DQ, S, bh0, g, m->dqk);
+    sc_karg_f32(&adq, eps), sc_karg_view(&adq, io->k), sc_karg_view(&adq, io->dh), sc_karg_mem(&adq, w[WS_P]);
+    sc_karg_mem(&adq, w[WS_ST]), sc_karg_mem(&adq, w[WS_BETA]), sc_karg_view(&adq, io->n_out);
+    sc_karg_view(&adq, io->dq);
+    sc_kargs adk = chunk_args(m, SC_MLSTM_K_BWD_DK, S, bh0, g, m->dqk);
+    sc_karg_view(&adk, io->q), sc_karg_view(&adk, io->v), sc_karg_mem(&adk, w[WS_P]), sc_karg_mem(&adk, w[WS_DSTT]);
+    sc_karg_mem(&adk, w[WS_ABAR]), sc_karg_view(&adk, io->dk);
     if (run_states(m, S, bh0, g, eps, &fwd, err) || run_states(m, S, bh0, g, eps, &rev, err) ||
         /* dv needs M/(nout+eps); then the same scratch takes dP for dq and dk. */
         run_transpose(m, S, bh0, g, m->dqk, io->k, err) ||
         run_scores(m, S, bh0, g, m->dqk, eps, io->q, io->i, io->n_out, err) ||
-        run_chunk(m, SC_MLSTM_K_BWD_DV, S, g, m->dv, rpv, adv, NARGS(adv), err) ||
-        run_transpose(m, S, bh0, g, m->dv, io->v, err) ||
+        run_chunk(m, SC_MLSTM_K_BWD_DV, &adv, S, g, m->dv, err) || run_transpose(m, S, bh0, g, m->dv, io->v, err) ||
         run_scores(m, S, bh0, g, m->dv, eps, io->dh, io->i, io->n_out, err) ||
-        run_chunk(m, SC_MLSTM_K_BWD_DQ, S, g, m->dqk, rpk, adq, NARGS(adq), err) ||
-        run_chunk(m, SC_MLSTM_K_BWD_DK, S, g, m->dqk, rpk, adk, NARGS(adk), err))
+        run_chunk(m, SC_MLSTM_K_BWD_DQ, &adq, S, g, m->dqk, err) ||
+        run_chunk(m, SC_MLSTM_K_BWD_DK, &adk, S, g, m->dqk, err))
       return -1;
   }
-  const karg ad[] = {KINT(BH),     KINT(S),      KINT(NC),     KMEM(io->q),  KMEM(io->k), KMEM(io->v),
-                     KMEM(io->dq), KMEM(io->dk), KMEM(io->dv), KMEM(io->di), KMEM(io->df)};
-  const karg af[] = {KINT(BH), KINT(S), KMEM(io->f), KMEM(io->df)};
-  if (run(m, SC_MLSTM_K_BWD_DOTS, ad, NARGS(ad), NC, BH, 1, err) ||
-      run(m, SC_MLSTM_K_BWD_FSCAN, af, NARGS(af), BH, 1, 1, err))
-    return -1;
-  return 0;
+  sc_kargs a = args(m, SC_MLSTM_K_BWD_DOTS);
+  sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_i32(&a, NC);
+  sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->dq);
+  sc_karg_view(&a, io->dk), sc_karg_view(&a, io->dv), sc_karg_view(&a, io->di), sc_karg_view(&a, io->df);
+  if (run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH, 1, err)) return -1;
+  a = args(m, SC_MLSTM_K_BWD_FSCAN);
+  sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_view(&a, io->f), sc_karg_view(&a, io->df);
+  return run(m, SC_MLSTM_K_BWD_FSCAN, &a, BH, 1, 1, err);
 }
 
-int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, cl_mem q, cl_mem k, cl_mem v, cl_mem i, cl_mem f, cl_mem C,
-                  cl_mem n, cl_mem mstate, cl_mem h, sc_err *err) {
-  const cl_mem req[] = {q, k, v, i, f, C, n, mstate, h};
-  const char *const names[] = {"q", "k", "v", "i", "f", "C", "n", "m", "h"};
-  if (check_shape(BH, 1, err) || check_io("step", req, names, NARGS(req), err)) return -1;
-  const karg a[] = {KINT(BH),     KFLT(1.0 / sqrt((double)m->dqk)),
-                    KFLT(eps),    KMEM(q),
-                    KMEM(k),      KMEM(v),
-                    KMEM(i),      KMEM(f),
-                    KMEM(C),      KMEM(n),
-                    KMEM(mstate), KMEM(h)};
-  const karg b[] = {KINT(BH), KMEM(k), KMEM(i), KMEM(f), KMEM(n), KMEM(mstate)};
-  if (run(m, SC_MLSTM_K_STEP, a, NARGS(a), (size_t)(m->dv / m->vw), BH, 1, err) ||
-      run(m, SC_MLSTM_K_STEP_STATE, b, NARGS(b), BH, 1, 1, err))
-    return -1;
-  return 0;
+int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io, sc_err *err) {
+  const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->C, io->n, io->m, io->h};
+  static const char *const names[] = {"q", "k", "v", "i", "f", "C", "n", "m", "h"};
+  if (check_shape(BH, 1, err) || sc_views_present("mLSTM step", req, names, 9, err)) return -1;
+  sc_kargs a = args(m, SC_MLSTM_K_STEP);
+  sc_karg_i32(&a, BH), sc_karg_f32(&a, (float)(1.0 / sqrt((double)m->dqk))), sc_karg_f32(&a, eps);
+  sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->i);
+  sc_karg_view(&a, io->f), sc_karg_view(&a, io->C), sc_karg_view(&a, io->n), sc_karg_view(&a, io->m);
+  sc_karg_view(&a, io->h);
+  if (run(m, SC_MLSTM_K_STEP, &a, (size_t)(m->dv / m->vw), BH, 1, err)) return -1;
+  a = args(m, SC_MLSTM_K_STEP_STATE);
+  sc_karg_i32(&a, BH), sc_karg_view(&a, io->k), sc_karg_view(&a, io->i), sc_karg_view(&a, io->f);
+  sc_karg_view(&a, io->n), sc_karg_view(&a, io->m);
+  return run(m, SC_MLSTM_K_STEP_STATE, &a, BH, 1, 1, err);
 }

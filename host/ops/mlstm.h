@@ -30,51 +30,59 @@ enum {
 /* Kernel function names, indexed as above. */
 extern const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT];
 
+/* chunk: L, a multiple of 16 (16..128 for the chunkwise form; L >= S gives the quadratic parallel form).
+ * dqk, dv: head dims, multiples of 8 up to 512. workspace_bytes: chunk scratch per call (heads run in groups to
+ * fit); 0 = $SCALECL_MLSTM_WORKSPACE_MB, else 512 MiB. */
+typedef struct {
+  int chunk;
+  int dqk, dv;
+  size_t workspace_bytes;
+} sc_mlstm_cfg;
+
 /* Kernels compiled for one (L, dqk, dv), plus a scratch workspace kept between calls. */
-typedef struct {
-  sc_ctx *ctx;
-  int L, dqk, dv, vw;
-  size_t workspace_limit; /* bytes of chunk scratch per call (heads are processed in groups to fit) */
-  cl_program prog;
-  cl_kernel kern[SC_MLSTM_K_COUNT];
-  /* With profile set, every launch is bracketed by clFinish and its wall and process CPU seconds are added
-   * here (for `scalecl bench mlstm --profile`; it serialises the queue, so only for breakdowns). */
-  int profile;
-  double prof_wall[SC_MLSTM_K_COUNT], prof_cpu[SC_MLSTM_K_COUNT];
-  long prof_calls[SC_MLSTM_K_COUNT];
-  cl_mem dummy;
-  cl_mem ws[12];
-  size_t ws_size[12];
-} sc_mlstm;
+typedef struct sc_mlstm sc_mlstm;
 
-/* L: chunk length, a multiple of 16 (16..128 for the chunkwise form; L >= S gives the quadratic parallel
- * form). dqk, dv: multiples of 8 up to 512. workspace limit: $SCALECL_MLSTM_WORKSPACE_MB, else 512 MiB. */
-int sc_mlstm_init(sc_mlstm *m, sc_ctx *c, int L, int dqk, int dv, sc_err *err);
-void sc_mlstm_release(sc_mlstm *m);
+int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *err);
+void sc_mlstm_destroy(sc_mlstm *m);
+
+/* Per-kernel launch times (indexed as sc_mlstm_kernel_names). With profiling on, every launch is bracketed by
+ * clFinish and its wall and process CPU seconds are added here (for `scalecl bench mlstm --profile`; it
+ * serialises the queue, so only for breakdowns). */
+typedef struct {
+  double wall[SC_MLSTM_K_COUNT], cpu[SC_MLSTM_K_COUNT];
+  long calls[SC_MLSTM_K_COUNT];
+} sc_mlstm_profile;
+void sc_mlstm_set_profiling(sc_mlstm *m, int on);
+const sc_mlstm_profile *sc_mlstm_get_profile(const sc_mlstm *m);
 
 typedef struct {
-  cl_mem q, k, v, i, f;
-  cl_mem c0, n0, m0;             /* optional initial state (BH,dqk,dv), (BH,dqk), (BH); NULL = zeros */
-  cl_mem h, n_out, m_out;        /* (BH,S,dv), (BH,S), (BH,S) */
-  cl_mem c_last, n_last, m_last; /* optional final state, same shapes as the initial one */
+  sc_view q, k, v;                /* (BH,S,dqk), (BH,S,dqk), (BH,S,dv) */
+  sc_view i, f;                   /* gate pre-activations (BH,S) */
+  sc_view c0, n0, m0;             /* optional initial state (BH,dqk,dv), (BH,dqk), (BH); buf NULL = zeros */
+  sc_view h, n_out, m_out;        /* out (BH,S,dv), (BH,S), (BH,S) */
+  sc_view c_last, n_last, m_last; /* optional out: the final state, shaped as the initial one */
 } sc_mlstm_fwd_io;
 
 typedef struct {
-  cl_mem q, k, v, i, f;
-  cl_mem c0, n0, m0; /* as given to the forward */
-  cl_mem n_out;      /* the forward's n_out */
-  cl_mem dh;         /* (BH,S,dv) */
-  cl_mem dq, dk, dv, di, df;
-  cl_mem dc0; /* optional (BH,dqk,dv) */
+  sc_view q, k, v, i, f;
+  sc_view c0, n0, m0;         /* as given to the forward */
+  sc_view n_out;              /* the forward's n_out */
+  sc_view dh;                 /* (BH,S,dv) */
+  sc_view dq, dk, dv, di, df; /* out, shaped as q, k, v, i, f */
+  sc_view dc0;                /* optional out (BH,dqk,dv) */
 } sc_mlstm_bwd_io;
+
+typedef struct {
+  sc_view q, k, v; /* (BH,dqk), (BH,dqk), (BH,dv) */
+  sc_view i, f;    /* (BH) */
+  sc_view C, n, m; /* the state (BH,dqk,dv), (BH,dqk), (BH), updated in place */
+  sc_view h;       /* out (BH,dv) */
+} sc_mlstm_step_io;
 
 int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_fwd_io *io, sc_err *err);
 int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_bwd_io *io, sc_err *err);
-
-/* One decoding step for BH sequences: q, k (BH,dqk), v (BH,dv), i, f (BH); updates the state C (BH,dqk,dv),
- * n (BH,dqk), mstate (BH) in place and writes h (BH,dv). */
-int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, cl_mem q, cl_mem k, cl_mem v, cl_mem i, cl_mem f, cl_mem C,
-                  cl_mem n, cl_mem mstate, cl_mem h, sc_err *err);
+/* One decoding step for BH sequences. */
+int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io, sc_err *err);
 
 /* Device bytes of chunk scratch one head needs (forward or backward), for sizing groups and reports. */
 size_t sc_mlstm_head_scratch(const sc_mlstm *m, size_t S, int backward);

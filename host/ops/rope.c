@@ -3,7 +3,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "runtime/kargs.h"
 #include "runtime/program.h"
+#include "runtime/scratch.h"
+
+static const char *const table_name[] = {"rope table"};
 
 struct sc_rope {
   sc_ctx *c;
@@ -11,7 +15,7 @@ struct sc_rope {
   double theta;
   cl_program prog;
   cl_kernel k;
-  cl_mem table;
+  sc_scratch w;   /* the cos/sin table */
   int table_rows; /* positions 0..table_rows-1 are in the table */
 };
 
@@ -24,6 +28,7 @@ int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err 
   r->c = c;
   r->dh = head_dim;
   r->theta = theta;
+  sc_scratch_init(&r->w, c, 1, table_name, "pass the largest position actually used as max_pos");
   if (sc_program_build(c, "rope.cl", NULL, NULL, &r->prog, NULL, err) ||
       sc_kernel_create(r->prog, "rope", &r->k, err)) {
     sc_rope_destroy(r);
@@ -37,7 +42,7 @@ void sc_rope_destroy(sc_rope *r) {
   if (!r) return;
   if (r->k) clReleaseKernel(r->k);
   if (r->prog) clReleaseProgram(r->prog);
-  sc_buffer_release(r->c, r->table);
+  sc_scratch_release(&r->w);
   free(r);
 }
 
@@ -56,27 +61,29 @@ static int grow_table(sc_rope *r, int max_pos, sc_err *err) {
       t[((size_t)p * half + j) * 2 + 1] = (float)sin(p * freq);
     }
   }
-  sc_buffer_release(r->c, r->table);
-  r->table = NULL;
   r->table_rows = 0;
-  int rc = sc_buffer_create(r->c, (size_t)rows * half * 2 * sizeof(float), "rope table", &r->table, err);
-  if (!rc) rc = sc_buffer_write(r->c, r->table, 0, (size_t)rows * half * 2 * sizeof(float), t, err);
+  const size_t bytes = (size_t)rows * half * 2 * sizeof(float);
+  int rc = sc_scratch_need(&r->w, 0, bytes, err);
+  if (!rc) rc = sc_buffer_write(r->c, r->w.buf[0], 0, bytes, t, err);
   free(t);
   if (!rc) r->table_rows = rows;
   return rc;
 }
 
-int sc_rope_apply(sc_rope *r, int B, int NH, int S, cl_mem pos, int max_pos, cl_mem x, cl_mem y, int backward,
+int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc_view x, sc_view y, int backward,
                   sc_err *err) {
   if (B < 1 || NH < 1 || S < 1) return sc_fail(err, "rope: B=%d, NH=%d, S=%d must all be at least 1", B, NH, S);
   if (max_pos < 0) return sc_fail(err, "rope: max position %d is negative", max_pos);
-  if (grow_table(r, max_pos, err)) return -1;
+  const sc_view req[] = {pos, x, y};
+  static const char *const names[] = {"pos", "x", "y"};
+  if (sc_views_present("rope", req, names, 3, err) || grow_table(r, max_pos, err)) return -1;
   const int BH = B * NH;
-  const float sign = backward ? -1.0f : 1.0f;
-  const size_t m = sizeof(cl_mem);
-  const size_t sz[] = {m, m, m, m, 4, 4, 4, 4, 4, 4};
-  const void *const vals[] = {&x, &y, &pos, &r->table, &S, &NH, &BH, &r->dh, &max_pos, &sign};
-  if (sc_set_args(r->k, "rope", (int)(sizeof sz / sizeof sz[0]), sz, vals, err)) return -1;
+  sc_kargs a;
+  sc_kargs_begin(&a, r->k, "rope");
+  sc_karg_view(&a, x), sc_karg_view(&a, y), sc_karg_view(&a, pos), sc_karg_mem(&a, r->w.buf[0]);
+  sc_karg_i32(&a, S), sc_karg_i32(&a, NH), sc_karg_i32(&a, BH), sc_karg_i32(&a, r->dh), sc_karg_i32(&a, max_pos);
+  sc_karg_f32(&a, backward ? -1.0f : 1.0f);
+  if (sc_kargs_end(&a, err)) return -1;
   const size_t global[2] = {(size_t)S, (size_t)BH};
   return sc_launch(r->c, r->k, 2, global, NULL, "rope", err);
 }

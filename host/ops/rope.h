@@ -12,8 +12,9 @@ int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err 
 void sc_rope_destroy(sc_rope *r);
 
 /* y = R(pos) x, or with backward = 1 the transpose R(pos)^T x (the gradient w.r.t. the un-rotated input).
- * max_pos bounds the positions in pos (0..max_pos); the cos/sin table grows to cover it. y may be x. */
-int sc_rope_apply(sc_rope *r, int B, int NH, int S, cl_mem pos, int max_pos, cl_mem x, cl_mem y, int backward,
+ * x, y: (B, NH, S, dh) float32; pos: (B, S) int32. max_pos bounds the positions in pos (0..max_pos); the cos/sin
+ * table grows to cover it. y may be the same view as x. */
+int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc_view x, sc_view y, int backward,
                   sc_err *err);
 
 #endif

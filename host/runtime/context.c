@@ -78,6 +78,12 @@ int sc_buffer_create(sc_ctx *c, size_t bytes, const char *what, cl_mem *out, sc_
   return 0;
 }
 
+int sc_views_present(const char *what, const sc_view *v, const char *const *names, int n, sc_err *err) {
+  for (int j = 0; j < n; j++)
+    if (!v[j].buf) return sc_fail(err, "%s: required tensor '%s' is missing", what, names[j]);
+  return 0;
+}
+
 void sc_buffer_release(sc_ctx *c, cl_mem m) {
   if (!m) return;
   size_t sz = 0;
@@ -119,16 +125,4 @@ int sc_launch(sc_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const 
 
 int sc_finish(sc_ctx *c, sc_err *err) {
   return sc_cl_check(clFinish(c->queue), "clFinish", err);
-}
-
-int sc_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, const char *kname, sc_err *err) {
-  cl_int rc = clSetKernelArg(k, i, size, v);
-  if (rc != CL_SUCCESS) return sc_fail(err, "clSetKernelArg(%s, arg %u) failed: %s", kname, i, sc_cl_errname(rc));
-  return 0;
-}
-
-int sc_set_args(cl_kernel k, const char *kname, int n, const size_t *sizes, const void *const *vals, sc_err *err) {
-  for (int i = 0; i < n; i++)
-    if (sc_set_arg(k, (cl_uint)i, sizes[i], vals[i], kname, err)) return -1;
-  return 0;
 }

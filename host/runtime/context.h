@@ -26,6 +26,26 @@ typedef struct {
 int sc_ctx_open(sc_ctx *c, const char *sel, sc_err *err);
 void sc_ctx_close(sc_ctx *c);
 
+/* A tensor inside a device buffer, at a byte offset: ops take every tensor as a view, so one buffer can hold a
+ * whole family of tensors (llm.c-style arenas). Kernels get the offset as an argument in elements (sub-buffers
+ * would need CL_DEVICE_MEM_BASE_ADDR_ALIGN). buf == NULL marks an absent optional tensor. */
+typedef struct {
+  cl_mem buf;
+  size_t off; /* bytes */
+} sc_view;
+
+/* The whole buffer m (or the absent tensor when m is NULL). */
+static inline sc_view sc_view_of(cl_mem m) {
+  return (sc_view){m, 0};
+}
+/* v moved on by `bytes`. */
+static inline sc_view sc_view_at(sc_view v, size_t bytes) {
+  return (sc_view){v.buf, v.off + bytes};
+}
+
+/* Fails naming the first of the n views whose buffer is missing ("<what>: required tensor 'q' is missing"). */
+int sc_views_present(const char *what, const sc_view *v, const char *const *names, int n, sc_err *err);
+
 /* Device buffers, tracked in c->bytes_allocated / bytes_peak. `what` names the tensor in errors. */
 int sc_buffer_create(sc_ctx *c, size_t bytes, const char *what, cl_mem *out, sc_err *err);
 void sc_buffer_release(sc_ctx *c, cl_mem m);
@@ -38,9 +58,5 @@ int sc_buffer_fill_zero(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, sc_err
 int sc_launch(sc_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local, const char *what,
               sc_err *err);
 int sc_finish(sc_ctx *c, sc_err *err);
-
-int sc_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, const char *kname, sc_err *err);
-/* Sets arguments 0..n-1 from parallel arrays of sizes and value pointers. */
-int sc_set_args(cl_kernel k, const char *kname, int n, const size_t *sizes, const void *const *vals, sc_err *err);
 
 #endif

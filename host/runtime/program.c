@@ -212,6 +212,83 @@ int sc_program_build_source(sc_ctx *c, const char *name, const char *source, con
   return 0;
 }
 
+/* A growing string. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+} text;
+
+static int append(text *t, const char *s, size_t n, sc_err *err) {
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 4096;
+    while (t->len + n + 1 > cap) cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) return sc_fail(err, "out of host memory for a kernel source of %zu bytes", t->len + n);
+    t->p = p, t->cap = cap;
+  }
+  memcpy(t->p + t->len, s, n);
+  t->len += n;
+  t->p[t->len] = '\0';
+  return 0;
+}
+
+/* The name in a line `#include "name"` (spaces allowed around '#'), or 0 when the line is something else. */
+static size_t include_name(const char *line, const char **name) {
+  const char *p = line;
+  while (*p == ' ' || *p == '\t') p++;
+  if (*p++ != '#') return 0;
+  while (*p == ' ' || *p == '\t') p++;
+  if (strncmp(p, "include", 7)) return 0;
+  p += 7;
+  while (*p == ' ' || *p == '\t') p++;
+  if (*p++ != '"') return 0;
+  const char *e = p;
+  while (*e && *e != '"' && *e != '\n') e++;
+  if (*e != '"' || e == p) return 0;
+  *name = p;
+  return (size_t)(e - p);
+}
+
+/* Appends the source of `file` with every `#include "name"` replaced by the text of kernel_dir/name (recursively),
+ * between #line markers so that build logs name the right file and line. Inlining here rather than passing -I
+ * makes the cache key, a hash of the expanded text, cover the headers, and needs no include path support from
+ * the OpenCL implementation. */
+static int expand(const sc_ctx *c, const char *file, const char *src, int depth, text *out, sc_err *err) {
+  char mark[600];
+  int n = snprintf(mark, sizeof mark, "#line 1 \"%.500s\"\n", file);
+  if (append(out, mark, (size_t)n, err)) return -1;
+  int line = 1;
+  for (const char *p = src; *p; line++) {
+    const char *eol = strchr(p, '\n');
+    const size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+    const char *name;
+    const size_t nl = include_name(p, &name);
+    if (!nl) {
+      if (append(out, p, len, err)) return -1;
+    } else {
+      char inc[512], path[8300];
+      snprintf(inc, sizeof inc, "%.*s", (int)(nl < 500 ? nl : 500), name);
+      if (depth >= 8)
+        return sc_fail(err, "kernel source %s line %d: includes nested deeper than 8 at \"%s\" (a cycle?)", file, line,
+                       inc);
+      snprintf(path, sizeof path, "%s/%s", c->kernel_dir, inc);
+      char *hsrc;
+      if (sc_read_file(path, &hsrc, NULL, err))
+        return sc_wrap(err,
+                       "kernel source %s line %d includes \"%s\", which cannot be read (set SCALECL_KERNEL_DIR "
+                       "to the cl/ directory): ",
+                       file, line, inc);
+      int rc = expand(c, inc, hsrc, depth + 1, out, err);
+      free(hsrc);
+      if (rc) return -1;
+      n = snprintf(mark, sizeof mark, "#line %d \"%.500s\"\n", line + 1, file);
+      if (append(out, mark, (size_t)n, err)) return -1;
+    }
+    p += len;
+  }
+  return 0;
+}
+
 int sc_program_build(sc_ctx *c, const char *file, const char *defines, const char *extra_options, cl_program *out,
                      sc_build_info *info, sc_err *err) {
   char path[8300];
@@ -219,8 +296,11 @@ int sc_program_build(sc_ctx *c, const char *file, const char *defines, const cha
   char *source;
   if (sc_read_file(path, &source, NULL, err))
     return sc_wrap(err, "kernel source %s not found (set SCALECL_KERNEL_DIR to the cl/ directory): ", file);
-  int rc = sc_program_build_source(c, file, source, defines, extra_options, out, info, err);
+  text full = {0};
+  int rc = expand(c, file, source, 0, &full, err);
   free(source);
+  if (!rc) rc = sc_program_build_source(c, file, full.p, defines, extra_options, out, info, err);
+  free(full.p);
   return rc;
 }
 

@@ -17,6 +17,7 @@ typedef struct {
 
 /* Builds cl/<file> with the given #define lines prepended (defines: "NAME=VALUE NAME2=V ...",
  * space separated, may be NULL) and the options "-cl-std=CL1.2 [$SCALECL_BUILD_OPTIONS] extra".
+ * Lines `#include "name"` are replaced by the text of cl/<name> before the build (and the cache key).
  * On failure the error carries the file name, the options and the build log. info may be NULL. */
 int sc_program_build(sc_ctx *c, const char *file, const char *defines, const char *extra_options, cl_program *out,
                      sc_build_info *info, sc_err *err);

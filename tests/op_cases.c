@@ -1,0 +1,289 @@
+#include "op_cases.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *th_values_name(th_values v) {
+  static const char *const names[] = {"normal", "large", "tiny", "mixed"};
+  return names[v];
+}
+
+void th_fill_values(th_rng *r, th_values v, float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const double z = th_normal(r);
+    x[i] = (float)(v == TH_LARGE   ? z * 1e6
+                   : v == TH_TINY  ? z * 1e-6
+                   : v == TH_MIXED ? z * pow(10, 6 * th_uniform(r) - 3)
+                                   : z);
+  }
+}
+
+/* Tolerances: device float32 against float64. NMSE bounds sit about 100x above what PoCL shows. */
+#define GEMM_TOL \
+  { 4e-5, 1e-4, 1e-10 }
+#define MLSTM_FW \
+  { 1e-4, 1e-3, 1e-8 }
+#define MLSTM_BW \
+  { 1e-3, 1e-2, 1e-8 }
+#define ATT_FW \
+  { 1e-4, 1e-3, 1e-8 }
+#define ATT_BW \
+  { 1e-3, 1e-2, 1e-7 }
+#define ROPE_TOL \
+  { 1e-5, 1e-4, 1e-10 }
+
+static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 129, 17, 553}, docs_one[] = {1},
+                 docs_logits[] = {40, 1, 88};
+
+#define GEMM(tag_, m_, n_, k_, batch_, alpha_, beta_, off_, seed_)                                             \
+  {                                                                                                            \
+    .op = "gemm", .tag = tag_, .values = TH_NORMAL, .offsets = off_, .seed = seed_, .tol = GEMM_TOL, .gemm = { \
+      m_,                                                                                                      \
+      n_,                                                                                                      \
+      k_,                                                                                                      \
+      batch_,                                                                                                  \
+      alpha_,                                                                                                  \
+      beta_                                                                                                    \
+    }                                                                                                          \
+  }
+#define GEMM_VALUES(v_, atol_, seed_)                                                                                \
+  {                                                                                                                  \
+    .op = "gemm", .tag = "values", .values = v_, .offsets = 1, .seed = seed_, .tol = {atol_, 1e-4, 1e-10}, .gemm = { \
+      33,                                                                                                            \
+      17,                                                                                                            \
+      29,                                                                                                            \
+      1,                                                                                                             \
+      1.0f,                                                                                                          \
+      0.5f                                                                                                           \
+    }                                                                                                                \
+  }
+#define MLSTM(tag_, BH_, S_, dqk_, dv_, L_, f_off_, state_, seed_)                                                    \
+  {                                                                                                                   \
+    .op = "mlstm", .tag = tag_, .values = TH_NORMAL, .seed = seed_, .tol = MLSTM_FW, .tol_grad = MLSTM_BW, .mlstm = { \
+      BH_,                                                                                                            \
+      S_,                                                                                                             \
+      dqk_,                                                                                                           \
+      dv_,                                                                                                            \
+      L_,                                                                                                             \
+      f_off_,                                                                                                         \
+      state_,                                                                                                         \
+      0                                                                                                               \
+    }                                                                                                                 \
+  }
+#define ATT_DOCS(tag_, B_, NH_, S_, dh_, docs_, ndocs_, rope_, off_, seed_)                             \
+  {                                                                                                     \
+    .op = "attention", .tag = tag_, .values = TH_NORMAL, .offsets = off_, .seed = seed_, .tol = ATT_FW, \
+    .tol_grad = ATT_BW, .attention = {                                                                  \
+      B_,                                                                                               \
+      NH_,                                                                                              \
+      S_,                                                                                               \
+      dh_,                                                                                              \
+      docs_,                                                                                            \
+      ndocs_,                                                                                           \
+      rope_                                                                                             \
+    }                                                                                                   \
+  }
+#define ATT(tag_, B_, NH_, S_, dh_, docs_, rope_, off_, seed_) \
+  ATT_DOCS(tag_, B_, NH_, S_, dh_, docs_, (int)(sizeof docs_ / sizeof(int)), rope_, off_, seed_)
+#define ATT_ONE(tag_, B_, NH_, S_, dh_, rope_, off_, seed_) \
+  ATT_DOCS(tag_, B_, NH_, S_, dh_, NULL, 0, rope_, off_, seed_)
+#define ROPE(dh_, theta_, far_, NH_, seed_)                                                                         \
+  {                                                                                                                 \
+    .op = "rope", .tag = far_ ? "far positions" : "documents", .values = TH_NORMAL, .offsets = far_, .seed = seed_, \
+    .tol = ROPE_TOL, .rope = {                                                                                      \
+      2,                                                                                                            \
+      NH_,                                                                                                          \
+      37,                                                                                                           \
+      dh_,                                                                                                          \
+      theta_,                                                                                                       \
+      far_                                                                                                          \
+    }                                                                                                               \
+  }
+
+static const th_op_case cases[] = {
+    /* GEMM: every row runs both backends and all four transpose pairs; odd shapes, beta = 0 (C must not be read:
+     * it holds NaN) and beta != 0, strided batches with padded strides. */
+    GEMM("", 1, 1, 1, 1, 1.0f, 0.0f, 0, 42),
+    GEMM("", 1, 1, 1, 1, -0.75f, 0.5f, 0, 43),
+    GEMM("", 17, 33, 65, 1, 1.0f, 0.0f, 1, 44),
+    GEMM("", 17, 33, 65, 1, -0.75f, 0.5f, 1, 45),
+    GEMM("", 256, 3, 511, 1, 1.0f, 0.0f, 1, 46),
+    GEMM("", 256, 3, 511, 1, -0.75f, 0.5f, 1, 47),
+    GEMM("", 5, 130, 9, 1, 1.0f, 0.0f, 1, 48),
+    GEMM("", 5, 130, 9, 1, -0.75f, 0.5f, 1, 49),
+    GEMM("", 64, 48, 16, 1, 1.0f, 0.0f, 1, 50),
+    GEMM("", 64, 48, 16, 1, -0.75f, 0.5f, 1, 51),
+    GEMM("batched", 17, 33, 65, 3, 0.5f, 1.5f, 1, 52),
+    GEMM("batched", 1, 1, 1, 4, 1.0f, 0.0f, 1, 53),
+    GEMM("alpha 1e15 stays finite", 9, 7, 5, 1, 1e15f, 0.0f, 1, 54),
+    /* Extreme inputs: the absolute tolerance scales with the magnitude of the products. */
+    GEMM_VALUES(TH_LARGE, 4e7, 55),
+    GEMM_VALUES(TH_TINY, 4e-17, 56),
+    GEMM_VALUES(TH_MIXED, 40.0, 57),
+
+    /* mLSTM forward and backward; the upstream conformance shape (B=1, NH=2, S=256, dqk=64, dv=128). */
+    MLSTM("upstream shape", 2, 256, 64, 128, 64, 0, 0, 100),
+    MLSTM("upstream shape", 2, 256, 64, 128, 64, 3, 0, 103),
+    {.op = "mlstm",
+     .tag = "initial state",
+     .values = TH_NORMAL,
+     .offsets = 1,
+     .seed = 103,
+     .tol = MLSTM_FW,
+     .tol_grad = MLSTM_BW,
+     .mlstm = {2, 256, 64, 128, 64, 3, 1, 0}},
+    MLSTM("chunk size", 2, 200, 32, 48, 16, 1, 0, 200),
+    MLSTM("chunk size", 2, 200, 32, 48, 32, 1, 1, 201),
+    MLSTM("chunk size", 2, 200, 32, 48, 64, 1, 0, 202),
+    MLSTM("chunk size", 2, 200, 32, 48, 128, 1, 1, 203),
+    MLSTM("parallel form (L >= S)", 2, 256, 64, 128, 256, 0, 0, 209),
+    MLSTM("ragged", 3, 1, 16, 24, 64, 0, 1, 300),
+    MLSTM("ragged", 3, 2, 16, 24, 64, 3, 0, 301),
+    MLSTM("ragged", 3, 15, 16, 24, 64, 0, 0, 302),
+    MLSTM("ragged", 3, 17, 16, 24, 64, 3, 1, 303),
+    MLSTM("ragged", 3, 63, 16, 24, 64, 0, 0, 304),
+    MLSTM("ragged", 3, 65, 16, 24, 64, 3, 0, 305),
+    MLSTM("ragged", 3, 100, 16, 24, 64, 0, 1, 306),
+    MLSTM("S = L + 1", 1, 17, 16, 16, 16, 0, 1, 310),
+    MLSTM("head dims", 1, 80, 64, 64, 32, 0, 1, 400),
+    MLSTM("head dims", 1, 80, 128, 128, 32, 3, 1, 401),
+    MLSTM("head dims", 1, 80, 192, 192, 32, 0, 1, 402),
+    MLSTM("head dims", 1, 80, 256, 256, 32, 3, 1, 403),
+    MLSTM("head dims", 1, 80, 384, 384, 32, 0, 1, 404),
+    MLSTM("head dims", 1, 80, 512, 512, 32, 3, 1, 405),
+    MLSTM("head dims", 1, 80, 8, 24, 32, 0, 1, 406),
+    MLSTM("head dims", 1, 80, 24, 8, 32, 3, 1, 407),
+    MLSTM("head dims", 1, 80, 256, 512, 32, 0, 1, 408),
+    /* Input gates up to +-15 and forget pre-activations down to -25 (document resets). */
+    {.op = "mlstm",
+     .tag = "extreme gates",
+     .values = TH_LARGE,
+     .seed = 500,
+     .tol = {1e-4, 1e-3, 1e-6},
+     .tol_grad = {1e-3, 1e-2, 1e-6},
+     .mlstm = {2, 150, 32, 32, 64, 3, 1, 0}},
+    /* Heads in three groups (a workspace of two heads) give what one group gives. */
+    {.op = "mlstm",
+     .tag = "head groups",
+     .values = TH_NORMAL,
+     .seed = 800,
+     .tol = MLSTM_FW,
+     .tol_grad = MLSTM_BW,
+     .mlstm = {5, 100, 16, 32, 16, 1, 1, 2}},
+
+    /* Causal attention, forward and backward: every head dim at odd lengths, one document. */
+    ATT_ONE("plain", 2, 2, 1, 16, 0, 0, 100),
+    ATT_ONE("plain", 2, 2, 17, 16, 0, 0, 101),
+    ATT_ONE("plain", 2, 2, 129, 16, 0, 0, 102),
+    ATT_ONE("plain", 2, 2, 1, 64, 0, 0, 110),
+    ATT_ONE("plain", 2, 2, 17, 64, 0, 0, 111),
+    ATT_ONE("plain", 2, 2, 129, 64, 0, 0, 112),
+    ATT_ONE("plain", 2, 2, 1, 80, 0, 0, 120),
+    ATT_ONE("plain", 2, 2, 17, 80, 0, 0, 121),
+    ATT_ONE("plain", 2, 2, 129, 80, 0, 0, 122),
+    ATT_ONE("plain", 2, 2, 1, 96, 0, 0, 130),
+    ATT_ONE("plain", 2, 2, 17, 96, 0, 0, 131),
+    ATT_ONE("plain", 2, 2, 129, 96, 0, 0, 132),
+    ATT_ONE("plain", 2, 2, 1, 128, 0, 0, 140),
+    ATT_ONE("plain", 2, 2, 17, 128, 0, 0, 141),
+    ATT_ONE("plain", 2, 2, 129, 128, 0, 0, 142),
+    ATT_ONE("plain", 2, 2, 129, 256, 0, 0, 152),
+    /* Packed documents (lengths including 1), restarting positions and RoPE. */
+    ATT("docs+rope", 2, 2, 129, 16, docs_rope, 1, 1, 200),
+    ATT("docs+rope", 2, 2, 129, 64, docs_rope, 1, 1, 201),
+    ATT("docs+rope", 2, 2, 129, 80, docs_rope, 1, 1, 202),
+    ATT("docs+rope", 2, 2, 129, 96, docs_rope, 1, 1, 203),
+    ATT("docs+rope", 2, 2, 129, 128, docs_rope, 1, 1, 204),
+    /* S = 1000, not a multiple of any tile. */
+    ATT_ONE("long rope", 1, 1, 1000, 16, 1, 0, 300),
+    ATT("long docs+rope", 1, 1, 1000, 16, docs_long, 1, 0, 301),
+    ATT("len-1 docs", 2, 3, 33, 64, docs_one, 0, 0, 400),
+    /* q and k scaled so that the largest causal score is 1e4 in magnitude. */
+    {.op = "attention",
+     .tag = "scores 1e4",
+     .values = TH_LARGE,
+     .seed = 700,
+     .tol = {1e-4, 1e-3, 1e-6},
+     .tol_grad = {1e-3, 1e-2, 1e-6},
+     .attention = {1, 2, 129, 64, NULL, 0, 0}},
+    {.op = "attention",
+     .tag = "scores 1e4 docs",
+     .values = TH_LARGE,
+     .seed = 701,
+     .tol = {1e-4, 1e-3, 1e-6},
+     .tol_grad = {1e-3, 1e-2, 1e-6},
+     .attention = {1, 2, 129, 64, docs_logits, 3, 0}},
+
+    /* RoPE forward, backward (in place) and their round trip; rows of one head dim share the op, so its table
+     * grows from the document positions to the far ones. */
+    ROPE(16, 500000.0, 0, 3, 10),
+    ROPE(16, 500000.0, 1, 3, 20),
+    ROPE(64, 500000.0, 0, 3, 11),
+    ROPE(64, 500000.0, 1, 3, 21),
+    ROPE(80, 500000.0, 0, 3, 12),
+    ROPE(80, 500000.0, 1, 3, 22),
+    ROPE(96, 500000.0, 0, 3, 13),
+    ROPE(96, 500000.0, 1, 3, 23),
+    ROPE(128, 500000.0, 0, 3, 14),
+    ROPE(128, 500000.0, 1, 3, 24),
+    ROPE(64, 10000.0, 1, 2, 30),
+    {.op = "rope",
+     .tag = "values",
+     .values = TH_LARGE,
+     .seed = 31,
+     .tol = {10.0, 1e-4, 1e-10},
+     .rope = {2, 2, 37, 64, 500000.0, 0}},
+    {.op = "rope",
+     .tag = "values",
+     .values = TH_TINY,
+     .seed = 32,
+     .tol = {1e-11, 1e-4, 1e-10},
+     .rope = {2, 2, 37, 64, 500000.0, 0}},
+    {.op = "rope",
+     .tag = "values",
+     .values = TH_MIXED,
+     .seed = 33,
+     .tol = {1e-2, 1e-4, 1e-10},
+     .rope = {2, 2, 37, 64, 500000.0, 1}},
+};
+
+void th_case_begin(th_case *c, const th_op_case *row, const char *variant) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->label, sizeof c->label, "%s %s%s%s [%s%s]", row->op, variant, *row->tag ? " " : "", row->tag,
+           th_values_name(row->values), row->offsets ? ", offsets" : "");
+}
+
+void th_case_compare(th_case *c, const char *output, const float *got, const double *ref, size_t n, th_tol tol) {
+  const th_cmp r = th_compare(got, ref, n, tol);
+  if (!c->worst_out || r.worst_ratio > c->worst_ratio) {
+    c->worst_ratio = r.worst_ratio, c->worst_out = output;
+    c->worst_err = n ? fabs((double)got[r.worst] - ref[r.worst]) : 0;
+    c->worst_bound = n ? tol.atol + tol.rtol * fabs(ref[r.worst]) : 0;
+  }
+  if (!c->nmse_out || r.nmse / tol.nmse > c->worst_nmse / c->nmse_bound)
+    c->worst_nmse = r.nmse, c->nmse_bound = tol.nmse, c->nmse_out = output;
+  if (*c->failure) return;
+  if (r.fails)
+    snprintf(c->failure, sizeof c->failure,
+             "%s: %d of %zu elements out of tolerance (atol %.1e rtol %.1e; %d non-finite mismatches); worst at %zu: "
+             "got %.9g ref %.9g",
+             output, r.fails, n, tol.atol, tol.rtol, r.nonfinite, r.worst, (double)got[r.worst], ref[r.worst]);
+  else if (!(r.nmse <= tol.nmse))
+    snprintf(c->failure, sizeof c->failure, "%s: NMSE %.3e above its bound %.0e", output, r.nmse, tol.nmse);
+}
+
+void th_case_end(th_case *c) {
+  printf("  %s: worst %s |err| %.2e <= %.2e (%.2g%%); nmse %.1e <= %.0e (%s)\n", c->label, c->worst_out, c->worst_err,
+         c->worst_bound, 100 * c->worst_ratio, c->worst_nmse, c->nmse_bound, c->nmse_out);
+  fflush(stdout);
+  if (*c->failure) fail_msg("%s: %s", c->label, c->failure);
+}
+
+void th_run_op_cases(sc_ctx *ctx, const char *op, th_op_runner run) {
+  int n = 0;
+  for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++)
+    if (!strcmp(cases[j].op, op)) run(ctx, &cases[j]), n++;
+  if (!n) fail_msg("the op-case table has no rows for '%s'", op);
+  printf("%s: %d rows\n", op, n);
+}
