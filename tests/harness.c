@@ -221,3 +221,40 @@ const char *th_tmpdir(const char *tag, char *buf, size_t buflen) {
   if (th_n_tmpdirs < TH_MAX_TMPDIRS) snprintf(th_tmpdirs[th_n_tmpdirs++], sizeof th_tmpdirs[0], "%s", buf);
   return buf;
 }
+
+th_fd th_fd_check(double (*loss)(void *ctx), void *ctx, double *x, const double *grad, size_t n, size_t samples,
+                  uint64_t seed, double h) {
+  th_fd r = {0};
+  th_rng rng;
+  th_rng_seed(&rng, seed);
+  /* A sample walks Z/n from a random start by a prime stride that does not divide n, so no element repeats. */
+  static const size_t primes[] = {7919, 7927, 7933};
+  size_t start = 0, stride = 1;
+  if (n > samples) {
+    start = (size_t)(th_uniform(&rng) * (double)n);
+    for (size_t p = 3; p-- > 0;)
+      if (n % primes[p] != 0) stride = primes[p];
+  }
+  for (size_t s = 0; s < n && s < samples; s++) {
+    const size_t i = (start + s * stride) % n;
+    const double x0 = x[i], step = h * fmax(1, fabs(x0));
+    double l[4];
+    for (int k = 0; k < 4; k++) {
+      x[i] = x0 + (k < 2 ? k - 2 : k - 1) * step;
+      l[k] = loss(ctx);
+    }
+    x[i] = x0;
+    const double fd = (l[0] - 8 * l[1] + 8 * l[2] - l[3]) / (12 * step), a = grad[i];
+    double err = fabs(a - fd) / fmax(fmax(fabs(a), fabs(fd)), 1e-3);
+    if (!isfinite(err)) err = INFINITY;
+    if (r.checked == 0 || err > r.worst) r.worst = err, r.index = i, r.analytic = a, r.numeric = fd;
+    r.checked++;
+  }
+  return r;
+}
+
+void th_assert_fd(const char *label, th_fd r, double tol) {
+  printf("  %-52s fd err %.2e (element %zu of %zu checked: analytic %.6e, numeric %.6e)\n", label, r.worst, r.index,
+         r.checked, r.analytic, r.numeric);
+  if (!(r.worst <= tol)) fail_msg("%s: finite-difference error %.3e > %.1e", label, r.worst, tol);
+}

@@ -84,6 +84,21 @@ th_cmp th_compare_d(const double *got, const double *ref, size_t n, th_tol tol);
 void th_assert_close(const char *label, const float *got, const double *ref, size_t n, th_tol tol);
 void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, th_tol tol);
 
+/* Central finite differences (five-point, error O(h⁴)) of loss(ctx), a function of x[0..n), against the
+ * analytic gradient grad: every element when n <= samples, else `samples` distinct elements drawn with seed.
+ * The step is h·max(1, |x_i|); x is restored. An element's error is |grad_i − fd_i| / max(|grad_i|, |fd_i|, 1e-3): relative, and absolute
+ * for gradients below 1e-3 (where the differences' own rounding is not negligible). */
+typedef struct {
+  double worst;             /* largest error */
+  size_t index;             /* its element */
+  double analytic, numeric; /* its two values */
+  size_t checked;           /* elements compared */
+} th_fd;
+th_fd th_fd_check(double (*loss)(void *ctx), void *ctx, double *x, const double *grad, size_t n, size_t samples,
+                  uint64_t seed, double h);
+/* Prints the label and the worst element; fails the test when worst > tol. */
+void th_assert_fd(const char *label, th_fd r, double tol);
+
 /* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent (tests then skip with a message). */
 const char *th_shared_data_dir(void);
 /* Number of paths matching a glob pattern. */
