@@ -62,9 +62,11 @@ static int load_inputs(op_state *s, int backward, int rope, int64_t shape[4], sc
                      s->in.path);
     if (sc_st_get_i32(&s->in, "pos", 2, bs, &s->pos, err)) return -1;
     for (size_t i = 0; i < nbs; i++)
-      if (s->pos[i] < 0)
-        return sc_fail(err, "tensor 'pos' in %s has the negative position %d at (%zu, %zu)", s->in.path, s->pos[i],
-                       i / (size_t)bs[1], i % (size_t)bs[1]);
+      if (s->pos[i] < 0 || s->pos[i] >= SC_ROPE_MAX_POS)
+        return sc_fail(err,
+                       "tensor 'pos' in %s has the position %d at (%zu, %zu), outside [0, %d); positions restart at "
+                       "0 in each document",
+                       s->in.path, s->pos[i], i / (size_t)bs[1], i % (size_t)bs[1], SC_ROPE_MAX_POS);
   }
   return 0;
 }

@@ -15,9 +15,11 @@ struct sc_rope {
   double theta;
   cl_program prog;
   cl_kernel k;
-  sc_scratch w;   /* the cos/sin table */
-  int table_rows; /* positions 0..table_rows-1 are in the table */
+  sc_scratch w; /* the cos/sin table: LO rows of angle lo*w, then hi rows of angle hi*LO*w */
+  int hi_rows;  /* positions 0..hi_rows*LO-1 are covered */
 };
+
+enum { LO = 1024 }; /* pos = hi * LO + lo; keep in step with cl/rope.cl */
 
 int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err *err) {
   *out = NULL;
@@ -46,34 +48,41 @@ void sc_rope_destroy(sc_rope *r) {
   free(r);
 }
 
-/* Grows the cos/sin table to max_pos + 1 rows (doubling, to amortise decode's one-row steps). */
+/* Grows the table to cover max_pos (hi rows doubling, to amortise decode's one-row steps). The angles are
+ * computed in float64 on the host: pos * freq in float32 would be off by ~1e-3 rad at pos ~ 16k; the kernel
+ * combines the two float32 factors with one angle addition (~1e-7). */
 static int grow_table(sc_rope *r, int max_pos, sc_err *err) {
-  if (max_pos < r->table_rows) return 0;
-  int rows = r->table_rows ? r->table_rows : 64;
-  while (rows <= max_pos) rows = rows > (1 << 29) ? max_pos + 1 : 2 * rows;
-  const int half = r->dh / 2;
+  if (max_pos < r->hi_rows * LO) return 0;
+  int hi = r->hi_rows ? r->hi_rows : 1;
+  while (hi * LO <= max_pos) hi *= 2;
+  const int half = r->dh / 2, rows = LO + hi;
   float *t = sc_malloc((size_t)rows * half * 2 * sizeof(float), "rope table", err);
   if (!t) return -1;
   for (int j = 0; j < half; j++) {
     const double freq = pow(r->theta, -2.0 * j / r->dh);
     for (int p = 0; p < rows; p++) {
-      t[((size_t)p * half + j) * 2] = (float)cos(p * freq);
-      t[((size_t)p * half + j) * 2 + 1] = (float)sin(p * freq);
+      const double angle = (p < LO ? p : (double)(p - LO) * LO) * freq;
+      t[((size_t)p * half + j) * 2] = (float)cos(angle);
+      t[((size_t)p * half + j) * 2 + 1] = (float)sin(angle);
     }
   }
-  r->table_rows = 0;
+  r->hi_rows = 0;
   const size_t bytes = (size_t)rows * half * 2 * sizeof(float);
   int rc = sc_scratch_need(&r->w, 0, bytes, err);
   if (!rc) rc = sc_buffer_write(r->c, r->w.buf[0], 0, bytes, t, err);
   free(t);
-  if (!rc) r->table_rows = rows;
+  if (!rc) r->hi_rows = hi;
   return rc;
 }
 
 int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc_view x, sc_view y, int backward,
                   sc_err *err) {
   if (B < 1 || NH < 1 || S < 1) return sc_fail(err, "rope: B=%d, NH=%d, S=%d must all be at least 1", B, NH, S);
-  if (max_pos < 0) return sc_fail(err, "rope: max position %d is negative", max_pos);
+  if (max_pos < 0 || max_pos >= SC_ROPE_MAX_POS)
+    return sc_fail(err,
+                   "rope: max position %d is outside [0, %d) (positions restart at each document; a larger one "
+                   "is almost surely a corrupt input)",
+                   max_pos, SC_ROPE_MAX_POS);
   const sc_view req[] = {pos, x, y};
   static const char *const names[] = {"pos", "x", "y"};
   if (sc_views_present("rope", req, names, 3, err) || grow_table(r, max_pos, err)) return -1;

@@ -7,13 +7,18 @@
 
 typedef struct sc_rope sc_rope;
 
+/* Positions are below this (2^24, a thousand times the paper's longest context): a larger one is an error. The
+ * cos/sin table is factorised (pos = hi * 1024 + lo), so its size grows with the largest position used / 1024
+ * and stays under 9 MB at head dim 128 even at the limit. */
+#define SC_ROPE_MAX_POS (1 << 24)
+
 /* theta: base of the frequencies theta^(-2j/dh) (500000 in the scaling-law runs); dh must be even. */
 int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err *err);
 void sc_rope_destroy(sc_rope *r);
 
 /* y = R(pos) x, or with backward = 1 the transpose R(pos)^T x (the gradient w.r.t. the un-rotated input).
- * x, y: (B, NH, S, dh) float32; pos: (B, S) int32. max_pos bounds the positions in pos (0..max_pos); the cos/sin
- * table grows to cover it. y may be the same view as x. */
+ * x, y: (B, NH, S, dh) float32; pos: (B, S) int32. max_pos bounds the positions in pos (0..max_pos, below
+ * SC_ROPE_MAX_POS); the cos/sin table grows to cover it. y may be the same view as x. */
 int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc_view x, sc_view y, int backward,
                   sc_err *err);
 
