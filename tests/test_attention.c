@@ -536,6 +536,18 @@ static void test_op_command(void **state) {
       snprintf(args, sizeof args, "--in %s --out %s", in, out);
       assert_int_equal(run_op(dir, args), 1);
       assert_log_has(dir, "--rope-theta");
+      /* A position beyond the stated limit names the element; finite inputs that overflow float32 say so. */
+      p.pos[5] = 2147483647;
+      TH_CHECK(sc_st_write(in, e, 4, NULL, 0, TH_ERR));
+      snprintf(args, sizeof args, "--in %s --out %s --rope-theta 500000", in, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "tensor 'pos'");
+      assert_log_has(dir, "has the position 2147483647 at (0, 5), outside [0, 16777216)");
+      for (size_t i = 0; i < n; i++) p.q[i] = p.k[i] = 1e20f;
+      TH_CHECK(sc_st_write(in, e, 3, NULL, 0, TH_ERR));
+      snprintf(args, sizeof args, "--in %s --out %s", in, out);
+      assert_int_equal(run_op(dir, args), 1);
+      assert_log_has(dir, "overflow float32 (largest magnitude 1e+20");
     } else {
       e[2].shape[2] = 36, e[2].data = p.v; /* v shorter than q */
       TH_CHECK(sc_st_write(in, e, 3, NULL, 0, TH_ERR));

@@ -272,6 +272,8 @@ static void test_hostile_rows(void **state) {
     write_text(bad, text);
     expect_error(args, 1, "bad.csv:2: column 'arch'");
   }
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\n");
+  expect_error(args, 1, "bad.csv has a header but no runs");
   write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e300,2e9,1.2e18,3.1\n");
   expect_error(args, 1, "bad.csv:2: column 'n_params' must be a positive number up to 1e+40");
   write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,1e300\n");

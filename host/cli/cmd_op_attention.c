@@ -1,5 +1,6 @@
 /* `scalecl op attention`: runs RoPE + causal attention (and its backward) on tensors from a safetensors
  * file and writes the results to another, for cross-checks against other implementations. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,21 @@ static int check_finite(const float *x, size_t n, const char *name, const char *
     if (!isfinite(x[i]))
       return sc_fail(err, "tensor '%s' in %s has a non-finite value (%g) at flat index %zu", name, path, x[i], i);
   return 0;
+}
+
+/* Non-finite results from finite inputs: inputs so large that dot products overflow float32 (say so and by how
+ * much), else a defect to report. */
+static int explain_nonfinite(const op_state *s, size_t n, int backward, sc_err *err) {
+  double big = 0;
+  for (int t = 0; t < (backward ? 4 : 3); t++)
+    for (size_t i = 0; i < n; i++) big = fmax(big, fabs(s->host[t][i]));
+  if (big * big * 256 > FLT_MAX)
+    return sc_wrap(err,
+                   "the inputs in %s overflow float32 (largest magnitude %.3g: products of two such values exceed "
+                   "%.3g); scale q, k, v (and do) down: ",
+                   s->in.path, big, FLT_MAX);
+  return sc_wrap(err, "internal error with finite inputs of magnitude at most %.3g; please report with %s: ", big,
+                 s->in.path);
 }
 
 /* Reads q, k, v (and do, pos, seg) and checks that their shapes agree. */
@@ -118,8 +134,7 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
   int ne = 0;
   for (int t = backward ? T_DQ : T_O; t <= T_O; t++) {
     if (sc_op_download(c, s->dev[t], n, dnames[t], &s->host[t], err)) return -1;
-    if (check_finite(s->host[t], n, dnames[t], "the results", err))
-      return sc_wrap(err, "internal error, please report with the input file");
+    if (check_finite(s->host[t], n, dnames[t], "the results", err)) return explain_nonfinite(s, n, backward, err);
     e[ne++] = (sc_st_entry){dnames[t], SC_ST_F32, 4, {B, NH, S, dh}, s->host[t]};
   }
   if (sc_op_download(c, s->dlse, nl, "lse", &s->lse, err)) return -1;

@@ -372,6 +372,10 @@ int sc_fit_report(const sc_fit_report_opts *o, FILE *table_out, sc_fit_report_re
     rs = &loaded;
   }
   if (!a.runs) a.runs = rs->path;
+  if (rs->n == 0) {
+    sc_fail(err, "%s has a header but no runs; add one row per training run", rs->path);
+    goto done;
+  }
   if (check_contexts(rs, &a, res->contexts, sizeof res->contexts, err)) goto done;
   a.iso.budgets = a.n_budgets ? a.budgets : NULL;
   a.iso.n_budgets = a.n_budgets;
