@@ -238,6 +238,10 @@ static void test_errors(void **state) {
   expect_error(args, 1, "bad.csv:3: 3 fields, the header has 5");
   write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,-5,2e9,1.2e18,3.0\n");
   expect_error(args, 1, "bad.csv:3: column 'n_params' must be a positive number");
+  /* Every bad row at once, not one per run of the command. */
+  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,-1,2e9,1.2e18,3.1\nx,1e8,2e9,1.2e18,0\ny,1e8,2e9,1.2e18,3\n");
+  expect_error(args, 1, "bad.csv has 2 bad rows (fix or delete them):\n  ");
+  expect_error(args, 1, "bad.csv:3: val_loss must be a positive number");
   write_text(bad, "arch,params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\n");
   expect_error(args, 1, "has no column 'n_params'");
   snprintf(args, sizeof args, "--runs %s --arch gamma_arch", csv);

@@ -29,8 +29,60 @@ static int positive(const sc_csv *t, int row, int col, double *v, sc_err *err) {
   int r = sc_csv_number(t, row, col, v, err);
   if (r < 0) return -1;
   if (r == 1 || !(*v > 0) || *v > SC_RUNS_MAX_VALUE)
-    return sc_fail(err, "%s:%d: column '%s' must be a positive number up to %g, found '%s'", t->name,
-                   t->lines[row], t->header[col], SC_RUNS_MAX_VALUE, sc_csv_cell(t, row, col));
+    return sc_fail(err, "%s:%d: column '%s' must be a positive number up to %g, found '%s'", t->name, t->lines[row],
+                   t->header[col], SC_RUNS_MAX_VALUE, sc_csv_cell(t, row, col));
+  return 0;
+}
+
+/* One row into r; -1 with a message naming file:line. */
+/* Column indices of a runs table: the required ones, then the optional ones (-1 when absent). */
+typedef struct {
+  int req[5]; /* arch, n_params, n_tokens, flops, val_loss */
+  int set, ctx, budget, lo, hi;
+} columns;
+
+static int parse_row(const sc_csv *t, int i, const columns *k, sc_run *r, sc_err *err) {
+  const int *col = k->req, c_set = k->set, c_ctx = k->ctx, c_budget = k->budget, c_lo = k->lo, c_hi = k->hi;
+  const int has_approx = c_lo >= 0 && c_hi >= 0;
+  r->line = t->lines[i];
+  double v;
+  if (copy_name(r->arch, sizeof r->arch, t, i, col[0], err) || positive(t, i, col[1], &r->n, err) ||
+      positive(t, i, col[2], &r->d, err) || positive(t, i, col[3], &r->c, err))
+    return -1;
+  int lr = sc_csv_number(t, i, col[4], &r->loss, err);
+  if (lr < 0) return -1;
+  if (lr == 0 && !(r->loss > 0 && r->loss <= SC_RUNS_MAX_VALUE)) {
+    sc_fail(err, "%s:%d: val_loss must be a positive number up to %g, found '%s'", t->name, r->line, SC_RUNS_MAX_VALUE,
+            sc_csv_cell(t, i, col[4]));
+    return -1;
+  }
+  if (!r->arch[0]) {
+    sc_fail(err, "%s:%d: empty arch", t->name, r->line);
+    return -1;
+  }
+  if (c_set >= 0 && copy_name(r->set, sizeof r->set, t, i, c_set, err)) return -1;
+  if (c_ctx >= 0) {
+    int cr = sc_csv_number(t, i, c_ctx, &v, err);
+    if (cr < 0) return -1;
+    if (cr == 0 && (v != floor(v) || v < 1 || v > 1e9)) {
+      sc_fail(err, "%s:%d: ctx must be a positive integer, found '%s'", t->name, r->line, sc_csv_cell(t, i, c_ctx));
+      return -1;
+    }
+    r->ctx = cr == 0 ? (int)v : 0;
+  }
+  if (c_budget >= 0) {
+    int br = sc_csv_number(t, i, c_budget, &v, err);
+    if (br < 0) return -1;
+    r->budget = br == 0 ? v : 0;
+    if (br == 0 && !(v > 0)) {
+      sc_fail(err, "%s:%d: isoflop_budget must be positive or empty", t->name, r->line);
+      return -1;
+    }
+  }
+  r->loss_lo = r->loss_hi = NAN;
+  if (has_approx &&
+      (sc_csv_number(t, i, c_lo, &r->loss_lo, err) < 0 || sc_csv_number(t, i, c_hi, &r->loss_hi, err) < 0))
+    return -1;
   return 0;
 }
 
@@ -40,10 +92,10 @@ int sc_runs_load(const char *path, sc_runs *rs, sc_err *err) {
   sc_csv t;
   if (sc_csv_read(path, &t, err)) return -1;
   static const char *const required[] = {"arch", "n_params", "n_tokens", "flops", "val_loss"};
-  int col[5];
+  columns col;
   for (int k = 0; k < 5; k++) {
-    col[k] = sc_csv_col(&t, required[k]);
-    if (col[k] < 0) {
+    col.req[k] = sc_csv_col(&t, required[k]);
+    if (col.req[k] < 0) {
       sc_fail(err,
               "%s has no column '%s'; a runs table needs arch, n_params, n_tokens, flops, val_loss "
               "(optional: experiment_set, ctx, isoflop_budget, val_loss_approx_lo/hi)",
@@ -52,59 +104,36 @@ int sc_runs_load(const char *path, sc_runs *rs, sc_err *err) {
       return -1;
     }
   }
-  int c_set = sc_csv_col(&t, "experiment_set"), c_ctx = sc_csv_col(&t, "ctx"),
-      c_budget = sc_csv_col(&t, "isoflop_budget"), c_lo = sc_csv_col(&t, "val_loss_approx_lo"),
-      c_hi = sc_csv_col(&t, "val_loss_approx_hi");
-  rs->has_set = c_set >= 0;
-  rs->has_ctx = c_ctx >= 0;
-  rs->has_approx = c_lo >= 0 && c_hi >= 0;
+  col.set = sc_csv_col(&t, "experiment_set"), col.ctx = sc_csv_col(&t, "ctx");
+  col.budget = sc_csv_col(&t, "isoflop_budget");
+  col.lo = sc_csv_col(&t, "val_loss_approx_lo"), col.hi = sc_csv_col(&t, "val_loss_approx_hi");
+  rs->has_set = col.set >= 0;
+  rs->has_ctx = col.ctx >= 0;
+  rs->has_approx = col.lo >= 0 && col.hi >= 0;
   rs->r = sc_calloc(t.nrows ? (size_t)t.nrows : 1, sizeof *rs->r, "runs table", err);
   if (!rs->r) {
     sc_csv_free(&t);
     return -1;
   }
+  /* Every bad row is reported at once (up to MAX_REPORTED), as the CSV reader does for malformed rows. */
+  enum { MAX_REPORTED = 20 };
+  char *report = sc_malloc(SC_ERR_MAX, "runs table errors", err);
+  if (!report) goto fail;
+  report[0] = '\0';
+  int bad = 0;
+  size_t used = 0;
   for (int i = 0; i < t.nrows; i++) {
-    sc_run *r = &rs->r[i];
-    r->line = t.lines[i];
-    double v;
-    if (copy_name(r->arch, sizeof r->arch, &t, i, col[0], err) || positive(&t, i, col[1], &r->n, err) ||
-        positive(&t, i, col[2], &r->d, err) || positive(&t, i, col[3], &r->c, err))
-      goto fail;
-    int lr = sc_csv_number(&t, i, col[4], &r->loss, err);
-    if (lr < 0) goto fail;
-    if (lr == 0 && !(r->loss > 0 && r->loss <= SC_RUNS_MAX_VALUE)) {
-      sc_fail(err, "%s:%d: val_loss must be a positive number up to %g, found '%s'", path, r->line,
-              SC_RUNS_MAX_VALUE, sc_csv_cell(&t, i, col[4]));
-      goto fail;
-    }
-    if (!r->arch[0]) {
-      sc_fail(err, "%s:%d: empty arch", path, r->line);
-      goto fail;
-    }
-    if (c_set >= 0 && copy_name(r->set, sizeof r->set, &t, i, c_set, err)) goto fail;
-    if (c_ctx >= 0) {
-      int cr = sc_csv_number(&t, i, c_ctx, &v, err);
-      if (cr < 0) goto fail;
-      if (cr == 0 && (v != floor(v) || v < 1 || v > 1e9)) {
-        sc_fail(err, "%s:%d: ctx must be a positive integer, found '%s'", path, r->line, sc_csv_cell(&t, i, c_ctx));
-        goto fail;
-      }
-      r->ctx = cr == 0 ? (int)v : 0;
-    }
-    if (c_budget >= 0) {
-      int br = sc_csv_number(&t, i, c_budget, &v, err);
-      if (br < 0) goto fail;
-      r->budget = br == 0 ? v : 0;
-      if (br == 0 && !(v > 0)) {
-        sc_fail(err, "%s:%d: isoflop_budget must be positive or empty", path, r->line);
-        goto fail;
-      }
-    }
-    r->loss_lo = r->loss_hi = NAN;
-    if (rs->has_approx &&
-        (sc_csv_number(&t, i, c_lo, &r->loss_lo, err) < 0 || sc_csv_number(&t, i, c_hi, &r->loss_hi, err) < 0))
-      goto fail;
+    if (!parse_row(&t, i, &col, &rs->r[i], err)) continue;
+    if (bad++ < MAX_REPORTED && used < SC_ERR_MAX)
+      used += (size_t)snprintf(report + used, SC_ERR_MAX - used, "\n  %s", err->msg);
   }
+  if (bad) {
+    sc_fail(err, "%s has %d bad row%s (fix or delete them):%s%s", path, bad, bad == 1 ? "" : "s", report,
+            bad > MAX_REPORTED ? "\n  ..." : "");
+    free(report);
+    goto fail;
+  }
+  free(report);
   rs->n = t.nrows;
   sc_csv_free(&t);
   return 0;
