@@ -30,6 +30,21 @@ static void label_part(const char *s, char *out, size_t cap) {
   out[o] = '\0';
 }
 
+/* The architecture as a reader names it in a title: "xLSTM", "Transformer", else as in the table. */
+static void display_part(const char *arch, char *out, size_t cap) {
+  if (!strcmp(arch, "xlstm"))
+    snprintf(out, cap, "xLSTM");
+  else if (!strcmp(arch, "transformer") || !strcmp(arch, "llama"))
+    snprintf(out, cap, "Transformer");
+  else
+    label_part(arch, out, cap);
+}
+
+/* Tight autoscaled axes (gnuplot's log autoscale rounds out to whole decades, leaving empty ones) with a margin. */
+static const char *const tight_axes =
+    "set autoscale xfix\nset autoscale yfix\n"
+    "set offsets graph 0.03, graph 0.03, graph 0.06, graph 0.06\n";
+
 static FILE *open_in(const char *dir, const char *sub, const char *name, sc_err *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s%s", dir, sub, name);
@@ -112,12 +127,20 @@ static int has_vertex(const sc_parabola *p) {
   return p->status == SC_PARABOLA_OK || p->status == SC_PARABOLA_OUTSIDE;
 }
 
+/* Why a budget is not in a power law ("" when it is), for the label drawn next to its runs. */
+static const char *left_out_why(const sc_iso_budget *b, const sc_parabola *p, int used) {
+  if (used) return "";
+  if (!has_vertex(p)) return p->status == SC_PARABOLA_DEGENERATE ? "too few runs" : "no minimum (concave)";
+  if (p->status == SC_PARABOLA_OUTSIDE) return "minimum outside the sampled range";
+  return b->in_window ? "left out" : "outside the fit window";
+}
+
 static int isoflop_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a,
                          char *names, size_t cap, sc_err *err) {
   const sc_iso_result *r = a->iso;
   char fa[128], la[256], dat[256], name[160];
   file_part(a->arch, fa, sizeof fa);
-  label_part(a->arch, la, sizeof la);
+  display_part(a->arch, la, sizeof la);
   snprintf(name, sizeof name, "isoflop_%s", fa);
   snprintf(dat, sizeof dat, "%s.dat", name);
   FILE *f = open_in(dir, "plots/", dat, err);
@@ -145,13 +168,27 @@ static int isoflop_chart(const char *gnuplot, const char *dir, const char *capti
   script_buf s;
   if (sb_open(&s, err)) return -1;
   fprintf(s.f,
-          "reset\nset multiplot layout 1,2 title '%s: IsoFLOP profiles, loss parabolas in log_{10} and their minima "
-          "(%s)' font ',15'\n"
+          "reset\nset multiplot layout 1,2 title '%s: IsoFLOP profiles, loss as a function of N (left) and of D "
+          "(right) at fixed compute, parabolas in log_{10} and their minima (%s)' font ',14'\n"
           "set logscale x\nset format x '10^{%%L}'\nset grid\nset ylabel 'validation loss (nats/token)'\n"
-          "set key top right box opaque font ',11'\n",
-          la, caption);
+          "set key outside below center horizontal Left reverse maxcols 3 font ',10'\n%s",
+          la, caption, tight_axes);
   for (int panel = 0; panel < 2; panel++) {
-    fprintf(s.f, "set xlabel '%s'\nplot ", panel ? "training tokens D" : "parameters N");
+    fprintf(s.f, "unset label\nset xlabel '%s'\n", panel ? "training tokens D" : "parameters N");
+    /* Budgets left out of the power law say why next to their best run. */
+    for (int k = 0; k < r->nb; k++) {
+      const sc_iso_budget *b = &r->b[k];
+      const char *why = left_out_why(b, panel ? &b->pd : &b->pn, panel ? b->used_d : b->used_n);
+      int best = -1;
+      for (int j = 0; j < b->n; j++)
+        if (best < 0 || a->iso_loss[b->runs[j]] < a->iso_loss[b->runs[best]]) best = j;
+      if (*why && best >= 0) {
+        const int q = b->runs[best];
+        fprintf(s.f, "set label '%s' at %.8g,%.8g center offset 0,%.1f font ',9' tc rgb '%s'\n", why,
+                panel ? a->iso_d[q] : a->iso_n[q], a->iso_loss[q], -1.1 - 1.0 * (k % 2), colors[k % NCOLORS]);
+      }
+    }
+    fprintf(s.f, "plot ");
     int first = 1;
     for (int k = 0; k < r->nb; k++) {
       const sc_iso_budget *b = &r->b[k];
@@ -159,7 +196,7 @@ static int isoflop_chart(const char *gnuplot, const char *dir, const char *capti
       const char *c = colors[k % NCOLORS];
       fprintf(s.f, "%s'plots/%s' index %d using %d:3 with points pt 7 ps 0.7 lc rgb '%s' title '%.3g FLOPs%s'",
               first ? "" : ", \\\n  ", dat, 4 * k, panel ? 2 : 1, c, b->nominal,
-              (panel ? b->used_d : b->used_n) ? "" : " (not in power law)");
+              (panel ? b->used_d : b->used_n) ? "" : " (not in the power law)");
       first = 0;
       if (p->status != SC_PARABOLA_DEGENERATE)
         fprintf(s.f, ", \\\n  '' index %d using 1:2 with lines lw 2 lc rgb '%s' notitle", 4 * k + 1 + panel, c);
@@ -178,7 +215,7 @@ static int isoflop_chart(const char *gnuplot, const char *dir, const char *capti
   }
   fprintf(s.f, "unset multiplot\n");
   if (sb_close(&s, err)) return -1;
-  int rc = chart(gnuplot, dir, name, 1400, 560, s.buf, names, cap, err);
+  int rc = chart(gnuplot, dir, name, 1400, 640, s.buf, names, cap, err);
   free(s.buf);
   return rc;
 }
@@ -209,13 +246,24 @@ static int optimal_chart(const char *gnuplot, const char *dir, const char *capti
       }
       end_block(f, used[k][pass]);
     }
-    fprintf(f, "# %s: power laws\n", a[k].arch);
+    /* C, N*, D*, the band of N* and D* (1.96 s.e. of the exponent, widening away from the centre of the fitted
+     * budgets in ln C), and whether C lies between the fitted budgets (beyond them the line is extrapolated). */
+    fprintf(f, "# %s: power laws: C N D N_lo N_hi D_lo D_hi fitted\n", a[k].arch);
     if (r && isfinite(r->n_law.exponent) && isfinite(r->d_law.exponent)) {
-      double lo = log(cmin / 2), hi = log(cmax * 3);
+      double flo = INFINITY, fhi = 0, centre = 0;
+      int nf = 0;
+      for (int j = 0; j < r->nb; j++)
+        if (r->b[j].used_n && r->b[j].used_d)
+          flo = fmin(flo, r->b[j].flops), fhi = fmax(fhi, r->b[j].flops), centre += log(r->b[j].flops), nf++;
+      centre = nf ? centre / nf : 0;
+      const double lo = log(cmin / 2), hi = log(cmax * 3);
       for (int i = 0; i < CURVE_POINTS; i++) {
-        double c = exp(lo + (hi - lo) * i / (CURVE_POINTS - 1));
-        fprintf(f, "%.8g %.8g %.8g\n", c, r->n_law.prefactor * pow(c, r->n_law.exponent),
-                r->d_law.prefactor * pow(c, r->d_law.exponent));
+        const double c = exp(lo + (hi - lo) * i / (CURVE_POINTS - 1)), dist = fabs(log(c) - centre);
+        const double n = r->n_law.prefactor * pow(c, r->n_law.exponent);
+        const double d = r->d_law.prefactor * pow(c, r->d_law.exponent);
+        const double wn = exp(1.96 * r->n_law.se_exponent * dist), wd = exp(1.96 * r->d_law.se_exponent * dist);
+        fprintf(f, "%.8g %.8g %.8g %.8g %.8g %.8g %.8g %d\n", c, n, d, n / wn, n * wn, d / wd, d * wd,
+                c >= flo * 0.999 && c <= fhi * 1.001);
       }
       used[k][2] = 1;
     }
@@ -228,8 +276,8 @@ static int optimal_chart(const char *gnuplot, const char *dir, const char *capti
           "reset\nset multiplot layout 1,2 title 'Compute-optimal model size N* and training tokens D* from the "
           "IsoFLOP minima (%s)' font ',15'\n"
           "set logscale xy\nset format x '10^{%%L}'\nset format y '10^{%%L}'\nset grid\n"
-          "set xlabel 'training compute C (FLOPs)'\nset key top left box opaque font ',11'\n",
-          caption);
+          "set xlabel 'training compute C (FLOPs)'\nset key top left box opaque font ',10'\n%s",
+          caption, tight_axes);
   int any = 0;
   for (int panel = 0; panel < 2; panel++) {
     fprintf(s.f, "set ylabel '%s'\nplot ",
@@ -237,7 +285,7 @@ static int optimal_chart(const char *gnuplot, const char *dir, const char *capti
     int first = 1;
     for (int k = 0; k < narch && k < 64; k++) {
       char la[256];
-      label_part(a[k].arch, la, sizeof la);
+      display_part(a[k].arch, la, sizeof la);
       const char *c = colors[k % NCOLORS];
       const sc_power_law *law = a[k].iso ? (panel ? &a[k].iso->d_law : &a[k].iso->n_law) : NULL;
       if (used[k][0]) {
@@ -251,13 +299,28 @@ static int optimal_chart(const char *gnuplot, const char *dir, const char *capti
         first = 0;
       }
       if (used[k][2]) {
-        fprintf(s.f, "%s'plots/%s' index %d using 1:%d with lines lw 2 lc rgb '%s' title '%s: %s* = %.4g C^{%.4f}'",
-                first ? "" : ", \\\n  ", dat, 3 * k + 2, panel ? 3 : 2, c, la, panel ? "D" : "N", law->prefactor,
-                law->exponent);
+        /* Solid over the fitted budgets with a band; dashed where extrapolated; a law through two budgets has no
+         * error estimate, so it is drawn dashed and thin throughout and says so. */
+        const int sure = isfinite(law->se_exponent);
+        if (sure)
+          fprintf(s.f,
+                  "%s'plots/%s' index %d using 1:%d:%d with filledcurves fc rgb '%s' fs transparent solid 0.15 "
+                  "noborder notitle",
+                  first ? "" : ", \\\n  ", dat, 3 * k + 2, panel ? 6 : 4, panel ? 7 : 5, c);
+        fprintf(s.f, "%s'plots/%s' index %d using 1:%d with lines dt 2 lw 1.5 lc rgb '%s' notitle",
+                sure || !first ? ", \\\n  " : "", dat, 3 * k + 2, panel ? 3 : 2, c);
+        fprintf(s.f,
+                ", \\\n  '' index %d using 1:($8 > 0.5 ? $%d : NaN) with lines %s lc rgb '%s' title '%s: %s* = %.4g "
+                "C^{%.4f}%s'",
+                3 * k + 2, panel ? 3 : 2, sure ? "lw 2.5" : "dt 4 lw 1.5", c, la, panel ? "D" : "N", law->prefactor,
+                law->exponent, sure ? " ± 95% band" : ", 2 budgets: no error estimate");
         first = 0;
       }
     }
-    if (first) fprintf(s.f, "NaN title 'no IsoFLOP minima'");
+    if (first)
+      fprintf(s.f, "NaN title 'no IsoFLOP minima'");
+    else
+      fprintf(s.f, ", \\\n  NaN with lines dt 2 lw 1.5 lc rgb 'gray40' title 'extrapolated beyond the fitted budgets'");
     any |= !first;
     fprintf(s.f, "\n");
   }
@@ -281,8 +344,8 @@ static double nice_step(double x) {
   return x <= p ? p : x <= 2 * p ? 2 * p : x <= 5 * p ? 5 * p : 10 * p;
 }
 
-static int pareto_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, int narch,
-                        char *names, size_t cap, sc_err *err) {
+static int pareto_chart(const char *gnuplot, const char *dir, const char *caption, const char *run_set,
+                        const sc_fit_plot_arch *a, int narch, char *names, size_t cap, sc_err *err) {
   const char *dat = "pareto.dat";
   FILE *f = open_in(dir, "plots/", dat, err);
   if (!f) return -1;
@@ -311,28 +374,30 @@ static int pareto_chart(const char *gnuplot, const char *dir, const char *captio
     free(cl);
   }
   if (close_checked(f, dat, err)) return -1;
+  int nruns = 0;
+  for (int k = 0; k < narch; k++) nruns += a[k].lnd ? a[k].n_lnd : 0;
   script_buf s;
   if (sb_open(&s, err)) return -1;
+  /* Losses within a factor 2 read best on a linear axis with even ticks; a wider range needs a log axis. */
+  const int log_y = isfinite(lmin) && lmax >= 2 * lmin;
   fprintf(s.f,
-          "reset\nset title 'Validation loss against training compute, with each architecture''s Pareto frontier "
-          "(%s)' font ',14'\n"
-          "set logscale xy\nset format x '10^{%%L}'\nset format y '%%.1f'\nset mytics 1\nset grid\n"
-          "set xlabel 'training compute C (FLOPs)'\nset ylabel 'validation loss (nats/token), log scale'\n"
-          "set key top right box opaque\n",
-          caption);
-  if (isfinite(lmin) && lmax < 2 * lmin) { /* a log axis over less than a factor 2 needs explicit ticks */
+          "reset\nset title 'Validation loss against training compute: the %d runs%s%s (%s)'.\"\\n\"."
+          "'and each architecture''s Pareto frontier (runs no cheaper run beats)' font ',14'\n"
+          "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'training compute C (FLOPs)'\n"
+          "set ylabel 'validation loss (nats/token)%s'\nset key top right box opaque\n%s",
+          nruns, run_set ? " of set " : "", run_set ? run_set : "", caption, log_y ? ", log scale" : "", tight_axes);
+  if (log_y)
+    fprintf(s.f, "set logscale y\nset format y '%%.3g'\n");
+  else if (isfinite(lmin)) {
     const double lo = lmin * 0.97, hi = lmax * 1.03, step = nice_step((hi - lo) / 8);
-    fprintf(s.f, "set yrange [%.4g:%.4g]\nset ytics (", lo, hi);
-    const long first = (long)ceil(lo / step), last = (long)floor(hi / step);
-    for (long k = first; k <= last; k++) fprintf(s.f, "%s%.3g", k > first ? ", " : "", (double)k * step);
-    fprintf(s.f, ")\n");
+    fprintf(s.f, "set yrange [%.4g:%.4g]\nset ytics %.3g\nset format y '%%.2f'\n", lo, hi, step);
   }
   fprintf(s.f, "plot ");
   int first = 1;
   for (int k = 0; k < narch; k++) {
     if (!a[k].lnd || a[k].n_lnd == 0) continue;
     char la[256];
-    label_part(a[k].arch, la, sizeof la);
+    display_part(a[k].arch, la, sizeof la);
     const char *c = colors[k % NCOLORS];
     fprintf(s.f,
             "%s'plots/%s' index %d using 1:2 with points pt 6 ps 0.9 lc rgb '%s' title '%s runs', \\\n"
@@ -349,16 +414,25 @@ static int pareto_chart(const char *gnuplot, const char *dir, const char *captio
 
 /* ---- L(N, D) fit by token/param ratio --------------------------------------------------------------- */
 
+/* Upper edges of the D/N bins (the last bin is open): the paper's ratios 22 to 2200 and the CPU runs' few. */
+static const double ratio_edges[NCOLORS - 1] = {5, 10, 20, 40, 80, 160, 640};
+
+static int ratio_bin(double r) {
+  int b = 0;
+  while (b < NCOLORS - 1 && r >= ratio_edges[b]) b++;
+  return b;
+}
+
 static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, char *names,
                      size_t cap, sc_err *err) {
   const int n = a->n_lnd;
   char fa[128], la[256], dat[256], name[160];
   file_part(a->arch, fa, sizeof fa);
-  label_part(a->arch, la, sizeof la);
+  display_part(a->arch, la, sizeof la);
   snprintf(name, sizeof name, "lnd_%s", fa);
   snprintf(dat, sizeof dat, "%s.dat", name);
-  /* Runs sorted by D/N, then grouped: a group spans at most a factor `span` in D/N; the factor grows until
-   * there are at most NCOLORS groups. */
+  /* Runs sorted by D/N and grouped into fixed bins of D/N, each with its own colour, so that the charts of
+   * different architectures (and fits) can be compared colour for colour. */
   double *rr = malloc((size_t)n * 2 * sizeof *rr);
   int *start = malloc((size_t)(n + 1) * sizeof *start);
   if (!rr || !start) {
@@ -368,12 +442,10 @@ static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, 
   }
   for (int i = 0; i < n; i++) rr[2 * i] = a->lnd_d[i] / a->lnd_n[i], rr[2 * i + 1] = i;
   qsort(rr, (size_t)n, 2 * sizeof *rr, cmp_by_first);
-  int ng = 0;
-  for (double span = 1.25;; span *= 1.5) {
-    ng = 0;
-    for (int i = 0; i < n; i++)
-      if (i == 0 || rr[2 * i] > rr[2 * start[ng - 1]] * span) start[ng++] = i;
-    if (ng <= NCOLORS) break;
+  int ng = 0, bin[NCOLORS + 1];
+  for (int i = 0; i < n; i++) {
+    const int b = ratio_bin(rr[2 * i]);
+    if (i == 0 || b != bin[ng - 1]) bin[ng] = b, start[ng++] = i;
   }
   start[ng] = n;
   FILE *f = open_in(dir, "plots/", dat, err);
@@ -408,30 +480,38 @@ static int lnd_chart(const char *gnuplot, const char *dir, const char *caption, 
   script_buf s;
   if (sb_open(&s, err)) return -1;
   const double *p = a->lnd->p;
-  fprintf(
-      s.f,
-      "reset\nset title '%s: L(N,D) = E + (A N^{-α} + B D^{-β})^{γ} fitted (lines) and observed (points), "
-      "by D/N (%s)'.\"\\n\".'α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, E = %.4f' font ',13'\n"
-      "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'parameters N'\n"
-      "set ylabel 'validation loss (nats/token)'\nset key top right box opaque title 'token/param ratio D/N'\nplot ",
-      la, caption, p[SC_LND_ALPHA], p[SC_LND_BETA], p[SC_LND_GAMMA], exp(p[SC_LND_A]), exp(p[SC_LND_B]),
-      exp(p[SC_LND_E]));
+  fprintf(s.f,
+          "reset\nset title '%s: loss as a function of N at fixed D/N, fitted (lines) and observed (points) (%s)'."
+          "\"\\n\".'L(N,D) = E + (A N^{-α} + B D^{-β})^{γ}: α = %.4f, β = %.4f, γ = %.4f, A = %.4g, B = %.4g, "
+          "E = %.4f' font ',13'\n"
+          "set logscale x\nset format x '10^{%%L}'\nset grid\nset xlabel 'parameters N'\n"
+          "set ylabel 'validation loss (nats/token)'\nset key top right box opaque title 'token/param ratio D/N'\n%s"
+          "plot ",
+          la, caption, p[SC_LND_ALPHA], p[SC_LND_BETA], p[SC_LND_GAMMA], exp(p[SC_LND_A]), exp(p[SC_LND_B]),
+          exp(p[SC_LND_E]), tight_axes);
   for (int g = 0; g < ng; g++) {
-    const char *c = colors[g % NCOLORS];
+    const char *c = colors[bin[g]];
+    char range[64];
+    if (bin[g] == 0)
+      snprintf(range, sizeof range, "D/N < %g", ratio_edges[0]);
+    else if (bin[g] == NCOLORS - 1)
+      snprintf(range, sizeof range, "D/N ≥ %g", ratio_edges[NCOLORS - 2]);
+    else
+      snprintf(range, sizeof range, "D/N %g–%g", ratio_edges[bin[g] - 1], ratio_edges[bin[g]]);
     fprintf(s.f,
-            "%s'plots/%s' index %d using 1:3 with points pt 7 ps 1 lc rgb '%s' title 'D/N ≈ %.*f', \\\n"
+            "%s'plots/%s' index %d using 1:3 with points pt 7 ps 1 lc rgb '%s' title '%s (mean %.*f)', \\\n"
             "  '' index %d using 1:2 with lines lw 2 lc rgb '%s' notitle",
-            g ? ", \\\n  " : "", dat, 2 * g, c, ratio[g] >= 10 ? 0 : 1, ratio[g], 2 * g + 1, c);
+            g ? ", \\\n  " : "", dat, 2 * g, c, range, ratio[g] >= 10 ? 0 : 1, ratio[g], 2 * g + 1, c);
   }
-  fprintf(s.f, "\n");
+  fprintf(s.f, ", \\\n  NaN with lines lw 2 lc rgb 'gray30' title 'lines: the fitted L(N,D) at the bin''s mean D/N'\n");
   if (sb_close(&s, err)) return -1;
   int rc = chart(gnuplot, dir, name, 1100, 700, s.buf, names, cap, err);
   free(s.buf);
   return rc;
 }
 
-int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, int narch,
-                 char *names, size_t cap, sc_err *err) {
+int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, const char *run_set,
+                 const sc_fit_plot_arch *a, int narch, char *names, size_t cap, sc_err *err) {
   char sub[4096];
   snprintf(sub, sizeof sub, "%s/plots", dir);
   if (sc_mkdirs(sub, err)) return -1;
@@ -441,7 +521,9 @@ int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, cons
   for (int k = 0; k < narch; k++)
     if (a[k].iso && a[k].iso->nb > 0 && isoflop_chart(gnuplot, dir, caption, &a[k], names, cap, err)) return -1;
   if (optimal_chart(gnuplot, dir, caption, a, narch, names, cap, err)) return -1;
-  if (pareto_chart(gnuplot, dir, caption, a, narch, names, cap, err)) return -1;
+  char set_label[256];
+  if (run_set) label_part(run_set, set_label, sizeof set_label);
+  if (pareto_chart(gnuplot, dir, caption, run_set ? set_label : NULL, a, narch, names, cap, err)) return -1;
   for (int k = 0; k < narch; k++)
     if (a[k].lnd && a[k].n_lnd > 0 && lnd_chart(gnuplot, dir, caption, &a[k], names, cap, err)) return -1;
   return 0;

@@ -24,8 +24,9 @@ typedef struct {
 } sc_fit_plot_arch;
 
 /* Writes the charts into dir (their data and gnuplot scripts into dir/plots/) and appends the names of the
- * images written to names (space separated). */
-int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, const sc_fit_plot_arch *a, int narch,
-                 char *names, size_t cap, sc_err *err);
+ * images written to names (space separated). caption names the context selection ("ctx 8192"); run_set the
+ * experiment set of the L(N,D) runs, or NULL for all. */
+int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, const char *run_set,
+                 const sc_fit_plot_arch *a, int narch, char *names, size_t cap, sc_err *err);
 
 #endif

@@ -303,7 +303,8 @@ static int draw_plots(const sc_fit_report_opts *a, const sc_fit_arch *fits, int 
     snprintf(caption, sizeof caption, "ctx %d", a->ctx);
   else
     snprintf(caption, sizeof caption, "all contexts");
-  return sc_fit_plots(gnuplot, a->out, caption, pa, nf, res->plots, sizeof res->plots, err);
+  const char *set = a->set && strcmp(a->set, "all") ? a->set : NULL;
+  return sc_fit_plots(gnuplot, a->out, caption, set, pa, nf, res->plots, sizeof res->plots, err);
 }
 
 static int write_outputs(const sc_fit_report_opts *a, const sc_runs *rs, const sc_fit_arch *fits, int nf,
