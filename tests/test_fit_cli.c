@@ -189,6 +189,33 @@ static void test_synthetic_end_to_end(void **state) {
         snprintf(name, sizeof name, "%s.%s", charts[k], e ? "png" : "svg");
         if (file_size(out1, name) < 2000) fail_msg("%s/%s missing or tiny", out1, name);
       }
+    /* What the charts say (the gnuplot scripts): extrapolation is drawn apart from the fitted range with a band,
+     * and the L(N,D) colours follow fixed D/N bins, so both architectures use the same colour for a bin. */
+    char *gp;
+    snprintf(path, sizeof path, "%s/plots/optimal_nd.gp", out1);
+    if (sc_read_file(path, &gp, NULL, &err)) fail_msg("%s", err.msg);
+    static const char *const optimal[] = {"extrapolated beyond the fitted budgets", "filledcurves", "± 95% band",
+                                          "dt 2"};
+    for (size_t k = 0; k < sizeof optimal / sizeof optimal[0]; k++)
+      if (!strstr(gp, optimal[k])) fail_msg("optimal_nd.gp lacks '%s'", optimal[k]);
+    free(gp);
+    char *la, *lb;
+    snprintf(path, sizeof path, "%s/plots/lnd_alpha_arch.gp", out1);
+    if (sc_read_file(path, &la, NULL, &err)) fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/plots/lnd_beta.gp", out1);
+    if (sc_read_file(path, &lb, NULL, &err)) fail_msg("%s", err.msg);
+    const char *bin = strstr(la, "title 'D/N "), *other;
+    assert_non_null(bin);
+    char key[32];
+    snprintf(key, sizeof key, "%.*s", (int)(strchr(bin + 12, ' ') - bin), bin); /* "title 'D/N 20–40" */
+    assert_non_null(other = strstr(lb, key));
+    /* The colour precedes the title on the same plot element: compare the 'lc rgb' nearest before each. */
+    const char *ca = bin, *cb = other;
+    while (ca > la && strncmp(ca, "rgb '", 5)) ca--;
+    while (cb > lb && strncmp(cb, "rgb '", 5)) cb--;
+    assert_int_equal(strncmp(ca, cb, 13), 0);
+    assert_non_null(strstr(la, "lines: the fitted L(N,D)"));
+    free(la), free(lb);
   }
   /* Same seed with one thread: the same fit.json apart from timings and the thread count. */
   snprintf(args, sizeof args, "--runs %s --out %s --window 5e17:5e19 --bootstrap 24 --seed 7 --threads 1 --no-plots",
