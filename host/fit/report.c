@@ -197,6 +197,9 @@ static void print_table(FILE *out, const sc_fit_report_opts *a, const sc_runs *r
         fprintf(out, "\n");
       }
     }
+    if (a->bootstrap > 0)
+      fprintf(out, "  alloc_a = beta/(alpha+beta) and alloc_b = alpha/(alpha+beta): the exponents of N*(C) and D*(C) "
+                   "that the fitted L(N,D) implies when C is proportional to N D\n");
   }
   if (a->methods & SC_FIT_ISO) {
     fprintf(out,
