@@ -8,8 +8,11 @@
  *
  * Layouts. "rows": (BH, S, DH) as given. "tiles": keys or queries grouped by 16 and transposed,
  * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
- * products read from one contiguous block. Scores are kept in the log2 domain (scaled by
- * log2(e)/sqrt(DH)) so that exp2 does the exponentials; lse is returned in natural log.
+ * products read from one contiguous block. The forward and the backward compute every score with the same
+ * operations in the same order (q scaled by 1/sqrt(DH) first, then one fma per dimension), and lse is the
+ * natural-log m + log(l) rounded once: the backward's exp(s - lse) then gives the row maximum exactly the
+ * forward's probability. (Scores in the log2 domain with lse converted between the passes drifted by ~1e-4 of
+ * |s|, which at |s| ~ 900 put errors of 5e-4 and more into dv and dq.) Decode keeps the log2 domain.
  * Masking: key j is visible to query i iff j <= i and (no segment ids or seg[i] == seg[j]). */
 #include "common.clh"
 
@@ -58,7 +61,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
                        __global const float *restrict v, const ulong v_off, __global const int *restrict seg,
                        const ulong seg_off, const int has_seg, __global float *restrict o, const ulong o_off,
                        __global float *restrict lse, const ulong lse_off, const int S, const int NT, const int NH,
-                       const int BH, const float scale2) {
+                       const int BH, const float scale) {
   const int nqb = (S + BQ - 1) / BQ;
   const int gq = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (gq >= nqb || bh >= BH) return;
@@ -71,7 +74,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
   float qs[BQ * DH];
   for (int i = 0; i < BQ; i++) {
     const int r = min(i0 + i, S - 1);
-    for (int k = 0; k < DH; k++) qs[i * DH + k] = q[base + (size_t)r * DH + k] * scale2;
+    for (int k = 0; k < DH; k++) qs[i * DH + k] = q[base + (size_t)r * DH + k] * scale;
   }
   int segi[BQ];
   for (int i = 0; i < BQ; i++) segi[i] = has_seg ? sg[min(i0 + i, S - 1)] : 0;
@@ -116,10 +119,10 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
     }
 #pragma unroll
     for (int i = 0; i < BQ; i++) {
-      /* m starts at -FLT_MAX, not -inf, so a fully masked tile gives exp2(0) = 1 and never NaN. */
+      /* m starts at -FLT_MAX, not -inf, so a fully masked tile gives exp(0) = 1 and never NaN. */
       const float mnew = fmax(m[i], hmax16(s[i]));
-      const float16 p = exp2(s[i] - (float16)(mnew));
-      alpha[i] = exp2(m[i] - mnew);
+      const float16 p = exp(s[i] - (float16)(mnew));
+      alpha[i] = exp(m[i] - mnew);
       l[i] = l[i] * alpha[i] + hsum16(p);
       m[i] = mnew;
       vstore16(p, i, pb);
@@ -142,15 +145,15 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
     if (r >= S) break;
     const float inv = 1.0f / l[i];
     for (int c = 0; c < NC; c++) vstore16(oacc[i * NC + c] * inv, c, o + base + (size_t)r * DH);
-    lse[(size_t)bh * S + r] = (m[i] + log2(l[i])) * LN2;
+    lse[(size_t)bh * S + r] = m[i] + log(l[i]);
   }
 }
 
-/* Per-row backward statistics into padded (BH, NT*16) buffers: D = rowsum(dO * O) and lse in log2 units.
+/* Per-row backward statistics into padded (BH, NT*16) buffers: D = rowsum(dO * O) and lse.
  * Global (NT*16, BH). */
 __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off, __global const float *restrict dout,
                              const ulong dout_off, __global const float *restrict lse, const ulong lse_off,
-                             __global float *restrict dp, __global float *restrict lse2p, const int S, const int NT,
+                             __global float *restrict dp, __global float *restrict lsep, const int S, const int NT,
                              const int BH) {
   const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (r >= NT * 16 || bh >= BH) return;
@@ -158,14 +161,14 @@ __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off
   const size_t out = (size_t)bh * NT * 16 + r;
   if (r >= S) {
     dp[out] = 0.0f;
-    lse2p[out] = 0.0f;
+    lsep[out] = 0.0f;
     return;
   }
   const size_t row = ((size_t)bh * S + r) * DH;
   float16 acc = (float16)(0.0f);
   for (int c = 0; c < NC; c++) acc = fma(vload16(c, o + row), vload16(c, dout + row), acc);
   dp[out] = hsum16(acc);
-  lse2p[out] = lse[(size_t)bh * S + r] * M_LOG2E_F;
+  lsep[out] = lse[(size_t)bh * S + r];
 }
 
 /* First key block (of KB tiles) of work group g of G: groups split the causal triangle into equal work. */
@@ -183,11 +186,11 @@ static inline int group_start(int g, int G, int NB) {
 __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __global const float *restrict qt,
                        __global const float *restrict k, const ulong k_off, __global const float *restrict v,
                        const ulong v_off, __global const float *restrict dout, const ulong dout_off,
-                       __global const float *restrict dot, __global const float *restrict lse2p,
+                       __global const float *restrict dot, __global const float *restrict lsep,
                        __global const float *restrict dp, __global const int *restrict seg, const ulong seg_off,
                        const int has_seg, __global float *restrict dk, const ulong dk_off, __global float *restrict dv,
                        const ulong dv_off, __global float *restrict dqp, const int S, const int NT, const int NH,
-                       const int BH, const int G, const float scale, const float scale2) {
+                       const int BH, const int G, const float scale) {
   const int g = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (g >= G || bh >= BH) return;
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
@@ -197,7 +200,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
   __global const float *qb = q + base;
   __global const float *dob = dout + base;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
-  __global const float *lb = lse2p + (size_t)bh * NT * 16;
+  __global const float *lb = lsep + (size_t)bh * NT * 16;
   __global const float *db = dp + (size_t)bh * NT * 16;
   __global float *dqb = dqp + ((size_t)g * BH + bh) * NT * 16 * DH;
 
@@ -238,18 +241,18 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
         live[kt] = any(ok);
         if (!live[kt]) continue;
 
-        /* P^T (rows = keys j, lanes = queries i), recomputed from lse. */
+        /* P^T (rows = keys j, lanes = queries i), recomputed from lse with the forward's exact score: the same
+         * scaled q, the same fma order (fma(a, b, c) = fma(b, a, c) bit for bit). */
         float16 acc[16];
 #pragma unroll
         for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
         for (int c = 0; c < DH; c++) {
-          const float16 x = vload16(c, qtb);
+          const float16 x = vload16(c, qtb) * (float16)(scale);
 #pragma unroll
           for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
-        for (int j = 0; j < 16; j++)
-          vstore16(select(exp2(fma(acc[j], (float16)(scale2), -lv)), (float16)(0.0f), bad[j]), j, pbt);
+        for (int j = 0; j < 16; j++) vstore16(select(exp(acc[j] - lv), (float16)(0.0f), bad[j]), j, pbt);
           /* dS^T = P^T * (dP^T - D), dP^T = V dO^T. */
 #pragma unroll
         for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);

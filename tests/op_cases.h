@@ -38,6 +38,7 @@ typedef struct {
   const int *docs; /* document lengths, cycled over each sequence (segment ids, restarting positions); NULL: one */
   int ndocs;
   int rope; /* RoPE (theta 500000) on q and k in front, its transpose on dq and dk */
+  double max_score; /* large values: the largest causal q.k (before 1/sqrt(dh)) in magnitude; 0: 1e4 */
 } th_attention_shape;
 
 typedef struct {

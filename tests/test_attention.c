@@ -205,7 +205,7 @@ static void reference_free(reference *r) {
 
 /* One op-case row (op_cases.c): [RoPE +] forward + backward [+ RoPE backward] on the device against the same
  * composition in float64. Values: normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal
- * score is 1e4 in magnitude before the 1/sqrt(dh) scale. */
+ * score is max_score (default 1e4) in magnitude before the 1/sqrt(dh) scale. */
 static void attention_case(sc_ctx *c, const th_op_case *row) {
   (void)c;
   const th_attention_shape sh = row->attention;
@@ -225,7 +225,7 @@ static void attention_case(sc_ctx *c, const th_op_case *row) {
             s += (double)p.q[((size_t)bh * sh.S + i) * sh.dh + d] * p.k[((size_t)bh * sh.S + j) * sh.dh + d];
           mx = fabs(s) > mx ? fabs(s) : mx;
         }
-    const float f = (float)sqrt(1e4 / mx);
+    const float f = (float)sqrt((sh.max_score > 0 ? sh.max_score : 1e4) / mx);
     for (size_t i = 0; i < nel(&p); i++) p.q[i] *= f, p.k[i] *= f;
   }
   device_run(&p);

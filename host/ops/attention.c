@@ -107,7 +107,7 @@ int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attenti
   if (check_shape("forward", B, NH, S, a->dh, err) || sc_views_present("attention forward", req, names, 5, err))
     return -1;
   const int BH = B * NH, NT = (S + 15) / 16;
-  const float scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
+  const float scale = (float)(1.0 / sqrt((double)a->dh));
   if (sc_scratch_need(&a->w, W_KT, (size_t)BH * NT * 16 * a->dh * sizeof(float), err) ||
       tiles(a, io->k, W_KT, S, NT, BH, err))
     return -1;
@@ -115,7 +115,7 @@ int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attenti
   sc_karg_view(&ka, io->q), sc_karg_mem(&ka, a->w.buf[W_KT]), sc_karg_view(&ka, io->v);
   sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
   sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
-  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale2);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
   return launch(a, K_FWD, &ka, 2, (size_t)((S + a->bq - 1) / a->bq), (size_t)BH, err);
 }
 
@@ -143,14 +143,14 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   sc_karg_mem(&ka, w[W_DP]), sc_karg_mem(&ka, w[W_LSE2]);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
   if (launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)BH, err)) return -1;
-  const float scale = (float)(1.0 / sqrt((double)a->dh)), scale2 = (float)(M_LOG2E / sqrt((double)a->dh));
+  const float scale = (float)(1.0 / sqrt((double)a->dh));
   ka = args(a, K_BWD);
   sc_karg_view(&ka, io->q), sc_karg_mem(&ka, w[W_QT]), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
   sc_karg_view(&ka, io->dout), sc_karg_mem(&ka, w[W_DOT]), sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);
   sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
   sc_karg_view(&ka, io->dk), sc_karg_view(&ka, io->dv), sc_karg_mem(&ka, w[W_DQP]);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G);
-  sc_karg_f32(&ka, scale), sc_karg_f32(&ka, scale2);
+  sc_karg_f32(&ka, scale);
   if (launch(a, K_BWD, &ka, 2, (size_t)G, (size_t)BH, err)) return -1;
   ka = args(a, K_DQ_REDUCE);
   sc_karg_mem(&ka, w[W_DQP]), sc_karg_view(&ka, io->dq);
