@@ -9,10 +9,10 @@
 #define RB 64
 #endif
 
-/* σ(x) without overflow for any x. */
-static inline float sigmoid(float x) {
-  const float e = exp(-fabs(x));
-  return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+/* (σ(x), σ(−x)) without overflow for any x; σ(−x) directly, as 1 − σ(x) cancels for large x. */
+static inline float2 sigmoid2(float x) {
+  const float e = exp(-fabs(x)), p = 1.0f / (1.0f + e);
+  return x >= 0 ? (float2)(p, e * p) : (float2)(e * p, p);
 }
 
 /* c·tanh(x/c), identity for c <= 0. */
@@ -34,7 +34,7 @@ __kernel void swiglu_fwd(__global const float *g, const ulong g_off, __global co
   if (i >= n) return;
   g += g_off, u += u_off, z += z_off;
   const float x = g[i];
-  z[i] = x * sigmoid(x) * u[i];
+  z[i] = x * sigmoid2(x).x * u[i];
 }
 
 __kernel void swiglu_bwd(__global const float *g, const ulong g_off, __global const float *u, const ulong u_off,
@@ -43,9 +43,10 @@ __kernel void swiglu_bwd(__global const float *g, const ulong g_off, __global co
   const int i = (int)get_global_id(0);
   if (i >= n) return;
   g += g_off, u += u_off, dz += dz_off, dg += dg_off, du += du_off;
-  const float x = g[i], s = sigmoid(x), d = dz[i], uu = u[i];
-  dg[i] = d * uu * s * (1.0f + x * (1.0f - s));
-  du[i] = d * x * s;
+  const float x = g[i], d = dz[i], uu = u[i];
+  const float2 s = sigmoid2(x);
+  dg[i] = d * uu * s.x * (1.0f + x * s.y);
+  du[i] = d * x * s.x;
 }
 
 __kernel void softcap_fwd(__global const float *x, const ulong x_off, __global float *y, const ulong y_off, const int n,
@@ -70,7 +71,7 @@ __kernel void ogate_fwd(__global const float *o, const ulong o_off, __global con
   const int i = (int)get_global_id(0);
   if (i >= n) return;
   o += o_off, h += h_off, y += y_off;
-  y[i] = sigmoid(o[i]) * h[i];
+  y[i] = sigmoid2(o[i]).x * h[i];
 }
 
 __kernel void ogate_bwd(__global const float *o, const ulong o_off, __global const float *h, const ulong h_off,
@@ -79,9 +80,10 @@ __kernel void ogate_bwd(__global const float *o, const ulong o_off, __global con
   const int i = (int)get_global_id(0);
   if (i >= n) return;
   o += o_off, h += h_off, dy += dy_off, dout += do_off, dh += dh_off;
-  const float s = sigmoid(o[i]), d = dy[i], hh = h[i];
-  dout[i] = d * hh * s * (1.0f - s);
-  dh[i] = d * s;
+  const float d = dy[i], hh = h[i];
+  const float2 s = sigmoid2(o[i]);
+  dout[i] = d * hh * s.x * s.y;
+  dh[i] = d * s.x;
 }
 
 /* x += y. */

@@ -23,6 +23,13 @@
 #endif
 #define C (NG * G)
 
+/* Item l's columns l, l + LS, ... below G, in a loop of the same trip count for every item of the work-group:
+ * PoCL 3.1 miscompiles the plain strided loop `for (j = l; j < G; j += LS)` after a barrier (its last loop
+ * wrote all LS columns at G = 1). */
+#define FOR_OWN(j)                                     \
+  for (int j = l; j < (G + LS - 1) / LS * LS; j += LS) \
+    if (j < G)
+
 /* Sum over the work-group of each item's v (the tree fixes the order); every item gets the total. */
 static float2 group_sum(float2 v, __local float2 *buf) {
   const int l = (int)get_local_id(0);
@@ -49,13 +56,13 @@ __kernel void norm_fwd(__global const float *x, const ulong x_off, __global cons
   float mu = 0;
   if (CENTER) {
     float s = 0;
-    for (int j = l; j < G; j += LS) s += x[j];
+    FOR_OWN(j) s += x[j];
     mu = group_sum((float2)(s, 0), buf).x / G;
   }
   float ss = 0;
-  for (int j = l; j < G; j += LS) ss += (x[j] - mu) * (x[j] - mu);
+  FOR_OWN(j) ss += (x[j] - mu) * (x[j] - mu);
   const float rstd = rsqrt(group_sum((float2)(ss, 0), buf).x / G + eps);
-  for (int j = l; j < G; j += LS) y[j] = (x[j] - mu) * rstd * w[j];
+  FOR_OWN(j) y[j] = (x[j] - mu) * rstd * w[j];
   if (l == 0) vstore2((float2)(mu, rstd), rg, stats + stats_off);
 }
 
@@ -70,12 +77,12 @@ __kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global c
   x += x_off + (size_t)rg * G, dy += dy_off + (size_t)rg * G, dx += dx_off + (size_t)rg * G, w += w_off + g * G;
   const float2 st = vload2(rg, stats + stats_off);
   float2 s = 0;
-  for (int j = l; j < G; j += LS) {
+  FOR_OWN(j) {
     const float gw = dy[j] * w[j];
     s += (float2)(gw, gw * (x[j] - st.x) * st.y);
   }
   s = group_sum(s, buf) / G;
-  for (int j = l; j < G; j += LS) {
+  FOR_OWN(j) {
     const float xh = (x[j] - st.x) * st.y;
     dx[j] = st.y * (dy[j] * w[j] - (CENTER ? s.x : 0.0f) - xh * s.y);
   }
