@@ -1,10 +1,9 @@
 /* The small per-token layers of both models (ops/elementwise.h): SwiGLU, soft-cap, the xLSTM gate
  * pre-activations and output gate, the residual add, and the head layout change. One work-item per element;
- * an output may be the same view as an input of the same shape (each element is read before it is written).
+ * in the kernels over n values an output may be the same view as an input (each element is read before it is
+ * written by the same item).
  * The gate bias gradient is reduced deterministically: partial sums over fixed blocks of RB rows, then a sum of
  * the partials in block order. */
-#include "common.clh"
-
 #ifndef RB
 #define RB 64
 #endif

@@ -2,8 +2,6 @@
  * present id's row of dW the sum of dy over that id's positions. The positions come bucketed by id from the
  * host (ids checked there against [0, V)), ascending within a bucket, so one work-item per (id, column) sums a
  * fixed list in a fixed order: the same bits on every run, no atomics. */
-#include "common.clh"
-
 /* Global (d, n). */
 __kernel void embed_fwd(__global const float *W, const ulong W_off, __global const int *tok, const ulong tok_off,
                         __global float *y, const ulong y_off, const int n, const int d) {

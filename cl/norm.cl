@@ -4,8 +4,6 @@
  * One work-group of LS items per (row, group) reduces through __local memory in a fixed tree, so results are
  * the same bits run to run; the forward saves (μ, rstd) per group for the backward. dw is summed over fixed
  * blocks of RB rows, then over the blocks in order. */
-#include "common.clh"
-
 #if !defined(G) || !defined(NG)
 #error "norm.cl needs G (group width) and NG (groups per row)"
 #endif

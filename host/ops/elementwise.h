@@ -2,9 +2,9 @@
  * the xLSTM gate pre-activations and output gate, the residual add, and the head layout change between the
  * token-major activations (B, T, NH·dh) and the head-major (B·NH, T, dh) blocks that the mLSTM cell, attention
  * and RoPE take. Float64 oracles: ref/swiglu.h, ref/softcap.h, ref/heads.h (the gates and output gate are
- * written out in ref/xlstm.c). Elementwise calls take n values, fewer than 2^31; an output may be the same
- * view as an input (each element is read before it is written). Activation gradients are overwritten;
- * parameter gradients (the gate biases) are added to, so micro-batches accumulate. */
+ * written out in ref/xlstm.c). The calls over n values (n < 2^31: SwiGLU, soft-cap, output gate, residual) allow
+ * an output to be the same view as an input; the layout changes and gates do not. Activation gradients are
+ * overwritten; parameter gradients (the gate biases) are added to, so micro-batches accumulate. */
 #ifndef SCALECL_OPS_ELEMENTWISE_H
 #define SCALECL_OPS_ELEMENTWISE_H
 
