@@ -32,6 +32,18 @@ void th_fill_values(th_rng *r, th_values v, float *x, size_t n) {
   { 1e-3, 1e-2, 1e-7 }
 #define ROPE_TOL \
   { 1e-5, 1e-4, 1e-10 }
+#define EMBED_FW \
+  { 0, 0, 1e-30 } /* a copy: exact */
+#define EMBED_BW \
+  { 5e-6, 1e-5, 1e-12 }
+#define NORM_FW \
+  { 1e-5, 1e-4, 1e-10 }
+#define NORM_BW \
+  { 1e-4, 1e-3, 1e-9 }
+#define EW_TOL \
+  { 1e-6, 1e-5, 1e-11 }
+#define GATES_BW \
+  { 1e-5, 1e-5, 1e-10 } /* the bias gradients sum 390 tokens */
 
 static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 129, 17, 553}, docs_one[] = {1},
                  docs_logits[] = {40, 1, 88};
@@ -99,6 +111,55 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
       theta_,                                                                                                       \
       far_                                                                                                          \
     }                                                                                                               \
+  }
+
+#define EMBED(tag_, v_, off_, seed_, n_, V_, d_, distinct_)                                                          \
+  {                                                                                                                  \
+    .op = "embed", .tag = tag_, .values = v_, .offsets = off_, .seed = seed_, .tol = EMBED_FW, .tol_grad = EMBED_BW, \
+    .embed = {                                                                                                       \
+      n_,                                                                                                            \
+      V_,                                                                                                            \
+      d_,                                                                                                            \
+      distinct_                                                                                                      \
+    }                                                                                                                \
+  }
+#define NORM(tag_, v_, off_, seed_, heads_, rows_, dh_, zero_, inplace_)                                          \
+  {                                                                                                               \
+    .op = "norm", .tag = tag_, .values = v_, .offsets = off_, .seed = seed_, .tol = NORM_FW, .tol_grad = NORM_BW, \
+    .norm = {                                                                                                     \
+      heads_,                                                                                                     \
+      rows_,                                                                                                      \
+      dh_,                                                                                                        \
+      zero_,                                                                                                      \
+      inplace_                                                                                                    \
+    }                                                                                                             \
+  }
+#define PW(op_, tag_, v_, off_, seed_, B_, T_, NH_, dh_, ld_, cap_, docs_)                                   \
+  {                                                                                                          \
+    .op = op_, .tag = tag_, .values = v_, .offsets = off_, .seed = seed_, .tol = EW_TOL, .tol_grad = EW_TOL, \
+    .pointwise = {                                                                                           \
+      B_,                                                                                                    \
+      T_,                                                                                                    \
+      NH_,                                                                                                   \
+      dh_,                                                                                                   \
+      ld_,                                                                                                   \
+      cap_,                                                                                                  \
+      docs_                                                                                                  \
+    }                                                                                                        \
+  }
+
+#define GATES(tag_, v_, off_, seed_, B_, T_, NH_, ld_, docs_)                                                      \
+  {                                                                                                                \
+    .op = "gates", .tag = tag_, .values = v_, .offsets = off_, .seed = seed_, .tol = EW_TOL, .tol_grad = GATES_BW, \
+    .pointwise = {                                                                                                 \
+      B_,                                                                                                          \
+      T_,                                                                                                          \
+      NH_,                                                                                                         \
+      1,                                                                                                           \
+      ld_,                                                                                                         \
+      0,                                                                                                           \
+      docs_                                                                                                        \
+    }                                                                                                              \
   }
 
 static const th_op_case cases[] = {
@@ -256,6 +317,68 @@ static const th_op_case cases[] = {
      .seed = 33,
      .tol = {1e-2, 1e-4, 1e-10},
      .rope = {2, 2, 37, 64, 500000.0, 1}},
+
+    /* Embedding: the forward is a copy (exact); the backward sums repeated ids in float32. */
+    EMBED("one id", TH_NORMAL, 0, 60, 1, 1, 1, 1),
+    EMBED("odd width", TH_NORMAL, 1, 61, 37, 50, 7, 50),
+    EMBED("few ids repeated", TH_NORMAL, 1, 62, 300, 1000, 19, 3),
+    EMBED("GPT-NeoX vocab", TH_MIXED, 1, 63, 129, 50304, 64, 10),
+    EMBED("values", TH_LARGE, 1, 64, 70, 90, 33, 20),
+
+    /* RMSNorm (heads 0) and the multi-head LayerNorm: widths below, at and above the 64 reducing work-items and
+     * not multiples of 4 or 16; rows past one block of the dw sum (64); all-zero rows, extreme values, in place. */
+    /* One row of 5: at width 1 the RMSNorm's dx is the difference of two equal terms (x̂² = 1 − eps/x²), all
+     * rounding. */
+    NORM("one row", TH_NORMAL, 0, 70, 0, 1, 5, 0, 0),
+    NORM("odd width", TH_NORMAL, 1, 71, 0, 3, 37, 0, 0),
+    NORM("odd width", TH_NORMAL, 1, 72, 0, 130, 200, 1, 0),
+    NORM("model width", TH_NORMAL, 1, 73, 0, 65, 1024, 0, 1),
+    NORM("values", TH_LARGE, 1, 74, 0, 20, 100, 1, 0),
+    NORM("values", TH_TINY, 1, 75, 0, 20, 100, 0, 0),
+    NORM("values", TH_MIXED, 1, 76, 0, 20, 100, 1, 1),
+    NORM("one head of one", TH_NORMAL, 0, 80, 1, 1, 1, 0, 0),
+    NORM("odd heads", TH_NORMAL, 1, 81, 3, 7, 5, 1, 0),
+    NORM("odd heads", TH_NORMAL, 1, 82, 8, 130, 33, 1, 1),
+    NORM("model heads", TH_NORMAL, 1, 83, 4, 65, 256, 0, 0),
+    NORM("values", TH_LARGE, 1, 84, 2, 20, 100, 1, 0),
+    NORM("values", TH_TINY, 1, 85, 2, 20, 100, 0, 1),
+    NORM("values", TH_MIXED, 1, 86, 2, 20, 100, 1, 0),
+
+    /* The elementwise layers over B·T·NH·dh values; large values reach far beyond the soft-caps. */
+    PW("swiglu", "one value", TH_NORMAL, 0, 90, 1, 1, 1, 1, 0, 0, 0),
+    PW("swiglu", "odd count", TH_NORMAL, 1, 91, 1, 37, 1, 3, 0, 0, 0),
+    PW("swiglu", "values", TH_LARGE, 1, 92, 1, 100, 1, 10, 0, 0, 0),
+    PW("swiglu", "values", TH_MIXED, 1, 93, 1, 100, 1, 10, 0, 0, 0),
+    PW("swiglu", "values", TH_TINY, 1, 94, 1, 100, 1, 10, 0, 0, 0),
+    PW("softcap", "c 15", TH_NORMAL, 0, 100, 1, 1, 1, 1, 0, 15.0f, 0),
+    PW("softcap", "c 15", TH_MIXED, 1, 101, 1, 37, 1, 27, 0, 15.0f, 0),
+    /* sech²(x/c) = 4·exp(−2|x/c|)/(1 + ·)² for |x/c| up to 1e5: float32 rounding of x/c alone moves the exponent
+     * by 2|x/c|·6e-8, a relative error of ~1e-6 in dx at |x/c| ~ 10. */
+    {.op = "softcap",
+     .tag = "c 30",
+     .values = TH_LARGE,
+     .offsets = 1,
+     .seed = 102,
+     .tol = EW_TOL,
+     .tol_grad = {1e-6, 1e-4, 1e-9},
+     .pointwise = {1, 37, 1, 27, 0, 30.0f, 0}},
+    PW("softcap", "c 30", TH_MIXED, 1, 103, 1, 37, 1, 27, 0, 30.0f, 0),
+    PW("softcap", "no cap", TH_MIXED, 1, 104, 1, 37, 1, 27, 0, 0.0f, 0),
+    PW("ogate", "one value", TH_NORMAL, 0, 110, 1, 1, 1, 1, 0, 0, 0),
+    PW("ogate", "odd count", TH_MIXED, 1, 111, 2, 37, 3, 5, 0, 0, 0),
+    PW("ogate", "values", TH_LARGE, 1, 112, 2, 37, 3, 5, 0, 0, 0),
+    PW("residual", "one value", TH_NORMAL, 0, 120, 1, 1, 1, 1, 0, 0, 0),
+    PW("residual", "odd count", TH_MIXED, 1, 121, 2, 37, 3, 5, 0, 0, 0),
+    /* Gates: ld 2·NH reads one fused [i; f] projection; 130 tokens pass one block of the bias sum. */
+    GATES("T 1", TH_NORMAL, 0, 130, 1, 1, 1, 0, 0),
+    GATES("fused, docs", TH_NORMAL, 1, 131, 2, 37, 3, 6, 1),
+    GATES("docs", TH_MIXED, 1, 132, 3, 130, 4, 0, 1),
+    GATES("values", TH_LARGE, 1, 133, 2, 37, 3, 6, 0),
+    /* Heads: ld past the packed width slices the last projection of a fused output. */
+    PW("heads", "one value", TH_NORMAL, 0, 140, 1, 1, 1, 1, 0, 0, 0),
+    PW("heads", "odd", TH_NORMAL, 1, 141, 2, 5, 3, 7, 0, 0, 0),
+    PW("heads", "fused slice", TH_NORMAL, 1, 142, 2, 17, 4, 16, 100, 0, 0),
+    PW("heads", "gates", TH_NORMAL, 1, 143, 3, 130, 4, 1, 9, 0, 0),
 };
 
 void th_case_begin(th_case *c, const th_op_case *row, const char *variant) {

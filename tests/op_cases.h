@@ -1,8 +1,9 @@
 /* The table of op cases shared by the op tests (ggml test-backend-ops style): each row is one device-vs-float64
  * check of an op at a shape, with an input-value mode and a tolerance. Every op test (test_gemm.c, test_mlstm.c,
- * test_attention.c, test_rope.c) registers a runner that builds the inputs with the harness RNG, runs the device
- * op, runs the float64 reference (host/ref) and compares through th_case_*; th_run_op_cases runs its rows.
- * A new op is one runner plus its rows (and its shape struct in the union below). */
+ * test_attention.c, test_rope.c, test_embed.c, test_norm.c, test_elementwise.c) registers a runner that builds the
+ * inputs with the harness RNG, runs the device op, runs the float64 reference (host/ref) and compares through
+ * th_case_*; th_run_op_cases runs its rows. A new op is one runner plus its rows (and its shape struct in the union
+ * below). */
 #ifndef SCALECL_TEST_OP_CASES_H
 #define SCALECL_TEST_OP_CASES_H
 
@@ -48,7 +49,28 @@ typedef struct {
 } th_rope_shape;
 
 typedef struct {
-  const char *op;  /* the runner: "gemm", "mlstm", "attention", "rope" */
+  int n, V, d;
+  int distinct; /* ids drawn from [0, distinct): few values repeat many times */
+} th_embed_shape;
+
+typedef struct {
+  int heads; /* 0: RMSNorm over rows of width dh; else the multi-head LayerNorm over NH = heads groups of dh */
+  int rows, dh;
+  int zero_rows; /* every third row all zeros */
+  int inplace;   /* y = x and dx = dy share their views */
+} th_norm_shape;
+
+/* The elementwise layers (ops/elementwise.h); the plain ones run over B·T·NH·dh values. */
+typedef struct {
+  int B, T, NH, dh;
+  int ld;    /* gates, heads: token row stride (0: packed) */
+  float cap; /* softcap: c (<= 0: none) */
+  int docs;  /* gates: document starts at t = 0 and every 7th token */
+} th_pointwise_shape;
+
+typedef struct {
+  const char *op;  /* the runner: "gemm", "mlstm", "attention", "rope", "embed", "norm", "swiglu", "softcap",
+                      "ogate", "residual", "gates", "heads" */
   const char *tag; /* what the row is for */
   th_values values;
   int offsets; /* device tensors at odd element offsets (th_tensors) */
@@ -60,6 +82,9 @@ typedef struct {
     th_mlstm_shape mlstm;
     th_attention_shape attention;
     th_rope_shape rope;
+    th_embed_shape embed;
+    th_norm_shape norm;
+    th_pointwise_shape pointwise;
   };
 } th_op_case;
 

@@ -1,0 +1,112 @@
+/* Row norms (ops/norm.h): each row of C = NG·G values is NG groups of G; a group is normalised on its own,
+ * x̂ = (x − μ)·rstd with rstd = 1/sqrt(mean((x − μ)²) + eps), μ = its mean when CENTER (the multi-head LayerNorm)
+ * and 0 otherwise (RMSNorm, NG = 1), then y = x̂ ⊙ w over the whole row. Reductions are float32.
+ * One work-group of LS items per (row, group) reduces through __local memory in a fixed tree, so results are
+ * the same bits run to run; the forward saves (μ, rstd) per group for the backward. dw is summed over fixed
+ * blocks of RB rows, then over the blocks in order. */
+#if !defined(G) || !defined(NG)
+#error "norm.cl needs G (group width) and NG (groups per row)"
+#endif
+#ifndef CENTER
+#define CENTER 0
+#endif
+#ifndef LS
+#define LS 64
+#endif
+#ifndef RB
+#define RB 64
+#endif
+#if (LS & (LS - 1)) != 0
+#error "LS must be a power of two"
+#endif
+#define C (NG * G)
+
+/* Item l's columns l, l + LS, ... below G, in a loop of the same trip count for every item of the work-group:
+ * PoCL 3.1 miscompiles the plain strided loop `for (j = l; j < G; j += LS)` after a barrier (its last loop
+ * wrote all LS columns at G = 1). */
+#define FOR_OWN(j)                                     \
+  for (int j = l; j < (G + LS - 1) / LS * LS; j += LS) \
+    if (j < G)
+
+/* Sum over the work-group of each item's v (the tree fixes the order); every item gets the total. */
+static float2 group_sum(float2 v, __local float2 *buf) {
+  const int l = (int)get_local_id(0);
+  buf[l] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = LS / 2; s > 0; s >>= 1) {
+    if (l < s) buf[l] += buf[l + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float2 r = buf[0];
+  barrier(CLK_LOCAL_MEM_FENCE); /* buf is reused by the next sum */
+  return r;
+}
+
+/* Global (LS, rows·NG), local (LS, 1). y may be the same view as x. */
+__kernel void norm_fwd(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
+                       __global float *y, const ulong y_off, __global float *stats, const ulong stats_off,
+                       const int rows, const float eps) {
+  __local float2 buf[LS];
+  const int l = (int)get_local_id(0), rg = (int)get_global_id(1);
+  if (rg >= rows * NG) return; /* whole work-groups only: dim 1 has groups of one */
+  const int g = rg % NG;
+  x += x_off + (size_t)rg * G, y += y_off + (size_t)rg * G, w += w_off + g * G;
+  float mu = 0;
+  if (CENTER) {
+    float s = 0;
+    FOR_OWN(j) s += x[j];
+    mu = group_sum((float2)(s, 0), buf).x / G;
+  }
+  float ss = 0;
+  FOR_OWN(j) ss += (x[j] - mu) * (x[j] - mu);
+  const float rstd = rsqrt(group_sum((float2)(ss, 0), buf).x / G + eps);
+  FOR_OWN(j) y[j] = (x[j] - mu) * rstd * w[j];
+  if (l == 0) vstore2((float2)(mu, rstd), rg, stats + stats_off);
+}
+
+/* dx = rstd·(dy⊙w − mean(dy⊙w)·CENTER − x̂·mean(dy⊙w⊙x̂)). Global and local as norm_fwd; dx may be dy's view. */
+__kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
+                          __global const float *stats, const ulong stats_off, __global const float *dy,
+                          const ulong dy_off, __global float *dx, const ulong dx_off, const int rows) {
+  __local float2 buf[LS];
+  const int l = (int)get_local_id(0), rg = (int)get_global_id(1);
+  if (rg >= rows * NG) return;
+  const int g = rg % NG;
+  x += x_off + (size_t)rg * G, dy += dy_off + (size_t)rg * G, dx += dx_off + (size_t)rg * G, w += w_off + g * G;
+  const float2 st = vload2(rg, stats + stats_off);
+  float2 s = 0;
+  FOR_OWN(j) {
+    const float gw = dy[j] * w[j];
+    s += (float2)(gw, gw * (x[j] - st.x) * st.y);
+  }
+  s = group_sum(s, buf) / G;
+  FOR_OWN(j) {
+    const float xh = (x[j] - st.x) * st.y;
+    dx[j] = st.y * (dy[j] * w[j] - (CENTER ? s.x : 0.0f) - xh * s.y);
+  }
+}
+
+/* Partial dw over blocks of RB rows: part (nblk, C). Global (C, nblk). */
+__kernel void norm_dw_part(__global const float *x, const ulong x_off, __global const float *stats,
+                           const ulong stats_off, __global const float *dy, const ulong dy_off, __global float *part,
+                           const int rows) {
+  const int k = (int)get_global_id(0), blk = (int)get_global_id(1);
+  if (k >= C || blk * RB >= rows) return;
+  x += x_off, dy += dy_off, stats += stats_off;
+  const int end = min(rows, (blk + 1) * RB);
+  float s = 0;
+  for (int r = blk * RB; r < end; r++) {
+    const float2 st = vload2((size_t)r * NG + k / G, stats);
+    s += dy[(size_t)r * C + k] * (x[(size_t)r * C + k] - st.x) * st.y;
+  }
+  part[(size_t)blk * C + k] = s;
+}
+
+/* dw += Σ partials in block order. Global (C). */
+__kernel void norm_dw_sum(__global const float *part, __global float *dw, const ulong dw_off, const int nblk) {
+  const int k = (int)get_global_id(0);
+  if (k >= C) return;
+  float s = 0;
+  for (int b = 0; b < nblk; b++) s += part[(size_t)b * C + k];
+  dw[dw_off + k] += s;
+}
