@@ -1,7 +1,8 @@
 /* The table of op cases shared by the op tests (ggml test-backend-ops style): each row is one device-vs-float64
  * check of an op at a shape, with an input-value mode and a tolerance. Every op test (test_gemm.c, test_mlstm.c,
- * test_attention.c, test_rope.c) registers a runner that builds the inputs with the harness RNG, runs the device
- * op, runs the float64 reference (host/ref) and compares through th_case_*; th_run_op_cases runs its rows.
+ * test_attention.c, test_rope.c, test_xent.c) registers a runner that builds the inputs with the harness RNG, runs
+ * the device op, runs the float64 reference (host/ref) and compares through th_case_*; th_run_op_cases runs its
+ * rows.
  * A new op is one runner plus its rows (and its shape struct in the union below). */
 #ifndef SCALECL_TEST_OP_CASES_H
 #define SCALECL_TEST_OP_CASES_H
@@ -47,7 +48,13 @@ typedef struct {
 } th_rope_shape;
 
 typedef struct {
-  const char *op;  /* the runner: "gemm", "mlstm", "attention", "rope" */
+  int B, T, d, V;
+  double cap; /* logit soft-cap; 0: none */
+  int block;  /* vocabulary columns per block; 0: the op's choice */
+} th_xent_shape;
+
+typedef struct {
+  const char *op;  /* the runner: "gemm", "mlstm", "attention", "rope", "xent" */
   const char *tag; /* what the row is for */
   th_values values;
   int offsets; /* device tensors at odd element offsets (th_tensors) */
@@ -59,6 +66,7 @@ typedef struct {
     th_mlstm_shape mlstm;
     th_attention_shape attention;
     th_rope_shape rope;
+    th_xent_shape xent;
   };
 } th_op_case;
 
