@@ -189,7 +189,7 @@ int sc_xent_backward(sc_xent *x, int B, int T, float scale, const sc_xent_bwd_io
     sc_karg_view(&ka, z), sc_karg_i32(&ka, n), sc_karg_i32(&ka, n), sc_karg_i32(&ka, v0);
     sc_karg_view(&ka, io->tokens), sc_karg_view(&ka, io->lse), sc_karg_i32(&ka, N), sc_karg_i32(&ka, T);
     sc_karg_f32(&ka, x->cap), sc_karg_f32(&ka, inv_cap), sc_karg_f32(&ka, coef);
-    if (launch(x, K_DLOGITS, &ka, 2, (size_t)n, (size_t)N, err)) return -1;
+    if (launch(x, K_DLOGITS, &ka, 2, (size_t)(n + 15) / 16, (size_t)N, err)) return -1;
     /* dx (N, d) += dz (N, n) W_block (n, d); dW_block (n, d) (+)= dzᵀ x. */
     const sc_view Wb = sc_view_at(io->W, (size_t)v0 * d * sizeof(float));
     const sc_view dWb = sc_view_at(io->dW, (size_t)v0 * d * sizeof(float));
