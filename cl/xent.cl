@@ -92,7 +92,7 @@ __kernel void xent_finish(__global const float *restrict mx, __global const floa
   float m = -INFINITY, s = 0.0f;
   for (int g = 0; g < LANES; g++) {
     const size_t i = (size_t)r * LANES + g;
-    if (!(sm[i] > 0.0f)) continue; /* a lane that never owned a column */
+    if (sm[i] == 0.0f) continue; /* a lane that never owned a column (a NaN sum is kept: NaN logits show) */
     const float nm = fmax(m, mx[i]);
     s = s * exp(m - nm) + sm[i] * exp(mx[i] - nm);
     m = nm;

@@ -238,6 +238,39 @@ static void test_xent_block_width(void **state) {
   sc_xent_destroy(op);
 }
 
+/* A NaN in x makes its position's loss and the mean NaN (not silently dropped by the max or the lane merge); the
+ * other positions stay finite. */
+static void test_xent_nan_shows(void **state) {
+  (void)state;
+  const int B = 1, T = 6, d = 4, V = 40;
+  float x[6 * 4], W[40 * 4], losses[5], loss;
+  int32_t tok[6] = {1, 2, 3, 4, 5, 6};
+  th_rng rng;
+  th_rng_seed(&rng, 3);
+  th_fill_normal(&rng, x, 6 * 4, 0, 1);
+  th_fill_normal(&rng, W, 40 * 4, 0, 0.5);
+  x[2 * d + 1] = NAN;
+  sc_xent *op;
+  const sc_xent_cfg cfg = {.d = d, .V = V, .cap = 30.0f, .block = 16, .gemm = gemm};
+  TH_CHECK(sc_xent_create(&ctx, &cfg, &op, TH_ERR));
+  th_tensors ts;
+  th_tensors_init(&ts, &ctx, 0);
+  const sc_xent_fwd_io io = {.x = th_tensor(&ts, x, sizeof x),
+                             .W = th_tensor(&ts, W, sizeof W),
+                             .tokens = th_tensor(&ts, tok, sizeof tok),
+                             .lse = th_tensor(&ts, NULL, T * 4),
+                             .loss = th_tensor(&ts, NULL, 4),
+                             .losses = th_tensor(&ts, NULL, sizeof losses)};
+  TH_CHECK(sc_xent_forward(op, B, T, &io, TH_ERR));
+  th_tensor_read(&ts, io.losses, losses, sizeof losses);
+  th_tensor_read(&ts, io.loss, &loss, 4);
+  th_tensors_release(&ts);
+  sc_xent_destroy(op);
+  for (int t = 0; t < T - 1; t++)
+    if (isnan(losses[t]) != (t == 2)) fail_msg("position %d: loss %g", t, losses[t]);
+  assert_true(isnan(loss));
+}
+
 static void test_xent_create_errors(void **state) {
   (void)state;
   sc_err err;
@@ -260,6 +293,7 @@ int main(void) {
       cmocka_unit_test(test_xent_memory),
       cmocka_unit_test(test_xent_bad_tokens),
       cmocka_unit_test(test_xent_block_width),
+      cmocka_unit_test(test_xent_nan_shows),
       cmocka_unit_test(test_xent_create_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
