@@ -65,7 +65,9 @@ int sc_xent_backward(sc_xent *x, int B, int T, float scale, const sc_xent_bwd_io
 /* The block width the op uses for N rows. */
 int sc_xent_block(const sc_xent *x, int N);
 
-/* The device memory of the formula above for N rows, width d, vocabulary V and block width `block`. */
+/* The device memory of the formula above for N rows, width d, vocabulary V and block width `block` (what
+ * sc_xent_block gives). For N = 4096, d = 256, V = 50304 and the default budget (block 4096): 136.5 MiB, of which
+ * 64.5 MiB the op's own and 72 MiB the GEMM bound, against 786 MiB for one (N, V) logits buffer. */
 size_t sc_xent_memory(size_t N, size_t d, size_t V, size_t block);
 
 #endif
