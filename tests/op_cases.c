@@ -44,6 +44,10 @@ void th_fill_values(th_rng *r, th_values v, float *x, size_t n) {
   { 1e-6, 1e-5, 1e-11 }
 #define GATES_BW \
   { 1e-5, 1e-5, 1e-10 } /* the bias gradients sum 390 tokens */
+#define XENT_FW \
+  { 1e-5, 1e-5, 1e-10 }
+#define XENT_BW \
+  { 1e-7, 1e-4, 1e-10 }
 
 static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 129, 17, 553}, docs_one[] = {1},
                  docs_logits[] = {40, 1, 88};
@@ -160,6 +164,18 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
       0,                                                                                                           \
       docs_                                                                                                        \
     }                                                                                                              \
+  }
+#define XENT(tag_, B_, T_, d_, V_, cap_, block_, off_, seed_)                                       \
+  {                                                                                                 \
+    .op = "xent", .tag = tag_, .values = TH_NORMAL, .offsets = off_, .seed = seed_, .tol = XENT_FW, \
+    .tol_grad = XENT_BW, .xent = {                                                                  \
+      B_,                                                                                           \
+      T_,                                                                                           \
+      d_,                                                                                           \
+      V_,                                                                                           \
+      cap_,                                                                                         \
+      block_                                                                                        \
+    }                                                                                               \
   }
 
 static const th_op_case cases[] = {
@@ -379,6 +395,43 @@ static const th_op_case cases[] = {
     PW("heads", "odd", TH_NORMAL, 1, 141, 2, 5, 3, 7, 0, 0, 0),
     PW("heads", "fused slice", TH_NORMAL, 1, 142, 2, 17, 4, 16, 100, 0, 0),
     PW("heads", "gates", TH_NORMAL, 1, 143, 3, 130, 4, 1, 9, 0, 0),
+    /* LM head + cross-entropy, forward (loss, per-position losses, lse, logits) and backward (dx, dW): one shape
+     * through block widths from 1 column to the whole vocabulary (the same result within tolerance), cap on and
+     * off; V not a multiple of 16 and smaller than a block, odd d, T = 1 (loss 0, zero gradients), B = 1, V = 1. */
+    XENT("blocks", 2, 9, 24, 300, 30.0, 1, 0, 60),
+    XENT("blocks", 2, 9, 24, 300, 30.0, 7, 1, 60),
+    XENT("blocks", 2, 9, 24, 300, 30.0, 16, 0, 60),
+    XENT("blocks", 2, 9, 24, 300, 30.0, 100, 1, 60),
+    XENT("blocks", 2, 9, 24, 300, 30.0, 300, 0, 60),
+    XENT("blocks", 2, 9, 24, 300, 30.0, 0, 1, 60),
+    XENT("blocks", 2, 9, 24, 300, 0.0, 7, 1, 60),
+    XENT("blocks", 2, 9, 24, 300, 0.0, 64, 0, 60),
+    XENT("V < block", 3, 5, 17, 45, 30.0, 64, 1, 61),
+    XENT("V < block", 3, 5, 17, 45, 0.0, 64, 1, 61),
+    XENT("T = 1", 3, 1, 8, 50, 30.0, 16, 1, 62),
+    XENT("B = 1", 1, 33, 16, 257, 30.0, 64, 1, 63),
+    XENT("V = 1", 2, 4, 8, 1, 30.0, 0, 1, 64),
+    XENT("model-like", 4, 64, 64, 1000, 30.0, 0, 1, 65),
+    XENT("model-like", 4, 64, 64, 1000, 0.0, 192, 0, 66),
+    /* W scaled so that raw logits reach +-1e3: capped ones saturate near +-30, uncapped ones stay finite. Uncapped,
+     * float32 holds a logit of 1e3 only to ~1e-4 absolute, so softmax probabilities and the gradients carry
+     * relative errors of ~1e-3 (the bound of 1e-2 is the conditioning, not the kernels). */
+    {.op = "xent",
+     .tag = "extreme logits",
+     .values = TH_LARGE,
+     .offsets = 1,
+     .seed = 67,
+     .tol = {1e-3, 1e-5, 1e-10},
+     .tol_grad = {1e-6, 1e-4, 1e-8},
+     .xent = {2, 17, 32, 200, 30.0, 48}},
+    {.op = "xent",
+     .tag = "extreme logits",
+     .values = TH_LARGE,
+     .offsets = 1,
+     .seed = 68,
+     .tol = {1e-3, 1e-5, 1e-10},
+     .tol_grad = {1e-6, 1e-2, 1e-8},
+     .xent = {2, 17, 32, 200, 0.0, 48}},
 };
 
 void th_case_begin(th_case *c, const th_op_case *row, const char *variant) {

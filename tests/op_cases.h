@@ -1,9 +1,9 @@
 /* The table of op cases shared by the op tests (ggml test-backend-ops style): each row is one device-vs-float64
  * check of an op at a shape, with an input-value mode and a tolerance. Every op test (test_gemm.c, test_mlstm.c,
- * test_attention.c, test_rope.c, test_embed.c, test_norm.c, test_elementwise.c) registers a runner that builds the
- * inputs with the harness RNG, runs the device op, runs the float64 reference (host/ref) and compares through
- * th_case_*; th_run_op_cases runs its rows. A new op is one runner plus its rows (and its shape struct in the union
- * below). */
+ * test_attention.c, test_rope.c, test_embed.c, test_norm.c, test_elementwise.c, test_xent.c) registers a runner
+ * that builds the inputs with the harness RNG, runs the device op, runs the float64 reference (host/ref) and
+ * compares through th_case_*; th_run_op_cases runs its rows. A new op is one runner plus its rows (and its shape
+ * struct in the union below). */
 #ifndef SCALECL_TEST_OP_CASES_H
 #define SCALECL_TEST_OP_CASES_H
 
@@ -69,8 +69,14 @@ typedef struct {
 } th_pointwise_shape;
 
 typedef struct {
+  int B, T, d, V;
+  double cap; /* logit soft-cap; 0: none */
+  int block;  /* vocabulary columns per block; 0: the op's choice */
+} th_xent_shape;
+
+typedef struct {
   const char *op;  /* the runner: "gemm", "mlstm", "attention", "rope", "embed", "norm", "swiglu", "softcap",
-                      "ogate", "residual", "gates", "heads" */
+                      "ogate", "residual", "gates", "heads", "xent" */
   const char *tag; /* what the row is for */
   th_values values;
   int offsets; /* device tensors at odd element offsets (th_tensors) */
@@ -85,6 +91,7 @@ typedef struct {
     th_embed_shape embed;
     th_norm_shape norm;
     th_pointwise_shape pointwise;
+    th_xent_shape xent;
   };
 } th_op_case;
 

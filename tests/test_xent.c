@@ -1,0 +1,300 @@
+/* The LM head fused with soft-capped cross-entropy (ops/xent.h) on the test device against the float64 reference
+ * (ref/xent.h), through the op-case table: loss, per-position losses, lse and logits of the forward (with block
+ * scratch and into a full logits buffer), dx and dW of the backward (overwriting NaN, then accumulating), at odd
+ * shapes, block widths from 1 column to the whole vocabulary, cap on and off, extreme logits and view offsets.
+ * Then the memory the op allocates against sc_xent_memory, out-of-vocabulary tokens, and argument errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_cases.h"
+#include "ops/xent.h"
+#include "ref/xent.h"
+
+static sc_ctx ctx;
+static sc_gemm *gemm; /* shared by the rows, as a model shares its GEMM op */
+
+static int setup(void **state) {
+  (void)state;
+  th_ctx_open(&ctx);
+  static sc_err err;
+  if (sc_gemm_create(&ctx, &gemm, &err)) fail_msg("%s", err.msg);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  sc_gemm_destroy(gemm);
+  sc_ctx_close(&ctx);
+  return 0;
+}
+
+/* Inputs of a case: x ~ N(0, 1), W ~ N(0, 1/d) so that raw logits are about N(0, 1); TH_LARGE scales W by 300 so
+ * that they reach +-1e3. Tokens uniform over the vocabulary. */
+typedef struct {
+  int B, T, N, d, V;
+  float *x, *W;
+  int32_t *tok;
+  double *xd, *Wd;
+} inputs;
+
+static void inputs_make(inputs *in, const th_op_case *row) {
+  const th_xent_shape sh = row->xent;
+  in->B = sh.B, in->T = sh.T, in->N = sh.B * sh.T, in->d = sh.d, in->V = sh.V;
+  const size_t nx = (size_t)in->N * in->d, nw = (size_t)in->V * in->d;
+  in->x = th_falloc(nx), in->W = th_falloc(nw), in->xd = th_dalloc(nx), in->Wd = th_dalloc(nw);
+  in->tok = th_calloc((size_t)in->N, sizeof *in->tok);
+  th_rng rng;
+  th_rng_seed(&rng, row->seed);
+  const double wstd = (row->values == TH_LARGE ? 300.0 : 1.0) / sqrt((double)in->d);
+  th_fill_normal(&rng, in->x, nx, 0, 1);
+  th_fill_normal(&rng, in->W, nw, 0, wstd);
+  for (int r = 0; r < in->N; r++) in->tok[r] = (int32_t)(th_uniform(&rng) * in->V);
+  for (size_t i = 0; i < nx; i++) in->xd[i] = in->x[i];
+  for (size_t i = 0; i < nw; i++) in->Wd[i] = in->W[i];
+}
+
+static void inputs_free(inputs *in) {
+  free(in->x), free(in->W), free(in->xd), free(in->Wd), free(in->tok);
+}
+
+/* One op-case row (op_cases.c). */
+static void xent_case(sc_ctx *c, const th_op_case *row) {
+  const th_xent_shape sh = row->xent;
+  inputs in;
+  inputs_make(&in, row);
+  const int N = in.N, d = in.d, V = in.V, npos = sh.B * (sh.T - 1);
+  const size_t nx = (size_t)N * d, nw = (size_t)V * d, nl = (size_t)N * V;
+  /* Float64 reference: loss, losses, logits, lse from the logits, gradients. */
+  const sc_ref_xent_dims dims = {(size_t)sh.B, (size_t)sh.T, (size_t)d, (size_t)V, sh.cap};
+  double loss_ref, *losses_ref = th_dalloc((size_t)npos), *logits_ref = th_dalloc(nl), *lse_ref = th_dalloc((size_t)N);
+  double *dx_ref = th_dalloc(nx), *dW_ref = th_dalloc(nw);
+  TH_CHECK(sc_ref_xent_forward(&dims, in.xd, in.Wd, in.tok, &loss_ref, losses_ref, logits_ref, TH_ERR));
+  TH_CHECK(sc_ref_xent_backward(&dims, in.xd, in.Wd, in.tok, dx_ref, dW_ref, TH_ERR));
+  for (int r = 0; r < N; r++) {
+    double mx = -INFINITY, s = 0;
+    for (int v = 0; v < V; v++) mx = fmax(mx, logits_ref[(size_t)r * V + v]);
+    for (int v = 0; v < V; v++) s += exp(logits_ref[(size_t)r * V + v] - mx);
+    lse_ref[r] = mx + log(s);
+  }
+  /* Device: forward with block scratch, forward into full logits, backward overwriting NaN, backward accumulating
+   * half of the gradient on top (so the second result is 1.5 times the reference). */
+  sc_xent *op;
+  const sc_xent_cfg cfg = {.d = d, .V = V, .cap = (float)sh.cap, .block = sh.block, .gemm = gemm};
+  TH_CHECK(sc_xent_create(c, &cfg, &op, TH_ERR));
+  float *nan_init = th_falloc(nx > nw ? nx : nw);
+  for (size_t i = 0; i < (nx > nw ? nx : nw); i++) nan_init[i] = NAN;
+  th_tensors ts;
+  th_tensors_init(&ts, c, row->offsets);
+  const sc_view bx = th_tensor(&ts, in.x, nx * 4), bW = th_tensor(&ts, in.W, nw * 4);
+  const sc_view btok = th_tensor(&ts, in.tok, (size_t)N * 4);
+  sc_view blse[2], bloss[2], blosses[2];
+  for (int j = 0; j < 2; j++) {
+    blse[j] = th_tensor(&ts, NULL, (size_t)N * 4), bloss[j] = th_tensor(&ts, NULL, 4);
+    blosses[j] = th_tensor(&ts, NULL, (size_t)npos * 4);
+  }
+  const sc_view blogits = th_tensor(&ts, NULL, nl * 4);
+  const sc_view bdx = th_tensor(&ts, nan_init, nx * 4), bdW = th_tensor(&ts, nan_init, nw * 4);
+  for (int j = 0; j < 2; j++) {
+    const sc_xent_fwd_io io = {.x = bx,
+                               .W = bW,
+                               .tokens = btok,
+                               .lse = blse[j],
+                               .loss = bloss[j],
+                               .losses = blosses[j],
+                               .logits = j ? blogits : (sc_view){0}};
+    TH_CHECK(sc_xent_forward(op, sh.B, sh.T, &io, TH_ERR));
+  }
+  sc_xent_bwd_io bio = {.x = bx, .W = bW, .tokens = btok, .lse = blse[0], .dx = bdx, .dW = bdW};
+  float *dx = th_falloc(nx), *dW = th_falloc(nw), *dx2 = th_falloc(nx), *dW2 = th_falloc(nw);
+  TH_CHECK(sc_xent_backward(op, sh.B, sh.T, 1.0f, &bio, TH_ERR));
+  th_tensor_read(&ts, bdx, dx, nx * 4), th_tensor_read(&ts, bdW, dW, nw * 4);
+  bio.accumulate = 1;
+  TH_CHECK(sc_xent_backward(op, sh.B, sh.T, 0.5f, &bio, TH_ERR));
+  th_tensor_read(&ts, bdx, dx2, nx * 4), th_tensor_read(&ts, bdW, dW2, nw * 4);
+  float loss[2], *lse = th_falloc(2 * (size_t)N), *losses = th_falloc(2 * (size_t)npos), *logits = th_falloc(nl);
+  for (int j = 0; j < 2; j++) {
+    th_tensor_read(&ts, bloss[j], &loss[j], 4);
+    th_tensor_read(&ts, blse[j], lse + (size_t)j * N, (size_t)N * 4);
+    th_tensor_read(&ts, blosses[j], losses + (size_t)j * npos, (size_t)npos * 4);
+  }
+  th_tensor_read(&ts, blogits, logits, nl * 4);
+  th_tensors_release(&ts);
+  char variant[96];
+  snprintf(variant, sizeof variant, "B%d T%d d%d V%d cap %g block %d", sh.B, sh.T, d, V, sh.cap, sc_xent_block(op, N));
+  sc_xent_destroy(op);
+  th_case cs;
+  th_case_begin(&cs, row, variant);
+  for (int j = 0; j < 2; j++) {
+    th_case_compare(&cs, j ? "loss (logits out)" : "loss", &loss[j], &loss_ref, 1, row->tol);
+    th_case_compare(&cs, j ? "lse (logits out)" : "lse", lse + (size_t)j * N, lse_ref, (size_t)N, row->tol);
+    th_case_compare(&cs, j ? "losses (logits out)" : "losses", losses + (size_t)j * npos, losses_ref, (size_t)npos,
+                    row->tol);
+  }
+  th_case_compare(&cs, "logits", logits, logits_ref, nl, row->tol);
+  th_case_compare(&cs, "dx", dx, dx_ref, nx, row->tol_grad);
+  th_case_compare(&cs, "dW", dW, dW_ref, nw, row->tol_grad);
+  for (size_t i = 0; i < nx; i++) dx_ref[i] *= 1.5;
+  for (size_t i = 0; i < nw; i++) dW_ref[i] *= 1.5;
+  th_case_compare(&cs, "dx accumulated", dx2, dx_ref, nx, row->tol_grad);
+  th_case_compare(&cs, "dW accumulated", dW2, dW_ref, nw, row->tol_grad);
+  th_case_end(&cs);
+  if (sh.T == 1 && loss[0] != 0.0f) fail_msg("T = 1: loss %g, expected exactly 0", loss[0]);
+  inputs_free(&in);
+  free(losses_ref), free(logits_ref), free(lse_ref), free(dx_ref), free(dW_ref), free(nan_init);
+  free(dx), free(dW), free(dx2), free(dW2), free(lse), free(losses), free(logits);
+}
+
+static void test_xent_cases(void **state) {
+  (void)state;
+  th_run_op_cases(&ctx, "xent", xent_case);
+}
+
+/* Device bytes one forward + backward allocates (GEMM scratch included, on both GEMM backends) stay within
+ * sc_xent_memory, far below one (N, V) logits buffer. */
+static void test_xent_memory(void **state) {
+  (void)state;
+  static const char *const backends[] = {"own", "clblast"};
+  const int B = 2, T = 33, N = B * T, d = 40, V = 5000, block = 64;
+  const th_op_case row = {.op = "xent", .values = TH_NORMAL, .seed = 7, .xent = {B, T, d, V, 30.0, block}};
+  inputs in;
+  inputs_make(&in, &row);
+  const size_t bound = sc_xent_memory((size_t)N, (size_t)d, (size_t)V, (size_t)block);
+  for (int b = 0; b < 2; b++) {
+    th_setenv("SCALECL_GEMM", backends[b]);
+    th_tensors ts;
+    th_tensors_init(&ts, &ctx, 0);
+    const sc_view bx = th_tensor(&ts, in.x, (size_t)N * d * 4), bW = th_tensor(&ts, in.W, (size_t)V * d * 4);
+    const sc_view btok = th_tensor(&ts, in.tok, (size_t)N * 4), blse = th_tensor(&ts, NULL, (size_t)N * 4);
+    const sc_view bloss = th_tensor(&ts, NULL, 4), bdx = th_tensor(&ts, NULL, (size_t)N * d * 4);
+    const sc_view bdW = th_tensor(&ts, NULL, (size_t)V * d * 4);
+    const size_t base = ctx.bytes_allocated;
+    ctx.bytes_peak = base;
+    sc_xent *op;
+    const sc_xent_cfg cfg = {.d = d, .V = V, .cap = 30.0f, .block = block};
+    TH_CHECK(sc_xent_create(&ctx, &cfg, &op, TH_ERR));
+    const sc_xent_fwd_io io = {.x = bx, .W = bW, .tokens = btok, .lse = blse, .loss = bloss};
+    const sc_xent_bwd_io bio = {.x = bx, .W = bW, .tokens = btok, .lse = blse, .dx = bdx, .dW = bdW};
+    TH_CHECK(sc_xent_forward(op, B, T, &io, TH_ERR));
+    TH_CHECK(sc_xent_backward(op, B, T, 1.0f, &bio, TH_ERR));
+    TH_CHECK(sc_finish(&ctx, TH_ERR));
+    const size_t used = ctx.bytes_peak - base;
+    printf("  xent memory (%s GEMM) N=%d d=%d V=%d block=%d: %zu bytes allocated <= %zu (formula); N*V logits: %zu\n",
+           backends[b], N, d, V, block, used, bound, (size_t)N * V * 4);
+    sc_xent_destroy(op);
+    th_tensors_release(&ts);
+    if (used > bound) fail_msg("xent allocated %zu bytes, above sc_xent_memory's %zu", used, bound);
+  }
+  th_setenv("SCALECL_GEMM", NULL);
+  if (bound * 4 > (size_t)N * V * 4) fail_msg("sc_xent_memory %zu is not well below N*V floats", bound);
+  inputs_free(&in);
+}
+
+/* A token outside [0, V) fails the forward naming the first bad position; the next good call succeeds. */
+static void test_xent_bad_tokens(void **state) {
+  (void)state;
+  const int B = 2, T = 4, d = 8, V = 10;
+  float x[2 * 4 * 8] = {0}, W[10 * 8] = {0};
+  int32_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  sc_xent *op;
+  const sc_xent_cfg cfg = {.d = d, .V = V, .cap = 30.0f, .block = 4, .gemm = gemm};
+  TH_CHECK(sc_xent_create(&ctx, &cfg, &op, TH_ERR));
+  th_tensors ts;
+  th_tensors_init(&ts, &ctx, 1);
+  const sc_view bx = th_tensor(&ts, x, sizeof x), bW = th_tensor(&ts, W, sizeof W);
+  const sc_view blse = th_tensor(&ts, NULL, (size_t)B * T * 4), bloss = th_tensor(&ts, NULL, 4);
+  const sc_view bgood = th_tensor(&ts, tok, sizeof tok);
+  tok[6] = V, tok[7] = -1;
+  const sc_view bbad = th_tensor(&ts, tok, sizeof tok);
+  sc_xent_fwd_io io = {.x = bx, .W = bW, .tokens = bbad, .lse = blse, .loss = bloss};
+  sc_err err;
+  assert_int_equal(sc_xent_forward(op, B, T, &io, &err), -1);
+  assert_non_null(strstr(err.msg, "token 10 at position (b=1, t=2)"));
+  io.tokens = bgood;
+  TH_CHECK(sc_xent_forward(op, B, T, &io, TH_ERR));
+  float loss;
+  th_tensor_read(&ts, bloss, &loss, 4);
+  assert_float_equal(loss, log(10.0), 1e-6); /* all logits 0: uniform over V */
+  io.loss = (sc_view){0};
+  assert_int_equal(sc_xent_forward(op, B, T, &io, &err), -1);
+  assert_non_null(strstr(err.msg, "required tensor 'loss'"));
+  assert_int_equal(sc_xent_forward(op, 0, T, &io, &err), -1);
+  assert_non_null(strstr(err.msg, "B=0"));
+  th_tensors_release(&ts);
+  sc_xent_destroy(op);
+}
+
+/* Block 0 takes the widest multiple of 64 columns whose (N, nb) floats fit the budget, at least 64, at most V. */
+static void test_xent_block_width(void **state) {
+  (void)state;
+  sc_xent *op;
+  const sc_xent_cfg cfg = {.d = 8, .V = 50304, .block_bytes = 1 << 20, .gemm = gemm};
+  TH_CHECK(sc_xent_create(&ctx, &cfg, &op, TH_ERR));
+  assert_int_equal(sc_xent_block(op, 4096), 64);
+  assert_int_equal(sc_xent_block(op, 100), 2560);
+  assert_int_equal(sc_xent_block(op, 1 << 20), 64);
+  assert_int_equal(sc_xent_block(op, 1), 50304);
+  sc_xent_destroy(op);
+}
+
+/* A NaN in x makes its position's loss and the mean NaN (not silently dropped by the max or the lane merge); the
+ * other positions stay finite. */
+static void test_xent_nan_shows(void **state) {
+  (void)state;
+  const int B = 1, T = 6, d = 4, V = 40;
+  float x[6 * 4], W[40 * 4], losses[5], loss;
+  int32_t tok[6] = {1, 2, 3, 4, 5, 6};
+  th_rng rng;
+  th_rng_seed(&rng, 3);
+  th_fill_normal(&rng, x, 6 * 4, 0, 1);
+  th_fill_normal(&rng, W, 40 * 4, 0, 0.5);
+  x[2 * d + 1] = NAN;
+  sc_xent *op;
+  const sc_xent_cfg cfg = {.d = d, .V = V, .cap = 30.0f, .block = 16, .gemm = gemm};
+  TH_CHECK(sc_xent_create(&ctx, &cfg, &op, TH_ERR));
+  th_tensors ts;
+  th_tensors_init(&ts, &ctx, 0);
+  const sc_xent_fwd_io io = {.x = th_tensor(&ts, x, sizeof x),
+                             .W = th_tensor(&ts, W, sizeof W),
+                             .tokens = th_tensor(&ts, tok, sizeof tok),
+                             .lse = th_tensor(&ts, NULL, T * 4),
+                             .loss = th_tensor(&ts, NULL, 4),
+                             .losses = th_tensor(&ts, NULL, sizeof losses)};
+  TH_CHECK(sc_xent_forward(op, B, T, &io, TH_ERR));
+  th_tensor_read(&ts, io.losses, losses, sizeof losses);
+  th_tensor_read(&ts, io.loss, &loss, 4);
+  th_tensors_release(&ts);
+  sc_xent_destroy(op);
+  for (int t = 0; t < T - 1; t++)
+    if (isnan(losses[t]) != (t == 2)) fail_msg("position %d: loss %g", t, losses[t]);
+  assert_true(isnan(loss));
+}
+
+static void test_xent_create_errors(void **state) {
+  (void)state;
+  sc_err err;
+  sc_xent *op = NULL;
+  sc_xent_cfg cfg = {.d = 0, .V = 10, .gemm = gemm};
+  assert_int_equal(sc_xent_create(&ctx, &cfg, &op, &err), -1);
+  assert_non_null(strstr(err.msg, "d=0"));
+  cfg = (sc_xent_cfg){.d = 4, .V = 10, .cap = -1.0f, .gemm = gemm};
+  assert_int_equal(sc_xent_create(&ctx, &cfg, &op, &err), -1);
+  assert_non_null(strstr(err.msg, "cap"));
+  cfg = (sc_xent_cfg){.d = 4, .V = 10, .block = -3, .gemm = gemm};
+  assert_int_equal(sc_xent_create(&ctx, &cfg, &op, &err), -1);
+  assert_non_null(strstr(err.msg, "block width -3"));
+  assert_null(op);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_xent_cases),
+      cmocka_unit_test(test_xent_memory),
+      cmocka_unit_test(test_xent_bad_tokens),
+      cmocka_unit_test(test_xent_block_width),
+      cmocka_unit_test(test_xent_nan_shows),
+      cmocka_unit_test(test_xent_create_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
