@@ -216,9 +216,11 @@ static int parse_xlstm(pctx *p, sc_model_config *c) {
       get_double(p, "norm_eps", "RMSNorm and head-norm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
       get_double(p, "eps", "mLSTM normalizer epsilon", 0, 1e-30, 0.1, 1e-6, &c->cell_eps))
     return -1;
-  /* The training code's 64*ceil(d*pf/64), on the float product; see README for the xlstm_large difference. */
-  double m = (double)c->ffn_round_up_to_multiple_of;
-  c->d_ff = (long)(ceil((double)c->d_model * c->ffn_proj_factor / m) * m);
+  /* The training code's 64*ceil(d*pf/64), on the float product; see README for the xlstm_large difference. A
+   * product a rounding error above a multiple counts as that multiple, so the ffn_proj_factor = d_ff/d that a
+   * checkpoint writes reads back as d_ff. */
+  const double m = (double)c->ffn_round_up_to_multiple_of, q = (double)c->d_model * c->ffn_proj_factor / m;
+  c->d_ff = (long)(ceil(q - 1e-9 * q) * m);
   static const char *const MODES[] = {"single", "fused"};
   char wm[16];
   if (get_enum(p, "weight_mode", MODES, 2, "single", wm, sizeof wm)) return -1;
@@ -235,6 +237,28 @@ static int parse_xlstm(pctx *p, sc_model_config *c) {
                                       "add_embedding_dropout", "add_forward_backend_padding"};
   static const char *const NUMBERS[] = {"max_inference_chunksize", "igate_bias_init_range", "cell_norm_eps"};
   return ACCEPT(p, STRINGS, 's') || ACCEPT(p, BOOLS, 'b') || ACCEPT(p, NUMBERS, 'n');
+}
+
+/* rope_theta, or HF 5's nested form "rope_parameters": {"rope_theta": ..., "rope_type": "default"}; both must
+ * agree when both are present. */
+static int get_rope_theta(pctx *p, double *theta) {
+  static const char *const what = "RoPE base (the paper uses 500000)";
+  const cJSON *rp = field(p, "rope_parameters");
+  if (!rp) return get_double(p, "rope_theta", what, 1, 1e-6, 1e12, 0, theta);
+  if (!cJSON_IsObject(rp)) return fail_field(p, "rope_parameters", "must be an object, got %s", json_type(rp));
+  char origin[sizeof((sc_model_config *)0)->origin + 32];
+  snprintf(origin, sizeof origin, "%s: rope_parameters", p->origin);
+  pctx sub = {.obj = rp, .origin = origin, .err = p->err};
+  static const char *const TYPES[] = {"default"};
+  char type[16];
+  double top;
+  if (get_enum(&sub, "rope_type", TYPES, 1, "default", type, sizeof type) ||
+      get_double(&sub, "rope_theta", what, 1, 1e-6, 1e12, 0, theta) ||
+      get_double(p, "rope_theta", what, 0, 1e-6, 1e12, *theta, &top))
+    return -1;
+  if (top != *theta)
+    return fail_field(p, "rope_theta", "= %g disagrees with rope_parameters.rope_theta = %g", top, *theta);
+  return 0;
 }
 
 static int parse_llama(pctx *p, sc_model_config *c) {
@@ -261,7 +285,7 @@ static int parse_llama(pctx *p, sc_model_config *c) {
   }
   c->d_qk = c->d_v = hd;
   c->qk_dim = c->v_dim = c->d_model;
-  if (get_double(p, "rope_theta", "RoPE base (the paper uses 500000)", 1, 1e-6, 1e12, 0, &c->rope_theta) ||
+  if (get_rope_theta(p, &c->rope_theta) ||
       get_double(p, "rms_norm_eps", "RMSNorm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
       get_long(p, "max_position_embeddings", "longest context", 0, 1, 1L << 24, 0, &c->max_position_embeddings))
     return -1;
@@ -317,8 +341,8 @@ static int check_unknown(pctx *p, sc_model_config *c) {
   }
   if (unnamed) {
     size_t used = strlen(c->warnings);
-    snprintf(c->warnings + used, sizeof c->warnings - used, "%s: %d more unknown field%s ignored\n", p->origin,
-             unnamed, unnamed == 1 ? "" : "s");
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s: %d more unknown field%s ignored\n", p->origin, unnamed,
+             unnamed == 1 ? "" : "s");
     c->n_warnings++;
   }
   return 0;
