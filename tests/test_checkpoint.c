@@ -187,6 +187,24 @@ static cJSON *config_of(const char *dir) {
   return o;
 }
 
+/* HF's strict config classes reject 1 where they declare a float: the text must have a point or exponent. */
+static void assert_float_text(const char *dir, const char *const *fields) {
+  char *text;
+  size_t len;
+  TH_CHECK(sc_read_file(path_in(dir, SC_CKPT_CONFIG), &text, &len, TH_ERR));
+  for (int i = 0; fields[i]; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", fields[i]);
+    const char *at = strstr(text, key);
+    if (!at) fail_msg("config.json has no %s", fields[i]);
+    at += strlen(key) + strspn(at + strlen(key), " \t");
+    const size_t n = strcspn(at, ",\n}");
+    if (!memchr(at, '.', n) && !memchr(at, 'e', n))
+      fail_msg("config.json: %s = %.*s is not a float", fields[i], (int)n, at);
+  }
+  free(text);
+}
+
 static double num(const cJSON *o, const char *field) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
   if (!cJSON_IsNumber(v)) fail_msg("config.json: %s is not a number", field);
@@ -209,6 +227,8 @@ static void test_xlstm_round_trip(void **state) {
   assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "weight_mode")->valuestring, "single");
   assert_null(cJSON_GetObjectItemCaseSensitive(o, "chunkwise_kernel"));
   cJSON_Delete(o);
+  assert_float_text(dir, (const char *const[]){"qk_dim_factor", "v_dim_factor", "ffn_proj_factor", "gate_soft_cap",
+                                               "output_logit_soft_cap", "norm_eps", "eps", NULL});
 
   sc_st_file f;
   TH_CHECK(sc_st_open(&f, path_in(dir, SC_CKPT_WEIGHTS), TH_ERR));
@@ -267,6 +287,7 @@ static void test_llama_rope_permutation(void **state) {
   assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "pad_token_id")));
   assert_true(num(o, "head_dim") == 8 && num(o, "num_key_value_heads") == 2 && num(o, "rope_theta") == 500000);
   cJSON_Delete(o);
+  assert_float_text(dir, (const char *const[]){"rope_theta", "rms_norm_eps", NULL});
 
   sc_st_file f;
   TH_CHECK(sc_st_open(&f, path_in(dir, SC_CKPT_WEIGHTS), TH_ERR));

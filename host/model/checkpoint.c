@@ -32,33 +32,14 @@ static size_t row_len(const sc_param *t) {
 /* ---- config.json ---- */
 
 char *sc_checkpoint_config_json(const sc_model_config *c, sc_err *err) {
-  char *base = sc_model_config_to_json(c, err);
-  if (!base) return NULL;
-  cJSON *o = cJSON_Parse(base);
-  free(base);
-  cJSON *arch = cJSON_CreateStringArray(
-      (const char *const[]){c->arch == SC_ARCH_XLSTM ? "xLSTMForCausalLM" : "LlamaForCausalLM"}, 1);
-  int ok = o && arch && cJSON_AddItemToObject(o, "architectures", arch);
-  if (!ok) cJSON_Delete(arch);
-  if (ok && c->arch == SC_ARCH_XLSTM) {
-    /* With only the xLSTM names HF builds its 4096-wide default; with the paper's factor (2.667) its floor
-     * rounding builds a narrower FFN at some widths (hf-checkpoints.md). The arena is single-mode; dtypes
-     * float32 so that HF keeps the kernels in the checkpoint's precision. */
-    ok = cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model) &&
-         cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers) &&
-         cJSON_ReplaceItemInObjectCaseSensitive(o, "ffn_proj_factor",
-                                                cJSON_CreateNumber((double)c->d_ff / (double)c->d_model)) &&
-         cJSON_ReplaceItemInObjectCaseSensitive(o, "weight_mode", cJSON_CreateString("single")) &&
-         cJSON_AddStringToObject(o, "autocast_kernel_dtype", "float32") &&
-         cJSON_AddStringToObject(o, "inference_state_dtype", "float32");
-  } else if (ok) {
-    /* HF gives the pad id's embedding row a zero gradient: every token is a real one here. */
-    ok = cJSON_ReplaceItemInObjectCaseSensitive(o, "pad_token_id", cJSON_CreateNull());
-  }
-  char *s = ok ? cJSON_Print(o) : NULL;
-  cJSON_Delete(o);
-  if (!s) return sc_fail(err, "out of host memory writing the checkpoint config"), NULL;
-  return s;
+  sc_model_config w = *c;
+  /* HF rounds d·ffn_proj_factor down where the paper rounds up; the exact ratio builds d_ff in both. The arena
+   * holds single-mode tensors. HF gives the pad id's embedding row a zero gradient, and every Llama token here is
+   * a real one. */
+  w.ffn_proj_factor = (double)c->d_ff / (double)c->d_model;
+  w.weight_fused = 0;
+  if (c->arch == SC_ARCH_LLAMA) w.pad_token_id = -1;
+  return sc_model_config_to_json(&w, err);
 }
 
 /* ---- writing ---- */

@@ -406,6 +406,16 @@ static void add_token(cJSON *o, const char *name, long id) {
     cJSON_AddNullToObject(o, name);
 }
 
+/* A float field written with a decimal point or exponent: HF's strict config classes reject an integer (1) where
+ * they declare a float (v_dim_factor: float). The shortest text that reads back as the same double. */
+static void add_float(cJSON *o, const char *name, double v) {
+  char text[40];
+  snprintf(text, sizeof text, "%.15g", v);
+  if (strtod(text, NULL) != v) snprintf(text, sizeof text, "%.17g", v);
+  if (!strpbrk(text, ".eEn")) snprintf(text + strlen(text), sizeof text - strlen(text), ".0");
+  cJSON_AddRawToObject(o, name, text);
+}
+
 char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return sc_fail(err, "out of host memory writing a model config"), NULL;
@@ -413,22 +423,30 @@ char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
   if (c->description[0]) cJSON_AddStringToObject(o, "scalecl_description", c->description);
   if (c->tokenizer[0]) cJSON_AddStringToObject(o, "scalecl_tokenizer", c->tokenizer);
   cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
+  const char *const arch_class[] = {c->arch == SC_ARCH_XLSTM ? "xLSTMForCausalLM" : "LlamaForCausalLM"};
+  cJSON_AddItemToObject(o, "architectures", cJSON_CreateStringArray(arch_class, 1));
   if (c->arch == SC_ARCH_XLSTM) {
+    /* Both names: with only the xLSTM ones HF builds its default width and depth (hf-checkpoints.md). */
     cJSON_AddNumberToObject(o, "embedding_dim", (double)c->d_model);
+    cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model);
     cJSON_AddNumberToObject(o, "num_blocks", (double)c->n_layers);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers);
     cJSON_AddNumberToObject(o, "num_heads", (double)c->n_heads);
-    cJSON_AddNumberToObject(o, "qk_dim_factor", c->qk_dim_factor);
-    cJSON_AddNumberToObject(o, "v_dim_factor", c->v_dim_factor);
-    cJSON_AddNumberToObject(o, "ffn_proj_factor", c->ffn_proj_factor);
+    add_float(o, "qk_dim_factor", c->qk_dim_factor);
+    add_float(o, "v_dim_factor", c->v_dim_factor);
+    add_float(o, "ffn_proj_factor", c->ffn_proj_factor);
     cJSON_AddNumberToObject(o, "ffn_round_up_to_multiple_of", (double)c->ffn_round_up_to_multiple_of);
     cJSON_AddNumberToObject(o, "chunk_size", (double)c->chunk_size);
-    cJSON_AddNumberToObject(o, "gate_soft_cap", c->gate_soft_cap);
-    cJSON_AddNumberToObject(o, "output_logit_soft_cap", c->output_logit_soft_cap);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(o, "eps", c->cell_eps);
+    add_float(o, "gate_soft_cap", c->gate_soft_cap);
+    add_float(o, "output_logit_soft_cap", c->output_logit_soft_cap);
+    add_float(o, "norm_eps", c->norm_eps);
+    add_float(o, "eps", c->cell_eps);
     cJSON_AddFalseToObject(o, "use_bias");
     cJSON_AddTrueToObject(o, "add_out_norm");
     cJSON_AddStringToObject(o, "weight_mode", c->weight_fused ? "fused" : "single");
+    /* HF's xLSTM runs its kernels in bfloat16 unless told otherwise; scalecl's parameters are float32. */
+    cJSON_AddStringToObject(o, "autocast_kernel_dtype", "float32");
+    cJSON_AddStringToObject(o, "inference_state_dtype", "float32");
   } else {
     cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model);
     cJSON_AddNumberToObject(o, "intermediate_size", (double)c->d_ff);
@@ -436,8 +454,8 @@ char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
     cJSON_AddNumberToObject(o, "num_attention_heads", (double)c->n_heads);
     cJSON_AddNumberToObject(o, "num_key_value_heads", (double)c->n_heads);
     cJSON_AddNumberToObject(o, "head_dim", (double)c->d_qk);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
+    add_float(o, "rope_theta", c->rope_theta);
+    add_float(o, "rms_norm_eps", c->norm_eps);
     if (c->max_position_embeddings)
       cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_position_embeddings);
     cJSON_AddStringToObject(o, "hidden_act", "silu");
