@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/paths.h"
@@ -166,6 +167,10 @@ int sc_checkpoint_write(const char *dir, const sc_model_config *c, const sc_para
   if (sc_mkdirs(parent, err)) return sc_wrap(err, "creating the parent of checkpoint %s: ", clean);
   snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", clean);
   if (!mkdtemp(tmp)) return sc_fail(err, "cannot create a temporary directory %s: %s", tmp, strerror(errno));
+  /* mkdtemp makes it private; a checkpoint gets the permissions of any new directory. */
+  const mode_t mask = umask(0);
+  umask(mask);
+  chmod(tmp, 0777 & ~mask);
   if (write_files(tmp, c, p, arena, err) || move_into_place(tmp, clean, err) || fsync_dir(parent, err)) {
     remove_checkpoint_dir(tmp);
     return sc_wrap(err, "writing checkpoint %s: ", clean);
@@ -264,7 +269,7 @@ static int load_tensor(const sc_st_file *f, const sc_model_config *c, const sc_p
   const char *fused = s.total != t->shape[0] ? " (fused: this tensor's rows stacked with its partners')" : "";
   if (s.t->ndim != t->ndim || s.t->shape[0] != s.total || (t->ndim == 2 && s.t->shape[1] != t->shape[1])) {
     shape_text(got, sizeof got, s.t->ndim, s.t->shape);
-    return sc_fail(err, "tensor '%s' in %s has shape %s; expected %s%s, %s for %s", s.t->name, f->path, got, want,
+    return sc_fail(err, "tensor '%s' in %s has shape %s; expected %s%s = %s from %s", s.t->name, f->path, got, want,
                    fused, t->dims, c->origin);
   }
   if (!sc_st_is_float(s.t->dtype))
