@@ -24,8 +24,7 @@ _Static_assert((int)W_COUNT <= (int)SC_SCRATCH_MAX, "attention scratch slots");
 struct sc_attention {
   sc_ctx *c;
   int dh, bq, kb, work_items;
-  cl_program prog;
-  cl_kernel k[K_COUNT];
+  sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
   int pos_start_cap;  /* its capacity in batch rows */
@@ -34,7 +33,7 @@ struct sc_attention {
 /* Starts setting the arguments of kernel `id`. */
 static sc_kargs args(const sc_attention *a, int id) {
   sc_kargs ka;
-  sc_kargs_begin(&ka, a->k[id], kernel_names[id]);
+  sc_kargs_begin(&ka, a->ks.k[id], kernel_names[id]);
   return ka;
 }
 
@@ -42,7 +41,7 @@ static sc_kargs args(const sc_attention *a, int id) {
 static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
   const size_t global[2] = {g0, g1}, local[2] = {1, 1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(a->c, a->k[id], dims, global, local, kernel_names[id], err);
+  return sc_launch(a->c, a->ks.k[id], dims, global, local, kernel_names[id], err);
 }
 
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err) {
@@ -64,9 +63,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
   char defs[64];
   snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
-  if (sc_program_build(c, "attention.cl", defs, NULL, &a->prog, NULL, err)) goto fail;
-  for (int i = 0; i < K_COUNT; i++)
-    if (sc_kernel_create(a->prog, kernel_names[i], &a->k[i], err)) goto fail;
+  if (sc_kernels_build(c, "attention.cl", defs, kernel_names, K_COUNT, &a->ks, err)) goto fail;
   *out = a;
   return 0;
 fail:
@@ -76,9 +73,7 @@ fail:
 
 void sc_attention_destroy(sc_attention *a) {
   if (!a) return;
-  for (int i = 0; i < K_COUNT; i++)
-    if (a->k[i]) clReleaseKernel(a->k[i]);
-  if (a->prog) clReleaseProgram(a->prog);
+  sc_kernels_release(&a->ks);
   sc_scratch_release(&a->w);
   free(a->pos_start);
   free(a);

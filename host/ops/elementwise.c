@@ -33,8 +33,7 @@ static const char *const scratch_names[] = {"gate bias gradient partials"};
 struct sc_elementwise {
   sc_ctx *c;
   float gate_cap, doc_reset;
-  cl_program prog;
-  cl_kernel k[K_COUNT];
+  sc_kernels ks;
   sc_scratch w;
 };
 
@@ -48,9 +47,7 @@ int sc_elementwise_create(sc_ctx *c, const sc_elementwise_cfg *cfg, sc_elementwi
   sc_scratch_init(&e->w, c, 1, scratch_names, "split the batch");
   char defs[32];
   snprintf(defs, sizeof defs, "RB=%d", ROWS_PER_BLOCK);
-  if (sc_program_build(c, "elementwise.cl", defs, NULL, &e->prog, NULL, err)) goto fail;
-  for (int i = 0; i < K_COUNT; i++)
-    if (sc_kernel_create(e->prog, kernel_names[i], &e->k[i], err)) goto fail;
+  if (sc_kernels_build(c, "elementwise.cl", defs, kernel_names, K_COUNT, &e->ks, err)) goto fail;
   *out = e;
   return 0;
 fail:
@@ -60,9 +57,7 @@ fail:
 
 void sc_elementwise_destroy(sc_elementwise *e) {
   if (!e) return;
-  for (int i = 0; i < K_COUNT; i++)
-    if (e->k[i]) clReleaseKernel(e->k[i]);
-  if (e->prog) clReleaseProgram(e->prog);
+  sc_kernels_release(&e->ks);
   sc_scratch_release(&e->w);
   free(e);
 }
@@ -71,7 +66,7 @@ void sc_elementwise_destroy(sc_elementwise *e) {
 static int begin(sc_elementwise *e, int id, sc_kargs *ka, const sc_view *v, const char *const *names, int nv,
                  sc_err *err) {
   if (sc_views_present(kernel_names[id], v, names, nv, err)) return -1;
-  sc_kargs_begin(ka, e->k[id], kernel_names[id]);
+  sc_kargs_begin(ka, e->ks.k[id], kernel_names[id]);
   for (int j = 0; j < nv; j++) sc_karg_view(ka, v[j]);
   return 0;
 }
@@ -79,7 +74,7 @@ static int begin(sc_elementwise *e, int id, sc_kargs *ka, const sc_view *v, cons
 static int launch(sc_elementwise *e, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
   const size_t global[2] = {g0, g1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(e->c, e->k[id], dims, global, NULL, kernel_names[id], err);
+  return sc_launch(e->c, e->ks.k[id], dims, global, NULL, kernel_names[id], err);
 }
 
 /* One elementwise kernel over n values: the views, then n, then c when with_c. */
@@ -197,11 +192,11 @@ int sc_gates_backward(sc_elementwise *e, int B, int T, int NH, int ld, const sc_
   if (launch(e, K_GATES_BWD, &ka, 2, (size_t)T, (size_t)B * NH, err)) return -1;
   const int rows = B * T, nblk = (rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
   if (sc_scratch_need(&e->w, 0, (size_t)nblk * 2 * NH * sizeof(float), err)) return -1;
-  sc_kargs_begin(&ka, e->k[K_GATES_DB_PART], kernel_names[K_GATES_DB_PART]);
+  sc_kargs_begin(&ka, e->ks.k[K_GATES_DB_PART], kernel_names[K_GATES_DB_PART]);
   sc_karg_view(&ka, io->dxi), sc_karg_view(&ka, io->dxf), sc_karg_mem(&ka, e->w.buf[0]);
   sc_karg_i32(&ka, rows), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, ld);
   if (launch(e, K_GATES_DB_PART, &ka, 2, (size_t)2 * NH, (size_t)nblk, err)) return -1;
-  sc_kargs_begin(&ka, e->k[K_GATES_DB_SUM], kernel_names[K_GATES_DB_SUM]);
+  sc_kargs_begin(&ka, e->ks.k[K_GATES_DB_SUM], kernel_names[K_GATES_DB_SUM]);
   sc_karg_mem(&ka, e->w.buf[0]), sc_karg_view(&ka, io->dbi), sc_karg_view(&ka, io->dbf);
   sc_karg_i32(&ka, nblk), sc_karg_i32(&ka, NH);
   return launch(e, K_GATES_DB_SUM, &ka, 1, (size_t)2 * NH, 1, err);

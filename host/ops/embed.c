@@ -14,8 +14,7 @@ static const char *const scratch_names[] = {"embedding batch ids and plan"};
 struct sc_embed {
   sc_ctx *c;
   int V, d;
-  cl_program prog;
-  cl_kernel k[K_COUNT];
+  sc_kernels ks;
   sc_scratch w;   /* the batch on the device: ids (n), then the plan: positions by id (n), ids (U), starts (U+1) */
   int32_t *count; /* V + 1 counters of the bucketing */
   int32_t *host;  /* staging of the scratch */
@@ -33,10 +32,8 @@ int sc_embed_create(sc_ctx *c, const sc_embed_cfg *cfg, sc_embed **out, sc_err *
   e->V = cfg->vocab, e->d = cfg->dim;
   sc_scratch_init(&e->w, c, 1, scratch_names, "split the batch");
   if (!(e->count = sc_calloc((size_t)cfg->vocab + 1, sizeof *e->count, "embed id counters", err)) ||
-      sc_program_build(c, "embed.cl", NULL, NULL, &e->prog, NULL, err))
+      sc_kernels_build(c, "embed.cl", NULL, kernel_names, K_COUNT, &e->ks, err))
     goto fail;
-  for (int i = 0; i < K_COUNT; i++)
-    if (sc_kernel_create(e->prog, kernel_names[i], &e->k[i], err)) goto fail;
   *out = e;
   return 0;
 fail:
@@ -46,9 +43,7 @@ fail:
 
 void sc_embed_destroy(sc_embed *e) {
   if (!e) return;
-  for (int i = 0; i < K_COUNT; i++)
-    if (e->k[i]) clReleaseKernel(e->k[i]);
-  if (e->prog) clReleaseProgram(e->prog);
+  sc_kernels_release(&e->ks);
   sc_scratch_release(&e->w);
   free(e->count);
   free(e->host);
@@ -95,7 +90,7 @@ int sc_embed_set_tokens(sc_embed *e, int n, const int32_t *tok, sc_err *err) {
 static int launch(sc_embed *e, int id, const sc_kargs *ka, size_t rows, sc_err *err) {
   const size_t global[2] = {(size_t)e->d, rows};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(e->c, e->k[id], 2, global, NULL, kernel_names[id], err);
+  return sc_launch(e->c, e->ks.k[id], 2, global, NULL, kernel_names[id], err);
 }
 
 static int check(const sc_embed *e, const char *what, sc_view a, sc_view b, const char *const *names, sc_err *err) {
@@ -107,7 +102,7 @@ int sc_embed_forward(sc_embed *e, sc_view W, sc_view y, sc_err *err) {
   static const char *const names[] = {"W", "y"};
   if (check(e, "embed forward", W, y, names, err)) return -1;
   sc_kargs ka;
-  sc_kargs_begin(&ka, e->k[K_FWD], kernel_names[K_FWD]);
+  sc_kargs_begin(&ka, e->ks.k[K_FWD], kernel_names[K_FWD]);
   sc_karg_view(&ka, W), sc_karg_view(&ka, sc_view_of(e->w.buf[0])), sc_karg_view(&ka, y);
   sc_karg_i32(&ka, e->n), sc_karg_i32(&ka, e->d);
   return launch(e, K_FWD, &ka, (size_t)e->n, err);
@@ -117,7 +112,7 @@ int sc_embed_backward(sc_embed *e, sc_view dy, sc_view dW, sc_err *err) {
   static const char *const names[] = {"dy", "dW"};
   if (check(e, "embed backward", dy, dW, names, err)) return -1;
   sc_kargs ka;
-  sc_kargs_begin(&ka, e->k[K_BWD], kernel_names[K_BWD]);
+  sc_kargs_begin(&ka, e->ks.k[K_BWD], kernel_names[K_BWD]);
   sc_karg_view(&ka, dy), sc_karg_view(&ka, sc_view_at(sc_view_of(e->w.buf[0]), (size_t)e->n * sizeof(int32_t)));
   sc_karg_view(&ka, dW), sc_karg_i32(&ka, e->n), sc_karg_i32(&ka, e->U), sc_karg_i32(&ka, e->d);
   return launch(e, K_BWD, &ka, (size_t)e->U, err);

@@ -23,8 +23,7 @@ static const char *const scratch_names[W_COUNT] = {"GEMM packed B", "CLBlast GEM
 /* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm {
   sc_ctx *c;
-  cl_program prog[4];
-  cl_kernel kern[4], pack[4];
+  sc_kernels own[4]; /* pack_b, gemm */
   sc_scratch w;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
@@ -132,12 +131,11 @@ sc_gemm_backend sc_gemm_default(const sc_gemm *g) {
 
 static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
   int v = ta * 2 + tb;
-  if (g->kern[v]) return 0;
+  if (g->own[v].n) return 0;
   char defs[128];
   snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
-  if (sc_program_build(g->c, "gemm.cl", defs, NULL, &g->prog[v], NULL, err)) return -1;
-  if (sc_kernel_create(g->prog[v], "pack_b", &g->pack[v], err)) return -1;
-  return sc_kernel_create(g->prog[v], "gemm", &g->kern[v], err);
+  static const char *const names[] = {"pack_b", "gemm"};
+  return sc_kernels_build(g->c, "gemm.cl", defs, names, 2, &g->own[v], err);
 }
 
 static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda,
@@ -150,21 +148,21 @@ static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, fl
   if (sc_scratch_need(&g->w, W_PACKED, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), err)) return -1;
   const cl_mem P = g->w.buf[W_PACKED];
   sc_kargs pa, ga;
-  sc_kargs_begin(&pa, g->pack[v], "pack_b");
+  sc_kargs_begin(&pa, g->own[v].k[0], "pack_b");
   sc_karg_i32(&pa, (int32_t)N), sc_karg_i32(&pa, (int32_t)K);
   sc_karg_view(&pa, B), sc_karg_i32(&pa, (int32_t)ldb), sc_karg_u64(&pa, sB);
   sc_karg_mem(&pa, P);
-  sc_kargs_begin(&ga, g->kern[v], "gemm");
+  sc_kargs_begin(&ga, g->own[v].k[1], "gemm");
   sc_karg_i32(&ga, (int32_t)M), sc_karg_i32(&ga, (int32_t)N), sc_karg_i32(&ga, (int32_t)K), sc_karg_f32(&ga, alpha);
   sc_karg_view(&ga, A), sc_karg_i32(&ga, (int32_t)lda), sc_karg_u64(&ga, sA);
   sc_karg_mem(&ga, P), sc_karg_f32(&ga, beta);
   sc_karg_view(&ga, C), sc_karg_i32(&ga, (int32_t)ldc), sc_karg_u64(&ga, sC);
   if (sc_kargs_end(&pa, err) || sc_kargs_end(&ga, err)) return -1;
   size_t pglobal[3] = {panels * OWN_RN, K, batch};
-  if (K && sc_launch(g->c, g->pack[v], 3, pglobal, NULL, "pack_b", err)) return -1;
+  if (K && sc_launch(g->c, g->own[v].k[0], 3, pglobal, NULL, "pack_b", err)) return -1;
   size_t global[3] = {panels, (M + OWN_RM - 1) / OWN_RM, batch};
   size_t local[3] = {1, 1, 1};
-  return sc_launch(g->c, g->kern[v], 3, global, local, "gemm", err);
+  return sc_launch(g->c, g->own[v].k[1], 3, global, local, "gemm", err);
 }
 
 static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {
@@ -232,11 +230,7 @@ int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, 
 
 void sc_gemm_destroy(sc_gemm *g) {
   if (!g) return;
-  for (int i = 0; i < 4; i++) {
-    if (g->kern[i]) clReleaseKernel(g->kern[i]);
-    if (g->pack[i]) clReleaseKernel(g->pack[i]);
-    if (g->prog[i]) clReleaseProgram(g->prog[i]);
-  }
+  for (int i = 0; i < 4; i++) sc_kernels_release(&g->own[i]);
   sc_scratch_release(&g->w);
   free(g);
 }

@@ -27,8 +27,7 @@ struct sc_mlstm {
   sc_ctx *ctx;
   int L, dqk, dv, vw;
   size_t workspace_limit;
-  cl_program prog;
-  cl_kernel kern[SC_MLSTM_K_COUNT];
+  sc_kernels ks;
   int profiling;
   sc_mlstm_profile prof;
   sc_scratch ws;
@@ -44,7 +43,7 @@ const char *const sc_mlstm_chunk_choices[] = {"16", "32", "64", "128", NULL};
 /* Starts setting the arguments of kernel `kid`. */
 static sc_kargs args(const sc_mlstm *m, int kid) {
   sc_kargs a;
-  sc_kargs_begin(&a, m->kern[kid], sc_mlstm_kernel_names[kid]);
+  sc_kargs_begin(&a, m->ks.k[kid], sc_mlstm_kernel_names[kid]);
   return a;
 }
 
@@ -55,10 +54,10 @@ static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, si
   /* One work-item per work-group: each item holds a register tile and loops over enough work. */
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
-  if (!m->profiling) return sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err);
+  if (!m->profiling) return sc_launch(m->ctx, m->ks.k[kid], 3, global, local, name, err);
   if (sc_finish(m->ctx, err)) return -1;
   const double w0 = sc_now(), c0 = sc_cpu_seconds();
-  if (sc_launch(m->ctx, m->kern[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
+  if (sc_launch(m->ctx, m->ks.k[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
   m->prof.wall[kid] += sc_now() - w0;
   m->prof.cpu[kid] += sc_cpu_seconds() - c0;
   m->prof.calls[kid]++;
@@ -84,10 +83,7 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
                   "use a smaller chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB");
   char defs[128];
   snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
-  int rc = sc_program_build(c, "mlstm.cl", defs, NULL, &m->prog, NULL, err);
-  for (int j = 0; !rc && j < SC_MLSTM_K_COUNT; j++)
-    rc = sc_kernel_create(m->prog, sc_mlstm_kernel_names[j], &m->kern[j], err);
-  if (rc) {
+  if (sc_kernels_build(c, "mlstm.cl", defs, sc_mlstm_kernel_names, SC_MLSTM_K_COUNT, &m->ks, err)) {
     sc_mlstm_destroy(m);
     return -1;
   }
@@ -97,9 +93,7 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
 
 void sc_mlstm_destroy(sc_mlstm *m) {
   if (!m) return;
-  for (int j = 0; j < SC_MLSTM_K_COUNT; j++)
-    if (m->kern[j]) clReleaseKernel(m->kern[j]);
-  if (m->prog) clReleaseProgram(m->prog);
+  sc_kernels_release(&m->ks);
   sc_scratch_release(&m->ws);
   free(m);
 }

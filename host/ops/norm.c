@@ -19,8 +19,7 @@ struct sc_norm {
   int C, NG, ls;
   float eps;
   const char *name; /* "rmsnorm" or "headnorm", in messages */
-  cl_program prog;
-  cl_kernel k[K_COUNT];
+  sc_kernels ks;
   sc_scratch w;
 };
 
@@ -47,9 +46,7 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   sc_scratch_init(&n->w, c, 1, scratch_names, "split the batch");
   char defs[96];
   snprintf(defs, sizeof defs, "G=%d NG=%d CENTER=%d LS=%d RB=%d", cfg->width / NG, NG, heads, ls, ROWS_PER_BLOCK);
-  if (sc_program_build(c, "norm.cl", defs, NULL, &n->prog, NULL, err)) goto fail;
-  for (int i = 0; i < K_COUNT; i++)
-    if (sc_kernel_create(n->prog, kernel_names[i], &n->k[i], err)) goto fail;
+  if (sc_kernels_build(c, "norm.cl", defs, kernel_names, K_COUNT, &n->ks, err)) goto fail;
   *out = n;
   return 0;
 fail:
@@ -59,9 +56,7 @@ fail:
 
 void sc_norm_destroy(sc_norm *n) {
   if (!n) return;
-  for (int i = 0; i < K_COUNT; i++)
-    if (n->k[i]) clReleaseKernel(n->k[i]);
-  if (n->prog) clReleaseProgram(n->prog);
+  sc_kernels_release(&n->ks);
   sc_scratch_release(&n->w);
   free(n);
 }
@@ -76,7 +71,7 @@ static int check_rows(const sc_norm *n, const char *what, int rows, sc_err *err)
 static int launch(sc_norm *n, int id, const sc_kargs *ka, size_t g0, size_t g1, int grouped, sc_err *err) {
   const size_t global[2] = {g0, g1}, local[2] = {(size_t)n->ls, 1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(n->c, n->k[id], 2, global, grouped ? local : NULL, kernel_names[id], err);
+  return sc_launch(n->c, n->ks.k[id], 2, global, grouped ? local : NULL, kernel_names[id], err);
 }
 
 int sc_norm_forward(sc_norm *n, int rows, const sc_norm_fwd_io *io, sc_err *err) {
@@ -85,7 +80,7 @@ int sc_norm_forward(sc_norm *n, int rows, const sc_norm_fwd_io *io, sc_err *err)
       sc_views_present(n->name, (sc_view[]){io->x, io->w, io->y, io->stats}, names, 4, err))
     return -1;
   sc_kargs ka;
-  sc_kargs_begin(&ka, n->k[K_FWD], kernel_names[K_FWD]);
+  sc_kargs_begin(&ka, n->ks.k[K_FWD], kernel_names[K_FWD]);
   sc_karg_view(&ka, io->x), sc_karg_view(&ka, io->w), sc_karg_view(&ka, io->y), sc_karg_view(&ka, io->stats);
   sc_karg_i32(&ka, rows), sc_karg_f32(&ka, n->eps);
   return launch(n, K_FWD, &ka, (size_t)n->ls, (size_t)rows * n->NG, 1, err);
@@ -100,14 +95,14 @@ int sc_norm_backward(sc_norm *n, int rows, const sc_norm_bwd_io *io, sc_err *err
   if (sc_scratch_need(&n->w, 0, (size_t)nblk * n->C * sizeof(float), err)) return -1;
   /* dw first: it reads dy, which dx may overwrite. */
   sc_kargs ka;
-  sc_kargs_begin(&ka, n->k[K_DW_PART], kernel_names[K_DW_PART]);
+  sc_kargs_begin(&ka, n->ks.k[K_DW_PART], kernel_names[K_DW_PART]);
   sc_karg_view(&ka, io->x), sc_karg_view(&ka, io->stats), sc_karg_view(&ka, io->dy), sc_karg_mem(&ka, n->w.buf[0]);
   sc_karg_i32(&ka, rows);
   if (launch(n, K_DW_PART, &ka, (size_t)n->C, (size_t)nblk, 0, err)) return -1;
-  sc_kargs_begin(&ka, n->k[K_DW_SUM], kernel_names[K_DW_SUM]);
+  sc_kargs_begin(&ka, n->ks.k[K_DW_SUM], kernel_names[K_DW_SUM]);
   sc_karg_mem(&ka, n->w.buf[0]), sc_karg_view(&ka, io->dw), sc_karg_i32(&ka, nblk);
   if (launch(n, K_DW_SUM, &ka, (size_t)n->C, 1, 0, err)) return -1;
-  sc_kargs_begin(&ka, n->k[K_BWD_DX], kernel_names[K_BWD_DX]);
+  sc_kargs_begin(&ka, n->ks.k[K_BWD_DX], kernel_names[K_BWD_DX]);
   sc_karg_view(&ka, io->x), sc_karg_view(&ka, io->w), sc_karg_view(&ka, io->stats), sc_karg_view(&ka, io->dy);
   sc_karg_view(&ka, io->dx), sc_karg_i32(&ka, rows);
   return launch(n, K_BWD_DX, &ka, (size_t)n->ls, (size_t)rows * n->NG, 1, err);

@@ -13,8 +13,7 @@ struct sc_rope {
   sc_ctx *c;
   int dh;
   double theta;
-  cl_program prog;
-  cl_kernel k;
+  sc_kernels ks;
   sc_scratch w; /* the cos/sin table: LO rows of angle lo*w, then hi rows of angle hi*LO*w */
   int hi_rows;  /* positions 0..hi_rows*LO-1 are covered */
 };
@@ -31,8 +30,8 @@ int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err 
   r->dh = head_dim;
   r->theta = theta;
   sc_scratch_init(&r->w, c, 1, table_name, "pass the largest position actually used as max_pos");
-  if (sc_program_build(c, "rope.cl", NULL, NULL, &r->prog, NULL, err) ||
-      sc_kernel_create(r->prog, "rope", &r->k, err)) {
+  static const char *const names[] = {"rope"};
+  if (sc_kernels_build(c, "rope.cl", NULL, names, 1, &r->ks, err)) {
     sc_rope_destroy(r);
     return -1;
   }
@@ -42,8 +41,7 @@ int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err 
 
 void sc_rope_destroy(sc_rope *r) {
   if (!r) return;
-  if (r->k) clReleaseKernel(r->k);
-  if (r->prog) clReleaseProgram(r->prog);
+  sc_kernels_release(&r->ks);
   sc_scratch_release(&r->w);
   free(r);
 }
@@ -88,11 +86,11 @@ int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc
   if (sc_views_present("rope", req, names, 3, err) || grow_table(r, max_pos, err)) return -1;
   const int BH = B * NH;
   sc_kargs a;
-  sc_kargs_begin(&a, r->k, "rope");
+  sc_kargs_begin(&a, r->ks.k[0], "rope");
   sc_karg_view(&a, x), sc_karg_view(&a, y), sc_karg_view(&a, pos), sc_karg_mem(&a, r->w.buf[0]);
   sc_karg_i32(&a, S), sc_karg_i32(&a, NH), sc_karg_i32(&a, BH), sc_karg_i32(&a, r->dh), sc_karg_i32(&a, max_pos);
   sc_karg_f32(&a, backward ? -1.0f : 1.0f);
   if (sc_kargs_end(&a, err)) return -1;
   const size_t global[2] = {(size_t)S, (size_t)BH};
-  return sc_launch(r->c, r->k, 2, global, NULL, "rope", err);
+  return sc_launch(r->c, r->ks.k[0], 2, global, NULL, "rope", err);
 }

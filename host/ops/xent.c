@@ -28,21 +28,20 @@ struct sc_xent {
   float cap;
   sc_gemm *gemm;
   int own_gemm;
-  cl_program prog;
-  cl_kernel k[K_COUNT];
+  sc_kernels ks;
   sc_scratch w;
 };
 
 static sc_kargs args(const sc_xent *x, int id) {
   sc_kargs ka;
-  sc_kargs_begin(&ka, x->k[id], kernel_names[id]);
+  sc_kargs_begin(&ka, x->ks.k[id], kernel_names[id]);
   return ka;
 }
 
 static int launch(sc_xent *x, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
   const size_t global[2] = {g0, g1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(x->c, x->k[id], dims, global, NULL, kernel_names[id], err);
+  return sc_launch(x->c, x->ks.k[id], dims, global, NULL, kernel_names[id], err);
 }
 
 int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err) {
@@ -65,9 +64,7 @@ int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err
     x->own_gemm = 1;
     if (sc_gemm_create(c, &x->gemm, err)) goto fail;
   }
-  if (sc_program_build(c, "xent.cl", defs, NULL, &x->prog, NULL, err)) goto fail;
-  for (int i = 0; i < K_COUNT; i++)
-    if (sc_kernel_create(x->prog, kernel_names[i], &x->k[i], err)) goto fail;
+  if (sc_kernels_build(c, "xent.cl", defs, kernel_names, K_COUNT, &x->ks, err)) goto fail;
   *out = x;
   return 0;
 fail:
@@ -77,9 +74,7 @@ fail:
 
 void sc_xent_destroy(sc_xent *x) {
   if (!x) return;
-  for (int i = 0; i < K_COUNT; i++)
-    if (x->k[i]) clReleaseKernel(x->k[i]);
-  if (x->prog) clReleaseProgram(x->prog);
+  sc_kernels_release(&x->ks);
   if (x->own_gemm) sc_gemm_destroy(x->gemm);
   sc_scratch_release(&x->w);
   free(x);

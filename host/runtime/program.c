@@ -310,3 +310,24 @@ int sc_kernel_create(cl_program p, const char *name, cl_kernel *out, sc_err *err
   if (rc != CL_SUCCESS) return sc_fail(err, "clCreateKernel(%s) failed: %s", name, sc_cl_errname(rc));
   return 0;
 }
+
+int sc_kernels_build(sc_ctx *c, const char *file, const char *defines, const char *const *names, int n, sc_kernels *ks,
+                     sc_err *err) {
+  memset(ks, 0, sizeof *ks);
+  if (n < 1 || n > SC_MAX_KERNELS)
+    return sc_fail(err, "%s: %d kernels requested, 1..%d supported", file, n, SC_MAX_KERNELS);
+  if (sc_program_build(c, file, defines, NULL, &ks->prog, NULL, err)) return -1;
+  for (ks->n = 0; ks->n < n; ks->n++)
+    if (sc_kernel_create(ks->prog, names[ks->n], &ks->k[ks->n], err)) {
+      sc_kernels_release(ks);
+      return -1;
+    }
+  return 0;
+}
+
+void sc_kernels_release(sc_kernels *ks) {
+  for (int i = 0; i < ks->n; i++)
+    if (ks->k[i]) clReleaseKernel(ks->k[i]);
+  if (ks->prog) clReleaseProgram(ks->prog);
+  memset(ks, 0, sizeof *ks);
+}

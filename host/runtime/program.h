@@ -26,4 +26,19 @@ int sc_program_build_source(sc_ctx *c, const char *name, const char *source, con
                             const char *extra_options, cl_program *out, sc_build_info *info, sc_err *err);
 int sc_kernel_create(cl_program p, const char *name, cl_kernel *out, sc_err *err);
 
+/* A program with its named kernels, built and released together: what every op holds per specialisation. */
+#define SC_MAX_KERNELS 16
+typedef struct {
+  cl_program prog;
+  cl_kernel k[SC_MAX_KERNELS];
+  int n;
+} sc_kernels;
+
+/* Builds cl/<file> with the defines (as sc_program_build) and creates names[0..n); on failure releases what it
+ * made. n is at most SC_MAX_KERNELS. */
+int sc_kernels_build(sc_ctx *c, const char *file, const char *defines, const char *const *names, int n, sc_kernels *ks,
+                     sc_err *err);
+/* Releases the kernels and the program (a zeroed set is fine). */
+void sc_kernels_release(sc_kernels *ks);
+
 #endif
