@@ -18,10 +18,10 @@ int sc_output_begin(sc_output *o, sc_err *err) {
   return 0;
 }
 
-/* Adds the tables, units, version and settings to root. */
+/* Adds the tables with their units, the version and the settings to root. */
 static int complete(cJSON *root, sc_table *const *tables, int n, sc_err *err) {
-  cJSON *units = cJSON_CreateObject();
-  if (!units || !cJSON_AddItemToObject(root, "units", units)) {
+  cJSON *units = n ? cJSON_CreateObject() : NULL;
+  if (n && (!units || !cJSON_AddItemToObject(root, "units", units))) {
     cJSON_Delete(units);
     return sc_fail(err, "out of host memory formatting JSON");
   }

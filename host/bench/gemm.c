@@ -15,7 +15,7 @@ static const sc_col cols[C_COUNT] = {
     {"n", NULL, SC_COL_NUM, NULL, 0},
     {"k", NULL, SC_COL_NUM, NULL, 0},
     {"backend", NULL, SC_COL_STR, NULL, 0},
-    {"gemm_api", "the GEMM API's default backend", SC_COL_BOOL, NULL, 0},
+    {"gemm_api", NULL, SC_COL_BOOL, NULL, 0},
     {"gflops", "GFLOP/s", SC_COL_NUM, "%.1f", 0},
     {"gflops_mean", "GFLOP/s", SC_COL_NUM, "%.1f", 0},
     {"gflops_sd", "GFLOP/s", SC_COL_NUM, "%.2f", 0},

@@ -13,7 +13,7 @@ static const sc_col cols[C_N] = {
     {"test", NULL, SC_COL_STR, NULL, 0},
     {"config", NULL, SC_COL_STR, NULL, 0},
     {"backend", NULL, SC_COL_STR, NULL, 0},
-    {"gemm_api", "the GEMM API's default backend", SC_COL_BOOL, NULL, 0},
+    {"gemm_api", NULL, SC_COL_BOOL, NULL, 0},
     {"median", "unit", SC_COL_NUM, "%.1f", 0},
     {"mean", "unit", SC_COL_NUM, "%.1f", 0},
     {"sd", "unit", SC_COL_NUM, "%.2f", 0},
