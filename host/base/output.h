@@ -22,12 +22,17 @@ typedef struct {
 /* The option rows of the convention, for a command's option table. Commands whose --json has always been a flag
  * (flops, devices) take the --format row alone and set format to SC_FORMAT_JSON for their flag. */
 #define SC_OUTPUT_FORMAT_OPTION(o)                                                                                   \
-  {"format", SC_OPT_ENUM, &(o)->format, "FMT", .help = "what stdout carries: aligned table, markdown, CSV or JSON", \
-   .choices = sc_format_names}
-#define SC_OUTPUT_OPTIONS(o)                                                                  \
-  SC_OUTPUT_FORMAT_OPTION(o), {"json", SC_OPT_OUTFILE, &(o)->json, "FILE",                    \
-                               .help = "also write the JSON document to FILE; '-': to stdout " \
-                                       "(as --format json), human text to stderr"}
+  {                                                                                                                  \
+    "format", SC_OPT_ENUM, &(o)->format, "FMT", .help = "what stdout carries: aligned table, markdown, CSV or JSON", \
+                                                .choices = sc_format_names                                           \
+  }
+#define SC_OUTPUT_OPTIONS(o)                                        \
+  SC_OUTPUT_FORMAT_OPTION(o), {                                     \
+    "json", SC_OPT_OUTFILE, &(o)->json, "FILE",                     \
+        .help =                                                     \
+            "also write the JSON document to FILE; '-': to stdout " \
+            "(as --format json), human text to stderr"              \
+  }
 
 /* Resolves --json - and sets o->human; stdout cannot carry JSON and another format (a usage error). */
 int sc_output_begin(sc_output *o, sc_err *err);

@@ -197,7 +197,8 @@ int sc_table_print(FILE *f, const sc_table *t, sc_format fmt, sc_err *err) {
     print_csv(f, t);
     return 0;
   }
-  if (fmt != SC_FORMAT_TABLE && fmt != SC_FORMAT_MD) return sc_fail(err, "the %s table has no such text format", t->key);
+  if (fmt != SC_FORMAT_TABLE && fmt != SC_FORMAT_MD)
+    return sc_fail(err, "the %s table has no such text format", t->key);
   return print_aligned(f, t, fmt == SC_FORMAT_MD, err);
 }
 

@@ -114,7 +114,7 @@ done:
 
 enum { S_DH, S_SEQ, S_PASS, S_PEAK_MIB = S_PASS + SC_BENCH_PASS_NCOLS, S_BYTES_PER_TOKEN, S_N };
 static const sc_col seq_cols[S_N] = {
-    {"head_dim", NULL, SC_COL_NUM, NULL, 0}, {"seq_len", "tokens", SC_COL_NUM, NULL, 0}, SC_BENCH_PASS_COLUMNS,
+    {"head_dim", NULL, SC_COL_NUM, NULL, 0},    {"seq_len", "tokens", SC_COL_NUM, NULL, 0},      SC_BENCH_PASS_COLUMNS,
     {"peak_mib", "MiB", SC_COL_NUM, "%.1f", 0}, {"bytes_per_token", "B", SC_COL_NUM, "%.0f", 0},
 };
 enum { D_DH, D_LEN, D_MS, D_TOKENS_PER_S = D_MS + 3, D_CPU_MS, D_N };
@@ -188,8 +188,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   cJSON *root = NULL;
   sc_progress prog, *pp = &prog; /* NULL once ended: the line must be gone before the tables print */
   sc_progress_begin(pp, "bench attention", (long)nD * (nS + nL));
-  sc_table *tabs[2] = {sc_table_create("sequences", seq_cols, S_N, err),
-                       sc_table_create("decode", dec_cols, D_N, err)};
+  sc_table *tabs[2] = {sc_table_create("sequences", seq_cols, S_N, err), sc_table_create("decode", dec_cols, D_N, err)};
   if (!tabs[0] || !tabs[1] || sc_bench_gemm_ref(&c, peak, &ref, err)) goto done;
   sc_bench_print_gemm_ref(h, &c, &ref);
   if (cpu)
@@ -248,7 +247,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   if (sc_output_emit(&out, root, tabs, nL ? 2 : 1, err)) goto done;
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
   for (int d = 0; d < nD && nS > 1; d++)
-    fprintf(h, "dh %d: peak device memory %.0f B/token at S=%d and %.0f B/token at S=%d (ratio %.2f; 1 = linear in S)\n",
+    fprintf(h,
+            "dh %d: peak device memory %.0f B/token at S=%d and %.0f B/token at S=%d (ratio %.2f; 1 = linear in S)\n",
             first[d].dh, (double)first[d].peak_bytes / first[d].S, first[d].S, (double)last[d].peak_bytes / last[d].S,
             last[d].S, ((double)last[d].peak_bytes / last[d].S) / ((double)first[d].peak_bytes / first[d].S));
   fprintf(h, "load average %.2f at end\n", load1);

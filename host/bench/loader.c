@@ -59,12 +59,13 @@ int bench_loader_main(int argc, char **argv, sc_err *err) {
       {"eot", SC_OPT_LONG, &eot, "ID", .help = "document delimiter id (the byte tokenizer's end of text)", .lo = 0,
        .hi = 2147483647.0},
   };
-  const sc_args args = {"scalecl bench loader [--format table|md|csv|json] [--json FILE|-] [--data SPEC] [--B N]\n"
-                        "                     [--T N] [--samples N] [--eot ID]",
-                        "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
-                        "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
-                        "of the B*T trained tokens: median (with mean and sd) of samples, one thread.",
-                        opts, SC_NOPTS(opts), NULL};
+  const sc_args args = {
+      "scalecl bench loader [--format table|md|csv|json] [--json FILE|-] [--data SPEC] [--B N]\n"
+      "                     [--T N] [--samples N] [--eot ID]",
+      "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
+      "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
+      "of the B*T trained tokens: median (with mean and sd) of samples, one thread.",
+      opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
   if (sc_output_begin(&out, err)) return 2;

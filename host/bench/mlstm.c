@@ -88,8 +88,8 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
     const int cus = sc_bench_compute_units(c);
     for (int k = 0; k < SC_MLSTM_K_COUNT; k++)
       if (pr->calls[k])
-        fprintf(profile, "    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k], pr->calls[k],
-               1e3 * pr->wall[k], 100 * pr->wall[k] / tw, 1e3 * pr->cpu[k] / cus);
+        fprintf(profile, "    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k],
+                pr->calls[k], 1e3 * pr->wall[k], 100 * pr->wall[k] / tw, 1e3 * pr->cpu[k] / cus);
   }
   rc = 0;
 done:
@@ -179,8 +179,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
       sc_timing tm[2];
       size_t peak_bytes = 0;
       if (profile) fprintf(h, "%s dqk=%ld dv=%ld L=%d S=%zu, kernel by kernel:\n", form, D[d][0], D[d][1], L, S);
-      if (bench_one(&c, L, (int)D[d][0], (int)D[d][1], (size_t)heads, S, (int)samples, forward_only,
-                    profile ? h : NULL, &tm[0], &tm[1], &peak_bytes, err)) {
+      if (bench_one(&c, L, (int)D[d][0], (int)D[d][1], (size_t)heads, S, (int)samples, forward_only, profile ? h : NULL,
+                    &tm[0], &tm[1], &peak_bytes, err)) {
         sc_wrap(err, "%s dqk=%ld dv=%ld L=%d S=%zu: ", form, D[d][0], D[d][1], L, S);
         goto done;
       }

@@ -50,8 +50,8 @@ static int read_peak_gemm(const char *path, sc_gemm_ref *r, sc_err *err) {
   cJSON *root = cJSON_Parse(text);
   free(text);
   const cJSON *api = root ? cJSON_GetObjectItemCaseSensitive(root, "gemm_api_backend") : NULL;
-  r->backend = sc_gemm_backend_name(cJSON_IsString(api) && !strcmp(api->valuestring, "own") ? SC_GEMM_OWN
-                                                                                             : SC_GEMM_CLBLAST);
+  r->backend =
+      sc_gemm_backend_name(cJSON_IsString(api) && !strcmp(api->valuestring, "own") ? SC_GEMM_OWN : SC_GEMM_CLBLAST);
   char key[32];
   snprintf(key, sizeof key, "%s_gflops", r->backend);
   const cJSON *g = root ? cJSON_GetObjectItemCaseSensitive(root, "sgemm") : NULL, *e;
@@ -78,7 +78,8 @@ int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *
   if (rc) return -1;
   r->backend = sc_gemm_backend_name(be);
   r->gflops = 2e-9 * 1024 * 1024 * 1024 / t.wall.median;
-  if (c->dev.type == CL_DEVICE_TYPE_CPU) r->cpu_gflops = 2e-9 * 1024 * 1024 * 1024 * sc_bench_compute_units(c) / t.cpu_s;
+  if (c->dev.type == CL_DEVICE_TYPE_CPU)
+    r->cpu_gflops = 2e-9 * 1024 * 1024 * 1024 * sc_bench_compute_units(c) / t.cpu_s;
   return 0;
 }
 

@@ -9,9 +9,31 @@
 #include "runtime/context.h"
 
 enum {
-  C_INDEX, C_DEFAULT, C_TYPE, C_PLATFORM, C_PLATFORM_VERSION, C_NAME, C_VENDOR, C_DEVICE_VERSION, C_DRIVER,
-  C_CL_C, C_CUS, C_CLOCK, C_GLOBAL_GIB, C_GLOBAL, C_LOCAL_KIB, C_LOCAL, C_ALLOC_GIB, C_ALLOC, C_WG, C_WG_MULT,
-  C_FP16, C_FP64, C_SUBGROUPS, C_EXTENSIONS, C_N
+  C_INDEX,
+  C_DEFAULT,
+  C_TYPE,
+  C_PLATFORM,
+  C_PLATFORM_VERSION,
+  C_NAME,
+  C_VENDOR,
+  C_DEVICE_VERSION,
+  C_DRIVER,
+  C_CL_C,
+  C_CUS,
+  C_CLOCK,
+  C_GLOBAL_GIB,
+  C_GLOBAL,
+  C_LOCAL_KIB,
+  C_LOCAL,
+  C_ALLOC_GIB,
+  C_ALLOC,
+  C_WG,
+  C_WG_MULT,
+  C_FP16,
+  C_FP64,
+  C_SUBGROUPS,
+  C_EXTENSIONS,
+  C_N
 };
 static const sc_col cols[C_N] = {
     {"index", NULL, SC_COL_NUM, NULL, 0},
@@ -45,8 +67,8 @@ static void device_row(sc_table *t, const sc_device_info *d, int is_default) {
   sc_table_num(t, C_INDEX, d->index);
   sc_table_bool(t, C_DEFAULT, is_default);
   sc_table_str(t, C_TYPE, sc_device_type_name(d->type));
-  const char *strs[] = {d->platform_name, d->platform_version, d->name,           d->vendor,
-                        d->device_version, d->driver_version,  d->opencl_c_version};
+  const char *strs[] = {d->platform_name,  d->platform_version, d->name, d->vendor, d->device_version,
+                        d->driver_version, d->opencl_c_version};
   for (int j = 0; j < 7; j++) sc_table_str(t, C_PLATFORM + j, strs[j]);
   sc_table_num(t, C_CUS, d->compute_units);
   sc_table_num(t, C_CLOCK, d->max_clock_mhz);

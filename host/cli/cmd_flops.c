@@ -13,8 +13,30 @@
 
 /* One column per key of a model's FLOP accounting; the wide ones are in CSV and JSON only. */
 enum {
-  C_MODEL, C_ORIGIN, C_ARCH, C_CTX, C_MODE, C_PARAMS, C_D, C_LAYERS, C_HEADS, C_DQK, C_DV, C_DFF, C_VOCAB, C_CHUNK,
-  C_FW_SEQ, C_LINEAR, C_SEQ_MIX, C_OTHER, C_FW_TOKEN, C_TRAIN_SEQ, C_TRAIN_TOKEN, C_SIX_N, C_OVER_6N, C_N
+  C_MODEL,
+  C_ORIGIN,
+  C_ARCH,
+  C_CTX,
+  C_MODE,
+  C_PARAMS,
+  C_D,
+  C_LAYERS,
+  C_HEADS,
+  C_DQK,
+  C_DV,
+  C_DFF,
+  C_VOCAB,
+  C_CHUNK,
+  C_FW_SEQ,
+  C_LINEAR,
+  C_SEQ_MIX,
+  C_OTHER,
+  C_FW_TOKEN,
+  C_TRAIN_SEQ,
+  C_TRAIN_TOKEN,
+  C_SIX_N,
+  C_OVER_6N,
+  C_N
 };
 static const sc_col cols[C_N] = {
     {"model", NULL, SC_COL_STR, NULL, 0},
@@ -121,8 +143,9 @@ static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], co
     cJSON_AddStringToObject(root, "modes", mode ? mode : "paper defaults");
   }
   rc = !t || rc || sc_output_emit(out, root, &t, 1, err);
-  if (!rc) fprintf(out->human, "\n%d presets in %s; FLOPs at context %ld, modes: %s\n", n, dir, ctx,
-                   mode ? mode : "paper defaults");
+  if (!rc)
+    fprintf(out->human, "\n%d presets in %s; FLOPs at context %ld, modes: %s\n", n, dir, ctx,
+            mode ? mode : "paper defaults");
   cJSON_Delete(root);
   sc_table_destroy(t);
   return rc;
@@ -182,7 +205,8 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
   if (json) out.json = "-"; /* the flag is --json - of the convention */
   if (sc_output_begin(&out, err)) return 2;
   if (!table && (out.format == SC_FORMAT_MD || out.format == SC_FORMAT_CSV))
-    return sc_fail(err, "--format %s prints the --table; one model prints as text or JSON", sc_format_names[out.format]),
+    return sc_fail(err, "--format %s prints the --table; one model prints as text or JSON",
+                   sc_format_names[out.format]),
            2;
   if (table) {
     if (model || budget > 0 || tokens > 0 || batch)
