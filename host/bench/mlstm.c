@@ -1,6 +1,6 @@
 /* `scalecl bench mlstm`: chunkwise mLSTM forward and forward+backward throughput, with the quadratic parallel
  * form for contrast, in tokens/s and GFLOP/s by the paper's "tfla" chunkwise count, as a fraction of the
- * device's CLBlast SGEMM rate. */
+ * device's reference GEMM rate (the GEMM path scalecl uses there). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

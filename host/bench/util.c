@@ -84,11 +84,12 @@ int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *
 }
 
 void sc_bench_print_gemm_ref(FILE *f, const sc_ctx *c, const sc_gemm_ref *r) {
-  fprintf(f, "reference GEMM (pct_gemm): %s, the path scalecl's GEMM uses here: %.1f GFLOP/s", r->backend, r->gflops);
+  fprintf(f, "reference GEMM for pct_gemm: %s (the path scalecl's GEMM uses on this device), %.1f GFLOP/s", r->backend,
+          r->gflops);
   if (r->cpu_gflops > 0)
     fprintf(f, " (%.1f GFLOP/s per CPU time x %d CUs, for cpu_norm_pct_gemm)", r->cpu_gflops,
             sc_bench_compute_units(c));
-  fprintf(f, "; %s\n", r->source);
+  fprintf(f, "; source: %s\n", r->source);
 }
 
 void sc_bench_json_gemm_ref(cJSON *root, const sc_gemm_ref *r) {
