@@ -56,6 +56,23 @@ static void test_table_aligns_and_leaves_out_empty_and_wide_columns(void **state
                 "say \"hi\"      -    no\n");
 }
 
+/* A table without rows still names its columns. */
+static void test_empty_table_prints_its_header(void **state) {
+  (void)state;
+  static sc_err err;
+  sc_table *t = sc_table_create("rows", cols, C_N, &err);
+  assert_non_null(t);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(sc_table_print(f, t, SC_FORMAT_TABLE, &err), 0);
+  fclose(f);
+  assert_string_equal(buf, "name  value  flag  empty\n");
+  free(buf);
+  sc_table_destroy(t);
+}
+
 static void test_markdown(void **state) {
   (void)state;
   expect_render(SC_FORMAT_MD,
@@ -103,6 +120,7 @@ static void test_json_rows_keyed_by_column_names(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_aligns_and_leaves_out_empty_and_wide_columns),
+      cmocka_unit_test(test_empty_table_prints_its_header),
       cmocka_unit_test(test_markdown),
       cmocka_unit_test(test_csv_quotes_and_keeps_every_column),
       cmocka_unit_test(test_json_rows_keyed_by_column_names),

@@ -108,9 +108,10 @@ static const char *text(const sc_table *t, const cell *c, int col, int human, ch
   }
 }
 
-/* Whether the aligned formats show a column: not wide, and some row has a value. */
+/* Whether the aligned formats show a column: not wide, and some row has a value (an empty table shows its header). */
 static int shown(const sc_table *t, int col) {
   if (t->cols[col].wide) return 0;
+  if (!t->nrows) return 1;
   for (int r = 0; r < t->nrows; r++)
     if (at(t, r, col)->kind != CELL_NONE) return 1;
   return 0;
