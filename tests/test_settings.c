@@ -82,13 +82,16 @@ static void test_cli_env_and_version(void **state) {
 static void test_devices_follow_scalecl_device(void **state) {
   (void)state;
   char cmd[1024], out[16384];
-  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=no-such-device '%s' devices 2>&1", th_scalecl_bin());
+  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=no-such-device '%s' devices --format csv 2>&1", th_scalecl_bin());
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, "SCALECL_DEVICE='no-such-device' matches no device"));
-  assert_null(strstr(out, "* "));
-  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=0 '%s' devices 2>&1", th_scalecl_bin());
+  for (const char *line = strchr(out, '\n'); line; line = strchr(line + 1, '\n')) {
+    const char *comma = strchr(line + 1, ',');
+    if (comma && !strncmp(comma, ",true,", 6)) fail_msg("a device is marked default: %s", out);
+  }
+  snprintf(cmd, sizeof cmd, "SCALECL_DEVICE=0 '%s' devices --format csv 2>&1", th_scalecl_bin());
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
-  assert_non_null(strstr(out, " 0* "));
+  assert_non_null(strstr(out, "\n0,true,"));
 }
 
 /* A benchmark JSON records the version and the settings it ran with. */

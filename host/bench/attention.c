@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "base/output.h"
+#include "base/progress.h"
 #include "bench/bench.h"
 #include "bench/util.h"
 #include "model/flops.h"
@@ -29,7 +31,7 @@ static int run_once(void *p, sc_err *err) {
 
 typedef struct {
   int dh, S;
-  sc_bench_timing fwd, fb;
+  sc_timing fwd, fb;
   size_t peak_bytes;
 } seq_result;
 
@@ -89,7 +91,7 @@ static int dec_once(void *p, sc_err *err) {
 }
 
 /* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). */
-static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, sc_bench_timing *t,
+static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, sc_timing *t,
                         sc_err *err) {
   dec_arg d = {NULL, B, NH, len + 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&d.kc, &d.vc, &d.q, &d.k, &d.v, &d.o};
@@ -110,17 +112,34 @@ done:
   return rc;
 }
 
+enum { S_DH, S_SEQ, S_PASS, S_PEAK_MIB = S_PASS + SC_BENCH_PASS_NCOLS, S_BYTES_PER_TOKEN, S_N };
+static const sc_col seq_cols[S_N] = {
+    {"head_dim", NULL, SC_COL_NUM, NULL, 0},    {"seq_len", "tokens", SC_COL_NUM, NULL, 0},      SC_BENCH_PASS_COLUMNS,
+    {"peak_mib", "MiB", SC_COL_NUM, "%.1f", 0}, {"bytes_per_token", "B", SC_COL_NUM, "%.0f", 0},
+};
+enum { D_DH, D_LEN, D_MS, D_TOKENS_PER_S = D_MS + 3, D_CPU_MS, D_N };
+static const sc_col dec_cols[D_N] = {
+    {"head_dim", NULL, SC_COL_NUM, NULL, 0},
+    {"cache_len", "tokens", SC_COL_NUM, NULL, 0},
+    {"step_ms", "ms", SC_COL_NUM, "%.3f", 0},
+    {"step_ms_mean", "ms", SC_COL_NUM, "%.3f", 0},
+    {"step_ms_sd", "ms", SC_COL_NUM, "%.3f", 0},
+    {"tokens_per_s", "tokens/s per sequence", SC_COL_NUM, "%.0f", 0},
+    {"cpu_norm_step_ms", "ms of process CPU time / compute units", SC_COL_NUM, "%.3f", 0},
+};
+
 int bench_attention_main(int argc, char **argv, sc_err *err) {
-  const char *sel = NULL, *json = NULL, *peak = NULL;
+  const char *sel = NULL, *peak = NULL;
+  sc_output out = {0};
   sc_longs seqs = {{512, 2048, 8192}, 3}, dhs = {{64, 128}, 2}, declens = {{0, 1024, 4096, 16384}, 4};
   long heads = 8, samples = 3, doc_len = 0, tune[3] = {0, 0, 0};
   int forward_only = 0;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", SC_OPT_OUTFILE, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      SC_OUTPUT_OPTIONS(&out),
       {"peak", SC_OPT_INFILE, &peak, "FILE",
-       .help = "take the CLBlast SGEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
+       .help = "take the reference GEMM rate from `scalecl peak --json FILE` instead of measuring 1024^3"},
       {"seq", SC_OPT_LONGS, &seqs, "LIST", .help = "sequence lengths", .lo = 1, .hi = 1 << 20},
       {"head-dims", SC_OPT_LONGS, &dhs, "LIST", .help = "head dims", .lo = 16, .hi = 256, .mult = 16},
       {"heads", SC_OPT_LONG, &heads, "N", .help = "heads; batch is 1", .lo = 1, .hi = 4096},
@@ -141,51 +160,46 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
        .hi = 1 << 20},
   };
   const sc_args args = {
-      "scalecl bench attention [--json FILE] [--peak FILE] [--seq LIST] [--head-dims LIST]\n"
-      "                        [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
+      "scalecl bench attention [--format table|md|csv|json] [--json FILE|-] [--peak FILE] [--seq LIST]\n"
+      "                        [--head-dims LIST] [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
       "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
-      "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a fraction of the device's\n"
-      "CLBlast SGEMM rate; peak device memory per configuration (must grow linearly in S); decode step\n"
-      "time (append + attend, one token per sequence) against the KV-cache length. Host clock around\n"
-      "clFinish, one warm-up call, median of the samples. The 1-minute load average is printed because\n"
-      "other processes on a shared machine distort CPU timings; on a CPU device the 'cpu-norm' columns\n"
-      "divide by the process CPU time per compute unit instead, against CLBlast measured the same way\n"
-      "(not with --peak), which stays comparable under load.",
+      "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a percentage of the device's\n"
+      "reference GEMM rate (the GEMM path scalecl uses there); peak device memory per configuration (must\n"
+      "grow linearly in S); decode step time (append + attend, one token per sequence) against the KV-cache\n"
+      "length. Host clock around clFinish, one warm-up call, median (with mean and sd) of the samples. The\n"
+      "1-minute load average is printed because other processes on a shared machine distort CPU timings; on\n"
+      "a CPU device the 'cpu_norm' columns divide by the process CPU time per compute unit instead, against\n"
+      "the reference GEMM measured the same way (not with --peak), which stays comparable under load.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
+  if (sc_output_begin(&out, err)) return 2;
   const int backward = !forward_only, nS = seqs.n, nD = dhs.n, nL = declens.n;
   const long *S = seqs.v, *D = dhs.v, *L = declens.v;
 
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   const int cpu = c.dev.type == CL_DEVICE_TYPE_CPU, cus = sc_bench_compute_units(&c);
-  const double load0 = sc_bench_print_device(&c);
+  FILE *h = out.human;
+  const double load0 = sc_bench_print_device(h, &c);
   int rc = -1;
-  double sgemm = 0, sgemm_cpu = 0; /* GFLOP/s by wall time, and per CPU time x CUs ("as if idle") */
+  sc_gemm_ref ref;
   const sc_flops_opts fo = sc_flops_paper_opts();
-  cJSON *root = cJSON_CreateObject(), *jseq = cJSON_CreateArray(), *jdec = cJSON_CreateArray();
-  if (sc_bench_sgemm_ref(&c, peak, &sgemm, &sgemm_cpu, err)) goto done;
-  if (peak) {
-    printf("CLBlast SGEMM: %.1f GFLOP/s (best in %s)\n", sgemm, peak);
-  } else {
-    printf("CLBlast SGEMM 1024^3: %.1f GFLOP/s", sgemm);
-    if (cpu) printf(" (%.1f GFLOP/s per CPU time x %d CUs)", sgemm_cpu, cus);
-    printf("\n");
-  }
+  cJSON *root = NULL;
+  sc_progress prog, *pp = &prog; /* NULL once ended: the line must be gone before the tables print */
+  sc_progress_begin(pp, "bench attention", (long)nD * (nS + nL));
+  sc_table *tabs[2] = {sc_table_create("sequences", seq_cols, S_N, err), sc_table_create("decode", dec_cols, D_N, err)};
+  if (!tabs[0] || !tabs[1] || sc_bench_gemm_ref(&c, peak, &ref, err)) goto done;
+  sc_bench_print_gemm_ref(h, &c, &ref);
   if (cpu)
-    printf(
-        "CPU device: 'cpu-norm' rates divide by the process CPU time / %d CUs, i.e. what the run would reach with\n"
-        "the machine to itself; compare them with the CLBlast rate measured the same way.\n",
-        cus);
+    fprintf(h,
+            "CPU device: 'cpu_norm' rates divide by the process CPU time / %d CUs, i.e. what the run would reach with\n"
+            "the machine to itself; compare them with the reference GEMM measured the same way.\n",
+            cus);
   if (tune[0] || tune[1] || tune[2])
-    printf("tuning: fwd rows %ld, bwd key tiles %ld, work items %ld (0 = default)\n", tune[0], tune[1], tune[2]);
+    fprintf(h, "tuning: fwd rows %ld, bwd key tiles %ld, work items %ld (0 = default)\n", tune[0], tune[1], tune[2]);
   if (doc_len)
-    printf("documents of %ld tokens (FLOPs counted as one causal sequence of S, the paper's count)\n", doc_len);
-  printf("\n%4s %6s %-8s %10s %10s %8s %6s", "dh", "S", "pass", "ms", "tok/s", "GF/s", "%gemm");
-  if (cpu) printf(" | %13s %6s", "cpu-norm GF/s", "%gemm");
-  printf(" | %9s %8s\n", "peak MiB", "B/token");
-  fflush(stdout);
+    fprintf(h, "documents of %ld tokens (FLOPs counted as one causal sequence of S, the paper's count)\n", doc_len);
   seq_result first[SC_ARGS_MAX_LIST], last[SC_ARGS_MAX_LIST];
   for (int d = 0; d < nD; d++)
     for (int s = 0; s < nS; s++) {
@@ -194,72 +208,56 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)doc_len, (int)samples, backward, &x, err)) goto done;
       if (s == 0) first[d] = x;
       last[d] = x;
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddNumberToObject(e, "batch", 1);
-      cJSON_AddNumberToObject(e, "heads", (double)heads);
-      cJSON_AddNumberToObject(e, "head_dim", x.dh);
-      cJSON_AddNumberToObject(e, "seq_len", x.S);
       for (int pass = 0; pass < 1 + backward; pass++) {
-        const sc_bench_timing *t = pass ? &x.fb : &x.fwd;
-        const double f = (pass ? 3 : 1) * sc_flops_attention_core(&fo, x.S, (double)heads, x.dh, x.dh),
-                     gf = 1e-9 * f / t->wall_s, gfc = 1e-9 * f * cus / t->cpu_s;
-        printf("%4d %6d %-8s %10.2f %10.0f %8.1f %5.0f%%", x.dh, x.S, pass ? "fwd+bwd" : "fwd", 1e3 * t->wall_s,
-               x.S / t->wall_s, gf, 100 * gf / sgemm);
-        if (cpu && sgemm_cpu > 0) printf(" | %13.1f %5.0f%%", gfc, 100 * gfc / sgemm_cpu);
-        if (cpu && sgemm_cpu <= 0) printf(" | %13.1f %6s", gfc, "n/a");
-        printf(" | %9.1f %8.0f\n", x.peak_bytes / 1048576.0, (double)x.peak_bytes / x.S);
-        fflush(stdout);
-        sc_bench_json_pass(e, pass ? "fwd_bwd" : "fwd", &c, t, "flops", f, x.S, sgemm, sgemm_cpu);
+        sc_table_row(tabs[0]);
+        sc_table_num(tabs[0], S_DH, x.dh);
+        sc_table_num(tabs[0], S_SEQ, x.S);
+        sc_bench_pass_cells(tabs[0], S_PASS, &c, pass ? "fwd+bwd" : "fwd", pass ? &x.fb : &x.fwd,
+                            (pass ? 3 : 1) * sc_flops_attention_core(&fo, x.S, (double)heads, x.dh, x.dh), x.S, &ref);
+        sc_table_num(tabs[0], S_PEAK_MIB, x.peak_bytes / 1048576.0);
+        sc_table_num(tabs[0], S_BYTES_PER_TOKEN, (double)x.peak_bytes / x.S);
       }
-      cJSON_AddNumberToObject(e, "peak_device_bytes", (double)x.peak_bytes);
-      cJSON_AddItemToArray(jseq, e);
+      sc_progress_add(pp, 1);
     }
-  /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
-  for (int d = 0; d < nD && nS > 1; d++)
-    printf("dh %d: peak device memory %.0f B/token at S=%d and %.0f B/token at S=%d (ratio %.2f; 1 = linear in S)\n",
-           first[d].dh, (double)first[d].peak_bytes / first[d].S, first[d].S, (double)last[d].peak_bytes / last[d].S,
-           last[d].S, ((double)last[d].peak_bytes / last[d].S) / ((double)first[d].peak_bytes / first[d].S));
-  if (nL) {
-    printf("\n%4s %10s %10s %10s", "dh", "cache len", "step ms", "tok/s");
-    if (cpu) printf(" %14s", "cpu-norm ms");
-    printf("\n");
-  }
   for (int d = 0; d < nD; d++)
     for (int l = 0; l < nL; l++) {
-      sc_bench_timing t;
+      sc_timing t;
       const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
       if (bench_decode(&c, &cfg, 1, (int)heads, (int)L[l], (int)samples, &t, err)) goto done;
-      printf("%4ld %10ld %10.3f %10.0f", D[d], L[l], 1e3 * t.wall_s, 1 / t.wall_s);
-      if (cpu) printf(" %14.3f", 1e3 * t.cpu_s / cus);
-      printf("\n");
-      fflush(stdout);
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddNumberToObject(e, "batch", 1);
-      cJSON_AddNumberToObject(e, "heads", (double)heads);
-      cJSON_AddNumberToObject(e, "head_dim", (double)D[d]);
-      cJSON_AddNumberToObject(e, "cache_len", (double)L[l]);
-      cJSON_AddNumberToObject(e, "step_seconds", t.wall_s);
-      cJSON_AddNumberToObject(e, "step_cpu_seconds", t.cpu_s);
-      cJSON_AddItemToArray(jdec, e);
+      sc_table_row(tabs[1]);
+      sc_table_num(tabs[1], D_DH, (double)D[d]);
+      sc_table_num(tabs[1], D_LEN, (double)L[l]);
+      sc_bench_cells(tabs[1], D_MS, sc_figure_time(&t.wall, 1e3));
+      sc_table_num(tabs[1], D_TOKENS_PER_S, 1 / t.wall.median);
+      if (cpu) sc_table_num(tabs[1], D_CPU_MS, 1e3 * t.cpu_s / cus);
+      sc_progress_add(pp, 1);
     }
+  sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
-  printf("load average %.2f at end\n", load1);
-  if (json) {
-    sc_bench_json_device(root, &c, peak, sgemm, sgemm_cpu);
+  if ((root = sc_bench_json_root(&c))) {
+    sc_bench_json_gemm_ref(root, &ref);
     cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
+    cJSON_AddNumberToObject(root, "batch", 1);
+    cJSON_AddNumberToObject(root, "heads", (double)heads);
+    cJSON_AddNumberToObject(root, "samples", (double)samples);
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
     cJSON_AddNumberToObject(root, "load_average_start", load0);
     cJSON_AddNumberToObject(root, "load_average_end", load1);
-    cJSON_AddItemToObject(root, "sequences", jseq);
-    cJSON_AddItemToObject(root, "decode", jdec);
-    jseq = jdec = NULL;
-    if (sc_bench_write_json(root, json, err)) goto done;
   }
+  if (sc_output_emit(&out, root, tabs, nL ? 2 : 1, err)) goto done;
+  /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
+  for (int d = 0; d < nD && nS > 1; d++)
+    fprintf(h,
+            "dh %d: peak device memory %.0f B/token at S=%d and %.0f B/token at S=%d (ratio %.2f; 1 = linear in S)\n",
+            first[d].dh, (double)first[d].peak_bytes / first[d].S, first[d].S, (double)last[d].peak_bytes / last[d].S,
+            last[d].S, ((double)last[d].peak_bytes / last[d].S) / ((double)first[d].peak_bytes / first[d].S));
+  fprintf(h, "load average %.2f at end\n", load1);
   rc = 0;
 done:
+  sc_progress_end(pp);
   cJSON_Delete(root);
-  cJSON_Delete(jseq);
-  cJSON_Delete(jdec);
+  sc_table_destroy(tabs[0]);
+  sc_table_destroy(tabs[1]);
   sc_ctx_close(&c);
   return rc ? 1 : 0;
 }

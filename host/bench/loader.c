@@ -6,8 +6,10 @@
 
 #include "base/args.h"
 #include "base/clock.h"
+#include "base/output.h"
 #include "base/settings.h"
 #include "bench/bench.h"
+#include "bench/util.h"
 #include "data/loader.h"
 #include "data/prepare.h"
 #include "data/shards.h"
@@ -32,10 +34,23 @@ static int write_synthetic(char *dir, size_t cap, char *path, size_t pcap, sc_er
   return rc;
 }
 
+enum { C_B, C_T, C_NS, C_MTOK = C_NS + 3, C_DOCS, C_N };
+static const sc_col cols[C_N] = {
+    {"B", "windows per batch", SC_COL_NUM, NULL, 0},
+    {"T", "tokens per window - 1", SC_COL_NUM, NULL, 0},
+    {"ns_per_token", "ns", SC_COL_NUM, "%.3f", 0},
+    {"ns_per_token_mean", "ns", SC_COL_NUM, "%.3f", 0},
+    {"ns_per_token_sd", "ns", SC_COL_NUM, "%.3f", 0},
+    {"mtokens_per_s", "M tokens/s", SC_COL_NUM, "%.1f", 0},
+    {"doc_starts_per_1000", "document starts per 1000 tokens (warm-up pass)", SC_COL_NUM, "%.2f", 0},
+};
+
 int bench_loader_main(int argc, char **argv, sc_err *err) {
   const char *data = NULL;
+  sc_output out = {0};
   long B = 16, T = 1024, samples = 5, eot = SC_TOK_EOS;
   const sc_option opts[] = {
+      SC_OUTPUT_OPTIONS(&out),
       {"data", SC_OPT_STRING, &data, "SPEC",
        .help = "shard directory, glob or file (default $SCALECL_DATA_DIR/gcide, else a synthetic shard)"},
       {"B", SC_OPT_LONG, &B, "N", .help = "windows per batch", .lo = 1, .hi = 1 << 16},
@@ -44,13 +59,16 @@ int bench_loader_main(int argc, char **argv, sc_err *err) {
       {"eot", SC_OPT_LONG, &eot, "ID", .help = "document delimiter id (the byte tokenizer's end of text)", .lo = 0,
        .hi = 2147483647.0},
   };
-  const sc_args args = {"scalecl bench loader [--data SPEC] [--B N] [--T N] [--samples N] [--eot ID]",
-                        "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
-                        "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
-                        "of the B*T trained tokens: median of samples, one thread.",
-                        opts, SC_NOPTS(opts), NULL};
+  const sc_args args = {
+      "scalecl bench loader [--format table|md|csv|json] [--json FILE|-] [--data SPEC] [--B N]\n"
+      "                     [--T N] [--samples N] [--eot ID]",
+      "Samples shuffled (B, T+1) training windows with document-start flags from memory-mapped\n"
+      "shards (after one warm-up pass over the file pages) and reports the host cost per token\n"
+      "of the B*T trained tokens: median (with mean and sd) of samples, one thread.",
+      opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
+  if (sc_output_begin(&out, err)) return 2;
   char gcide[4096], tmpdir[4096] = "", synth[4096];
   struct stat st;
   if (!data) {
@@ -99,15 +117,30 @@ int bench_loader_main(int argc, char **argv, sc_err *err) {
     } while (!rc && (el = sc_now() - t0) < 0.2);
     ns[s] = el * 1e9 / ((double)batches * (double)B * (double)T);
   }
+  sc_table *t = rc ? NULL : sc_table_create("results", cols, C_N, err);
+  cJSON *root = NULL;
+  if (!rc && !t) rc = 1;
   if (!rc) {
-    printf("data: %s (%d shard%s, %llu tokens, %llu windows per epoch)\n", data, set.n, set.n == 1 ? "" : "s",
-           (unsigned long long)set.ntok, (unsigned long long)windows);
-    double med = sc_median(ns, (int)samples);
-    printf(
-        "B=%ld T=%ld: %.3f ns per token (median of %ld), %.1f M tokens/s; warm-up saw %.2f document starts per 1000 "
-        "tokens\n",
-        B, T, med, samples, 1e3 / med, 1e3 * (double)starts / (double)(warm_tokens ? warm_tokens : 1));
+    fprintf(out.human, "data: %s (%d shard%s, %llu tokens, %llu windows per epoch)\n", data, set.n,
+            set.n == 1 ? "" : "s", (unsigned long long)set.ntok, (unsigned long long)windows);
+    const sc_stats st = sc_stats_of(ns, (int)samples);
+    sc_table_row(t);
+    sc_table_num(t, C_B, (double)B);
+    sc_table_num(t, C_T, (double)T);
+    sc_bench_cells(t, C_NS, sc_figure_time(&st, 1));
+    sc_table_num(t, C_MTOK, 1e3 / st.median);
+    sc_table_num(t, C_DOCS, 1e3 * (double)starts / (double)(warm_tokens ? warm_tokens : 1));
+    if ((root = cJSON_CreateObject())) {
+      cJSON_AddStringToObject(root, "data", data);
+      cJSON_AddNumberToObject(root, "shards", set.n);
+      cJSON_AddNumberToObject(root, "tokens", (double)set.ntok);
+      cJSON_AddNumberToObject(root, "windows_per_epoch", (double)windows);
+      cJSON_AddNumberToObject(root, "samples", (double)samples);
+    }
+    rc = sc_output_emit(&out, root, &t, 1, err) ? 1 : 0;
   }
+  cJSON_Delete(root);
+  sc_table_destroy(t);
   free(tok);
   free(doc);
   free(ns);

@@ -44,16 +44,15 @@ static int measure_fma(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, cl_mem bu
     sc_kargs_begin(&ka, k, "fma_peak");
     sc_karg_mem(&ka, buf), sc_karg_f32(&ka, a), sc_karg_f32(&ka, b);
     int rc = sc_kargs_end(&ka, err);
-    double t = 0;
+    sc_timing t;
     launch_arg la = {c, k, global, "fma_peak"};
-    if (!rc) rc = sc_time_median(c, launch_once, &la, 2, o->samples, o->min_sample_s, &t, NULL, err);
+    if (!rc) rc = sc_time_calls(c, launch_once, &la, 2, o->samples, o->min_sample_s, &t, err);
     clReleaseKernel(k);
     clReleaseProgram(p);
     if (rc) return -1;
-    double gf = (double)global * fma_iters * 8.0 * widths[w] * 2.0 / t * 1e-9;
-    out->fma_by_width[w] = gf;
-    if (gf > out->fma_gflops) {
-      out->fma_gflops = gf;
+    out->fma_by_width[w] = sc_figure_rate(&t.wall, (double)global * fma_iters * 8.0 * widths[w] * 2.0 * 1e-9);
+    if (out->fma_by_width[w].median > out->fma_gflops) {
+      out->fma_gflops = out->fma_by_width[w].median;
       out->fma_best_width = widths[w];
     }
     sc_progress_add(prog, 1);
@@ -83,13 +82,13 @@ static int measure_bw_latency(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc
   sc_karg_mem(&ae, outb);
   if (sc_kargs_end(&ar, err) || sc_kargs_end(&ae, err)) goto done;
   launch_arg lr = {c, kr, n, "read_bw"};
-  double t;
-  if (sc_time_median(c, launch_once, &lr, 2, o->samples, o->min_sample_s, &t, NULL, err)) goto done;
-  out->read_gbs = (double)n * reps * 16 / t * 1e-9;
+  sc_timing t;
+  if (sc_time_calls(c, launch_once, &lr, 2, o->samples, o->min_sample_s, &t, err)) goto done;
+  out->read_gbs = sc_figure_rate(&t.wall, (double)n * reps * 16 * 1e-9);
   /* Latency is one launch plus clFinish, not amortised: min_sample_s = 0 gives one call per sample. */
   launch_arg le = {c, ke, 1, "empty"};
-  if (sc_time_median(c, launch_once, &le, 20, 101, 0.0, &t, NULL, err)) goto done;
-  out->launch_us = t * 1e6;
+  if (sc_time_calls(c, launch_once, &le, 20, 101, 0.0, &t, err)) goto done;
+  out->launch_us = sc_figure_time(&t.wall, 1e6);
   rc = 0;
 done:
   if (kr) clReleaseKernel(kr);
@@ -114,7 +113,7 @@ static int gemm_once(void *p, sc_err *err) {
 }
 
 int sc_sgemm_time(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, size_t k, int warmup, int samples,
-                  double min_sample_s, double *wall_s, double *cpu_s, sc_err *err) {
+                  double min_sample_s, sc_timing *t, sc_err *err) {
   gemm_arg g = {gemm, backend, m, n, k, NULL, NULL, NULL};
   int rc = -1;
   float *host = NULL;
@@ -125,7 +124,7 @@ int sc_sgemm_time(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, siz
       sc_buffer_create(c, m * n * 4, "GEMM C", &g.cc, err) || sc_buffer_write(c, g.a, 0, m * k * 4, host, err) ||
       sc_buffer_write(c, g.b, 0, k * n * 4, host, err))
     goto done;
-  rc = sc_time_median(c, gemm_once, &g, warmup, samples, min_sample_s, wall_s, cpu_s, err);
+  rc = sc_time_calls(c, gemm_once, &g, warmup, samples, min_sample_s, t, err);
 done:
   free(host);
   sc_buffer_release(c, g.a);
@@ -135,10 +134,10 @@ done:
 }
 
 int sc_peak_sgemm(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, size_t k, int samples, double min_sample_s,
-                  double *gflops, sc_err *err) {
-  double t;
-  if (sc_sgemm_time(c, gemm, backend, m, n, k, 2, samples, min_sample_s, &t, NULL, err)) return -1;
-  *gflops = 2.0 * (double)m * n * k / t * 1e-9;
+                  sc_figure *gflops, sc_err *err) {
+  sc_timing t;
+  if (sc_sgemm_time(c, gemm, backend, m, n, k, 2, samples, min_sample_s, &t, err)) return -1;
+  *gflops = sc_figure_rate(&t.wall, 2.0 * (double)m * n * k * 1e-9);
   return 0;
 }
 

@@ -5,20 +5,22 @@
 
 #include "ops/gemm.h"
 #include "runtime/context.h"
+#include "runtime/timing.h"
 
 #define SC_PEAK_MAX_GEMM 4
 
 typedef struct {
   size_t m, n, k;
-  double clblast_gflops, own_gflops;
+  sc_figure clblast_gflops, own_gflops;
 } sc_peak_gemm;
 
+/* Figures over the samples (median, mean, sd) in GFLOP/s, GB/s and microseconds. */
 typedef struct {
-  double fma_gflops; /* best over vector widths */
+  double fma_gflops; /* best median over vector widths */
   int fma_best_width;
-  double fma_by_width[5]; /* widths 1, 2, 4, 8, 16 */
-  double read_gbs;
-  double launch_us;
+  sc_figure fma_by_width[5]; /* widths 1, 2, 4, 8, 16 */
+  sc_figure read_gbs;
+  sc_figure launch_us;
   int n_gemm;
   sc_peak_gemm gemm[SC_PEAK_MAX_GEMM];
   int api_backend; /* sc_gemm_backend that the GEMM API uses by default on this device */
@@ -33,12 +35,11 @@ typedef struct {
 } sc_peak_opts;
 
 int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err);
-/* Times one SGEMM shape through a backend on resident buffers (sc_time_median after `warmup` calls): median
- * seconds per call and, when cpu_s is not NULL, process CPU seconds per timed call. */
+/* Times one SGEMM shape through a backend on resident buffers (sc_time_calls after `warmup` calls). */
 int sc_sgemm_time(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, size_t k, int warmup, int samples,
-                  double min_sample_s, double *wall_s, double *cpu_s, sc_err *err);
-/* Measures one SGEMM shape through a backend after 2 warm-up calls; GFLOP/s = 2MNK / median time. */
+                  double min_sample_s, sc_timing *t, sc_err *err);
+/* Measures one SGEMM shape through a backend after 2 warm-up calls; GFLOP/s = 2MNK / time per call. */
 int sc_peak_sgemm(sc_ctx *c, sc_gemm *gemm, int backend, size_t m, size_t n, size_t k, int samples, double min_sample_s,
-                  double *gflops, sc_err *err);
+                  sc_figure *gflops, sc_err *err);
 
 #endif

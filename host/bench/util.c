@@ -1,11 +1,10 @@
 #include "bench/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/settings.h"
-#include "base/version.h"
 #include "bench/peak.h"
 #include "ops/gemm.h"
 
@@ -40,89 +39,103 @@ double sc_loadavg(void) {
   return l1;
 }
 
-int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_bench_timing *t,
-                  sc_err *err) {
-  return sc_time_median(c, fn, arg, 1, samples, min_sample_s, &t->wall_s, &t->cpu_s, err);
+int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_timing *t, sc_err *err) {
+  return sc_time_calls(c, fn, arg, 1, samples, min_sample_s, t, err);
 }
 
-static int read_peak_sgemm(const char *path, double *gflops, sc_err *err) {
+/* The best sgemm[] rate of the file's gemm_api_backend. */
+static int read_peak_gemm(const char *path, sc_gemm_ref *r, sc_err *err) {
   char *text;
-  *gflops = 0;
   if (sc_read_file(path, &text, NULL, err)) return -1;
   cJSON *root = cJSON_Parse(text);
   free(text);
+  const cJSON *api = root ? cJSON_GetObjectItemCaseSensitive(root, "gemm_api_backend") : NULL;
+  r->backend =
+      sc_gemm_backend_name(cJSON_IsString(api) && !strcmp(api->valuestring, "own") ? SC_GEMM_OWN : SC_GEMM_CLBLAST);
+  char key[32];
+  snprintf(key, sizeof key, "%s_gflops", r->backend);
   const cJSON *g = root ? cJSON_GetObjectItemCaseSensitive(root, "sgemm") : NULL, *e;
   cJSON_ArrayForEach(e, g) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "clblast_gflops");
-    if (cJSON_IsNumber(v) && v->valuedouble > *gflops) *gflops = v->valuedouble;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
+    if (cJSON_IsNumber(v) && v->valuedouble > r->gflops) r->gflops = v->valuedouble;
   }
   cJSON_Delete(root);
-  if (*gflops <= 0)
-    return sc_fail(err, "%s: no sgemm[].clblast_gflops found; write the file with `scalecl peak --json FILE`", path);
+  if (r->gflops <= 0)
+    return sc_fail(err, "%s: no sgemm[].%s found; write the file with `scalecl peak --json FILE` (without --no-gemm)",
+                   path, key);
   return 0;
 }
 
-int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double *cpu_gflops, sc_err *err) {
-  *cpu_gflops = 0;
-  if (peak_path) return read_peak_sgemm(peak_path, gflops, err) ? sc_wrap(err, "--peak ") : 0;
-  sc_bench_timing t;
+int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *err) {
+  *r = (sc_gemm_ref){NULL, 0, 0, peak_path ? peak_path : "measured 1024x1024x1024"};
+  if (peak_path) return read_peak_gemm(peak_path, r, err) ? sc_wrap(err, "--peak ") : 0;
+  sc_timing t;
   sc_gemm *gemm;
   if (sc_gemm_create(c, &gemm, err)) return -1;
-  int rc = sc_sgemm_time(c, gemm, SC_GEMM_CLBLAST, 1024, 1024, 1024, 1, 5, 0.2, &t.wall_s, &t.cpu_s, err);
+  const sc_gemm_backend be = sc_gemm_default(gemm);
+  int rc = sc_sgemm_time(c, gemm, be, 1024, 1024, 1024, 1, 5, 0.2, &t, err);
   sc_gemm_destroy(gemm);
   if (rc) return -1;
-  *gflops = 2e-9 * 1024 * 1024 * 1024 / t.wall_s;
-  *cpu_gflops = 2e-9 * 1024 * 1024 * 1024 * sc_bench_compute_units(c) / t.cpu_s;
+  r->backend = sc_gemm_backend_name(be);
+  r->gflops = 2e-9 * 1024 * 1024 * 1024 / t.wall.median;
+  if (c->dev.type == CL_DEVICE_TYPE_CPU)
+    r->cpu_gflops = 2e-9 * 1024 * 1024 * 1024 * sc_bench_compute_units(c) / t.cpu_s;
   return 0;
 }
 
-double sc_bench_print_device(const sc_ctx *c) {
+void sc_bench_print_gemm_ref(FILE *f, const sc_ctx *c, const sc_gemm_ref *r) {
+  fprintf(f, "reference GEMM for pct_gemm: %s (the path scalecl's GEMM uses on this device), %.1f GFLOP/s", r->backend,
+          r->gflops);
+  if (r->cpu_gflops > 0)
+    fprintf(f, " (%.1f GFLOP/s per CPU time x %d CUs, for cpu_norm_pct_gemm)", r->cpu_gflops,
+            sc_bench_compute_units(c));
+  fprintf(f, "; source: %s\n", r->source);
+}
+
+void sc_bench_json_gemm_ref(cJSON *root, const sc_gemm_ref *r) {
+  cJSON_AddStringToObject(root, "gemm_ref_backend", r->backend);
+  cJSON_AddNumberToObject(root, "gemm_ref_gflops", r->gflops);
+  if (r->cpu_gflops > 0) cJSON_AddNumberToObject(root, "gemm_ref_cpu_norm_gflops", r->cpu_gflops);
+  cJSON_AddStringToObject(root, "gemm_ref_source", r->source);
+}
+
+double sc_bench_print_device(FILE *f, const sc_ctx *c) {
   const double load = sc_loadavg();
-  printf("device: %s (%s, %d CUs); load average %.2f at start\n", c->dev.name, c->dev.platform_name,
-         sc_bench_compute_units(c), load);
-  fflush(stdout);
+  fprintf(f, "device: %s (%s, %d CUs, driver %s); load average %.2f at start\n", c->dev.name, c->dev.platform_name,
+          sc_bench_compute_units(c), c->dev.driver_version, load);
+  fflush(f);
   return load;
 }
 
-void sc_bench_json_pass(cJSON *root, const char *name, const sc_ctx *c, const sc_bench_timing *t, const char *flops_key,
-                        double flops, double tokens, double sgemm, double sgemm_cpu) {
-  const double gf = 1e-9 * flops / t->wall_s, gfc = 1e-9 * flops * sc_bench_compute_units(c) / t->cpu_s;
-  cJSON *j = cJSON_AddObjectToObject(root, name);
-  cJSON_AddNumberToObject(j, "seconds", t->wall_s);
-  cJSON_AddNumberToObject(j, "cpu_seconds", t->cpu_s);
-  cJSON_AddNumberToObject(j, flops_key, flops);
-  cJSON_AddNumberToObject(j, "tokens_per_s", tokens / t->wall_s);
-  cJSON_AddNumberToObject(j, "gflops", gf);
-  cJSON_AddNumberToObject(j, "fraction_of_sgemm", gf / sgemm);
-  if (c->dev.type == CL_DEVICE_TYPE_CPU && sgemm_cpu > 0)
-    cJSON_AddNumberToObject(j, "cpu_norm_fraction_of_sgemm", gfc / sgemm_cpu);
-}
-
-void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops) {
-  cJSON_AddStringToObject(root, "device", c->dev.name);
-  cJSON_AddStringToObject(root, "platform", c->dev.platform_name);
-  cJSON_AddNumberToObject(root, "compute_units", sc_bench_compute_units(c));
-  cJSON_AddNumberToObject(root, "clblast_sgemm_gflops", gflops);
-  if (!peak_path && c->dev.type == CL_DEVICE_TYPE_CPU)
-    cJSON_AddNumberToObject(root, "clblast_sgemm_cpu_norm_gflops", cpu_gflops);
-  cJSON_AddStringToObject(root, "clblast_sgemm_source", peak_path ? peak_path : "measured 1024x1024x1024");
-}
-
-int sc_bench_write_json(cJSON *root, const char *path, sc_err *err) {
-  cJSON *version = sc_version_json(), *settings = sc_settings_json();
-  if (!version || !settings || !cJSON_AddItemToObject(root, "scalecl", version) ||
-      !cJSON_AddItemToObject(root, "settings", settings)) {
-    cJSON_Delete(version);
-    cJSON_Delete(settings);
-    return sc_fail(err, "out of memory formatting JSON");
+cJSON *sc_bench_json_root(const sc_ctx *c) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root || !cJSON_AddStringToObject(root, "device", c->dev.name) ||
+      !cJSON_AddStringToObject(root, "platform", c->dev.platform_name) ||
+      !cJSON_AddStringToObject(root, "driver_version", c->dev.driver_version) ||
+      !cJSON_AddStringToObject(root, "device_type", sc_device_type_name(c->dev.type)) ||
+      !cJSON_AddNumberToObject(root, "compute_units", c->dev.compute_units)) {
+    cJSON_Delete(root);
+    return NULL;
   }
-  char *text = cJSON_Print(root);
-  if (!text) return sc_fail(err, "out of memory formatting JSON");
-  int rc = 0;
-  if (!strcmp(path, "-"))
-    printf("%s\n", text);
-  else
-    rc = sc_write_file_atomic(path, text, strlen(text), err);
-  free(text);
-  return rc;
+  return root;
+}
+
+void sc_bench_cells(sc_table *t, int col, sc_figure f) {
+  sc_table_num(t, col, f.median);
+  sc_table_num(t, col + 1, f.mean);
+  sc_table_num(t, col + 2, f.sd);
+}
+
+void sc_bench_pass_cells(sc_table *t, int first, const sc_ctx *c, const char *pass, const sc_timing *tm, double flops,
+                         double tokens, const sc_gemm_ref *ref) {
+  const double gf = 1e-9 * flops / tm->wall.median;
+  sc_table_str(t, first, pass);
+  sc_bench_cells(t, first + 1, sc_figure_time(&tm->wall, 1e3));
+  sc_table_num(t, first + 4, tokens / tm->wall.median);
+  sc_table_num(t, first + 5, gf);
+  sc_table_num(t, first + 6, 100 * gf / ref->gflops);
+  if (c->dev.type != CL_DEVICE_TYPE_CPU) return;
+  const double gfc = 1e-9 * flops * sc_bench_compute_units(c) / tm->cpu_s;
+  sc_table_num(t, first + 7, gfc);
+  if (ref->cpu_gflops > 0) sc_table_num(t, first + 8, 100 * gfc / ref->cpu_gflops);
 }

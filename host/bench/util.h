@@ -1,10 +1,13 @@
-/* Helpers shared by the `scalecl bench` topics: random device inputs, timing with process CPU
- * time, machine load, the reference SGEMM rate and the --json output. */
+/* Helpers shared by the `scalecl bench` topics and `scalecl peak`: random device inputs, timing with process CPU
+ * time, machine load, the reference GEMM rate, the columns every throughput table shares, and the device fields of
+ * the JSON document (base/output.h writes it). */
 #ifndef SCALECL_BENCH_UTIL_H
 #define SCALECL_BENCH_UTIL_H
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
+#include "base/table.h"
 #include "runtime/timing.h"
 
 /* Writes n floats uniform in [lo, hi) from a fixed LCG started at seed into m. */
@@ -17,32 +20,54 @@ double sc_loadavg(void);
 /* The 1- and 5-minute load averages (each -1 if unknown). */
 void sc_loadavg2(double *l1, double *l5);
 
-/* Wall time (median per call) and process CPU time per call. On a CPU device the CPU time is what the calls
- * cost whatever else runs on the machine, so rates from it stay comparable on a shared host. */
+/* One untimed warm-up call (PoCL generates code at the first launch), then sc_time_calls over `samples` samples of
+ * at least min_sample_s each. */
+int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_timing *t, sc_err *err);
+
+/* The reference GEMM rate that efficiencies ("pct_gemm") divide by: the GEMM path scalecl itself uses on the device
+ * (sc_gemm_default: $SCALECL_GEMM, else the device profile's gemm_backend, else CLBlast). */
 typedef struct {
-  double wall_s, cpu_s;
-} sc_bench_timing;
-/* One untimed warm-up call (PoCL generates code at the first launch), then sc_time_median over `samples`
- * samples of at least min_sample_s each. */
-int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_bench_timing *t,
-                  sc_err *err);
+  const char *backend; /* sc_gemm_backend_name: "clblast" or "own" */
+  double gflops;       /* by wall time */
+  double cpu_gflops;   /* by process CPU time per compute unit on a CPU device; 0 when not measured */
+  const char *source;  /* the --peak file, or "measured 1024x1024x1024" */
+} sc_gemm_ref;
+/* From a `scalecl peak --json` file when peak_path is set (the best sgemm[] rate of its gemm_api_backend; CLBlast
+ * for files without one), else SGEMM at 1024^3 measured here through the API backend as sc_bench_time does (median
+ * of 5 samples of at least 0.2 s). */
+int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *err);
+/* Prints the reference as one line: its backend, rate and source. */
+void sc_bench_print_gemm_ref(FILE *f, const sc_ctx *c, const sc_gemm_ref *r);
+/* Adds gemm_ref_backend, gemm_ref_gflops, gemm_ref_source and (when measured) gemm_ref_cpu_norm_gflops. */
+void sc_bench_json_gemm_ref(cJSON *root, const sc_gemm_ref *r);
 
-/* The device's reference rate in GFLOP/s: the best sgemm[].clblast_gflops of a `scalecl peak --json` file when
- * peak_path is set (cpu_gflops 0), else CLBlast SGEMM at 1024^3 measured here as sc_bench_time does (one warm-up
- * call, median of 5 samples of at least 0.2 s), by wall time and by process CPU time per compute unit. */
-int sc_bench_sgemm_ref(sc_ctx *c, const char *peak_path, double *gflops, double *cpu_gflops, sc_err *err);
-/* Prints "device: NAME (PLATFORM, N CUs); load average L at start" and returns L (see sc_loadavg). */
-double sc_bench_print_device(const sc_ctx *c);
+/* Prints "device: NAME (PLATFORM, N CUs, driver D); load average L at start" to f and returns L. */
+double sc_bench_print_device(FILE *f, const sc_ctx *c);
+/* A JSON document root holding the device: device (its name), platform, driver_version, device_type and
+ * compute_units; NULL when out of memory. */
+cJSON *sc_bench_json_root(const sc_ctx *c);
 
-/* Adds root[name] for one timed pass of `flops` (stored under flops_key) over `tokens`: seconds, cpu_seconds,
- * tokens_per_s, gflops and fraction_of_sgemm by wall time, and on a CPU device with a measured cpu-norm
- * reference (sgemm_cpu > 0) cpu_norm_fraction_of_sgemm by process CPU time per compute unit. */
-void sc_bench_json_pass(cJSON *root, const char *name, const sc_ctx *c, const sc_bench_timing *t, const char *flops_key,
-                        double flops, double tokens, double sgemm, double sgemm_cpu);
-/* Adds device, platform, compute_units and the reference rate with its source to a bench's JSON root. */
-void sc_bench_json_device(cJSON *root, const sc_ctx *c, const char *peak_path, double gflops, double cpu_gflops);
-/* Adds the version ("scalecl") and the settings ("settings") that produced the numbers to root, then prints it
- * to stdout when path is "-", else writes it to path atomically. */
-int sc_bench_write_json(cJSON *root, const char *path, sc_err *err);
+/* Sets columns col, col + 1 and col + 2 of the table's last row to the figure's median, mean and sd. */
+void sc_bench_cells(sc_table *t, int col, sc_figure f);
+
+/* The columns of one timed pass that the throughput tables share (bench mlstm, bench attention), in this order
+ * inside a table's columns; sc_bench_pass_cells fills them from the pass's first column on. */
+/* clang-format off */
+#define SC_BENCH_PASS_COLUMNS                                                                   \
+  {"pass", NULL, SC_COL_STR, NULL, 0},                                                          \
+  {"ms", "ms", SC_COL_NUM, "%.2f", 0},                                                          \
+  {"ms_mean", "ms", SC_COL_NUM, "%.2f", 0},                                                     \
+  {"ms_sd", "ms", SC_COL_NUM, "%.2f", 0},                                                       \
+  {"tokens_per_s", "tokens/s", SC_COL_NUM, "%.0f", 0},                                          \
+  {"gflops", "GFLOP/s", SC_COL_NUM, "%.1f", 0},                                                 \
+  {"pct_gemm", "% of gemm_ref_gflops", SC_COL_NUM, "%.0f", 0},                                  \
+  {"cpu_norm_gflops", "GFLOP/s by process CPU time / compute units", SC_COL_NUM, "%.1f", 0},    \
+  {"cpu_norm_pct_gemm", "% of gemm_ref_cpu_norm_gflops", SC_COL_NUM, "%.0f", 0}
+/* clang-format on */
+enum { SC_BENCH_PASS_NCOLS = 9 };
+/* One pass of `flops` FLOPs over `tokens` tokens: its name, ms, tokens/s, GFLOP/s and the fraction of the
+ * reference in percent; on a CPU device also the rates by process CPU time per compute unit. */
+void sc_bench_pass_cells(sc_table *t, int first, const sc_ctx *c, const char *pass, const sc_timing *tm, double flops,
+                         double tokens, const sc_gemm_ref *ref);
 
 #endif

@@ -3,48 +3,107 @@
 #include <stdlib.h>
 
 #include "base/args.h"
+#include "base/output.h"
 #include "base/settings.h"
 #include "cli/commands.h"
 #include "runtime/context.h"
 
-static cJSON *device_json(const sc_device_info *d, int is_default) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "index", d->index);
-  cJSON_AddBoolToObject(o, "default", is_default);
-  cJSON_AddStringToObject(o, "platform", d->platform_name);
-  cJSON_AddStringToObject(o, "platform_version", d->platform_version);
-  cJSON_AddStringToObject(o, "name", d->name);
-  cJSON_AddStringToObject(o, "vendor", d->vendor);
-  cJSON_AddStringToObject(o, "type", sc_device_type_name(d->type));
-  cJSON_AddStringToObject(o, "device_version", d->device_version);
-  cJSON_AddStringToObject(o, "driver_version", d->driver_version);
-  cJSON_AddStringToObject(o, "opencl_c_version", d->opencl_c_version);
-  cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
-  cJSON_AddNumberToObject(o, "max_clock_mhz", d->max_clock_mhz);
-  cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem);
-  cJSON_AddNumberToObject(o, "local_mem_bytes", (double)d->local_mem);
-  cJSON_AddNumberToObject(o, "max_alloc_bytes", (double)d->max_alloc);
-  cJSON_AddNumberToObject(o, "max_work_group_size", (double)d->max_wg);
-  cJSON_AddNumberToObject(o, "preferred_work_group_multiple", (double)d->pref_wg_multiple);
-  cJSON_AddBoolToObject(o, "fp16", d->has_fp16);
-  cJSON_AddBoolToObject(o, "fp64", d->has_fp64);
-  cJSON_AddBoolToObject(o, "subgroups", d->has_subgroups);
-  cJSON_AddStringToObject(o, "extensions", d->extensions ? d->extensions : "");
-  return o;
+enum {
+  C_INDEX,
+  C_DEFAULT,
+  C_TYPE,
+  C_PLATFORM,
+  C_PLATFORM_VERSION,
+  C_NAME,
+  C_VENDOR,
+  C_DEVICE_VERSION,
+  C_DRIVER,
+  C_CL_C,
+  C_CUS,
+  C_CLOCK,
+  C_GLOBAL_GIB,
+  C_GLOBAL,
+  C_LOCAL_KIB,
+  C_LOCAL,
+  C_ALLOC_GIB,
+  C_ALLOC,
+  C_WG,
+  C_WG_MULT,
+  C_FP16,
+  C_FP64,
+  C_SUBGROUPS,
+  C_EXTENSIONS,
+  C_N
+};
+static const sc_col cols[C_N] = {
+    {"index", NULL, SC_COL_NUM, NULL, 0},
+    {"default", NULL, SC_COL_BOOL, NULL, 0},
+    {"type", NULL, SC_COL_STR, NULL, 0},
+    {"platform", NULL, SC_COL_STR, NULL, 0},
+    {"platform_version", NULL, SC_COL_STR, NULL, 1},
+    {"name", NULL, SC_COL_STR, NULL, 0},
+    {"vendor", NULL, SC_COL_STR, NULL, 0},
+    {"device_version", NULL, SC_COL_STR, NULL, 1},
+    {"driver_version", NULL, SC_COL_STR, NULL, 0},
+    {"opencl_c_version", NULL, SC_COL_STR, NULL, 0},
+    {"compute_units", NULL, SC_COL_NUM, NULL, 0},
+    {"max_clock_mhz", "MHz", SC_COL_NUM, NULL, 1},
+    {"global_mem_gib", "GiB", SC_COL_NUM, "%.1f", 0},
+    {"global_mem_bytes", "B", SC_COL_NUM, NULL, 1},
+    {"local_mem_kib", "KiB", SC_COL_NUM, "%.0f", 0},
+    {"local_mem_bytes", "B", SC_COL_NUM, NULL, 1},
+    {"max_alloc_gib", "GiB", SC_COL_NUM, "%.1f", 0},
+    {"max_alloc_bytes", "B", SC_COL_NUM, NULL, 1},
+    {"max_work_group_size", NULL, SC_COL_NUM, NULL, 0},
+    {"preferred_work_group_multiple", NULL, SC_COL_NUM, NULL, 0},
+    {"fp16", NULL, SC_COL_BOOL, NULL, 0},
+    {"fp64", NULL, SC_COL_BOOL, NULL, 0},
+    {"subgroups", NULL, SC_COL_BOOL, NULL, 0},
+    {"extensions", NULL, SC_COL_STR, NULL, 1},
+};
+
+static void device_row(sc_table *t, const sc_device_info *d, int is_default) {
+  sc_table_row(t);
+  sc_table_num(t, C_INDEX, d->index);
+  sc_table_bool(t, C_DEFAULT, is_default);
+  sc_table_str(t, C_TYPE, sc_device_type_name(d->type));
+  const char *strs[] = {d->platform_name,  d->platform_version, d->name, d->vendor, d->device_version,
+                        d->driver_version, d->opencl_c_version};
+  for (int j = 0; j < 7; j++) sc_table_str(t, C_PLATFORM + j, strs[j]);
+  sc_table_num(t, C_CUS, d->compute_units);
+  sc_table_num(t, C_CLOCK, d->max_clock_mhz);
+  sc_table_num(t, C_GLOBAL_GIB, (double)d->global_mem / 1073741824.0);
+  sc_table_num(t, C_GLOBAL, (double)d->global_mem);
+  sc_table_num(t, C_LOCAL_KIB, (double)d->local_mem / 1024.0);
+  sc_table_num(t, C_LOCAL, (double)d->local_mem);
+  sc_table_num(t, C_ALLOC_GIB, (double)d->max_alloc / 1073741824.0);
+  sc_table_num(t, C_ALLOC, (double)d->max_alloc);
+  sc_table_num(t, C_WG, (double)d->max_wg);
+  sc_table_num(t, C_WG_MULT, (double)d->pref_wg_multiple);
+  sc_table_bool(t, C_FP16, d->has_fp16);
+  sc_table_bool(t, C_FP64, d->has_fp64);
+  sc_table_bool(t, C_SUBGROUPS, d->has_subgroups);
+  sc_table_str(t, C_EXTENSIONS, d->extensions ? d->extensions : "");
 }
 
 int cmd_devices(int argc, char **argv, sc_err *err) {
   int json = 0;
-  const sc_option opts[] = {{"json", SC_OPT_FLAG, &json, NULL, .help = "print the devices as a JSON array"}};
+  sc_output out = {0};
+  const sc_option opts[] = {
+      SC_OUTPUT_FORMAT_OPTION(&out),
+      {"json", SC_OPT_FLAG, &json, NULL, .help = "as --format json: the devices under \"devices\""},
+  };
   const sc_args args = {
-      "scalecl devices [--json]",
+      "scalecl devices [--format table|md|csv|json] [--json]",
       "Lists every OpenCL device of every platform with its probed capabilities.\n"
       "The device other commands use (marked *) is the one SCALECL_DEVICE names, else the first GPU,\n"
       "else the first CPU; --device on other commands selects by index or by a substring of platform,\n"
-      "vendor or device name.",
+      "vendor or device name. The table leaves out the byte counts, clock and extensions that CSV and JSON carry.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
+  if (json) out.json = "-"; /* the flag is --json - of the convention */
+  if (sc_output_begin(&out, err)) return 2;
   sc_device_info *devs;
   int n, def;
   if (sc_cl_enumerate(&devs, &n, err)) return 1;
@@ -58,26 +117,12 @@ int cmd_devices(int argc, char **argv, sc_err *err) {
             sel);
   }
   for (int i = 0; i < n; i++) sc_probe_wg_multiple(NULL, &devs[i]);
-  if (json) {
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, device_json(&devs[i], i == def));
-    char *s = cJSON_Print(arr);
-    printf("%s\n", s ? s : "[]");
-    free(s);
-    cJSON_Delete(arr);
-  } else {
-    printf("%-3s %-5s %-28s %-40s %4s %9s %7s %9s %5s %4s %-8s %s\n", "#", "type", "platform", "device", "CUs",
-           "global", "local", "max-alloc", "maxWG", "WGx", "CL C", "fp16/fp64/subgroups");
-    for (int i = 0; i < n; i++) {
-      const sc_device_info *d = &devs[i];
-      printf("%2d%c %-5s %-28.28s %-40.40s %4u %7.1fGi %5.0fKi %7.1fGi %5zu %4zu %-8.8s %s/%s/%s\n",
-             i, i == def ? '*' : ' ', sc_device_type_name(d->type),
-             d->platform_name, d->name, d->compute_units, d->global_mem / 1073741824.0, d->local_mem / 1024.0,
-             d->max_alloc / 1073741824.0, d->max_wg, d->pref_wg_multiple, d->opencl_c_version + (d->opencl_c_version[0] == 'O' ? 9 : 0),
-             d->has_fp16 ? "yes" : "no", d->has_fp64 ? "yes" : "no", d->has_subgroups ? "yes" : "no");
-      printf("    vendor: %s | device version: %s | driver: %s\n", d->vendor, d->device_version, d->driver_version);
-    }
-  }
+  sc_table *t = sc_table_create("devices", cols, C_N, err);
+  for (int i = 0; t && i < n; i++) device_row(t, &devs[i], i == def);
+  cJSON *root = cJSON_CreateObject();
+  const int rc = !t || sc_output_emit(&out, root, &t, 1, err);
+  cJSON_Delete(root);
+  sc_table_destroy(t);
   sc_cl_free_devices(devs, n);
-  return 0;
+  return rc;
 }

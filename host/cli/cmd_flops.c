@@ -5,45 +5,86 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "base/output.h"
 #include "cli/commands.h"
 #include "model/config.h"
 #include "model/flops.h"
 #include "model/presets.h"
 
-static cJSON *flops_json(const sc_model_config *c, long ctx, const sc_flops_opts *o, const sc_flops *fw) {
-  cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "model", c->name);
-  cJSON_AddStringToObject(j, "origin", c->origin);
-  cJSON_AddStringToObject(j, "arch", sc_arch_name(c->arch));
-  cJSON_AddNumberToObject(j, "ctx", (double)ctx);
-  cJSON_AddStringToObject(j, "mode", sc_flops_mode_name(o, c->arch));
-  cJSON_AddNumberToObject(j, "n_params", (double)sc_model_params(c));
-  cJSON_AddNumberToObject(j, "d_model", (double)c->d_model);
-  cJSON_AddNumberToObject(j, "n_layers", (double)c->n_layers);
-  cJSON_AddNumberToObject(j, "n_heads", (double)c->n_heads);
-  cJSON_AddNumberToObject(j, "d_qk", (double)c->d_qk);
-  cJSON_AddNumberToObject(j, "d_v", (double)c->d_v);
-  cJSON_AddNumberToObject(j, "d_ff", (double)c->d_ff);
-  cJSON_AddNumberToObject(j, "vocab_size", (double)c->vocab_size);
-  if (c->arch == SC_ARCH_XLSTM) cJSON_AddNumberToObject(j, "chunk_size", (double)c->chunk_size);
-  cJSON_AddNumberToObject(j, "fw_flops_per_seq", fw->total);
-  cJSON_AddNumberToObject(j, "linear", fw->linear);
-  cJSON_AddNumberToObject(j, "seq_mix", fw->seq_mix);
-  cJSON_AddNumberToObject(j, "other", fw->other);
-  cJSON_AddNumberToObject(j, "fw_flops_per_token", fw->total / (double)ctx);
-  cJSON_AddNumberToObject(j, "train_flops_per_seq", sc_flops_train_per_seq(fw));
-  cJSON_AddNumberToObject(j, "train_flops_per_token", sc_flops_train_per_token(fw, ctx));
-  cJSON_AddNumberToObject(j, "six_n", 6.0 * (double)sc_model_params(c));
-  return j;
-}
+/* One column per key of a model's FLOP accounting; the wide ones are in CSV and JSON only. */
+enum {
+  C_MODEL,
+  C_ORIGIN,
+  C_ARCH,
+  C_CTX,
+  C_MODE,
+  C_PARAMS,
+  C_D,
+  C_LAYERS,
+  C_HEADS,
+  C_DQK,
+  C_DV,
+  C_DFF,
+  C_VOCAB,
+  C_CHUNK,
+  C_FW_SEQ,
+  C_LINEAR,
+  C_SEQ_MIX,
+  C_OTHER,
+  C_FW_TOKEN,
+  C_TRAIN_SEQ,
+  C_TRAIN_TOKEN,
+  C_SIX_N,
+  C_OVER_6N,
+  C_N
+};
+static const sc_col cols[C_N] = {
+    {"model", NULL, SC_COL_STR, NULL, 0},
+    {"origin", NULL, SC_COL_STR, NULL, 1},
+    {"arch", NULL, SC_COL_STR, NULL, 0},
+    {"ctx", "tokens", SC_COL_NUM, NULL, 1},
+    {"mode", NULL, SC_COL_STR, NULL, 1},
+    {"n_params", NULL, SC_COL_NUM, "%.0f", 0},
+    {"d_model", NULL, SC_COL_NUM, NULL, 0},
+    {"n_layers", NULL, SC_COL_NUM, NULL, 0},
+    {"n_heads", NULL, SC_COL_NUM, NULL, 0},
+    {"d_qk", NULL, SC_COL_NUM, NULL, 0},
+    {"d_v", NULL, SC_COL_NUM, NULL, 0},
+    {"d_ff", NULL, SC_COL_NUM, NULL, 0},
+    {"vocab_size", NULL, SC_COL_NUM, NULL, 1},
+    {"chunk_size", "tokens", SC_COL_NUM, NULL, 0},
+    {"fw_flops_per_seq", "FLOP", SC_COL_NUM, NULL, 1},
+    {"linear", "FLOP per sequence", SC_COL_NUM, NULL, 1},
+    {"seq_mix", "FLOP per sequence", SC_COL_NUM, NULL, 1},
+    {"other", "FLOP per sequence", SC_COL_NUM, NULL, 1},
+    {"fw_flops_per_token", "FLOP", SC_COL_NUM, "%.4e", 0},
+    {"train_flops_per_seq", "FLOP", SC_COL_NUM, NULL, 1},
+    {"train_flops_per_token", "FLOP", SC_COL_NUM, "%.4e", 0},
+    {"six_n", "FLOP per token", SC_COL_NUM, NULL, 1},
+    {"train_over_6n", NULL, SC_COL_NUM, "%.4f", 0},
+};
 
-static int print_json(cJSON *j, sc_err *err) {
-  char *s = cJSON_Print(j);
-  cJSON_Delete(j);
-  if (!s) return sc_fail(err, "out of host memory printing JSON"), 1;
-  printf("%s\n", s);
-  free(s);
-  return 0;
+static void flops_row(sc_table *t, const sc_model_config *c, long ctx, const sc_flops_opts *o, const sc_flops *fw) {
+  const double n = (double)sc_model_params(c), tpt = sc_flops_train_per_token(fw, ctx);
+  sc_table_row(t);
+  sc_table_str(t, C_MODEL, c->name);
+  sc_table_str(t, C_ORIGIN, c->origin);
+  sc_table_str(t, C_ARCH, sc_arch_name(c->arch));
+  sc_table_num(t, C_CTX, (double)ctx);
+  sc_table_str(t, C_MODE, sc_flops_mode_name(o, c->arch));
+  sc_table_num(t, C_PARAMS, n);
+  const long dims[] = {c->d_model, c->n_layers, c->n_heads, c->d_qk, c->d_v, c->d_ff, c->vocab_size};
+  for (int j = 0; j < 7; j++) sc_table_num(t, C_D + j, (double)dims[j]);
+  if (c->arch == SC_ARCH_XLSTM) sc_table_num(t, C_CHUNK, (double)c->chunk_size);
+  sc_table_num(t, C_FW_SEQ, fw->total);
+  sc_table_num(t, C_LINEAR, fw->linear);
+  sc_table_num(t, C_SEQ_MIX, fw->seq_mix);
+  sc_table_num(t, C_OTHER, fw->other);
+  sc_table_num(t, C_FW_TOKEN, fw->total / (double)ctx);
+  sc_table_num(t, C_TRAIN_SEQ, sc_flops_train_per_seq(fw));
+  sc_table_num(t, C_TRAIN_TOKEN, tpt);
+  sc_table_num(t, C_SIX_N, 6.0 * n);
+  sc_table_num(t, C_OVER_6N, tpt / (6.0 * n));
 }
 
 static void print_shape(const sc_model_config *c) {
@@ -82,46 +123,46 @@ static void mode_opts(const char *mode, sc_flops_opts o[2]) {
     sc_flops_set_mode(&o[SC_ARCH_LLAMA], SC_ARCH_LLAMA, mode, &ignore);
 }
 
-static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], int json, sc_err *err) {
+static int run_table(long ctx, const char *mode, const sc_flops_opts opts[2], const sc_output *out, sc_err *err) {
   char dir[4096];
   sc_model_config *cfgs;
   int n, rc = 0;
   if (sc_models_dir(dir, sizeof dir, err) || sc_preset_configs(dir, &cfgs, &n, err)) return 1;
   qsort(cfgs, (size_t)n, sizeof *cfgs, cmp_preset);
-  cJSON *arr = json ? cJSON_CreateArray() : NULL;
-  if (!json)
-    printf("%-22s %-5s %14s %5s %4s %4s %9s %6s %5s %12s %12s %7s\n", "preset", "arch", "params", "d", "L", "NH",
-           "d_qk/d_v", "d_ff", "chunk", "fw/token", "train/token", "/6N");
-  for (int i = 0; i < n && !rc; i++) {
-    const sc_model_config *c = &cfgs[i];
-    const sc_flops_opts *o = &opts[c->arch];
+  sc_table *t = sc_table_create("presets", cols, C_N, err);
+  for (int i = 0; t && i < n && !rc; i++) {
     sc_flops fw;
-    if (sc_flops_forward(c, ctx, o, &fw, err)) {
-      rc = 1;
-      break;
-    }
-    if (json) {
-      cJSON_AddItemToArray(arr, flops_json(c, ctx, o, &fw));
-      continue;
-    }
-    char dims[32], chunk[16];
-    snprintf(dims, sizeof dims, "%ld/%ld", c->d_qk, c->d_v);
-    snprintf(chunk, sizeof chunk, "%ld", c->chunk_size);
-    double tpt = sc_flops_train_per_token(&fw, ctx), n6 = 6.0 * (double)sc_model_params(c);
-    printf("%-22s %-5s %14lld %5ld %4ld %4ld %9s %6ld %5s %12.4e %12.4e %7.4f\n", c->name, sc_arch_name(c->arch),
-           (long long)sc_model_params(c), c->d_model, c->n_layers, c->n_heads, dims, c->d_ff,
-           c->arch == SC_ARCH_XLSTM ? chunk : "-", fw.total / (double)ctx, tpt, tpt / n6);
+    rc = sc_flops_forward(&cfgs[i], ctx, &opts[cfgs[i].arch], &fw, err);
+    if (!rc) flops_row(t, &cfgs[i], ctx, &opts[cfgs[i].arch], &fw);
   }
   free(cfgs);
-  if (json) {
-    if (rc) {
-      cJSON_Delete(arr);
-      return rc;
-    }
-    return print_json(arr, err);
+  cJSON *root = cJSON_CreateObject();
+  if (root) {
+    cJSON_AddStringToObject(root, "models_dir", dir);
+    cJSON_AddNumberToObject(root, "ctx", (double)ctx);
+    cJSON_AddStringToObject(root, "modes", mode ? mode : "paper defaults");
   }
-  if (!rc) printf("\n%d presets in %s; FLOPs at context %ld, modes: %s\n", n, dir, ctx, mode ? mode : "paper defaults");
+  rc = !t || rc || sc_output_emit(out, root, &t, 1, err);
+  if (!rc)
+    fprintf(out->human, "\n%d presets in %s; FLOPs at context %ld, modes: %s\n", n, dir, ctx,
+            mode ? mode : "paper defaults");
+  cJSON_Delete(root);
+  sc_table_destroy(t);
   return rc;
+}
+
+/* The model's row as one JSON object (what --model --json prints, with the budget or token fields added). */
+static cJSON *model_object(const sc_model_config *c, long ctx, const sc_flops_opts *o, const sc_flops *fw,
+                           sc_err *err) {
+  sc_table *t = sc_table_create("model", cols, C_N, err);
+  if (!t) return NULL;
+  flops_row(t, c, ctx, o, fw);
+  cJSON *rows = sc_table_json(t, NULL, err);
+  cJSON *root = rows ? cJSON_DetachItemFromArray(rows, 0) : NULL;
+  cJSON_Delete(rows);
+  sc_table_destroy(t);
+  if (rows && !root) sc_fail(err, "out of host memory formatting JSON");
+  return root;
 }
 
 int cmd_flops(int argc, char **argv, sc_err *err) {
@@ -129,6 +170,7 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
   long ctx = 8192, batch = 0;
   double budget = 0, tokens = 0;
   int json = 0, table = 0, mode_i = -1;
+  sc_output out = {0};
   const sc_option opts[] = {
       {"model", SC_OPT_STRING, &model, "FILE|PRESET", .help = "a config.json path or a preset name (see --table)"},
       {"ctx", SC_OPT_LONG, &ctx, "N", .help = "context length in tokens (the paper's main setting)", .lo = 1,
@@ -144,12 +186,14 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
        .help =
            "FLOP counting mode: first (default) or tfla for xLSTM, distill_scaling (default) or chinchilla for Llama",
        .choices = modes},
-      {"json", SC_OPT_FLAG, &json, NULL, .help = "print one JSON object (an array with --table)"},
+      SC_OUTPUT_FORMAT_OPTION(&out),
+      {"json", SC_OPT_FLAG, &json, NULL, .help = "print one JSON object (the presets under \"presets\" with --table)"},
       {"table", SC_OPT_FLAG, &table, NULL, .help = "one line per preset in the models directory"},
   };
   const sc_args args = {
-      "scalecl flops --model FILE|PRESET [--ctx N] [--batch B] [--budget C | --tokens D] [--mode M] [--json]\n"
-      "       scalecl flops --table [--ctx N] [--mode M] [--json]",
+      "scalecl flops --model FILE|PRESET [--ctx N] [--batch B] [--budget C | --tokens D] [--mode M]\n"
+      "                     [--format table|json] [--json]\n"
+      "       scalecl flops --table [--ctx N] [--mode M] [--format table|md|csv|json] [--json]",
       "Parameters and forward FLOPs per sequence as the xLSTM scaling-law paper counts them (Appendix C):\n"
       "linear layers incl. the LM head, sequence mixing (mLSTM cell or attention core) and other (SwiGLU);\n"
       "embedding, norm and residual FLOPs excluded; training = 3 x forward. Presets are looked up in\n"
@@ -158,12 +202,18 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
   if (mode_i >= 0) mode = modes[mode_i];
+  if (json) out.json = "-"; /* the flag is --json - of the convention */
+  if (sc_output_begin(&out, err)) return 2;
+  if (!table && (out.format == SC_FORMAT_MD || out.format == SC_FORMAT_CSV))
+    return sc_fail(err, "--format %s prints the --table; one model prints as text or JSON",
+                   sc_format_names[out.format]),
+           2;
   if (table) {
     if (model || budget > 0 || tokens > 0 || batch)
-      return sc_fail(err, "--table takes only --ctx, --mode and --json"), 2;
+      return sc_fail(err, "--table takes only --ctx, --mode, --format and --json"), 2;
     sc_flops_opts arch_opts[2];
     mode_opts(mode, arch_opts);
-    return run_table(ctx, mode, arch_opts, json, err);
+    return run_table(ctx, mode, arch_opts, &out, err);
   }
   if (!model) return sc_fail(err, "missing --model FILE|PRESET (or --table)"), 2;
   if (budget > 0 && tokens > 0) return sc_fail(err, "give --budget or --tokens, not both"), 2;
@@ -184,8 +234,9 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
   if (budget > 0 && sc_flops_plan_budget(&fw, ctx, batch, budget, &plan, err)) return 1;
   const double n_params = (double)sc_model_params(&c);
 
-  if (json) {
-    cJSON *j = flops_json(&c, ctx, &o, &fw);
+  if (out.format == SC_FORMAT_JSON) {
+    cJSON *j = model_object(&c, ctx, &o, &fw, err);
+    if (!j) return 1;
     if (budget > 0) {
       cJSON_AddNumberToObject(j, "batch", (double)batch);
       cJSON_AddNumberToObject(j, "budget", budget);
@@ -198,7 +249,9 @@ int cmd_flops(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(j, "tokens", tokens);
       cJSON_AddNumberToObject(j, "train_flops", sc_flops_budget_for_tokens(&fw, ctx, tokens));
     }
-    return print_json(j, err);
+    const int rc = sc_output_emit(&out, j, NULL, 0, err);
+    cJSON_Delete(j);
+    return rc ? 1 : 0;
   }
   printf("model        %s (%s)\n", c.name, c.origin);
   if (c.description[0]) printf("             %s\n", c.description);

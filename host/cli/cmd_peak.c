@@ -2,24 +2,61 @@
 #include <stdio.h>
 
 #include "base/args.h"
+#include "base/output.h"
 #include "bench/peak.h"
 #include "bench/util.h"
 #include "cli/commands.h"
 #include "ops/gemm.h"
 
-static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_err *err) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "device", c->dev.name);
-  cJSON_AddStringToObject(o, "platform", c->dev.platform_name);
-  cJSON_AddStringToObject(o, "driver_version", c->dev.driver_version);
-  cJSON_AddNumberToObject(o, "compute_units", c->dev.compute_units);
+enum { C_TEST, C_CONFIG, C_BACKEND, C_API, C_MEDIAN, C_MEAN, C_SD, C_UNIT, C_PCT_FMA, C_N };
+static const sc_col cols[C_N] = {
+    {"test", NULL, SC_COL_STR, NULL, 0},
+    {"config", NULL, SC_COL_STR, NULL, 0},
+    {"backend", NULL, SC_COL_STR, NULL, 0},
+    {"gemm_api", NULL, SC_COL_BOOL, NULL, 0},
+    {"median", "unit", SC_COL_NUM, "%.1f", 0},
+    {"mean", "unit", SC_COL_NUM, "%.1f", 0},
+    {"sd", "unit", SC_COL_NUM, "%.2f", 0},
+    {"unit", NULL, SC_COL_STR, NULL, 0},
+    {"pct_fma_peak", "% of fma_gflops", SC_COL_NUM, "%.0f", 0},
+};
+
+static void row(sc_table *t, const char *test, const char *config, sc_figure f, const char *unit, double fma_peak) {
+  sc_table_row(t);
+  sc_table_str(t, C_TEST, test);
+  sc_table_str(t, C_CONFIG, config);
+  sc_bench_cells(t, C_MEDIAN, f);
+  sc_table_str(t, C_UNIT, unit);
+  if (fma_peak > 0) sc_table_num(t, C_PCT_FMA, 100 * f.median / fma_peak);
+}
+
+static void fill(sc_table *t, const sc_peak *pk) {
+  static const char *const widths[5] = {"vector width 1", "vector width 2", "vector width 4", "vector width 8",
+                                        "vector width 16"};
+  for (int w = 0; w < 5; w++) row(t, "fp32_fma", widths[w], pk->fma_by_width[w], "GFLOP/s", pk->fma_gflops);
+  row(t, "read_bandwidth", NULL, pk->read_gbs, "GB/s", 0);
+  row(t, "launch_latency", "enqueue + clFinish", pk->launch_us, "us", 0);
+  for (int i = 0; i < pk->n_gemm; i++) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "%zux%zux%zu", pk->gemm[i].m, pk->gemm[i].n, pk->gemm[i].k);
+    for (int be = SC_GEMM_CLBLAST; be <= SC_GEMM_OWN; be++) {
+      row(t, "sgemm", shape, be == SC_GEMM_OWN ? pk->gemm[i].own_gflops : pk->gemm[i].clblast_gflops, "GFLOP/s",
+          pk->fma_gflops);
+      sc_table_str(t, C_BACKEND, sc_gemm_backend_name((sc_gemm_backend)be));
+      sc_table_bool(t, C_API, be == pk->api_backend);
+    }
+  }
+}
+
+/* The fields `--peak FILE` and README rely on, besides the table. */
+static void add_fields(cJSON *o, const sc_peak *pk, const sc_peak_opts *po) {
   cJSON_AddNumberToObject(o, "fma_gflops", pk->fma_gflops);
   cJSON_AddNumberToObject(o, "fma_best_vector_width", pk->fma_best_width);
   cJSON *byw = cJSON_AddObjectToObject(o, "fma_gflops_by_vector_width");
   static const char *wn[5] = {"1", "2", "4", "8", "16"};
-  for (int w = 0; w < 5; w++) cJSON_AddNumberToObject(byw, wn[w], pk->fma_by_width[w]);
-  cJSON_AddNumberToObject(o, "read_bandwidth_gbs", pk->read_gbs);
-  cJSON_AddNumberToObject(o, "launch_latency_us", pk->launch_us);
+  for (int w = 0; w < 5; w++) cJSON_AddNumberToObject(byw, wn[w], pk->fma_by_width[w].median);
+  cJSON_AddNumberToObject(o, "read_bandwidth_gbs", pk->read_gbs.median);
+  cJSON_AddNumberToObject(o, "launch_latency_us", pk->launch_us.median);
   if (pk->n_gemm)
     cJSON_AddStringToObject(o, "gemm_api_backend", sc_gemm_backend_name((sc_gemm_backend)pk->api_backend));
   cJSON *g = cJSON_AddArrayToObject(o, "sgemm");
@@ -28,25 +65,25 @@ static int write_json(const char *path, const sc_ctx *c, const sc_peak *pk, sc_e
     cJSON_AddNumberToObject(e, "m", (double)pk->gemm[i].m);
     cJSON_AddNumberToObject(e, "n", (double)pk->gemm[i].n);
     cJSON_AddNumberToObject(e, "k", (double)pk->gemm[i].k);
-    cJSON_AddNumberToObject(e, "clblast_gflops", pk->gemm[i].clblast_gflops);
-    cJSON_AddNumberToObject(e, "own_gflops", pk->gemm[i].own_gflops);
+    cJSON_AddNumberToObject(e, "clblast_gflops", pk->gemm[i].clblast_gflops.median);
+    cJSON_AddNumberToObject(e, "own_gflops", pk->gemm[i].own_gflops.median);
     cJSON_AddItemToArray(g, e);
   }
+  cJSON_AddNumberToObject(o, "samples", po->samples);
+  cJSON_AddNumberToObject(o, "min_sample_seconds", po->min_sample_s);
   cJSON_AddNumberToObject(o, "seconds", pk->seconds);
-  const int rc = sc_bench_write_json(o, path, err);
-  cJSON_Delete(o);
-  return rc;
 }
 
 int cmd_peak(int argc, char **argv, sc_err *err) {
-  const char *sel = NULL, *json = NULL;
+  const char *sel = NULL;
+  sc_output out = {0};
   sc_peak_opts po = {.progress = 1};
   long samples = 0; /* 0: not given (the defaults depend on --quick) */
   int quick = 0;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
-      {"json", SC_OPT_OUTFILE, &json, "FILE", .help = "also write the results as JSON to FILE ('-' for stdout)"},
+      SC_OUTPUT_OPTIONS(&out),
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples: 5 by default, 3 with --quick", .lo = 1,
        .hi = 1000},
       {"min-time", SC_OPT_DOUBLE, &po.min_sample_s, "SEC",
@@ -56,42 +93,41 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
       {"no-gemm", SC_OPT_FLAG, &po.skip_gemm, NULL, .help = "skip the SGEMM measurements"},
   };
   const sc_args args = {
-      "scalecl peak [--device SEL] [--json FILE] [--samples N] [--min-time SEC] [--quick] [--no-gemm]",
+      "scalecl peak [--device SEL] [--format table|md|csv|json] [--json FILE|-] [--samples N] [--min-time SEC]\n"
+      "             [--quick] [--no-gemm]",
       "Measures the selected device the way clpeak does: fp32 FMA peak (best vector width), global memory\n"
       "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through CLBlast and through\n"
-      "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median of samples\n"
-      "taken after warm-up with a host clock around clFinish. Kernel compile time is not included.",
+      "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median (with mean and\n"
+      "sd) of samples taken after warm-up with a host clock around clFinish. Kernel compile time is not\n"
+      "included.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
+  if (sc_output_begin(&out, err)) return 2;
   po.samples = samples ? (int)samples : quick ? 3 : 5;
   if (po.min_sample_s == 0) po.min_sample_s = quick ? 0.05 : 0.2;
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
-  printf("device: %s (%s, %u CUs, driver %s)\n", c.dev.name, c.dev.platform_name, c.dev.compute_units,
-         c.dev.driver_version);
-  fflush(stdout);
+  sc_bench_print_device(out.human, &c);
   sc_peak pk;
-  int rc = sc_peak_measure(&c, &po, &pk, err);
+  cJSON *root = NULL;
+  sc_table *t = sc_table_create("results", cols, C_N, err);
+  int rc = !t || sc_peak_measure(&c, &po, &pk, err);
   if (rc == 0) {
-    printf("%-34s %10.1f GFLOP/s (vector width %d; by width 1/2/4/8/16: %.0f/%.0f/%.0f/%.0f/%.0f)\n", "fp32 FMA peak",
-           pk.fma_gflops, pk.fma_best_width, pk.fma_by_width[0], pk.fma_by_width[1], pk.fma_by_width[2],
-           pk.fma_by_width[3], pk.fma_by_width[4]);
-    printf("%-34s %10.1f GB/s\n", "global memory read bandwidth", pk.read_gbs);
-    printf("%-34s %10.1f us\n", "kernel launch latency", pk.launch_us);
-    for (int i = 0; i < pk.n_gemm; i++) {
-      char label[64];
-      snprintf(label, sizeof label, "SGEMM %zux%zux%zu", pk.gemm[i].m, pk.gemm[i].n, pk.gemm[i].k);
-      printf("%-34s %10.1f GFLOP/s CLBlast (%.0f%% of FMA peak), %.1f GFLOP/s own kernel (%.0f%%)\n", label,
-             pk.gemm[i].clblast_gflops, 100 * pk.gemm[i].clblast_gflops / pk.fma_gflops, pk.gemm[i].own_gflops,
-             100 * pk.gemm[i].own_gflops / pk.fma_gflops);
-    }
-    if (pk.n_gemm)
-      printf("%-34s %s (SCALECL_GEMM or the device profile's gemm_backend)\n", "GEMM API default backend",
-             sc_gemm_backend_name((sc_gemm_backend)pk.api_backend));
-    printf("(median of %d samples of >= %.2f s; total %.1f s)\n", po.samples, po.min_sample_s, pk.seconds);
-    if (json) rc = write_json(json, &c, &pk, err);
+    fill(t, &pk);
+    if ((root = sc_bench_json_root(&c))) add_fields(root, &pk, &po);
+    rc = sc_output_emit(&out, root, &t, 1, err);
   }
+  if (rc == 0) {
+    fprintf(out.human, "fp32 FMA peak %.1f GFLOP/s at vector width %d", pk.fma_gflops, pk.fma_best_width);
+    if (pk.n_gemm)
+      fprintf(out.human, "; GEMM API default backend: %s (SCALECL_GEMM or the device profile's gemm_backend)",
+              sc_gemm_backend_name((sc_gemm_backend)pk.api_backend));
+    fprintf(out.human, "\n(median, mean and sd of %d samples of >= %.2f s; total %.1f s)\n", po.samples,
+            po.min_sample_s, pk.seconds);
+  }
+  cJSON_Delete(root);
+  sc_table_destroy(t);
   sc_ctx_close(&c);
   return rc ? 1 : 0;
 }

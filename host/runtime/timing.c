@@ -2,8 +2,8 @@
 
 #include <stdlib.h>
 
-int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples, double min_sample_s, double *median_s,
-                   double *cpu_s, sc_err *err) {
+int sc_time_calls(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples, double min_sample_s, sc_timing *out,
+                  sc_err *err) {
   for (int i = 0; i < warmup; i++)
     if (fn(arg, err)) return -1;
   if (sc_finish(c, err)) return -1;
@@ -25,8 +25,8 @@ int sc_time_median(sc_ctx *c, sc_timed_fn fn, void *arg, int warmup, int samples
     t[s] = el / calls;
     total_calls += calls;
   }
-  if (cpu_s) *cpu_s = (sc_cpu_seconds() - cpu0) / (double)total_calls;
-  *median_s = sc_median(t, samples);
+  out->cpu_s = (sc_cpu_seconds() - cpu0) / (double)total_calls;
+  out->wall = sc_stats_of(t, samples);
   free(t);
   return 0;
 }
