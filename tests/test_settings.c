@@ -94,6 +94,31 @@ static void test_devices_follow_scalecl_device(void **state) {
   assert_non_null(strstr(out, "\n0,true,"));
 }
 
+/* `devices` names the profile each device uses; a device without one gets a hint on tuning, and benchmark JSON
+ * records the profile. */
+static void test_devices_name_profiles(void **state) {
+  (void)state;
+  char dir[512], cmd[2048], out[16384];
+  th_tmpdir("profiles", dir, sizeof dir);
+  snprintf(cmd, sizeof cmd, "SCALECL_PROFILE_DIR='%s' '%s' devices --format csv 2>&1", dir, th_scalecl_bin());
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
+  assert_non_null(strstr(out, ",profile,"));
+  assert_non_null(strstr(out, ",none,"));
+  assert_non_null(strstr(out, "profile none: no device profile matches, so defaults are used; tune CLBlast"));
+  char prof[700];
+  snprintf(prof, sizeof prof, "%s/mine.json", dir);
+  static sc_err err;
+  const char *body = "{\"match\": [\"\"], \"gemm_backend\": \"own\"}";
+  if (sc_write_file_atomic(prof, body, strlen(body), &err)) fail_msg("%s", err.msg);
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
+  assert_non_null(strstr(out, ",mine.json,"));
+  assert_null(strstr(out, "profile none"));
+  snprintf(cmd, sizeof cmd, "SCALECL_PROFILE_DIR='%s' '%s' bench gemm --shapes 16x16x16 --samples 1 --json - 2>/dev/null",
+           dir, th_scalecl_bin());
+  assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"profile\":\t\"mine.json\""));
+}
+
 /* A benchmark JSON records the version and the settings it ran with. */
 static void test_bench_json_records_settings(void **state) {
   (void)state;
@@ -123,6 +148,7 @@ int main(void) {
       cmocka_unit_test(test_cli_env_and_version),
       cmocka_unit_test(test_bench_json_records_settings),
       cmocka_unit_test(test_devices_follow_scalecl_device),
+      cmocka_unit_test(test_devices_name_profiles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include "bench/peak.h"
 #include "ops/gemm.h"
+#include "runtime/profile.h"
 
 int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err) {
   float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
@@ -108,12 +109,15 @@ double sc_bench_print_device(FILE *f, const sc_ctx *c) {
 }
 
 cJSON *sc_bench_json_root(const sc_ctx *c) {
+  char profile[256];
+  sc_profile_name(c->profile_dir, &c->dev, profile, sizeof profile);
   cJSON *root = cJSON_CreateObject();
   if (!root || !cJSON_AddStringToObject(root, "device", c->dev.name) ||
       !cJSON_AddStringToObject(root, "platform", c->dev.platform_name) ||
       !cJSON_AddStringToObject(root, "driver_version", c->dev.driver_version) ||
       !cJSON_AddStringToObject(root, "device_type", sc_device_type_name(c->dev.type)) ||
-      !cJSON_AddNumberToObject(root, "compute_units", c->dev.compute_units)) {
+      !cJSON_AddNumberToObject(root, "compute_units", c->dev.compute_units) ||
+      !cJSON_AddStringToObject(root, "profile", profile)) {
     cJSON_Delete(root);
     return NULL;
   }

@@ -1,12 +1,14 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/args.h"
 #include "base/output.h"
 #include "base/settings.h"
 #include "cli/commands.h"
 #include "runtime/context.h"
+#include "runtime/profile.h"
 
 enum {
   C_INDEX,
@@ -19,6 +21,7 @@ enum {
   C_DEVICE_VERSION,
   C_DRIVER,
   C_CL_C,
+  C_PROFILE,
   C_CUS,
   C_CLOCK,
   C_GLOBAL_GIB,
@@ -46,6 +49,7 @@ static const sc_col cols[C_N] = {
     {"device_version", NULL, SC_COL_STR, NULL, 1},
     {"driver_version", NULL, SC_COL_STR, NULL, 0},
     {"opencl_c_version", NULL, SC_COL_STR, NULL, 0},
+    {"profile", NULL, SC_COL_STR, NULL, 0},
     {"compute_units", NULL, SC_COL_NUM, NULL, 0},
     {"max_clock_mhz", "MHz", SC_COL_NUM, NULL, 1},
     {"global_mem_gib", "GiB", SC_COL_NUM, "%.1f", 0},
@@ -62,7 +66,7 @@ static const sc_col cols[C_N] = {
     {"extensions", NULL, SC_COL_STR, NULL, 1},
 };
 
-static void device_row(sc_table *t, const sc_device_info *d, int is_default) {
+static void device_row(sc_table *t, const sc_device_info *d, int is_default, const char *profile) {
   sc_table_row(t);
   sc_table_num(t, C_INDEX, d->index);
   sc_table_bool(t, C_DEFAULT, is_default);
@@ -70,6 +74,7 @@ static void device_row(sc_table *t, const sc_device_info *d, int is_default) {
   const char *strs[] = {d->platform_name,  d->platform_version, d->name, d->vendor, d->device_version,
                         d->driver_version, d->opencl_c_version};
   for (int j = 0; j < 7; j++) sc_table_str(t, C_PLATFORM + j, strs[j]);
+  sc_table_str(t, C_PROFILE, profile);
   sc_table_num(t, C_CUS, d->compute_units);
   sc_table_num(t, C_CLOCK, d->max_clock_mhz);
   sc_table_num(t, C_GLOBAL_GIB, (double)d->global_mem / 1073741824.0);
@@ -118,9 +123,18 @@ int cmd_devices(int argc, char **argv, sc_err *err) {
   }
   for (int i = 0; i < n; i++) sc_probe_wg_multiple(NULL, &devs[i]);
   sc_table *t = sc_table_create("devices", cols, C_N, err);
-  for (int i = 0; t && i < n; i++) device_row(t, &devs[i], i == def);
+  char dir[4096];
+  sc_profile_dir(dir, sizeof dir);
+  int unprofiled = 0;
+  for (int i = 0; t && i < n; i++) {
+    char profile[256];
+    sc_profile_name(dir, &devs[i], profile, sizeof profile);
+    unprofiled += !strcmp(profile, "none");
+    device_row(t, &devs[i], i == def, profile);
+  }
   cJSON *root = cJSON_CreateObject();
   const int rc = !t || sc_output_emit(&out, root, &t, 1, err);
+  if (!rc && unprofiled) fprintf(stderr, "scalecl devices: profile none: " SC_PROFILE_HINT "\n");
   cJSON_Delete(root);
   sc_table_destroy(t);
   sc_cl_free_devices(devs, n);

@@ -6,6 +6,7 @@
 
 #include "base/paths.h"
 #include "base/settings.h"
+#include "runtime/profile.h"
 #include "runtime/program.h"
 
 int sc_ctx_open(sc_ctx *c, const char *sel, sc_err *err) {
@@ -44,10 +45,7 @@ int sc_ctx_open(sc_ctx *c, const char *sel, sc_err *err) {
     snprintf(c->kernel_dir, sizeof c->kernel_dir, "%s", s->kernel_dir);
   else
     snprintf(c->kernel_dir, sizeof c->kernel_dir, "%.4000s/cl", ed);
-  if (*s->profile_dir)
-    snprintf(c->profile_dir, sizeof c->profile_dir, "%s", s->profile_dir);
-  else
-    snprintf(c->profile_dir, sizeof c->profile_dir, "%.4000s/profiles", ed);
+  sc_profile_dir(c->profile_dir, sizeof c->profile_dir);
   sc_cache_configure(&c->cache, &c->dev);
   sc_probe_wg_multiple(c->context, &c->dev);
   return 0;

@@ -14,5 +14,16 @@
  * *root = NULL when none matches or the directory is missing. A profile that is not valid JSON is an error
  * naming the file. */
 int sc_profile_find(const sc_ctx *c, cJSON **root, char *path, size_t cap, sc_err *err);
+/* The same for a device that has no context (`scalecl devices`): dir is the profiles directory. */
+int sc_profile_find_in(const char *dir, const sc_device_info *dev, cJSON **root, char *path, size_t cap, sc_err *err);
+/* The profiles directory: $SCALECL_PROFILE_DIR, else profiles/ next to the executable. */
+void sc_profile_dir(char *buf, size_t cap);
+/* The file name of the profile that applies to the device ("pocl-cpu.json"), or "none" (also when a profile
+ * is unreadable: the error surfaces when an op loads it). */
+void sc_profile_name(const char *dir, const sc_device_info *dev, char *name, size_t cap);
+/* One line for a device without a profile: it runs on safe defaults; how to tune it. */
+#define SC_PROFILE_HINT                                                                                           \
+  "no device profile matches, so defaults are used; tune CLBlast with clblast_tuner_xgemm (Debian "              \
+  "clblast-utils) and put the parameters in a profile (platforms/README.md)"
 
 #endif
