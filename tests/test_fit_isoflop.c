@@ -206,8 +206,8 @@ static void test_vertex_rules(void **state) {
   sc_iso_free(&r);
 }
 
-/* Noise 0.004 on the loss: the 95% percentile interval of a contains 0.57 at about the nominal rate over
- * 100 sweeps (a count has mean 95 and sd 2.2 at 0.95; 0.88 is 3.2 sd below); and it is deterministic. */
+/* Noise 0.004 on the loss: the 95% percentile intervals of a and b contain 0.57 and 0.43 at about the nominal
+ * rate over 100 sweeps (a count has mean 95 and sd 2.2 at 0.95; 0.88 is 3.2 sd below); and it is deterministic. */
 static void test_bootstrap(void **state) {
   (void)state;
   enum { M = 100, K = 200 };
@@ -244,6 +244,8 @@ static void test_bootstrap(void **state) {
   }
   printf("  95%% intervals contain a in %d and b in %d of %d sweeps\n", cover_a, cover_b, M);
   assert_true(cover_a >= 88 && cover_a <= 100);
+  /* A D* parabola fitted on anything but the resampled D (the N samples, say) moves b's intervals off 0.43. */
+  assert_true(cover_b >= 88 && cover_b <= 100);
 }
 
 /* ---- the paper's runs --------------------------------------------------------------------------- */
