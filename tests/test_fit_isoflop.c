@@ -250,17 +250,12 @@ static void test_bootstrap(void **state) {
 
 /* ---- the paper's runs --------------------------------------------------------------------------- */
 
-static int load(sc_runs *rs) {
-  const char *dir = th_shared_data_dir();
-  if (!dir) {
-    printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n");
-    return 0;
-  }
+static void load(sc_runs *rs) {
+  const char *dir = th_need_shared_data();
   char path[4096];
   snprintf(path, sizeof path, "%s/xlstm_scaling_runs.csv", dir);
   sc_err err;
   if (sc_runs_load(path, rs, &err)) fail_msg("%s", err.msg);
-  return 1;
 }
 
 static void fit_paper(const sc_runs *rs, const char *arch, int ctx, double hi, int approx, sc_iso_result *r) {
@@ -293,7 +288,7 @@ static void fit_paper(const sc_runs *rs, const char *arch, int ctx, double hi, i
 static void test_paper_exponents(void **state) {
   (void)state;
   sc_runs rs;
-  if (!load(&rs)) skip();
+  load(&rs);
   sc_iso_result r;
   fit_paper(&rs, "transformer", 8192, 2e20, 0, &r);
   printf("  transformer ctx 8192: a = %.6f (paper 0.574909), b = %.6f (paper 0.424271)\n", r.n_law.exponent,
@@ -341,5 +336,5 @@ int main(void) {
       cmocka_unit_test(test_budget_assignment), cmocka_unit_test(test_vertex_rules),
       cmocka_unit_test(test_bootstrap),         cmocka_unit_test(test_paper_exponents),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

@@ -214,17 +214,10 @@ static preset_set load_presets(void) {
 
 /* Reads a table of ../shared/data, or skips the test saying why. */
 static void read_shared(const char *name, sc_csv *t) {
-  const char *data = th_shared_data_dir();
-  if (!data) {
-    print_message("SKIP: ../shared/data not found (set SCALECL_SHARED_DATA)\n");
-    skip();
-  }
+  const char *data = th_need_shared_data();
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", data, name);
-  if (access(path, R_OK) != 0) {
-    print_message("SKIP: %s not readable\n", path);
-    skip();
-  }
+  if (access(path, R_OK) != 0) TH_SKIP("%s not readable", path);
   sc_err err;
   if (sc_csv_read(path, t, &err)) fail_msg("%s", err.msg);
 }
@@ -371,5 +364,5 @@ int main(void) {
       cmocka_unit_test(test_timing_presets),
       cmocka_unit_test(test_command),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }
