@@ -175,6 +175,33 @@ const char *th_shared_data_dir(void) {
   return buf;
 }
 
+const char *th_need_shared_data(void) {
+  const char *dir = th_shared_data_dir();
+  if (!dir) TH_SKIP("../shared/data (or $SCALECL_SHARED_DATA) is absent");
+  return dir;
+}
+
+static size_t th_skipped;
+
+void th_note_skip(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("  SKIP: ");
+  vprintf(fmt, ap);
+  printf("\n");
+  fflush(stdout);
+  va_end(ap);
+  th_skipped++;
+}
+
+int th_exit_status(int failed, size_t n) {
+  if (failed == 0 && n > 0 && th_skipped == n) {
+    printf("every test skipped: exit status 77 (ctest: Skipped)\n");
+    return 77;
+  }
+  return failed;
+}
+
 int th_count_glob(const char *pattern) {
   glob_t g;
   int n = glob(pattern, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;

@@ -99,8 +99,25 @@ th_fd th_fd_check(double (*loss)(void *ctx), void *ctx, double *x, const double 
 /* Prints the label and the worst element; fails the test when worst > tol. */
 void th_assert_fd(const char *label, th_fd r, double tol);
 
-/* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent (tests then skip with a message). */
+/* ../shared/data or $SCALECL_SHARED_DATA; NULL if absent. */
 const char *th_shared_data_dir(void);
+/* The same directory, or the running test skips (TH_SKIP) when it is absent. */
+const char *th_need_shared_data(void);
+
+/* Skips the running test, printing why ("  SKIP: <reason>"); counted for th_exit_status. */
+#define TH_SKIP(...)           \
+  do {                         \
+    th_note_skip(__VA_ARGS__); \
+    skip();                    \
+  } while (0)
+void th_note_skip(const char *fmt, ...);
+/* A test binary's exit status: cmocka's count of failed tests, or 77 when none failed and all n of them skipped
+ * through TH_SKIP. CMakeLists.txt gives every test SKIP_RETURN_CODE 77, so ctest then reports it as Skipped rather
+ * than Passed. */
+int th_exit_status(int failed, size_t n);
+/* cmocka_run_group_tests with that exit status: main's return value in a binary whose tests can skip. */
+#define TH_RUN_GROUP(tests, setup, teardown) \
+  th_exit_status(cmocka_run_group_tests(tests, setup, teardown), sizeof(tests) / sizeof((tests)[0]))
 /* Number of paths matching a glob pattern. */
 int th_count_glob(const char *pattern);
 /* Path of the scalecl executable built next to the tests. */

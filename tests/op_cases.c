@@ -240,6 +240,15 @@ static const th_op_case cases[] = {
      .tol = {1e-4, 1e-3, 1e-6},
      .tol_grad = {1e-3, 1e-2, 1e-6},
      .mlstm = {2, 150, 32, 32, 64, 3, 1, 0}},
+    /* The normalizer near its floor and near eps (tiny queries, input gates near +15): a dropped or misplaced
+     * eps moves h by a factor. */
+    {.op = "mlstm",
+     .tag = "normalizer near eps",
+     .values = TH_TINY,
+     .seed = 510,
+     .tol = MLSTM_FW,
+     .tol_grad = MLSTM_BW,
+     .mlstm = {2, 130, 16, 32, 64, 3, 0, 0}},
     /* Heads in three groups (a workspace of two heads) give what one group gives. */
     {.op = "mlstm",
      .tag = "head groups",

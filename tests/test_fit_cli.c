@@ -352,11 +352,7 @@ static void test_missing_gnuplot(void **state) {
 /* The paper's runs through the command: its main setting and the Transformer IsoFLOP law. */
 static void test_paper_runs(void **state) {
   (void)state;
-  const char *data = th_shared_data_dir();
-  if (!data) {
-    printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n");
-    skip();
-  }
+  const char *data = th_need_shared_data();
   char dir[512], args[4096];
   th_tmpdir("fit-cli-paper", dir, sizeof dir);
   static char text[65536];
@@ -390,5 +386,5 @@ int main(void) {
       cmocka_unit_test(test_hostile_rows),
       cmocka_unit_test(test_paper_runs),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

@@ -206,8 +206,8 @@ static void test_vertex_rules(void **state) {
   sc_iso_free(&r);
 }
 
-/* Noise 0.004 on the loss: the 95% percentile interval of a contains 0.57 at about the nominal rate over
- * 100 sweeps (a count has mean 95 and sd 2.2 at 0.95; 0.88 is 3.2 sd below); and it is deterministic. */
+/* Noise 0.004 on the loss: the 95% percentile intervals of a and b contain 0.57 and 0.43 at about the nominal
+ * rate over 100 sweeps (a count has mean 95 and sd 2.2 at 0.95; 0.88 is 3.2 sd below); and it is deterministic. */
 static void test_bootstrap(void **state) {
   (void)state;
   enum { M = 100, K = 200 };
@@ -244,21 +244,18 @@ static void test_bootstrap(void **state) {
   }
   printf("  95%% intervals contain a in %d and b in %d of %d sweeps\n", cover_a, cover_b, M);
   assert_true(cover_a >= 88 && cover_a <= 100);
+  /* A D* parabola fitted on anything but the resampled D (the N samples, say) moves b's intervals off 0.43. */
+  assert_true(cover_b >= 88 && cover_b <= 100);
 }
 
 /* ---- the paper's runs --------------------------------------------------------------------------- */
 
-static int load(sc_runs *rs) {
-  const char *dir = th_shared_data_dir();
-  if (!dir) {
-    printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n");
-    return 0;
-  }
+static void load(sc_runs *rs) {
+  const char *dir = th_need_shared_data();
   char path[4096];
   snprintf(path, sizeof path, "%s/xlstm_scaling_runs.csv", dir);
   sc_err err;
   if (sc_runs_load(path, rs, &err)) fail_msg("%s", err.msg);
-  return 1;
 }
 
 static void fit_paper(const sc_runs *rs, const char *arch, int ctx, double hi, int approx, sc_iso_result *r) {
@@ -291,7 +288,7 @@ static void fit_paper(const sc_runs *rs, const char *arch, int ctx, double hi, i
 static void test_paper_exponents(void **state) {
   (void)state;
   sc_runs rs;
-  if (!load(&rs)) skip();
+  load(&rs);
   sc_iso_result r;
   fit_paper(&rs, "transformer", 8192, 2e20, 0, &r);
   printf("  transformer ctx 8192: a = %.6f (paper 0.574909), b = %.6f (paper 0.424271)\n", r.n_law.exponent,
@@ -339,5 +336,5 @@ int main(void) {
       cmocka_unit_test(test_budget_assignment), cmocka_unit_test(test_vertex_rules),
       cmocka_unit_test(test_bootstrap),         cmocka_unit_test(test_paper_exponents),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

@@ -212,6 +212,34 @@ static void test_bootstrap_deterministic(void **state) {
   assert_true(moved >= K - 1);
 }
 
+/* Every run can be drawn: noise-free runs on the law but one, 0.5 off it in ln L. A resample holds that run with
+ * probability 1 - (1 - 1/42)^42 = 0.64, and then its Huber term alone is about delta * 0.5 = 5e-4 per copy; without
+ * it the refit is exact (objective ~0). The share of resamples above 1e-4 is checked for the first, a middle and
+ * the last run (over K = 100 resamples its sd is 0.05). */
+static void test_bootstrap_draws_every_run(void **state) {
+  (void)state;
+  enum { K = 100 };
+  sc_lnd_opts o;
+  opts(&o, SC_FORM_CHINCHILLA);
+  o.boot_topk = 0;
+  static const int outliers[] = {0, NRUNS / 2, NRUNS - 1};
+  double params[K * SC_LND_NP], objective[K];
+  for (size_t q = 0; q < sizeof outliers / sizeof outliers[0]; q++) {
+    runs r;
+    synth(&o, truth_chin, 0, 9, &r);
+    r.z[outliers[q]] += 0.5;
+    sc_lnd_data d = {r.x, r.y, r.z, NULL, NRUNS};
+    sc_lnd_result full;
+    fit(&r, &o, &full);
+    sc_err err;
+    if (sc_lnd_bootstrap(&d, &o, full.p, K, 11, params, objective, &err)) fail_msg("%s", err.msg);
+    int with = 0;
+    for (int s = 0; s < K; s++) with += objective[s] > 1e-4;
+    printf("  run %d of %d off the law: in %d of %d resamples\n", outliers[q], NRUNS, with, K);
+    if (with < 45 || with > 80) fail_msg("run %d drawn in %d of %d resamples, expected about 64", outliers[q], with, K);
+  }
+}
+
 /* Percentile 95% intervals over M synthetic data sets (fresh noise each) should contain the generating value
  * about 95% of the time. Each data set: 42 runs, noise 0.003 on ln L, K resamples refitted from the full fit
  * (boot_topk 0: measured coverage is the same with 4 screened grid starts, at 14x the cost). Thresholds:
@@ -285,10 +313,15 @@ static void test_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_objective_reference),      cmocka_unit_test(test_gradient_fd),
-      cmocka_unit_test(test_recovery_exact),           cmocka_unit_test(test_recovery_noise),
-      cmocka_unit_test(test_bootstrap_deterministic),  cmocka_unit_test(test_bootstrap_coverage_chinchilla),
-      cmocka_unit_test(test_bootstrap_coverage_gamma), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_objective_reference),
+      cmocka_unit_test(test_gradient_fd),
+      cmocka_unit_test(test_recovery_exact),
+      cmocka_unit_test(test_recovery_noise),
+      cmocka_unit_test(test_bootstrap_deterministic),
+      cmocka_unit_test(test_bootstrap_draws_every_run),
+      cmocka_unit_test(test_bootstrap_coverage_chinchilla),
+      cmocka_unit_test(test_bootstrap_coverage_gamma),
+      cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -57,11 +57,7 @@ static void compare(const sc_runs *rs, const char *arch, sc_lnd_form form) {
 
 static void test_screened_equals_all(void **state) {
   (void)state;
-  const char *dir = th_shared_data_dir();
-  if (!dir) {
-    printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n");
-    skip();
-  }
+  const char *dir = th_need_shared_data();
   char path[4096];
   snprintf(path, sizeof path, "%s/xlstm_scaling_runs.csv", dir);
   sc_runs rs;
@@ -81,5 +77,5 @@ static void test_screened_equals_all(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_screened_equals_all)};
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

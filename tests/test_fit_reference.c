@@ -114,12 +114,9 @@ static int select_runs(const fixture *fx, const setting *s, data *d) {
   return complete;
 }
 
-#define NEED_DATA(state)                                                      \
-  do {                                                                        \
-    if (!*(state)) {                                                          \
-      printf("  SKIP: ../shared/data (or $SCALECL_SHARED_DATA) is absent\n"); \
-      skip();                                                                 \
-    }                                                                         \
+#define NEED_DATA(state)                                                          \
+  do {                                                                            \
+    if (!*(state)) TH_SKIP("../shared/data (or $SCALECL_SHARED_DATA) is absent"); \
   } while (0)
 
 /* Our objective at the paper's parameters equals the stored objective: the same runs, loss target and
@@ -222,5 +219,5 @@ int main(void) {
       cmocka_unit_test(test_fit_reaches_paper),
       cmocka_unit_test(test_main_setting),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return TH_RUN_GROUP(tests, setup, teardown);
 }

@@ -1,6 +1,6 @@
 /* sc_fit_report called as a library (no CLI): a small synthetic runs table written here, fitted from its path and
  * from a table already loaded; fit.json holds each architecture's fitted parameters; an output directory that
- * cannot be created fails with a message naming it. Needs no shared data. */
+ * cannot be created fails with a message naming it; the bootstrap intervals' quantiles. Needs no shared data. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -150,10 +150,27 @@ static void test_unwritable_out_dir(void **state) {
   if (!strstr(err.msg, file)) fail_msg("the error does not name %s: %s", file, err.msg);
 }
 
+/* The intervals' quantiles on a sample with known ones: 0..100 shuffled between non-finite values (dropped). */
+static void test_ci95_quantiles(void **state) {
+  (void)state;
+  double v[103], lo, hi;
+  for (int i = 0; i <= 100; i++) v[i] = (i * 37) % 101;
+  v[101] = NAN, v[102] = INFINITY;
+  sc_fit_ci95(v, 103, &lo, &hi);
+  assert_true(lo == 2.5 && hi == 97.5);
+  double two[3] = {NAN, 4, 2};
+  sc_fit_ci95(two, 3, &lo, &hi);
+  assert_true(lo == 2.05 && hi == 3.95);
+  double one[2] = {NAN, 4};
+  sc_fit_ci95(one, 2, &lo, &hi);
+  assert_true(isnan(lo) && isnan(hi));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fit_json_holds_every_arch),
       cmocka_unit_test(test_unwritable_out_dir),
+      cmocka_unit_test(test_ci95_quantiles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,23 @@ static void test_mlstm_modes_by_hand(void **state) {
   assert_true((a - b) / a > 0.001 && (a - b) / a < 0.005);
 }
 
+/* Per-chunk counts with d_qk != d_v, so that a d_qk and a d_v swapped in any one term changes them; by hand from
+ * the §4.5 brackets (all factors 1):
+ * L 4, d_qk 2, d_v 3: "tfla" R = 39 + 68 + 20 = 127, P = 296 + 18 + 72 + 40 = 426 -> 553;
+ *                     "first" C = 18 + 25 + 132 + 36 = 211, H = 114 + 96 + 96 + 32 + 52 = 390 -> 601.
+ * L 128, d_qk 5, d_v 3: "tfla" R = 9029 + 4510 + 1290 = 14829, P = 0.75 * 393472 + 8512 + 5760 + 1280 = 310656
+ *                     -> 325485. */
+static void test_mlstm_unequal_head_dims(void **state) {
+  (void)state;
+  sc_flops_opts first = sc_flops_paper_opts(), tfla = first;
+  sc_err err;
+  assert_int_equal(sc_flops_set_mode(&tfla, SC_ARCH_XLSTM, "tfla", &err), 0);
+  assert_rel("tfla L 4", sc_flops_mlstm_cell(&tfla, 4, 1, 4, 2, 3), 553, 1e-15);
+  assert_rel("first L 4", sc_flops_mlstm_cell(&first, 4, 1, 4, 2, 3), 601, 1e-15);
+  /* 2 heads x 2 chunks. */
+  assert_rel("tfla L 128", sc_flops_mlstm_cell(&tfla, 256, 2, 128, 5, 3), 4 * 325485.0, 1e-15);
+}
+
 /* Llama 7B, chinchilla core at ctx 8192 per layer: S^2 (2*128*32 + 3*32 + 2*128*32) = S^2 * 16480. */
 static void test_attention_modes(void **state) {
   (void)state;
@@ -197,17 +214,10 @@ static preset_set load_presets(void) {
 
 /* Reads a table of ../shared/data, or skips the test saying why. */
 static void read_shared(const char *name, sc_csv *t) {
-  const char *data = th_shared_data_dir();
-  if (!data) {
-    print_message("SKIP: ../shared/data not found (set SCALECL_SHARED_DATA)\n");
-    skip();
-  }
+  const char *data = th_need_shared_data();
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", data, name);
-  if (access(path, R_OK) != 0) {
-    print_message("SKIP: %s not readable\n", path);
-    skip();
-  }
+  if (access(path, R_OK) != 0) TH_SKIP("%s not readable", path);
   sc_err err;
   if (sc_csv_read(path, t, &err)) fail_msg("%s", err.msg);
 }
@@ -343,11 +353,16 @@ static void test_command(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_paper_vectors),   cmocka_unit_test(test_7b_params),
-      cmocka_unit_test(test_per_token),       cmocka_unit_test(test_mlstm_modes_by_hand),
-      cmocka_unit_test(test_attention_modes), cmocka_unit_test(test_budget),
-      cmocka_unit_test(test_paper_runs),      cmocka_unit_test(test_timing_presets),
+      cmocka_unit_test(test_paper_vectors),
+      cmocka_unit_test(test_7b_params),
+      cmocka_unit_test(test_per_token),
+      cmocka_unit_test(test_mlstm_modes_by_hand),
+      cmocka_unit_test(test_mlstm_unequal_head_dims),
+      cmocka_unit_test(test_attention_modes),
+      cmocka_unit_test(test_budget),
+      cmocka_unit_test(test_paper_runs),
+      cmocka_unit_test(test_timing_presets),
       cmocka_unit_test(test_command),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

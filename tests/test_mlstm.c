@@ -140,12 +140,13 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
 
 /* One op-case row (op_cases.c): the device forward and backward against the float64 references. With no initial
  * state the forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference.
- * Values: normal, or large = extreme gates (input pre-activations of +-15 and in [-5, 5], forget ones down to -25:
- * document resets). The stabilizer outputs m_out, m_last and the normalizer n_out have their own tolerances. */
+ * Values: normal, large = extreme gates (input pre-activations of +-15 and in [-5, 5], forget ones down to -25:
+ * document resets), or tiny = the normalizer near eps (tiny queries, input gates near +15). The stabilizer outputs
+ * m_out, m_last and the normalizer n_out have their own tolerances. */
 static void mlstm_case(sc_ctx *c, const th_op_case *row) {
   (void)c;
   const th_mlstm_shape sh = row->mlstm;
-  if (row->values != TH_NORMAL && row->values != TH_LARGE) fail_msg("mlstm rows are normal or large (extreme gates)");
+  if (row->values == TH_MIXED) fail_msg("mlstm rows are normal, large (extreme gates) or tiny (normalizer near eps)");
   problem p = make(sh.BH, sh.S, sh.dqk, sh.dv, normal(sh.f_off, sh.with_state, row->seed));
   if (row->values == TH_LARGE) {
     th_rng r;
@@ -156,6 +157,11 @@ static void mlstm_case(sc_ctx *c, const th_op_case *row) {
       p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
       p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
     }
+  } else if (row->values == TH_TINY) {
+    /* Queries of 1e-5 and input gates near +15: |q.n| and the floor exp(-m) come within 10x of eps, so the eps
+     * added to the normalizer changes h by percents, not by a rounding error. */
+    for (size_t j = 0; j < p.n[Q]; j++) p.f32[Q][j] *= 1e-5f, p.f64[Q][j] = p.f32[Q][j];
+    for (size_t j = 0; j < p.n[I]; j++) p.f32[I][j] += 15.0f, p.f64[I][j] = p.f32[I][j];
   }
   if (sh.ws_heads) {
     sc_mlstm *probe = init_op(sh.L, sh.dqk, sh.dv);

@@ -435,10 +435,7 @@ static long count_gcide_entries(void) {
 
 static void default_corpus(void **state) {
   (void)state;
-  if (access(SC_GCIDE_PATH, R_OK) != 0) {
-    print_message("SKIP: %s absent (install dict-gcide)\n", SC_GCIDE_PATH);
-    skip();
-  }
+  if (access(SC_GCIDE_PATH, R_OK) != 0) TH_SKIP("%s absent (install dict-gcide)", SC_GCIDE_PATH);
   char dir[256], cmd[2048], out[8192];
   th_tmpdir("prep-gcide", dir, sizeof dir);
   snprintf(cmd, sizeof cmd, "SCALECL_DATA_DIR='%s' '%s' prepare --default 2>&1", dir, th_scalecl_bin());
@@ -473,5 +470,5 @@ int main(void) {
       cmocka_unit_test(command_line),
       cmocka_unit_test(default_corpus),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return TH_RUN_GROUP(tests, NULL, NULL);
 }

@@ -444,6 +444,22 @@ static void doc_start_flags_at_eot(void **state) {
   assert_non_null(strstr(err.msg, "token 50256 at index 0 is outside the model's vocabulary of 259"));
   sc_loader_close(&l);
   sc_shard_set_close(&set);
+  /* The boundary: the largest id of the vocabulary (258) is read, the vocabulary size itself (259) is not. */
+  int32_t edge[] = {SC_TOK_VOCAB - 1, 'a', 'b', 'c', SC_TOK_VOCAB - 1};
+  for (int over = 0; over < 2; over++) {
+    edge[4] += over;
+    snprintf(p, sizeof p, "%s/e%d_train_000000.bin", dir, over);
+    assert_int_equal(sc_shard_write(p, SC_SHARD_VERSION_U16, SC_TOK_VOCAB, edge, 5, &err), 0);
+    assert_int_equal(sc_shard_set_open(&set, p, SC_SPLIT_TRAIN, &err), 0);
+    assert_int_equal(sc_loader_open(&l, &set, &cfg, &err), 0);
+    assert_int_equal(sc_loader_next(&l, tok, doc, &err), -over);
+    if (over)
+      assert_non_null(strstr(err.msg, "token 259 at index 4 is outside the model's vocabulary of 259"));
+    else
+      assert_memory_equal(tok, edge, sizeof edge);
+    sc_loader_close(&l);
+    sc_shard_set_close(&set);
+  }
   /* A shard that declares a larger vocabulary is refused at open; too short for a window too. */
   snprintf(p, sizeof p, "%s/v_train_000000.bin", dir);
   assert_int_equal(sc_shard_write(p, SC_SHARD_VERSION_U16, 50257, g, 5, &err), 0);

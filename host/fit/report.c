@@ -12,7 +12,7 @@
 #include "fit/plots.h"
 #include "fit/report_impl.h"
 
-static void ci95(double *v, int n, double *lo, double *hi) {
+void sc_fit_ci95(double *v, int n, double *lo, double *hi) {
   int m = 0;
   for (int i = 0; i < n; i++)
     if (isfinite(v[i])) v[m++] = v[i];
@@ -86,7 +86,7 @@ static int boot_cis(double *samples, int k, int nvals, double (*ci)[2], sc_err *
   if (!v) return -1;
   for (int j = 0; j < nvals; j++) {
     for (int s = 0; s < k; s++) v[s] = samples[(size_t)s * nvals + j];
-    ci95(v, k, &ci[j][0], &ci[j][1]);
+    sc_fit_ci95(v, k, &ci[j][0], &ci[j][1]);
   }
   free(v);
   return 0;

@@ -71,6 +71,10 @@ typedef struct {
   char plots_warning[SC_ERR_MAX]; /* why no charts were drawn although asked for (gnuplot missing); "" otherwise */
 } sc_fit_report_result;
 
+/* The percentile 95% interval of a bootstrap: the 2.5% and 97.5% quantiles (GSL's, interpolated) of the finite
+ * values of v[0..n), which it reorders; NAN, NAN with fewer than 2 finite values. */
+void sc_fit_ci95(double *v, int n, double *lo, double *hi);
+
 /* Fits every selected architecture, prints the table to table_out (NULL: none) and, when o->out is set, writes
  * fit.json, isoflop_minima.csv and the charts there. Without gnuplot the charts are left out, the reason is in
  * res->plots_warning and fit.json, and that is not an error. res may be NULL; it is filled as far as the fit got

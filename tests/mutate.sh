@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Mutation check of the test suite, run by hand (not in CI): plants one plausible bug at a time in a scratch copy
+# of the tree, rebuilds it, runs the tests meant to catch that bug and reports KILLED (a test failed) or SURVIVED
+# (a defect of the tests). The unmutated copy runs the same tests first, so that a kill means something.
+#   tests/mutate.sh [REGEX]   only the mutations whose name matches REGEX
+# Environment: SCALECL_MUTATE_DIR (scratch directory, kept; default a fresh one under $TMPDIR, removed),
+# SCALECL_POCL_CACHE_DIR (PoCL kernel cache; default build/pocl-cache, as tests/run.sh).
+# Exits 1 if a mutation survived, no longer applies (its text is not found exactly once) or breaks the build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+only=${1:-}
+jobs=$(nproc)
+cache=${SCALECL_POCL_CACHE_DIR:-$root/build/pocl-cache}
+if [[ -n ${SCALECL_MUTATE_DIR:-} ]]; then
+  scratch=$SCALECL_MUTATE_DIR
+  mkdir -p "$scratch"
+else
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/scalecl-mutate-XXXXXX")
+  trap 'rm -rf "$scratch"' EXIT
+fi
+src=$scratch/src build=$scratch/build
+
+# One mutation: name, file, text found exactly once in it, its replacement, the ctest regex of the tests that must
+# catch it. Matching whole statements keeps a mutation valid through small code motion.
+names=() files=() olds=() news=() regexes=()
+mutation() { names+=("$1") files+=("$2") olds+=("$3") news+=("$4") regexes+=("$5"); }
+# The six that first survived (issue "Trust on any device", item 7).
+mutation mlstm-eps-dropped cl/mlstm.cl 'VSTORE(acc[r] / (n + eps), 0, h + t * DV + j0);' \
+  'VSTORE(acc[r] / n, 0, h + t * DV + j0);' '^test_mlstm$'
+mutation tfla-dv-for-dqk host/model/flops.c '(2 * dqk + 2 * L * dqk)' '(2 * dqk + 2 * L * dv)' '^test_flops$'
+mutation iso-boot-d-on-n host/fit/isoflop.c 'sc_parabola_fit(xd, ls, fb->n, &b[j].pd);' \
+  'sc_parabola_fit(xn, ls, fb->n, &b[j].pd);' '^test_fit_isoflop$'
+mutation lnd-boot-never-last host/fit/lnd.c 'w[gsl_rng_uniform_int(r, (unsigned long)n)] += 1;' \
+  'w[gsl_rng_uniform_int(r, (unsigned long)n - 1)] += 1;' '^test_fit_lnd$'
+mutation ci95-lower-quantile host/fit/report.c 'gsl_stats_quantile_from_sorted_data(v, 1, (size_t)m, 0.025)' \
+  'gsl_stats_quantile_from_sorted_data(v, 1, (size_t)m, 0.25)' '^test_fit_report$'
+mutation vocab-boundary host/data/loader.c 'mx >= (uint32_t)l->cfg.vocab' 'mx > (uint32_t)l->cfg.vocab' \
+  '^test_shards$'
+# The six that were already killed.
+mutation mlstm-mask cl/mlstm.cl 'u <= (int16)(r0 + r)' 'u < (int16)(r0 + r)' '^test_mlstm$'
+mutation mlstm-decay-off-by-one cl/mlstm.cl 'const float a = rev + ig[r0 + t];' \
+  'const float a = rev + logsigmoid(fg[r0 + t]) + ig[r0 + t];' '^test_mlstm$'
+mutation mlstm-normalizer-floor cl/mlstm.cl 'const float n = fmax(fabs(den[r]), exp(-mc[t]));' \
+  'const float n = fabs(den[r]);' '^test_mlstm$'
+mutation attention-pad-rows cl/attention.cl 'col[r] = r < n ? s[' 'col[r] = r <= n ? s[' '^test_attention$'
+mutation attention-decode-chunk-bound cl/attention.cl 'hi = min(lo + CH, pos[b] + 1)' 'hi = min(lo + CH, pos[b])' \
+  '^test_attention$'
+mutation gemm-batch-stride cl/gemm.cl 'Bbase + offB + batch * strideB' 'Bbase + offB' '^test_gemm$'
+# The comparison helper the op tests stand on.
+mutation harness-nmse-unchecked tests/harness.c 'if (!(c.nmse <= tol.nmse)) fail_msg' 'if (0) fail_msg' \
+  '^test_harness$'
+mutation harness-nan-reference-matches tests/harness.c 'if ((isnan(g) && isnan(r)) || g == r) continue;' \
+  'if (isnan(r) || g == r) continue;' '^test_harness$'
+
+# Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
+apply() {
+  local file=$1 old=$2 new=$3 text
+  text=$(<"$file")
+  local rest=${text#*"$old"}
+  [[ $rest != "$text" && $rest != *"$old"* ]] || return 1
+  printf '%s\n' "${text/"$old"/"$new"}" > "$file"
+}
+
+# Runs the tests of a regex; prints the failed ones (none: empty). The log keeps ctest's output.
+failed_tests() {
+  local regex=$1 log=$2
+  (cd "$build" && ctest -R "$regex" --output-on-failure > "$log" 2>&1) || true
+  sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (\(Failed\|Timeout\|Subprocess aborted\|SEGFAULT\|Exception\).*/\1/p' \
+    "$log" | paste -sd' ' -
+}
+
+echo "mutate.sh: scratch copy in $scratch"
+rm -rf "$src"
+mkdir -p "$src" "$cache"
+git -C "$root" ls-files -co --exclude-standard -z | tar -C "$root" --null -T - -cf - | tar -C "$src" -xf -
+# The scratch copy has no ../shared: its tests read the data next to the real tree.
+if [[ -z ${SCALECL_SHARED_DATA:-} && -d $root/../shared/data ]]; then export SCALECL_SHARED_DATA=$root/../shared/data; fi
+cmake -S "$src" -B "$build" -DSCALECL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCALECL_POCL_CACHE_DIR="$cache" \
+  > /dev/null
+cmake --build "$build" -j"$jobs" > "$scratch/build.log" 2>&1 || { echo "the unmutated copy does not build"; exit 1; }
+
+selected=()
+for i in "${!names[@]}"; do
+  [[ -z $only || ${names[$i]} =~ $only ]] && selected+=("$i")
+done
+[[ ${#selected[@]} -gt 0 ]] || { echo "no mutation matches '$only'"; exit 1; }
+baseline=$(for i in "${selected[@]}"; do echo "${regexes[$i]}"; done | sort -u | paste -sd'|' -)
+bad=$(failed_tests "$baseline" "$scratch/baseline.log")
+if [[ -n $bad ]]; then
+  echo "the unmutated copy fails $bad (log: $scratch/baseline.log)"
+  exit 1
+fi
+
+status=0
+for i in "${selected[@]}"; do
+  name=${names[$i]} file=${files[$i]}
+  if ! apply "$src/$file" "${olds[$i]}" "${news[$i]}"; then
+    printf '%-32s NOT APPLIED (%s no longer holds its text once)\n' "$name" "$file"
+    status=1
+    continue
+  fi
+  if ! cmake --build "$build" -j"$jobs" > "$scratch/$name.build.log" 2>&1; then
+    printf '%-32s BUILD FAILED (%s)\n' "$name" "$scratch/$name.build.log"
+    status=1
+  else
+    killers=$(failed_tests "${regexes[$i]}" "$scratch/$name.log")
+    if [[ -n $killers ]]; then
+      printf '%-32s KILLED by %s\n' "$name" "$killers"
+    else
+      printf '%-32s SURVIVED (%s)\n' "$name" "${regexes[$i]}"
+      status=1
+    fi
+  fi
+  cp "$root/$file" "$src/$file"
+done
+# Leaves the build unmutated for a later run in the same SCALECL_MUTATE_DIR.
+cmake --build "$build" -j"$jobs" > /dev/null 2>&1 || true
+exit "$status"
