@@ -19,6 +19,20 @@ void th_setenv(const char *name, const char *value) {
   sc_settings_reload();
 }
 
+sc_ctx th_ctx;
+
+int th_ctx_setup(void **state) {
+  (void)state;
+  th_ctx_open(&th_ctx);
+  return 0;
+}
+
+int th_ctx_teardown(void **state) {
+  (void)state;
+  sc_ctx_close(&th_ctx);
+  return 0;
+}
+
 void th_ctx_open(sc_ctx *c) {
   static sc_err err;
   if (sc_ctx_open(c, NULL, &err) != 0) fail_msg("cannot open OpenCL device: %s", err.msg);

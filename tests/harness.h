@@ -30,6 +30,10 @@ void th_setenv(const char *name, const char *value);
 
 /* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
 void th_ctx_open(sc_ctx *c);
+/* A device context for the whole binary: cmocka group fixtures that open and close th_ctx. */
+extern sc_ctx th_ctx;
+int th_ctx_setup(void **state);
+int th_ctx_teardown(void **state);
 
 /* The device tensors of a test. With offsets on, tensor j sits 2j+3 floats into its own larger buffer, between
  * NaN guards, so an op that ignores a view's offset (or takes another tensor's) reads NaN, and one that writes

@@ -10,19 +10,6 @@
 #include "ops/embed.h"
 #include "ref/embed.h"
 
-static sc_ctx ctx;
-
-static int setup(void **state) {
-  (void)state;
-  th_ctx_open(&ctx);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sc_ctx_close(&ctx);
-  return 0;
-}
 
 /* n ids drawn from [0, distinct) with the row's seed. */
 static int32_t *draw_ids(th_rng *rng, int n, int distinct) {
@@ -73,7 +60,7 @@ static void embed_case(sc_ctx *c, const th_op_case *row) {
 
 static void test_embed_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "embed", embed_case);
+  th_run_op_cases(&th_ctx, "embed", embed_case);
 }
 
 /* 4096 positions over 5 ids, values of mixed magnitudes (so the order of a sum shows in its bits): two backwards
@@ -88,9 +75,9 @@ static void test_embed_backward_same_bits(void **state) {
   th_fill_values(&rng, TH_MIXED, dy, (size_t)N * D);
   for (int run = 0; run < 2; run++) {
     sc_embed *e;
-    TH_CHECK(sc_embed_create(&ctx, &(sc_embed_cfg){V, D}, &e, TH_ERR));
+    TH_CHECK(sc_embed_create(&th_ctx, &(sc_embed_cfg){V, D}, &e, TH_ERR));
     th_tensors ts;
-    th_tensors_init(&ts, &ctx, 1);
+    th_tensors_init(&ts, &th_ctx, 1);
     const sc_view bdy = th_tensor(&ts, dy, sizeof(float) * N * D), bdW = th_tensor(&ts, NULL, sizeof(float) * V * D);
     TH_CHECK(sc_embed_set_tokens(e, N, tok, TH_ERR));
     TH_CHECK(sc_embed_backward(e, bdy, bdW, TH_ERR));
@@ -108,19 +95,19 @@ static void test_embed_bad_ids(void **state) {
   int32_t tok[8] = {0, 1, 2, 3, 4, 9, 1, 0};
   sc_embed *e;
   sc_err err;
-  TH_CHECK(sc_embed_create(&ctx, &(sc_embed_cfg){9, 4}, &e, TH_ERR));
+  TH_CHECK(sc_embed_create(&th_ctx, &(sc_embed_cfg){9, 4}, &e, TH_ERR));
   assert_int_equal(sc_embed_set_tokens(e, 8, tok, &err), -1);
   assert_non_null(strstr(err.msg, "id 9 at position 5"));
   tok[5] = 8, tok[2] = -1;
   assert_int_equal(sc_embed_set_tokens(e, 8, tok, &err), -1);
   assert_non_null(strstr(err.msg, "id -1 at position 2"));
   cl_mem b;
-  TH_CHECK(sc_buffer_create(&ctx, 64 * sizeof(float), "table", &b, TH_ERR));
+  TH_CHECK(sc_buffer_create(&th_ctx, 64 * sizeof(float), "table", &b, TH_ERR));
   assert_int_equal(sc_embed_forward(e, sc_view_of(b), sc_view_of(b), &err), -1);
   assert_non_null(strstr(err.msg, "sc_embed_set_tokens"));
-  sc_buffer_release(&ctx, b);
+  sc_buffer_release(&th_ctx, b);
   sc_embed_destroy(e);
-  assert_int_equal(sc_embed_create(&ctx, &(sc_embed_cfg){0, 4}, &e, &err), -1);
+  assert_int_equal(sc_embed_create(&th_ctx, &(sc_embed_cfg){0, 4}, &e, &err), -1);
   assert_null(e);
 }
 
@@ -130,5 +117,5 @@ int main(void) {
       cmocka_unit_test(test_embed_backward_same_bits),
       cmocka_unit_test(test_embed_bad_ids),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);
 }

@@ -14,7 +14,6 @@
 #define FW_TOL ((th_tol){1e-4, 1e-3, 1e-8})
 #define EPS 1e-6
 
-static sc_ctx ctx;
 
 /* Host tensors of one problem, float32 for the device and float64 copies for the references. */
 typedef struct {
@@ -84,8 +83,8 @@ static sc_mlstm *init_op(int L, size_t dqk, size_t dv) {
   sc_err err;
   sc_mlstm *m;
   const sc_mlstm_cfg cfg = {.chunk = L, .dqk = (int)dqk, .dv = (int)dv, .workspace_bytes = ws_limit};
-  if (sc_mlstm_create(&ctx, &cfg, &m, &err)) fail_msg("%s", err.msg);
-  th_tensors_init(&ts, &ctx, use_offsets);
+  if (sc_mlstm_create(&th_ctx, &cfg, &m, &err)) fail_msg("%s", err.msg);
+  th_tensors_init(&ts, &th_ctx, use_offsets);
   return m;
 }
 
@@ -213,7 +212,7 @@ static void mlstm_case(sc_ctx *c, const th_op_case *row) {
 
 static void test_mlstm_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "mlstm", mlstm_case);
+  th_run_op_cases(&th_ctx, "mlstm", mlstm_case);
 }
 
 /* Chunkwise forward vs a rollout of the device recurrent step, token by token, from the same initial state. */
@@ -239,11 +238,11 @@ static void test_recurrent_step_rollout(void **state) {
       memcpy(rv + b * dv, p.f32[V] + (b * S + t) * dv, dv * 4);
       ri[b] = p.f32[I][b * S + t], rf[b] = p.f32[F][b * S + t];
     }
-    if (sc_buffer_write(&ctx, q.buf, q.off, BH * dqk * 4, rq, &err) ||
-        sc_buffer_write(&ctx, k.buf, k.off, BH * dqk * 4, rk, &err) ||
-        sc_buffer_write(&ctx, v.buf, v.off, BH * dv * 4, rv, &err) ||
-        sc_buffer_write(&ctx, ig.buf, ig.off, BH * 4, ri, &err) ||
-        sc_buffer_write(&ctx, fg.buf, fg.off, BH * 4, rf, &err) || sc_mlstm_step(m, BH, (float)EPS, &io, &err))
+    if (sc_buffer_write(&th_ctx, q.buf, q.off, BH * dqk * 4, rq, &err) ||
+        sc_buffer_write(&th_ctx, k.buf, k.off, BH * dqk * 4, rk, &err) ||
+        sc_buffer_write(&th_ctx, v.buf, v.off, BH * dv * 4, rv, &err) ||
+        sc_buffer_write(&th_ctx, ig.buf, ig.off, BH * 4, ri, &err) ||
+        sc_buffer_write(&th_ctx, fg.buf, fg.off, BH * 4, rf, &err) || sc_mlstm_step(m, BH, (float)EPS, &io, &err))
       fail_msg("%s", err.msg);
     download(h, hrow, BH * dv);
     for (size_t b = 0; b < BH; b++) memcpy(hs + (b * S + t) * dv, hrow + b * dv, dv * 4);
@@ -312,24 +311,13 @@ static void test_rejects_bad_config(void **state) {
   (void)state;
   sc_mlstm *m = NULL;
   sc_err err;
-  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 24, .dqk = 64, .dv = 64}, &m, &err), -1);
+  assert_int_equal(sc_mlstm_create(&th_ctx, &(sc_mlstm_cfg){.chunk = 24, .dqk = 64, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "multiple of 16"));
-  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 60, .dv = 64}, &m, &err), -1);
+  assert_int_equal(sc_mlstm_create(&th_ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 60, .dv = 64}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dqk=60"));
-  assert_int_equal(sc_mlstm_create(&ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 520}, &m, &err), -1);
+  assert_int_equal(sc_mlstm_create(&th_ctx, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 520}, &m, &err), -1);
   assert_non_null(strstr(err.msg, "dv=520"));
   assert_null(m);
-}
-
-static int setup(void **state) {
-  (void)state;
-  th_ctx_open(&ctx);
-  return 0;
-}
-static int teardown(void **state) {
-  (void)state;
-  sc_ctx_close(&ctx);
-  return 0;
 }
 
 int main(void) {
@@ -339,5 +327,5 @@ int main(void) {
       cmocka_unit_test(test_state_handoff),
       cmocka_unit_test(test_rejects_bad_config),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);
 }

@@ -11,20 +11,7 @@
 #include "ops/norm.h"
 #include "ref/norm.h"
 
-static sc_ctx ctx;
 static const double eps = 1e-6;
-
-static int setup(void **state) {
-  (void)state;
-  th_ctx_open(&ctx);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sc_ctx_close(&ctx);
-  return 0;
-}
 
 typedef struct {
   float *x, *w, *dy, *y, *stats, *dx, *dw;
@@ -120,7 +107,7 @@ static void norm_case(sc_ctx *c, const th_op_case *row) {
 
 static void test_norm_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "norm", norm_case);
+  th_run_op_cases(&th_ctx, "norm", norm_case);
 }
 
 /* 300 rows (five blocks of the dw sum) of 4 heads of 33, values of mixed magnitudes: a second run on a fresh op
@@ -131,7 +118,7 @@ static void test_norm_same_bits(void **state) {
   norm_run r[2];
   for (int k = 0; k < 2; k++) {
     norm_inputs(&sh, TH_MIXED, 9, &r[k]);
-    norm_device(&ctx, &sh, 1, &r[k]);
+    norm_device(&th_ctx, &sh, 1, &r[k]);
   }
   const size_t n = (size_t)sh.rows * 4 * 33 * sizeof(float);
   assert_memory_equal(r[0].y, r[1].y, n);
@@ -144,14 +131,14 @@ static void test_norm_errors(void **state) {
   (void)state;
   sc_err err;
   sc_norm *n = NULL;
-  assert_int_equal(sc_norm_create(&ctx, &(sc_norm_cfg){SC_NORM_HEADS, 100, 3, 1e-6f, 0}, &n, &err), -1);
+  assert_int_equal(sc_norm_create(&th_ctx, &(sc_norm_cfg){SC_NORM_HEADS, 100, 3, 1e-6f, 0}, &n, &err), -1);
   assert_non_null(strstr(err.msg, "width 100"));
-  assert_int_equal(sc_norm_create(&ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 4, 1e-6f, 0}, &n, &err), -1);
+  assert_int_equal(sc_norm_create(&th_ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 4, 1e-6f, 0}, &n, &err), -1);
   assert_non_null(strstr(err.msg, "SC_NORM_HEADS"));
-  assert_int_equal(sc_norm_create(&ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 0, 1e-6f, 48}, &n, &err), -1);
+  assert_int_equal(sc_norm_create(&th_ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 0, 1e-6f, 48}, &n, &err), -1);
   assert_non_null(strstr(err.msg, "power of two"));
   assert_null(n);
-  TH_CHECK(sc_norm_create(&ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 0, 1e-6f, 0}, &n, TH_ERR));
+  TH_CHECK(sc_norm_create(&th_ctx, &(sc_norm_cfg){SC_NORM_RMS, 64, 0, 1e-6f, 0}, &n, TH_ERR));
   assert_int_equal(sc_norm_forward(n, 0, &(sc_norm_fwd_io){0}, &err), -1);
   assert_non_null(strstr(err.msg, "0 rows"));
   sc_norm_destroy(n);
@@ -163,5 +150,5 @@ int main(void) {
       cmocka_unit_test(test_norm_same_bits),
       cmocka_unit_test(test_norm_errors),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);
 }
