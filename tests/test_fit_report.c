@@ -80,6 +80,9 @@ static void test_fit_json_holds_every_arch(void **state) {
   free(text);
   if (!j) fail_msg("%s is not valid JSON", path);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "archs")), NA);
+  /* What produced it, as every scalecl JSON records. */
+  assert_non_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "scalecl"), "git_revision"));
+  assert_non_null(cJSON_GetObjectItemCaseSensitive(j, "environment"));
   for (int a = 0; a < NA; a++) {
     const sc_fit_report_arch *r = &res.arch[a];
     assert_string_equal(r->arch, arch_names[a]);

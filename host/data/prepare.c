@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "base/paths.h"
 #include "base/settings.h"
+#include "base/version.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
 
@@ -521,6 +522,7 @@ static int write_info(run *r, const char *name, sc_err *err) {
   cJSON *o = cJSON_CreateObject();
   cJSON *in = cJSON_AddArrayToObject(o, "inputs");
   for (int i = 0; i < r->o->n_inputs; i++) cJSON_AddItemToArray(in, cJSON_CreateString(r->o->inputs[i]));
+  cJSON_AddItemToObject(o, "scalecl", sc_version_json());
   cJSON_AddStringToObject(o, "tokenizer", "bytes");
   cJSON_AddNumberToObject(o, "vocab_size", SC_TOK_VOCAB);
   cJSON_AddNumberToObject(o, "eot", SC_TOK_EOS);

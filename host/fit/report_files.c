@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/settings.h"
+#include "base/version.h"
 #include "fit/report_impl.h"
 
 static cJSON *ci_object(const double (*ci)[2], int nvals, const char *const *names) {
@@ -121,6 +123,9 @@ int sc_fit_write_json(const sc_fit_report_opts *a, const sc_runs *rs, const sc_f
                       const char *plots, const char *plot_note, sc_err *err) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "tool", "scalecl fit " SCALECL_VERSION);
+  /* What produced the file, as in every scalecl JSON; the fit's own options are "settings" below. */
+  cJSON_AddItemToObject(root, "scalecl", sc_version_json());
+  cJSON_AddItemToObject(root, "environment", sc_settings_json());
   cJSON *s = cJSON_AddObjectToObject(root, "settings");
   cJSON_AddStringToObject(s, "runs", a->runs);
   cJSON_AddNumberToObject(s, "rows", rs->n);
