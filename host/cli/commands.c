@@ -12,6 +12,7 @@ const sc_command sc_commands[] = {
     {"op", cmd_op, "run one op's kernels on tensors from a safetensors file (check against other implementations)"},
     {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, loader, fit ('scalecl bench --help')"},
     {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},
+    {"init", cmd_init, "write a freshly initialised, seeded checkpoint that Hugging Face transformers loads"},
     {"prepare", cmd_prepare, "tokenize text or JSONL(.zst) into llm.c token shards; --default: the GCIDE corpus"},
     {"env", cmd_env, "the version and every SCALECL_* setting, as benchmark JSON records them"},
     {"fit", cmd_fit, "scaling-law fits of a runs table: IsoFLOP power laws, L(N,D), bootstrap CIs, charts"},

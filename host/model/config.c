@@ -216,9 +216,11 @@ static int parse_xlstm(pctx *p, sc_model_config *c) {
       get_double(p, "norm_eps", "RMSNorm and head-norm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
       get_double(p, "eps", "mLSTM normalizer epsilon", 0, 1e-30, 0.1, 1e-6, &c->cell_eps))
     return -1;
-  /* The training code's 64*ceil(d*pf/64), on the float product; see README for the xlstm_large difference. */
-  double m = (double)c->ffn_round_up_to_multiple_of;
-  c->d_ff = (long)(ceil((double)c->d_model * c->ffn_proj_factor / m) * m);
+  /* The training code's 64*ceil(d*pf/64), on the float product; see README for the xlstm_large difference. A
+   * product a rounding error above a multiple counts as that multiple, so the ffn_proj_factor = d_ff/d that a
+   * checkpoint writes reads back as d_ff. */
+  const double m = (double)c->ffn_round_up_to_multiple_of, q = (double)c->d_model * c->ffn_proj_factor / m;
+  c->d_ff = (long)(ceil(q - 1e-9 * q) * m);
   static const char *const MODES[] = {"single", "fused"};
   char wm[16];
   if (get_enum(p, "weight_mode", MODES, 2, "single", wm, sizeof wm)) return -1;
@@ -235,6 +237,28 @@ static int parse_xlstm(pctx *p, sc_model_config *c) {
                                       "add_embedding_dropout", "add_forward_backend_padding"};
   static const char *const NUMBERS[] = {"max_inference_chunksize", "igate_bias_init_range", "cell_norm_eps"};
   return ACCEPT(p, STRINGS, 's') || ACCEPT(p, BOOLS, 'b') || ACCEPT(p, NUMBERS, 'n');
+}
+
+/* rope_theta, or HF 5's nested form "rope_parameters": {"rope_theta": ..., "rope_type": "default"}; both must
+ * agree when both are present. */
+static int get_rope_theta(pctx *p, double *theta) {
+  static const char *const what = "RoPE base (the paper uses 500000)";
+  const cJSON *rp = field(p, "rope_parameters");
+  if (!rp) return get_double(p, "rope_theta", what, 1, 1e-6, 1e12, 0, theta);
+  if (!cJSON_IsObject(rp)) return fail_field(p, "rope_parameters", "must be an object, got %s", json_type(rp));
+  char origin[sizeof((sc_model_config *)0)->origin + 32];
+  snprintf(origin, sizeof origin, "%s: rope_parameters", p->origin);
+  pctx sub = {.obj = rp, .origin = origin, .err = p->err};
+  static const char *const TYPES[] = {"default"};
+  char type[16];
+  double top;
+  if (get_enum(&sub, "rope_type", TYPES, 1, "default", type, sizeof type) ||
+      get_double(&sub, "rope_theta", what, 1, 1e-6, 1e12, 0, theta) ||
+      get_double(p, "rope_theta", what, 0, 1e-6, 1e12, *theta, &top))
+    return -1;
+  if (top != *theta)
+    return fail_field(p, "rope_theta", "= %g disagrees with rope_parameters.rope_theta = %g", top, *theta);
+  return 0;
 }
 
 static int parse_llama(pctx *p, sc_model_config *c) {
@@ -261,7 +285,7 @@ static int parse_llama(pctx *p, sc_model_config *c) {
   }
   c->d_qk = c->d_v = hd;
   c->qk_dim = c->v_dim = c->d_model;
-  if (get_double(p, "rope_theta", "RoPE base (the paper uses 500000)", 1, 1e-6, 1e12, 0, &c->rope_theta) ||
+  if (get_rope_theta(p, &c->rope_theta) ||
       get_double(p, "rms_norm_eps", "RMSNorm epsilon", 0, 1e-30, 0.1, 1e-6, &c->norm_eps) ||
       get_long(p, "max_position_embeddings", "longest context", 0, 1, 1L << 24, 0, &c->max_position_embeddings))
     return -1;
@@ -317,8 +341,8 @@ static int check_unknown(pctx *p, sc_model_config *c) {
   }
   if (unnamed) {
     size_t used = strlen(c->warnings);
-    snprintf(c->warnings + used, sizeof c->warnings - used, "%s: %d more unknown field%s ignored\n", p->origin,
-             unnamed, unnamed == 1 ? "" : "s");
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s: %d more unknown field%s ignored\n", p->origin, unnamed,
+             unnamed == 1 ? "" : "s");
     c->n_warnings++;
   }
   return 0;
@@ -382,6 +406,16 @@ static void add_token(cJSON *o, const char *name, long id) {
     cJSON_AddNullToObject(o, name);
 }
 
+/* A float field written with a decimal point or exponent: HF's strict config classes reject an integer (1) where
+ * they declare a float (v_dim_factor: float). The shortest text that reads back as the same double. */
+static void add_float(cJSON *o, const char *name, double v) {
+  char text[40];
+  snprintf(text, sizeof text, "%.15g", v);
+  if (strtod(text, NULL) != v) snprintf(text, sizeof text, "%.17g", v);
+  if (!strpbrk(text, ".eEn")) snprintf(text + strlen(text), sizeof text - strlen(text), ".0");
+  cJSON_AddRawToObject(o, name, text);
+}
+
 char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return sc_fail(err, "out of host memory writing a model config"), NULL;
@@ -389,22 +423,30 @@ char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
   if (c->description[0]) cJSON_AddStringToObject(o, "scalecl_description", c->description);
   if (c->tokenizer[0]) cJSON_AddStringToObject(o, "scalecl_tokenizer", c->tokenizer);
   cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
+  const char *const arch_class[] = {c->arch == SC_ARCH_XLSTM ? "xLSTMForCausalLM" : "LlamaForCausalLM"};
+  cJSON_AddItemToObject(o, "architectures", cJSON_CreateStringArray(arch_class, 1));
   if (c->arch == SC_ARCH_XLSTM) {
+    /* Both names: with only the xLSTM ones HF builds its default width and depth (hf-checkpoints.md). */
     cJSON_AddNumberToObject(o, "embedding_dim", (double)c->d_model);
+    cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model);
     cJSON_AddNumberToObject(o, "num_blocks", (double)c->n_layers);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers);
     cJSON_AddNumberToObject(o, "num_heads", (double)c->n_heads);
-    cJSON_AddNumberToObject(o, "qk_dim_factor", c->qk_dim_factor);
-    cJSON_AddNumberToObject(o, "v_dim_factor", c->v_dim_factor);
-    cJSON_AddNumberToObject(o, "ffn_proj_factor", c->ffn_proj_factor);
+    add_float(o, "qk_dim_factor", c->qk_dim_factor);
+    add_float(o, "v_dim_factor", c->v_dim_factor);
+    add_float(o, "ffn_proj_factor", c->ffn_proj_factor);
     cJSON_AddNumberToObject(o, "ffn_round_up_to_multiple_of", (double)c->ffn_round_up_to_multiple_of);
     cJSON_AddNumberToObject(o, "chunk_size", (double)c->chunk_size);
-    cJSON_AddNumberToObject(o, "gate_soft_cap", c->gate_soft_cap);
-    cJSON_AddNumberToObject(o, "output_logit_soft_cap", c->output_logit_soft_cap);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(o, "eps", c->cell_eps);
+    add_float(o, "gate_soft_cap", c->gate_soft_cap);
+    add_float(o, "output_logit_soft_cap", c->output_logit_soft_cap);
+    add_float(o, "norm_eps", c->norm_eps);
+    add_float(o, "eps", c->cell_eps);
     cJSON_AddFalseToObject(o, "use_bias");
     cJSON_AddTrueToObject(o, "add_out_norm");
     cJSON_AddStringToObject(o, "weight_mode", c->weight_fused ? "fused" : "single");
+    /* HF's xLSTM runs its kernels in bfloat16 unless told otherwise; scalecl's parameters are float32. */
+    cJSON_AddStringToObject(o, "autocast_kernel_dtype", "float32");
+    cJSON_AddStringToObject(o, "inference_state_dtype", "float32");
   } else {
     cJSON_AddNumberToObject(o, "hidden_size", (double)c->d_model);
     cJSON_AddNumberToObject(o, "intermediate_size", (double)c->d_ff);
@@ -412,8 +454,8 @@ char *sc_model_config_to_json(const sc_model_config *c, sc_err *err) {
     cJSON_AddNumberToObject(o, "num_attention_heads", (double)c->n_heads);
     cJSON_AddNumberToObject(o, "num_key_value_heads", (double)c->n_heads);
     cJSON_AddNumberToObject(o, "head_dim", (double)c->d_qk);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
+    add_float(o, "rope_theta", c->rope_theta);
+    add_float(o, "rms_norm_eps", c->norm_eps);
     if (c->max_position_embeddings)
       cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_position_embeddings);
     cJSON_AddStringToObject(o, "hidden_act", "silu");

@@ -180,8 +180,10 @@ int sc_st_open(sc_st_file *f, const char *path, sc_err *err) {
   const char *hdr = (const char *)b + 8, *end = NULL, *nul = escaped_nul(hdr, (size_t)hlen);
   if (nul) {
     sc_st_close(f);
-    return sc_fail(err, "%s: header byte %zu: a NUL character (raw or \\u0000) in a name or value; names must be "
-                   "exact strings", path, (size_t)(nul - hdr));
+    return sc_fail(err,
+                   "%s: header byte %zu: a NUL character (raw or \\u0000) in a name or value; names must be "
+                   "exact strings",
+                   path, (size_t)(nul - hdr));
   }
   cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
   if (!root || !cJSON_IsObject(root)) {
@@ -330,39 +332,47 @@ static float half_to_float(uint16_t h) {
   return sign ? -v : v;
 }
 
+int sc_st_is_float(sc_st_dtype d) {
+  return d == SC_ST_F32 || d == SC_ST_F64 || d == SC_ST_F16 || d == SC_ST_BF16;
+}
+
+void sc_st_read_f32(const sc_st_tensor *t, size_t first, size_t count, float *dst) {
+  /* Copies go through memcpy: data offsets in the file need not be aligned. F32 needs no conversion. */
+  const unsigned char *p = (const unsigned char *)t->data + first * sc_st_dtype_size(t->dtype);
+  if (t->dtype == SC_ST_F32) {
+    memcpy(dst, p, count * sizeof *dst);
+    return;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (t->dtype == SC_ST_F64) {
+      double v;
+      memcpy(&v, p + 8 * i, 8);
+      dst[i] = (float)v;
+    } else {
+      uint16_t h;
+      memcpy(&h, p + 2 * i, 2);
+      if (t->dtype == SC_ST_F16) {
+        dst[i] = half_to_float(h);
+      } else {
+        uint32_t u = (uint32_t)h << 16;
+        memcpy(&dst[i], &u, 4);
+      }
+    }
+  }
+}
+
 int sc_st_get_f32(const sc_st_file *f, const char *name, int ndim, int64_t *shape, float **out, sc_err *err) {
   *out = NULL;
   const sc_st_tensor *t = lookup(f, name, ndim, shape, "a float tensor (F32, F64, F16 or BF16)", err);
   if (!t) return -1;
-  if (t->dtype != SC_ST_F32 && t->dtype != SC_ST_F64 && t->dtype != SC_ST_F16 && t->dtype != SC_ST_BF16)
+  if (!sc_st_is_float(t->dtype))
     return sc_fail(err, "tensor '%s' in %s has dtype %s; expected F32 or F64 (also F16, BF16)", name, f->path,
                    sc_st_dtype_name(t->dtype));
   size_t n = numel(t);
   float *buf = sc_malloc(n * sizeof *buf, name, err);
   if (!buf) return -1;
-  /* Copies go through memcpy: data offsets in the file need not be aligned. F32 needs no conversion. */
-  const unsigned char *p = t->data;
+  sc_st_read_f32(t, 0, n, buf);
   *out = buf;
-  if (t->dtype == SC_ST_F32) {
-    memcpy(buf, p, n * sizeof *buf);
-    return 0;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (t->dtype == SC_ST_F64) {
-      double v;
-      memcpy(&v, p + 8 * i, 8);
-      buf[i] = (float)v;
-    } else {
-      uint16_t h;
-      memcpy(&h, p + 2 * i, 2);
-      if (t->dtype == SC_ST_F16) {
-        buf[i] = half_to_float(h);
-      } else {
-        uint32_t u = (uint32_t)h << 16;
-        memcpy(&buf[i], &u, 4);
-      }
-    }
-  }
   return 0;
 }
 

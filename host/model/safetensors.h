@@ -1,5 +1,5 @@
 /* safetensors reader and writer (8-byte LE header length, JSON header, raw little-endian data).
- * Used by `scalecl op ...` and, later, checkpoints. */
+ * Used by `scalecl op ...` and checkpoints (model/checkpoint.h). */
 #ifndef SCALECL_SAFETENSORS_H
 #define SCALECL_SAFETENSORS_H
 
@@ -53,6 +53,11 @@ const sc_st_tensor *sc_st_find(const sc_st_file *f, const char *name);
  * U32 when every value fits in int32. */
 int sc_st_get_f32(const sc_st_file *f, const char *name, int ndim, int64_t *shape, float **out, sc_err *err);
 int sc_st_get_i32(const sc_st_file *f, const char *name, int ndim, int64_t *shape, int32_t **out, sc_err *err);
+
+/* F32, F64, F16 or BF16. */
+int sc_st_is_float(sc_st_dtype d);
+/* Elements [first, first + count) of a float tensor (sc_st_is_float), converted to float32 into dst. */
+void sc_st_read_f32(const sc_st_tensor *t, size_t first, size_t count, float *dst);
 
 typedef struct {
   const char *name;
