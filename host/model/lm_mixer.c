@@ -1,0 +1,170 @@
+/* The two mixers of model/lm.c: the mLSTM layer of xLSTM (spec xlstm.md §2.3, §2.8) and RoPE attention of the
+ * Llama baseline (§3). Each forward adds its output projection into the residual y with beta = 1 (y already
+ * holds x); each backward takes dy (N, d) and writes dxn (N, d), adding every parameter gradient. Wide scratch
+ * slots are reused as soon as their content is consumed; the comments name what each holds at that point. */
+#include <stddef.h>
+
+#include "model/lm_impl.h"
+
+typedef struct {
+  int B, T, N, d, QK, VD, NH, dqk, dv;
+} dims;
+
+static dims dims_of(const sc_lm *lm) {
+  const sc_model_config *c = &lm->cfg;
+  return (dims){lm->B,         lm->T,           lm->N,        (int)c->d_model, (int)c->qk_dim,
+                (int)c->v_dim, (int)c->n_heads, (int)c->d_qk, (int)c->d_v};
+}
+
+/* x̂ Wᵀ (width out) into head-major h via the token-major temporary tmp. */
+static int project_heads(sc_lm *lm, sc_view xn, sc_view W, int out, int dh, sc_view tmp, sc_view h, sc_err *err) {
+  const dims s = dims_of(lm);
+  return lm_linear_fwd(lm, xn, W, out, s.d, 0.0f, tmp, out, err) ||
+         sc_heads_split(lm->ew, s.B, s.T, s.NH, dh, 0, tmp, h, err);
+}
+
+/* The gradient of project_heads: dh head-major merged into tmp, then dxn (+)= and dW +=. */
+static int project_heads_bwd(sc_lm *lm, sc_view xn, sc_view W, int out, int dh, sc_view dhh, sc_view tmp, float beta,
+                             sc_view dxn, sc_view dW, sc_err *err) {
+  const dims s = dims_of(lm);
+  return sc_heads_merge(lm->ew, s.B, s.T, s.NH, dh, 0, dhh, tmp, err) ||
+         lm_linear_bwd(lm, xn, W, tmp, out, out, s.d, beta, dxn, dW, err);
+}
+
+static sc_view docs(const sc_lm *lm, lm_model_slot slot) {
+  return lm->has_docs ? lm_model_view(lm, slot) : sc_view_of(NULL);
+}
+
+int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
+  const dims s = dims_of(lm);
+  const sc_view tmp = lm_scr(lm, S_W0), xif = lm_act_view(lm, l, A_XIF), og = lm_act_view(lm, l, A_OG);
+  const sc_view hm = lm_act_view(lm, l, A_HM), hn = lm_act_view(lm, l, A_HN), ya = lm_act_view(lm, l, A_YA);
+  const sc_gates_fwd_io g = {.xi = xif,
+                             .xf = sc_view_at(xif, 4 * (size_t)s.NH),
+                             .bi = lm_param(lm, FX_IB, l),
+                             .bf = lm_param(lm, FX_FB, l),
+                             .doc_start = docs(lm, M_DOC),
+                             .i = lm_act_view(lm, l, A_IG),
+                             .f = lm_act_view(lm, l, A_FG)};
+  const sc_mlstm_fwd_io m = {.q = lm_act_view(lm, l, A_QH),
+                             .k = lm_act_view(lm, l, A_KH),
+                             .v = lm_act_view(lm, l, A_VH),
+                             .i = g.i,
+                             .f = g.f,
+                             .h = lm_act_view(lm, l, A_H),
+                             .n_out = lm_act_view(lm, l, A_HSTAT),
+                             .m_out = lm_act_view(lm, l, A_MOUT)};
+  const sc_norm_fwd_io hnorm = {.x = hm, .w = lm_param(lm, FX_MHN, l), .y = hn, .stats = lm_act_view(lm, l, A_HST)};
+  return project_heads(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, tmp, m.q, err) ||
+         project_heads(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, tmp, m.k, err) ||
+         project_heads(lm, xn, lm_param(lm, FX_V, l), s.VD, s.dv, tmp, m.v, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FX_OG, l), s.VD, s.d, 0.0f, og, s.VD, err) ||
+         /* the gates share one (N, 2·NH) buffer, [i; f] per token, as the fused gate op reads it */
+         lm_linear_fwd(lm, xn, lm_param(lm, FX_IW, l), s.NH, s.d, 0.0f, g.xi, 2 * s.NH, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FX_FW, l), s.NH, s.d, 0.0f, g.xf, 2 * s.NH, err) ||
+         sc_gates_forward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
+         sc_mlstm_forward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
+         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, m.h, hm, err) ||
+         sc_norm_forward(lm->heads, s.N, &hnorm, err) || sc_ogate_forward(lm->ew, s.N * s.VD, og, hn, ya, err) ||
+         lm_linear_fwd(lm, ya, lm_param(lm, FX_OUT, l), s.d, s.VD, 1.0f, y, s.d, err);
+}
+
+int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
+  const dims s = dims_of(lm);
+  const sc_view xn = lm_act_view(lm, l, A_XN1), xif = lm_act_view(lm, l, A_XIF), dxif = lm_scr(lm, S_DXIF);
+  const sc_view w0 = lm_scr(lm, S_W0), w1 = lm_scr(lm, S_W1), w2 = lm_scr(lm, S_W2), w3 = lm_scr(lm, S_W3),
+                w4 = lm_scr(lm, S_W4);
+  const size_t fo = 4 * (size_t)s.NH; /* bytes from the i to the f column of a fused gate row */
+  const sc_norm_bwd_io hnorm = {.x = lm_act_view(lm, l, A_HM),
+                                .w = lm_param(lm, FX_MHN, l),
+                                .stats = lm_act_view(lm, l, A_HST),
+                                .dy = w2,
+                                .dx = w3,
+                                .dw = lm_grad(lm, FX_MHN, l)};
+  const sc_mlstm_bwd_io m = {.q = lm_act_view(lm, l, A_QH),
+                             .k = lm_act_view(lm, l, A_KH),
+                             .v = lm_act_view(lm, l, A_VH),
+                             .i = lm_act_view(lm, l, A_IG),
+                             .f = lm_act_view(lm, l, A_FG),
+                             .n_out = lm_act_view(lm, l, A_HSTAT),
+                             .dh = w0,
+                             .dq = w2,
+                             .dk = w3,
+                             .dv = w4,
+                             .di = lm_scr(lm, S_DI),
+                             .df = lm_scr(lm, S_DF)};
+  const sc_gates_bwd_io g = {.xi = xif,
+                             .xf = sc_view_at(xif, fo),
+                             .bi = lm_param(lm, FX_IB, l),
+                             .bf = lm_param(lm, FX_FB, l),
+                             .doc_start = docs(lm, M_DOC),
+                             .di = m.di,
+                             .df = m.df,
+                             .dxi = dxif,
+                             .dxf = sc_view_at(dxif, fo),
+                             .dbi = lm_grad(lm, FX_IB, l),
+                             .dbf = lm_grad(lm, FX_FB, l)};
+  /* w0 = d(σ(o~)⊙h), then w1 = do~ and w2 = dh normed, w3 = dh merged, w0 = dh head-major */
+  return lm_linear_bwd(lm, lm_act_view(lm, l, A_YA), lm_param(lm, FX_OUT, l), dy, s.d, s.d, s.VD, 0.0f, w0,
+                       lm_grad(lm, FX_OUT, l), err) ||
+         sc_ogate_backward(lm->ew, s.N * s.VD, lm_act_view(lm, l, A_OG), lm_act_view(lm, l, A_HN), w0, w1, w2, err) ||
+         sc_norm_backward(lm->heads, s.N, &hnorm, err) ||
+         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w3, w0, err) ||
+         /* w2, w3, w4 = dq, dk, dv head-major; w0 is free again for the token-major merges */
+         sc_mlstm_backward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
+         sc_gates_backward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FX_Q, l), err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FX_K, l), err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FX_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FX_V, l), err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FX_OG, l), w1, s.VD, s.VD, s.d, 1.0f, dxn, lm_grad(lm, FX_OG, l), err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FX_IW, l), g.dxi, 2 * s.NH, s.NH, s.d, 1.0f, dxn, lm_grad(lm, FX_IW, l),
+                       err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FX_FW, l), g.dxf, 2 * s.NH, s.NH, s.d, 1.0f, dxn, lm_grad(lm, FX_FW, l),
+                       err);
+}
+
+int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
+  const dims s = dims_of(lm);
+  const sc_view tmp = lm_scr(lm, S_W0), pos = lm_model_view(lm, M_POS), hm = lm_act_view(lm, l, A_HM);
+  const sc_attention_fwd_io a = {.q = lm_act_view(lm, l, A_QH),
+                                 .k = lm_act_view(lm, l, A_KH),
+                                 .v = lm_act_view(lm, l, A_VH),
+                                 .seg = docs(lm, M_SEG),
+                                 .o = lm_act_view(lm, l, A_H),
+                                 .lse = lm_act_view(lm, l, A_HSTAT)};
+  return project_heads(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, tmp, a.q, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, a.q, a.q, 0, err) ||
+         project_heads(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, tmp, a.k, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, a.k, a.k, 0, err) ||
+         project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) ||
+         sc_attention_forward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, a.o, hm, err) ||
+         lm_linear_fwd(lm, hm, lm_param(lm, FL_O, l), s.d, s.VD, 1.0f, y, s.d, err);
+}
+
+int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
+  const dims s = dims_of(lm);
+  const sc_view xn = lm_act_view(lm, l, A_XN1), pos = lm_model_view(lm, M_POS);
+  const sc_view w0 = lm_scr(lm, S_W0), w1 = lm_scr(lm, S_W1), w2 = lm_scr(lm, S_W2), w3 = lm_scr(lm, S_W3),
+                w4 = lm_scr(lm, S_W4);
+  const sc_attention_bwd_io a = {.q = lm_act_view(lm, l, A_QH),
+                                 .k = lm_act_view(lm, l, A_KH),
+                                 .v = lm_act_view(lm, l, A_VH),
+                                 .seg = docs(lm, M_SEG),
+                                 .o = lm_act_view(lm, l, A_H),
+                                 .lse = lm_act_view(lm, l, A_HSTAT),
+                                 .dout = w1,
+                                 .dq = w2,
+                                 .dk = w3,
+                                 .dv = w4};
+  /* w0 = d(merged o), w1 = do head-major; then the rotations' transposes take dq, dk back to the projections */
+  return lm_linear_bwd(lm, lm_act_view(lm, l, A_HM), lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0,
+                       lm_grad(lm, FL_O, l), err) ||
+         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) ||
+         sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w2, 1, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w3, 1, err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FL_K, l), err) ||
+         project_heads_bwd(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FL_V, l), err);
+}
