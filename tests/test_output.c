@@ -134,12 +134,41 @@ static void test_flops_and_devices_json(void **state) {
   cJSON_Delete(j);
 }
 
+/* bench model: both passes, MFU against the FMA peak of a --peak file, the memory plan; JSON only on stdout. */
+static void test_bench_model(void **state) {
+  (void)state;
+  static char out[1 << 16], err[1 << 14];
+  char peak[700], args[1024];
+  snprintf(peak, sizeof peak, "%s/peak-model.json", dir);
+  FILE *f = fopen(peak, "w");
+  assert_non_null(f);
+  fputs("{\"fma_gflops\": 50}", f);
+  fclose(f);
+  snprintf(args, sizeof args, "bench model --model xlstm-cpu-50k --batch 1 --ctx 32 --samples 1 --peak '%s' --json -",
+           peak);
+  assert_int_equal(run(args, out, sizeof out, err, sizeof err), 0);
+  cJSON *j = parse_whole(out);
+  const cJSON *rows = get(j, "results");
+  assert_int_equal(cJSON_GetArraySize(rows), 2);
+  for (int i = 0; i < 2; i++) {
+    const cJSON *r = cJSON_GetArrayItem(rows, i);
+    const double gf = get(r, "model_gflops")->valuedouble;
+    assert_true(gf > 0 && get(r, "tokens_per_s")->valuedouble > 0);
+    assert_true(fabs(get(r, "mfu_pct")->valuedouble - 100 * gf / 50) < 1e-9 * gf);
+  }
+  assert_string_equal(get(cJSON_GetArrayItem(rows, 1), "pass")->valuestring, "forward+backward");
+  assert_true(get(j, "memory_plan_bytes")->valuedouble > 0 && get(j, "n_params")->valuedouble == 53604);
+  assert_non_null(strstr(err, "device memory: plan"));
+  cJSON_Delete(j);
+}
+
 int main(void) {
   th_tmpdir("output", dir, sizeof dir);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_dash_is_only_json),
       cmocka_unit_test(test_reference_gemm_is_the_api_backend),
       cmocka_unit_test(test_flops_and_devices_json),
+      cmocka_unit_test(test_bench_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

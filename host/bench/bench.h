@@ -10,5 +10,6 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err);
 int bench_attention_main(int argc, char **argv, sc_err *err);
 int bench_loader_main(int argc, char **argv, sc_err *err);
 int bench_fit_main(int argc, char **argv, sc_err *err);
+int bench_model_main(int argc, char **argv, sc_err *err);
 
 #endif
