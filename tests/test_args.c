@@ -217,6 +217,12 @@ static void expect_usage_error(const char *args, const char *prefix, const char 
 
 static void test_cli_usage_errors(void **state) {
   (void)state;
+  /* Path options have no numeric range to show in --help. */
+  char cmd[1024], help[1 << 14];
+  snprintf(cmd, sizeof cmd, "'%s' eval --help", th_scalecl_bin());
+  assert_int_equal(th_run_capture(cmd, help, sizeof help), 0);
+  assert_non_null(strstr(help, "--dump OUT.safetensors"));
+  assert_null(strstr(help, "[0, 0]"));
   expect_usage_error("bench gemm --shapes 64x64", "scalecl bench gemm", "--shapes: cannot parse '64x64'");
   expect_usage_error("bench mlstm --dims 64x128", "scalecl bench mlstm", "--dims: cannot parse '64x128'");
   expect_usage_error("op mlstn", "scalecl op", "unknown topic 'mlstn'; did you mean 'mlstm'?");

@@ -309,12 +309,15 @@ void sc_args_help(FILE *f, const sc_args *a) {
   for (int k = 0; k < a->nopts; k++) {
     const sc_option *o = &a->opts[k];
     char rule[256] = "", def[256], text[1024];
-    if (o->kind >= SC_OPT_LONG) rule_text(o, rule, sizeof rule);
+    const int ruled = o->kind == SC_OPT_LONG || o->kind == SC_OPT_DOUBLE || o->kind == SC_OPT_ENUM ||
+                      o->kind == SC_OPT_LONGS || o->kind == SC_OPT_SHAPES;
+    const int list = o->kind == SC_OPT_LONGS || o->kind == SC_OPT_SHAPES;
+    if (ruled) rule_text(o, rule, sizeof rule);
     default_text(o, def, sizeof def);
     /* help (each in [8, 512]; default 64,128) [required] */
     snprintf(text, sizeof text, "%s", o->help);
     const char *sep = " (";
-    if (*rule) append(text, sizeof text, "%s%s%s", sep, o->kind >= SC_OPT_LONGS ? "each " : "", rule), sep = "; ";
+    if (*rule) append(text, sizeof text, "%s%s%s", sep, list ? "each " : "", rule), sep = "; ";
     if (*def) append(text, sizeof text, "%sdefault %s", sep, def), sep = "; ";
     if (*sep == ';') append(text, sizeof text, ")");
     if (o->flags & SC_OPT_REQUIRED) append(text, sizeof text, " [required]");
