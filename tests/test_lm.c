@@ -28,20 +28,6 @@ static const th_tol TOL_GRAD = {.atol = 5e-6, .rtol = 2e-3, .nmse = 1e-7};
 /* xLSTM's reset leaves exp(−25) of the previous document's state: equal to float32 rounding in practice. */
 static const th_tol TOL_RESET = {.atol = 1e-5, .rtol = 1e-4, .nmse = 1e-9};
 
-static sc_ctx ctx;
-
-static int setup(void **state) {
-  (void)state;
-  th_ctx_open(&ctx);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sc_ctx_close(&ctx);
-  return 0;
-}
-
 /* A config, its device model's parameter arena from the training init plus noise (so zero-initialised gate and
  * output-gate weights take part), and the reference's table and parameters with the same values. */
 typedef struct {
@@ -117,7 +103,7 @@ static float run_device(const model *m, int B, int T, int chunk, const int32_t *
   sc_lm *lm;
   const sc_lm_opts o = {.chunk = chunk};
   float loss;
-  TH_CHECK(sc_lm_create(&ctx, &m->cfg, B, T, &o, &lm, TH_ERR));
+  TH_CHECK(sc_lm_create(&th_ctx, &m->cfg, B, T, &o, &lm, TH_ERR));
   TH_CHECK(sc_lm_upload_params(lm, m->arena, TH_ERR));
   TH_CHECK(sc_lm_forward(lm, tok, doc, &loss, logits, TH_ERR));
   sc_lm_destroy(lm);
@@ -144,7 +130,7 @@ static void check_against_reference(const char *json) {
   uint8_t doc[B * T];
   batch(V, tok, doc);
   sc_lm *lm;
-  TH_CHECK(sc_lm_create(&ctx, &m.cfg, B, T, NULL, &lm, TH_ERR));
+  TH_CHECK(sc_lm_create(&th_ctx, &m.cfg, B, T, NULL, &lm, TH_ERR));
   TH_CHECK(sc_lm_upload_params(lm, m.arena, TH_ERR));
   float *logits = th_falloc((size_t)B * T * V), *grads = th_falloc(m.p.arena_floats);
   double *rlogits = th_dalloc((size_t)B * T * V), *rgrads = th_dalloc(m.rp.total);
@@ -252,18 +238,18 @@ static void plan_refuses_too_large(void **state) {
   TH_CHECK(sc_lm_plan_make(&cfg, 64, 4096, 0, &plan, TH_ERR));
   assert_true(plan.total == plan.params + plan.grads + plan.acts + plan.scratch + plan.ops);
   assert_true(plan.acts > plan.params);
-  const size_t before = ctx.bytes_allocated;
+  const size_t before = th_ctx.bytes_allocated;
   sc_lm *lm = NULL;
   sc_err err;
   const sc_lm_opts small = {.mem_limit = (size_t)64 << 20};
-  assert_int_equal(sc_lm_create(&ctx, &cfg, 64, 4096, &small, &lm, &err), -1);
+  assert_int_equal(sc_lm_create(&th_ctx, &cfg, 64, 4096, &small, &lm, &err), -1);
   assert_null(lm);
-  assert_int_equal(ctx.bytes_allocated, before);
+  assert_int_equal(th_ctx.bytes_allocated, before);
   assert_non_null(strstr(err.msg, "batch 64 x context 4096"));
   assert_non_null(strstr(err.msg, "64.0 MiB"));
   assert_non_null(strstr(err.msg, "smaller --batch or --ctx"));
   const sc_lm_opts one_buffer = {.alloc_limit = (size_t)1 << 20};
-  assert_int_equal(sc_lm_create(&ctx, &cfg, 64, 4096, &one_buffer, &lm, &err), -1);
+  assert_int_equal(sc_lm_create(&th_ctx, &cfg, 64, 4096, &one_buffer, &lm, &err), -1);
   assert_non_null(strstr(err.msg, "1.0 MiB"));
 }
 
@@ -276,5 +262,5 @@ int main(void) {
       cmocka_unit_test(xlstm_packed_document_within_reset),
       cmocka_unit_test(plan_refuses_too_large),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);
 }
