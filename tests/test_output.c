@@ -144,8 +144,8 @@ static void test_bench_model(void **state) {
   assert_non_null(f);
   fputs("{\"fma_gflops\": 50}", f);
   fclose(f);
-  snprintf(args, sizeof args, "bench model --model xlstm-cpu-50k --batch 1 --ctx 32 --samples 1 --peak '%s' --json -",
-           peak);
+  snprintf(args, sizeof args,
+           "bench model --model xlstm-cpu-50k --batch 1 --ctx 32 --samples 1 --peak '%s' --profile --json -", peak);
   assert_int_equal(run(args, out, sizeof out, err, sizeof err), 0);
   cJSON *j = parse_whole(out);
   const cJSON *rows = get(j, "results");
@@ -159,6 +159,13 @@ static void test_bench_model(void **state) {
   assert_string_equal(get(cJSON_GetArrayItem(rows, 1), "pass")->valuestring, "forward+backward");
   assert_true(get(j, "memory_plan_bytes")->valuedouble > 0 && get(j, "n_params")->valuedouble == 53604);
   assert_non_null(strstr(err, "device memory: plan"));
+  /* --profile: the families and the rest of each pass add up to the profiled step. */
+  const cJSON *fam = get(j, "families");
+  assert_int_equal(cJSON_GetArraySize(fam), 10);
+  double pct = 0;
+  for (int i = 0; i < 5; i++) pct += get(cJSON_GetArrayItem(fam, i), "pct_of_step")->valuedouble;
+  assert_true(fabs(pct - 100) < 1e-6);
+  assert_string_equal(get(cJSON_GetArrayItem(fam, 1), "family")->valuestring, "mlstm/attention");
   cJSON_Delete(j);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "base/clock.h"
 #include "base/output.h"
 #include "bench/bench.h"
 #include "bench/peak.h"
@@ -26,6 +27,14 @@ static const sc_col cols[C_COUNT] = {
     {"mfu_pct", "% of fma_peak_gflops", SC_COL_NUM, "%.1f", 0},
 };
 
+enum { F_PASS, F_FAMILY, F_MS, F_PCT, F_COUNT };
+static const sc_col fcols[F_COUNT] = {
+    {"pass", NULL, SC_COL_STR, NULL, 0},
+    {"family", NULL, SC_COL_STR, NULL, 0},
+    {"ms", "ms per step (queue drained around each family)", SC_COL_NUM, "%.1f", 0},
+    {"pct_of_step", "% of the profiled step", SC_COL_NUM, "%.1f", 0},
+};
+
 typedef struct {
   sc_lm *lm;
   const int32_t *tokens;
@@ -38,6 +47,31 @@ static int step(void *p, sc_err *err) {
   float loss;
   if (sc_lm_forward(s->lm, s->tokens, NULL, &loss, NULL, err)) return -1;
   return s->backward ? sc_lm_backward(s->lm, err) : 0;
+}
+
+/* One profiled step of each pass: the time per layer family and the rest ("other": embedding, elementwise
+ * ops, copies) as rows of t. */
+static int profile_families(sc_ctx *c, sc_lm *lm, const int32_t *tok, sc_table *t, sc_err *err) {
+  for (int pass = 0; pass < 2; pass++) {
+    step_arg a = {lm, tok, pass};
+    sc_lm_set_profiling(lm, 1);
+    const double t0 = sc_now();
+    if (step(&a, err) || sc_finish(c, err)) return -1;
+    const double total = sc_now() - t0;
+    double s[SC_LM_T_COUNT], rest = total;
+    sc_lm_profile(lm, s);
+    sc_lm_set_profiling(lm, 0);
+    for (int f = 0; f <= SC_LM_T_COUNT; f++) {
+      const double v = f < SC_LM_T_COUNT ? s[f] : rest;
+      if (f < SC_LM_T_COUNT) rest -= s[f];
+      sc_table_row(t);
+      sc_table_str(t, F_PASS, pass ? "forward+backward" : "forward");
+      sc_table_str(t, F_FAMILY, f < SC_LM_T_COUNT ? sc_lm_family_names[f] : "other");
+      sc_table_num(t, F_MS, 1e3 * v);
+      sc_table_num(t, F_PCT, 100 * v / total);
+    }
+  }
+  return 0;
 }
 
 /* The FMA peak from a `scalecl peak --json` file, else measured here (quick: 3 samples of 0.05 s). */
@@ -66,6 +100,7 @@ static int fma_peak(sc_ctx *c, const char *peak_path, double *gflops, const char
 int bench_model_main(int argc, char **argv, sc_err *err) {
   const char *sel = NULL, *model = NULL, *peak = NULL;
   long B = 8, T = 512, samples = 3, seed = 1;
+  int profile = 0;
   sc_output out = {0};
   const sc_option opts[] = {
       {"model", SC_OPT_STRING, &model, "PRESET|FILE|DIR", .help = "model preset, config.json or checkpoint directory",
@@ -75,11 +110,13 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples", .lo = 1, .hi = 100},
       {"seed", SC_OPT_LONG, &seed, "S", .help = "init seed of the parameters", .lo = 0, .hi = 2147483647.0},
       {"peak", SC_OPT_INFILE, &peak, "FILE", .help = "take the FMA peak from `scalecl peak --json FILE`"},
+      {"profile", SC_OPT_FLAG, &profile, NULL,
+       .help = "also time each layer family (GEMM, mLSTM/attention, norms, head+loss, other) in one step"},
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring"},
       SC_OUTPUT_OPTIONS(&out),
   };
   const sc_args args = {
-      "scalecl bench model --model PRESET [--batch B] [--ctx T] [--samples N] [--peak FILE]\n"
+      "scalecl bench model --model PRESET [--batch B] [--ctx T] [--samples N] [--peak FILE] [--profile]\n"
       "                    [--format table|md|csv|json] [--json FILE|-] [--device SEL]",
       "Times whole steps of a model on the device with random tokens (one document per sequence): forward, and\n"
       "forward+backward (gradients of every parameter). model_gflops counts the paper's FLOPs (scalecl flops;\n"
@@ -99,7 +136,7 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
   float *arena = NULL;
   int32_t *tok = NULL;
   cJSON *root = NULL;
-  sc_table *t = NULL;
+  sc_table *t = NULL, *ft = NULL;
   double peak_gf = 0;
   const char *peak_src = NULL;
   int rc = fma_peak(&c, peak, &peak_gf, &peak_src, err);
@@ -153,10 +190,15 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(root, "bytes_per_token", (double)m->total / tokens);
       cJSON_AddNumberToObject(root, "peak_allocated_bytes", (double)c.bytes_peak);
     }
-    rc = sc_output_emit(&out, root, &t, 1, err);
+    sc_table *tables[2] = {t, NULL};
+    if (profile && !(rc = !(ft = sc_table_create("families", fcols, F_COUNT, err))))
+      rc = profile_families(&c, lm, tok, ft, err);
+    tables[1] = ft;
+    if (!rc) rc = sc_output_emit(&out, root, tables, ft ? 2 : 1, err);
   }
   cJSON_Delete(root);
   sc_table_destroy(t);
+  sc_table_destroy(ft);
   free(tok);
   free(arena);
   sc_lm_destroy(lm);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "model/lm_impl.h"
 
 #define ALIGN_BYTES 64
@@ -151,18 +152,46 @@ sc_view lm_grad(const sc_lm *lm, int fam, int l) {
   return v;
 }
 
+const char *const sc_lm_family_names[SC_LM_T_COUNT] = {"gemm", "mlstm/attention", "norms", "head+loss"};
+
+void sc_lm_set_profiling(sc_lm *lm, int on) {
+  lm->profiling = on;
+  for (int f = 0; f < SC_LM_T_COUNT; f++) lm->prof[f] = 0;
+}
+
+void sc_lm_profile(const sc_lm *lm, double seconds[SC_LM_T_COUNT]) {
+  for (int f = 0; f < SC_LM_T_COUNT; f++) seconds[f] = lm->prof[f];
+}
+
+int lm_begin(sc_lm *lm, sc_err *err) {
+  if (!lm->profiling) return 0;
+  if (sc_finish(lm->c, err)) return -1;
+  lm->prof_t0 = sc_now();
+  return 0;
+}
+
+int lm_end(sc_lm *lm, int family, sc_err *err) {
+  if (!lm->profiling) return 0;
+  if (sc_finish(lm->c, err)) return -1;
+  lm->prof[family] += sc_now() - lm->prof_t0;
+  return 0;
+}
+
 int lm_linear_fwd(sc_lm *lm, sc_view X, sc_view W, int out, int in, float beta, sc_view Y, int ldy, sc_err *err) {
-  return sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 0, 1, (size_t)lm->N, (size_t)out, (size_t)in, 1.0f, X, (size_t)in, W,
-                     (size_t)in, beta, Y, (size_t)ldy, err);
+  return lm_begin(lm, err) ||
+         sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 0, 1, (size_t)lm->N, (size_t)out, (size_t)in, 1.0f, X, (size_t)in, W,
+                     (size_t)in, beta, Y, (size_t)ldy, err) ||
+         lm_end(lm, SC_LM_T_GEMM, err);
 }
 
 int lm_linear_bwd(sc_lm *lm, sc_view X, sc_view W, sc_view dY, int ldy, int out, int in, float beta_dx, sc_view dX,
                   sc_view dW, sc_err *err) {
-  if (sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 0, 0, (size_t)lm->N, (size_t)in, (size_t)out, 1.0f, dY, (size_t)ldy, W,
-                  (size_t)in, beta_dx, dX, (size_t)in, err))
-    return -1;
-  return sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 1, 0, (size_t)out, (size_t)in, (size_t)lm->N, 1.0f, dY, (size_t)ldy, X,
-                     (size_t)in, 1.0f, dW, (size_t)in, err);
+  return lm_begin(lm, err) ||
+         sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 0, 0, (size_t)lm->N, (size_t)in, (size_t)out, 1.0f, dY, (size_t)ldy, W,
+                     (size_t)in, beta_dx, dX, (size_t)in, err) ||
+         sc_gemm_run(lm->gemm, SC_GEMM_AUTO, 1, 0, (size_t)out, (size_t)in, (size_t)lm->N, 1.0f, dY, (size_t)ldy, X,
+                     (size_t)in, 1.0f, dW, (size_t)in, err) ||
+         lm_end(lm, SC_LM_T_GEMM, err);
 }
 
 /* The mixer family names the enums in lm_impl.h stand for, checked once so a reordered table fails loudly. */
@@ -344,14 +373,17 @@ static int set_batch(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start,
 }
 
 static int rms_fwd(sc_lm *lm, sc_view x, sc_view w, sc_view y, sc_view st, sc_err *err) {
-  return sc_norm_forward(lm->rms, lm->N, &(sc_norm_fwd_io){.x = x, .w = w, .y = y, .stats = st}, err);
+  return lm_begin(lm, err) ||
+         sc_norm_forward(lm->rms, lm->N, &(sc_norm_fwd_io){.x = x, .w = w, .y = y, .stats = st}, err) ||
+         lm_end(lm, SC_LM_T_NORM, err);
 }
 
 /* dres += RMSNorm backward of dy at x (dw added to). */
 static int rms_bwd_add(sc_lm *lm, sc_view x, sc_view w, sc_view st, sc_view dy, sc_view dw, sc_err *err) {
   const sc_norm_bwd_io io = {.x = x, .w = w, .stats = st, .dy = dy, .dx = lm_scr(lm, S_DTMP), .dw = dw};
-  return sc_norm_backward(lm->rms, lm->N, &io, err) ||
-         sc_residual_add(lm->ew, lm->N * (int)lm->cfg.d_model, lm_scr(lm, S_DRES), lm_scr(lm, S_DTMP), err);
+  return lm_begin(lm, err) || sc_norm_backward(lm->rms, lm->N, &io, err) ||
+         sc_residual_add(lm->ew, lm->N * (int)lm->cfg.d_model, lm_scr(lm, S_DRES), lm_scr(lm, S_DTMP), err) ||
+         lm_end(lm, SC_LM_T_NORM, err);
 }
 
 /* res[l+1] = mid + W_down(SiLU(W_gate x̂) ⊙ W_up x̂), x̂ = RMSNorm(mid). */
@@ -410,7 +442,7 @@ int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, fl
                              .lse = lm_model_view(lm, M_LSE),
                              .loss = lm_model_view(lm, M_LOSS),
                              .logits = sc_view_of(lg)};
-  int rc = sc_xent_forward(lm->xent, lm->B, lm->T, &io, err);
+  int rc = lm_begin(lm, err) || sc_xent_forward(lm->xent, lm->B, lm->T, &io, err) || lm_end(lm, SC_LM_T_HEAD, err);
   if (!rc && logits) rc = sc_buffer_read(lm->c, lg, 0, lbytes, logits, err);
   if (lg) sc_buffer_release(lm->c, lg);
   if (!rc && loss) rc = sc_buffer_read(lm->c, lm->acts, lm->model_off[M_LOSS], sizeof *loss, loss, err);
@@ -433,7 +465,8 @@ int sc_lm_backward(sc_lm *lm, sc_err *err) {
   const size_t nd = 4 * (size_t)lm->N * (size_t)lm->cfg.d_model;
   if (sc_buffer_fill_zero(lm->c, lm->scratch, dxn.off, nd, err) ||
       sc_buffer_fill_zero(lm->c, lm->scratch, dres.off, nd, err) ||
-      sc_xent_backward(lm->xent, lm->B, lm->T, 1.0f, &xb, err) ||
+      lm_begin(lm, err) || sc_xent_backward(lm->xent, lm->B, lm->T, 1.0f, &xb, err) ||
+      lm_end(lm, SC_LM_T_HEAD, err) ||
       rms_bwd_add(lm, lm_model_view(lm, M_XF), lm_param(lm, f.out_norm, -1), lm_model_view(lm, M_STF), dxn,
                   lm_grad(lm, f.out_norm, -1), err))
     return -1;

@@ -61,6 +61,13 @@ int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, fl
  * step with sc_lm_zero_grads). */
 int sc_lm_backward(sc_lm *lm, sc_err *err);
 int sc_lm_zero_grads(sc_lm *lm, sc_err *err);
+
+/* Time per layer family, for `bench model --profile`: with profiling on, every family's launches are bracketed
+ * by clFinish (which serialises the queue, so only for breakdowns) and their wall time added up. */
+enum { SC_LM_T_GEMM, SC_LM_T_CELL, SC_LM_T_NORM, SC_LM_T_HEAD, SC_LM_T_COUNT };
+extern const char *const sc_lm_family_names[SC_LM_T_COUNT]; /* "gemm", "mlstm/attention", "norms", "head+loss" */
+void sc_lm_set_profiling(sc_lm *lm, int on); /* also resets the sums */
+void sc_lm_profile(const sc_lm *lm, double seconds[SC_LM_T_COUNT]);
 int sc_lm_download_grads(sc_lm *lm, float *arena, sc_err *err);
 
 #endif

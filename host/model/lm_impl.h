@@ -66,6 +66,8 @@ struct sc_lm {
   sc_attention *attn;
   sc_rope *rope;
   sc_xent *xent;
+  int profiling; /* sc_lm_set_profiling */
+  double prof[SC_LM_T_COUNT], prof_t0;
   int *pos_host; /* (B, T) staging for positions and segment ids */
   int *seg_host;
   int32_t *doc_host;
@@ -77,6 +79,11 @@ sc_view lm_model_view(const sc_lm *lm, lm_model_slot s);
 sc_view lm_scr(const sc_lm *lm, lm_scratch s);
 sc_view lm_param(const sc_lm *lm, int fam, int l);
 sc_view lm_grad(const sc_lm *lm, int fam, int l);
+
+/* Bracket one layer family's launches when profiling (see sc_lm_set_profiling); both return 0, or -1 when the
+ * queue fails, so they chain with || around the calls they time. Not nested. */
+int lm_begin(sc_lm *lm, sc_err *err);
+int lm_end(sc_lm *lm, int family, sc_err *err);
 
 /* Y (N, out, rows ldy apart) = X (N, in) Wᵀ + beta·Y, W (out, in). */
 int lm_linear_fwd(sc_lm *lm, sc_view X, sc_view W, int out, int in, float beta, sc_view Y, int ldy, sc_err *err);

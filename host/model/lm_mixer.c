@@ -63,9 +63,12 @@ int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
          lm_linear_fwd(lm, xn, lm_param(lm, FX_IW, l), s.NH, s.d, 0.0f, g.xi, 2 * s.NH, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FX_FW, l), s.NH, s.d, 0.0f, g.xf, 2 * s.NH, err) ||
          sc_gates_forward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
+         lm_begin(lm, err) ||
          sc_mlstm_forward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) ||
          sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, m.h, hm, err) ||
-         sc_norm_forward(lm->heads, s.N, &hnorm, err) || sc_ogate_forward(lm->ew, s.N * s.VD, og, hn, ya, err) ||
+         lm_begin(lm, err) || sc_norm_forward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
+         sc_ogate_forward(lm->ew, s.N * s.VD, og, hn, ya, err) ||
          lm_linear_fwd(lm, ya, lm_param(lm, FX_OUT, l), s.d, s.VD, 1.0f, y, s.d, err);
 }
 
@@ -108,10 +111,12 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
   return lm_linear_bwd(lm, lm_act_view(lm, l, A_YA), lm_param(lm, FX_OUT, l), dy, s.d, s.d, s.VD, 0.0f, w0,
                        lm_grad(lm, FX_OUT, l), err) ||
          sc_ogate_backward(lm->ew, s.N * s.VD, lm_act_view(lm, l, A_OG), lm_act_view(lm, l, A_HN), w0, w1, w2, err) ||
-         sc_norm_backward(lm->heads, s.N, &hnorm, err) ||
+         lm_begin(lm, err) || sc_norm_backward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
          sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w3, w0, err) ||
          /* w2, w3, w4 = dq, dk, dv head-major; w0 is free again for the token-major merges */
+         lm_begin(lm, err) ||
          sc_mlstm_backward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) ||
          sc_gates_backward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FX_Q, l), err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FX_K, l), err) ||
@@ -137,7 +142,8 @@ int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
          project_heads(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, tmp, a.k, err) ||
          sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, a.k, a.k, 0, err) ||
          project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) ||
-         sc_attention_forward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         lm_begin(lm, err) || sc_attention_forward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) ||
          sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, a.o, hm, err) ||
          lm_linear_fwd(lm, hm, lm_param(lm, FL_O, l), s.d, s.VD, 1.0f, y, s.d, err);
 }
@@ -161,7 +167,8 @@ int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
   return lm_linear_bwd(lm, lm_act_view(lm, l, A_HM), lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0,
                        lm_grad(lm, FL_O, l), err) ||
          sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) ||
-         sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         lm_begin(lm, err) || sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) ||
          sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w2, 1, err) ||
          sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w3, 1, err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
