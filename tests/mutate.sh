@@ -51,6 +51,15 @@ mutation harness-nmse-unchecked tests/harness.c 'if (!(c.nmse <= tol.nmse)) fail
   '^test_harness$'
 mutation harness-nan-reference-matches tests/harness.c 'if ((isnan(g) && isnan(r)) || g == r) continue;' \
   'if (isnan(r) || g == r) continue;' '^test_harness$'
+# The tests of session 18's fixes (issues 16 and 17).
+mutation attention-bwd-score-order cl/attention.cl 'const float16 x = vload16(c, qtb) * (float16)(scale);' \
+  'const float16 x = vload16(c, qtb) * (float16)(scale * 1.0001f);' '^test_attention$'
+mutation rope-factor-sign cl/rope.cl 'u.y * v.x + u.x * v.y' 'u.y * v.x - u.x * v.y' '^test_rope$'
+mutation prepare-marker-ignored host/data/shards.c \
+  'int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;' 'int found = 0;' '^test_prepare$'
+mutation duplicate-names-missed host/base/names.c 'if (!strcmp(e[k - 1].name, e[k].name)' 'if (0' \
+  '^test_(safetensors|model_config)$'
+mutation fit-pools-contexts host/fit/report.c 'if (n > 1 && !a->pool_ctx)' 'if (n > 3 && !a->pool_ctx)' '^test_fit_cli$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

@@ -234,16 +234,9 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
     }
   sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
-  if ((root = sc_bench_json_root(&c))) {
-    sc_bench_json_gemm_ref(root, &ref);
-    cJSON_AddStringToObject(root, "flop_count", "distill_scaling causal attention core; fwd+bwd = 3x fwd");
-    cJSON_AddNumberToObject(root, "batch", 1);
-    cJSON_AddNumberToObject(root, "heads", (double)heads);
-    cJSON_AddNumberToObject(root, "samples", (double)samples);
+  if ((root = sc_bench_json_run(&c, &ref, "distill_scaling causal attention core; fwd+bwd = 3x fwd", heads, samples,
+                                 load0, load1)))
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
-    cJSON_AddNumberToObject(root, "load_average_start", load0);
-    cJSON_AddNumberToObject(root, "load_average_end", load1);
-  }
   if (sc_output_emit(&out, root, tabs, nL ? 2 : 1, err)) goto done;
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
   for (int d = 0; d < nD && nS > 1; d++)

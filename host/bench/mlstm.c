@@ -200,15 +200,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
     }
   sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
-  if ((root = sc_bench_json_root(&c))) {
-    sc_bench_json_gemm_ref(root, &ref);
-    cJSON_AddStringToObject(root, "flop_count", "paper tfla chunkwise forward; fwd+bwd = 3x forward");
-    cJSON_AddNumberToObject(root, "batch", 1);
-    cJSON_AddNumberToObject(root, "heads", (double)heads);
-    cJSON_AddNumberToObject(root, "samples", (double)samples);
-    cJSON_AddNumberToObject(root, "load_average_start", load0);
-    cJSON_AddNumberToObject(root, "load_average_end", load1);
-  }
+  root = sc_bench_json_run(&c, &ref, "paper tfla chunkwise forward; fwd+bwd = 3x forward", heads, samples, load0,
+                           load1);
   if (sc_output_emit(&out, root, &t, 1, err)) goto done;
   fprintf(h, "load average %.2f at end\n", load1);
   rc = 0;

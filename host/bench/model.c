@@ -77,10 +77,8 @@ static int profile_families(sc_ctx *c, sc_lm *lm, const int32_t *tok, sc_table *
 /* The FMA peak from a `scalecl peak --json` file, else measured here (quick: 3 samples of 0.05 s). */
 static int fma_peak(sc_ctx *c, const char *peak_path, double *gflops, const char **source, sc_err *err) {
   if (peak_path) {
-    char *text;
-    if (sc_read_file(peak_path, &text, NULL, err)) return -1;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
+    cJSON *root = sc_bench_read_peak(peak_path, err);
+    if (!root) return -1;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "fma_gflops");
     *gflops = cJSON_IsNumber(f) ? f->valuedouble : 0;
     cJSON_Delete(root);

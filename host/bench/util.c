@@ -45,17 +45,28 @@ int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_
 }
 
 /* The best sgemm[] rate of the file's gemm_api_backend. */
-static int read_peak_gemm(const char *path, sc_gemm_ref *r, sc_err *err) {
+cJSON *sc_bench_read_peak(const char *path, sc_err *err) {
   char *text;
-  if (sc_read_file(path, &text, NULL, err)) return -1;
+  if (sc_read_file(path, &text, NULL, err)) return NULL;
   cJSON *root = cJSON_Parse(text);
   free(text);
-  const cJSON *api = root ? cJSON_GetObjectItemCaseSensitive(root, "gemm_api_backend") : NULL;
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    sc_fail(err, "%s is not the JSON object `scalecl peak --json FILE` writes", path);
+    return NULL;
+  }
+  return root;
+}
+
+static int read_peak_gemm(const char *path, sc_gemm_ref *r, sc_err *err) {
+  cJSON *root = sc_bench_read_peak(path, err);
+  if (!root) return -1;
+  const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "gemm_api_backend");
   r->backend =
       sc_gemm_backend_name(cJSON_IsString(api) && !strcmp(api->valuestring, "own") ? SC_GEMM_OWN : SC_GEMM_CLBLAST);
   char key[32];
   snprintf(key, sizeof key, "%s_gflops", r->backend);
-  const cJSON *g = root ? cJSON_GetObjectItemCaseSensitive(root, "sgemm") : NULL, *e;
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "sgemm"), *e;
   cJSON_ArrayForEach(e, g) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
     if (cJSON_IsNumber(v) && v->valuedouble > r->gflops) r->gflops = v->valuedouble;
@@ -142,4 +153,18 @@ void sc_bench_pass_cells(sc_table *t, int first, const sc_ctx *c, const char *pa
   const double gfc = 1e-9 * flops * sc_bench_compute_units(c) / tm->cpu_s;
   sc_table_num(t, first + 7, gfc);
   if (ref->cpu_gflops > 0) sc_table_num(t, first + 8, 100 * gfc / ref->cpu_gflops);
+}
+
+cJSON *sc_bench_json_run(const sc_ctx *c, const sc_gemm_ref *ref, const char *flop_count, long heads, long samples,
+                         double load0, double load1) {
+  cJSON *root = sc_bench_json_root(c);
+  if (!root) return NULL;
+  sc_bench_json_gemm_ref(root, ref);
+  cJSON_AddStringToObject(root, "flop_count", flop_count);
+  cJSON_AddNumberToObject(root, "batch", 1);
+  cJSON_AddNumberToObject(root, "heads", (double)heads);
+  cJSON_AddNumberToObject(root, "samples", (double)samples);
+  cJSON_AddNumberToObject(root, "load_average_start", load0);
+  cJSON_AddNumberToObject(root, "load_average_end", load1);
+  return root;
 }

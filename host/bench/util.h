@@ -36,6 +36,8 @@ typedef struct {
  * for files without one), else SGEMM at 1024^3 measured here through the API backend as sc_bench_time does (median
  * of 5 samples of at least 0.2 s). */
 int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *err);
+/* The parsed `scalecl peak --json` file at path (the caller deletes it); NULL with a message naming the file. */
+cJSON *sc_bench_read_peak(const char *path, sc_err *err);
 /* Prints the reference as one line: its backend, rate and source. */
 void sc_bench_print_gemm_ref(FILE *f, const sc_ctx *c, const sc_gemm_ref *r);
 /* Adds gemm_ref_backend, gemm_ref_gflops, gemm_ref_source and (when measured) gemm_ref_cpu_norm_gflops. */
@@ -46,6 +48,11 @@ double sc_bench_print_device(FILE *f, const sc_ctx *c);
 /* A JSON document root holding the device: device (its name), platform, driver_version, device_type and
  * compute_units; NULL when out of memory. */
 cJSON *sc_bench_json_root(const sc_ctx *c);
+
+/* The JSON root of a kernel throughput bench (mlstm, attention): the device, the reference GEMM, how FLOPs are
+ * counted, batch 1, heads, samples and the load averages at start and end; NULL when out of memory. */
+cJSON *sc_bench_json_run(const sc_ctx *c, const sc_gemm_ref *ref, const char *flop_count, long heads, long samples,
+                         double load0, double load1);
 
 /* Sets columns col, col + 1 and col + 2 of the table's last row to the figure's median, mean and sd. */
 void sc_bench_cells(sc_table *t, int col, sc_figure f);
