@@ -235,7 +235,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
   if ((root = sc_bench_json_run(&c, &ref, "distill_scaling causal attention core; fwd+bwd = 3x fwd", heads, samples,
-                                 load0, load1)))
+                                load0, load1)))
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
   if (sc_output_emit(&out, root, tabs, nL ? 2 : 1, err)) goto done;
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */

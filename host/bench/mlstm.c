@@ -200,8 +200,8 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
     }
   sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
-  root = sc_bench_json_run(&c, &ref, "paper tfla chunkwise forward; fwd+bwd = 3x forward", heads, samples, load0,
-                           load1);
+  root =
+      sc_bench_json_run(&c, &ref, "paper tfla chunkwise forward; fwd+bwd = 3x forward", heads, samples, load0, load1);
   if (sc_output_emit(&out, root, &t, 1, err)) goto done;
   fprintf(h, "load average %.2f at end\n", load1);
   rc = 0;
