@@ -1,5 +1,6 @@
 #include "base/paths.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -79,8 +80,7 @@ static void parent_of(const char *path, char *buf, size_t n) {
 static int writable_dir(const char *dir, const char *path, const char *what, sc_err *err) {
   struct stat st;
   if (stat(dir, &st) != 0)
-    return sc_fail(err, "%s %s: directory %s does not exist; create it first or choose another path", what, path,
-                   dir);
+    return sc_fail(err, "%s %s: directory %s does not exist; create it first or choose another path", what, path, dir);
   if (!S_ISDIR(st.st_mode)) return sc_fail(err, "%s %s: %s is not a directory", what, path, dir);
   if (access(dir, W_OK | X_OK) != 0)
     return sc_fail(err, "%s %s: directory %s is not writable (%s)", what, path, dir, strerror(errno));
@@ -112,8 +112,7 @@ int sc_check_output_dir(const char *path, const char *what, sc_err *err) {
   struct stat st;
   if (stat(path, &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return sc_fail(err, "%s %s exists and is not a directory", what, path);
-    if (access(path, W_OK | X_OK) != 0)
-      return sc_fail(err, "%s %s is not writable (%s)", what, path, strerror(errno));
+    if (access(path, W_OK | X_OK) != 0) return sc_fail(err, "%s %s is not writable (%s)", what, path, strerror(errno));
     return 0;
   }
   char dir[4096], up[4096];
@@ -123,4 +122,29 @@ int sc_check_output_dir(const char *path, const char *what, sc_err *err) {
     snprintf(dir, sizeof dir, "%s", up);
   }
   return writable_dir(dir, path, what, err);
+}
+
+int sc_fsync_dir(const char *path, sc_err *err) {
+  const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sc_fail(err, "cannot open directory %s to flush it: %s", path, strerror(errno));
+  const int rc = fsync(fd);
+  const int e = errno;
+  close(fd);
+  return rc ? sc_fail(err, "cannot flush directory %s: %s", path, strerror(e)) : 0;
+}
+
+int sc_remove_flat_dir(const char *path, sc_err *err) {
+  DIR *d = opendir(path);
+  if (!d) return errno == ENOENT ? 0 : sc_fail(err, "cannot read directory %s: %s", path, strerror(errno));
+  const struct dirent *ent;
+  char file[4400];
+  int rc = 0;
+  while (!rc && (ent = readdir(d))) {
+    if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
+    snprintf(file, sizeof file, "%s/%s", path, ent->d_name);
+    if (unlink(file) != 0) rc = sc_fail(err, "cannot remove %s: %s", file, strerror(errno));
+  }
+  closedir(d);
+  if (!rc && rmdir(path) != 0) rc = sc_fail(err, "cannot remove directory %s: %s", path, strerror(errno));
+  return rc;
 }

@@ -28,4 +28,9 @@ int sc_check_output_dir(const char *path, const char *what, sc_err *err);
 /* sc_check_input, then opens it read-only (close-on-exec); sets the descriptor and the file size. */
 int sc_open_input(const char *path, const char *what, int *fd, size_t *size, sc_err *err);
 
+/* Flushes a directory's entries (after creating or renaming files in it) to disk. */
+int sc_fsync_dir(const char *path, sc_err *err);
+/* Removes a directory that holds only files (a checkpoint): its files, then itself. A missing one is fine. */
+int sc_remove_flat_dir(const char *path, sc_err *err);
+
 #endif

@@ -74,27 +74,6 @@ static int profile_families(sc_ctx *c, sc_lm *lm, const int32_t *tok, sc_table *
   return 0;
 }
 
-/* The FMA peak from a `scalecl peak --json` file, else measured here (quick: 3 samples of 0.05 s). */
-static int fma_peak(sc_ctx *c, const char *peak_path, double *gflops, const char **source, sc_err *err) {
-  if (peak_path) {
-    cJSON *root = sc_bench_read_peak(peak_path, err);
-    if (!root) return -1;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "fma_gflops");
-    *gflops = cJSON_IsNumber(f) ? f->valuedouble : 0;
-    cJSON_Delete(root);
-    *source = peak_path;
-    if (!(*gflops > 0))
-      return sc_fail(err, "%s has no fma_gflops; write it with `scalecl peak --json FILE`", peak_path);
-    return 0;
-  }
-  const sc_peak_opts o = {.samples = 3, .min_sample_s = 0.05, .skip_gemm = 1};
-  sc_peak pk;
-  if (sc_peak_measure(c, &o, &pk, err)) return -1;
-  *gflops = pk.fma_gflops;
-  *source = "measured (peak --quick)";
-  return 0;
-}
-
 int bench_model_main(int argc, char **argv, sc_err *err) {
   const char *sel = NULL, *model = NULL, *peak = NULL;
   long B = 8, T = 512, samples = 3, seed = 1;
@@ -137,7 +116,7 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
   sc_table *t = NULL, *ft = NULL;
   double peak_gf = 0;
   const char *peak_src = NULL;
-  int rc = fma_peak(&c, peak, &peak_gf, &peak_src, err);
+  int rc = sc_bench_fma_peak(&c, peak, &peak_gf, &peak_src, err);
   c.bytes_peak = c.bytes_allocated; /* the model's peak, not the peak measurement's buffers */
   if (!rc) rc = sc_lm_create(&c, &cfg, (int)B, (int)T, NULL, &lm, err);
   if (!rc) {

@@ -168,3 +168,24 @@ cJSON *sc_bench_json_run(const sc_ctx *c, const sc_gemm_ref *ref, const char *fl
   cJSON_AddNumberToObject(root, "load_average_end", load1);
   return root;
 }
+
+/* The FMA peak from a `scalecl peak --json` file, else measured here (quick: 3 samples of 0.05 s). */
+int sc_bench_fma_peak(sc_ctx *c, const char *peak_path, double *gflops, const char **source, sc_err *err) {
+  if (peak_path) {
+    cJSON *root = sc_bench_read_peak(peak_path, err);
+    if (!root) return -1;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "fma_gflops");
+    *gflops = cJSON_IsNumber(f) ? f->valuedouble : 0;
+    cJSON_Delete(root);
+    *source = peak_path;
+    if (!(*gflops > 0))
+      return sc_fail(err, "%s has no fma_gflops; write it with `scalecl peak --json FILE`", peak_path);
+    return 0;
+  }
+  const sc_peak_opts o = {.samples = 3, .min_sample_s = 0.05, .skip_gemm = 1};
+  sc_peak pk;
+  if (sc_peak_measure(c, &o, &pk, err)) return -1;
+  *gflops = pk.fma_gflops;
+  *source = "measured (peak --quick)";
+  return 0;
+}

@@ -38,6 +38,9 @@ typedef struct {
 int sc_bench_gemm_ref(sc_ctx *c, const char *peak_path, sc_gemm_ref *r, sc_err *err);
 /* The parsed `scalecl peak --json` file at path (the caller deletes it); NULL with a message naming the file. */
 cJSON *sc_bench_read_peak(const char *path, sc_err *err);
+/* The FMA peak in GFLOP/s from a `scalecl peak --json` file when peak_path is set, else measured here (quick: 3
+ * samples of 0.05 s per vector width); *source names where it came from. */
+int sc_bench_fma_peak(sc_ctx *c, const char *peak_path, double *gflops, const char **source, sc_err *err);
 /* Prints the reference as one line: its backend, rate and source. */
 void sc_bench_print_gemm_ref(FILE *f, const sc_ctx *c, const sc_gemm_ref *r);
 /* Adds gemm_ref_backend, gemm_ref_gflops, gemm_ref_source and (when measured) gemm_ref_cpu_norm_gflops. */

@@ -45,15 +45,6 @@ char *sc_checkpoint_config_json(const sc_model_config *c, sc_err *err) {
 
 /* ---- writing ---- */
 
-static int fsync_dir(const char *path, sc_err *err) {
-  const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sc_fail(err, "cannot open directory %s to flush it: %s", path, strerror(errno));
-  const int rc = fsync(fd);
-  const int e = errno;
-  close(fd);
-  return rc ? sc_fail(err, "cannot flush directory %s: %s", path, strerror(e)) : 0;
-}
-
 /* Removes the checkpoint files of dir and dir itself (what a failed or replaced write leaves). */
 static void remove_checkpoint_dir(const char *dir) {
   char path[4400];
@@ -95,7 +86,8 @@ static int write_weights(const char *path, const sc_model_config *c, const sc_pa
   return rc;
 }
 
-static int write_files(const char *dir, const sc_model_config *c, const sc_params *p, const float *arena, sc_err *err) {
+int sc_checkpoint_write_into(const char *dir, const sc_model_config *c, const sc_params *p, const float *arena,
+                             sc_err *err) {
   char path[4400];
   char *json = sc_checkpoint_config_json(c, err);
   if (!json) return -1;
@@ -103,7 +95,7 @@ static int write_files(const char *dir, const sc_model_config *c, const sc_param
   int rc = sc_write_file_atomic(path, json, strlen(json), err);
   free(json);
   snprintf(path, sizeof path, "%s/%s", dir, SC_CKPT_WEIGHTS);
-  return rc || write_weights(path, c, p, arena, err) || fsync_dir(dir, err) ? -1 : 0;
+  return rc || write_weights(path, c, p, arena, err) || sc_fsync_dir(dir, err) ? -1 : 0;
 }
 
 /* An existing directory may be replaced only when it holds checkpoint files alone (or nothing). */
@@ -171,7 +163,8 @@ int sc_checkpoint_write(const char *dir, const sc_model_config *c, const sc_para
   const mode_t mask = umask(0);
   umask(mask);
   chmod(tmp, 0777 & ~mask);
-  if (write_files(tmp, c, p, arena, err) || move_into_place(tmp, clean, err) || fsync_dir(parent, err)) {
+  if (sc_checkpoint_write_into(tmp, c, p, arena, err) || move_into_place(tmp, clean, err) ||
+      sc_fsync_dir(parent, err)) {
     remove_checkpoint_dir(tmp);
     return sc_wrap(err, "writing checkpoint %s: ", clean);
   }

@@ -36,6 +36,10 @@ typedef struct {
  * dir is replaced only when it holds nothing but checkpoint files. */
 int sc_checkpoint_write(const char *dir, const sc_model_config *cfg, const sc_params *p, const float *arena,
                         sc_err *err);
+/* The same two files written into the existing directory dir (files fsynced, then dir), for a caller that adds
+ * its own files and publishes the directory itself (the trainer's checkpoints). */
+int sc_checkpoint_write_into(const char *dir, const sc_model_config *cfg, const sc_params *p, const float *arena,
+                             sc_err *err);
 int sc_checkpoint_read(const char *dir, sc_checkpoint *ck, sc_err *err);
 void sc_checkpoint_free(sc_checkpoint *ck);
 

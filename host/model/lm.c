@@ -342,6 +342,12 @@ int sc_lm_download_params(sc_lm *lm, float *arena, sc_err *err) {
 int sc_lm_download_grads(sc_lm *lm, float *arena, sc_err *err) {
   return sc_buffer_read(lm->c, lm->grads, 0, 4 * lm->p.arena_floats, arena, err);
 }
+sc_view sc_lm_param_arena(const sc_lm *lm) {
+  return sc_view_of(lm->params);
+}
+sc_view sc_lm_grad_arena(const sc_lm *lm) {
+  return sc_view_of(lm->grads);
+}
 int sc_lm_zero_grads(sc_lm *lm, sc_err *err) {
   return sc_buffer_fill_zero(lm->c, lm->grads, 0, lm->plan.grads, err);
 }
@@ -464,9 +470,8 @@ int sc_lm_backward(sc_lm *lm, sc_err *err) {
                              .accumulate = 1};
   const size_t nd = 4 * (size_t)lm->N * (size_t)lm->cfg.d_model;
   if (sc_buffer_fill_zero(lm->c, lm->scratch, dxn.off, nd, err) ||
-      sc_buffer_fill_zero(lm->c, lm->scratch, dres.off, nd, err) ||
-      lm_begin(lm, err) || sc_xent_backward(lm->xent, lm->B, lm->T, 1.0f, &xb, err) ||
-      lm_end(lm, SC_LM_T_HEAD, err) ||
+      sc_buffer_fill_zero(lm->c, lm->scratch, dres.off, nd, err) || lm_begin(lm, err) ||
+      sc_xent_backward(lm->xent, lm->B, lm->T, 1.0f, &xb, err) || lm_end(lm, SC_LM_T_HEAD, err) ||
       rms_bwd_add(lm, lm_model_view(lm, M_XF), lm_param(lm, f.out_norm, -1), lm_model_view(lm, M_STF), dxn,
                   lm_grad(lm, f.out_norm, -1), err))
     return -1;

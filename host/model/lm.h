@@ -50,6 +50,10 @@ void sc_lm_destroy(sc_lm *lm);
 const sc_lm_plan *sc_lm_memory(const sc_lm *lm);
 const sc_params *sc_lm_params(const sc_lm *lm); /* the arena layout of parameters and gradients */
 
+/* The device arenas of parameters and gradients (sc_lm_params layout), for the optimizer. */
+sc_view sc_lm_param_arena(const sc_lm *lm);
+sc_view sc_lm_grad_arena(const sc_lm *lm);
+
 /* Host arenas of sc_lm_params(lm)->arena_floats floats (sc_params_alloc). */
 int sc_lm_upload_params(sc_lm *lm, const float *arena, sc_err *err);
 int sc_lm_download_params(sc_lm *lm, float *arena, sc_err *err);
@@ -66,7 +70,7 @@ int sc_lm_zero_grads(sc_lm *lm, sc_err *err);
  * by clFinish (which serialises the queue, so only for breakdowns) and their wall time added up. */
 enum { SC_LM_T_GEMM, SC_LM_T_CELL, SC_LM_T_NORM, SC_LM_T_HEAD, SC_LM_T_COUNT };
 extern const char *const sc_lm_family_names[SC_LM_T_COUNT]; /* "gemm", "mlstm/attention", "norms", "head+loss" */
-void sc_lm_set_profiling(sc_lm *lm, int on); /* also resets the sums */
+void sc_lm_set_profiling(sc_lm *lm, int on);                /* also resets the sums */
 void sc_lm_profile(const sc_lm *lm, double seconds[SC_LM_T_COUNT]);
 int sc_lm_download_grads(sc_lm *lm, float *arena, sc_err *err);
 
