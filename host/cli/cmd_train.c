@@ -124,7 +124,7 @@ int cmd_train(int argc, char **argv, sc_err *err) {
   printf("steps        %lld (%lld skipped)\n", (long long)res.steps, (long long)res.skipped);
   printf("tokens       %lld\n", (long long)res.tokens);
   printf("FLOPs        %.4g\n", res.flops);
-  printf("train loss   %.4f (mean over this session's steps)\n", res.train_loss);
+  printf("train loss   %.4f (mean of the last 20 steps)\n", res.train_loss);
   if (isfinite(res.val_loss)) printf("val loss     %.4f\n", res.val_loss);
   printf("wall time    %.1f s\n", res.wall_s);
   if (isfinite(res.tokens_per_s)) printf("throughput   %.0f tokens/s", res.tokens_per_s);

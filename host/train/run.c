@@ -22,6 +22,7 @@
 
 #define RUN_JSON "run.json"
 #define SUMMARY_JSON "summary.json"
+#define TRAIN_LOSS_STEPS 20 /* the final train loss: the mean over the last steps */
 
 sc_run_opts sc_run_defaults(void) {
   return (sc_run_opts){.batch = 16,
@@ -197,6 +198,7 @@ static int write_run_json(const char *dir, const sc_run_opts *o, const plan *pl,
   cJSON *root = cJSON_CreateObject(), *res = cJSON_CreateObject(), *dev = cJSON_CreateObject();
   cJSON *data = cJSON_CreateObject();
   cJSON_AddItemToObject(root, "options", opts_json(o));
+  cJSON_AddStringToObject(res, "model_name", pl->cfg.name);
   cJSON_AddNumberToObject(res, "params", (double)pl->n_params);
   cJSON_AddNumberToObject(res, "flops_per_token", pl->flops_per_token);
   cJSON_AddNumberToObject(res, "steps", (double)pl->steps);
@@ -382,8 +384,8 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
   if (r->env->progress) sc_progress_begin(&prog, "training", (long)r->pl.steps);
   if (r->env->progress) sc_progress_add(&prog, (long)r->st.step);
   double session_t0 = sc_now(), last_ckpt = session_t0, elapsed0 = r->st.elapsed_s;
-  double loss_sum = 0, tok_s = NAN;
-  int64_t loss_n = 0, done = 0, ckpt_step = r->st.step;
+  double tok_s = NAN;
+  int64_t done = 0, ckpt_step = r->st.step;
   int rc = 0;
   while (!rc && r->st.step < r->pl.steps && !*stop) {
     sc_step_info info;
@@ -396,12 +398,10 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
     const double step_s = info.data_s + info.compute_s;
     tok_s = step_tokens / step_s;
     const double elapsed = elapsed0 + (sc_now() - session_t0);
-    if (info.skipped) {
+    if (info.skipped)
       r->st.skipped++, r->st.skipped_in_row++;
-    } else {
+    else
       r->st.skipped_in_row = 0;
-      loss_sum += info.loss, loss_n++;
-    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "step", (double)r->st.step);
     cJSON_AddNumberToObject(j, "tokens", (double)r->st.tokens);
@@ -446,7 +446,7 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
   *res = (sc_run_result){.steps = r->st.step,
                          .tokens = r->st.tokens,
                          .flops = (double)r->st.tokens * r->pl.flops_per_token,
-                         .train_loss = loss_n ? loss_sum / (double)loss_n : NAN,
+                         .train_loss = NAN,
                          .val_loss = r->st.last_val_loss,
                          .wall_s = r->st.elapsed_s,
                          .tokens_per_s = done ? (double)done * step_tokens / session_s : NAN,
@@ -454,6 +454,13 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
                          .stopped = r->st.step < r->pl.steps};
   res->mfu = peak > 0 ? r->pl.flops_per_token * res->tokens_per_s / peak : NAN;
   if (res->stopped) return 0;
+  sc_metrics_curves cv;
+  if (sc_metrics_read(r->m.path, &cv, err)) return -1;
+  const int tail = cv.n < TRAIN_LOSS_STEPS ? cv.n : TRAIN_LOSS_STEPS;
+  double sum = 0;
+  for (int i = cv.n - tail; i < cv.n; i++) sum += cv.loss[i];
+  res->train_loss = tail ? sum / tail : NAN;
+  sc_metrics_curves_free(&cv);
   char final[4200];
   snprintf(final, sizeof final, "%s/final", o->out);
   if (sc_checkpoint_write(final, &r->pl.cfg, &r->p, r->a.params, err) || write_summary(r, res, err)) return -1;
@@ -586,8 +593,11 @@ int sc_run_resume(const char *run_dir, const sc_run_opts *given, const sc_run_en
   if (given->device) o.device = given->device;
   if (length_changed) o.steps = given->steps, o.tokens = given->tokens, o.budget = given->budget;
   if (make_plan(&o, &cfg, &r.pl, err)) goto done;
-  const cJSON *warm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "resolved"), "warmup");
+  const cJSON *resolved = cJSON_GetObjectItemCaseSensitive(root, "resolved");
+  const cJSON *warm = cJSON_GetObjectItemCaseSensitive(resolved, "warmup");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(resolved, "model_name");
   if (cJSON_IsNumber(warm)) r.pl.warmup = (long)warm->valuedouble; /* a longer run keeps the warmup it had */
+  if (cJSON_IsString(name)) snprintf(r.pl.cfg.name, sizeof r.pl.cfg.name, "%s", name->valuestring);
   if (run_open(&r, o.device, err) || restore(&r, err)) goto done;
   if (r.st.step > r.pl.steps) {
     sc_fail(err, "the run is at step %lld, past the %lld steps asked for; give a longer length", (long long)r.st.step,
