@@ -12,6 +12,7 @@ PKGS=(
   libxxhash-dev
   libzstd-dev
   libgsl-dev
+  libsqlite3-dev
   gnuplot-nox
   dict-gcide
 )

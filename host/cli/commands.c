@@ -16,6 +16,7 @@ const sc_command sc_commands[] = {
     {"eval", cmd_eval, "mean next-token loss, perplexity and bits per byte of a checkpoint on tokens or shards"},
     {"train", cmd_train, "AdamW training on token shards into a resumable run directory (checkpoints, metrics)"},
     {"plot", cmd_plot, "charts of training runs: loss curves against tokens or FLOPs"},
+    {"sweep", cmd_sweep, "IsoFLOP and token/param sweeps: run with a durable ledger, status, report with fits"},
     {"prepare", cmd_prepare, "tokenize text or JSONL(.zst) into llm.c token shards; --default: the GCIDE corpus"},
     {"env", cmd_env, "the version and every SCALECL_* setting, as benchmark JSON records them"},
     {"fit", cmd_fit, "scaling-law fits of a runs table: IsoFLOP power laws, L(N,D), bootstrap CIs, charts"},

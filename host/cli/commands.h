@@ -31,6 +31,7 @@ int cmd_init(int argc, char **argv, sc_err *err);
 int cmd_eval(int argc, char **argv, sc_err *err);
 int cmd_train(int argc, char **argv, sc_err *err);
 int cmd_plot(int argc, char **argv, sc_err *err);
+int cmd_sweep(int argc, char **argv, sc_err *err);
 int cmd_prepare(int argc, char **argv, sc_err *err);
 int cmd_fit(int argc, char **argv, sc_err *err);
 int cmd_env(int argc, char **argv, sc_err *err);

@@ -430,6 +430,7 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
       rc = checkpoint(r, err);
       last_ckpt = sc_now(), ckpt_step = r->st.step;
     }
+    if (!rc && r->env->on_step) rc = r->env->on_step(r->env->on_step_arg, r->st.step, r->pl.steps, err);
     if (r->env->progress) {
       snprintf(note, sizeof note, "loss %.4f, %.0f tok/s", info.loss, tok_s);
       if (peak > 0)

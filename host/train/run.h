@@ -44,6 +44,10 @@ typedef struct {
   double peak_gflops; /* the device's FMA peak for MFU; 0: MFU not reported */
   int progress;       /* draw a progress line (on a terminal) */
   int verbose;        /* print the memory plan */
+  /* Called after every step with the steps done and the run's total (a sweep's heartbeat); non-zero stops the
+   * run with that error. NULL: none. */
+  int (*on_step)(void *arg, int64_t step, int64_t steps, sc_err *err);
+  void *on_step_arg;
 } sc_run_env;
 
 typedef struct {
