@@ -17,8 +17,9 @@ allowed() {
     fit) echo "base" ;;
     train) echo "model data ops runtime base" ;;
     sweep) echo "train fit model data base" ;;
-    bench) echo "sweep train model data fit ops ref runtime base" ;;
-    cli) echo "bench sweep train model data fit ops ref runtime base" ;;
+    check) echo "model ops ref runtime base" ;;
+    bench) echo "sweep train check model data fit ops ref runtime base" ;;
+    cli) echo "bench sweep train check model data fit ops ref runtime base" ;;
     *) return 1 ;;
   esac
 }

@@ -48,120 +48,29 @@ float *th_falloc(size_t n) { return th_calloc(n, sizeof(float)); }
 
 double *th_dalloc(size_t n) { return th_calloc(n, sizeof(double)); }
 
-enum { TH_GUARD_AFTER = 16 }; /* bytes of NaN after each tensor in offset mode */
-
-void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) {
-  memset(ts, 0, sizeof *ts);
-  ts->c = c;
-  ts->offsets = offsets;
-}
+void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) { sc_tensors_init(ts, c, offsets); }
 
 sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes) {
   static sc_err err;
-  if (ts->n == TH_MAX_TENSORS) fail_msg("more than %d test tensors", TH_MAX_TENSORS);
-  const size_t off = ts->offsets ? (size_t)(2 * ts->n + 3) * sizeof(float) : 0;
-  const size_t total = off + bytes + (ts->offsets ? TH_GUARD_AFTER : 0);
-  unsigned char *init = th_calloc(total, 1);
-  if (ts->offsets) {
-    const float nan = NAN;
-    for (size_t i = 0; i + 4 <= total; i += 4) memcpy(init + i, &nan, 4);
-    memset(init + off, 0, bytes);
-  }
-  if (host) memcpy(init + off, host, bytes);
-  cl_mem m;
-  if (sc_buffer_create(ts->c, total, "test tensor", &m, &err) || sc_buffer_write(ts->c, m, 0, total, init, &err))
-    fail_msg("%s", err.msg);
-  free(init);
-  ts->t[ts->n].buf = m, ts->t[ts->n].off = off, ts->t[ts->n].bytes = bytes;
-  ts->n++;
-  return (sc_view){m, off};
+  sc_view v;
+  if (sc_tensor_new(ts, host, bytes, &v, &err)) fail_msg("%s", err.msg);
+  return v;
 }
 
 void th_tensor_read(th_tensors *ts, sc_view v, void *host, size_t bytes) {
   static sc_err err;
-  if (sc_buffer_read(ts->c, v.buf, v.off, bytes, host, &err)) fail_msg("%s", err.msg);
+  if (sc_tensor_read(ts, v, host, bytes, &err)) fail_msg("%s", err.msg);
 }
 
 void th_tensors_release(th_tensors *ts) {
   static sc_err err;
-  for (int j = 0; j < ts->n; j++) {
-    if (ts->offsets) {
-      const size_t off = ts->t[j].off, total = off + ts->t[j].bytes + TH_GUARD_AFTER;
-      unsigned char *all = th_calloc(total, 1);
-      if (sc_buffer_read(ts->c, ts->t[j].buf, 0, total, all, &err)) fail_msg("%s", err.msg);
-      for (size_t i = 0; i < total; i += 4) {
-        float g;
-        memcpy(&g, all + i, 4);
-        if ((i < off || i >= off + ts->t[j].bytes) && !isnan(g))
-          fail_msg("test tensor %d: byte %zu outside its view [%zu, %zu) was overwritten (%g)", j, i, off,
-                   off + ts->t[j].bytes, (double)g);
-      }
-      free(all);
-    }
-    sc_buffer_release(ts->c, ts->t[j].buf);
-  }
-  ts->n = 0;
+  char guard[300];
+  const int rc = sc_tensors_release(ts, guard, sizeof guard, &err);
+  if (rc < 0) fail_msg("%s", err.msg);
+  if (rc > 0) fail_msg("test %s", guard);
 }
 
-void th_rng_seed(th_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
-
-static uint64_t splitmix(th_rng *r) {
-  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double th_uniform(th_rng *r) { return (double)(splitmix(r) >> 11) * (1.0 / 9007199254740992.0); }
-
-double th_normal(th_rng *r) {
-  double u1 = th_uniform(r), u2 = th_uniform(r);
-  if (u1 < 1e-300) u1 = 1e-300;
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-void th_fill_normal(th_rng *r, float *x, size_t n, double mean, double std) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)(mean + std * th_normal(r));
-}
-
-void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * th_uniform(r));
-}
-
-static th_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, th_tol tol) {
-  th_cmp c = {0};
-  double se = 0, sr = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double g = gf ? (double)gf[i] : gd[i], r = ref[i];
-    double ratio;
-    if (!isfinite(g) || !isfinite(r)) {
-      if ((isnan(g) && isnan(r)) || g == r) continue;
-      c.nonfinite++;
-      ratio = INFINITY;
-    } else {
-      const double d = fabs(g - r), bound = tol.atol + tol.rtol * fabs(r);
-      se += d * d;
-      sr += r * r;
-      if (d > c.max_abs) c.max_abs = d;
-      if (r != 0 && d / fabs(r) > c.max_rel) c.max_rel = d / fabs(r);
-      ratio = bound > 0 ? d / bound : d > 0 ? INFINITY : 0;
-    }
-    if (!(ratio <= 1)) c.fails++;
-    if (ratio > c.worst_ratio) c.worst_ratio = ratio, c.worst = i;
-  }
-  c.nmse = sr > 0 ? se / sr : se;
-  return c;
-}
-
-th_cmp th_compare(const float *got, const double *ref, size_t n, th_tol tol) {
-  return compare(got, NULL, ref, n, tol);
-}
-
-th_cmp th_compare_d(const double *got, const double *ref, size_t n, th_tol tol) {
-  return compare(NULL, got, ref, n, tol);
-}
-
-static void report(const char *label, th_cmp c, double got_worst, double ref_worst, size_t n, th_tol tol) {
+static void report(const char *label, sc_cmp c, double got_worst, double ref_worst, size_t n, sc_tol tol) {
   printf("  [%s] n=%zu max_abs=%.3e max_rel=%.3e nmse=%.3e (atol %.1e rtol %.1e nmse %.0e)\n", label, n, c.max_abs,
          c.max_rel, c.nmse, tol.atol, tol.rtol, tol.nmse);
   if (c.fails)
@@ -170,13 +79,13 @@ static void report(const char *label, th_cmp c, double got_worst, double ref_wor
   if (!(c.nmse <= tol.nmse)) fail_msg("%s: NMSE %.3e above its bound %.0e", label, c.nmse, tol.nmse);
 }
 
-void th_assert_close(const char *label, const float *got, const double *ref, size_t n, th_tol tol) {
-  th_cmp c = th_compare(got, ref, n, tol);
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, sc_tol tol) {
+  sc_cmp c = sc_compare(got, ref, n, tol);
   report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, tol);
 }
 
-void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, th_tol tol) {
-  th_cmp c = th_compare_d(got, ref, n, tol);
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, sc_tol tol) {
+  sc_cmp c = sc_compare_d(got, ref, n, tol);
   report(label, c, n ? got[c.worst] : 0, n ? ref[c.worst] : 0, n, tol);
 }
 
@@ -266,13 +175,13 @@ const char *th_tmpdir(const char *tag, char *buf, size_t buflen) {
 th_fd th_fd_check(double (*loss)(void *ctx), void *ctx, double *x, const double *grad, size_t n, size_t samples,
                   uint64_t seed, double h) {
   th_fd r = {0};
-  th_rng rng;
-  th_rng_seed(&rng, seed);
+  sc_rng rng;
+  sc_rng_seed(&rng, seed);
   /* A sample walks Z/n from a random start by a prime stride that does not divide n, so no element repeats. */
   static const size_t primes[] = {7919, 7927, 7933};
   size_t start = 0, stride = 1;
   if (n > samples) {
-    start = (size_t)(th_uniform(&rng) * (double)n);
+    start = (size_t)(sc_rng_uniform(&rng) * (double)n);
     for (size_t p = 3; p-- > 0;)
       if (n % primes[p] != 0) stride = primes[p];
   }

@@ -10,6 +10,9 @@
 /* cmocka needs the three headers above first. */
 #include <cmocka.h>
 
+#include "check/cases.h"
+#include "check/compare.h"
+#include "check/tensors.h"
 #include "runtime/context.h"
 
 /* Runs a library call that takes TH_ERR as its sc_err; fails the test with its message on error. */
@@ -35,19 +38,8 @@ extern sc_ctx th_ctx;
 int th_ctx_setup(void **state);
 int th_ctx_teardown(void **state);
 
-/* The device tensors of a test. With offsets on, tensor j sits 2j+3 floats into its own larger buffer, between
- * NaN guards, so an op that ignores a view's offset (or takes another tensor's) reads NaN, and one that writes
- * outside its view is caught by th_tensors_release; with offsets off each tensor is a buffer of its own size. */
-enum { TH_MAX_TENSORS = 64 };
-typedef struct {
-  sc_ctx *c;
-  int offsets;
-  int n;
-  struct {
-    cl_mem buf;
-    size_t off, bytes;
-  } t[TH_MAX_TENSORS];
-} th_tensors;
+/* The device tensors of a test (check/tensors.h); errors and overwritten guards fail the test. */
+typedef sc_tensors th_tensors;
 void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets);
 /* A new tensor of `bytes` filled from host (zeros when host is NULL). */
 sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes);
@@ -55,38 +47,11 @@ void th_tensor_read(th_tensors *ts, sc_view v, void *host, size_t bytes);
 /* Releases every tensor, failing the test if a guard was overwritten. */
 void th_tensors_release(th_tensors *ts);
 
-typedef struct {
-  uint64_t s;
-} th_rng;
-void th_rng_seed(th_rng *r, uint64_t seed);
-double th_uniform(th_rng *r);  /* [0,1) */
-double th_normal(th_rng *r);   /* N(0,1) */
-void th_fill_normal(th_rng *r, float *x, size_t n, double mean, double std);
-void th_fill_uniform(th_rng *r, float *x, size_t n, double lo, double hi);
-
-/* A tolerance: every element within atol + rtol*|ref|, and the normalised mean squared error
- * sum (got-ref)^2 / sum ref^2 (sum (got-ref)^2 when ref is all zero) at most nmse. */
-typedef struct {
-  double atol, rtol, nmse;
-} th_tol;
-
-typedef struct {
-  double max_abs;    /* worst |got - ref| */
-  double max_rel;    /* worst |got - ref| / |ref| */
-  double worst_ratio; /* worst |got - ref| / (atol + rtol*|ref|): above 1 fails (inf: a non-finite mismatch) */
-  size_t worst;      /* index of the worst ratio */
-  double nmse;       /* over the elements where both are finite */
-  int nonfinite;     /* elements where got or ref is inf/NaN and the other is not the same value */
-  int fails;         /* elements out of tolerance, non-finite mismatches included */
-} th_cmp;
-
-/* Element by element; a NaN (or an inf of the same sign) on both sides is a match. */
-th_cmp th_compare(const float *got, const double *ref, size_t n, th_tol tol);
-th_cmp th_compare_d(const double *got, const double *ref, size_t n, th_tol tol);
+/* Random numbers (sc_rng), tolerances (sc_tol) and comparisons (sc_compare) are check/'s. */
 /* Fails the test when an element is out of tolerance (non-finite mismatches included) or the NMSE is above
  * tol.nmse; prints the worst error with the label. */
-void th_assert_close(const char *label, const float *got, const double *ref, size_t n, th_tol tol);
-void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, th_tol tol);
+void th_assert_close(const char *label, const float *got, const double *ref, size_t n, sc_tol tol);
+void th_assert_close_d(const char *label, const double *got, const double *ref, size_t n, sc_tol tol);
 
 /* Central finite differences (five-point, error O(h⁴)) of loss(ctx), a function of x[0..n), against the
  * analytic gradient grad: every element when n <= samples, else `samples` distinct elements drawn with seed.

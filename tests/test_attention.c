@@ -16,8 +16,8 @@
 #include "ref/attention.h"
 #include "ref/rope.h"
 
-#define FWD_TOL ((th_tol){1e-4, 1e-3, 1e-8})
-#define BWD_TOL ((th_tol){1e-3, 1e-2, 1e-7})
+#define FWD_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
+#define BWD_TOL ((sc_tol){1e-3, 1e-2, 1e-7})
 #define THETA 500000.0
 
 static sc_ctx ctx;
@@ -74,15 +74,15 @@ static void problem_init(problem *p, int B, int NH, int S, int dh, int backward,
   memset(p, 0, sizeof *p);
   p->B = B, p->NH = NH, p->S = S, p->dh = dh;
   const size_t n = nel(p);
-  th_rng r;
-  th_rng_seed(&r, seed);
+  sc_rng r;
+  sc_rng_seed(&r, seed);
   p->q = th_calloc(1, n * 4), p->k = th_calloc(1, n * 4), p->v = th_calloc(1, n * 4);
-  th_fill_normal(&r, p->q, n, 0, std);
-  th_fill_normal(&r, p->k, n, 0, std);
-  th_fill_normal(&r, p->v, n, 0, 1);
+  sc_rng_fill_normal(&r, p->q, n, 0, std);
+  sc_rng_fill_normal(&r, p->k, n, 0, std);
+  sc_rng_fill_normal(&r, p->v, n, 0, 1);
   if (backward) {
     p->dout = th_calloc(1, n * 4);
-    th_fill_normal(&r, p->dout, n, 0, 1);
+    sc_rng_fill_normal(&r, p->dout, n, 0, 1);
   }
 }
 
@@ -203,51 +203,9 @@ static void reference_free(reference *r) {
   free(r->o), free(r->lse), free(r->dq), free(r->dk), free(r->dv);
 }
 
-/* One op-case row (op_cases.c): [RoPE +] forward + backward [+ RoPE backward] on the device against the same
- * composition in float64. Values: normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal
- * score is max_score (default 1e4) in magnitude before the 1/sqrt(dh) scale. */
-static void attention_case(sc_ctx *c, const th_op_case *row) {
-  (void)c;
-  const th_attention_shape sh = row->attention;
-  if (row->values != TH_NORMAL && row->values != TH_LARGE) fail_msg("attention rows are normal or large (scores)");
-  problem p;
-  problem_init(&p, sh.B, sh.NH, sh.S, sh.dh, 1, row->seed, 1.0);
-  if (sh.docs) problem_docs(&p, sh.docs, sh.ndocs);
-  p.rope = sh.rope;
-  p.offsets = row->offsets;
-  if (row->values == TH_LARGE) {
-    double mx = 0;
-    for (int bh = 0; bh < sh.B * sh.NH; bh++)
-      for (int i = 0; i < sh.S; i++)
-        for (int j = 0; j <= i; j++) {
-          double s = 0;
-          for (int d = 0; d < sh.dh; d++)
-            s += (double)p.q[((size_t)bh * sh.S + i) * sh.dh + d] * p.k[((size_t)bh * sh.S + j) * sh.dh + d];
-          mx = fabs(s) > mx ? fabs(s) : mx;
-        }
-    const float f = (float)sqrt((sh.max_score > 0 ? sh.max_score : 1e4) / mx);
-    for (size_t i = 0; i < nel(&p); i++) p.q[i] *= f, p.k[i] *= f;
-  }
-  device_run(&p);
-  reference r = reference_run(&p);
-  const size_t n = nel(&p), nl = (size_t)p.B * p.NH * p.S;
-  char variant[96];
-  snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d", p.B, p.NH, p.S, p.dh);
-  th_case cs;
-  th_case_begin(&cs, row, variant);
-  th_case_compare(&cs, "o", p.o, r.o, n, row->tol);
-  th_case_compare(&cs, "lse", p.lse, r.lse, nl, row->tol);
-  th_case_compare(&cs, "dq", p.dq, r.dq, n, row->tol_grad);
-  th_case_compare(&cs, "dk", p.dk, r.dk, n, row->tol_grad);
-  th_case_compare(&cs, "dv", p.dv, r.dv, n, row->tol_grad);
-  th_case_end(&cs);
-  reference_free(&r);
-  problem_free(&p);
-}
-
 static void test_attention_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "attention", attention_case);
+  th_run_op_cases(&ctx, "attention");
 }
 
 /* Every token its own document: o = v exactly (up to rounding); the table's "len-1 docs" row checks the rest. */
@@ -260,7 +218,7 @@ static void test_documents_of_length_one(void **state) {
   device_run(&p);
   const size_t n = nel(&p);
   double *v = to_double(p.v, n);
-  th_assert_close("len-1 docs: o equals v", p.o, v, n, (th_tol){1e-6, 1e-6, 1e-8});
+  th_assert_close("len-1 docs: o equals v", p.o, v, n, (sc_tol){1e-6, 1e-6, 1e-8});
   free(v);
   problem_free(&p);
 }
@@ -298,11 +256,11 @@ static void test_documents_are_isolated(void **state) {
     }
     problem_free(&one);
   }
-  th_assert_close("packed vs alone: o", all.o, o, n, (th_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, (th_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("packed vs alone: dq", all.dq, dq, n, (th_tol){1e-5, 1e-3, 1e-8});
-  th_assert_close("packed vs alone: dk", all.dk, dk, n, (th_tol){1e-5, 1e-3, 1e-8});
-  th_assert_close("packed vs alone: dv", all.dv, dv, n, (th_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: o", all.o, o, n, (sc_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, (sc_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("packed vs alone: dq", all.dq, dq, n, (sc_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: dk", all.dk, dk, n, (sc_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: dv", all.dv, dv, n, (sc_tol){1e-5, 1e-3, 1e-8});
   free(o), free(lse), free(dq), free(dk), free(dv);
   problem_free(&all);
 }
@@ -383,12 +341,12 @@ static void test_reference_finite_differences(void **state) {
   enum { B = 1, NH = 2, S = 7, DHS = 6, N = B * NH * S * DHS };
   static const int32_t seg[S] = {3, 3, 5, 9, 9, 9, 9}, pos[S] = {0, 1, 0, 0, 1, 2, 3};
   const double theta = 50.0; /* a small base so every pair rotates noticeably at these positions */
-  th_rng r;
-  th_rng_seed(&r, 800);
+  sc_rng r;
+  sc_rng_seed(&r, 800);
   double x[3][N], w[N], g[3][N], num[3][N], tmp[3][N], o[N], lse[B * NH * S];
   for (int t = 0; t < 3; t++)
-    for (int i = 0; i < N; i++) x[t][i] = th_normal(&r);
-  for (int i = 0; i < N; i++) w[i] = th_normal(&r);
+    for (int i = 0; i < N; i++) x[t][i] = sc_rng_normal(&r);
+  for (int i = 0; i < N; i++) w[i] = sc_rng_normal(&r);
     /* loss(x) = sum(attention(rope(q), rope(k), v) * w) */
 #define LOSS(out)                                                                         \
   do {                                                                                    \
@@ -416,9 +374,9 @@ static void test_reference_finite_differences(void **state) {
       num[t][i] = (lp - lm) / (2 * h);
     }
 #undef LOSS
-  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, (th_tol){1e-8, 1e-6, 1e-16});
-  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, (th_tol){1e-8, 1e-6, 1e-16});
-  th_assert_close_d("fd dv", g[2], num[2], N, (th_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, (sc_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, (sc_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dv", g[2], num[2], N, (sc_tol){1e-8, 1e-6, 1e-16});
 }
 
 /* Bad arguments fail with a message that names the problem. */

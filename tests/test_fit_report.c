@@ -19,8 +19,8 @@ static const char *const arch_names[NA] = {"small_arch", "other"};
 static void write_runs(const char *path) {
   static const double budgets[NB] = {1e18, 1e19, 1e20};
   static const double law[NA][5] = {{1.8, 482, 2085, 0.35, 0.37}, {1.7, 300, 3000, 0.30, 0.40}}; /* E A B al be */
-  th_rng g;
-  th_rng_seed(&g, 5);
+  sc_rng g;
+  sc_rng_seed(&g, 5);
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   fprintf(f, "arch,n_params,n_tokens,flops,val_loss\n");
@@ -31,7 +31,7 @@ static void write_runs(const char *path) {
       for (int j = 0; j < PER; j++) {
         double n = G * pow(budgets[b] / 6, L[4] / (L[3] + L[4])) * pow(4, (j - 2) / 2.0);
         double d = budgets[b] / (6 * n);
-        double loss = L[0] + L[1] * pow(n, -L[3]) + L[2] * pow(d, -L[4]) + 0.002 * th_normal(&g);
+        double loss = L[0] + L[1] * pow(n, -L[3]) + L[2] * pow(d, -L[4]) + 0.002 * sc_rng_normal(&g);
         fprintf(f, "%s,%.17g,%.17g,%.17g,%.17g\n", arch_names[a], n, d, budgets[b], loss);
       }
   }

@@ -8,36 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "op_cases.h"
 #include "model/init.h"
 #include "model/lm.h"
-#include "ref/llama.h"
-#include "ref/xlstm.h"
 
-static const char *const XLSTM_JSON =
-    "{\"model_type\": \"xlstm\", \"vocab_size\": 67, \"embedding_dim\": 32, \"num_blocks\": 2, \"num_heads\": 2, "
-    "\"chunk_size\": 64}";
-static const char *const LLAMA_JSON =
-    "{\"model_type\": \"llama\", \"vocab_size\": 67, \"hidden_size\": 32, \"intermediate_size\": 64, "
-    "\"num_hidden_layers\": 2, \"num_attention_heads\": 2, \"rope_theta\": 10000}";
+#define XLSTM_JSON sc_check_xlstm_tiny
+#define LLAMA_JSON sc_check_llama_tiny
 
-/* float32 against float64 through two blocks; the gradients are means over B·(T−1) positions (~1e-2..1e-4). */
-static const th_tol TOL_LOGITS = {.atol = 5e-5, .rtol = 1e-4, .nmse = 1e-9};
-static const th_tol TOL_LOSS = {.atol = 1e-5, .rtol = 1e-5, .nmse = 1e-10};
-static const th_tol TOL_GRAD = {.atol = 5e-6, .rtol = 2e-3, .nmse = 1e-7};
+/* float32 logits of two runs of the same model. */
+static const sc_tol TOL_LOGITS = {.atol = 5e-5, .rtol = 1e-4, .nmse = 1e-9};
 /* xLSTM's reset leaves exp(−25) of the previous document's state: equal to float32 rounding in practice. */
-static const th_tol TOL_RESET = {.atol = 1e-5, .rtol = 1e-4, .nmse = 1e-9};
+static const sc_tol TOL_RESET = {.atol = 1e-5, .rtol = 1e-4, .nmse = 1e-9};
 
-/* A config, its device model's parameter arena from the training init plus noise (so zero-initialised gate and
- * output-gate weights take part), and the reference's table and parameters with the same values. */
+/* A config and its device model's parameter arena from the training init plus noise. */
 typedef struct {
   sc_model_config cfg;
   sc_params p;
   float *arena;
-  sc_ref_xlstm_shape xs;
-  sc_ref_llama_shape ls;
-  sc_ref_params rp;
-  double *rparams;
 } model;
 
 static void model_make(model *m, const char *json) {
@@ -47,54 +34,15 @@ static void model_make(model *m, const char *json) {
   static sc_err err;
   if (!(m->arena = sc_params_alloc(&m->p, &err))) fail_msg("%s", err.msg);
   TH_CHECK(sc_init_params(&m->p, m->arena, 7, 1, TH_ERR));
-  th_rng rng;
-  th_rng_seed(&rng, 11);
+  sc_rng rng;
+  sc_rng_seed(&rng, 11);
   for (int j = 0; j < m->p.n; j++)
-    for (size_t e = 0; e < m->p.t[j].numel; e++) m->arena[m->p.t[j].offset + e] += (float)(0.1 * th_normal(&rng));
-  const sc_model_config *c = &m->cfg;
-  if (c->arch == SC_ARCH_XLSTM) {
-    sc_ref_xlstm_shape_default(&m->xs, (size_t)c->d_model, (size_t)c->n_layers, (size_t)c->n_heads,
-                               (size_t)c->vocab_size);
-    m->xs.d_qk = (size_t)c->d_qk, m->xs.d_v = (size_t)c->d_v, m->xs.d_ff = (size_t)c->d_ff;
-    m->xs.norm_eps = m->xs.cell_norm_eps = c->norm_eps, m->xs.eps = c->cell_eps;
-    m->xs.gate_cap = c->gate_soft_cap, m->xs.logit_cap = c->output_logit_soft_cap;
-    TH_CHECK(sc_ref_xlstm_layout(&m->xs, &m->rp, TH_ERR));
-  } else {
-    sc_ref_llama_shape_default(&m->ls, (size_t)c->d_model, (size_t)c->n_layers, (size_t)c->n_heads,
-                               (size_t)c->vocab_size);
-    m->ls.head_dim = (size_t)c->d_qk, m->ls.d_ff = (size_t)c->d_ff, m->ls.norm_eps = c->norm_eps;
-    m->ls.rope_theta = c->rope_theta, m->ls.logit_cap = 0;
-    TH_CHECK(sc_ref_llama_layout(&m->ls, &m->rp, TH_ERR));
-  }
-  assert_int_equal(m->rp.n, m->p.n);
-  m->rparams = th_dalloc(m->rp.total);
-  for (size_t j = 0; j < m->rp.n; j++) {
-    const sc_ref_tensor *r = &m->rp.t[j];
-    const sc_param *t = sc_params_find(&m->p, r->name);
-    if (!t) fail_msg("device model has no tensor %s", r->name);
-    assert_int_equal(t->numel, r->size);
-    for (size_t e = 0; e < r->size; e++) m->rparams[r->offset + e] = m->arena[t->offset + e];
-  }
+    for (size_t e = 0; e < m->p.t[j].numel; e++) m->arena[m->p.t[j].offset + e] += (float)(0.1 * sc_rng_normal(&rng));
 }
 
 static void model_free(model *m) {
-  free(m->arena), free(m->rparams);
+  free(m->arena);
   sc_params_free(&m->p);
-  sc_ref_params_free(&m->rp);
-}
-
-static int ref_forward(const model *m, const int32_t *tok, const uint8_t *doc, size_t B, size_t T, double *loss,
-                       double *logits, sc_err *err) {
-  if (m->cfg.arch == SC_ARCH_XLSTM)
-    return sc_ref_xlstm_forward(&m->xs, m->rparams, tok, doc, B, T, loss, NULL, logits, err);
-  return sc_ref_llama_forward(&m->ls, m->rparams, tok, doc, B, T, loss, NULL, logits, err);
-}
-
-static int ref_backward(const model *m, const int32_t *tok, const uint8_t *doc, size_t B, size_t T, double *dparams,
-                        sc_err *err) {
-  if (m->cfg.arch == SC_ARCH_XLSTM)
-    return sc_ref_xlstm_backward(&m->xs, m->rparams, tok, doc, B, T, NULL, dparams, err);
-  return sc_ref_llama_backward(&m->ls, m->rparams, tok, doc, B, T, NULL, dparams, err);
 }
 
 /* The device model's logits (B, T, V) and loss at chunk length `chunk` (0: the config's). */
@@ -110,72 +58,11 @@ static float run_device(const model *m, int B, int T, int chunk, const int32_t *
   return loss;
 }
 
-enum { B = 2, T = 13 };
-
-static void batch(int V, int32_t *tok, uint8_t *doc) {
-  th_rng rng;
-  th_rng_seed(&rng, 5);
-  for (int i = 0; i < B * T; i++) tok[i] = (int32_t)(th_uniform(&rng) * V);
-  memset(doc, 0, B * T);
-  doc[0] = doc[4] = doc[9] = 1;         /* row 0: documents of 4, 5 and 4 tokens */
-  doc[T] = doc[T + 1] = doc[T + 7] = 1; /* row 1: one of 1 token, then 6, then 6 */
-}
-
-/* Logits, loss and every parameter's gradient against the reference, with and without documents. */
-static void check_against_reference(const char *json) {
-  model m;
-  model_make(&m, json);
-  const int V = (int)m.cfg.vocab_size;
-  int32_t tok[B * T];
-  uint8_t doc[B * T];
-  batch(V, tok, doc);
-  sc_lm *lm;
-  TH_CHECK(sc_lm_create(&th_ctx, &m.cfg, B, T, NULL, &lm, TH_ERR));
-  TH_CHECK(sc_lm_upload_params(lm, m.arena, TH_ERR));
-  float *logits = th_falloc((size_t)B * T * V), *grads = th_falloc(m.p.arena_floats);
-  double *rlogits = th_dalloc((size_t)B * T * V), *rgrads = th_dalloc(m.rp.total);
-  for (int docs = 0; docs < 2; docs++) {
-    const uint8_t *ds = docs ? doc : NULL;
-    const char *arch = sc_arch_name(m.cfg.arch), *with = docs ? "documents" : "one document per row";
-    float loss;
-    double rloss;
-    TH_CHECK(sc_lm_forward(lm, tok, ds, &loss, logits, TH_ERR));
-    TH_CHECK(ref_forward(&m, tok, ds, B, T, &rloss, rlogits, TH_ERR));
-    char label[160];
-    snprintf(label, sizeof label, "%s logits (%s)", arch, with);
-    th_assert_close(label, logits, rlogits, (size_t)B * T * V, TOL_LOGITS);
-    snprintf(label, sizeof label, "%s loss (%s)", arch, with);
-    th_assert_close(label, &loss, &rloss, 1, TOL_LOSS);
-    TH_CHECK(sc_lm_zero_grads(lm, TH_ERR));
-    TH_CHECK(sc_lm_backward(lm, TH_ERR));
-    TH_CHECK(sc_lm_download_grads(lm, grads, TH_ERR));
-    TH_CHECK(ref_backward(&m, tok, ds, B, T, rgrads, TH_ERR));
-    double worst = 0, worst_nmse = 0;
-    for (size_t j = 0; j < m.rp.n; j++) {
-      const sc_ref_tensor *r = &m.rp.t[j];
-      const sc_param *t = sc_params_find(&m.p, r->name);
-      snprintf(label, sizeof label, "%s d%s (%s)", arch, r->name, with);
-      th_assert_close(label, grads + t->offset, rgrads + r->offset, r->size, TOL_GRAD);
-      const th_cmp cmp = th_compare(grads + t->offset, rgrads + r->offset, r->size, TOL_GRAD);
-      if (cmp.max_abs > worst) worst = cmp.max_abs;
-      if (cmp.nmse > worst_nmse) worst_nmse = cmp.nmse;
-    }
-    printf("%s (%s): loss %.7f vs %.7f; worst gradient |err| %.2e, worst NMSE %.2e over %zu tensors\n", arch, with,
-           loss, rloss, worst, worst_nmse, m.rp.n);
-  }
-  free(logits), free(grads), free(rlogits), free(rgrads);
-  sc_lm_destroy(lm);
-  model_free(&m);
-}
-
-static void xlstm_matches_reference(void **state) {
+/* Logits, loss and every parameter's gradient against the reference, with and without documents: the check
+ * table's lm rows (check/cases.h). */
+static void models_match_reference(void **state) {
   (void)state;
-  check_against_reference(XLSTM_JSON);
-}
-
-static void llama_matches_reference(void **state) {
-  (void)state;
-  check_against_reference(LLAMA_JSON);
+  th_run_op_cases(&th_ctx, "lm");
 }
 
 /* The chunk length changes the numbers only through eps and rounding (spec xlstm.md §1.5). */
@@ -198,7 +85,7 @@ static void xlstm_logits_independent_of_chunk(void **state) {
 }
 
 /* Row = [doc A (5 tokens) | doc B (8 tokens)]: the logits of B's positions equal B's logits alone. */
-static void packed_document_equals_alone(const char *json, th_tol tol) {
+static void packed_document_equals_alone(const char *json, sc_tol tol) {
   enum { LA = 5, LB = 8 };
   model m;
   model_make(&m, json);
@@ -255,8 +142,7 @@ static void plan_refuses_too_large(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(xlstm_matches_reference),
-      cmocka_unit_test(llama_matches_reference),
+      cmocka_unit_test(models_match_reference),
       cmocka_unit_test(xlstm_logits_independent_of_chunk),
       cmocka_unit_test(llama_packed_document_equals_alone),
       cmocka_unit_test(xlstm_packed_document_within_reset),

@@ -11,7 +11,7 @@
 #include "ops/mlstm.h"
 #include "ref/mlstm.h"
 
-#define FW_TOL ((th_tol){1e-4, 1e-3, 1e-8})
+#define FW_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
 #define EPS 1e-6
 
 
@@ -47,12 +47,12 @@ static problem make(size_t BH, size_t S, size_t dqk, size_t dv, gen g) {
                {0},
                {0},
                {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv, BH * dqk, BH, BH * S * dv}};
-  th_rng r;
-  th_rng_seed(&r, g.seed);
+  sc_rng r;
+  sc_rng_seed(&r, g.seed);
   for (int t = 0; t < 9; t++) {
     p.f32[t] = th_falloc(p.n[t]);
     double mean = t == I ? g.i_off : t == F ? g.f_off : 0, std = t == I ? g.i_std : t == F ? g.f_std : 1;
-    if (t < C0 || t > M0 || g.with_state) th_fill_normal(&r, p.f32[t], p.n[t], mean, std);
+    if (t < C0 || t > M0 || g.with_state) sc_rng_fill_normal(&r, p.f32[t], p.n[t], mean, std);
     p.f64[t] = widen(p.f32[t], p.n[t]);
   }
   return p;
@@ -137,82 +137,9 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
   return r;
 }
 
-/* One op-case row (op_cases.c): the device forward and backward against the float64 references. With no initial
- * state the forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference.
- * Values: normal, large = extreme gates (input pre-activations of +-15 and in [-5, 5], forget ones down to -25:
- * document resets), or tiny = the normalizer near eps (tiny queries, input gates near +15). The stabilizer outputs
- * m_out, m_last and the normalizer n_out have their own tolerances. */
-static void mlstm_case(sc_ctx *c, const th_op_case *row) {
-  (void)c;
-  const th_mlstm_shape sh = row->mlstm;
-  if (row->values == TH_MIXED) fail_msg("mlstm rows are normal, large (extreme gates) or tiny (normalizer near eps)");
-  problem p = make(sh.BH, sh.S, sh.dqk, sh.dv, normal(sh.f_off, sh.with_state, row->seed));
-  if (row->values == TH_LARGE) {
-    th_rng r;
-    th_rng_seed(&r, row->seed + 1);
-    for (size_t j = 0; j < p.n[I]; j++) {
-      const double u = th_uniform(&r);
-      p.f32[I][j] = u < 0.2 ? 15.0f : u < 0.3 ? -15.0f : (float)(10 * th_uniform(&r) - 5);
-      p.f32[F][j] = u > 0.9 ? -25.0f : p.f32[F][j];
-      p.f64[I][j] = p.f32[I][j], p.f64[F][j] = p.f32[F][j];
-    }
-  } else if (row->values == TH_TINY) {
-    /* Queries of 1e-5 and input gates near +15: |q.n| and the floor exp(-m) come within 10x of eps, so the eps
-     * added to the normalizer changes h by percents, not by a rounding error. */
-    for (size_t j = 0; j < p.n[Q]; j++) p.f32[Q][j] *= 1e-5f, p.f64[Q][j] = p.f32[Q][j];
-    for (size_t j = 0; j < p.n[I]; j++) p.f32[I][j] += 15.0f, p.f64[I][j] = p.f32[I][j];
-  }
-  if (sh.ws_heads) {
-    sc_mlstm *probe = init_op(sh.L, sh.dqk, sh.dv);
-    ws_limit = sc_mlstm_head_scratch(probe, sh.S, 1) * sh.ws_heads;
-    release_op(probe);
-  }
-  use_offsets = row->offsets;
-  sc_mlstm *m = init_op(sh.L, sh.dqk, sh.dv);
-  ws_limit = 0, use_offsets = 0;
-  result r = run_device(m, &p, 1);
-  const size_t BH = p.BH, S = p.S, dqk = p.dqk, dv = p.dv;
-  const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
-  const int st = p.with_state;
-  const double *c0 = st ? p.f64[C0] : NULL, *n0 = st ? p.f64[N0] : NULL, *m0 = st ? p.f64[M0] : NULL;
-  double *h = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *mout = th_dalloc(BH * S);
-  double *cl = th_dalloc(BH * dqk * dv), *nl = th_dalloc(BH * dqk), *ml = th_dalloc(BH);
-  const size_t gn[6] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv};
-  double *g[6];
-  for (int j = 0; j < 6; j++) g[j] = th_dalloc(gn[j]);
-  sc_err err;
-  const size_t L = (size_t)sh.L;
-  if (sc_ref_mlstm_chunkwise(&d, L, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], c0, n0, m0, hc, nout, mout, cl,
-                             nl, ml, &err) ||
-      (!st && sc_ref_mlstm_parallel(&d, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], h, NULL, NULL, &err)) ||
-      sc_ref_mlstm_chunkwise_bwd(&d, L, p.f64[Q], p.f64[K], p.f64[V], p.f64[I], p.f64[F], c0, n0, m0, nout, p.f64[DH],
-                                 g[0], g[1], g[2], g[3], g[4], g[5], &err))
-    fail_msg("%s", err.msg);
-  char variant[128];
-  snprintf(variant, sizeof variant, "L=%zu BH=%zu S=%zu dqk=%zu dv=%zu f%+g%s", L, BH, S, dqk, dv, sh.f_off,
-           st ? " with state" : "");
-  const th_tol fw = row->tol, m_tol = {1e-4, 1e-5, fw.nmse}, n_tol = {1e-5, 1e-4, fw.nmse};
-  th_case cs;
-  th_case_begin(&cs, row, variant);
-  th_case_compare(&cs, st ? "h vs f64 chunkwise" : "h vs f64 parallel", r.h, st ? hc : h, BH * S * dv, fw);
-  th_case_compare(&cs, "m_out", r.mout, mout, BH * S, m_tol);
-  th_case_compare(&cs, "n_out", r.nout, nout, BH * S, n_tol);
-  th_case_compare(&cs, "C_last", r.clast, cl, BH * dqk * dv, fw);
-  th_case_compare(&cs, "n_last", r.nlast, nl, BH * dqk, fw);
-  th_case_compare(&cs, "m_last", r.mlast, ml, BH, m_tol);
-  static const char *const names[6] = {"dq", "dk", "dv", "di", "df", "dc0"};
-  for (int j = 0; j < 6; j++) th_case_compare(&cs, names[j], r.g[j], g[j], gn[j], row->tol_grad);
-  th_case_end(&cs);
-  for (int j = 0; j < 6; j++) free(g[j]);
-  free(h), free(hc), free(nout), free(mout), free(cl), free(nl), free(ml);
-  free_result(&r);
-  release_op(m);
-  release(&p);
-}
-
 static void test_mlstm_cases(void **state) {
   (void)state;
-  th_run_op_cases(&th_ctx, "mlstm", mlstm_case);
+  th_run_op_cases(&th_ctx, "mlstm");
 }
 
 /* Chunkwise forward vs a rollout of the device recurrent step, token by token, from the same initial state. */
@@ -258,7 +185,7 @@ static void test_recurrent_step_rollout(void **state) {
   th_assert_close("step rollout h vs f64 recurrent", hs, hr, BH * S * dv, FW_TOL);
   th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_TOL);
   th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_TOL);
-  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, (th_tol){1e-5, 1e-5, 1e-8});
+  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, (sc_tol){1e-5, 1e-5, 1e-8});
   double *hd = widen(hs, BH * S * dv), *cd = widen(cs, p.n[C0]);
   th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_TOL);
   th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_TOL);
@@ -297,10 +224,10 @@ static void test_state_handoff(void **state) {
     memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
     memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);
   }
-  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, (th_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], (th_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], (th_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, (th_tol){1e-6, 1e-6, 1e-8});
+  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, (sc_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], (sc_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], (sc_tol){1e-5, 1e-4, 1e-8});
+  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, (sc_tol){1e-6, 1e-6, 1e-8});
   free(hw), free(cw), free(nw), free(mw), free(hs);
   free_result(&rw), free_result(&r0), free_result(&r1);
   release_op(m);

@@ -13,15 +13,15 @@ typedef struct {
   double *q, *k, *v, *i, *f, *c0, *n0, *m0;
 } inputs;
 
-static void fill(th_rng *r, double *x, size_t n, double mean, double std) {
-  for (size_t j = 0; j < n; j++) x[j] = mean + std * th_normal(r);
+static void fill(sc_rng *r, double *x, size_t n, double mean, double std) {
+  for (size_t j = 0; j < n; j++) x[j] = mean + std * sc_rng_normal(r);
 }
 
 static inputs make(size_t BH, size_t S, size_t dqk, size_t dv, double eps, double f_off, int with_state,
                    uint64_t seed) {
   inputs in = {{BH, S, dqk, dv, eps}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-  th_rng r;
-  th_rng_seed(&r, seed);
+  sc_rng r;
+  sc_rng_seed(&r, seed);
   in.q = th_dalloc(BH * S * dqk), in.k = th_dalloc(BH * S * dqk), in.v = th_dalloc(BH * S * dv);
   in.i = th_dalloc(BH * S), in.f = th_dalloc(BH * S);
   fill(&r, in.q, BH * S * dqk, 0, 1), fill(&r, in.k, BH * S * dqk, 0, 1), fill(&r, in.v, BH * S * dv, 0, 1);
@@ -55,9 +55,9 @@ static void check_forms(double eps, double atol, double rtol, double f_off) {
                             ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 64, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hc2, NULL, NULL, NULL, NULL,
                             NULL, ERR));
-  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
-  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
-  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, (th_tol){atol, rtol, 1e-20});
+  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
+  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
+  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
   free(hp), free(hr), free(hc), free(hc2);
   release(&in);
 }
@@ -86,10 +86,10 @@ static void test_states_agree(void **state) {
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hc, NULL, NULL, cc, nc, mc,
                             ERR));
   /* Both carry the same stabilizer recursion, so even with eps > 0 only rounding separates them. */
-  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, (th_tol){1e-12, 1e-10, 1e-20});
-  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, (th_tol){1e-12, 1e-12, 1e-20});
-  th_assert_close_d("n_last", nc, nr, BH * dqk, (th_tol){1e-12, 1e-12, 1e-20});
-  th_assert_close_d("m_last", mc, mr, BH, (th_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, (sc_tol){1e-12, 1e-10, 1e-20});
+  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, (sc_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("n_last", nc, nr, BH * dqk, (sc_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("m_last", mc, mr, BH, (sc_tol){1e-12, 1e-12, 1e-20});
   free(hr), free(hc), free(cr), free(cc), free(nr), free(nc);
   release(&in);
 }
@@ -141,7 +141,7 @@ static void fd_check(const char *name, inputs *in, size_t L, const double *off, 
   snprintf(label, sizeof label, "custom bwd vs FD (LN eps %g): %s", ln_eps, name);
   const double tol = ln_eps > 0 ? 1e-3 : 1e-5;
   /* NMSE: at most tol^2, the mean squared error of an element off by its relative tolerance. */
-  th_assert_close_d(label, grad, fd, n, (th_tol){tol * scale, tol, tol * tol});
+  th_assert_close_d(label, grad, fd, n, (sc_tol){tol * scale, tol, tol * tol});
   free(fd);
 }
 
@@ -152,8 +152,8 @@ static void test_bwd_finite_differences(void **state) {
     ln_eps = variant < 2 ? 1e-5 : 0;
     inputs in = make(BH, S, dqk, dv, 1e-6, variant % 2 ? 3 : 0, variant % 2, 13 + (uint64_t)variant);
     double off[8];
-    th_rng r;
-    th_rng_seed(&r, 99);
+    sc_rng r;
+    sc_rng_seed(&r, 99);
     fill(&r, off, dv, 0, 1);
     double *dh = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S), *h = th_dalloc(BH * S * dv);
     ln_loss(&in, L, off, dh);
@@ -180,8 +180,8 @@ static void test_bwd_chunk_invariant(void **state) {
   (void)state;
   const size_t BH = 2, S = 50, dqk = 16, dv = 8;
   inputs in = make(BH, S, dqk, dv, 1e-6, 2, 1, 14);
-  th_rng r;
-  th_rng_seed(&r, 5);
+  sc_rng r;
+  sc_rng_seed(&r, 5);
   double *dh = th_dalloc(BH * S * dv), *h = th_dalloc(BH * S * dv), *nout = th_dalloc(BH * S);
   fill(&r, dh, BH * S * dv, 0, 1);
   double *g[2][6];
@@ -197,7 +197,7 @@ static void test_bwd_chunk_invariant(void **state) {
   for (int j = 0; j < 6; j++) {
     char label[64];
     snprintf(label, sizeof label, "bwd L=16 vs L=64: %s", names[j]);
-    th_assert_close_d(label, g[0][j], g[1][j], ns[j], (th_tol){1e-5, 1e-4, 1e-20});
+    th_assert_close_d(label, g[0][j], g[1][j], ns[j], (sc_tol){1e-5, 1e-4, 1e-20});
     free(g[0][j]), free(g[1][j]);
   }
   free(dh), free(h), free(nout);

@@ -18,7 +18,7 @@ typedef struct {
 } norm_run;
 
 /* Forward then backward of one shape on the device; dw starts from r->dw and is read back into it. */
-static void norm_device(sc_ctx *c, const th_norm_shape *sh, int offsets, norm_run *r) {
+static void norm_device(sc_ctx *c, const sc_check_norm *sh, int offsets, norm_run *r) {
   const int NG = sh->heads ? sh->heads : 1, C = NG * sh->dh;
   const size_t n = (size_t)sh->rows * C, ns = (size_t)sh->rows * NG * 2;
   sc_norm *nm;
@@ -44,80 +44,38 @@ static void norm_device(sc_ctx *c, const th_norm_shape *sh, int offsets, norm_ru
 
 /* Inputs of a shape: x of the row's values (every third row zero when asked), w ~ N(1, 0.5), dy ~ N(0, 1),
  * a starting dw ~ N(0, 1). */
-static void norm_inputs(const th_norm_shape *sh, th_values v, uint64_t seed, norm_run *r) {
+static void norm_inputs(const sc_check_norm *sh, sc_values v, uint64_t seed, norm_run *r) {
   const int C = (sh->heads ? sh->heads : 1) * sh->dh;
   const size_t n = (size_t)sh->rows * C;
-  th_rng rng;
-  th_rng_seed(&rng, seed);
+  sc_rng rng;
+  sc_rng_seed(&rng, seed);
   r->x = th_falloc(n), r->dy = th_falloc(n), r->y = th_falloc(n), r->dx = th_falloc(n);
   r->w = th_falloc((size_t)C), r->dw = th_falloc((size_t)C);
   r->stats = th_falloc((size_t)sh->rows * (sh->heads ? sh->heads : 1) * 2);
-  th_fill_values(&rng, v, r->x, n);
+  sc_fill_values(&rng, v, r->x, n);
   for (int i = 0; sh->zero_rows && i < sh->rows; i += 3) memset(r->x + (size_t)i * C, 0, (size_t)C * sizeof(float));
-  th_fill_normal(&rng, r->w, (size_t)C, 1, 0.5);
-  th_fill_normal(&rng, r->dy, n, 0, 1);
-  th_fill_normal(&rng, r->dw, (size_t)C, 0, 1);
+  sc_rng_fill_normal(&rng, r->w, (size_t)C, 1, 0.5);
+  sc_rng_fill_normal(&rng, r->dy, n, 0, 1);
+  sc_rng_fill_normal(&rng, r->dw, (size_t)C, 0, 1);
 }
 
 static void norm_free(norm_run *r) {
   free(r->x), free(r->w), free(r->dy), free(r->y), free(r->stats), free(r->dx), free(r->dw);
 }
 
-static double *to_double(const float *x, size_t n) {
-  double *d = th_dalloc(n);
-  for (size_t i = 0; i < n; i++) d[i] = x[i];
-  return d;
-}
-
-static void norm_case(sc_ctx *c, const th_op_case *row) {
-  const th_norm_shape sh = row->norm;
-  const size_t NG = sh.heads ? (size_t)sh.heads : 1, dh = (size_t)sh.dh, C = NG * dh, rows = (size_t)sh.rows;
-  const size_t n = rows * C;
-  norm_run r;
-  norm_inputs(&sh, row->values, row->seed, &r);
-  double *x = to_double(r.x, n), *w = to_double(r.w, C), *dy = to_double(r.dy, n), *dw = to_double(r.dw, C);
-  double *y = th_dalloc(n), *dx = th_dalloc(n), *st = th_dalloc(rows * NG * 2);
-  norm_device(c, &sh, row->offsets, &r);
-  if (sh.heads) {
-    sc_ref_headnorm_forward(rows, NG, dh, eps, x, w, y);
-    sc_ref_headnorm_backward(rows, NG, dh, eps, x, w, dy, dx, dw);
-  } else {
-    sc_ref_rmsnorm_forward(rows, C, eps, x, w, y);
-    sc_ref_rmsnorm_backward(rows, C, eps, x, w, dy, dx, dw);
-  }
-  for (size_t g = 0; g < rows * NG; g++) {
-    double mu = 0, var = 0;
-    for (size_t j = 0; sh.heads && j < dh; j++) mu += x[g * dh + j] / (double)dh;
-    for (size_t j = 0; j < dh; j++) var += (x[g * dh + j] - mu) * (x[g * dh + j] - mu) / (double)dh;
-    st[2 * g] = mu, st[2 * g + 1] = 1 / sqrt(var + eps);
-  }
-  char variant[96];
-  snprintf(variant, sizeof variant, "%s rows%d C%zu%s%s", sh.heads ? "headnorm" : "rmsnorm", sh.rows, C,
-           sh.zero_rows ? " zero rows" : "", sh.inplace ? " in place" : "");
-  th_case cs;
-  th_case_begin(&cs, row, variant);
-  th_case_compare(&cs, "y", r.y, y, n, row->tol);
-  th_case_compare(&cs, "stats", r.stats, st, rows * NG * 2, row->tol);
-  th_case_compare(&cs, "dx", r.dx, dx, n, row->tol_grad);
-  th_case_compare(&cs, "dw", r.dw, dw, C, row->tol_grad);
-  th_case_end(&cs);
-  norm_free(&r);
-  free(x), free(w), free(dy), free(dw), free(y), free(dx), free(st);
-}
-
 static void test_norm_cases(void **state) {
   (void)state;
-  th_run_op_cases(&th_ctx, "norm", norm_case);
+  th_run_op_cases(&th_ctx, "norm");
 }
 
 /* 300 rows (five blocks of the dw sum) of 4 heads of 33, values of mixed magnitudes: a second run on a fresh op
  * gives the same bits in every output. */
 static void test_norm_same_bits(void **state) {
   (void)state;
-  const th_norm_shape sh = {4, 300, 33, 1, 0};
+  const sc_check_norm sh = {4, 300, 33, 1, 0};
   norm_run r[2];
   for (int k = 0; k < 2; k++) {
-    norm_inputs(&sh, TH_MIXED, 9, &r[k]);
+    norm_inputs(&sh, SC_VAL_MIXED, 9, &r[k]);
     norm_device(&th_ctx, &sh, 1, &r[k]);
   }
   const size_t n = (size_t)sh.rows * 4 * 33 * sizeof(float);

@@ -48,12 +48,12 @@ static problem make(size_t B, size_t NH, size_t S, size_t dqk, size_t dv, uint64
                dv,
                {0},
                {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv, BH * dqk, BH, BH * S * dv}};
-  th_rng r;
-  th_rng_seed(&r, seed);
+  sc_rng r;
+  sc_rng_seed(&r, seed);
   for (int t = 0; t < 9; t++) {
     p.x[t] = calloc(p.n[t], sizeof(double));
     assert_non_null(p.x[t]);
-    for (size_t j = 0; j < p.n[t]; j++) p.x[t][j] = (t == 4 ? 2 : 0) + th_normal(&r);
+    for (size_t j = 0; j < p.n[t]; j++) p.x[t][j] = (t == 4 ? 2 : 0) + sc_rng_normal(&r);
   }
   return p;
 }
@@ -102,7 +102,7 @@ static void expect_tensor(const sc_st_file *f, const char *name, const double *r
   assert_int_equal(cnt, n);
   char label[64];
   snprintf(label, sizeof label, "op output %s", name);
-  th_assert_close(label, x, ref, n, (th_tol){atol, rtol, 1e-8});
+  th_assert_close(label, x, ref, n, (sc_tol){atol, rtol, 1e-8});
   free(x);
 }
 

@@ -28,9 +28,9 @@ static const double STEP = 1e-4, STEP_NORM = 1e-5;
   } while (0)
 #define ERR (&e_)
 
-static double *normal(th_rng *r, size_t n, double std) {
+static double *normal(sc_rng *r, size_t n, double std) {
   double *x = th_dalloc(n);
-  for (size_t j = 0; j < n; j++) x[j] = std * th_normal(r);
+  for (size_t j = 0; j < n; j++) x[j] = std * sc_rng_normal(r);
   return x;
 }
 
@@ -60,8 +60,8 @@ static double linear_loss(void *p) {
 }
 
 static void check_linear(size_t n, size_t in, size_t out, int with_bias) {
-  th_rng r;
-  th_rng_seed(&r, 100 + n + with_bias);
+  sc_rng r;
+  sc_rng_seed(&r, 100 + n + with_bias);
   layer L = {n,
              in,
              out,
@@ -95,8 +95,8 @@ static void test_linear_backward_matches_fd(void **state) {
 /* Backwards add: a second call doubles the gradient. */
 static void test_backward_accumulates(void **state) {
   (void)state;
-  th_rng r;
-  th_rng_seed(&r, 7);
+  sc_rng r;
+  sc_rng_seed(&r, 7);
   const size_t n = 3, in = 5, out = 4;
   double *x = normal(&r, n * in, 1), *W = normal(&r, out * in, 1), *dy = normal(&r, n * out, 1);
   double *dx = th_dalloc(n * in), *dW = th_dalloc(out * in), *once = th_dalloc(n * in);
@@ -104,7 +104,7 @@ static void test_backward_accumulates(void **state) {
   sc_ref_linear_backward(n, in, out, x, W, dy, dx, dW, NULL);
   sc_ref_linear_backward(n, in, out, x, W, dy, dx, dW, NULL);
   for (size_t j = 0; j < n * in; j++) once[j] *= 2;
-  th_assert_close_d("two linear backwards = 2x one", dx, once, n * in, (th_tol){0, 1e-15, 1e-28});
+  th_assert_close_d("two linear backwards = 2x one", dx, once, n * in, (sc_tol){0, 1e-15, 1e-28});
   free(x), free(W), free(dy), free(dx), free(dW), free(once);
 }
 
@@ -116,8 +116,8 @@ static double rmsnorm_loss(void *p) {
 
 /* Row 0 is zeros when zero_row, row 1 (if any) is large. */
 static void check_rmsnorm(size_t n, size_t C, double eps, int zero_row) {
-  th_rng r;
-  th_rng_seed(&r, 200 + n + C);
+  sc_rng r;
+  sc_rng_seed(&r, 200 + n + C);
   layer L = {n,   C, 0, 0, eps, 0, normal(&r, n * C, 1), normal(&r, C, 1), NULL, th_dalloc(n * C), normal(&r, n * C, 1),
              NULL};
   if (zero_row) memset(L.x, 0, C * sizeof *L.x);
@@ -145,8 +145,8 @@ static double headnorm_loss(void *p) {
 
 /* Row 0 is zeros, head 1 of row 1 is a constant, row 2 is large. */
 static void check_headnorm(size_t n, size_t NH, size_t dh, double eps) {
-  th_rng r;
-  th_rng_seed(&r, 300 + n + NH + dh);
+  sc_rng r;
+  sc_rng_seed(&r, 300 + n + NH + dh);
   const size_t w = NH * dh;
   layer L = {
       n, NH, dh, 0, eps, 0, normal(&r, n * w, 1), normal(&r, w, 1), NULL, th_dalloc(n * w), normal(&r, n * w, 1), NULL};
@@ -176,8 +176,8 @@ static double swiglu_loss(void *p) {
 
 static void test_swiglu_backward_matches_fd(void **state) {
   (void)state;
-  th_rng r;
-  th_rng_seed(&r, 400);
+  sc_rng r;
+  sc_rng_seed(&r, 400);
   const size_t n = 15;
   layer L = {n, 0, 0, 0, 0, 0, normal(&r, n, 2), normal(&r, n, 2), NULL, th_dalloc(n), normal(&r, n, 1), NULL};
   const double extreme[] = {-800, -60, -20, 0, 1e-9, 20, 60, 800};
@@ -204,8 +204,8 @@ static void test_softcap_backward_matches_fd(void **state) {
   static const double xs[] = {-1e6, -1e3, -40, -15, -1, 0, 0.5, 14.9, 40, 300, 1e3, 1e6};
   const size_t n = sizeof xs / sizeof xs[0];
   const double caps[] = {15, 30, 0};
-  th_rng r;
-  th_rng_seed(&r, 500);
+  sc_rng r;
+  sc_rng_seed(&r, 500);
   for (size_t c = 0; c < 3; c++) {
     layer L = {n, 0, 0, 0, 0, caps[c], th_dalloc(n), NULL, NULL, th_dalloc(n), normal(&r, n, 1), NULL};
     memcpy(L.x, xs, sizeof xs);
@@ -234,8 +234,8 @@ static double embed_loss(void *p) {
 
 static void test_embed_backward_matches_fd(void **state) {
   (void)state;
-  th_rng r;
-  th_rng_seed(&r, 600);
+  sc_rng r;
+  sc_rng_seed(&r, 600);
   const size_t V = 11, d = 6, n = 9;
   int32_t tok[9] = {0, 10, 3, 3, 7, 0, 3, 10, 5}; /* repeats accumulate; the ends of the range */
   layer L = {n, V, d, 0, 0, 0, NULL, normal(&r, V * d, 1), NULL, th_dalloc(n * d), normal(&r, n * d, 1), tok};
@@ -261,8 +261,8 @@ static double xent_loss(void *p) {
 }
 
 static void check_xent(size_t B, size_t T, size_t C, size_t V, double cap, double scale) {
-  th_rng r;
-  th_rng_seed(&r, 700 + T + (size_t)cap);
+  sc_rng r;
+  sc_rng_seed(&r, 700 + T + (size_t)cap);
   layer L = {B,
              T,
              C,
@@ -275,7 +275,7 @@ static void check_xent(size_t B, size_t T, size_t C, size_t V, double cap, doubl
              NULL,
              NULL,
              th_calloc(B * T, sizeof(int32_t))};
-  for (size_t j = 0; j < B * T; j++) L.tok[j] = (int32_t)(th_uniform(&r) * (double)V);
+  for (size_t j = 0; j < B * T; j++) L.tok[j] = (int32_t)(sc_rng_uniform(&r) * (double)V);
   const sc_ref_xent_dims xd = {B, T, C, V, cap};
   double *dx = th_dalloc(B * T * C), *dW = th_dalloc(V * C), *logits = th_dalloc(B * T * V),
          *losses = th_dalloc(B * (T - 1)), loss;
@@ -304,8 +304,8 @@ static void test_xent_backward_matches_fd(void **state) {
 /* T = 1 has no position to predict: loss 0 and no gradient. */
 static void test_xent_single_token(void **state) {
   (void)state;
-  th_rng r;
-  th_rng_seed(&r, 800);
+  sc_rng r;
+  sc_rng_seed(&r, 800);
   const size_t B = 2, C = 3, V = 5;
   double *x = normal(&r, B * C, 1), *W = normal(&r, V * C, 1), *dx = th_dalloc(B * C), *dW = th_dalloc(V * C), loss = 1;
   const int32_t tok[2] = {1, 4};

@@ -72,9 +72,9 @@ static double *init(const model *m, uint64_t seed) {
  * (both branches of the mLSTM normalizer's max, every gate) carries gradient. */
 static void perturb(const model *m, double *x, uint64_t seed) {
   sc_ref_params p = layout(m);
-  th_rng r;
-  th_rng_seed(&r, seed);
-  for (size_t j = 0; j < p.total; j++) x[j] += 0.2 * th_normal(&r);
+  sc_rng r;
+  sc_rng_seed(&r, seed);
+  for (size_t j = 0; j < p.total; j++) x[j] += 0.2 * sc_rng_normal(&r);
   for (size_t j = 0; j < p.n; j++)
     if (strstr(p.t[j].name, "igate_preact.bias"))
       for (size_t h = 0; h < p.t[j].size; h++) x[p.t[j].offset + h] += 10;
@@ -370,7 +370,7 @@ static void test_xlstm_chunk_invariant(void **state) {
   forward(&m, TOKENS, DOCS, B, T, &la, NULL, a);
   m.xs.chunk = 3;
   forward(&m, TOKENS, DOCS, B, T, &lc, NULL, c);
-  th_assert_close_d("logits, chunk 3 vs 4", c, a, B * T * VOCAB, (th_tol){1e-12, 1e-12, 1e-24});
+  th_assert_close_d("logits, chunk 3 vs 4", c, a, B * T * VOCAB, (sc_tol){1e-12, 1e-12, 1e-24});
   free(m.params);
 }
 

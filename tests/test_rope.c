@@ -12,10 +12,6 @@
 #include "ref/rope.h"
 
 static sc_ctx ctx;
-/* The op for a (head dim, theta), kept across rows so the table grows on the same object. */
-static sc_rope *ropes[8];
-static int rope_dh[8];
-static double rope_theta[8];
 
 static int setup(void **state) {
   (void)state;
@@ -25,72 +21,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (int j = 0; j < 8; j++) sc_rope_destroy(ropes[j]);
   sc_ctx_close(&ctx);
   return 0;
 }
 
-
-static sc_rope *rope_for(int dh, double theta) {
-  int j = 0;
-  while (j < 8 && ropes[j] && (rope_dh[j] != dh || rope_theta[j] != theta)) j++;
-  if (j == 8) fail_msg("more than 8 RoPE configurations");
-  if (!ropes[j]) {
-    TH_CHECK(sc_rope_create(&ctx, dh, theta, &ropes[j], TH_ERR));
-    rope_dh[j] = dh, rope_theta[j] = theta;
-  }
-  return ropes[j];
-}
-
-/* One op-case row (op_cases.c): random rows rotated forward and backward (in place) on the device against the
- * float64 reference, and the round trip against x. Positions: documents restarting at 0 (a boundary at 11 in the
- * first sequence, every 5 in the second) or far ones (down from 40000 in steps of 997, and from 16384). Values as
- * th_fill_values gives them. */
-static void rope_case(sc_ctx *c, const th_op_case *row) {
-  const th_rope_shape sh = row->rope;
-  const int B = sh.B, NH = sh.NH, S = sh.S, dh = sh.dh;
-  if (B != 2) fail_msg("rope rows have B = 2 (two position patterns)");
-  int32_t *pos = th_calloc((size_t)B * S, sizeof *pos);
-  for (int s = 0; s < S; s++) {
-    pos[s] = sh.far ? 40000 - s * 997 : s < 11 ? s : s - 11;
-    pos[S + s] = sh.far ? 16384 + s : s % 5;
-  }
-  const size_t n = (size_t)B * NH * S * dh;
-  float *x = th_falloc(n), *y = th_falloc(n), *z = th_falloc(n);
-  double *xd = th_dalloc(n), *yd = th_dalloc(n), *zd = th_dalloc(n);
-  th_rng rng;
-  th_rng_seed(&rng, row->seed);
-  th_fill_values(&rng, row->values, x, n);
-  for (size_t i = 0; i < n; i++) xd[i] = x[i];
-  int mp = 0;
-  for (int i = 0; i < B * S; i++) mp = pos[i] > mp ? pos[i] : mp;
-  sc_rope *r = rope_for(dh, sh.theta);
-  th_tensors ts;
-  th_tensors_init(&ts, c, row->offsets);
-  const sc_view bx = th_tensor(&ts, x, n * 4), by = th_tensor(&ts, NULL, n * 4);
-  const sc_view bp = th_tensor(&ts, pos, (size_t)B * S * 4);
-  TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, bx, by, 0, TH_ERR));
-  th_tensor_read(&ts, by, y, n * 4);
-  TH_CHECK(sc_rope_apply(r, B, NH, S, bp, mp, by, by, 1, TH_ERR)); /* in place */
-  th_tensor_read(&ts, by, z, n * 4);
-  th_tensors_release(&ts);
-  sc_ref_rope(B, NH, S, dh, sh.theta, pos, xd, yd, 0);
-  for (size_t i = 0; i < n; i++) zd[i] = y[i];
-  sc_ref_rope(B, NH, S, dh, sh.theta, pos, zd, zd, 1);
-  char variant[96];
-  snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d theta %g max pos %d", B, NH, S, dh, sh.theta, mp);
-  th_case cs;
-  th_case_begin(&cs, row, variant);
-  th_case_compare(&cs, "forward", y, yd, n, row->tol);
-  th_case_compare(&cs, "backward", z, zd, n, row->tol);
-  th_case_compare(&cs, "backward(forward(x)) = x", z, xd, n, row->tol);
-  th_case_end(&cs);
-  free(pos), free(x), free(y), free(z), free(xd), free(yd), free(zd);
-}
-
 static void test_rope_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "rope", rope_case);
+  th_run_op_cases(&ctx, "rope");
 }
 
 /* Position 0 is the identity; a pair at position p turns by p radians at j = 0, also at the last position

@@ -23,13 +23,13 @@ static void all_bytes_round_trip(void **state) {
 
 static void random_non_utf8_round_trip(void **state) {
   (void)state;
-  th_rng r;
-  th_rng_seed(&r, 7);
+  sc_rng r;
+  sc_rng_seed(&r, 7);
   enum { N = 100000 };
   uint8_t *b = malloc(N);
   int32_t *ids = malloc(N * sizeof *ids);
   char *out = malloc(N);
-  for (int i = 0; i < N; i++) b[i] = (uint8_t)(th_uniform(&r) * 256);
+  for (int i = 0; i < N; i++) b[i] = (uint8_t)(sc_rng_uniform(&r) * 256);
   b[10] = 0xff, b[11] = 0xc0, b[12] = 0x00; /* never valid UTF-8, and a NUL */
   sc_tok_encode(b, N, ids);
   int32_t mx = 0;

@@ -30,7 +30,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* Inputs of a case: x ~ N(0, 1), W ~ N(0, 1/d) so that raw logits are about N(0, 1); TH_LARGE scales W by 300 so
+/* Inputs of a case: x ~ N(0, 1), W ~ N(0, 1/d) so that raw logits are about N(0, 1); SC_VAL_LARGE scales W by 300 so
  * that they reach +-1e3. Tokens uniform over the vocabulary. */
 typedef struct {
   int B, T, N, d, V;
@@ -39,18 +39,18 @@ typedef struct {
   double *xd, *Wd;
 } inputs;
 
-static void inputs_make(inputs *in, const th_op_case *row) {
-  const th_xent_shape sh = row->xent;
+static void inputs_make(inputs *in, const sc_check_row *row) {
+  const sc_check_xent sh = row->xent;
   in->B = sh.B, in->T = sh.T, in->N = sh.B * sh.T, in->d = sh.d, in->V = sh.V;
   const size_t nx = (size_t)in->N * in->d, nw = (size_t)in->V * in->d;
   in->x = th_falloc(nx), in->W = th_falloc(nw), in->xd = th_dalloc(nx), in->Wd = th_dalloc(nw);
   in->tok = th_calloc((size_t)in->N, sizeof *in->tok);
-  th_rng rng;
-  th_rng_seed(&rng, row->seed);
-  const double wstd = (row->values == TH_LARGE ? 300.0 : 1.0) / sqrt((double)in->d);
-  th_fill_normal(&rng, in->x, nx, 0, 1);
-  th_fill_normal(&rng, in->W, nw, 0, wstd);
-  for (int r = 0; r < in->N; r++) in->tok[r] = (int32_t)(th_uniform(&rng) * in->V);
+  sc_rng rng;
+  sc_rng_seed(&rng, row->seed);
+  const double wstd = (row->values == SC_VAL_LARGE ? 300.0 : 1.0) / sqrt((double)in->d);
+  sc_rng_fill_normal(&rng, in->x, nx, 0, 1);
+  sc_rng_fill_normal(&rng, in->W, nw, 0, wstd);
+  for (int r = 0; r < in->N; r++) in->tok[r] = (int32_t)(sc_rng_uniform(&rng) * in->V);
   for (size_t i = 0; i < nx; i++) in->xd[i] = in->x[i];
   for (size_t i = 0; i < nw; i++) in->Wd[i] = in->W[i];
 }
@@ -59,96 +59,9 @@ static void inputs_free(inputs *in) {
   free(in->x), free(in->W), free(in->xd), free(in->Wd), free(in->tok);
 }
 
-/* One op-case row (op_cases.c). */
-static void xent_case(sc_ctx *c, const th_op_case *row) {
-  const th_xent_shape sh = row->xent;
-  inputs in;
-  inputs_make(&in, row);
-  const int N = in.N, d = in.d, V = in.V, npos = sh.B * (sh.T - 1);
-  const size_t nx = (size_t)N * d, nw = (size_t)V * d, nl = (size_t)N * V;
-  /* Float64 reference: loss, losses, logits, lse from the logits, gradients. */
-  const sc_ref_xent_dims dims = {(size_t)sh.B, (size_t)sh.T, (size_t)d, (size_t)V, sh.cap};
-  double loss_ref, *losses_ref = th_dalloc((size_t)npos), *logits_ref = th_dalloc(nl), *lse_ref = th_dalloc((size_t)N);
-  double *dx_ref = th_dalloc(nx), *dW_ref = th_dalloc(nw);
-  TH_CHECK(sc_ref_xent_forward(&dims, in.xd, in.Wd, in.tok, &loss_ref, losses_ref, logits_ref, TH_ERR));
-  TH_CHECK(sc_ref_xent_backward(&dims, in.xd, in.Wd, in.tok, dx_ref, dW_ref, TH_ERR));
-  for (int r = 0; r < N; r++) {
-    double mx = -INFINITY, s = 0;
-    for (int v = 0; v < V; v++) mx = fmax(mx, logits_ref[(size_t)r * V + v]);
-    for (int v = 0; v < V; v++) s += exp(logits_ref[(size_t)r * V + v] - mx);
-    lse_ref[r] = mx + log(s);
-  }
-  /* Device: forward with block scratch, forward into full logits, backward overwriting NaN, backward accumulating
-   * half of the gradient on top (so the second result is 1.5 times the reference). */
-  sc_xent *op;
-  const sc_xent_cfg cfg = {.d = d, .V = V, .cap = (float)sh.cap, .block = sh.block, .gemm = gemm};
-  TH_CHECK(sc_xent_create(c, &cfg, &op, TH_ERR));
-  float *nan_init = th_falloc(nx > nw ? nx : nw);
-  for (size_t i = 0; i < (nx > nw ? nx : nw); i++) nan_init[i] = NAN;
-  th_tensors ts;
-  th_tensors_init(&ts, c, row->offsets);
-  const sc_view bx = th_tensor(&ts, in.x, nx * 4), bW = th_tensor(&ts, in.W, nw * 4);
-  const sc_view btok = th_tensor(&ts, in.tok, (size_t)N * 4);
-  sc_view blse[2], bloss[2], blosses[2];
-  for (int j = 0; j < 2; j++) {
-    blse[j] = th_tensor(&ts, NULL, (size_t)N * 4), bloss[j] = th_tensor(&ts, NULL, 4);
-    blosses[j] = th_tensor(&ts, NULL, (size_t)npos * 4);
-  }
-  const sc_view blogits = th_tensor(&ts, NULL, nl * 4);
-  const sc_view bdx = th_tensor(&ts, nan_init, nx * 4), bdW = th_tensor(&ts, nan_init, nw * 4);
-  for (int j = 0; j < 2; j++) {
-    const sc_xent_fwd_io io = {.x = bx,
-                               .W = bW,
-                               .tokens = btok,
-                               .lse = blse[j],
-                               .loss = bloss[j],
-                               .losses = blosses[j],
-                               .logits = j ? blogits : (sc_view){0}};
-    TH_CHECK(sc_xent_forward(op, sh.B, sh.T, &io, TH_ERR));
-  }
-  sc_xent_bwd_io bio = {.x = bx, .W = bW, .tokens = btok, .lse = blse[0], .dx = bdx, .dW = bdW};
-  float *dx = th_falloc(nx), *dW = th_falloc(nw), *dx2 = th_falloc(nx), *dW2 = th_falloc(nw);
-  TH_CHECK(sc_xent_backward(op, sh.B, sh.T, 1.0f, &bio, TH_ERR));
-  th_tensor_read(&ts, bdx, dx, nx * 4), th_tensor_read(&ts, bdW, dW, nw * 4);
-  bio.accumulate = 1;
-  TH_CHECK(sc_xent_backward(op, sh.B, sh.T, 0.5f, &bio, TH_ERR));
-  th_tensor_read(&ts, bdx, dx2, nx * 4), th_tensor_read(&ts, bdW, dW2, nw * 4);
-  float loss[2], *lse = th_falloc(2 * (size_t)N), *losses = th_falloc(2 * (size_t)npos), *logits = th_falloc(nl);
-  for (int j = 0; j < 2; j++) {
-    th_tensor_read(&ts, bloss[j], &loss[j], 4);
-    th_tensor_read(&ts, blse[j], lse + (size_t)j * N, (size_t)N * 4);
-    th_tensor_read(&ts, blosses[j], losses + (size_t)j * npos, (size_t)npos * 4);
-  }
-  th_tensor_read(&ts, blogits, logits, nl * 4);
-  th_tensors_release(&ts);
-  char variant[96];
-  snprintf(variant, sizeof variant, "B%d T%d d%d V%d cap %g block %d", sh.B, sh.T, d, V, sh.cap, sc_xent_block(op, N));
-  sc_xent_destroy(op);
-  th_case cs;
-  th_case_begin(&cs, row, variant);
-  for (int j = 0; j < 2; j++) {
-    th_case_compare(&cs, j ? "loss (logits out)" : "loss", &loss[j], &loss_ref, 1, row->tol);
-    th_case_compare(&cs, j ? "lse (logits out)" : "lse", lse + (size_t)j * N, lse_ref, (size_t)N, row->tol);
-    th_case_compare(&cs, j ? "losses (logits out)" : "losses", losses + (size_t)j * npos, losses_ref, (size_t)npos,
-                    row->tol);
-  }
-  th_case_compare(&cs, "logits", logits, logits_ref, nl, row->tol);
-  th_case_compare(&cs, "dx", dx, dx_ref, nx, row->tol_grad);
-  th_case_compare(&cs, "dW", dW, dW_ref, nw, row->tol_grad);
-  for (size_t i = 0; i < nx; i++) dx_ref[i] *= 1.5;
-  for (size_t i = 0; i < nw; i++) dW_ref[i] *= 1.5;
-  th_case_compare(&cs, "dx accumulated", dx2, dx_ref, nx, row->tol_grad);
-  th_case_compare(&cs, "dW accumulated", dW2, dW_ref, nw, row->tol_grad);
-  th_case_end(&cs);
-  if (sh.T == 1 && loss[0] != 0.0f) fail_msg("T = 1: loss %g, expected exactly 0", loss[0]);
-  inputs_free(&in);
-  free(losses_ref), free(logits_ref), free(lse_ref), free(dx_ref), free(dW_ref), free(nan_init);
-  free(dx), free(dW), free(dx2), free(dW2), free(lse), free(losses), free(logits);
-}
-
 static void test_xent_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "xent", xent_case);
+  th_run_op_cases(&ctx, "xent");
 }
 
 /* Device bytes one forward + backward allocates (GEMM scratch included, on both GEMM backends) stay within
@@ -157,7 +70,7 @@ static void test_xent_memory(void **state) {
   (void)state;
   static const char *const backends[] = {"own", "clblast"};
   const int B = 2, T = 33, N = B * T, d = 40, V = 5000, block = 64;
-  const th_op_case row = {.op = "xent", .values = TH_NORMAL, .seed = 7, .xent = {B, T, d, V, 30.0, block}};
+  const sc_check_row row = {.op = "xent", .values = SC_VAL_NORMAL, .seed = 7, .xent = {B, T, d, V, 30.0, block}};
   inputs in;
   inputs_make(&in, &row);
   const size_t bound = sc_xent_memory((size_t)N, (size_t)d, (size_t)V, (size_t)block);
@@ -245,10 +158,10 @@ static void test_xent_nan_shows(void **state) {
   const int B = 1, T = 6, d = 4, V = 40;
   float x[6 * 4], W[40 * 4], losses[5], loss;
   int32_t tok[6] = {1, 2, 3, 4, 5, 6};
-  th_rng rng;
-  th_rng_seed(&rng, 3);
-  th_fill_normal(&rng, x, 6 * 4, 0, 1);
-  th_fill_normal(&rng, W, 40 * 4, 0, 0.5);
+  sc_rng rng;
+  sc_rng_seed(&rng, 3);
+  sc_rng_fill_normal(&rng, x, 6 * 4, 0, 1);
+  sc_rng_fill_normal(&rng, W, 40 * 4, 0, 0.5);
   x[2 * d + 1] = NAN;
   sc_xent *op;
   const sc_xent_cfg cfg = {.d = d, .V = V, .cap = 30.0f, .block = 16, .gemm = gemm};

@@ -8,6 +8,7 @@
 /* One line per subcommand; `scalecl --help` lists them in this order. */
 const sc_command sc_commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
+    {"check", cmd_check, "every kernel family against the float64 references; run it first on a new device"},
     {"peak", cmd_peak, "measure FMA peak, memory bandwidth, launch latency and SGEMM rates"},
     {"op", cmd_op, "run one op's kernels on tensors from a safetensors file (check against other implementations)"},
     {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, loader, fit ('scalecl bench --help')"},

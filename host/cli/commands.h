@@ -23,6 +23,7 @@ void sc_report_error(const char *path, int rc, sc_err *err);
 int sc_fail_choice(sc_err *err, const char *what, const char *word, const char *const *names, int n);
 
 int cmd_devices(int argc, char **argv, sc_err *err);
+int cmd_check(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);
 int cmd_op(int argc, char **argv, sc_err *err);

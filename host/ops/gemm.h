@@ -7,7 +7,8 @@
 
 #include "runtime/context.h"
 
-typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN } sc_gemm_backend;
+/* The backends are SC_GEMM_AUTO + 1 .. SC_GEMM_COUNT - 1 (what a check or benchmark loops over). */
+typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN, SC_GEMM_COUNT } sc_gemm_backend;
 
 const char *sc_gemm_backend_name(sc_gemm_backend b);
 

@@ -1,0 +1,111 @@
+/* Causal attention (ops/attention.h), with RoPE (ops/rope.h) in front where a row says so, forward and backward
+ * against the same composition in float64: RoPE, plain masked softmax attention, its gradients, RoPE^T. Values:
+ * normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal score is max_score (default
+ * 1e4) in magnitude before the 1/sqrt(dh) scale. Documents: segment ids and restarting positions. */
+#include <math.h>
+#include <stdio.h>
+
+#include "check/runners.h"
+#include "ops/attention.h"
+#include "ops/rope.h"
+#include "ref/attention.h"
+#include "ref/rope.h"
+
+#define THETA 500000.0
+
+static void destroy_attention(void *a) { sc_attention_destroy(a); }
+static void destroy_rope(void *r) { sc_rope_destroy(r); }
+
+void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
+  const sc_check_attention sh = row->attention;
+  if (row->values != SC_VAL_NORMAL && row->values != SC_VAL_LARGE)
+    ck_fail(cs, "attention rows are normal or large (scores)");
+  const int B = sh.B, NH = sh.NH, S = sh.S, dh = sh.dh;
+  const size_t n = (size_t)B * NH * S * dh, nb = n * 4, nl = (size_t)B * NH * S, ntok = (size_t)B * S;
+  sc_rng r;
+  sc_rng_seed(&r, row->seed);
+  float *q = ck_falloc(cs, n), *k = ck_falloc(cs, n), *v = ck_falloc(cs, n), *dout = ck_falloc(cs, n);
+  sc_rng_fill_normal(&r, q, n, 0, 1);
+  sc_rng_fill_normal(&r, k, n, 0, 1);
+  sc_rng_fill_normal(&r, v, n, 0, 1);
+  sc_rng_fill_normal(&r, dout, n, 0, 1);
+  /* Documents of the given lengths (cycled until S is covered): arbitrary segment ids, positions from 0. */
+  int32_t *seg = sh.docs ? ck_calloc(cs, ntok, 4) : NULL, *pos = ck_calloc(cs, ntok, 4);
+  int mp = 0;
+  for (int b = 0; b < B; b++) {
+    int doc = 0, at = 0, li = sh.docs ? b % sh.ndocs : 0;
+    for (int s = 0; s < S; s++) {
+      if (sh.docs && at == sh.docs[li]) doc++, at = 0, li = (li + 1) % sh.ndocs;
+      if (seg) seg[b * S + s] = 7 * doc + b;
+      pos[b * S + s] = at++;
+      mp = pos[b * S + s] > mp ? pos[b * S + s] : mp;
+    }
+  }
+  if (row->values == SC_VAL_LARGE) {
+    double mx = 0;
+    for (int bh = 0; bh < B * NH; bh++)
+      for (int i = 0; i < S; i++)
+        for (int j = 0; j <= i; j++) {
+          double s = 0;
+          for (int d = 0; d < dh; d++) s += (double)q[((size_t)bh * S + i) * dh + d] * k[((size_t)bh * S + j) * dh + d];
+          mx = fabs(s) > mx ? fabs(s) : mx;
+        }
+    const float f = (float)sqrt((sh.max_score > 0 ? sh.max_score : 1e4) / mx);
+    for (size_t i = 0; i < n; i++) q[i] *= f, k[i] *= f;
+  }
+
+  /* Device: [RoPE +] forward + backward [+ RoPE backward]. */
+  sc_attention *a;
+  CK(cs, sc_attention_create(cs->ctx, &(sc_attention_cfg){.head_dim = dh}, &a, cs->err));
+  ck_own(cs, destroy_attention, a);
+  const sc_view bq = ck_tensor(cs, q, nb), bk = ck_tensor(cs, k, nb);
+  sc_attention_fwd_io f = {bq, bk, ck_tensor(cs, v, nb), sc_view_of(NULL), ck_tensor(cs, NULL, nb),
+                           ck_tensor(cs, NULL, nl * 4)};
+  if (seg) f.seg = ck_tensor(cs, seg, ntok * 4);
+  sc_rope *rope = NULL;
+  sc_view bpos = sc_view_of(NULL);
+  if (sh.rope) {
+    CK(cs, sc_rope_create(cs->ctx, dh, THETA, &rope, cs->err));
+    ck_own(cs, destroy_rope, rope);
+    bpos = ck_tensor(cs, pos, ntok * 4);
+    f.q = ck_tensor(cs, NULL, nb), f.k = ck_tensor(cs, NULL, nb);
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bq, f.q, 0, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bk, f.k, 0, cs->err));
+  }
+  CK(cs, sc_attention_forward(a, B, NH, S, &f, cs->err));
+  const sc_attention_bwd_io bw = {f.q,         f.k, f.v, f.seg, f.o, f.lse, ck_tensor(cs, dout, nb), ck_tensor(cs, NULL, nb),
+                                  ck_tensor(cs, NULL, nb), ck_tensor(cs, NULL, nb)};
+  CK(cs, sc_attention_backward(a, B, NH, S, &bw, cs->err));
+  if (sh.rope) {
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, 1, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dk, bw.dk, 1, cs->err));
+  }
+  float *o = ck_falloc(cs, n), *lse = ck_falloc(cs, nl), *dq = ck_falloc(cs, n), *dk = ck_falloc(cs, n);
+  float *dv = ck_falloc(cs, n);
+  ck_read(cs, f.o, o, nb), ck_read(cs, f.lse, lse, nl * 4);
+  ck_read(cs, bw.dq, dq, nb), ck_read(cs, bw.dk, dk, nb), ck_read(cs, bw.dv, dv, nb);
+
+  /* float64. */
+  double *qd = ck_widen(cs, q, n), *kd = ck_widen(cs, k, n), *vd = ck_widen(cs, v, n), *dod = ck_widen(cs, dout, n);
+  double *ro = ck_dalloc(cs, n), *rlse = ck_dalloc(cs, nl), *rdq = ck_dalloc(cs, n), *rdk = ck_dalloc(cs, n);
+  double *rdv = ck_dalloc(cs, n);
+  if (sh.rope) {
+    sc_ref_rope(B, NH, S, dh, THETA, pos, qd, qd, 0);
+    sc_ref_rope(B, NH, S, dh, THETA, pos, kd, kd, 0);
+  }
+  CK(cs, sc_ref_attention_forward(B, NH, S, dh, qd, kd, vd, seg, ro, rlse, cs->err));
+  CK(cs, sc_ref_attention_backward(B, NH, S, dh, qd, kd, vd, seg, dod, rdq, rdk, rdv, cs->err));
+  if (sh.rope) {
+    sc_ref_rope(B, NH, S, dh, THETA, pos, rdq, rdq, 1);
+    sc_ref_rope(B, NH, S, dh, THETA, pos, rdk, rdk, 1);
+  }
+  char variant[96];
+  snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d", B, NH, S, dh);
+  ck_begin(cs, variant);
+  ck_compare(cs, "o", o, ro, n, row->tol);
+  ck_compare(cs, "lse", lse, rlse, nl, row->tol);
+  ck_compare(cs, "dq", dq, rdq, n, row->tol_grad);
+  ck_compare(cs, "dk", dk, rdk, n, row->tol_grad);
+  ck_compare(cs, "dv", dv, rdv, n, row->tol_grad);
+  ck_end(cs);
+}
