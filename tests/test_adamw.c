@@ -30,14 +30,14 @@ static int teardown(void **state) {
 }
 
 /* Float32 sums of up to millions of squares, compensated per slice: a few ulps relative. */
-static const th_tol SUMSQ_TOL = {0, 1e-6, 1e-12};
+static const sc_tol SUMSQ_TOL = {0, 1e-6, 1e-12};
 
 static void norm_matches_reference_at(size_t n, double scale, uint64_t seed) {
   float *g = th_falloc(n);
   double *gd = th_dalloc(n);
-  th_rng rng;
-  th_rng_seed(&rng, seed);
-  th_fill_normal(&rng, g, n, 0, scale);
+  sc_rng rng;
+  sc_rng_seed(&rng, seed);
+  sc_rng_fill_normal(&rng, g, n, 0, scale);
   for (size_t i = 0; i < n; i++) gd[i] = g[i];
   th_tensors ts;
   th_tensors_init(&ts, &ctx, 1);
@@ -89,16 +89,16 @@ static void test_norm_propagates_non_finite(void **state) {
 static void updates_match_reference(size_t n, double wd, double gscale, double pscale, uint64_t seed) {
   float *p = th_falloc(n), *g = th_falloc(n), *m = th_falloc(n), *v = th_falloc(n);
   double *pd = th_dalloc(n), *gd = th_dalloc(n), *md = th_dalloc(n), *vd = th_dalloc(n);
-  th_rng rng;
-  th_rng_seed(&rng, seed);
-  th_fill_normal(&rng, p, n, 0, pscale);
+  sc_rng rng;
+  sc_rng_seed(&rng, seed);
+  sc_rng_fill_normal(&rng, p, n, 0, pscale);
   for (size_t i = 0; i < n; i++) pd[i] = p[i];
   th_tensors ts;
   th_tensors_init(&ts, &ctx, 1);
   const sc_view pv = th_tensor(&ts, p, n * 4), gv = th_tensor(&ts, NULL, n * 4);
   const sc_view mv = th_tensor(&ts, NULL, n * 4), vv = th_tensor(&ts, NULL, n * 4);
   for (int t = 1; t <= 3; t++) {
-    th_fill_normal(&rng, g, n, 0, t == 2 ? 1e-6 : 1.0); /* tiny gradients: the eps term matters */
+    sc_rng_fill_normal(&rng, g, n, 0, t == 2 ? 1e-6 : 1.0); /* tiny gradients: the eps term matters */
     for (size_t i = 0; i < n; i++) gd[i] = g[i];
     TH_CHECK(sc_buffer_write(&ctx, gv.buf, gv.off, n * 4, g, TH_ERR));
     const double lr = 1e-3 * t, b1 = 0.9, b2 = 0.95;
@@ -113,11 +113,11 @@ static void updates_match_reference(size_t n, double wd, double gscale, double p
   /* Float32 moments and update: each of the three steps rounds the parameter once, so a parameter that the
    * updates carried near zero keeps an absolute error of a few ulps of the initial scale. */
   snprintf(label, sizeof label, "params n=%zu wd=%g gscale=%g", n, wd, gscale);
-  th_assert_close(label, p, pd, n, (th_tol){2e-6 * pscale, 2e-6, 1e-12});
+  th_assert_close(label, p, pd, n, (sc_tol){2e-6 * pscale, 2e-6, 1e-12});
   snprintf(label, sizeof label, "m n=%zu", n);
-  th_assert_close(label, m, md, n, (th_tol){1e-6 * gscale, 2e-6, 1e-11}); /* sums of O(gscale) terms */
+  th_assert_close(label, m, md, n, (sc_tol){1e-6 * gscale, 2e-6, 1e-11}); /* sums of O(gscale) terms */
   snprintf(label, sizeof label, "v n=%zu", n);
-  th_assert_close(label, v, vd, n, (th_tol){1e-6 * gscale * gscale, 2e-6, 1e-11});
+  th_assert_close(label, v, vd, n, (sc_tol){1e-6 * gscale * gscale, 2e-6, 1e-11});
   th_tensors_release(&ts);
   free(p), free(g), free(m), free(v), free(pd), free(gd), free(md), free(vd);
 }

@@ -132,7 +132,7 @@ static void accumulation_matches_one_batch(const char *preset) {
   for (size_t i = 0; i < n; i++) ref[i] = ga[i], gb[i] *= 0.5f;
   char label[96];
   snprintf(label, sizeof label, "%s: 2 x 2 accumulated vs 4 gradients", preset);
-  th_assert_close(label, gb, ref, n, (th_tol){1e-6, 1e-3, 1e-9});
+  th_assert_close(label, gb, ref, n, (sc_tol){1e-6, 1e-3, 1e-9});
   printf("  %s: loss %.9f vs %.9f, grad norm %.9f vs %.9f\n", preset, a.loss, b.loss, a.grad_norm, b.grad_norm);
   assert_true(fabs(a.loss - b.loss) <= 1e-6 * a.loss);
   assert_true(fabs(a.grad_norm - b.grad_norm) <= 1e-5 * a.grad_norm);

@@ -194,7 +194,7 @@ static int parse(ctx_t *c, const cJSON *root, sc_sweep_spec *s) {
     s->n_archs++;
   }
   sc_preset_names_free(names, n_names);
-  return rc;
+  return rc ? -1 : 0;
 }
 
 int sc_sweep_load(const char *path, sc_sweep_spec *s, sc_err *err) {
