@@ -2,6 +2,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,11 +22,59 @@ static void on_signal(int sig) {
   signal(sig, SIG_DFL);
 }
 
+enum { P_ARCH, P_MODEL, P_PARAMS, P_POINT, P_BATCH, P_STEPS, P_TOKENS, P_FLOPS, P_LR, P_ID, P_COUNT };
+static const sc_col plan_cols[P_COUNT] = {
+    {"arch", NULL, SC_COL_STR, NULL, 0},     {"model", NULL, SC_COL_STR, NULL, 0},
+    {"params", NULL, SC_COL_NUM, "%.0f", 0}, {"budget_or_ratio", NULL, SC_COL_NUM, "%.3g", 0},
+    {"batch", NULL, SC_COL_NUM, "%.0f", 0},  {"steps", NULL, SC_COL_NUM, "%.0f", 0},
+    {"tokens", NULL, SC_COL_NUM, "%.4g", 0}, {"flops", NULL, SC_COL_NUM, "%.4g", 0},
+    {"lr", NULL, SC_COL_NUM, "%.3g", 0},     {"run_id", NULL, SC_COL_STR, NULL, 0},
+};
+
+/* The expanded runs of a sweep file as a table, without training. */
+static int print_plan(const char *file, const char *data, sc_err *err) {
+  sc_sweep_spec *s = malloc(sizeof *s);
+  sc_sweep_run *runs = NULL;
+  int n = 0, left = 0;
+  if (!s) return sc_fail(err, "out of host memory");
+  if (sc_sweep_load(file, s, err) || sc_sweep_expand(s, data, &runs, &n, &left, err)) {
+    free(s);
+    return -1;
+  }
+  sc_table *t = sc_table_create("plan", plan_cols, P_COUNT, err);
+  double flops = 0;
+  for (int i = 0; t && i < n; i++) {
+    const sc_sweep_run *r = &runs[i];
+    sc_table_row(t);
+    sc_table_str(t, P_ARCH, sc_arch_name(r->arch));
+    sc_table_str(t, P_MODEL, r->model);
+    sc_table_num(t, P_PARAMS, (double)r->params);
+    sc_table_num(t, P_POINT, r->budget > 0 ? r->budget : r->ratio);
+    sc_table_num(t, P_BATCH, (double)r->batch);
+    sc_table_num(t, P_STEPS, (double)r->steps);
+    sc_table_num(t, P_TOKENS, r->tokens);
+    sc_table_num(t, P_FLOPS, r->flops);
+    sc_table_num(t, P_LR, r->lr);
+    sc_table_str(t, P_ID, r->run_id);
+    flops += r->flops;
+  }
+  if (t && sc_table_print(stdout, t, SC_FORMAT_TABLE, err)) {
+    sc_table_destroy(t);
+    t = NULL;
+  }
+  printf("%s: %d runs, %.4g training FLOPs in all; %d left out by the budget tolerance or min_steps\n", s->name, n,
+         flops, left);
+  sc_table_destroy(t);
+  sc_sweep_runs_free(runs, n);
+  free(s);
+  return t ? 0 : -1;
+}
+
 static int sweep_run_main(int argc, char **argv, sc_err *err) {
   sc_sweep_opts o = {.workers = 1};
   const char *peak = NULL;
   long workers = 1;
-  int retry = 0, quiet = 0;
+  int retry = 0, quiet = 0, dry = 0;
   const char *pos_v[argc > 0 ? argc : 1];
   sc_strs pos = {pos_v, 0};
   const sc_option opts[] = {
@@ -37,9 +86,11 @@ static int sweep_run_main(int argc, char **argv, sc_err *err) {
       {"retry-failed", SC_OPT_FLAG, &retry, NULL, .help = "run failed runs again"},
       {"peak", SC_OPT_STRING, &peak, "FILE|none", .help = "FMA peak for MFU (default: measured once)"},
       {"quiet", SC_OPT_FLAG, &quiet, NULL, .help = "no progress line"},
+      {"dry-run", SC_OPT_FLAG, &dry, NULL, .help = "print the runs the file expands to and train nothing"},
   };
   const sc_args args = {
-      "scalecl sweep run FILE [--ledger DB] [--workers N] [--device SEL[,SEL...]] [--data SHARDS] [--retry-failed]",
+      "scalecl sweep run FILE [--ledger DB] [--workers N] [--device SEL[,SEL...]] [--data SHARDS] [--retry-failed]\n"
+      "                       [--peak FILE|none] [--quiet] [--dry-run]",
       "Expands the sweep file into runs, adds the new ones to the ledger, and trains every run that is not done\n"
       "(a run interrupted earlier continues from its checkpoint). Runs train in <ledger dir>/runs/<run_id>/.\n"
       "Ctrl-C finishes the current step of each worker, checkpoints and stops; the same command continues.",
@@ -51,6 +102,7 @@ static int sweep_run_main(int argc, char **argv, sc_err *err) {
     return 2;
   }
   o.file = pos.v[0], o.workers = (int)workers, o.retry_failed = retry, o.progress = !quiet && workers == 1;
+  if (dry) return print_plan(o.file, o.data, err) ? 1 : 0;
   if (!peak || strcmp(peak, "none")) {
     sc_ctx c;
     const char *src = NULL;

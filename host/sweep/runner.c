@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/paths.h"
+#include "data/shards.h"
 #include "sweep/ledger.h"
 #include "sweep/spec.h"
 #include "train/metrics.h"
@@ -208,6 +209,18 @@ int sc_sweep_run_all(const sc_sweep_opts *o, volatile sig_atomic_t *stop, sc_swe
     *slash = '\0';
   else
     snprintf(root, sizeof root, ".");
+  if (n > 0) { /* every run reads the same shards: a missing corpus is one error, not a failed run each */
+    cJSON *cj = cJSON_Parse(runs[0].config);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(cj, "data");
+    sc_shard_set set;
+    const int bad = !cJSON_IsString(d) || sc_shard_set_open(&set, d->valuestring, SC_SPLIT_TRAIN, err);
+    if (!bad) sc_shard_set_close(&set);
+    cJSON_Delete(cj);
+    if (bad) {
+      sc_wrap(err, "%s \"data\" (or --data): ", o->file);
+      goto done;
+    }
+  }
   if (sc_mkdirs(root, err) || sc_ledger_open(ledger, &l, err) || sc_ledger_add(l, runs, n, &s->added, err)) goto done;
   s->total = n;
   fprintf(stderr, "sweep %s: %d runs (%d new to %s, %d left out by the budget tolerance or min_steps)\n", spec->name, n,

@@ -61,11 +61,12 @@ static int numbers(ctx_t *c, const cJSON *o, const char *name, double lo, double
   return 0;
 }
 
-/* A number, or a table [{bound_name: X, value_name: Y}, ..., {value_name: Y}]. */
-static int rules(ctx_t *c, const cJSON *o, const char *where, const char *name, const char *bound_name,
-                 sc_sweep_rule *r, int *n) {
+/* A number, or a table [{bound: X, name: Y}, ..., {name: Y}] whose rows all bound the same quantity, one of
+ * bound_names (NULL-terminated): *by says which. */
+static int rules(ctx_t *c, const cJSON *o, const char *where, const char *name, const char *const *bound_names,
+                 sc_sweep_rule *r, int *n, int *by) {
   const cJSON *v = field(o, name);
-  *n = 0;
+  *n = 0, *by = 0;
   if (cJSON_IsNumber(v)) {
     if (!(v->valuedouble > 0)) return sc_fail(c->err, "%s: %s \"%s\" must be positive", c->path, where, name);
     r[(*n)++] = (sc_sweep_rule){INFINITY, v->valuedouble};
@@ -75,19 +76,29 @@ static int rules(ctx_t *c, const cJSON *o, const char *where, const char *name, 
     return sc_fail(c->err,
                    "%s: %s \"%s\" must be a number or a list of 1 to %d objects {\"%s\": X, \"%s\": Y} (the last "
                    "without \"%s\")",
-                   c->path, where, name, SC_SWEEP_MAX_RULES, bound_name, name, bound_name);
+                   c->path, where, name, SC_SWEEP_MAX_RULES, bound_names[0], name, bound_names[0]);
+  int used = -1;
   for (const cJSON *x = v->child; x; x = x->next) {
     sc_sweep_rule rule = {INFINITY, 0};
     char w[160];
     snprintf(w, sizeof w, "%s \"%s\" row %d", where, name, *n + 1);
     if (!cJSON_IsObject(x)) return sc_fail(c->err, "%s: %s is not an object", c->path, w);
-    if (num(c, x, w, bound_name, 0, INFINITY, 0, &rule.bound) || num(c, x, w, name, 0, 1e9, 1, &rule.value)) return -1;
+    for (int k = 0; bound_names[k]; k++) {
+      if (!field(x, bound_names[k])) continue;
+      if (used >= 0 && used != k)
+        return sc_fail(c->err, "%s: %s bounds \"%s\" where earlier rows bound \"%s\"; use one of them", c->path, w,
+                       bound_names[k], bound_names[used]);
+      used = k;
+      if (num(c, x, w, bound_names[k], 0, INFINITY, 1, &rule.bound)) return -1;
+    }
+    if (num(c, x, w, name, 0, 1e9, 1, &rule.value)) return -1;
     if (!(rule.value > 0)) return sc_fail(c->err, "%s: %s \"%s\" must be positive", c->path, w, name);
     r[(*n)++] = rule;
   }
   if (isfinite(r[*n - 1].bound))
     return sc_fail(c->err, "%s: %s \"%s\": the last row needs no \"%s\", so that every value has a rule", c->path,
-                   where, name, bound_name);
+                   where, name, bound_names[used]);
+  *by = used < 0 ? 0 : used;
   return 0;
 }
 
@@ -189,8 +200,11 @@ static int parse(ctx_t *c, const cJSON *root, sc_sweep_spec *s) {
       break;
     }
     x->arch = strcmp(an->valuestring, "xlstm") ? SC_ARCH_LLAMA : SC_ARCH_XLSTM;
-    rc = models(c, a, where, names, n_names, x) || rules(c, a, where, "lr", "max_params", x->lr, &x->n_lr) ||
-         rules(c, a, where, "batch", "max_budget", x->batch, &x->n_batch);
+    static const char *const by_params[] = {"max_params", NULL}, *const by_either[] = {"max_budget", "max_params",
+                                                                                       NULL};
+    int lr_by;
+    rc = models(c, a, where, names, n_names, x) || rules(c, a, where, "lr", by_params, x->lr, &x->n_lr, &lr_by) ||
+         rules(c, a, where, "batch", by_either, x->batch, &x->n_batch, &x->batch_by_params);
     s->n_archs++;
   }
   sc_preset_names_free(names, n_names);
@@ -290,11 +304,15 @@ int sc_sweep_expand(const sc_sweep_spec *s, const char *data_override, sc_sweep_
           const double step_tokens = (double)s->ctx;
           if (s->kind == SC_SWEEP_ISOFLOP) {
             r->budget = s->points[p];
-            r->batch = (long)rule_value(x->batch, x->n_batch, r->budget);
+            r->batch = (long)rule_value(x->batch, x->n_batch, x->batch_by_params ? (double)r->params : r->budget);
             r->steps = (long)llround(r->budget / ((double)r->batch * step_tokens * r->flops_per_token));
           } else {
             r->ratio = s->points[p];
-            r->batch = (long)rule_value(x->batch, x->n_batch, INFINITY);
+            if (!x->batch_by_params && x->n_batch > 1) {
+              rc = sc_fail(err, "%s: a token/param sweep's \"batch\" table must bound \"max_params\"", s->path);
+              break;
+            }
+            r->batch = (long)rule_value(x->batch, x->n_batch, (double)r->params);
             r->steps = (long)ceil(r->ratio * (double)r->params / ((double)r->batch * step_tokens));
           }
           r->tokens = (double)r->steps * (double)r->batch * step_tokens;

@@ -13,7 +13,7 @@
  *   "archs": [ { "arch": "xlstm" | "llama",
  *                "models": [preset or glob over preset names ("xlstm-iso-d512-*"), ...],
  *                "lr": X | [ {"max_params": N, "lr": X}, ..., {"lr": X} ],
- *                "batch": B | [ {"max_budget": C, "batch": B}, ..., {"batch": B} ] }, ... ]
+ *                "batch": B | [ {"max_budget": C | "max_params": N, "batch": B}, ..., {"batch": B} ] }, ... ]
  * }
  * A table's rows are tried in order; the first whose bound (inclusive) holds applies, a row without a bound
  * always does. "data": "default" is $SCALECL_DATA_DIR/gcide (scalecl prepare --default).
@@ -46,6 +46,7 @@ typedef struct {
   int n_models;
   sc_sweep_rule lr[SC_SWEEP_MAX_RULES], batch[SC_SWEEP_MAX_RULES];
   int n_lr, n_batch;
+  int batch_by_params; /* the batch table bounds parameters (else the budget) */
 } sc_sweep_arch;
 
 typedef struct {
