@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/args.h"
+#include "base/paths.h"
 #include "cli/commands.h"
 #include "data/prepare.h"
 #include "data/shards.h"
@@ -83,6 +84,18 @@ int cmd_prepare(int argc, char **argv, sc_err *err) {
   if (code != SC_ARGS_RUN) {
     free(inputs);
     return code;
+  }
+  char done[4400], running[4400], dir[4096];
+  snprintf(dir, sizeof dir, "%s", o.out_dir);
+  for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
+  const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir, *name = o.name ? o.name : base;
+  snprintf(done, sizeof done, "%s/%s_prepare.json", o.out_dir, name);
+  snprintf(running, sizeof running, "%s/%s" SC_PREPARE_MARKER, o.out_dir, name);
+  if (def && !o.force && sc_is_file(done) && !sc_is_file(running)) {
+    /* The default corpus is deterministic: an existing complete one is the same, so scripts may ask again. */
+    printf("the default corpus is already in %s (pass --force to build it again)\n", o.out_dir);
+    free(inputs);
+    return 0;
   }
   o.inputs = inputs;
   o.n_inputs = in.n;
