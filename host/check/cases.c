@@ -3,7 +3,9 @@
 #include <math.h>
 #include <string.h>
 
-void sc_rng_seed(sc_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull; }
+void sc_rng_seed(sc_rng *r, uint64_t seed) {
+  r->s = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull;
+}
 
 static uint64_t splitmix(sc_rng *r) {
   uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
@@ -12,7 +14,9 @@ static uint64_t splitmix(sc_rng *r) {
   return z ^ (z >> 31);
 }
 
-double sc_rng_uniform(sc_rng *r) { return (double)(splitmix(r) >> 11) * (1.0 / 9007199254740992.0); }
+double sc_rng_uniform(sc_rng *r) {
+  return (double)(splitmix(r) >> 11) * (1.0 / 9007199254740992.0);
+}
 
 double sc_rng_normal(sc_rng *r) {
   double u1 = sc_rng_uniform(r), u2 = sc_rng_uniform(r);
@@ -39,7 +43,7 @@ void sc_fill_values(sc_rng *r, sc_values v, float *x, size_t n) {
     x[i] = (float)(v == SC_VAL_LARGE   ? z * 1e6
                    : v == SC_VAL_TINY  ? z * 1e-6
                    : v == SC_VAL_MIXED ? z * pow(10, 6 * sc_rng_uniform(r) - 3)
-                                   : z);
+                                       : z);
   }
 }
 
@@ -76,16 +80,16 @@ void sc_fill_values(sc_rng *r, sc_values v, float *x, size_t n) {
 static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 129, 17, 553}, docs_one[] = {1},
                  docs_logits[] = {40, 1, 88};
 
-#define GEMM(tag_, m_, n_, k_, batch_, alpha_, beta_, off_, seed_)                                             \
-  {                                                                                                            \
+#define GEMM(tag_, m_, n_, k_, batch_, alpha_, beta_, off_, seed_)                                                 \
+  {                                                                                                                \
     .op = "gemm", .tag = tag_, .values = SC_VAL_NORMAL, .offsets = off_, .seed = seed_, .tol = GEMM_TOL, .gemm = { \
-      m_,                                                                                                      \
-      n_,                                                                                                      \
-      k_,                                                                                                      \
-      batch_,                                                                                                  \
-      alpha_,                                                                                                  \
-      beta_                                                                                                    \
-    }                                                                                                          \
+      m_,                                                                                                          \
+      n_,                                                                                                          \
+      k_,                                                                                                          \
+      batch_,                                                                                                      \
+      alpha_,                                                                                                      \
+      beta_                                                                                                        \
+    }                                                                                                              \
   }
 #define GEMM_VALUES(v_, atol_, seed_)                                                                                \
   {                                                                                                                  \
@@ -98,47 +102,48 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
       0.5f                                                                                                           \
     }                                                                                                                \
   }
-#define MLSTM(tag_, BH_, S_, dqk_, dv_, L_, f_off_, state_, seed_)                                                    \
-  {                                                                                                                   \
-    .op = "mlstm", .tag = tag_, .values = SC_VAL_NORMAL, .seed = seed_, .tol = MLSTM_FW, .tol_grad = MLSTM_BW, .mlstm = { \
-      BH_,                                                                                                            \
-      S_,                                                                                                             \
-      dqk_,                                                                                                           \
-      dv_,                                                                                                            \
-      L_,                                                                                                             \
-      f_off_,                                                                                                         \
-      state_,                                                                                                         \
-      0                                                                                                               \
-    }                                                                                                                 \
+#define MLSTM(tag_, BH_, S_, dqk_, dv_, L_, f_off_, state_, seed_)                                             \
+  {                                                                                                            \
+    .op = "mlstm", .tag = tag_, .values = SC_VAL_NORMAL, .seed = seed_, .tol = MLSTM_FW, .tol_grad = MLSTM_BW, \
+    .mlstm = {                                                                                                 \
+      BH_,                                                                                                     \
+      S_,                                                                                                      \
+      dqk_,                                                                                                    \
+      dv_,                                                                                                     \
+      L_,                                                                                                      \
+      f_off_,                                                                                                  \
+      state_,                                                                                                  \
+      0                                                                                                        \
+    }                                                                                                          \
   }
-#define ATT_DOCS(tag_, B_, NH_, S_, dh_, docs_, ndocs_, rope_, off_, seed_)                             \
-  {                                                                                                     \
+#define ATT_DOCS(tag_, B_, NH_, S_, dh_, docs_, ndocs_, rope_, off_, seed_)                                 \
+  {                                                                                                         \
     .op = "attention", .tag = tag_, .values = SC_VAL_NORMAL, .offsets = off_, .seed = seed_, .tol = ATT_FW, \
-    .tol_grad = ATT_BW, .attention = {                                                                  \
-      B_,                                                                                               \
-      NH_,                                                                                              \
-      S_,                                                                                               \
-      dh_,                                                                                              \
-      docs_,                                                                                            \
-      ndocs_,                                                                                           \
-      rope_                                                                                             \
-    }                                                                                                   \
+    .tol_grad = ATT_BW, .attention = {                                                                      \
+      B_,                                                                                                   \
+      NH_,                                                                                                  \
+      S_,                                                                                                   \
+      dh_,                                                                                                  \
+      docs_,                                                                                                \
+      ndocs_,                                                                                               \
+      rope_                                                                                                 \
+    }                                                                                                       \
   }
 #define ATT(tag_, B_, NH_, S_, dh_, docs_, rope_, off_, seed_) \
   ATT_DOCS(tag_, B_, NH_, S_, dh_, docs_, (int)(sizeof docs_ / sizeof(int)), rope_, off_, seed_)
 #define ATT_ONE(tag_, B_, NH_, S_, dh_, rope_, off_, seed_) \
   ATT_DOCS(tag_, B_, NH_, S_, dh_, NULL, 0, rope_, off_, seed_)
-#define ROPE(dh_, theta_, far_, NH_, seed_)                                                                         \
-  {                                                                                                                 \
-    .op = "rope", .tag = far_ ? "far positions" : "documents", .values = SC_VAL_NORMAL, .offsets = far_, .seed = seed_, \
-    .tol = ROPE_TOL, .rope = {                                                                                      \
-      2,                                                                                                            \
-      NH_,                                                                                                          \
-      37,                                                                                                           \
-      dh_,                                                                                                          \
-      theta_,                                                                                                       \
-      far_                                                                                                          \
-    }                                                                                                               \
+#define ROPE(dh_, theta_, far_, NH_, seed_)                                                              \
+  {                                                                                                      \
+    .op = "rope", .tag = far_ ? "far positions" : "documents", .values = SC_VAL_NORMAL, .offsets = far_, \
+    .seed = seed_, .tol = ROPE_TOL, .rope = {                                                            \
+      2,                                                                                                 \
+      NH_,                                                                                               \
+      37,                                                                                                \
+      dh_,                                                                                               \
+      theta_,                                                                                            \
+      far_                                                                                               \
+    }                                                                                                    \
   }
 
 #define EMBED(tag_, v_, off_, seed_, n_, V_, d_, distinct_)                                                          \
@@ -150,6 +155,18 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
       d_,                                                                                                            \
       distinct_                                                                                                      \
     }                                                                                                                \
+  }
+/* AdamW: tol holds the parameters' tolerance (a few ulps of their scale: three float32 roundings of each), tol_grad
+ * the moments' (sums of O(gscale) terms, so an absolute floor in gscale units). */
+#define ADAMW(tag_, v_, off_, seed_, n_, wd_, gscale_, pscale_)                                                       \
+  {                                                                                                                   \
+    .op = "adamw", .tag = tag_, .values = v_, .offsets = off_, .seed = seed_, .tol = {2e-6 * (pscale_), 2e-6, 1e-12}, \
+    .tol_grad = {1e-6 * (gscale_), 2e-6, 1e-11}, .adamw = {                                                           \
+      n_,                                                                                                             \
+      wd_,                                                                                                            \
+      gscale_,                                                                                                        \
+      pscale_                                                                                                         \
+    }                                                                                                                 \
   }
 #define NORM(tag_, v_, off_, seed_, heads_, rows_, dh_, zero_, inplace_)                                          \
   {                                                                                                               \
@@ -189,23 +206,28 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
       docs_                                                                                                        \
     }                                                                                                              \
   }
-#define XENT(tag_, B_, T_, d_, V_, cap_, block_, off_, seed_)                                       \
-  {                                                                                                 \
+#define XENT(tag_, B_, T_, d_, V_, cap_, block_, off_, seed_)                                           \
+  {                                                                                                     \
     .op = "xent", .tag = tag_, .values = SC_VAL_NORMAL, .offsets = off_, .seed = seed_, .tol = XENT_FW, \
-    .tol_grad = XENT_BW, .xent = {                                                                  \
-      B_,                                                                                           \
-      T_,                                                                                           \
-      d_,                                                                                           \
-      V_,                                                                                           \
-      cap_,                                                                                         \
-      block_                                                                                        \
-    }                                                                                               \
+    .tol_grad = XENT_BW, .xent = {                                                                      \
+      B_,                                                                                               \
+      T_,                                                                                               \
+      d_,                                                                                               \
+      V_,                                                                                               \
+      cap_,                                                                                             \
+      block_                                                                                            \
+    }                                                                                                   \
   }
 
-#define LM(tag_, config_, docs_)                                                                            \
-  {                                                                                                          \
-    .op = "lm", .tag = tag_, .values = SC_VAL_NORMAL, .seed = 11, .tol = {5e-5, 1e-4, 1e-9},                 \
-    .tol_grad = {5e-6, 2e-3, 1e-7}, .lm = {config_, 2, 13, docs_}                                            \
+#define LM(tag_, config_, docs_)                                                             \
+  {                                                                                          \
+    .op = "lm", .tag = tag_, .values = SC_VAL_NORMAL, .seed = 11, .tol = {5e-5, 1e-4, 1e-9}, \
+    .tol_grad = {5e-6, 2e-3, 1e-7}, .lm = {                                                  \
+      config_,                                                                               \
+      2,                                                                                     \
+      13,                                                                                    \
+      docs_                                                                                  \
+    }                                                                                        \
   }
 
 const char *const sc_check_xlstm_tiny =
@@ -480,6 +502,14 @@ static const sc_check_row cases[] = {
      .tol = {1e-3, 1e-5, 1e-10},
      .tol_grad = {1e-6, 1e-2, 1e-8},
      .xent = {2, 17, 32, 200, 0.0, 48}},
+    /* AdamW and the gradient norm: one parameter, sizes around the norm's 256 slices, a clipping scale, weights
+     * large enough that the decay dominates, and millions of values for the norm's compensated sums. */
+    ADAMW("one parameter", SC_VAL_NORMAL, 0, 70, 1, 0.1f, 1.0f, 0.02f),
+    ADAMW("no decay", SC_VAL_MIXED, 1, 71, 1000, 0.0f, 1.0f, 0.02f),
+    ADAMW("slice edges, clipped", SC_VAL_NORMAL, 1, 72, 4097, 0.1f, 0.25f, 0.02f),
+    ADAMW("large weights", SC_VAL_NORMAL, 1, 73, 333, 0.1f, 1.0f, 1e4f),
+    ADAMW("millions", SC_VAL_NORMAL, 1, 74, 3000001, 0.1f, 1.0f, 0.02f),
+
     /* Whole models, one per architecture (tiny configs: d = 32, 2 blocks, 2 heads, vocabulary 67, T = 13, not a
      * multiple of a chunk): logits, loss and every parameter's gradient, with and without documents. float32
      * against float64 through two blocks; the gradients are means over B·(T−1) positions (~1e-2..1e-4). */
@@ -488,7 +518,6 @@ static const sc_check_row cases[] = {
     LM("one document per row", LLAMA_TINY, 0),
     LM("documents", LLAMA_TINY, 1),
 };
-
 
 const sc_check_row *sc_check_rows(int *n) {
   *n = (int)(sizeof cases / sizeof cases[0]);
@@ -511,6 +540,7 @@ static double work(const sc_check_row *r) {
     return 6.0 * s->B * s->NH * (double)s->S * s->S * s->dh;
   }
   if (!strcmp(op, "rope")) return 10.0 * r->rope.B * r->rope.NH * r->rope.S * r->rope.dh;
+  if (!strcmp(op, "adamw")) return 40.0 * r->adamw.n; /* three updates and two norms */
   if (!strcmp(op, "embed")) return (double)r->embed.n * r->embed.d + (double)r->embed.V * r->embed.d;
   if (!strcmp(op, "norm")) return 20.0 * r->norm.rows * (r->norm.heads ? r->norm.heads : 1) * r->norm.dh;
   if (!strcmp(op, "xent")) return 6.0 * r->xent.B * r->xent.T * r->xent.d * (double)r->xent.V;
@@ -519,4 +549,6 @@ static double work(const sc_check_row *r) {
   return 10.0 * s->B * s->T * s->NH * s->dh;
 }
 
-int sc_check_row_tiny(const sc_check_row *row) { return work(row) <= SC_CHECK_TINY_WORK; }
+int sc_check_row_tiny(const sc_check_row *row) {
+  return work(row) <= SC_CHECK_TINY_WORK;
+}

@@ -64,6 +64,13 @@ typedef struct {
 } sc_check_embed;
 
 typedef struct {
+  int n;        /* parameters */
+  float wd;     /* weight decay */
+  float gscale; /* gradient scale (clipping coefficient over micro-batches) */
+  float pscale; /* standard deviation of the parameters */
+} sc_check_adamw;
+
+typedef struct {
   int heads; /* 0: RMSNorm over rows of width dh; else the multi-head LayerNorm over NH = heads groups of dh */
   int rows, dh;
   int zero_rows; /* every third row all zeros */
@@ -105,6 +112,7 @@ typedef struct {
     sc_check_attention attention;
     sc_check_rope rope;
     sc_check_embed embed;
+    sc_check_adamw adamw;
     sc_check_norm norm;
     sc_check_pointwise pointwise;
     sc_check_xent xent;
