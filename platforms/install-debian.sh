@@ -14,6 +14,7 @@ PKGS=(
   libgsl-dev
   gnuplot-nox
   dict-gcide
+  clang-15
 )
 
 missing=()
