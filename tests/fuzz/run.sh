@@ -23,7 +23,8 @@ sym=$(command -v llvm-symbolizer-15 || command -v llvm-symbolizer || true)
 [ -z "$sym" ] || export ASAN_SYMBOLIZER_PATH=$sym
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in "${targets[@]}"; do
-  bin=$out/fuzz_$t corpus=tests/fuzz/corpus/$t log=$out/$t.log
+  bin=$out/fuzz_$t corpus=tests/fuzz/corpus/$t log=$out/$t.log dict=()
+  [ ! -f "$bin.dict" ] || dict=(-dict="$bin.dict")
   mkdir -p "$out/found/$t"
   if ! "$bin" -runs=0 "$corpus" > "$log" 2>&1; then
     tail -n 40 "$log"
@@ -31,7 +32,7 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   [ "$secs" -gt 0 ] || continue
-  if ! "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" "$out/found/$t" \
+  if ! "$bin" "${dict[@]}" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" "$out/found/$t" \
     "$corpus" > "$log" 2>&1; then
     tail -n 40 "$log"
     echo "tests/fuzz/run.sh: fuzz_$t found a crash or leak; input in $out/crashes/ (log: $log)" >&2
