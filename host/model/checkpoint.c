@@ -320,8 +320,9 @@ static int ignorable(const char *name) {
   return n >= k && !strcmp(name + n - k, suffix);
 }
 
-/* Every tensor is checked before the arena is allocated: the config alone could ask for any size (a 7B config
- * beside a small file allocated 27 GB and then reported a missing tensor; found by fuzz_checkpoint). */
+/* Every tensor is checked before the arena is allocated: the config alone could ask for any size (a llama-7b
+ * config beside a 5 KB file allocated 27 GB before it reported a missing tensor; the input is in the corpus of
+ * tests/fuzz/fuzz_checkpoint). */
 static int read_weights(const sc_st_file *f, sc_checkpoint *ck, sc_err *err) {
   if (ck->cfg.arch == SC_ARCH_XLSTM && xlstm_ffn_width(f, &ck->cfg, err)) return -1;
   if (sc_params_build(&ck->cfg, &ck->params, err)) return -1;
