@@ -16,6 +16,7 @@ PKGS=(
   libsqlite3-dev
   gnuplot-nox
   dict-gcide
+  clang-15
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds scalecl twice, with warnings as errors and with ASan+UBSan, and runs the ctest suite on
-# each build.
+# each build; then builds the libFuzzer targets (clang) and runs each over its corpus and for a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -19,4 +19,7 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-echo "tests/run.sh: both builds passed in $(( $(date +%s) - start )) s"
+# Every parser of user files: its regression corpus once, then 5 s of fuzzing (tests/fuzz/README.md).
+tests/fuzz/run.sh 5
+
+echo "tests/run.sh: both builds and the fuzz smoke run passed in $(( $(date +%s) - start )) s"

@@ -120,6 +120,16 @@ static void test_default_backend(void **state) {
   write_profile(dir, "{\"match\": [\"\"], \"clblast\": {\"Xgemm\": {\"MWG\": 64}}}");
   expect_backend(-1, "Xgemm");
 
+  /* A value is checked before its cast to size_t; a profile that is not JSON is quoted before its text is freed. */
+  write_profile(dir, "{\"match\": [\"\"], \"clblast\": {\"Xgemm\": {\"MWG\": -1}}}");
+  expect_backend(-1, "clblast.Xgemm.MWG must be a non-negative integer");
+  write_profile(dir, "{\"match\": [\"\"], \"clblast\": [{\"MWG\": 64}]}");
+  expect_backend(-1, "\"clblast\" must be an object");
+  write_profile(dir, "{\"match\": [\"\"], \"clblast\": {\"Xgemm\": 64}}");
+  expect_backend(-1, "clblast.Xgemm must be an object");
+  write_profile(dir, "{\"match\": [\"\"], \"clblast\": {");
+  expect_backend(-1, "is not valid JSON");
+
   write_profile(dir, "{\"match\": [\"no-such-device\"], \"gemm_backend\": \"own\"}");
   expect_backend(SC_GEMM_CLBLAST, NULL);
   th_setenv("SCALECL_PROFILE_DIR", NULL);

@@ -247,37 +247,41 @@ static void shape_text(char *buf, size_t n, int ndim, const int64_t *shape) {
   if (at < n) snprintf(buf + at, n - at, "]");
 }
 
-static int load_tensor(const sc_st_file *f, const sc_model_config *c, const sc_params *p, const sc_param *t,
-                       float *arena, unsigned char *used, sc_err *err) {
-  source s;
-  find_source(f, p, t, &s);
+/* Finds parameter t's values in the file and checks their shape and dtype, without reading them. */
+static int check_tensor(const sc_st_file *f, const sc_model_config *c, const sc_params *p, const sc_param *t, source *s,
+                        sc_err *err) {
+  find_source(f, p, t, s);
   char want[96], got[96];
-  const int64_t expect[2] = {s.total, t->shape[1]};
+  const int64_t expect[2] = {s->total, t->shape[1]};
   shape_text(want, sizeof want, t->ndim, expect);
-  if (!s.t)
+  if (!s->t)
     return sc_fail(err,
                    "tensor '%s' (shape %s = %s) is missing from %s (looked for %s); is it a checkpoint of this %s "
                    "config?",
-                   t->key, want, t->dims, f->path, s.names, sc_arch_name(p->arch));
-  const char *fused = s.total != t->shape[0] ? " (fused: this tensor's rows stacked with its partners')" : "";
-  if (s.t->ndim != t->ndim || s.t->shape[0] != s.total || (t->ndim == 2 && s.t->shape[1] != t->shape[1])) {
-    shape_text(got, sizeof got, s.t->ndim, s.t->shape);
-    return sc_fail(err, "tensor '%s' in %s has shape %s; expected %s%s = %s from %s", s.t->name, f->path, got, want,
+                   t->key, want, t->dims, f->path, s->names, sc_arch_name(p->arch));
+  const char *fused = s->total != t->shape[0] ? " (fused: this tensor's rows stacked with its partners')" : "";
+  if (s->t->ndim != t->ndim || s->t->shape[0] != s->total || (t->ndim == 2 && s->t->shape[1] != t->shape[1])) {
+    shape_text(got, sizeof got, s->t->ndim, s->t->shape);
+    return sc_fail(err, "tensor '%s' in %s has shape %s; expected %s%s = %s from %s", s->t->name, f->path, got, want,
                    fused, t->dims, c->origin);
   }
-  if (!sc_st_is_float(s.t->dtype))
-    return sc_fail(err, "tensor '%s' in %s has dtype %s; expected a float tensor (F32, F16, BF16 or F64)", s.t->name,
-                   f->path, sc_st_dtype_name(s.t->dtype));
-  used[s.t - f->tensors] = 1;
-  const size_t cols = row_len(t), rows = (size_t)t->shape[0], row0 = (size_t)s.row0;
+  if (!sc_st_is_float(s->t->dtype))
+    return sc_fail(err, "tensor '%s' in %s has dtype %s; expected a float tensor (F32, F16, BF16 or F64)", s->t->name,
+                   f->path, sc_st_dtype_name(s->t->dtype));
+  return 0;
+}
+
+/* Copies a checked parameter into the arena (Llama q/k rows into scalecl's RoPE order). */
+static void copy_tensor(const sc_model_config *c, const sc_params *p, const sc_param *t, const source *s,
+                        float *arena) {
+  const size_t cols = row_len(t), rows = (size_t)t->shape[0], row0 = (size_t)s->row0;
   float *dst = arena + t->offset;
   if (!is_rope_rows(p, t)) {
-    sc_st_read_f32(s.t, row0 * cols, rows * cols, dst);
-    return 0;
+    sc_st_read_f32(s->t, row0 * cols, rows * cols, dst);
+    return;
   }
   for (size_t r = 0; r < rows; r++)
-    sc_st_read_f32(s.t, (row0 + sc_rope_hf_row(r, (size_t)c->d_qk)) * cols, cols, dst + r * cols);
-  return 0;
+    sc_st_read_f32(s->t, (row0 + sc_rope_hf_row(r, (size_t)c->d_qk)) * cols, cols, dst + r * cols);
 }
 
 /* xLSTM's FFN width comes from the weights: HF rounds d·ffn_proj_factor down where the paper rounds up
@@ -309,18 +313,27 @@ static int ignorable(const char *name) {
   return n >= k && !strcmp(name + n - k, suffix);
 }
 
+/* Every tensor is checked before the arena is allocated: the config alone could ask for any size (a llama-7b
+ * config beside a 5 KB file allocated 27 GB before it reported a missing tensor; the input is in the corpus of
+ * tests/fuzz/fuzz_checkpoint). */
 static int read_weights(const sc_st_file *f, sc_checkpoint *ck, sc_err *err) {
   if (ck->cfg.arch == SC_ARCH_XLSTM && xlstm_ffn_width(f, &ck->cfg, err)) return -1;
-  if (sc_params_build(&ck->cfg, &ck->params, err) || !(ck->arena = sc_params_alloc(&ck->params, err))) return -1;
+  if (sc_params_build(&ck->cfg, &ck->params, err)) return -1;
+  const sc_params *p = &ck->params;
   unsigned char *used = sc_calloc((size_t)(f->n ? f->n : 1), 1, "tensor flags", err);
-  if (!used) return -1;
-  int rc = 0;
-  for (int i = 0; !rc && i < ck->params.n; i++)
-    rc = load_tensor(f, &ck->cfg, &ck->params, &ck->params.t[i], ck->arena, used, err);
+  source *src = used ? sc_calloc((size_t)p->n, sizeof *src, "tensor sources", err) : NULL;
+  int rc = src ? 0 : -1;
+  for (int i = 0; !rc && i < p->n; i++) {
+    rc = check_tensor(f, &ck->cfg, p, &p->t[i], &src[i], err);
+    if (!rc) used[src[i].t - f->tensors] = 1;
+  }
   for (int i = 0; !rc && i < f->n; i++)
     if (!used[i] && !ignorable(f->tensors[i].name))
       rc = sc_fail(err, "unexpected tensor '%s' in %s: not a parameter of the %s model in %s (keys look like '%s')",
-                   f->tensors[i].name, f->path, sc_arch_name(ck->cfg.arch), ck->cfg.origin, ck->params.t[1].key);
+                   f->tensors[i].name, f->path, sc_arch_name(ck->cfg.arch), ck->cfg.origin, p->t[1].key);
+  if (!rc && !(ck->arena = sc_params_alloc(p, err))) rc = -1;
+  for (int i = 0; !rc && i < p->n; i++) copy_tensor(&ck->cfg, p, &p->t[i], &src[i], ck->arena);
+  free(src);
   free(used);
   return rc;
 }

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <clblast_c.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,15 +85,22 @@ static int apply_profile(sc_gemm *g, const cJSON *root, const char *path, sc_err
       return sc_fail(err, "profile %s: \"gemm_backend\" must be \"clblast\" or \"own\"", path);
   }
   const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast"), *k;
+  if (kernels && !cJSON_IsObject(kernels))
+    return sc_fail(err, "profile %s: \"clblast\" must be an object of kernel names", path);
   cJSON_ArrayForEach(k, kernels) {
+    if (!cJSON_IsObject(k))
+      return sc_fail(err, "profile %s: clblast.%s must be an object of parameter values", path, k->string);
     const char *names[64];
     size_t values[64], n = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, k) {
-      if (n < 64 && cJSON_IsNumber(p)) {
-        names[n] = p->string;
-        values[n++] = (size_t)p->valuedouble;
-      }
+      /* Checked before the cast: a negative or huge double does not convert to size_t. */
+      const double v = p->valuedouble;
+      if (!cJSON_IsNumber(p) || !(v >= 0 && v <= 1e9) || v != floor(v))
+        return sc_fail(err, "profile %s: clblast.%s.%s must be a non-negative integer", path, k->string, p->string);
+      if (n == 64) return sc_fail(err, "profile %s: clblast.%s has more than 64 parameters", path, k->string);
+      names[n] = p->string;
+      values[n++] = (size_t)v;
     }
     CLBlastStatusCode s = CLBlastOverrideParameters(g->c->dev.id, k->string, CLBlastPrecisionSingle, n, names, values);
     if (s != CLBlastSuccess)

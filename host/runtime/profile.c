@@ -43,8 +43,7 @@ void sc_profile_name(const char *dir, const sc_device_info *dev, char *name, siz
   snprintf(name, cap, "%s", slash ? slash + 1 : path);
 }
 
-int sc_profile_find_in(const char *dir, const sc_device_info *dev, cJSON **root, char *path, size_t cap,
-                       sc_err *err) {
+int sc_profile_find_in(const char *dir, const sc_device_info *dev, cJSON **root, char *path, size_t cap, sc_err *err) {
   *root = NULL;
   if (cap) path[0] = '\0';
   DIR *d = opendir(dir);
@@ -61,12 +60,12 @@ int sc_profile_find_in(const char *dir, const sc_device_info *dev, cJSON **root,
       break;
     }
     cJSON *r = cJSON_Parse(text);
-    free(text);
-    if (!r) {
+    /* cJSON's error position points into text: quote it before freeing. */
+    if (!r)
       rc = sc_fail(err, "profile %s is not valid JSON (near '%.24s')", path,
                    cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
-      break;
-    }
+    free(text);
+    if (!r) break;
     if (matches(r, dev))
       *root = r;
     else
