@@ -77,7 +77,7 @@ static int get_u64(const cJSON *o, const char *name, const char *path, uint64_t 
   return sc_fail(err, "%s: \"%s\" is missing or not 16 hex digits", path, name);
 }
 
-static int parse_state(const char *path, const char *text, sc_train_state *st, sc_err *err) {
+int sc_train_state_parse(const char *path, const char *text, sc_train_state *st, sc_err *err) {
   cJSON *o = cJSON_Parse(text);
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
@@ -261,7 +261,7 @@ int sc_train_ckpt_read(const char *ckdir, int64_t step, const sc_model_config *c
   char *text = NULL;
   size_t len = 0;
   snprintf(path, sizeof path, "%s/%s", dir, SC_TRAINER_JSON);
-  if (!rc) rc = sc_read_file(path, &text, &len, err) || parse_state(path, text, st, err);
+  if (!rc) rc = sc_read_file(path, &text, &len, err) || sc_train_state_parse(path, text, st, err);
   free(text);
   if (!rc && st->step != step)
     rc =

@@ -47,6 +47,8 @@ int sc_train_ckpt_list(const char *ckdir, int64_t **steps, int *n, sc_err *err);
  * trainer.json must name `step` and carry run_hash. Errors name the file and what is wrong. */
 int sc_train_ckpt_read(const char *ckdir, int64_t step, const sc_model_config *cfg, const sc_params *p,
                        uint64_t run_hash, const sc_train_arenas *a, sc_train_state *st, sc_err *err);
+/* Parses the text of a trainer.json (named path in errors). */
+int sc_train_state_parse(const char *path, const char *text, sc_train_state *st, sc_err *err);
 /* Removes all but the newest `keep` checkpoints (keep 0: none removed). */
 int sc_train_ckpt_prune(const char *ckdir, int keep, sc_err *err);
 /* Removes temporary directories that an interrupted write left. */
