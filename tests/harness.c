@@ -3,6 +3,7 @@
 #include <ftw.h>
 #include <glob.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,17 @@ void *th_calloc(size_t n, size_t size) {
   return p;
 }
 
-float *th_falloc(size_t n) { return th_calloc(n, sizeof(float)); }
+float *th_falloc(size_t n) {
+  return th_calloc(n, sizeof(float));
+}
 
-double *th_dalloc(size_t n) { return th_calloc(n, sizeof(double)); }
+double *th_dalloc(size_t n) {
+  return th_calloc(n, sizeof(double));
+}
 
-void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) { sc_tensors_init(ts, c, offsets); }
+void th_tensors_init(th_tensors *ts, sc_ctx *c, int offsets) {
+  sc_tensors_init(ts, c, offsets);
+}
 
 sc_view th_tensor(th_tensors *ts, const void *host, size_t bytes) {
   static sc_err err;
@@ -144,6 +151,16 @@ int th_run_capture(const char *cmd, char *out, size_t cap) {
   out[n] = '\0';
   int st = pclose(f);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int th_run_capturef(char *out, size_t cap, const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  assert_true(n > 0 && (size_t)n < sizeof cmd);
+  return th_run_capture(cmd, out, cap);
 }
 
 /* Scratch directories are removed when the test process exits, unless SCALECL_KEEP_TMP is set. */

@@ -16,9 +16,9 @@
 #include "runtime/context.h"
 
 /* Runs a library call that takes TH_ERR as its sc_err; fails the test with its message on error. */
-#define TH_CHECK(call)                        \
-  do {                                        \
-    static sc_err th_e_;                      \
+#define TH_CHECK(call)                          \
+  do {                                          \
+    static sc_err th_e_;                        \
     if ((call) != 0) fail_msg("%s", th_e_.msg); \
   } while (0)
 #define TH_ERR (&th_e_)
@@ -55,8 +55,8 @@ void th_assert_close_d(const char *label, const double *got, const double *ref, 
 
 /* Central finite differences (five-point, error O(h⁴)) of loss(ctx), a function of x[0..n), against the
  * analytic gradient grad: every element when n <= samples, else `samples` distinct elements drawn with seed.
- * The step is h·max(1, |x_i|); x is restored. An element's error is |grad_i − fd_i| / max(|grad_i|, |fd_i|, 1e-3): relative, and absolute
- * for gradients below 1e-3 (where the differences' own rounding is not negligible). */
+ * The step is h·max(1, |x_i|); x is restored. An element's error is |grad_i − fd_i| / max(|grad_i|, |fd_i|, 1e-3):
+ * relative, and absolute for gradients below 1e-3 (where the differences' own rounding is not negligible). */
 typedef struct {
   double worst;             /* largest error */
   size_t index;             /* its element */
@@ -93,6 +93,8 @@ int th_count_glob(const char *pattern);
 const char *th_scalecl_bin(void);
 /* Runs a shell command; returns its exit status (-1 if it did not exit) and up to cap - 1 bytes of its stdout. */
 int th_run_capture(const char *cmd, char *out, size_t cap);
+/* The same with the command formatted printf-style. */
+int th_run_capturef(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A fresh empty temporary directory (mkdtemp under $TMPDIR), removed with its contents when the
  * test exits (kept if SCALECL_KEEP_TMP is set). */
 const char *th_tmpdir(const char *tag, char *buf, size_t buflen);

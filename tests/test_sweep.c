@@ -3,7 +3,6 @@
  * times and started again finishes every run exactly once, and its report's runs table round-trips through
  * `scalecl fit`. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +16,7 @@
 
 static char tmp[512], out[65536];
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  return th_run_capture(cmd, out, sizeof out);
-}
+#define run(...) th_run_capturef(out, sizeof out, __VA_ARGS__)
 
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");

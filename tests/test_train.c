@@ -6,7 +6,6 @@
  * runs. */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +196,8 @@ static void test_tiny_models_learn_a_deterministic_sequence(void **state) {
 
 /* ---- the command ---- */
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char out[65536];
-static int run(const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  return th_run_capture(cmd, out, sizeof out);
-}
+#define run(...) th_run_capturef(out, sizeof out, __VA_ARGS__)
 
 /* Metrics without the wall-clock fields. */
 static cJSON *metrics_without_timing(const char *run_dir) {
