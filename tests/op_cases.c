@@ -179,7 +179,7 @@ static const int docs_rope[] = {5, 1, 23, 1, 1, 40, 9}, docs_long[] = {300, 1, 1
   }
 
 static const th_op_case cases[] = {
-    /* GEMM: every row runs both backends and all four transpose pairs; odd shapes, beta = 0 (C must not be read:
+    /* GEMM: every row runs every backend and all four transpose pairs; odd shapes, beta = 0 (C must not be read:
      * it holds NaN) and beta != 0, strided batches with padded strides. */
     GEMM("", 1, 1, 1, 1, 1.0f, 0.0f, 0, 42),
     GEMM("", 1, 1, 1, 1, -0.75f, 0.5f, 0, 43),

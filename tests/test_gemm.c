@@ -1,6 +1,7 @@
-/* GEMM API (CLBlast and own kernel) against the float64 reference (ref/gemm.h) on the op-case table's rows (odd
- * shapes, every transpose pair, non-zero beta, view offsets, strided batches, extreme values), the backends
- * against each other, argument errors, and the choice of the default backend. */
+/* GEMM API (CLBlast, own kernel, and the host's BLAS on CPU devices) against the float64 reference (ref/gemm.h) on
+ * the op-case table's rows (odd shapes, every transpose pair, non-zero beta, view offsets, strided batches, extreme
+ * values), the backends against each other on one shared buffer, argument errors, the choice of the default
+ * backend, the host backend's device check, and the OpenBLAS core-type fix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,19 +15,20 @@ static sc_err err;
 static sc_ctx ctx;
 static sc_gemm *gemm;
 
-/* One op-case row (op_cases.c) through both backends and every transpose pair: A, B, C with padded leading
- * dimensions (and padded strides when batched), C holding NaN when beta = 0 (it must not be read). Values: A and B
- * as th_fill_values gives them; the row's atol is per sqrt(K). */
+/* One op-case row (op_cases.c) through every backend the device runs and every transpose pair: A, B, C with padded
+ * leading dimensions (and padded strides when batched), C holding NaN when beta = 0 (it must not be read). Values: A
+ * and B as th_fill_values gives them; the row's atol is per sqrt(K). */
 static void gemm_case(sc_ctx *c, const th_op_case *row) {
   const th_gemm_shape s = row->gemm;
-  for (int be = SC_GEMM_CLBLAST; be <= SC_GEMM_OWN; be++)
-    for (int ta = 0; ta < 2; ta++)
+  for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_NBACKENDS; be++)
+    for (int ta = 0; ta < 2 && sc_gemm_available(gemm, be); ta++)
       for (int tb = 0; tb < 2; tb++) {
         size_t lda = (ta ? s.m : s.k) + 3, ldb = (tb ? s.k : s.n) + 1, ldc = s.n + 2;
         size_t arows = ta ? s.k : s.m, brows = tb ? s.n : s.k;
         size_t sA = arows * lda + 5, sB = brows * ldb + 7, sC = s.m * ldc + 1;
         size_t nA = sA * s.batch, nB = sB * s.batch, nC = sC * s.batch;
-        float *A = th_falloc(nA), *B = th_falloc(nB), *C = th_falloc(nC), *Cout = th_falloc(nC), *got = th_falloc(s.m * s.n);
+        float *A = th_falloc(nA), *B = th_falloc(nB), *C = th_falloc(nC), *Cout = th_falloc(nC),
+              *got = th_falloc(s.m * s.n);
         double *ref = th_dalloc(s.m * s.n);
         th_rng rng;
         th_rng_seed(&rng, row->seed);
@@ -38,10 +40,10 @@ static void gemm_case(sc_ctx *c, const th_op_case *row) {
         th_tensors ts;
         th_tensors_init(&ts, c, row->offsets);
         const sc_view dA = th_tensor(&ts, A, nA * 4), dB = th_tensor(&ts, B, nB * 4), dC = th_tensor(&ts, C, nC * 4);
-        int rc = s.batch == 1 ? sc_gemm_run(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, dB, ldb, s.beta, dC, ldc,
-                                            &err)
-                              : sc_gemm_run_batched(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, sA, dB, ldb, sB,
-                                                    s.beta, dC, ldc, sC, s.batch, &err);
+        int rc = s.batch == 1
+                     ? sc_gemm_run(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, dB, ldb, s.beta, dC, ldc, &err)
+                     : sc_gemm_run_batched(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, sA, dB, ldb, sB, s.beta,
+                                           dC, ldc, sC, s.batch, &err);
         if (rc) fail_msg("%s", err.msg);
         th_tensor_read(&ts, dC, Cout, nC * 4);
         th_tensors_release(&ts);
@@ -71,34 +73,40 @@ static void test_gemm_cases(void **state) {
   th_run_op_cases(&ctx, "gemm", gemm_case);
 }
 
-/* The two backends agree on an LM-like shape (cross-check of the own kernel). */
+/* The backends agree with CLBlast on an LM-like shape, with A, B and C in one buffer (an arena: the host backend maps
+ * the buffer once); then argument errors. */
 static void test_backends_agree(void **state) {
   (void)state;
   sc_ctx c;
   th_ctx_open(&c);
   sc_gemm *g;
   TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
-  size_t M = 200, N = 96, K = 300;
+  const size_t M = 200, N = 96, K = 300, offA = 3, offB = offA + M * K + 5, offC = offB + K * N + 7;
+  const size_t total = offC + M * N + 2;
   th_rng rng;
   th_rng_seed(&rng, 7);
-  float *A = malloc(M * K * 4), *B = malloc(K * N * 4), *C1 = malloc(M * N * 4), *C2 = malloc(M * N * 4);
-  double *c1d = malloc(M * N * sizeof(double));
-  assert_true(A && B && C1 && C2 && c1d);
-  th_fill_normal(&rng, A, M * K, 0, 1);
-  th_fill_normal(&rng, B, K * N, 0, 1);
-  cl_mem dA, dB, dC;
-  assert_int_equal(sc_buffer_create(&c, M * K * 4, "A", &dA, &err), 0);
-  assert_int_equal(sc_buffer_create(&c, K * N * 4, "B", &dB, &err), 0);
-  assert_int_equal(sc_buffer_create(&c, M * N * 4, "C", &dC, &err), 0);
-  assert_int_equal(sc_buffer_write(&c, dA, 0, M * K * 4, A, &err), 0);
-  assert_int_equal(sc_buffer_write(&c, dB, 0, K * N * 4, B, &err), 0);
-  const sc_view vA = sc_view_of(dA), vB = sc_view_of(dB), vC = sc_view_of(dC);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
-  assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C1, &err), 0);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
-  assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C2, &err), 0);
-  for (size_t i = 0; i < M * N; i++) c1d[i] = C1[i];
-  th_assert_close("own vs CLBlast 200x96x300", C2, c1d, M * N, (th_tol){1e-4, 1e-4, 1e-10});
+  float *host = calloc(total, 4), *ref = malloc(M * N * 4), *got = malloc(M * N * 4);
+  double *refd = malloc(M * N * sizeof(double));
+  assert_true(host && ref && got && refd);
+  th_fill_normal(&rng, host + offA, M * K, 0, 1);
+  th_fill_normal(&rng, host + offB, K * N, 0, 1);
+  cl_mem arena;
+  assert_int_equal(sc_buffer_create(&c, total * 4, "arena", &arena, &err), 0);
+  assert_int_equal(sc_buffer_write(&c, arena, 0, total * 4, host, &err), 0);
+  const sc_view vA = {arena, offA * 4}, vB = {arena, offB * 4}, vC = {arena, offC * 4};
+  for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_NBACKENDS; be++) {
+    if (!sc_gemm_available(g, be)) continue;
+    assert_int_equal(sc_buffer_fill_zero(&c, arena, offC * 4, M * N * 4, &err), 0);
+    if (sc_gemm_run(g, be, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(sc_buffer_read(&c, arena, offC * 4, M * N * 4, be == SC_GEMM_CLBLAST ? ref : got, &err), 0);
+    if (be == SC_GEMM_CLBLAST) {
+      for (size_t i = 0; i < M * N; i++) refd[i] = ref[i];
+      continue;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s vs CLBlast 200x96x300", sc_gemm_backend_name(be));
+    th_assert_close(what, got, refd, M * N, (th_tol){1e-4, 1e-4, 1e-10});
+  }
   /* Bad leading dimension: an error, not a crash. */
   assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K - 1, vB, N, 0, vC, N, &err), -1);
   assert_non_null(strstr(err.msg, "lda"));
@@ -107,16 +115,13 @@ static void test_backends_agree(void **state) {
   assert_non_null(strstr(err.msg, "view of B"));
   assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, sc_view_of(NULL), N, &err), -1);
   assert_non_null(strstr(err.msg, "'C'"));
-  sc_buffer_release(&c, dA);
-  sc_buffer_release(&c, dB);
-  sc_buffer_release(&c, dC);
+  sc_buffer_release(&c, arena);
   sc_gemm_destroy(g);
   sc_ctx_close(&c);
-  free(A);
-  free(B);
-  free(C1);
-  free(C2);
-  free(c1d);
+  free(host);
+  free(ref);
+  free(got);
+  free(refd);
 }
 
 static void write_profile(const char *dir, const char *body) {
@@ -129,15 +134,18 @@ static void write_profile(const char *dir, const char *body) {
 }
 
 /* Opens a context and a GEMM op: want >= 0 is the expected default backend, -1 a failed create whose message
- * contains `needle`. */
-static void expect_backend(int want, const char *needle) {
+ * contains `needle` (and the device's name when `deny_host`). deny_host makes the device look like one without
+ * host-unified memory, where the host backend cannot run. */
+static void expect_backend_on(int want, const char *needle, int deny_host) {
   sc_ctx c;
   sc_gemm *g = NULL;
   th_ctx_open(&c);
+  if (deny_host) c.dev.host_unified = 0;
   int rc = sc_gemm_create(&c, &g, &err);
   if (want < 0) {
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err.msg, needle));
+    if (deny_host) assert_non_null(strstr(err.msg, c.dev.name));
   } else {
     if (rc) fail_msg("%s", err.msg);
     assert_int_equal(sc_gemm_default(g), want);
@@ -146,10 +154,18 @@ static void expect_backend(int want, const char *needle) {
   sc_ctx_close(&c);
 }
 
+static void expect_backend(int want, const char *needle) {
+  expect_backend_on(want, needle, 0);
+}
+
 /* The default backend comes from $SCALECL_GEMM, else the matching device profile, else CLBlast;
- * bad values are errors that name the file or variable. */
+ * bad values, and host where the device cannot run it, are errors that name the file or variable. */
 static void test_default_backend(void **state) {
   (void)state;
+  sc_ctx c;
+  th_ctx_open(&c);
+  const int host_ok = sc_gemm_host_capable(&c.dev);
+  sc_ctx_close(&c);
   char dir[512];
   th_tmpdir("profile", dir, sizeof dir);
   th_setenv("SCALECL_PROFILE_DIR", dir);
@@ -174,7 +190,65 @@ static void test_default_backend(void **state) {
 
   write_profile(dir, "{\"match\": [\"no-such-device\"], \"gemm_backend\": \"own\"}");
   expect_backend(SC_GEMM_CLBLAST, NULL);
+
+  write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"host\"}");
+  expect_backend(host_ok ? SC_GEMM_HOST : -1, "test.json");
+  expect_backend_on(-1, "test.json", 1);
+  th_setenv("SCALECL_GEMM", "own");
+  expect_backend_on(SC_GEMM_OWN, NULL, 1); /* the variable overrides the profile: no host backend needed */
+  th_setenv("SCALECL_GEMM", "HOST");
+  expect_backend(host_ok ? SC_GEMM_HOST : -1, "SCALECL_GEMM=host");
+  expect_backend_on(-1, "SCALECL_GEMM=host", 1);
+  th_setenv("SCALECL_GEMM", NULL);
   th_setenv("SCALECL_PROFILE_DIR", NULL);
+}
+
+/* Which devices run the host backend (a pure check of the device's type and memory), its error elsewhere, and the
+ * backend names. */
+static void test_host_backend_devices(void **state) {
+  (void)state;
+  sc_device_info d = {.type = CL_DEVICE_TYPE_CPU, .host_unified = 1};
+  assert_true(sc_gemm_host_capable(&d));
+  d.type = CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_DEFAULT;
+  assert_true(sc_gemm_host_capable(&d));
+  d.host_unified = 0;
+  assert_false(sc_gemm_host_capable(&d));
+  d = (sc_device_info){.type = CL_DEVICE_TYPE_GPU, .host_unified = 1}; /* an integrated GPU */
+  assert_false(sc_gemm_host_capable(&d));
+  for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_NBACKENDS; be++)
+    assert_int_equal(sc_gemm_backend_parse(sc_gemm_backend_name(be)), be);
+  assert_int_equal(sc_gemm_backend_parse("blas"), SC_GEMM_AUTO);
+
+  sc_ctx c;
+  th_ctx_open(&c);
+  c.dev.host_unified = 0;
+  sc_gemm *g;
+  TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
+  assert_false(sc_gemm_available(g, SC_GEMM_HOST));
+  assert_true(sc_gemm_available(g, SC_GEMM_OWN));
+  cl_mem m;
+  TH_CHECK(sc_buffer_create(&c, 64, "m", &m, TH_ERR));
+  const sc_view v = sc_view_of(m);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_HOST, 0, 0, 2, 2, 2, 1, v, 2, v, 2, 0, sc_view_at(v, 32), 2, &err), -1);
+  assert_non_null(strstr(err.msg, c.dev.name));
+  assert_non_null(strstr(err.msg, "'host'"));
+  sc_buffer_release(&c, m);
+  sc_gemm_destroy(g);
+  sc_ctx_close(&c);
+}
+
+/* OpenBLAS's fallback to Prescott kernels on a CPU it does not know is replaced by the core type that fits the CPU's
+ * features; any other choice of OpenBLAS stands, and so does an OPENBLAS_CORETYPE the user set. */
+static void test_blas_core_fix(void **state) {
+  (void)state;
+  assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 1), "SKYLAKEX");
+  assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 0), "HASWELL");
+  assert_null(sc_gemm_blas_core_for("Prescott", 0, 0));
+  assert_null(sc_gemm_blas_core_for("Cooperlake", 1, 1));
+  assert_null(sc_gemm_blas_core_for("Zen", 1, 0));
+  th_setenv("OPENBLAS_CORETYPE", "PRESCOTT");
+  assert_null(sc_gemm_blas_core_fix());
+  th_setenv("OPENBLAS_CORETYPE", NULL);
 }
 
 static int setup(void **state) {
@@ -196,6 +270,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_gemm_cases, setup, teardown),
       cmocka_unit_test(test_backends_agree),
       cmocka_unit_test(test_default_backend),
+      cmocka_unit_test(test_host_backend_devices),
+      cmocka_unit_test(test_blas_core_fix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
