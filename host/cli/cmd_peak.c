@@ -99,10 +99,10 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
       "scalecl peak [--device SEL] [--format table|md|csv|json] [--json FILE|-] [--samples N] [--min-time SEC]\n"
       "             [--quick] [--no-gemm]",
       "Measures the selected device the way clpeak does: fp32 FMA peak (best vector width), global memory\n"
-      "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through CLBlast and through\n"
-      "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median (with mean and\n"
-      "sd) of samples taken after warm-up with a host clock around clFinish. Kernel compile time is not\n"
-      "included.",
+      "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through every GEMM backend the\n"
+      "device runs (CLBlast, scalecl's own kernel, on CPU devices the host's BLAS) at 1024x1024x1024 and\n"
+      "4096x1536x512. Each figure is the median (with mean and sd) of samples taken after warm-up with a host\n"
+      "clock around clFinish. Kernel compile time is not included.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
