@@ -1,5 +1,3 @@
-#include "ops/gemm.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +7,7 @@
 #include "bench/bench.h"
 #include "bench/peak.h"
 #include "bench/util.h"
+#include "ops/gemm.h"
 
 enum { C_M, C_N, C_K, C_BACKEND, C_API, C_GFLOPS, C_COUNT = C_GFLOPS + 3 };
 static const sc_col cols[C_COUNT] = {
