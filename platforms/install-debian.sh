@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-c-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo
   libclblast-dev
+  libopenblas-dev
   oclgrind
   libcmocka-dev
   libcjson-dev

@@ -1,6 +1,7 @@
-/* GEMM API (CLBlast and own kernel) against the float64 reference (ref/gemm.h) on the op-case table's rows (odd
- * shapes, every transpose pair, non-zero beta, view offsets, strided batches, extreme values), the backends
- * against each other, argument errors, and the choice of the default backend. */
+/* GEMM API (CLBlast, own kernel, and the host's BLAS on CPU devices) against the float64 reference (ref/gemm.h) on
+ * the op-case table's rows (odd shapes, every transpose pair, non-zero beta, view offsets, strided batches, extreme
+ * values), the backends against each other on one shared buffer, argument errors, the choice of the default
+ * backend, the host backend's device check, and the OpenBLAS core-type fix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,34 +20,37 @@ static void test_gemm_cases(void **state) {
   th_run_op_cases(&ctx, "gemm");
 }
 
-/* The two backends agree on an LM-like shape (cross-check of the own kernel). */
+/* Every backend matches the float64 reference on an LM-like shape with A, B and C in one buffer (an arena: the host
+ * backend maps the buffer once); then argument errors. */
 static void test_backends_agree(void **state) {
   (void)state;
   sc_ctx c;
   th_ctx_open(&c);
   sc_gemm *g;
   TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
-  size_t M = 200, N = 96, K = 300;
+  const size_t M = 200, N = 96, K = 300, offA = 3, offB = offA + M * K + 5, offC = offB + K * N + 7;
+  const size_t total = offC + M * N + 2;
   sc_rng rng;
   sc_rng_seed(&rng, 7);
-  float *A = malloc(M * K * 4), *B = malloc(K * N * 4), *C1 = malloc(M * N * 4), *C2 = malloc(M * N * 4);
-  double *c1d = malloc(M * N * sizeof(double));
-  assert_true(A && B && C1 && C2 && c1d);
-  sc_rng_fill_normal(&rng, A, M * K, 0, 1);
-  sc_rng_fill_normal(&rng, B, K * N, 0, 1);
-  cl_mem dA, dB, dC;
-  assert_int_equal(sc_buffer_create(&c, M * K * 4, "A", &dA, &err), 0);
-  assert_int_equal(sc_buffer_create(&c, K * N * 4, "B", &dB, &err), 0);
-  assert_int_equal(sc_buffer_create(&c, M * N * 4, "C", &dC, &err), 0);
-  assert_int_equal(sc_buffer_write(&c, dA, 0, M * K * 4, A, &err), 0);
-  assert_int_equal(sc_buffer_write(&c, dB, 0, K * N * 4, B, &err), 0);
-  const sc_view vA = sc_view_of(dA), vB = sc_view_of(dB), vC = sc_view_of(dC);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
-  assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C1, &err), 0);
-  assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err), 0);
-  assert_int_equal(sc_buffer_read(&c, dC, 0, M * N * 4, C2, &err), 0);
-  for (size_t i = 0; i < M * N; i++) c1d[i] = C1[i];
-  th_assert_close("own vs CLBlast 200x96x300", C2, c1d, M * N, (sc_tol){1e-4, 1e-4, 1e-10});
+  float *host = calloc(total, 4), *got = malloc(M * N * 4);
+  double *ref = malloc(M * N * sizeof(double));
+  assert_true(host && got && ref);
+  sc_rng_fill_normal(&rng, host + offA, M * K, 0, 1);
+  sc_rng_fill_normal(&rng, host + offB, K * N, 0, 1);
+  sc_ref_gemm(0, 0, M, N, K, 1, host + offA, K, host + offB, N, 0, host + offC, N, ref);
+  cl_mem arena;
+  assert_int_equal(sc_buffer_create(&c, total * 4, "arena", &arena, &err), 0);
+  assert_int_equal(sc_buffer_write(&c, arena, 0, total * 4, host, &err), 0);
+  const sc_view vA = {arena, offA * 4}, vB = {arena, offB * 4}, vC = {arena, offC * 4};
+  for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT; be++) {
+    if (!sc_gemm_available(g, be)) continue;
+    assert_int_equal(sc_buffer_fill_zero(&c, arena, offC * 4, M * N * 4, &err), 0);
+    if (sc_gemm_run(g, be, 0, 0, M, N, K, 1, vA, K, vB, N, 0, vC, N, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(sc_buffer_read(&c, arena, offC * 4, M * N * 4, got, &err), 0);
+    char what[64];
+    snprintf(what, sizeof what, "%s 200x96x300 in one buffer", sc_gemm_backend_name(be));
+    th_assert_close(what, got, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10});
+  }
   /* Bad leading dimension: an error, not a crash. */
   assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K - 1, vB, N, 0, vC, N, &err), -1);
   assert_non_null(strstr(err.msg, "lda"));
@@ -55,16 +59,12 @@ static void test_backends_agree(void **state) {
   assert_non_null(strstr(err.msg, "view of B"));
   assert_int_equal(sc_gemm_run(g, SC_GEMM_CLBLAST, 0, 0, M, N, K, 1, vA, K, vB, N, 0, sc_view_of(NULL), N, &err), -1);
   assert_non_null(strstr(err.msg, "'C'"));
-  sc_buffer_release(&c, dA);
-  sc_buffer_release(&c, dB);
-  sc_buffer_release(&c, dC);
+  sc_buffer_release(&c, arena);
   sc_gemm_destroy(g);
   sc_ctx_close(&c);
-  free(A);
-  free(B);
-  free(C1);
-  free(C2);
-  free(c1d);
+  free(host);
+  free(got);
+  free(ref);
 }
 
 static void write_profile(const char *dir, const char *body) {
@@ -77,15 +77,18 @@ static void write_profile(const char *dir, const char *body) {
 }
 
 /* Opens a context and a GEMM op: want >= 0 is the expected default backend, -1 a failed create whose message
- * contains `needle`. */
-static void expect_backend(int want, const char *needle) {
+ * contains `needle` (and the device's name when `deny_host`). deny_host makes the device look like one without
+ * host-unified memory, where the host backend cannot run. */
+static void expect_backend_on(int want, const char *needle, int deny_host) {
   sc_ctx c;
   sc_gemm *g = NULL;
   th_ctx_open(&c);
+  if (deny_host) c.dev.host_unified = 0;
   int rc = sc_gemm_create(&c, &g, &err);
   if (want < 0) {
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err.msg, needle));
+    if (deny_host) assert_non_null(strstr(err.msg, c.dev.name));
   } else {
     if (rc) fail_msg("%s", err.msg);
     assert_int_equal(sc_gemm_default(g), want);
@@ -94,10 +97,18 @@ static void expect_backend(int want, const char *needle) {
   sc_ctx_close(&c);
 }
 
+static void expect_backend(int want, const char *needle) {
+  expect_backend_on(want, needle, 0);
+}
+
 /* The default backend comes from $SCALECL_GEMM, else the matching device profile, else CLBlast;
- * bad values are errors that name the file or variable. */
+ * bad values, and host where the device cannot run it, are errors that name the file or variable. */
 static void test_default_backend(void **state) {
   (void)state;
+  sc_ctx c;
+  th_ctx_open(&c);
+  const int host_ok = sc_gemm_host_capable(&c.dev);
+  sc_ctx_close(&c);
   char dir[512];
   th_tmpdir("profile", dir, sizeof dir);
   th_setenv("SCALECL_PROFILE_DIR", dir);
@@ -132,7 +143,67 @@ static void test_default_backend(void **state) {
 
   write_profile(dir, "{\"match\": [\"no-such-device\"], \"gemm_backend\": \"own\"}");
   expect_backend(SC_GEMM_CLBLAST, NULL);
+
+  write_profile(dir, "{\"match\": [\"\"], \"gemm_backend\": \"host\"}");
+  expect_backend(host_ok ? SC_GEMM_HOST : -1, "test.json");
+  expect_backend_on(-1, "test.json", 1);
+  th_setenv("SCALECL_GEMM", "own");
+  expect_backend_on(SC_GEMM_OWN, NULL, 1); /* the variable overrides the profile: no host backend needed */
+  th_setenv("SCALECL_GEMM", "HOST");
+  expect_backend(host_ok ? SC_GEMM_HOST : -1, "SCALECL_GEMM=host");
+  expect_backend_on(-1, "SCALECL_GEMM=host", 1);
+  th_setenv("SCALECL_GEMM", NULL);
   th_setenv("SCALECL_PROFILE_DIR", NULL);
+}
+
+/* Which devices run the host backend (a pure check of the device's type and memory), its error elsewhere, and the
+ * backend names. */
+static void test_host_backend_devices(void **state) {
+  (void)state;
+  sc_device_info d = {.type = CL_DEVICE_TYPE_CPU, .host_unified = 1};
+  assert_true(sc_gemm_host_capable(&d));
+  d.type = CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_DEFAULT;
+  assert_true(sc_gemm_host_capable(&d));
+  d.host_unified = 0;
+  assert_false(sc_gemm_host_capable(&d));
+  d = (sc_device_info){.type = CL_DEVICE_TYPE_GPU, .host_unified = 1}; /* an integrated GPU */
+  assert_false(sc_gemm_host_capable(&d));
+  for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT; be++)
+    assert_int_equal(sc_gemm_backend_parse(sc_gemm_backend_name(be)), be);
+  assert_int_equal(sc_gemm_backend_parse("blas"), SC_GEMM_AUTO);
+
+  sc_ctx c;
+  th_ctx_open(&c);
+  c.dev.host_unified = 0;
+  sc_gemm *g;
+  th_setenv("SCALECL_GEMM", "own"); /* the device's profile may choose host */
+  TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
+  th_setenv("SCALECL_GEMM", NULL);
+  assert_false(sc_gemm_available(g, SC_GEMM_HOST));
+  assert_true(sc_gemm_available(g, SC_GEMM_OWN));
+  cl_mem m;
+  TH_CHECK(sc_buffer_create(&c, 64, "m", &m, TH_ERR));
+  const sc_view v = sc_view_of(m);
+  assert_int_equal(sc_gemm_run(g, SC_GEMM_HOST, 0, 0, 2, 2, 2, 1, v, 2, v, 2, 0, sc_view_at(v, 32), 2, &err), -1);
+  assert_non_null(strstr(err.msg, c.dev.name));
+  assert_non_null(strstr(err.msg, "'host'"));
+  sc_buffer_release(&c, m);
+  sc_gemm_destroy(g);
+  sc_ctx_close(&c);
+}
+
+/* OpenBLAS's fallback to Prescott kernels on a CPU it does not know is replaced by the core type that fits the CPU's
+ * features; any other choice of OpenBLAS stands, and so does an OPENBLAS_CORETYPE the user set. */
+static void test_blas_core_fix(void **state) {
+  (void)state;
+  assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 1), "SKYLAKEX");
+  assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 0), "HASWELL");
+  assert_null(sc_gemm_blas_core_for("Prescott", 0, 0));
+  assert_null(sc_gemm_blas_core_for("Cooperlake", 1, 1));
+  assert_null(sc_gemm_blas_core_for("Zen", 1, 0));
+  th_setenv("OPENBLAS_CORETYPE", "PRESCOTT");
+  assert_null(sc_gemm_blas_core_fix());
+  th_setenv("OPENBLAS_CORETYPE", NULL);
 }
 
 static int setup(void **state) {
@@ -154,6 +225,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_gemm_cases, setup, teardown),
       cmocka_unit_test(test_backends_agree),
       cmocka_unit_test(test_default_backend),
+      cmocka_unit_test(test_host_backend_devices),
+      cmocka_unit_test(test_blas_core_fix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

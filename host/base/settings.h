@@ -15,7 +15,8 @@ typedef struct {
   char cache_dir[SC_SETTING_MAX];     /* SCALECL_CACHE_DIR: a path, "off", or "" for the default */
   int cache_debug;                    /* SCALECL_CACHE_DEBUG: 1 prints HIT/MISS/SAVE on stderr */
   char build_options[SC_SETTING_MAX]; /* SCALECL_BUILD_OPTIONS: added to every kernel build */
-  char gemm[SC_SETTING_MAX];          /* SCALECL_GEMM: "clblast", "own" or "" (device profile decides) */
+  char gemm[SC_SETTING_MAX];          /* SCALECL_GEMM: "clblast", "own", "host" or "" (device profile decides) */
+  char blas_coretype[SC_SETTING_MAX]; /* OPENBLAS_CORETYPE: the kernels OpenBLAS uses ("" = its own detection) */
   char models_dir[SC_SETTING_MAX];    /* SCALECL_MODELS_DIR ("" = next to scalecl, then the source tree) */
   char data_dir[SC_SETTING_MAX];      /* SCALECL_DATA_DIR (default "data") */
   long mlstm_workspace_mb;            /* SCALECL_MLSTM_WORKSPACE_MB (default 512) */
@@ -28,8 +29,8 @@ typedef struct {
 const sc_settings *sc_settings_get(void);
 /* Reads the environment again (tests that change a variable between cases). */
 void sc_settings_reload(void);
-/* One JSON object with every SCALECL_* variable's name and value as used (defaults filled in); NULL when out
- * of memory. */
+/* One JSON object with the name and value as used (defaults filled in) of every SCALECL_* variable and of
+ * OPENBLAS_CORETYPE, which picks the host GEMM backend's kernels; NULL when out of memory. */
 cJSON *sc_settings_json(void);
 
 #endif

@@ -22,12 +22,14 @@ static const sc_col cols[C_COUNT] = {
 };
 
 int bench_gemm_main(int argc, char **argv, sc_err *err) {
-  static const char *const backends[] = {"clblast", "own", "both", NULL};
+  /* The backends in sc_gemm_backend order from SC_GEMM_CLBLAST, then every one the device runs. */
+  static const char *const backends[] = {"clblast", "own", "host", "all", NULL};
+  enum { ALL = 3 };
   const char *sel = NULL;
   sc_output out = {0};
   sc_shapes shapes = {{{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {4096, 1536, 512}}, 4};
   long samples = 5;
-  int backend = 2;
+  int backend = ALL;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring"},
       SC_OUTPUT_OPTIONS(&out),
@@ -38,10 +40,11 @@ int bench_gemm_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench gemm [--format table|md|csv|json] [--json FILE|-] [--shapes MxNxK,...]\n"
-      "                   [--backend clblast|own|both] [--samples N] [--device SEL]",
+      "                   [--backend clblast|own|host|all] [--samples N] [--device SEL]",
       "Row-major SGEMM (no transposes, alpha 1, beta 0) on resident buffers; GFLOP/s = 2MNK / time per call,\n"
       "the median (with mean and sd) of samples of at least 0.2 s. gemm_api marks the backend scalecl's GEMM\n"
-      "uses on the device.",
+      "uses on the device. host (the host's BLAS on mapped buffers) runs on CPU devices only; all skips it\n"
+      "elsewhere.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
@@ -49,13 +52,18 @@ int bench_gemm_main(int argc, char **argv, sc_err *err) {
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   sc_bench_print_device(out.human, &c);
+  char blas[160] = "";
+  if (sc_gemm_host_capable(&c.dev)) {
+    sc_gemm_host_describe(blas, sizeof blas);
+    fprintf(out.human, "host backend: %s\n", blas);
+  }
   sc_gemm *gemm = NULL;
   cJSON *root = NULL;
   sc_table *t = sc_table_create("results", cols, C_COUNT, err);
   int rc = !t || sc_gemm_create(&c, &gemm, err);
   for (int i = 0; i < shapes.n && !rc; i++)
-    for (int be = SC_GEMM_CLBLAST; be <= SC_GEMM_OWN && !rc; be++) {
-      if (backend != 2 && backend != be - SC_GEMM_CLBLAST) continue;
+    for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT && !rc; be++) {
+      if (backend == ALL ? !sc_gemm_available(gemm, be) : backend != be - SC_GEMM_CLBLAST) continue;
       const size_t m = (size_t)shapes.v[i][0], n = (size_t)shapes.v[i][1], k = (size_t)shapes.v[i][2];
       sc_figure gf;
       if ((rc = sc_peak_sgemm(&c, gemm, be, m, n, k, (int)samples, 0.2, &gf, err))) break;
@@ -71,6 +79,7 @@ int bench_gemm_main(int argc, char **argv, sc_err *err) {
     if ((root = sc_bench_json_root(&c))) {
       cJSON_AddStringToObject(root, "gemm_api_backend", sc_gemm_backend_name(sc_gemm_default(gemm)));
       cJSON_AddNumberToObject(root, "samples", (double)samples);
+      if (*blas) cJSON_AddStringToObject(root, "host_blas", blas);
     }
     rc = sc_output_emit(&out, root, &t, 1, err);
   }

@@ -162,13 +162,14 @@ static int measure_all(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_progre
       g->m = shapes[s][0];
       g->n = shapes[s][1];
       g->k = shapes[s][2];
-      if (sc_peak_sgemm(c, gemm, SC_GEMM_CLBLAST, g->m, g->n, g->k, o->samples, o->min_sample_s, &g->clblast_gflops,
-                        err) ||
-          sc_peak_sgemm(c, gemm, SC_GEMM_OWN, g->m, g->n, g->k, o->samples, o->min_sample_s, &g->own_gflops, err)) {
-        sc_gemm_destroy(gemm);
-        return sc_wrap(err, "SGEMM %zux%zux%zu: ", g->m, g->n, g->k);
+      for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT; be++) {
+        if (!sc_gemm_available(gemm, be)) continue;
+        if (sc_peak_sgemm(c, gemm, be, g->m, g->n, g->k, o->samples, o->min_sample_s, &g->gflops[be], err)) {
+          sc_gemm_destroy(gemm);
+          return sc_wrap(err, "SGEMM %zux%zux%zu (%s): ", g->m, g->n, g->k, sc_gemm_backend_name(be));
+        }
+        sc_progress_add(prog, 1);
       }
-      sc_progress_add(prog, 2);
     }
     sc_gemm_destroy(gemm);
   }
@@ -179,7 +180,8 @@ int sc_peak_measure(sc_ctx *c, const sc_peak_opts *o, sc_peak *out, sc_err *err)
   memset(out, 0, sizeof *out);
   const double t0 = sc_now();
   sc_progress prog;
-  sc_progress_begin(&prog, "peak", o->skip_gemm ? 6 : 10);
+  /* 6 steps before SGEMM, then one per shape and backend */
+  sc_progress_begin(&prog, "peak", o->skip_gemm ? 6 : 6 + 2 * (2 + sc_gemm_host_capable(&c->dev)));
   const int rc = measure_all(c, o, out, o->progress ? &prog : NULL, err);
   sc_progress_end(&prog);
   out->seconds = sc_now() - t0;

@@ -1,5 +1,5 @@
 /* Device peak measurements (`scalecl peak`): FMA GFLOP/s, read bandwidth, launch latency and
- * SGEMM rates through both GEMM backends. Later benchmarks report efficiency against these. */
+ * SGEMM rates through every GEMM backend the device runs. Later benchmarks report efficiency against these. */
 #ifndef SCALECL_PEAK_H
 #define SCALECL_PEAK_H
 
@@ -11,7 +11,7 @@
 
 typedef struct {
   size_t m, n, k;
-  sc_figure clblast_gflops, own_gflops;
+  sc_figure gflops[SC_GEMM_COUNT]; /* by sc_gemm_backend; median 0: not measured (host off CPU devices) */
 } sc_peak_gemm;
 
 /* Figures over the samples (median, mean, sd) in GFLOP/s, GB/s and microseconds. */

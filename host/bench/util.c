@@ -62,8 +62,8 @@ static int read_peak_gemm(const char *path, sc_gemm_ref *r, sc_err *err) {
   cJSON *root = sc_bench_read_peak(path, err);
   if (!root) return -1;
   const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "gemm_api_backend");
-  r->backend =
-      sc_gemm_backend_name(cJSON_IsString(api) && !strcmp(api->valuestring, "own") ? SC_GEMM_OWN : SC_GEMM_CLBLAST);
+  const sc_gemm_backend be = cJSON_IsString(api) ? sc_gemm_backend_parse(api->valuestring) : SC_GEMM_AUTO;
+  r->backend = sc_gemm_backend_name(be == SC_GEMM_AUTO ? SC_GEMM_CLBLAST : be);
   char key[32];
   snprintf(key, sizeof key, "%s_gflops", r->backend);
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "sgemm"), *e;

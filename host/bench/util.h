@@ -27,7 +27,7 @@ int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_
 /* The reference GEMM rate that efficiencies ("pct_gemm") divide by: the GEMM path scalecl itself uses on the device
  * (sc_gemm_default: $SCALECL_GEMM, else the device profile's gemm_backend, else CLBlast). */
 typedef struct {
-  const char *backend; /* sc_gemm_backend_name: "clblast" or "own" */
+  const char *backend; /* sc_gemm_backend_name: "clblast", "own" or "host" */
   double gflops;       /* by wall time */
   double cpu_gflops;   /* by process CPU time per compute unit on a CPU device; 0 when not measured */
   const char *source;  /* the --peak file, or "measured 1024x1024x1024" */

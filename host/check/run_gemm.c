@@ -1,6 +1,7 @@
-/* GEMM: every row through every backend and all four transpose pairs: A, B, C with padded leading dimensions (and
- * padded strides when batched), C holding NaN when beta = 0 (it must not be read), padding that must stay
- * untouched. Values: A and B as sc_fill_values gives them; the row's atol is per sqrt(K). */
+/* GEMM: every row through every backend the device runs (the host's BLAS only on CPU devices) and all four transpose
+ * pairs: A, B, C with padded leading dimensions (and padded strides when batched), C holding NaN when beta = 0 (it must
+ * not be read), padding that must stay untouched. Values: A and B as sc_fill_values gives them; the row's atol is per
+ * sqrt(K). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "ops/gemm.h"
 #include "ref/gemm.h"
 
-static void destroy_gemm(void *g) { sc_gemm_destroy(g); }
+static void destroy_gemm(void *g) {
+  sc_gemm_destroy(g);
+}
 
 static void gemm_form(ck_scope *cs, sc_gemm *gemm, sc_gemm_backend be, int ta, int tb) {
   const sc_check_row *row = cs->row;
@@ -29,10 +32,10 @@ static void gemm_form(ck_scope *cs, sc_gemm *gemm, sc_gemm_backend be, int ta, i
   if (s.beta == 0.0f)
     for (size_t i = 0; i < nC; i++) C[i] = NAN;
   const sc_view dA = ck_tensor(cs, A, nA * 4), dB = ck_tensor(cs, B, nB * 4), dC = ck_tensor(cs, C, nC * 4);
-  CK(cs, s.batch == 1 ? sc_gemm_run(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, dB, ldb, s.beta, dC, ldc,
-                                    cs->err)
-                      : sc_gemm_run_batched(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, sA, dB, ldb, sB, s.beta,
-                                            dC, ldc, sC, s.batch, cs->err));
+  CK(cs, s.batch == 1
+             ? sc_gemm_run(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, dB, ldb, s.beta, dC, ldc, cs->err)
+             : sc_gemm_run_batched(gemm, be, ta, tb, s.m, s.n, s.k, s.alpha, dA, lda, sA, dB, ldb, sB, s.beta, dC, ldc,
+                                   sC, s.batch, cs->err));
   ck_read(cs, dC, Cout, nC * 4);
   ck_release(cs);
   char variant[160];
@@ -59,6 +62,6 @@ void ck_run_gemm(ck_scope *cs, const sc_check_row *row) {
   CK(cs, sc_gemm_create(cs->ctx, &gemm, cs->err));
   ck_own(cs, destroy_gemm, gemm);
   for (int be = SC_GEMM_AUTO + 1; be < SC_GEMM_COUNT; be++)
-    for (int ta = 0; ta < 2; ta++)
+    for (int ta = 0; ta < 2 && sc_gemm_available(gemm, (sc_gemm_backend)be); ta++)
       for (int tb = 0; tb < 2; tb++) gemm_form(cs, gemm, (sc_gemm_backend)be, ta, tb);
 }

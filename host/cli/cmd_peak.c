@@ -39,9 +39,9 @@ static void fill(sc_table *t, const sc_peak *pk) {
   for (int i = 0; i < pk->n_gemm; i++) {
     char shape[64];
     snprintf(shape, sizeof shape, "%zux%zux%zu", pk->gemm[i].m, pk->gemm[i].n, pk->gemm[i].k);
-    for (int be = SC_GEMM_CLBLAST; be <= SC_GEMM_OWN; be++) {
-      row(t, "sgemm", shape, be == SC_GEMM_OWN ? pk->gemm[i].own_gflops : pk->gemm[i].clblast_gflops, "GFLOP/s",
-          pk->fma_gflops);
+    for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT; be++) {
+      if (pk->gemm[i].gflops[be].median <= 0) continue;
+      row(t, "sgemm", shape, pk->gemm[i].gflops[be], "GFLOP/s", pk->fma_gflops);
       sc_table_str(t, C_BACKEND, sc_gemm_backend_name((sc_gemm_backend)be));
       sc_table_bool(t, C_API, be == pk->api_backend);
     }
@@ -65,8 +65,11 @@ static void add_fields(cJSON *o, const sc_peak *pk, const sc_peak_opts *po) {
     cJSON_AddNumberToObject(e, "m", (double)pk->gemm[i].m);
     cJSON_AddNumberToObject(e, "n", (double)pk->gemm[i].n);
     cJSON_AddNumberToObject(e, "k", (double)pk->gemm[i].k);
-    cJSON_AddNumberToObject(e, "clblast_gflops", pk->gemm[i].clblast_gflops.median);
-    cJSON_AddNumberToObject(e, "own_gflops", pk->gemm[i].own_gflops.median);
+    for (int be = SC_GEMM_CLBLAST; be < SC_GEMM_COUNT; be++) {
+      char key[32];
+      snprintf(key, sizeof key, "%s_gflops", sc_gemm_backend_name(be));
+      if (pk->gemm[i].gflops[be].median > 0) cJSON_AddNumberToObject(e, key, pk->gemm[i].gflops[be].median);
+    }
     cJSON_AddItemToArray(g, e);
   }
   cJSON_AddNumberToObject(o, "samples", po->samples);
@@ -96,10 +99,10 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
       "scalecl peak [--device SEL] [--format table|md|csv|json] [--json FILE|-] [--samples N] [--min-time SEC]\n"
       "             [--quick] [--no-gemm]",
       "Measures the selected device the way clpeak does: fp32 FMA peak (best vector width), global memory\n"
-      "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through CLBlast and through\n"
-      "scalecl's own kernel at 1024x1024x1024 and 4096x1536x512. Each figure is the median (with mean and\n"
-      "sd) of samples taken after warm-up with a host clock around clFinish. Kernel compile time is not\n"
-      "included.",
+      "read bandwidth, kernel launch latency (enqueue + clFinish), and SGEMM through every GEMM backend the\n"
+      "device runs (CLBlast, scalecl's own kernel, on CPU devices the host's BLAS) at 1024x1024x1024 and\n"
+      "4096x1536x512. Each figure is the median (with mean and sd) of samples taken after warm-up with a host\n"
+      "clock around clFinish. Kernel compile time is not included.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;

@@ -1,10 +1,14 @@
 /* scalecl: git-style front end. Only this file exits the process. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/args.h"
 #include "base/version.h"
 #include "cli/commands.h"
+#include "ops/gemm.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: scalecl <command> [options]\n\ncommands:\n");
@@ -16,6 +20,16 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   static sc_err err;
+  /* OpenBLAS read OPENBLAS_CORETYPE when it loaded, before main; when it fell back to slow kernels, run again with
+   * the core type that fits (once: the variable is then set). */
+  const char *core = sc_gemm_blas_core_fix();
+  if (core && !setenv("OPENBLAS_CORETYPE", core, 1)) {
+    execv("/proc/self/exe", argv);
+    fprintf(stderr,
+            "scalecl: warning: OpenBLAS fell back to its Prescott (SSE3) kernels on this CPU, so the host GEMM "
+            "backend is slow; running again with OPENBLAS_CORETYPE=%s failed (%s): export it yourself\n",
+            core, strerror(errno));
+  }
   const char *names[64];
   const int n = sc_n_commands < 64 ? sc_n_commands : 64;
   for (int i = 0; i < n; i++) names[i] = sc_commands[i].name;

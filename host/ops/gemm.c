@@ -1,5 +1,6 @@
 #include "ops/gemm.h"
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <clblast_c.h>
 #include <math.h>
@@ -29,8 +30,32 @@ struct sc_gemm {
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
 
+static const char *const backend_names[SC_GEMM_COUNT] = {"auto", "clblast", "own", "host"};
+
 const char *sc_gemm_backend_name(sc_gemm_backend b) {
-  return b == SC_GEMM_OWN ? "own" : b == SC_GEMM_CLBLAST ? "clblast" : "auto";
+  return b > SC_GEMM_AUTO && b < SC_GEMM_COUNT ? backend_names[b] : "auto";
+}
+
+sc_gemm_backend sc_gemm_backend_parse(const char *name) {
+  for (int b = SC_GEMM_CLBLAST; b < SC_GEMM_COUNT; b++)
+    if (!strcasecmp(name, backend_names[b])) return (sc_gemm_backend)b;
+  return SC_GEMM_AUTO;
+}
+
+int sc_gemm_host_capable(const sc_device_info *d) {
+  return (d->type & CL_DEVICE_TYPE_CPU) && d->host_unified;
+}
+
+int sc_gemm_available(const sc_gemm *g, sc_gemm_backend be) {
+  return be != SC_GEMM_HOST || sc_gemm_host_capable(&g->c->dev);
+}
+
+/* The error for the host backend on a device that cannot run it; `who` says who asked for it. */
+static int host_unavailable(const sc_device_info *d, const char *who, sc_err *err) {
+  return sc_fail(err,
+                 "%sGEMM backend 'host' calls the host's BLAS on mapped buffers and needs a CPU device that shares "
+                 "host memory, but '%s' is a %s device%s; use the clblast or own backend there",
+                 who, d->name, sc_device_type_name(d->type), d->host_unified ? "" : " without host-unified memory");
 }
 
 static const char *clblast_errname(CLBlastStatusCode s) {
@@ -79,10 +104,9 @@ static const char *clblast_errname(CLBlastStatusCode s) {
 static int apply_profile(sc_gemm *g, const cJSON *root, const char *path, sc_err *err) {
   const cJSON *backend = cJSON_GetObjectItemCaseSensitive(root, "gemm_backend");
   if (backend) {
-    if (cJSON_IsString(backend) && !strcmp(backend->valuestring, "own"))
-      g->preferred = SC_GEMM_OWN;
-    else if (!cJSON_IsString(backend) || strcmp(backend->valuestring, "clblast") != 0)
-      return sc_fail(err, "profile %s: \"gemm_backend\" must be \"clblast\" or \"own\"", path);
+    g->preferred = cJSON_IsString(backend) ? sc_gemm_backend_parse(backend->valuestring) : SC_GEMM_AUTO;
+    if (g->preferred == SC_GEMM_AUTO)
+      return sc_fail(err, "profile %s: \"gemm_backend\" must be \"clblast\", \"own\" or \"host\"", path);
   }
   const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "clblast"), *k;
   if (kernels && !cJSON_IsObject(kernels))
@@ -112,23 +136,31 @@ static int apply_profile(sc_gemm *g, const cJSON *root, const char *path, sc_err
 int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err) {
   *out = NULL;
   const char *e = sc_settings_get()->gemm;
-  if (*e && strcasecmp(e, "own") && strcasecmp(e, "clblast"))
-    return sc_fail(err, "SCALECL_GEMM='%s': expected 'clblast' or 'own'", e);
+  const sc_gemm_backend env = sc_gemm_backend_parse(e);
+  if (*e && env == SC_GEMM_AUTO) return sc_fail(err, "SCALECL_GEMM='%s': expected 'clblast', 'own' or 'host'", e);
   sc_gemm *g = sc_calloc(1, sizeof *g, "GEMM state", err);
   if (!g) return -1;
   g->c = c;
   sc_scratch_init(&g->w, c, W_COUNT, scratch_names, "use smaller matrices or split the batch");
   g->preferred = SC_GEMM_CLBLAST;
   cJSON *root;
-  char path[4400];
+  char path[4400], who[4500];
   int rc = sc_profile_find(c, &root, path, sizeof path, err);
   if (!rc && root) rc = apply_profile(g, root, path, err);
   cJSON_Delete(root);
+  if (env != SC_GEMM_AUTO) g->preferred = env;
+  if (!rc && !sc_gemm_available(g, g->preferred)) {
+    if (env == SC_GEMM_HOST)
+      snprintf(who, sizeof who, "SCALECL_GEMM=host: ");
+    else
+      snprintf(who, sizeof who, "profile %s: ", path);
+    rc = host_unavailable(&c->dev, who, err);
+  }
   if (rc) {
     free(g);
     return -1;
   }
-  if (*e) g->preferred = strcasecmp(e, "own") ? SC_GEMM_CLBLAST : SC_GEMM_OWN;
+  if (sc_gemm_host_capable(&c->dev)) openblas_set_num_threads((int)(c->dev.compute_units ? c->dev.compute_units : 1));
   *out = g;
   return 0;
 }
@@ -173,6 +205,72 @@ static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, fl
   return sc_launch(g->c, g->own[v].k[1], 3, global, local, "gemm", err);
 }
 
+/* One mapping per distinct buffer, over the union of the byte ranges its views use: views of one arena may share a
+ * buffer, and OpenCL leaves overlapping maps with a writer undefined. */
+typedef struct {
+  cl_mem buf;
+  size_t lo, hi; /* bytes */
+  cl_map_flags flags;
+  char *ptr;
+} host_map;
+
+/* Adds the bytes of `batch` matrices of rows x cols floats (leading dimension ld, batch stride in floats) at view v;
+ * returns the mapping's index. */
+static int host_map_add(host_map *m, int *n, sc_view v, size_t rows, size_t cols, size_t ld, size_t stride,
+                        size_t batch, cl_map_flags flags) {
+  const size_t lo = v.off, hi = v.off + 4 * ((batch - 1) * stride + (rows - 1) * ld + cols);
+  int i = 0;
+  while (i < *n && m[i].buf != v.buf) i++;
+  if (i == *n) m[(*n)++] = (host_map){v.buf, lo, hi, flags, NULL};
+  m[i].lo = lo < m[i].lo ? lo : m[i].lo;
+  m[i].hi = hi > m[i].hi ? hi : m[i].hi;
+  m[i].flags |= flags;
+  return i;
+}
+
+/* Unmaps every mapped buffer; returns rc, or the first unmap error when rc is 0. */
+static int host_unmap(sc_ctx *c, host_map *m, int n, int rc, sc_err *err) {
+  for (int i = 0; i < n; i++) {
+    if (!m[i].ptr) continue;
+    const cl_int e = clEnqueueUnmapMemObject(c->queue, m[i].buf, m[i].ptr, 0, NULL, NULL);
+    if (!rc) rc = sc_cl_check(e, "GEMM (host): unmapping a matrix", err);
+  }
+  return rc;
+}
+
+/* cblas_sgemm per batch matrix on the views mapped into host memory. Blocking maps wait for the commands before
+ * them on the in-order queue; the unmaps order the commands after. */
+static int host_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda,
+                     size_t sA, sc_view B, size_t ldb, size_t sB, float beta, sc_view C, size_t ldc, size_t sC,
+                     size_t batch, sc_err *err) {
+  if (!sc_gemm_host_capable(&g->c->dev)) return host_unavailable(&g->c->dev, "", err);
+  if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff || lda > 0x7fffffff || ldb > 0x7fffffff || ldc > 0x7fffffff)
+    return sc_fail(err, "GEMM (host): a dimension or leading dimension above 2^31 (BLAS takes int)");
+  host_map m[3];
+  int n = 0, ia = -1, ib = -1;
+  if (K) { /* with K = 0, C = beta*C and BLAS reads neither A nor B */
+    ia = host_map_add(m, &n, A, ta ? K : M, ta ? M : K, lda, sA, batch, CL_MAP_READ);
+    ib = host_map_add(m, &n, B, tb ? N : K, tb ? K : N, ldb, sB, batch, CL_MAP_READ);
+  }
+  const int ic = host_map_add(m, &n, C, M, N, ldc, sC, batch, CL_MAP_READ | CL_MAP_WRITE);
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    cl_int e;
+    m[i].ptr =
+        clEnqueueMapBuffer(g->c->queue, m[i].buf, CL_TRUE, m[i].flags, m[i].lo, m[i].hi - m[i].lo, 0, NULL, NULL, &e);
+    rc = sc_cl_check(e, "GEMM (host): mapping a matrix", err);
+  }
+  if (!rc) {
+    const float *a = ia < 0 ? NULL : (const float *)(m[ia].ptr + (A.off - m[ia].lo));
+    const float *b = ib < 0 ? NULL : (const float *)(m[ib].ptr + (B.off - m[ib].lo));
+    float *cc = (float *)(m[ic].ptr + (C.off - m[ic].lo));
+    for (size_t i = 0; i < batch; i++)
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+                  alpha, a ? a + i * sA : NULL, (int)lda, b ? b + i * sB : NULL, (int)ldb, beta, cc + i * sC, (int)ldc);
+  }
+  return host_unmap(g->c, m, n, rc, err);
+}
+
 static int check_args(size_t M, size_t N, size_t K, int ta, int tb, size_t lda, size_t ldb, size_t ldc, sc_err *err) {
   size_t acols = ta ? M : K, bcols = tb ? K : N;
   if (lda < (acols ? acols : 1)) return sc_fail(err, "GEMM: lda=%zu is below the row length %zu of A", lda, acols);
@@ -200,6 +298,8 @@ int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M
   if (be == SC_GEMM_AUTO) be = g->preferred;
   if (be == SC_GEMM_OWN)
     return own_gemm(g, transA, transB, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1, err);
+  if (be == SC_GEMM_HOST)
+    return host_gemm(g, transA, transB, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1, err);
   CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
   const size_t offA = A.off / 4, offB = B.off / 4, offC = C.off / 4;
@@ -227,6 +327,9 @@ int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, 
   if (be == SC_GEMM_OWN)
     return own_gemm(g, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch,
                     err);
+  if (be == SC_GEMM_HOST)
+    return host_gemm(g, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch,
+                     err);
   CLBlastStatusCode s = CLBlastSgemmStridedBatched(
       CLBlastLayoutRowMajor, transA ? CLBlastTransposeYes : CLBlastTransposeNo,
       transB ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A.buf, A.off / 4, lda, strideA, B.buf,
@@ -241,4 +344,29 @@ void sc_gemm_destroy(sc_gemm *g) {
   for (int i = 0; i < 4; i++) sc_kernels_release(&g->own[i]);
   sc_scratch_release(&g->w);
   free(g);
+}
+
+void sc_gemm_host_describe(char *buf, size_t cap) {
+  char name[32] = "OpenBLAS", version[32] = "?";
+  sscanf(openblas_get_config(), "%31s %31s", name, version);
+  snprintf(buf, cap, "%s %s, %s kernels, %d threads", name, version, openblas_get_corename(),
+           openblas_get_num_threads());
+}
+
+const char *sc_gemm_blas_core_for(const char *corename, int has_avx2, int has_avx512) {
+  if (strcasecmp(corename, "Prescott") != 0) return NULL;
+  return has_avx512 ? "SKYLAKEX" : has_avx2 ? "HASWELL" : NULL;
+}
+
+const char *sc_gemm_blas_core_fix(void) {
+  if (*sc_settings_get()->blas_coretype) return NULL;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return sc_gemm_blas_core_for(openblas_get_corename(), avx2, avx512);
+#else
+  return NULL;
+#endif
 }

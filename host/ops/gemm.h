@@ -1,5 +1,6 @@
 /* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
- * Backed by CLBlast, with scalecl's own tiled kernel (cl/gemm.cl) as fallback and cross-check.
+ * Backed by CLBlast, by scalecl's own tiled kernel (cl/gemm.cl; fallback and cross-check), or on CPU devices that
+ * share host memory by the host's BLAS (OpenBLAS cblas_sgemm) on mapped buffers.
  * A, B and C are views (runtime/context.h; byte offsets, multiples of 4); leading dimensions and batch strides
  * are in elements (floats). */
 #ifndef SCALECL_OPS_GEMM_H
@@ -8,21 +9,35 @@
 #include "runtime/context.h"
 
 /* The backends are SC_GEMM_AUTO + 1 .. SC_GEMM_COUNT - 1 (what a check or benchmark loops over). */
-typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN, SC_GEMM_COUNT } sc_gemm_backend;
+typedef enum { SC_GEMM_AUTO = 0, SC_GEMM_CLBLAST, SC_GEMM_OWN, SC_GEMM_HOST, SC_GEMM_COUNT } sc_gemm_backend;
 
 const char *sc_gemm_backend_name(sc_gemm_backend b);
+/* "clblast", "own" or "host" (any case); SC_GEMM_AUTO for anything else. */
+sc_gemm_backend sc_gemm_backend_parse(const char *name);
+
+/* Whether the host backend can run on d: a CPU device whose buffers live in host memory, so that mapping them is
+ * zero-copy and the host's BLAS computes on the device's own memory. */
+int sc_gemm_host_capable(const sc_device_info *d);
+/* "OpenBLAS 0.3.21, Cooperlake kernels, 2 threads": what the host backend runs. */
+void sc_gemm_host_describe(char *buf, size_t cap);
 
 /* Kernels, CLBlast scratch and the default backend for one context. */
 typedef struct sc_gemm sc_gemm;
 
 /* Applies the device profile's CLBlast parameters (platforms/profiles) and resolves the backend that
- * SC_GEMM_AUTO means: $SCALECL_GEMM=clblast|own, else the profile's "gemm_backend", else CLBlast. Bad values
- * are errors naming the variable or profile file. */
+ * SC_GEMM_AUTO means: $SCALECL_GEMM=clblast|own|host, else the profile's "gemm_backend", else CLBlast. Bad values,
+ * and host on a device that is not sc_gemm_host_capable, are errors naming the variable or profile file. On a
+ * capable device it sets the BLAS thread count to the device's compute units, so BLAS and the OpenCL runtime
+ * do not oversubscribe the cores they share. */
 int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err);
 void sc_gemm_destroy(sc_gemm *g);
 sc_gemm_backend sc_gemm_default(const sc_gemm *g);
+/* Whether backend be runs on g's device (host: sc_gemm_host_capable; the others: always). */
+int sc_gemm_available(const sc_gemm *g, sc_gemm_backend be);
 
-/* transA/transB: 0 = as stored, 1 = transposed. A is M x K after op, B is K x N, C is M x N. */
+/* transA/transB: 0 = as stored, 1 = transposed. A is M x K after op, B is K x N, C is M x N. The host backend
+ * maps the views (blocking, so it waits for the queue) and unmaps them before it returns; commands enqueued
+ * afterwards see C. */
 int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K, float alpha,
                 sc_view A, size_t lda, sc_view B, size_t ldb, float beta, sc_view C, size_t ldc, sc_err *err);
 
@@ -30,5 +45,13 @@ int sc_gemm_run(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M
 int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, size_t M, size_t N, size_t K,
                         float alpha, sc_view A, size_t lda, size_t strideA, sc_view B, size_t ldb, size_t strideB,
                         float beta, sc_view C, size_t ldc, size_t strideC, size_t batch, sc_err *err);
+
+/* OpenBLAS chooses its kernels once, when it loads, from $OPENBLAS_CORETYPE or else its CPU detection, which
+ * falls back to Prescott (SSE3) kernels on CPU models it does not know, as on some VMs: SGEMM then runs about 5x
+ * slower. These name the core type that fits the CPU when that happened: sc_gemm_blas_core_for from OpenBLAS's
+ * choice and the CPU's features (NULL: the choice stands), sc_gemm_blas_core_fix for this process (NULL also when
+ * OPENBLAS_CORETYPE is set). main exports it and runs itself again. */
+const char *sc_gemm_blas_core_for(const char *corename, int has_avx2, int has_avx512);
+const char *sc_gemm_blas_core_fix(void);
 
 #endif

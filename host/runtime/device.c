@@ -96,6 +96,9 @@ static int probe_device(sc_device_info *di, cl_platform_id pl, cl_device_id d, s
   get_str(d, CL_DRIVER_VERSION, di->driver_version, sizeof di->driver_version);
   get_str(d, CL_DEVICE_OPENCL_C_VERSION, di->opencl_c_version, sizeof di->opencl_c_version);
   clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof di->type, &di->type, NULL);
+  cl_bool unified = CL_FALSE;
+  clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
+  di->host_unified = unified == CL_TRUE;
   clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof di->compute_units, &di->compute_units, NULL);
   clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof di->max_clock_mhz, &di->max_clock_mhz, NULL);
   clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof di->global_mem, &di->global_mem, NULL);

@@ -22,6 +22,7 @@ typedef struct {
   char driver_version[256];
   char opencl_c_version[256];
   cl_device_type type;
+  int host_unified; /* CL_DEVICE_HOST_UNIFIED_MEMORY: buffers live in host memory (maps are zero-copy) */
   cl_uint compute_units;
   cl_uint max_clock_mhz;
   cl_ulong global_mem;
