@@ -49,7 +49,7 @@ mutation gemm-batch-stride cl/gemm.cl 'Bbase + offB + batch * strideB' 'Bbase + 
 # The comparison helper the op tests stand on.
 mutation harness-nmse-unchecked tests/harness.c 'if (!(c.nmse <= tol.nmse)) fail_msg' 'if (0) fail_msg' \
   '^test_harness$'
-mutation harness-nan-reference-matches tests/harness.c 'if ((isnan(g) && isnan(r)) || g == r) continue;' \
+mutation harness-nan-reference-matches host/check/compare.c 'if ((isnan(g) && isnan(r)) || g == r) continue;' \
   'if (isnan(r) || g == r) continue;' '^test_harness$'
 # The tests of session 18's fixes (issues 16 and 17).
 mutation attention-bwd-score-order cl/attention.cl 'const float16 x = vload16(c, qtb) * (float16)(scale);' \
@@ -60,6 +60,19 @@ mutation prepare-marker-ignored host/data/shards.c \
 mutation duplicate-names-missed host/base/names.c 'if (!strcmp(e[k - 1].name, e[k].name)' 'if (0' \
   '^test_(safetensors|model_config)$'
 mutation fit-pools-contexts host/fit/report.c 'if (n > 1 && !a->pool_ctx)' 'if (n > 3 && !a->pool_ctx)' '^test_fit_cli$'
+# Training and sweeps (issues 12 and 13).
+mutation adamw-no-bias-correction cl/adamw.cl '((mi / bc1) / (sqrt(vi / bc2) + eps)' '((mi) / (sqrt(vi / bc2) + eps)' \
+  '^test_adamw$'
+mutation sumsq-slice-short cl/adamw.cl 'hi = min(n, lo + per);' 'hi = min(n, lo + per - 1);' '^test_adamw$'
+mutation decay-everywhere host/train/trainer.c 'decay ? (float)t->tc.weight_decay : 0.0f' '(float)t->tc.weight_decay' \
+  '^test_train$'
+mutation no-clipping host/train/trainer.c 'norm > t->tc.clip ? t->tc.clip / norm : 1.0' '1.0' '^test_train$'
+mutation metrics-not-cut host/train/metrics.c 'if (keep >= 0 && truncate(' 'if (0 && truncate(' '^test_train$'
+mutation ledger-dead-worker-ignored host/sweep/ledger.c \
+  'if (!strcmp(status, "running") && !worker_gone(w) && now - hb < SC_LEDGER_STALE_S) continue;' \
+  'if (!strcmp(status, "running") && now - hb < SC_LEDGER_STALE_S) continue;' '^test_sweep$'
+mutation budget-tolerance-loose host/sweep/spec.c 'fabs(r->flops - r->budget) > s->budget_tolerance * r->budget' \
+  'fabs(r->flops - r->budget) > 3 * s->budget_tolerance * r->budget' '^test_sweep$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

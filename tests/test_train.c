@@ -1,5 +1,6 @@
 /* Training (train/): schedule values against their formulas, accumulation equivalence (two micro-batches of B/2
- * give the loss, gradient and norm of one of B), a skipped non-finite step that changes nothing, a tiny model
+ * give the loss, gradient and norm of one of B), clipping and the micro-batch scale in the first moment, no weight
+ * decay on the embedding, a skipped non-finite step that changes nothing, a tiny model
  * that learns a deterministic sequence, and through the command: a short run on the default corpus lowers the
  * validation loss; resume after SIGTERM and after SIGKILL gives byte-identical parameters, optimizer state and
  * metrics; a damaged newest checkpoint is skipped; resuming with a changed option is refused; plot curves draws
@@ -143,6 +144,42 @@ static void test_accumulation_matches_one_batch(void **state) {
   (void)state;
   accumulation_matches_one_batch("xlstm-cpu-50k");
   accumulation_matches_one_batch("llama-cpu-50k");
+}
+
+/* ---- clipping, scaling and weight decay ---- */
+
+/* One step of two micro-batches: the first moment is (1 − β1)·min(1, clip/‖g‖)·g with g the mean gradient (the
+ * accumulated arena over 2), so clipping and the micro-batch scale show in it; embedding rows of ids the batch
+ * never holds get no gradient and, with no weight decay on the embedding, keep their bits. */
+static void test_step_clips_scales_and_spares_the_embedding(void **state) {
+  (void)state;
+  fixture f;
+  fixture_open(&f, "llama-cpu-50k", 4, 2, 32, 1e-2, 10);
+  sc_step_info info;
+  int64_t updates = 0;
+  TH_CHECK(sc_trainer_step(f.t, 0, &updates, &info, TH_ERR));
+  TH_CHECK(sc_trainer_step(f.t, 1, &updates, &info, TH_ERR)); /* lr > 0 from here (warmup 0, constant) */
+  const size_t n = f.p.arena_floats;
+  float *g = th_falloc(n);
+  sc_train_arenas a = {th_falloc(n), th_falloc(n), th_falloc(n)}, before = {th_falloc(n), th_falloc(n), th_falloc(n)};
+  sc_loader_pos pos;
+  TH_CHECK(sc_trainer_save(f.t, &before, &pos, TH_ERR));
+  TH_CHECK(sc_trainer_step(f.t, 2, &updates, &info, TH_ERR));
+  TH_CHECK(sc_trainer_save(f.t, &a, &pos, TH_ERR));
+  TH_CHECK(sc_lm_download_grads(sc_trainer_lm(f.t), g, TH_ERR));
+  assert_true(info.grad_norm > 0.5); /* so clipping is active */
+  const double coef = 0.5 / info.grad_norm / 2;
+  double *ref = th_dalloc(n);
+  for (size_t i = 0; i < n; i++) ref[i] = 0.9 * before.m[i] + 0.1 * coef * g[i];
+  th_assert_close("m after a clipped step of 2 micro-batches", a.m, ref, n, (sc_tol){1e-8, 1e-5, 1e-10});
+  const sc_param *emb = sc_params_find(&f.p, "model.embed_tokens.weight");
+  assert_non_null(emb);
+  const size_t d = (size_t)emb->shape[1];
+  /* The cycle corpus holds ids 32..92 and 256: row 300 is never looked up. */
+  assert_memory_equal(a.params + emb->offset + 300 * d, before.params + emb->offset + 300 * d, d * sizeof(float));
+  assert_true(a.params[emb->offset + 40 * d] != before.params[emb->offset + 40 * d]); /* a row that was */
+  free(g), free(ref), free(a.params), free(a.m), free(a.v), free(before.params), free(before.m), free(before.v);
+  fixture_close(&f);
 }
 
 /* ---- non-finite steps ---- */
@@ -347,6 +384,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schedules_follow_their_formulas),
       cmocka_unit_test(test_accumulation_matches_one_batch),
+      cmocka_unit_test(test_step_clips_scales_and_spares_the_embedding),
       cmocka_unit_test(test_non_finite_step_changes_nothing),
       cmocka_unit_test(test_tiny_models_learn_a_deterministic_sequence),
       cmocka_unit_test(test_resume_after_sigterm_is_exact),
