@@ -28,7 +28,11 @@ static int run_info(const char *dir, char *label, size_t cap, double *flops_per_
     *flops_per_token = fpt->valuedouble;
   const char *base = strrchr(dir, '/');
   base = base && base[1] ? base + 1 : dir;
-  snprintf(label, cap, "%s (%s)", cJSON_IsString(name) ? name->valuestring : "?", base);
+  const char *model = cJSON_IsString(name) ? name->valuestring : "?";
+  if (strcmp(model, base))
+    snprintf(label, cap, "%s (%s)", model, base);
+  else
+    snprintf(label, cap, "%s", model);
   for (char *p = label; *p; p++)
     if (*p == '"' || *p == '_') *p = *p == '"' ? '\'' : '-'; /* gnuplot's enhanced text reads _ as a subscript */
   cJSON_Delete(root);
