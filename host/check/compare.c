@@ -47,13 +47,16 @@ void sc_check_result_begin(sc_check_result *r, const char *op, const char *label
 void sc_check_result_compare(sc_check_result *c, const char *output, const float *got, const double *ref, size_t n,
                              sc_tol tol) {
   const sc_cmp r = sc_compare(got, ref, n, tol);
-  if (!c->worst_out || r.worst_ratio > c->worst_ratio) {
-    c->worst_ratio = r.worst_ratio, c->worst_out = output;
+  if (!c->worst_out[0] || r.worst_ratio > c->worst_ratio) {
+    c->worst_ratio = r.worst_ratio;
+    snprintf(c->worst_out, sizeof c->worst_out, "%s", output);
     c->worst_err = n ? fabs((double)got[r.worst] - ref[r.worst]) : 0;
     c->worst_bound = n ? tol.atol + tol.rtol * fabs(ref[r.worst]) : 0;
   }
-  if (!c->nmse_out || r.nmse / tol.nmse > c->worst_nmse / c->nmse_bound)
-    c->worst_nmse = r.nmse, c->nmse_bound = tol.nmse, c->nmse_out = output;
+  if (!c->nmse_out[0] || r.nmse / tol.nmse > c->worst_nmse / c->nmse_bound) {
+    c->worst_nmse = r.nmse, c->nmse_bound = tol.nmse;
+    snprintf(c->nmse_out, sizeof c->nmse_out, "%s", output);
+  }
   if (r.fails)
     sc_check_result_fail(c,
                          "%s: %d of %zu elements out of tolerance (atol %.1e rtol %.1e; %d non-finite mismatches); "
@@ -93,8 +96,8 @@ void sc_check_verdict_line(const sc_check_verdict *v, char *buf, size_t cap) {
   const sc_check_result *w = v->worst;
   if (v->failed)
     snprintf(buf, cap, "FAIL: %d of %d cases out of tolerance; worst %s %s (%s at %.3g times its bound)", v->failed,
-             v->cases, w->op, w->label, w->worst_out ? w->worst_out : "-", w->worst_ratio);
+             v->cases, w->op, w->label, w->worst_out[0] ? w->worst_out : "-", w->worst_ratio);
   else
     snprintf(buf, cap, "PASS: %d cases within tolerance; worst %s %s (%s at %.2g%% of its bound)", v->cases, w->op,
-             w->label, w->worst_out ? w->worst_out : "-", 100 * w->worst_ratio);
+             w->label, w->worst_out[0] ? w->worst_out : "-", 100 * w->worst_ratio);
 }

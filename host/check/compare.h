@@ -31,7 +31,7 @@ typedef struct {
   char op[16];
   char label[200]; /* "<variant> <tag> [<values>, offsets]" */
   double worst_ratio, worst_err, worst_bound, worst_nmse, nmse_bound;
-  const char *worst_out, *nmse_out;
+  char worst_out[96], nmse_out[96]; /* the outputs (copied: a runner's names die with its row); "" before any */
   char failure[600]; /* the first failure, empty while none */
 } sc_check_result;
 

@@ -89,7 +89,7 @@ static void fill(sc_table *t, const results *rs) {
     sc_table_row(t);
     sc_table_str(t, C_OP, r->op);
     sc_table_str(t, C_CASE, r->label);
-    if (r->worst_out) {
+    if (r->worst_out[0]) {
       sc_table_str(t, C_OUTPUT, r->worst_out);
       sc_table_num(t, C_ERR, r->worst_err);
       sc_table_num(t, C_BOUND, r->worst_bound);
