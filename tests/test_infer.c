@@ -1,8 +1,9 @@
 /* Inference (model/infer.h) against the full forward (model/lm.h) of the same tokens, both architectures: the
  * logits of a prefill's last position and of every decoding step after it equal the forward's at those positions,
  * for prefills of 0 (the first step starts from the empty state), a length that is not a multiple of the chunk,
- * and the whole sequence; batch 2 equals batch 1 row by row; a step past the state's length and a prefill longer
- * than planned are errors that say so. Tiny configs of check/cases.h (d = 32, 2 blocks, 2 heads). */
+ * and the whole sequence; batch 2 equals batch 1 row by row; a step past the state's length, a prefill longer
+ * than planned and a plan larger than the device are errors that say so. Tiny configs of check/cases.h (d = 32, 2
+ * blocks, 2 heads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,12 +140,31 @@ static void llama_batch_equals_rows(void **state) {
   batch_equals_rows(sc_check_llama_tiny);
 }
 
+/* The plan counts the KV cache and no gradients, and a device too small for it is refused before any
+ * allocation, naming the state. */
+static void plan_refuses_too_large(void **state) {
+  (void)state;
+  sc_model_config cfg;
+  TH_CHECK(sc_model_config_parse(sc_check_llama_tiny, "test config", &cfg, TH_ERR));
+  sc_lm_plan plan;
+  TH_CHECK(sc_infer_plan(&cfg, 4, 1000, 100000, &plan, TH_ERR));
+  assert_true(plan.grads == 0 && plan.state > (size_t)2 * 2 * 4 * 2 * 100000 * 16 * 4);
+  assert_true(plan.total == plan.params + plan.acts + plan.scratch + plan.ops + plan.state);
+  const size_t before = th_ctx.bytes_allocated;
+  sc_infer *inf = NULL;
+  sc_err err;
+  const sc_lm_opts small = {.mem_limit = plan.total - 1};
+  assert_int_equal(sc_infer_create(&th_ctx, &cfg, 4, 1000, 100000, &small, &inf, &err), -1);
+  assert_null(inf);
+  assert_int_equal(th_ctx.bytes_allocated, before);
+  assert_non_null(strstr(err.msg, "inference state"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(xlstm_matches_forward),
-      cmocka_unit_test(llama_matches_forward),
-      cmocka_unit_test(xlstm_batch_equals_rows),
-      cmocka_unit_test(llama_batch_equals_rows),
+      cmocka_unit_test(xlstm_matches_forward),   cmocka_unit_test(llama_matches_forward),
+      cmocka_unit_test(xlstm_batch_equals_rows), cmocka_unit_test(llama_batch_equals_rows),
+      cmocka_unit_test(plan_refuses_too_large),
   };
   return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);
 }

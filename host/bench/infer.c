@@ -181,29 +181,28 @@ static const sc_infer_point *find(const sc_infer_point *pts, int n, const char *
 
 /* Per batch, the i-th xLSTM model of the list with the i-th Llama: step time at the longest prefill both ran over
  * the step time at 256 (or the shortest non-zero prefill), and their TTFT ratio at the longest. */
-static void goals(const sc_infer_point *pts, int n, char **models, const sc_model_config *cfgs, int nm,
-                  const sc_longs *pre, const sc_longs *bat, sc_table *g) {
+static void goals(const sc_infer_point *pts, int n, const sc_model_config *cfgs, int nm, const sc_longs *pre,
+                  const sc_longs *bat, sc_table *g) {
   for (int bi = 0; bi < bat->n; bi++)
     for (int xi = 0, li = 0;; xi++, li++) {
       while (xi < nm && cfgs[xi].arch != SC_ARCH_XLSTM) xi++;
       while (li < nm && cfgs[li].arch != SC_ARCH_LLAMA) li++;
       if (xi >= nm || li >= nm) break;
+      const char *const x = cfgs[xi].name, *const l = cfgs[li].name;
       long lo = -1, hi = -1;
       for (int p = 0; p < pre->n; p++) {
         const long P = pre->v[p];
-        if (P <= 0 || !find(pts, n, models[xi], bat->v[bi], P) || !find(pts, n, models[li], bat->v[bi], P)) continue;
+        if (P <= 0 || !find(pts, n, x, bat->v[bi], P) || !find(pts, n, l, bat->v[bi], P)) continue;
         if (lo < 0 || (P == 256) || (P < lo && lo != 256)) lo = P;
         if (P > hi) hi = P;
       }
       if (lo < 0 || hi <= lo) continue;
-      const sc_infer_point *xl = find(pts, n, models[xi], bat->v[bi], lo),
-                           *xh = find(pts, n, models[xi], bat->v[bi], hi),
-                           *ll = find(pts, n, models[li], bat->v[bi], lo),
-                           *lh = find(pts, n, models[li], bat->v[bi], hi);
+      const sc_infer_point *xl = find(pts, n, x, bat->v[bi], lo), *xh = find(pts, n, x, bat->v[bi], hi),
+                           *ll = find(pts, n, l, bat->v[bi], lo), *lh = find(pts, n, l, bat->v[bi], hi);
       sc_table_row(g);
       sc_table_num(g, G_BATCH, (double)bat->v[bi]);
-      sc_table_str(g, G_XLSTM, models[xi]);
-      sc_table_str(g, G_LLAMA, models[li]);
+      sc_table_str(g, G_XLSTM, x);
+      sc_table_str(g, G_LLAMA, l);
       sc_table_num(g, G_LO, (double)lo);
       sc_table_num(g, G_HI, (double)hi);
       sc_table_num(g, G_XSTEP, xh->step / xl->step);
@@ -296,22 +295,23 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
       for (int pi = 0; pi < pre.n && !rc; pi++) {
         sc_infer_point *pt = &pts[np++];
         *pt = (sc_infer_point){.arch = cfgs[m].arch, .B = bat.v[bi], .P = pre.v[pi]};
-        snprintf(pt->model, sizeof pt->model, "%s", names[m]);
+        snprintf(pt->model, sizeof pt->model, "%s", cfgs[m].name);
         sc_table_row(t);
-        sc_table_str(t, C_MODEL, names[m]);
+        sc_table_str(t, C_MODEL, cfgs[m].name);
         sc_table_str(t, C_ARCH, sc_arch_name(cfgs[m].arch));
         sc_table_num(t, C_PARAMS, 1e-6 * (double)p.n_params);
         sc_table_num(t, C_BATCH, (double)pt->B);
         sc_table_num(t, C_PREFILL, (double)pt->P);
         rc = measure(&c, &cfgs[m], arena, (int)pt->B, (int)pt->P, (int)gen, (int)reps, t, pt, err);
         if (!rc)
-          fprintf(stderr, "%s batch %ld prefill %ld: %s\n", names[m], pt->B, pt->P, pt->ok ? "done" : "does not fit");
+          fprintf(stderr, "%s batch %ld prefill %ld: %s\n", cfgs[m].name, pt->B, pt->P,
+                  pt->ok ? "done" : "does not fit");
       }
     free(arena);
     sc_params_free(&p);
   }
   if (!rc) {
-    goals(pts, np, names, cfgs, nm, &pre, &bat, g);
+    goals(pts, np, cfgs, nm, &pre, &bat, g);
     double l1, l5;
     sc_loadavg2(&l1, &l5);
     fprintf(out.human, "load average %.2f at start, %.2f (1 min) / %.2f (5 min) at end; gen %ld, reps %ld\n", load0, l1,

@@ -16,9 +16,10 @@
 #include "model/presets.h"
 #include "model/sample.h"
 
-/* The byte tokenizer's models say so, or have its padded vocabulary without naming another tokenizer. */
+/* The byte tokenizer's models say so, or have its (padded) vocabulary without naming another tokenizer. */
 static int byte_tokenizer(const sc_model_config *cfg) {
-  return !strcmp(cfg->tokenizer, "bytes") || (!cfg->tokenizer[0] && cfg->vocab_size <= 320);
+  return cfg->vocab_size >= SC_TOK_VOCAB &&
+         (!strcmp(cfg->tokenizer, "bytes") || (!cfg->tokenizer[0] && cfg->vocab_size <= 320));
 }
 
 /* The prompt's ids after the document start: bytes for the byte tokenizer, else whitespace-separated ids. */
