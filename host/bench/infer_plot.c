@@ -29,7 +29,8 @@ static FILE *open_out(const char *dir, const char *name, char *path, size_t cap,
   return f;
 }
 
-/* Our series: one block per (model, batch) in the order measured; columns prefill, ttft ms, step ms. */
+/* Our series: one block per (model, batch) in the order measured; columns prefill, ttft and its sd, step and its
+ * sd (ms). */
 static int our_blocks(FILE *f, const sc_infer_point *pts, int n, series *s, int *ns) {
   for (int i = 0; i < n; i++) {
     int seen = 0;
@@ -38,8 +39,10 @@ static int our_blocks(FILE *f, const sc_infer_point *pts, int n, series *s, int 
     int rows = 0;
     for (int j = i; j < n; j++)
       if (pts[j].ok && pts[j].B == pts[i].B && !strcmp(pts[j].model, pts[i].model))
-        fprintf(f, "%ld %.6g %.6g\n", pts[j].P, 1e3 * pts[j].ttft, 1e3 * pts[j].step), rows++;
-    if (!rows) fprintf(f, "NaN NaN NaN\n");
+        fprintf(f, "%ld %.6g %.6g %.6g %.6g\n", pts[j].P, 1e3 * pts[j].ttft, 1e3 * pts[j].ttft_sd, 1e3 * pts[j].step,
+                1e3 * pts[j].step_sd),
+            rows++;
+    if (!rows) fprintf(f, "NaN NaN NaN NaN NaN\n");
     fprintf(f, "\n\n");
     if (*ns < MAX_SERIES) snprintf(s[*ns].title, sizeof s[*ns].title, "%s, batch %ld", pts[i].model, pts[i].B);
     s[(*ns)++].paper = 0;
@@ -64,9 +67,9 @@ static int paper_blocks(FILE *f, const sc_csv *t, long B, long pmax, series *s, 
             sc_csv_number(t, r, c_ttft, &ttft, err) < 0 || sc_csv_number(t, r, c_step, &step, err) < 0)
           return -1;
         if (b != (double)B || p > (double)(pmax > 1024 ? pmax : 1024)) continue;
-        fprintf(f, "%.0f %.6g %.6g\n", p, ttft, step), rows++;
+        fprintf(f, "%.0f %.6g 0 %.6g 0\n", p, ttft, step), rows++;
       }
-      if (!rows) fprintf(f, "NaN NaN NaN\n");
+      if (!rows) fprintf(f, "NaN NaN NaN NaN NaN\n");
       fprintf(f, "\n\n");
       snprintf(s[*ns].title, sizeof s[*ns].title, "paper H100: %s %s, batch %ld", a ? "Llama" : "xLSTM", paper_sizes[z],
                B);
@@ -97,15 +100,16 @@ static int chart(const char *dir, const char *gnuplot, const char *name, int col
     fprintf(f, term ? "set terminal pngcairo size 1100,640 enhanced font 'DejaVu Sans,11' background rgb 'white'\n"
                     : "set terminal svg size 1100,640 dynamic enhanced font 'DejaVu Sans,12' background rgb 'white'\n");
     fprintf(f,
-            "set output '%s.%s'\nset title '%s against prefill length' . \"\\n\" . '{/*0.8 solid: measured on %s; dashed: the "
+            "set output '%s.%s'\nset title '%s against prefill length' . \"\\n\" . '{/*0.8 solid: measured on %s; "
+            "dashed: the "
             "paper''s H100 numbers}'\nset xlabel 'prefill length (tokens)'\nset ylabel '%s'\nset logscale y\n"
             "set grid\nset key outside right top\nplot ",
             name, term ? "png" : "svg", what, dev, ylabel);
     for (int i = 0; i < ns; i++) {
       char title[400];
       escape(s[i].title, title, sizeof title);
-      fprintf(f, "%s'infer.dat' index %d using 1:%d with linespoints %s lw 2 title '%s'", i ? ", \\\n     " : "", i,
-              col, s[i].paper ? "dt 2 pt 6" : "dt 1 pt 7", title);
+      fprintf(f, "%s'infer.dat' index %d using 1:%d:%d with %s lw 2 title '%s'", i ? ", \\\n     " : "", i, col,
+              col + 1, s[i].paper ? "linespoints dt 2 pt 6" : "yerrorlines dt 1 pt 7", title);
     }
     fprintf(f, "\nunset output\n");
   }
@@ -155,7 +159,7 @@ int sc_infer_plot(const char *dir, const sc_infer_point *pts, int n, const sc_ta
   if (ns > MAX_SERIES) ns = MAX_SERIES;
   rc = !sc_gnuplot_find(gnuplot, sizeof gnuplot, err) ||
        chart(dir, gnuplot, "infer_ttft", 2, "Time to first token", "time to first token (ms)", device, s, ns, err) ||
-       chart(dir, gnuplot, "infer_step", 3, "Step time", "step time (ms per token)", device, s, ns, err);
+       chart(dir, gnuplot, "infer_step", 4, "Step time", "step time (ms per token)", device, s, ns, err);
   free(s);
   return rc ? -1 : 0;
 }

@@ -1,6 +1,6 @@
 /* The report of `scalecl bench infer --plot DIR`: TTFT and step time against prefill length per model and batch
- * (SVG and PNG through gnuplot), with the paper's H100 numbers (xlstm_inference_times.csv) as dashed reference
- * lines, and infer.md holding the results and goals tables. */
+ * (SVG and PNG through gnuplot; error bars: the sd over repetitions), with the paper's H100 numbers
+ * (xlstm_inference_times.csv) as dashed reference lines, and infer.md holding the results and goals tables. */
 #ifndef SCALECL_BENCH_INFER_PLOT_H
 #define SCALECL_BENCH_INFER_PLOT_H
 
