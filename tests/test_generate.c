@@ -1,7 +1,7 @@
 /* scalecl generate and scalecl bench infer as a user runs them: greedy text is the same on every run and a
  * sampling seed repeats its text; the byte tokenizer echoes the prompt; a model without one takes and prints ids;
- * the rates go to stderr; bench infer gives a results row per point and the goals ratios. Small CPU presets and
- * the tiny check configs (check/cases.h) keep it to seconds. */
+ * the rates go to stderr; bench infer gives a results row per point and the goals ratios, and a row saying so for a
+ * point too large. Small CPU presets and the tiny check configs (check/cases.h) keep it to seconds. */
 #include <stdio.h>
 #include <string.h>
 
@@ -77,6 +77,10 @@ static void bench_infer_rows_and_goals(void **state) {
   assert_int_equal(ok, 12);
   assert_non_null(strstr(out, "xlstm_step_ratio"));
   assert_non_null(strstr(out, "\n1,x,l,16,40,"));
+  /* a KV cache of terabytes: the point is a row saying so, nothing is allocated */
+  snprintf(args, sizeof args, "bench infer --model %s --prefill 1048576 --batch 4096 --gen 2 --format csv 2>&1", l);
+  assert_int_equal(run(args, out, sizeof out), 0);
+  assert_non_null(strstr(out, "does not fit: needs"));
 }
 
 static int setup(void **state) {

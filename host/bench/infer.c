@@ -120,11 +120,13 @@ static void mean_sd(const double *x, int n, double *mean, double *sd) {
 static int measure(sc_ctx *c, const sc_model_config *cfg, const float *arena, int B, int P, int gen, int reps,
                    sc_table *t, sc_infer_point *pt, sc_err *err) {
   sc_lm_plan plan;
-  sc_err fit;
   if (sc_infer_plan(cfg, B, P, P + gen, &plan, err)) return -1;
-  if (sc_lm_plan_check(&plan, (size_t)c->dev.global_mem, (size_t)c->dev.max_alloc, &fit)) {
-    char s[96];
-    snprintf(s, sizeof s, "does not fit: needs %.0f MiB", plan.total / 1048576.0);
+  if (plan.total > (size_t)c->dev.global_mem || plan.largest > (size_t)c->dev.max_alloc) {
+    char s[128];
+    const int whole = plan.total > (size_t)c->dev.global_mem;
+    snprintf(s, sizeof s, "does not fit: %s %.0f MiB, the device %s %.0f", whole ? "needs" : "a buffer of",
+             (whole ? plan.total : plan.largest) / 1048576.0, whole ? "has" : "allocates at most",
+             (double)(whole ? c->dev.global_mem : c->dev.max_alloc) / 1048576.0);
     sc_table_str(t, C_STATUS, s);
     return 0;
   }
