@@ -1,7 +1,8 @@
 /* scalecl bench infer: llama-bench style inference timing of both architectures (model/infer.h): per model, batch
  * and prefill length the time to first token (prefill + first decoding step), the mean step time over the
- * generated tokens, decode tokens/s and the device memory after prefill, mean ± sd over repetitions after an
- * untimed warm-up; the ratios of the paper's claim (§4.10) and, with --plot, charts against the paper's numbers. */
+ * generated tokens, decode tokens/s and the device memory after prefill, the median (with mean and sd) over
+ * repetitions after an untimed warm-up; the ratios of the paper's claim (§4.10) and, with --plot, charts against the
+ * paper's numbers. */
 #include "model/infer.h"
 
 #include <math.h>
@@ -19,6 +20,7 @@
 #include "model/presets.h"
 #include "model/sample.h"
 
+/* Each timing takes three columns: median, mean, sd. */
 enum {
   C_MODEL,
   C_ARCH,
@@ -26,12 +28,11 @@ enum {
   C_BATCH,
   C_PREFILL,
   C_TTFT,
-  C_TTFT_SD,
-  C_STEP,
-  C_STEP_SD,
-  C_TOK,
+  C_STEP = C_TTFT + 3,
+  C_TOK = C_STEP + 3,
   C_MEM,
   C_BUILD,
+  C_WARM,
   C_STATUS,
   C_COUNT
 };
@@ -41,13 +42,16 @@ static const sc_col cols[C_COUNT] = {
     {"params_m", "million parameters", SC_COL_NUM, "%.1f", 0},
     {"batch", NULL, SC_COL_NUM, "%.0f", 0},
     {"prefill", "tokens", SC_COL_NUM, "%.0f", 0},
-    {"ttft_ms", "ms, prefill + first step, mean", SC_COL_NUM, "%.2f", 0},
+    {"ttft_ms", "ms, prefill + first step", SC_COL_NUM, "%.2f", 0},
+    {"ttft_mean", "ms", SC_COL_NUM, "%.2f", 0},
     {"ttft_sd", "ms", SC_COL_NUM, "%.2f", 0},
-    {"step_ms", "ms per decoding step, mean", SC_COL_NUM, "%.3f", 0},
+    {"step_ms", "ms per decoding step (a run's mean)", SC_COL_NUM, "%.3f", 0},
+    {"step_mean", "ms", SC_COL_NUM, "%.3f", 0},
     {"step_sd", "ms", SC_COL_NUM, "%.3f", 0},
-    {"tokens_per_s", "decoded tokens/s over the batch", SC_COL_NUM, "%.1f", 0},
+    {"tokens_per_s", "decoded tokens/s over the batch, by the median step", SC_COL_NUM, "%.1f", 0},
     {"mem_mib", "device MiB allocated after prefill", SC_COL_NUM, "%.1f", 0},
     {"build_ms", "ms to create the model and build its kernels", SC_COL_NUM, "%.0f", 0},
+    {"warmup_ms", "ms of the untimed first run (code generated at first launch)", SC_COL_NUM, "%.0f", 0},
     {"status", NULL, SC_COL_STR, NULL, 0},
 };
 
@@ -107,14 +111,6 @@ static int run_once(run_arg *r, sc_err *err) {
   return 0;
 }
 
-static void mean_sd(const double *x, int n, double *mean, double *sd) {
-  double s = 0, q = 0;
-  for (int i = 0; i < n; i++) s += x[i];
-  *mean = s / n;
-  for (int i = 0; i < n; i++) q += (x[i] - *mean) * (x[i] - *mean);
-  *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
-}
-
 /* One point of the grid into the table's last row and pt; a point that does not fit the device is a row saying
  * so (the plan is checked before anything is allocated). */
 static int measure(sc_ctx *c, const sc_model_config *cfg, const float *arena, int B, int P, int gen, int reps,
@@ -150,23 +146,24 @@ static int measure(sc_ctx *c, const sc_model_config *cfg, const float *arena, in
   if (!rc) rc = sc_finish(c, err);
   const double build = sc_now() - t0;
   /* the warm-up: PoCL generates each kernel's code at its first launch, and the ops grow their scratch */
+  const double t1 = sc_now();
   if (!rc) rc = run_once(&r, err);
+  const double warm = sc_now() - t1;
   const size_t mem = c->bytes_allocated;
   for (int i = 0; i < reps && !rc; i++) {
     rc = run_once(&r, err);
     ttft[i] = r.ttft, step[i] = r.step;
   }
   if (!rc) {
-    mean_sd(ttft, reps, &pt->ttft, &pt->ttft_sd);
-    mean_sd(step, reps, &pt->step, &pt->step_sd);
-    pt->ok = 1;
-    sc_table_num(t, C_TTFT, 1e3 * pt->ttft);
-    sc_table_num(t, C_TTFT_SD, 1e3 * pt->ttft_sd);
-    sc_table_num(t, C_STEP, 1e3 * pt->step);
-    sc_table_num(t, C_STEP_SD, 1e3 * pt->step_sd);
-    sc_table_num(t, C_TOK, B / pt->step);
+    const sc_stats ts = sc_stats_of(ttft, reps), ss = sc_stats_of(step, reps);
+    pt->ok = 1, pt->ttft = ts.median, pt->step = ss.median;
+    pt->ttft_sd = reps > 1 ? ts.sd : 0, pt->step_sd = reps > 1 ? ss.sd : 0;
+    sc_bench_cells(t, C_TTFT, sc_figure_time(&ts, 1e3));
+    sc_bench_cells(t, C_STEP, sc_figure_time(&ss, 1e3));
+    sc_table_num(t, C_TOK, B / ss.median);
     sc_table_num(t, C_MEM, mem / 1048576.0);
     sc_table_num(t, C_BUILD, 1e3 * build);
+    sc_table_num(t, C_WARM, 1e3 * warm);
     sc_table_str(t, C_STATUS, "ok");
   }
   sc_infer_destroy(r.inf);
@@ -256,11 +253,12 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
       "                    [--plot DIR] [--csv FILE] [--format table|md|csv|json] [--json FILE|-] [--device SEL]",
       "Times inference as llama-bench does, for every model, batch and prefill length: random prompts, greedy\n"
       "decoding with every step's logits read back. ttft_ms is the prefill plus the first decoding step (a prefill of\n"
-      "0 starts from the empty state: one step); step_ms the mean of the next N - 1 steps. One untimed warm-up run\n"
-      "per point absorbs code generation; build_ms (model creation and kernel builds) is separate. Points whose\n"
-      "memory plan exceeds the device are reported and skipped. The goals table pairs the i-th xLSTM with the i-th\n"
-      "Llama of the list: step-time ratios between the longest prefill and 256 (the paper: xLSTM flat, Llama\n"
-      "growing) and the TTFT ratio at the longest prefill (the paper: xLSTM below).",
+      "0 starts from the empty state: one step), step_ms the mean of the next N - 1 steps, each the median over the\n"
+      "repetitions with mean and sd beside. One untimed warm-up run per point absorbs code generation (warmup_ms);\n"
+      "build_ms (model creation and kernel builds) is apart. Points whose memory plan exceeds the device are\n"
+      "reported and skipped. The goals table pairs the i-th xLSTM with the i-th Llama of the list: step-time ratios\n"
+      "between the longest prefill and 256 (the paper: xLSTM flat, Llama growing) and the TTFT ratio at the longest\n"
+      "prefill (the paper: xLSTM below).",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;

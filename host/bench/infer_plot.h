@@ -1,5 +1,5 @@
 /* The report of `scalecl bench infer --plot DIR`: TTFT and step time against prefill length per model and batch
- * (SVG and PNG through gnuplot; error bars: the sd over repetitions), with the paper's H100 numbers
+ * (SVG and PNG through gnuplot; the median with the sd over repetitions as error bars), with the paper's H100 numbers
  * (xlstm_inference_times.csv) as dashed reference lines, and infer.md holding the results and goals tables. */
 #ifndef SCALECL_BENCH_INFER_PLOT_H
 #define SCALECL_BENCH_INFER_PLOT_H
@@ -7,7 +7,7 @@
 #include "base/table.h"
 #include "model/config.h"
 
-/* One measured point of the grid (seconds). */
+/* One measured point of the grid (seconds): medians over the repetitions and their sd (0 for one). */
 typedef struct {
   char model[128];
   sc_arch arch;

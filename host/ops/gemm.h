@@ -1,5 +1,6 @@
 /* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
- * Backed by CLBlast, with scalecl's own tiled kernel (cl/gemm.cl) as fallback and cross-check.
+ * Backed by CLBlast, with scalecl's own tiled kernel (cl/gemm.cl) as fallback and cross-check; the own kernel
+ * takes a few rows times a transposed B (M <= 8: decoding steps) in place, without packing B.
  * A, B and C are views (runtime/context.h; byte offsets, multiples of 4); leading dimensions and batch strides
  * are in elements (floats). */
 #ifndef SCALECL_OPS_GEMM_H
