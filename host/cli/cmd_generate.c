@@ -149,6 +149,7 @@ int cmd_generate(int argc, char **argv, sc_err *err) {
   if (tok != eos) print_token(&ck.cfg, tok);
   const double t2 = sc_now();
   printf("\n");
+  fflush(stdout); /* the text ends before the rates on a shared terminal */
   fprintf(stderr,
           "model %s (%s): prefill %d tokens in %.1f ms (%.1f tokens/s), decode %ld tokens in %.1f ms (%.1f "
           "tokens/s)\n",
