@@ -109,3 +109,43 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
     }
   }
 }
+
+/* Few rows (M <= RM) times op(B) = Bᵀ, as in decoding one token per sequence: each work-item owns RC columns of
+ * C, i.e. RC rows of B read contiguously in place. Packing would move all of B for a handful of rows of A, and the
+ * RM-row tiles would compute mostly padding. Other transposes work too, with scalar loads. */
+#define RC 4
+__kernel void gemm_rows(const int M, const int N, const int K, const float alpha, __global const float *restrict Abase,
+                        const ulong offA, const int lda, const ulong strideA, __global const float *restrict Bbase,
+                        const ulong offB, const int ldb, const ulong strideB, const float beta, __global float *Cbase,
+                        const ulong offC, const int ldc, const ulong strideC) {
+  const int n0 = (int)get_global_id(0) * RC;
+  const size_t batch = get_global_id(2);
+  if (n0 >= N) return;
+  const int nc = N - n0 < RC ? N - n0 : RC;
+  __global const float *A = Abase + offA + batch * strideA;
+  __global const float *B = Bbase + offB + batch * strideB;
+  __global float *C = Cbase + offC + batch * strideC;
+  for (int i = 0; i < M; i++) {
+    float s[RC];
+    int k = 0;
+#if !TRANSA && TRANSB
+    float8 acc[RC];
+    for (int j = 0; j < RC; j++) acc[j] = (float8)(0.0f);
+    for (; k + 8 <= K; k += 8) {
+      const float8 a = vload8(0, A + (size_t)i * lda + k);
+      for (int j = 0; j < nc; j++) acc[j] = fma(a, vload8(0, B + (size_t)(n0 + j) * ldb + k), acc[j]);
+    }
+    for (int j = 0; j < RC; j++) s[j] = dot(acc[j].lo, (float4)(1.0f)) + dot(acc[j].hi, (float4)(1.0f));
+#else
+    for (int j = 0; j < RC; j++) s[j] = 0.0f;
+#endif
+    for (; k < K; k++) {
+      const float a = AT(i, k);
+      for (int j = 0; j < nc; j++) s[j] = fma(a, BT(k, n0 + j), s[j]);
+    }
+    for (int j = 0; j < nc; j++) {
+      __global float *c = C + (size_t)i * ldc + n0 + j;
+      *c = beta != 0.0f ? fma(beta, *c, alpha * s[j]) : alpha * s[j];
+    }
+  }
+}

@@ -12,5 +12,6 @@ int bench_loader_main(int argc, char **argv, sc_err *err);
 int bench_fit_main(int argc, char **argv, sc_err *err);
 int bench_model_main(int argc, char **argv, sc_err *err);
 int bench_train_main(int argc, char **argv, sc_err *err);
+int bench_infer_main(int argc, char **argv, sc_err *err);
 
 #endif

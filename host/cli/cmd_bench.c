@@ -9,6 +9,7 @@ int cmd_bench(int argc, char **argv, sc_err *err) {
       {"mlstm", bench_mlstm_main, "chunkwise mLSTM fwd and fwd+bwd vs chunk size, and the quadratic form"},
       {"model", bench_model_main, "whole-model forward and forward+backward steps: tokens/s, MFU, memory"},
       {"train", bench_train_main, "whole AdamW training steps (data, optimizer) next to forward+backward alone"},
+      {"infer", bench_infer_main, "inference: TTFT and step time vs prefill length and batch, both architectures"},
       {"fit", bench_fit_main, "the paper's main L(N,D) fit with its start grid, and bootstrap resamples (host CPU)"},
   };
   return sc_dispatch_topic("bench", topics, (int)(sizeof topics / sizeof topics[0]), argc, argv, err);

@@ -15,6 +15,7 @@ const sc_command sc_commands[] = {
     {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},
     {"init", cmd_init, "write a freshly initialised, seeded checkpoint that Hugging Face transformers loads"},
     {"eval", cmd_eval, "mean next-token loss, perplexity and bits per byte of a checkpoint on tokens or shards"},
+    {"generate", cmd_generate, "stream text from a checkpoint: prefill the prompt, then one decoding step per token"},
     {"train", cmd_train, "AdamW training on token shards into a resumable run directory (checkpoints, metrics)"},
     {"plot", cmd_plot, "charts of training runs: loss curves against tokens or FLOPs"},
     {"sweep", cmd_sweep, "IsoFLOP and token/param sweeps: run with a durable ledger, status, report with fits"},

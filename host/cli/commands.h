@@ -30,6 +30,7 @@ int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
 int cmd_init(int argc, char **argv, sc_err *err);
 int cmd_eval(int argc, char **argv, sc_err *err);
+int cmd_generate(int argc, char **argv, sc_err *err);
 int cmd_train(int argc, char **argv, sc_err *err);
 int cmd_plot(int argc, char **argv, sc_err *err);
 int cmd_sweep(int argc, char **argv, sc_err *err);

@@ -113,6 +113,12 @@ int sc_lm_plan_make(const sc_model_config *cfg, int B, int T, int chunk, sc_lm_p
   return 0;
 }
 
+void sc_lm_plan_inference(sc_lm_plan *plan, size_t state) {
+  plan->total += state - plan->grads;
+  plan->grads = 0, plan->state = state;
+  if (state > plan->largest) plan->largest = state;
+}
+
 static double mib(size_t b) {
   return (double)b / (1024.0 * 1024.0);
 }
@@ -122,12 +128,13 @@ int sc_lm_plan_check(const sc_lm_plan *pl, size_t mem_limit, size_t alloc_limit,
   if (pl->total > mem_limit)
     return sc_fail(err,
                    "model at batch %zu x context %zu needs %.1f MiB of device memory (params %.1f, grads %.1f, "
-                   "activations %.1f, scratch %.1f, op scratch ~%.1f) but the device has %.1f MiB; %s",
+                   "activations %.1f, scratch %.1f, op scratch ~%.1f, inference state %.1f) but the device has "
+                   "%.1f MiB; %s",
                    pl->B, pl->T, mib(pl->total), mib(pl->params), mib(pl->grads), mib(pl->acts), mib(pl->scratch),
-                   mib(pl->ops), mib(mem_limit), hint);
+                   mib(pl->ops), mib(pl->state), mib(mem_limit), hint);
   if (pl->largest > alloc_limit)
     return sc_fail(err,
-                   "model at batch %zu x context %zu needs a %.1f MiB buffer (the activation arena) but the device "
+                   "model at batch %zu x context %zu needs a %.1f MiB buffer (activations or state) but the device "
                    "allocates at most %.1f MiB at once; %s",
                    pl->B, pl->T, mib(pl->largest), mib(alloc_limit), hint);
   return 0;
@@ -241,8 +248,8 @@ typedef struct {
 } trunk_fams;
 
 static trunk_fams trunk(const sc_lm *lm) {
-  if (lm->cfg.arch == SC_ARCH_XLSTM) return (trunk_fams){FX_NORM_FFN, FX_UPG, FX_UP, FX_DOWN, 16, 17};
-  return (trunk_fams){FL_NORM_FFN, FL_UPG, FL_UP, FL_DOWN, 10, 11};
+  if (lm->cfg.arch == SC_ARCH_XLSTM) return (trunk_fams){FX_NORM_FFN, FX_UPG, FX_UP, FX_DOWN, FX_OUT_NORM, FX_HEAD};
+  return (trunk_fams){FL_NORM_FFN, FL_UPG, FL_UP, FL_DOWN, FL_OUT_NORM, FL_HEAD};
 }
 
 static int create_ops(sc_lm *lm, sc_err *err) {
@@ -279,12 +286,13 @@ int sc_lm_create(sc_ctx *c, const sc_model_config *cfg, int B, int T, const sc_l
   const int chunk = o.chunk ? o.chunk : cfg->chunk_size > 0 ? (int)cfg->chunk_size : 64;
   sc_lm_plan plan;
   if (sc_lm_plan_make(cfg, B, T, chunk, &plan, err)) return -1;
+  if (o.inference) sc_lm_plan_inference(&plan, o.state);
   if (sc_lm_plan_check(&plan, o.mem_limit ? o.mem_limit : (size_t)c->dev.global_mem,
                        o.alloc_limit ? o.alloc_limit : (size_t)c->dev.max_alloc, err))
     return -1;
   sc_lm *lm = calloc(1, sizeof *lm);
   if (!lm) return sc_fail(err, "model: out of host memory");
-  *lm = (sc_lm){.c = c, .cfg = *cfg, .plan = plan, .B = B, .T = T, .N = B * T, .chunk = chunk};
+  *lm = (sc_lm){.c = c, .cfg = *cfg, .plan = plan, .B = B, .T = T, .N = B * T, .chunk = chunk, .cap_T = T};
   const size_t N = (size_t)lm->N;
   size_t aw[A_COUNT], mw[M_COUNT], sw[S_COUNT];
   act_widths(cfg, aw), model_widths(cfg, mw), scratch_widths(cfg, sw);
@@ -302,7 +310,7 @@ int sc_lm_create(sc_ctx *c, const sc_model_config *cfg, int B, int T, const sc_l
   }
   if (sc_params_build(cfg, &lm->p, err) || check_families(lm, err) ||
       sc_buffer_create(c, plan.params, "model parameters", &lm->params, err) ||
-      sc_buffer_create(c, plan.grads, "model gradients", &lm->grads, err) ||
+      (plan.grads && sc_buffer_create(c, plan.grads, "model gradients", &lm->grads, err)) ||
       sc_buffer_create(c, plan.acts, "model activations", &lm->acts, err) ||
       sc_buffer_create(c, plan.scratch, "model scratch", &lm->scratch, err) ||
       sc_buffer_fill_zero(c, lm->params, 0, plan.params, err) || sc_lm_zero_grads(lm, err) || create_ops(lm, err)) {
@@ -349,6 +357,7 @@ sc_view sc_lm_grad_arena(const sc_lm *lm) {
   return sc_view_of(lm->grads);
 }
 int sc_lm_zero_grads(sc_lm *lm, sc_err *err) {
+  if (!lm->grads) return 0;
   return sc_buffer_fill_zero(lm->c, lm->grads, 0, lm->plan.grads, err);
 }
 
@@ -362,11 +371,14 @@ static int copy_view(sc_lm *lm, sc_view src, sc_view dst, size_t bytes, sc_err *
 /* The batch's ids, and for documents the int32 doc starts, per-document positions and segment ids. */
 static int set_batch(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, sc_err *err) {
   if (sc_embed_set_tokens(lm->embed, lm->N, tokens, err)) return -1;
+  const int step = lm->state && lm->state->mode == LM_STEP;
+  lm->max_pos = 0;
   for (int b = 0; b < lm->B; b++) {
-    int pos = 0, seg = 0;
+    int pos = step ? lm->state->pos[b] : 0, seg = 0;
     for (int t = 0; t < lm->T; t++) {
       const int i = b * lm->T + t, start = doc_start && doc_start[i];
       if (start && t > 0) pos = 0, seg++;
+      if (pos > lm->max_pos) lm->max_pos = pos;
       lm->pos_host[i] = pos++, lm->seg_host[i] = seg, lm->doc_host[i] = start;
     }
   }
@@ -421,8 +433,11 @@ static int ffn_backward(sc_lm *lm, int l, sc_err *err) {
                      lm_grad(lm, f.norm_ffn, l), err);
 }
 
-int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, float *loss, float *logits, sc_err *err) {
-  lm->ready = 0;
+int lm_forward_trunk(sc_lm *lm, int T, const int32_t *tokens, const uint8_t *doc_start, sc_err *err) {
+  if (T < 1 || T > lm->cap_T)
+    return sc_fail(err, "model forward: %d tokens per row, but the model holds 1 to %d; create it for more", T,
+                   lm->cap_T);
+  lm->ready = 0, lm->T = T, lm->N = lm->B * T;
   const int L = (int)lm->cfg.n_layers, d = (int)lm->cfg.d_model, xlstm = lm->cfg.arch == SC_ARCH_XLSTM;
   const trunk_fams f = trunk(lm);
   if (set_batch(lm, tokens, doc_start, err)) return -1;
@@ -437,8 +452,14 @@ int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, fl
         ffn_forward(lm, l, next, err))
       return -1;
   }
+  return rms_fwd(lm, lm_model_view(lm, M_XF), lm_param(lm, f.out_norm, -1), lm_model_view(lm, M_XNF),
+                 lm_model_view(lm, M_STF), err);
+}
+
+int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, float *loss, float *logits, sc_err *err) {
+  if (lm_forward_trunk(lm, lm->cap_T, tokens, doc_start, err)) return -1;
+  const trunk_fams f = trunk(lm);
   const sc_view xnf = lm_model_view(lm, M_XNF);
-  if (rms_fwd(lm, lm_model_view(lm, M_XF), lm_param(lm, f.out_norm, -1), xnf, lm_model_view(lm, M_STF), err)) return -1;
   const size_t lbytes = logits ? 4 * (size_t)lm->N * (size_t)lm->cfg.vocab_size : 0;
   cl_mem lg = NULL;
   if (logits && sc_buffer_create(lm->c, lbytes, "logits (B, T, V)", &lg, err)) return -1;
@@ -458,6 +479,7 @@ int sc_lm_forward(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start, fl
 
 int sc_lm_backward(sc_lm *lm, sc_err *err) {
   if (!lm->ready) return sc_fail(err, "model backward: no forward to differentiate; run sc_lm_forward first");
+  if (!lm->grads) return sc_fail(err, "model backward: the model was created for inference, without gradients");
   const int L = (int)lm->cfg.n_layers, xlstm = lm->cfg.arch == SC_ARCH_XLSTM;
   const trunk_fams f = trunk(lm);
   const sc_view dres = lm_scr(lm, S_DRES), dxn = lm_scr(lm, S_DXN), xnf = lm_model_view(lm, M_XNF);

@@ -26,12 +26,15 @@ typedef struct {
   int chunk;          /* xLSTM chunk length (multiple of 16); 0: the config's chunk_size */
   size_t mem_limit;   /* device bytes the model may use; 0: the device's global memory (tests inject less) */
   size_t alloc_limit; /* largest single buffer; 0: the device's max allocation */
+  int inference;      /* no gradient arena (sc_lm_backward fails); `state` bytes of the caller's counted instead */
+  size_t state;       /* inference: the recurrent state or KV cache the caller allocates (model/infer.h) */
 } sc_lm_opts;
 
 /* Device bytes per family for one (B, T). `ops` is an estimate of the ops' own scratch (upper bound for the
  * mLSTM workspace, head blocks and GEMM copies). */
 typedef struct {
   size_t params, grads, acts, scratch, ops;
+  size_t state;   /* inference: recurrent state or KV cache */
   size_t total;   /* sum of the above */
   size_t largest; /* the largest single buffer */
   size_t B, T;
@@ -39,6 +42,8 @@ typedef struct {
 
 /* The plan of cfg at (B, T) with chunk length `chunk` (0: the config's), without a device. */
 int sc_lm_plan_make(const sc_model_config *cfg, int B, int T, int chunk, sc_lm_plan *plan, sc_err *err);
+/* An inference plan: no gradients, `state` bytes of recurrent state or KV cache. */
+void sc_lm_plan_inference(sc_lm_plan *plan, size_t state);
 /* Fails when the plan exceeds mem_limit bytes in all or alloc_limit in one buffer, naming the sizes and
  * suggesting a smaller batch or context. */
 int sc_lm_plan_check(const sc_lm_plan *plan, size_t mem_limit, size_t alloc_limit, sc_err *err);

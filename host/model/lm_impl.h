@@ -48,14 +48,31 @@ typedef enum { M_XF, M_XNF, M_STF, M_LSE, M_LOSS, M_TOK, M_DOC, M_POS, M_SEG, M_
  * (max(qk_dim, v_dim, d_ff)); gate gradients. */
 typedef enum { S_DRES, S_DXN, S_DTMP, S_W0, S_W1, S_W2, S_W3, S_W4, S_DI, S_DF, S_DXIF, S_COUNT } lm_scratch;
 
+/* Inference (model/infer.c). In a prefill the mixers also keep each layer's state: xLSTM the final C, n, m of the
+ * chunkwise forward, Llama k (after RoPE) and v in the cache. In a step (T = 1) they read and update that state
+ * with the recurrent kernels (mLSTM step, attention decode) instead of the sequence kernels. */
+typedef enum { LM_TRAIN, LM_PREFILL, LM_STEP } lm_mode;
+typedef struct {
+  lm_mode mode;
+  cl_mem buf;         /* every layer's state */
+  size_t layer_bytes; /* per layer */
+  size_t off[3];      /* bytes within a layer: xLSTM C (B·NH, dqk, dv), n (B·NH, dqk), m (B·NH); Llama the K and V
+                         caches (B, NH, cap, dh) */
+  int cap;            /* Llama: cache positions per row */
+  const int32_t *pos; /* LM_STEP: (B) host, the position of each row's token */
+} lm_state;
+
 struct sc_lm {
   sc_ctx *c;
   sc_model_config cfg;
   sc_params p;
   sc_lm_plan plan;
   int B, T, N, chunk;
-  int has_docs; /* the last forward had doc_start */
-  int ready;    /* a forward ran, so the backward has its activations */
+  int cap_T;       /* tokens per row the arenas hold; a forward may run on fewer (T <= cap_T) */
+  int max_pos;     /* the largest position of the batch (RoPE's table bound) */
+  lm_state *state; /* NULL: training */
+  int has_docs;    /* the last forward had doc_start */
+  int ready;       /* a forward ran, so the backward has its activations */
   cl_mem params, grads, acts, scratch;
   size_t act_off[A_COUNT], layer_stride, model_off[M_COUNT], scr_off[S_COUNT]; /* bytes */
   sc_gemm *gemm;
@@ -72,6 +89,9 @@ struct sc_lm {
   int *seg_host;
   int32_t *doc_host;
 };
+
+/* The trunk's forward over T <= cap_T tokens per row: embedding, blocks and the final norm into M_XNF. */
+int lm_forward_trunk(sc_lm *lm, int T, const int32_t *tokens, const uint8_t *doc_start, sc_err *err);
 
 /* Views: activation slot a of block l, model slot, scratch slot, parameter or gradient of family f, block l. */
 sc_view lm_act_view(const sc_lm *lm, int l, lm_act a);
@@ -100,7 +120,24 @@ int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err);
 
 /* Parameter family indices of a mixer, in sc_params order (model/params.c). */
 enum { F_EMBED = 0, F_NORM_MIX = 1 };
-enum { FX_Q = 2, FX_K, FX_V, FX_OG, FX_IW, FX_IB, FX_FW, FX_FB, FX_MHN, FX_OUT, FX_NORM_FFN, FX_UPG, FX_UP, FX_DOWN };
-enum { FL_Q = 2, FL_K, FL_V, FL_O, FL_NORM_FFN, FL_UPG, FL_UP, FL_DOWN };
+enum {
+  FX_Q = 2,
+  FX_K,
+  FX_V,
+  FX_OG,
+  FX_IW,
+  FX_IB,
+  FX_FW,
+  FX_FB,
+  FX_MHN,
+  FX_OUT,
+  FX_NORM_FFN,
+  FX_UPG,
+  FX_UP,
+  FX_DOWN,
+  FX_OUT_NORM,
+  FX_HEAD
+};
+enum { FL_Q = 2, FL_K, FL_V, FL_O, FL_NORM_FFN, FL_UPG, FL_UP, FL_DOWN, FL_OUT_NORM, FL_HEAD };
 
 #endif

@@ -35,6 +35,37 @@ static sc_view docs(const sc_lm *lm, lm_model_slot slot) {
   return lm->has_docs ? lm_model_view(lm, slot) : sc_view_of(NULL);
 }
 
+static lm_mode mode_of(const sc_lm *lm) {
+  return lm->state ? lm->state->mode : LM_TRAIN;
+}
+
+/* Part k of layer l's inference state (lm_state.off). */
+static sc_view state_view(const sc_lm *lm, int l, int k) {
+  return (sc_view){lm->state->buf, (size_t)l * lm->state->layer_bytes + lm->state->off[k]};
+}
+
+/* The mLSTM cell: chunkwise over the sequence (keeping the final state in a prefill), or one recurrent step. */
+static int xlstm_cell(sc_lm *lm, int l, sc_mlstm_fwd_io m, sc_err *err) {
+  const dims s = dims_of(lm);
+  const size_t BH = (size_t)s.B * (size_t)s.NH;
+  const float eps = (float)lm->cfg.cell_eps;
+  if (mode_of(lm) == LM_STEP) {
+    const sc_mlstm_step_io st = {.q = m.q,
+                                 .k = m.k,
+                                 .v = m.v,
+                                 .i = m.i,
+                                 .f = m.f,
+                                 .C = state_view(lm, l, 0),
+                                 .n = state_view(lm, l, 1),
+                                 .m = state_view(lm, l, 2),
+                                 .h = m.h};
+    return sc_mlstm_step(lm->mlstm, BH, eps, &st, err);
+  }
+  if (mode_of(lm) == LM_PREFILL)
+    m.c_last = state_view(lm, l, 0), m.n_last = state_view(lm, l, 1), m.m_last = state_view(lm, l, 2);
+  return sc_mlstm_forward(lm->mlstm, BH, (size_t)s.T, eps, &m, err);
+}
+
 int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
   const dims s = dims_of(lm);
   const sc_view tmp = lm_scr(lm, S_W0), xif = lm_act_view(lm, l, A_XIF), og = lm_act_view(lm, l, A_OG);
@@ -62,12 +93,10 @@ int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
          /* the gates share one (N, 2·NH) buffer, [i; f] per token, as the fused gate op reads it */
          lm_linear_fwd(lm, xn, lm_param(lm, FX_IW, l), s.NH, s.d, 0.0f, g.xi, 2 * s.NH, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FX_FW, l), s.NH, s.d, 0.0f, g.xf, 2 * s.NH, err) ||
-         sc_gates_forward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
-         lm_begin(lm, err) ||
-         sc_mlstm_forward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
-         lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, m.h, hm, err) ||
-         lm_begin(lm, err) || sc_norm_forward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
+         sc_gates_forward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) || lm_begin(lm, err) ||
+         xlstm_cell(lm, l, m, err) || lm_end(lm, SC_LM_T_CELL, err) ||
+         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, m.h, hm, err) || lm_begin(lm, err) ||
+         sc_norm_forward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
          sc_ogate_forward(lm->ew, s.N * s.VD, og, hn, ya, err) ||
          lm_linear_fwd(lm, ya, lm_param(lm, FX_OUT, l), s.d, s.VD, 1.0f, y, s.d, err);
 }
@@ -116,8 +145,7 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
          /* w2, w3, w4 = dq, dk, dv head-major; w0 is free again for the token-major merges */
          lm_begin(lm, err) ||
          sc_mlstm_backward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
-         lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_gates_backward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) || sc_gates_backward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FX_Q, l), err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FX_K, l), err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FX_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FX_V, l), err) ||
@@ -126,6 +154,32 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                        err) ||
          lm_linear_bwd(lm, xn, lm_param(lm, FX_FW, l), g.dxf, 2 * s.NH, s.NH, s.d, 1.0f, dxn, lm_grad(lm, FX_FW, l),
                        err);
+}
+
+/* A prefill's k or v (B, NH, T, dh) into positions 0..T-1 of a cache (B, NH, cap, dh). */
+static int cache_write(sc_lm *lm, sc_view x, sc_view cache, sc_err *err) {
+  const size_t row = 4 * (size_t)lm->cfg.d_qk * (size_t)lm->T;
+  const size_t src[3] = {x.off, 0, 0}, dst[3] = {cache.off, 0, 0},
+               region[3] = {row, (size_t)lm->B * lm->cfg.n_heads, 1};
+  const size_t pitch = 4 * (size_t)lm->cfg.d_qk * (size_t)lm->state->cap;
+  const cl_int rc =
+      clEnqueueCopyBufferRect(lm->c->queue, x.buf, cache.buf, src, dst, region, row, 0, pitch, 0, 0, NULL, NULL);
+  if (rc != CL_SUCCESS)
+    return sc_fail(err, "model: writing the KV cache (%zu bytes a row): %s", row, sc_cl_errname(rc));
+  return 0;
+}
+
+/* Attention over the sequence (writing k, v into the cache in a prefill), or one decode step over the cache. */
+static int llama_attend(sc_lm *lm, int l, const sc_attention_fwd_io *a, sc_err *err) {
+  const dims s = dims_of(lm);
+  const sc_view kc = mode_of(lm) == LM_TRAIN ? a->k : state_view(lm, l, 0),
+                vc = mode_of(lm) == LM_TRAIN ? a->v : state_view(lm, l, 1);
+  if (mode_of(lm) == LM_STEP) {
+    const sc_attention_decode_io io = {.kcache = kc, .vcache = vc, .q = a->q, .k = a->k, .v = a->v, .o = a->o};
+    return sc_attention_decode(lm->attn, s.B, s.NH, lm->state->cap, lm->state->pos, NULL, &io, err);
+  }
+  return sc_attention_forward(lm->attn, s.B, s.NH, s.T, a, err) ||
+         (mode_of(lm) == LM_PREFILL && (cache_write(lm, a->k, kc, err) || cache_write(lm, a->v, vc, err)));
 }
 
 int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
@@ -138,12 +192,11 @@ int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
                                  .o = lm_act_view(lm, l, A_H),
                                  .lse = lm_act_view(lm, l, A_HSTAT)};
   return project_heads(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, tmp, a.q, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, a.q, a.q, 0, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.q, a.q, 0, err) ||
          project_heads(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, tmp, a.k, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, a.k, a.k, 0, err) ||
-         project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) ||
-         lm_begin(lm, err) || sc_attention_forward(lm->attn, s.B, s.NH, s.T, &a, err) ||
-         lm_end(lm, SC_LM_T_CELL, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.k, a.k, 0, err) ||
+         project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) || lm_begin(lm, err) ||
+         llama_attend(lm, l, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
          sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, a.o, hm, err) ||
          lm_linear_fwd(lm, hm, lm_param(lm, FL_O, l), s.d, s.VD, 1.0f, y, s.d, err);
 }
@@ -166,9 +219,8 @@ int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
   /* w0 = d(merged o), w1 = do head-major; then the rotations' transposes take dq, dk back to the projections */
   return lm_linear_bwd(lm, lm_act_view(lm, l, A_HM), lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0,
                        lm_grad(lm, FL_O, l), err) ||
-         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) ||
-         lm_begin(lm, err) || sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||
-         lm_end(lm, SC_LM_T_CELL, err) ||
+         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) || lm_begin(lm, err) ||
+         sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
          sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w2, 1, err) ||
          sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w3, 1, err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||

@@ -25,7 +25,7 @@ static const char *const scratch_names[W_COUNT] = {"GEMM packed B", "CLBlast GEM
 /* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm {
   sc_ctx *c;
-  sc_kernels own[4]; /* pack_b, gemm */
+  sc_kernels own[4]; /* pack_b, gemm, gemm_rows */
   sc_scratch w;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
@@ -174,8 +174,25 @@ static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
   if (g->own[v].n) return 0;
   char defs[128];
   snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
-  static const char *const names[] = {"pack_b", "gemm"};
-  return sc_kernels_build(g->c, "gemm.cl", defs, names, 2, &g->own[v], err);
+  static const char *const names[] = {"pack_b", "gemm", "gemm_rows"};
+  return sc_kernels_build(g->c, "gemm.cl", defs, names, 3, &g->own[v], err);
+}
+
+/* The kernel for a few rows times a transposed B (decoding: the activations of one token per sequence times a
+ * weight stored (out, in)): B read in place, no packing. */
+static int own_gemm_rows(sc_gemm *g, int v, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda, size_t sA,
+                         sc_view B, size_t ldb, size_t sB, float beta, sc_view C, size_t ldc, size_t sC, size_t batch,
+                         sc_err *err) {
+  enum { RC = 4 }; /* columns per work-item, as cl/gemm.cl */
+  sc_kargs a;
+  sc_kargs_begin(&a, g->own[v].k[2], "gemm_rows");
+  sc_karg_i32(&a, (int32_t)M), sc_karg_i32(&a, (int32_t)N), sc_karg_i32(&a, (int32_t)K), sc_karg_f32(&a, alpha);
+  sc_karg_view(&a, A), sc_karg_i32(&a, (int32_t)lda), sc_karg_u64(&a, sA);
+  sc_karg_view(&a, B), sc_karg_i32(&a, (int32_t)ldb), sc_karg_u64(&a, sB), sc_karg_f32(&a, beta);
+  sc_karg_view(&a, C), sc_karg_i32(&a, (int32_t)ldc), sc_karg_u64(&a, sC);
+  if (sc_kargs_end(&a, err)) return -1;
+  const size_t global[3] = {(N + RC - 1) / RC, 1, batch}, local[3] = {1, 1, 1};
+  return sc_launch(g->c, g->own[v].k[2], 3, global, local, "gemm_rows", err);
 }
 
 static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda,
@@ -184,6 +201,8 @@ static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, fl
   if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
   if (own_kernels(g, ta, tb, err)) return -1;
   int v = ta * 2 + tb;
+  if (!ta && tb && M <= OWN_RM)
+    return own_gemm_rows(g, v, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, err);
   size_t panels = (N + OWN_RN - 1) / OWN_RN;
   if (sc_scratch_need(&g->w, W_PACKED, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), err)) return -1;
   const cl_mem P = g->w.buf[W_PACKED];

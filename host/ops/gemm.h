@@ -1,6 +1,7 @@
 /* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
- * Backed by CLBlast, by scalecl's own tiled kernel (cl/gemm.cl; fallback and cross-check), or on CPU devices that
- * share host memory by the host's BLAS (OpenBLAS cblas_sgemm) on mapped buffers.
+ * Backed by CLBlast, by scalecl's own tiled kernel (cl/gemm.cl; fallback and cross-check; it takes a few rows times
+ * a transposed B (M <= 8: decoding steps) in place, without packing B), or on CPU devices that share host memory by
+ * the host's BLAS (OpenBLAS cblas_sgemm) on mapped buffers.
  * A, B and C are views (runtime/context.h; byte offsets, multiples of 4); leading dimensions and batch strides
  * are in elements (floats). */
 #ifndef SCALECL_OPS_GEMM_H
