@@ -29,7 +29,8 @@ typedef struct sc_gemm sc_gemm;
  * SC_GEMM_AUTO means: $SCALECL_GEMM=clblast|own|host, else the profile's "gemm_backend", else CLBlast. Bad values,
  * and host on a device that is not sc_gemm_host_capable, are errors naming the variable or profile file. On a
  * capable device it sets the BLAS thread count to the device's compute units, so BLAS and the OpenCL runtime
- * do not oversubscribe the cores they share. */
+ * do not oversubscribe the cores they share. When host is preferred, SC_GEMM_AUTO still runs products of at most 8
+ * rows times a transposed B (decoding steps) on the own rows kernel, which beats mapping the buffers for them. */
 int sc_gemm_create(sc_ctx *c, sc_gemm **out, sc_err *err);
 void sc_gemm_destroy(sc_gemm *g);
 sc_gemm_backend sc_gemm_default(const sc_gemm *g);
