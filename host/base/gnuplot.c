@@ -66,3 +66,13 @@ int sc_gnuplot_run(const char *gnuplot, const char *dir, const char *script, con
                  WIFEXITED(status) ? "exit status" : "signal",
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log, tail);
 }
+
+void sc_gnuplot_escape(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 3 < cap; s++) {
+    if (strchr("_^{}@&~\\", *s)) out[o++] = '\\';
+    if (*s == '\'') out[o++] = '\'';
+    out[o++] = *s;
+  }
+  out[o] = '\0';
+}

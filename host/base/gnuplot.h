@@ -11,6 +11,9 @@
  * to install it) if not. */
 int sc_gnuplot_find(char *path, size_t cap, sc_err *err);
 
+/* s made safe inside a single-quoted gnuplot string with enhanced text (which reads _ ^ { } @ as markup). */
+void sc_gnuplot_escape(const char *s, char *out, size_t cap);
+
 /* Runs `gnuplot script` with dir as the working directory; gnuplot's output is appended to the file log,
  * whose tail is in the error message when gnuplot fails. */
 int sc_gnuplot_run(const char *gnuplot, const char *dir, const char *script, const char *log, sc_err *err);

@@ -78,24 +78,13 @@ static int paper_blocks(FILE *f, const sc_csv *t, long B, long pmax, series *s, 
   return 0;
 }
 
-/* gnuplot's enhanced text treats _ ^ { } @ as markup. */
-static void escape(const char *s, char *out, size_t cap) {
-  size_t o = 0;
-  for (; *s && o + 3 < cap; s++) {
-    if (strchr("_^{}@&~\\", *s)) out[o++] = '\\';
-    if (*s == '\'') out[o++] = '\'';
-    out[o++] = *s;
-  }
-  out[o] = '\0';
-}
-
 static int chart(const char *dir, const char *gnuplot, const char *name, int col, const char *what, const char *ylabel,
                  const char *device, const series *s, int ns, sc_err *err) {
   char path[4096], gp[64], dev[256];
   snprintf(gp, sizeof gp, "%s.gp", name);
   FILE *f = open_out(dir, gp, path, sizeof path, err);
   if (!f) return -1;
-  escape(device, dev, sizeof dev);
+  sc_gnuplot_escape(device, dev, sizeof dev);
   for (int term = 0; term < 2; term++) {
     fprintf(f, term ? "set terminal pngcairo size 1100,640 enhanced font 'DejaVu Sans,11' background rgb 'white'\n"
                     : "set terminal svg size 1100,640 dynamic enhanced font 'DejaVu Sans,12' background rgb 'white'\n");
@@ -107,7 +96,7 @@ static int chart(const char *dir, const char *gnuplot, const char *name, int col
             name, term ? "png" : "svg", what, dev, ylabel);
     for (int i = 0; i < ns; i++) {
       char title[400];
-      escape(s[i].title, title, sizeof title);
+      sc_gnuplot_escape(s[i].title, title, sizeof title);
       fprintf(f, "%s'infer.dat' index %d using 1:%d:%d with %s lw 2 title '%s'", i ? ", \\\n     " : "", i, col,
               col + 1, s[i].paper ? "linespoints dt 2 pt 6" : "yerrorlines dt 1 pt 7", title);
     }

@@ -19,17 +19,6 @@ static void file_part(const char *s, char *out, size_t cap) {
   out[o] = '\0';
 }
 
-/* Safe inside a single-quoted gnuplot string with enhanced text. */
-static void label_part(const char *s, char *out, size_t cap) {
-  size_t o = 0;
-  for (; *s && o + 3 < cap; s++) {
-    if (strchr("_^{}@&~\\", *s)) out[o++] = '\\';
-    if (*s == '\'') out[o++] = '\'';
-    out[o++] = *s;
-  }
-  out[o] = '\0';
-}
-
 /* The architecture as a reader names it in a title: "xLSTM", "Transformer", else as in the table. */
 static void display_part(const char *arch, char *out, size_t cap) {
   if (!strcmp(arch, "xlstm"))
@@ -37,7 +26,7 @@ static void display_part(const char *arch, char *out, size_t cap) {
   else if (!strcmp(arch, "transformer") || !strcmp(arch, "llama"))
     snprintf(out, cap, "Transformer");
   else
-    label_part(arch, out, cap);
+    sc_gnuplot_escape(arch, out, cap);
 }
 
 /* Tight autoscaled axes (gnuplot's log autoscale rounds out to whole decades, leaving empty ones) with a margin. */
@@ -516,13 +505,13 @@ int sc_fit_plots(const char *gnuplot, const char *dir, const char *caption, cons
   snprintf(sub, sizeof sub, "%s/plots", dir);
   if (sc_mkdirs(sub, err)) return -1;
   char cap_label[512];
-  label_part(caption, cap_label, sizeof cap_label);
+  sc_gnuplot_escape(caption, cap_label, sizeof cap_label);
   caption = cap_label;
   for (int k = 0; k < narch; k++)
     if (a[k].iso && a[k].iso->nb > 0 && isoflop_chart(gnuplot, dir, caption, &a[k], names, cap, err)) return -1;
   if (optimal_chart(gnuplot, dir, caption, a, narch, names, cap, err)) return -1;
   char set_label[256];
-  if (run_set) label_part(run_set, set_label, sizeof set_label);
+  if (run_set) sc_gnuplot_escape(run_set, set_label, sizeof set_label);
   if (pareto_chart(gnuplot, dir, caption, run_set ? set_label : NULL, a, narch, names, cap, err)) return -1;
   for (int k = 0; k < narch; k++)
     if (a[k].lnd && a[k].n_lnd > 0 && lnd_chart(gnuplot, dir, caption, &a[k], names, cap, err)) return -1;

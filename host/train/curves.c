@@ -33,8 +33,6 @@ static int run_info(const char *dir, char *label, size_t cap, double *flops_per_
     snprintf(label, cap, "%s (%s)", model, base);
   else
     snprintf(label, cap, "%s", model);
-  for (char *p = label; *p; p++)
-    if (*p == '"' || *p == '_') *p = *p == '"' ? '\'' : '-'; /* gnuplot's enhanced text reads _ as a subscript */
   cJSON_Delete(root);
   return rc;
 }
@@ -85,11 +83,14 @@ int sc_plot_curves(const char *const *runs, int n, sc_curves_x x, const char *ou
             "set output '%s'\nset logscale x\nset grid\nset key top right\nset xlabel '%s'\n"
             "set ylabel 'loss (nats per token)'\nset title 'training (lines) and validation (points) loss'\nplot ",
             out, x == SC_CURVES_FLOPS ? "training FLOPs" : "tokens");
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+      char t[700];
+      sc_gnuplot_escape(labels[i], t, sizeof t);
       fprintf(g,
-              "%s'%s' index %d using 1:2 with lines lw 1 lc %d title \"%s train\", "
-              "'%s' index %d using 1:2 with linespoints pt 7 ps 0.8 lw 2 lc %d title \"%s val\"",
-              i ? ", \\\n  " : "", dat, 2 * i, i + 1, labels[i], dat, 2 * i + 1, i + 1, labels[i]);
+              "%s'%s' index %d using 1:2 with lines lw 1 lc %d title '%s train', "
+              "'%s' index %d using 1:2 with linespoints pt 7 ps 0.8 lw 2 lc %d title '%s val'",
+              i ? ", \\\n  " : "", dat, 2 * i, i + 1, t, dat, 2 * i + 1, i + 1, t);
+    }
     fprintf(g, "\nunset output\n");
     if (fclose(g) != 0) rc = sc_fail(err, "write error on %s", gp);
   }
