@@ -11,7 +11,7 @@ const sc_command sc_commands[] = {
     {"check", cmd_check, "every kernel family against the float64 references; run it first on a new device"},
     {"peak", cmd_peak, "measure FMA peak, memory bandwidth, launch latency and SGEMM rates"},
     {"op", cmd_op, "run one op's kernels on tensors from a safetensors file (check against other implementations)"},
-    {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, loader, fit ('scalecl bench --help')"},
+    {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, model, train, infer, loader, fit ('scalecl bench --help')"},
     {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},
     {"init", cmd_init, "write a freshly initialised, seeded checkpoint that Hugging Face transformers loads"},
     {"eval", cmd_eval, "mean next-token loss, perplexity and bits per byte of a checkpoint on tokens or shards"},
