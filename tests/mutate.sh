@@ -64,13 +64,14 @@ mutation fit-pools-contexts host/fit/report.c 'if (n > 1 && !a->pool_ctx)' 'if (
 mutation adamw-no-bias-correction cl/adamw.cl '((mi / bc1) / (sqrt(vi / bc2) + eps)' '((mi) / (sqrt(vi / bc2) + eps)' \
   '^test_adamw$'
 mutation sumsq-slice-short cl/adamw.cl 'hi = min(n, lo + per);' 'hi = min(n, lo + per - 1);' '^test_adamw$'
-mutation decay-everywhere host/train/trainer.c 'decay ? (float)t->tc.weight_decay : 0.0f' '(float)t->tc.weight_decay' \
+mutation decay-everywhere host/train/trainer.c 'decay ? (float)t->tc.weight_decay : 0.0f' \
+  '(decay || 1) ? (float)t->tc.weight_decay : 0.0f' \
   '^test_train$'
 mutation no-clipping host/train/trainer.c 'norm > t->tc.clip ? t->tc.clip / norm : 1.0' '1.0' '^test_train$'
 mutation metrics-not-cut host/train/metrics.c 'if (keep >= 0 && truncate(' 'if (0 && truncate(' '^test_train$'
 mutation ledger-dead-worker-ignored host/sweep/ledger.c \
   'if (!strcmp(status, "running") && !worker_gone(w) && now - hb < SC_LEDGER_STALE_S) continue;' \
-  'if (!strcmp(status, "running") && now - hb < SC_LEDGER_STALE_S) continue;' '^test_sweep$'
+  'if (!strcmp(status, "running") && (!worker_gone(w) || 1) && now - hb < SC_LEDGER_STALE_S) continue;' '^test_sweep$'
 mutation budget-tolerance-loose host/sweep/spec.c 'fabs(r->flops - r->budget) > s->budget_tolerance * r->budget' \
   'fabs(r->flops - r->budget) > 3 * s->budget_tolerance * r->budget' '^test_sweep$'
 
