@@ -3,6 +3,7 @@
  * times and started again finishes every run exactly once, and its report's runs table round-trips through
  * `scalecl fit`. */
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +272,7 @@ static void test_killed_sweep_finishes_every_run_once(void **state) {
   char json[2048];
   snprintf(json, sizeof json,
            "{\"name\": \"t-kill\", \"kind\": \"isoflop\", \"budgets\": [1.5e8, 4e8], \"ctx\": 32, \"data\": \"%s\","
-           " \"eval_batches\": 2, \"checkpoint_every\": 3, \"min_steps\": 3, \"archs\": ["
+           " \"eval_every\": 4, \"eval_batches\": 2, \"checkpoint_every\": 3, \"min_steps\": 3, \"archs\": ["
            " {\"arch\": \"xlstm\", \"models\": [\"xlstm-cpu-iso-d16-l1\", \"xlstm-cpu-iso-d32-l1\", "
            "\"xlstm-cpu-iso-d32-l2\"], \"lr\": 0.01, \"batch\": 4},"
            " {\"arch\": \"llama\", \"models\": [\"llama-cpu-iso-d16-l1\", \"llama-cpu-iso-d32-l1\", "
@@ -323,6 +324,25 @@ static void test_killed_sweep_finishes_every_run_once(void **state) {
     assert_int_equal(dups, 0);
   }
   printf("  %d runs done after %d claims in all\n", n, attempts);
+  /* Every validation of every run is in the evals table, one row per step. */
+  sqlite3 *sdb;
+  int most = 0;
+  assert_int_equal(sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  for (int i = 0; i < n; i++) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*), COUNT(DISTINCT step) FROM evals WHERE run_id = '%s'", rows[i].run_id);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(sdb, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const int evals = sqlite3_column_int(st, 0), distinct = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    assert_int_equal(run("grep -c val_loss %s/metrics.jsonl", rows[i].run_dir), 0);
+    assert_int_equal(evals, atoi(out));
+    assert_int_equal(distinct, evals);
+    most = evals > most ? evals : most;
+  }
+  sqlite3_close(sdb);
+  assert_true(most >= 2); /* runs long enough for several validations keep each */
   free(rows);
   /* Running the finished sweep again trains nothing. */
   assert_int_equal(run("%s sweep run %s --ledger %s --peak none --quiet 2>&1 | tail -1", bin, file, db), 0);

@@ -275,7 +275,7 @@ int sc_ledger_done(sc_ledger *l, const char *run_id, const char *worker, const s
   for (int i = 0; !rc && i < r->n_evals; i++) {
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, r->eval_step[i]);
+    sqlite3_bind_int64(st, 2, (int64_t)r->eval_step[i]);
     sqlite3_bind_double(st, 3, r->eval_tokens[i]);
     bind_nullable(st, 4, r->eval_loss[i]);
     if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(l, err, "recording validation losses");

@@ -40,8 +40,7 @@ typedef struct {
   int64_t steps;
   const char *device, *run_dir;
   int n_evals;
-  const int64_t *eval_step;
-  const double *eval_tokens, *eval_loss;
+  const double *eval_step, *eval_tokens, *eval_loss; /* n_evals each */
 } sc_ledger_result;
 
 int sc_ledger_done(sc_ledger *l, const char *run_id, const char *worker, const sc_ledger_result *r, sc_err *err);

@@ -62,37 +62,10 @@ static int on_step(void *arg, int64_t step, int64_t steps, sc_err *err) {
 }
 
 /* The validation losses a finished run logged. */
-static int read_evals(const char *dir, int64_t **step, double **tokens, double **loss, int *n, sc_err *err) {
+static int read_evals(const char *dir, sc_metrics_curves *c, sc_err *err) {
   char path[4400];
   snprintf(path, sizeof path, "%s/%s", dir, SC_METRICS_FILE);
-  sc_metrics_curves c;
-  if (sc_metrics_read(path, &c, err)) return -1;
-  *n = c.n_val, *tokens = c.val_tokens, *loss = c.val_loss;
-  c.val_tokens = c.val_loss = NULL;
-  sc_metrics_curves_free(&c);
-  *step = calloc((size_t)(*n ? *n : 1), sizeof **step);
-  if (!*step) return sc_fail(err, "out of host memory");
-  return 0;
-}
-
-static int summary_of(const char *dir, sc_ledger_result *r, char *device, size_t cap, sc_err *err) {
-  char path[4400], *text = NULL;
-  size_t len;
-  snprintf(path, sizeof path, "%s/summary.json", dir);
-  if (sc_read_file(path, &text, &len, err)) return -1;
-  cJSON *j = cJSON_Parse(text);
-  free(text);
-  const char *names[] = {"train_loss", "val_loss", "wall_s", "tokens_per_s", "steps"};
-  double v[5];
-  for (int i = 0; i < 5; i++) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, names[i]);
-    v[i] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
-  }
-  const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "device");
-  snprintf(device, cap, "%s", cJSON_IsString(d) ? d->valuestring : "");
-  cJSON_Delete(j);
-  r->train_loss = v[0], r->val_loss = v[1], r->wall_s = v[2], r->tokens_per_s = v[3], r->steps = (int64_t)v[4];
-  return 0;
+  return sc_metrics_read(path, c, err);
 }
 
 /* Trains one claimed run to its end (starting, or resuming from its newest checkpoint). 1 when a signal stopped
@@ -134,17 +107,20 @@ static int train_one(sc_ledger *l, const char *root, const char *worker, const c
   cJSON_Delete(cj);
   if (rc) return -1;
   if (res.stopped) return 1;
-  sc_ledger_result lr = {.run_dir = dir};
-  char dev[256];
-  int64_t *es = NULL;
-  double *et = NULL, *el = NULL;
-  int ne = 0;
-  rc = summary_of(dir, &lr, dev, sizeof dev, err) || read_evals(dir, &es, &et, &el, &ne, err);
+  sc_ledger_result lr = {.train_loss = res.train_loss,
+                         .val_loss = res.val_loss,
+                         .wall_s = res.wall_s,
+                         .tokens_per_s = res.tokens_per_s,
+                         .steps = res.steps,
+                         .device = res.device,
+                         .run_dir = dir};
+  sc_metrics_curves c;
+  rc = read_evals(dir, &c, err);
   if (!rc) {
-    lr.device = dev, lr.n_evals = ne, lr.eval_step = es, lr.eval_tokens = et, lr.eval_loss = el;
+    lr.n_evals = c.n_val, lr.eval_step = c.val_step, lr.eval_tokens = c.val_tokens, lr.eval_loss = c.val_loss;
     rc = sc_ledger_done(l, run_id, worker, &lr, err);
+    sc_metrics_curves_free(&c);
   }
-  free(es), free(et), free(el);
   return rc ? -1 : 0;
 }
 

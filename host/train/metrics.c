@@ -56,7 +56,7 @@ int sc_metrics_read(const char *path, sc_metrics_curves *c, sc_err *err) {
   if (!f) return sc_fail(err, "cannot open %s: %s (is it a training run's metrics file?)", path, strerror(errno));
   char *line = NULL;
   size_t cap = 0;
-  int caps[4] = {0}, rc = 0;
+  int caps[5] = {0}, rc = 0;
   long lineno = 0;
   ssize_t len;
   while (!rc && (len = getline(&line, &cap, f)) > 0) {
@@ -72,14 +72,16 @@ int sc_metrics_read(const char *path, sc_metrics_curves *c, sc_err *err) {
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "tokens");
     const cJSON *loss = cJSON_GetObjectItemCaseSensitive(o, "loss");
     const cJSON *val = cJSON_GetObjectItemCaseSensitive(o, "val_loss");
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
     int oom = 0;
-    if (!cJSON_IsNumber(tok))
-      rc = sc_fail(err, "%s:%ld: no \"tokens\" number", path, lineno);
+    if (!cJSON_IsNumber(tok) || !cJSON_IsNumber(step))
+      rc = sc_fail(err, "%s:%ld: no \"step\" and \"tokens\" numbers", path, lineno);
     else if (cJSON_IsNumber(loss))
       oom = push(&c->tokens, c->n, &caps[0], tok->valuedouble) || push(&c->loss, c->n, &caps[1], loss->valuedouble) ||
             (c->n++, 0);
     else if (cJSON_IsNumber(val))
-      oom = push(&c->val_tokens, c->n_val, &caps[2], tok->valuedouble) ||
+      oom = push(&c->val_step, c->n_val, &caps[4], step->valuedouble) ||
+            push(&c->val_tokens, c->n_val, &caps[2], tok->valuedouble) ||
             push(&c->val_loss, c->n_val, &caps[3], val->valuedouble) || (c->n_val++, 0);
     if (oom) rc = sc_fail(err, "out of memory reading %s", path);
     cJSON_Delete(o);
@@ -91,6 +93,6 @@ int sc_metrics_read(const char *path, sc_metrics_curves *c, sc_err *err) {
 }
 
 void sc_metrics_curves_free(sc_metrics_curves *c) {
-  free(c->tokens), free(c->loss), free(c->val_tokens), free(c->val_loss);
+  free(c->tokens), free(c->loss), free(c->val_step), free(c->val_tokens), free(c->val_loss);
   memset(c, 0, sizeof *c);
 }

@@ -30,8 +30,8 @@ void sc_metrics_close(sc_metrics *m);
 /* A run's curves read back: step lines with a finite loss, and validation lines. */
 typedef struct {
   int n, n_val;
-  double *tokens, *loss;         /* n */
-  double *val_tokens, *val_loss; /* n_val */
+  double *tokens, *loss;                    /* n */
+  double *val_step, *val_tokens, *val_loss; /* n_val */
 } sc_metrics_curves;
 
 /* Reads path; a line that is not a JSON object is an error naming the line (the last line may be cut short by a

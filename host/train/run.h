@@ -55,6 +55,7 @@ typedef struct {
   double flops, train_loss, val_loss, wall_s, tokens_per_s, mfu;
   int64_t skipped;
   int stopped; /* by *stop before the last step */
+  char device[256];
 } sc_run_result;
 
 int sc_run_start(const sc_run_opts *o, const sc_run_env *env, volatile sig_atomic_t *stop, sc_run_result *res,
