@@ -280,20 +280,8 @@ static int run_open(run *r, const char *device, sc_err *err) {
   r->ctx_open = 1;
   const sc_trainer_cfg tc = trainer_cfg(o, &r->pl);
   if (sc_trainer_create(&r->c, &r->pl.cfg, &tc, &r->train, &r->t, err)) return -1;
-  if (r->val_open && (uint64_t)o->eval_batches * (uint64_t)r->pl.micro_batch > 0) {
-    sc_loader l;
-    const sc_loader_cfg lc = {.B = r->pl.micro_batch, .T = (int)o->ctx - 1, .seed = 1, .eot = 256};
-    if (sc_loader_open(&l, &r->val, &lc, err)) return sc_wrap(err, "--data (validation split): ");
-    const uint64_t have = sc_loader_windows_per_epoch(&l);
-    sc_loader_close(&l);
-    if (have < (uint64_t)o->eval_batches * (uint64_t)r->pl.micro_batch)
-      return sc_fail(err,
-                     "--eval-batches %ld x %d sequences of %ld tokens need %llu validation windows; the validation "
-                     "split has %llu (lower --eval-batches or --ctx)",
-                     o->eval_batches, r->pl.micro_batch, o->ctx,
-                     (unsigned long long)o->eval_batches * (unsigned long long)r->pl.micro_batch,
-                     (unsigned long long)have);
-  }
+  if (r->val_open && sc_trainer_eval_check(r->t, &r->val, (int)o->eval_batches, err))
+    return sc_wrap(err, "--data (validation split): ");
   snprintf(r->ckdir, sizeof r->ckdir, "%s/checkpoints", o->out);
   const sc_lm_plan *mp = sc_lm_memory(sc_trainer_lm(r->t));
   if (r->env->verbose)
@@ -454,6 +442,7 @@ static int loop(run *r, volatile sig_atomic_t *stop, sc_run_result *res, sc_err 
                          .skipped = r->st.skipped,
                          .stopped = r->st.step < r->pl.steps};
   res->mfu = peak > 0 ? r->pl.flops_per_token * res->tokens_per_s / peak : NAN;
+  snprintf(res->device, sizeof res->device, "%s", r->c.dev.name);
   if (res->stopped) return 0;
   sc_metrics_curves cv;
   if (sc_metrics_read(r->m.path, &cv, err)) return -1;

@@ -15,6 +15,7 @@ struct sc_trainer {
   sc_adamw *opt;
   cl_mem m, v; /* moment arenas */
   size_t arena_floats;
+  int fam_decay[SC_PARAM_MAX_FAMILIES]; /* AdamW weight decay applies to the family's tensors */
   sc_loader loader;
   int loader_open;
   int32_t *tok; /* one micro-batch: (micro_batch, ctx) */
@@ -48,6 +49,7 @@ int sc_trainer_create(sc_ctx *c, const sc_model_config *cfg, const sc_trainer_cf
   sc_params p;
   if (sc_params_build(cfg, &p, err)) goto fail;
   t->arena_floats = p.arena_floats;
+  for (int j = p.n - 1; j >= 0; j--) t->fam_decay[p.t[j].family] = p.t[j].decay;
   sc_params_free(&p);
   const size_t moments = 2 * t->arena_floats * sizeof(float);
   if (moments >= c->dev.global_mem) {
@@ -98,12 +100,7 @@ static int update(sc_trainer *t, double lr, double gscale, int64_t step_t, sc_er
   const sc_view M = sc_view_of(t->m), V = sc_view_of(t->v);
   for (int f = 0; f < p->n_fam; f++) {
     const sc_param_family *fam = &p->fam[f];
-    int decay = 0;
-    for (int j = 0; j < p->n; j++)
-      if (p->t[j].family == f) {
-        decay = p->t[j].decay;
-        break;
-      }
+    const int decay = t->fam_decay[f];
     const sc_adamw_hparams h = {(float)lr,
                                 (float)t->tc.beta1,
                                 (float)t->tc.beta2,
@@ -170,6 +167,20 @@ int sc_trainer_load(sc_trainer *t, const sc_train_arenas *a, const sc_loader_pos
       sc_buffer_write(t->c, t->v, 0, bytes, a->v, err))
     return -1;
   return pos ? sc_loader_seek(&t->loader, pos, err) : 0;
+}
+
+int sc_trainer_eval_check(sc_trainer *t, const sc_shard_set *val, int n_batches, sc_err *err) {
+  sc_loader l;
+  const sc_loader_cfg lc = loader_cfg(t, 0);
+  if (sc_loader_open(&l, val, &lc, err)) return -1;
+  const uint64_t have = sc_loader_windows_per_epoch(&l), need = (uint64_t)n_batches * (uint64_t)t->tc.micro_batch;
+  sc_loader_close(&l);
+  if (have < need)
+    return sc_fail(err,
+                   "--eval-batches %d x %d sequences of %d tokens need %llu validation windows; the validation split "
+                   "has %llu (lower --eval-batches or --ctx)",
+                   n_batches, t->tc.micro_batch, t->tc.ctx, (unsigned long long)need, (unsigned long long)have);
+  return 0;
 }
 
 int sc_trainer_eval(sc_trainer *t, const sc_shard_set *val, int n_batches, double *loss, sc_err *err) {

@@ -54,6 +54,8 @@ int sc_trainer_step(sc_trainer *t, int64_t step, int64_t *updates, sc_step_info 
 int sc_trainer_save(sc_trainer *t, const sc_train_arenas *a, sc_loader_pos *pos, sc_err *err);
 int sc_trainer_load(sc_trainer *t, const sc_train_arenas *a, const sc_loader_pos *pos, sc_err *err);
 
+/* Fails, naming the options, when `val` holds fewer than n_batches batches of windows. */
+int sc_trainer_eval_check(sc_trainer *t, const sc_shard_set *val, int n_batches, sc_err *err);
 /* Mean loss over the first n_batches batches of `val` (in order, the same windows every call). */
 int sc_trainer_eval(sc_trainer *t, const sc_shard_set *val, int n_batches, double *loss, sc_err *err);
 
