@@ -74,6 +74,12 @@ mutation ledger-dead-worker-ignored host/sweep/ledger.c \
   'if (!strcmp(status, "running") && (!worker_gone(w) || 1) && now - hb < SC_LEDGER_STALE_S) continue;' '^test_sweep$'
 mutation budget-tolerance-loose host/sweep/spec.c 'fabs(r->flops - r->budget) > s->budget_tolerance * r->budget' \
   'fabs(r->flops - r->budget) > 3 * s->budget_tolerance * r->budget' '^test_sweep$'
+# Inference (issue 14).
+mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 : RC;' 'const int nc = RC;' \
+  '^test_gemm$'
+mutation infer-step-position host/model/infer.c 'inf->pos_host[b] = inf->pos;' 'inf->pos_host[b] = inf->pos + 1;' \
+  '^test_infer$'
+mutation sample-top-p-ignored host/model/sample.c 'kept < s->cfg.top_p * sum' 'kept < sum' '^test_sample$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

@@ -9,18 +9,11 @@
 #include "base/args.h"
 #include "base/output.h"
 #include "base/table.h"
-#include "bench/util.h"
+#include "cli/long_run.h"
 #include "cli/subcommand.h"
 #include "sweep/ledger.h"
 #include "sweep/report.h"
 #include "sweep/runner.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-  stop_requested = 1;
-  signal(sig, SIG_DFL);
-}
 
 enum { P_ARCH, P_MODEL, P_PARAMS, P_POINT, P_BATCH, P_STEPS, P_TOKENS, P_FLOPS, P_LR, P_ID, P_COUNT };
 static const sc_col plan_cols[P_COUNT] = {
@@ -103,21 +96,13 @@ static int sweep_run_main(int argc, char **argv, sc_err *err) {
   }
   o.file = pos.v[0], o.workers = (int)workers, o.retry_failed = retry, o.progress = !quiet && workers == 1;
   if (dry) return print_plan(o.file, o.data, err) ? 1 : 0;
-  if (!peak || strcmp(peak, "none")) {
-    sc_ctx c;
-    const char *src = NULL;
-    if (sc_ctx_open(&c, NULL, err)) return 1;
-    const int rc = sc_bench_fma_peak(&c, peak, &o.peak_gflops, &src, err);
-    sc_ctx_close(&c);
-    if (rc) return 1;
-  }
-  stop_requested = 0;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  char first[256] = ""; /* the peak of the first worker's device stands for all */
+  if (o.devices) snprintf(first, sizeof first, "%.*s", (int)strcspn(o.devices, ","), o.devices);
+  if ((o.peak_gflops = sc_mfu_peak("sweep", peak, o.devices ? first : NULL, err)) < 0) return 1;
+  volatile sig_atomic_t *stop = sc_stop_signals_catch();
   sc_sweep_summary s;
-  const int rc = sc_sweep_run_all(&o, &stop_requested, &s, err);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  const int rc = sc_sweep_run_all(&o, stop, &s, err);
+  sc_stop_signals_release();
   if (rc) return 1;
   printf("sweep: %d runs: %d done, %d failed, %d not finished%s\n", s.total, s.done, s.failed, s.pending,
          s.stopped ? " (stopped; run the same command to continue)" : "");

@@ -8,31 +8,10 @@
 #include <unistd.h>
 
 #include "base/args.h"
-#include "bench/util.h"
 #include "cli/commands.h"
+#include "cli/long_run.h"
 #include "train/run.h"
 #include "train/schedule.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-  stop_requested = 1;
-  signal(sig, SIG_DFL); /* the next one is not caught */
-}
-
-/* MFU needs the device's FMA peak: from a file, measured on a context of its own, or left out ("none"). */
-static double device_peak(const char *peak, const char *device, sc_err *err) {
-  if (peak && !strcmp(peak, "none")) return 0;
-  sc_ctx c;
-  if (sc_ctx_open(&c, device, err)) return -1;
-  double gf = 0;
-  const char *src = NULL;
-  const int rc = sc_bench_fma_peak(&c, peak, &gf, &src, err);
-  sc_ctx_close(&c);
-  if (rc) return -1;
-  fprintf(stderr, "train: FMA peak %.1f GFLOP/s (%s) for MFU\n", gf, src);
-  return gf;
-}
 
 int cmd_train(int argc, char **argv, sc_err *err) {
   sc_run_opts o = sc_run_defaults();
@@ -103,17 +82,13 @@ int cmd_train(int argc, char **argv, sc_err *err) {
     sc_fail(err, "give exactly one of --steps, --tokens and --budget");
     return 2;
   }
-  const double gf = device_peak(peak, o.device, err);
+  const double gf = sc_mfu_peak("train", peak, o.device, err);
   if (gf < 0) return 1;
   const sc_run_env env = {.peak_gflops = gf, .progress = !quiet, .verbose = verbose};
-  stop_requested = 0;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  volatile sig_atomic_t *stop = sc_stop_signals_catch();
   sc_run_result res;
-  const int rc = resume ? sc_run_resume(resume, &o, &env, &stop_requested, &res, err)
-                        : sc_run_start(&o, &env, &stop_requested, &res, err);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  const int rc = resume ? sc_run_resume(resume, &o, &env, stop, &res, err) : sc_run_start(&o, &env, stop, &res, err);
+  sc_stop_signals_release();
   if (rc) return 1;
   const char *dir = resume ? resume : o.out;
   if (res.stopped) {

@@ -81,7 +81,7 @@ int sc_sweep_report(const sc_sweep_report_opts *o, sc_err *err) {
   if (!rc) fit_ok = sc_mkdirs(fitdir, &fit_err) == 0 && sc_fit_report(&fo, ft, res, &fit_err) == 0;
   if (ft) fclose(ft);
   /* Loss curves, one chart per architecture. */
-  char curves[2][4][64];
+  char curves[2][2][64]; /* per architecture: the SVG and the PNG */
   int n_curves = 0;
   const char *archs[2] = {"xlstm", "llama"};
   const char **dirs = calloc((size_t)(n ? n : 1), sizeof *dirs);
