@@ -22,6 +22,7 @@ void sc_settings_reload(void) {
   s->cache_debug = dbg && *dbg && strcmp(dbg, "0") != 0;
   read_str("SCALECL_BUILD_OPTIONS", s->build_options, "");
   read_str("SCALECL_GEMM", s->gemm, "");
+  read_str("SCALECL_KERNEL_VARIANT", s->kernel_variant, "");
   read_str("OPENBLAS_CORETYPE", s->blas_coretype, "");
   read_str("SCALECL_MODELS_DIR", s->models_dir, "");
   read_str("SCALECL_DATA_DIR", s->data_dir, "data");
@@ -56,6 +57,7 @@ cJSON *sc_settings_json(void) {
               {"SCALECL_CACHE_DIR", s->cache_dir},
               {"SCALECL_BUILD_OPTIONS", s->build_options},
               {"SCALECL_GEMM", s->gemm},
+              {"SCALECL_KERNEL_VARIANT", s->kernel_variant},
               {"OPENBLAS_CORETYPE", s->blas_coretype},
               {"SCALECL_MODELS_DIR", s->models_dir},
               {"SCALECL_DATA_DIR", s->data_dir},

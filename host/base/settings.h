@@ -16,6 +16,7 @@ typedef struct {
   int cache_debug;                    /* SCALECL_CACHE_DEBUG: 1 prints HIT/MISS/SAVE on stderr */
   char build_options[SC_SETTING_MAX]; /* SCALECL_BUILD_OPTIONS: added to every kernel build */
   char gemm[SC_SETTING_MAX];          /* SCALECL_GEMM: "clblast", "own", "host" or "" (device profile decides) */
+  char kernel_variant[SC_SETTING_MAX]; /* SCALECL_KERNEL_VARIANT: "cpu", "gpu" or "" (device profile/type decides) */
   char blas_coretype[SC_SETTING_MAX]; /* OPENBLAS_CORETYPE: the kernels OpenBLAS uses ("" = its own detection) */
   char models_dir[SC_SETTING_MAX];    /* SCALECL_MODELS_DIR ("" = next to scalecl, then the source tree) */
   char data_dir[SC_SETTING_MAX];      /* SCALECL_DATA_DIR (default "data") */

@@ -10,6 +10,15 @@ typedef struct {
   int debug; /* SCALECL_CACHE_DEBUG=1 prints HIT/MISS/SAVE on stderr */
 } sc_cache_cfg;
 
+/* A kernel-variant choice made on the context (runtime/variant.h), kept for reports. */
+#define SC_MAX_VARIANT_PICKS 16
+typedef struct {
+  char family[24];
+  int variant; /* sc_variant */
+  char tiles[256];
+  char why[128];
+} sc_variant_rec;
+
 typedef struct {
   sc_device_info dev;
   cl_context context;
@@ -19,6 +28,11 @@ typedef struct {
   sc_cache_cfg cache;
   size_t bytes_allocated; /* device bytes from sc_buffer_create, for memory reports */
   size_t bytes_peak;
+  sc_variant_rec picks[SC_MAX_VARIANT_PICKS];
+  int n_picks;
+  /* The tuner's candidate: tile defines for key "<family>_<variant>" that override the profile's. */
+  char tile_key[48];
+  char tile_override[256];
 } sc_ctx;
 
 /* Opens a context and in-order queue on the device chosen by sel (NULL: $SCALECL_DEVICE, else
