@@ -9,6 +9,7 @@
 #include "base/output.h"
 #include "check/check.h"
 #include "cli/commands.h"
+#include "runtime/variant.h"
 
 enum { C_OP, C_CASE, C_OUTPUT, C_ERR, C_BOUND, C_RATIO, C_NMSE, C_NMSE_BOUND, C_PASS, C_FAILURE, C_N };
 static const sc_col cols[C_N] = {
@@ -102,6 +103,14 @@ static void fill(sc_table *t, const results *rs) {
   }
 }
 
+/* Which form of each kernel family ran, so a verdict on a new device says what it covered. */
+static void print_variants(FILE *f, const sc_ctx *c) {
+  fprintf(f, "kernel variants:");
+  for (int i = 0; i < c->n_picks; i++)
+    fprintf(f, "%s %s %s", i ? "," : "", c->picks[i].family, sc_variant_name((sc_variant)c->picks[i].variant));
+  fprintf(f, "%s (SCALECL_KERNEL_VARIANT=cpu|gpu forces one)\n", c->n_picks ? "" : " none picked");
+}
+
 int cmd_check(int argc, char **argv, sc_err *err) {
   const char *dev = NULL;
   int tiny = 0;
@@ -158,8 +167,10 @@ int cmd_check(int argc, char **argv, sc_err *err) {
       cJSON_AddBoolToObject(root, "passed", sc_check_verdict_passed(&v));
       cJSON_AddNumberToObject(root, "failed", v.failed);
       cJSON_AddStringToObject(root, "verdict", line);
+      cJSON_AddItemToObject(root, "kernel_variants", sc_variants_json(&c));
     }
     rc = sc_output_emit(&out, root, &t, 1, err);
+    print_variants(out.human, &c);
     fprintf(out.human, "%s\n", line);
   }
   cJSON_Delete(root);
