@@ -9,6 +9,7 @@ PKGS=(
   libclblast-dev
   libopenblas-dev
   oclgrind
+  mesa-opencl-icd
   libcmocka-dev
   libcjson-dev
   libxxhash-dev
