@@ -240,21 +240,9 @@ static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
   char defs[384];
   snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d GEMM_GPU=%d %s", ta, tb, gpu, g->tiles);
   static const char *const cpu_names[] = {"pack_b", "gemm", "gemm_rows"}, *const gpu_names[] = {"gemm"};
-  if (sc_kernels_build(g->c, "gemm.cl", defs, gpu ? gpu_names : cpu_names, gpu ? 1 : 3, &g->own[v], err)) return -1;
-  if (!gpu) return 0;
-  /* A kernel may allow fewer work-items than the device (registers): the tiles must fit this one. */
-  size_t kmax = 0;
-  const size_t wg = (size_t)(g->wgm / g->tm) * (size_t)(g->wgn / g->tn);
-  cl_int e =
-      clGetKernelWorkGroupInfo(g->own[v].k[0], g->c->dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
-  if (!e && kmax < wg) {
-    sc_kernels_release(&g->own[v]);
-    return sc_fail(err,
-                   "GEMM gpu tiles '%s': work-groups of %zu work-items, but the built kernel allows %zu on '%s'; "
-                   "use smaller tiles (a profile's tiles.gemm_gpu, or scalecl tune)",
-                   g->tiles, wg, kmax, g->c->dev.name);
-  }
-  return sc_cl_check(e, "GEMM: querying the gpu kernel's work-group size", err);
+  /* CL_KERNEL_WORK_GROUP_SIZE is not checked here: rusticl 22.3 reports 32 for this kernel on llvmpipe, yet runs
+   * and passes with 256. A device that cannot run the tiles fails the launch, naming the kernel. */
+  return sc_kernels_build(g->c, "gemm.cl", defs, gpu ? gpu_names : cpu_names, gpu ? 1 : 3, &g->own[v], err);
 }
 
 /* The kernel for a few rows times a transposed B (decoding: the activations of one token per sequence times a
