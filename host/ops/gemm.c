@@ -30,8 +30,8 @@ struct sc_gemm {
   int picked;        /* variant and tiles chosen (at the first own-kernel call) */
   sc_variant variant;
   char tiles[256];
-  int rm, rn;                    /* cpu: register block of a work-item */
-  int wgm, wgn, tm, tn, tk, pad; /* gpu: block of a work-group, of a work-item, K step, __local padding */
+  int rm, rn;           /* cpu: register block of a work-item */
+  int wgm, wgn, tm, tn; /* gpu: block of a work-group and of a work-item (they set the launch) */
   sc_scratch w;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
@@ -227,7 +227,6 @@ static int own_pick(sc_gemm *g, sc_err *err) {
   g->rm = (int)tile_get(g->tiles, "RM"), g->rn = (int)tile_get(g->tiles, "RN");
   g->wgm = (int)tile_get(g->tiles, "WGM"), g->wgn = (int)tile_get(g->tiles, "WGN");
   g->tm = (int)tile_get(g->tiles, "TM"), g->tn = (int)tile_get(g->tiles, "TN");
-  g->tk = (int)tile_get(g->tiles, "TK"), g->pad = (int)tile_get(g->tiles, "PAD");
   g->picked = 1;
   return 0;
 }
