@@ -1,10 +1,118 @@
-/* Register-blocked GEMM, row-major: C = alpha*op(A)*op(B) + beta*C, batched by the third global
- * dimension. B is first packed into column panels of RN (pack_b), so the GEMM reads it
- * contiguously whatever ldb and transpose: strided rows of a power-of-two width otherwise land
- * in one cache set. Each GEMM work-item owns an RM x RN block of C; no local memory, because
+/* Row-major SGEMM: C = alpha*op(A)*op(B) + beta*C, batched by the third global dimension (matrix b of each
+ * operand starts b * stride elements after its offset). Two variants, chosen by GEMM_GPU (runtime/variant.h):
+ *
+ * cpu (GEMM_GPU=0): register-blocked, one work-item per work-group. B is first packed into column panels of RN
+ * (pack_b), so the GEMM reads it contiguously whatever ldb and transpose: strided rows of a power-of-two width
+ * otherwise land in one cache set. Each GEMM work-item owns an RM x RN block of C; no local memory, because
  * barriers and __local tiles are slow on CPU OpenCL while explicit vectors are fast.
- * Defines: TRANSA, TRANSB (0/1), RM (rows per item), RN (columns per item: 4, 8 or 16). */
+ * Defines: TRANSA, TRANSB (0/1), RM (rows per item), RN (columns per item: 4, 8 or 16).
+ *
+ * gpu (GEMM_GPU=1): one kernel, gemm, reading A and B in place. A work-group of (WGN/TN) x (WGM/TM) work-items
+ * owns a WGM x WGN block of C; per step of TK along K it stages op(A) and op(B) tiles in __local memory (rows
+ * padded by PAD floats against bank conflicts), with consecutive work-items loading consecutive addresses of
+ * the stored matrix whatever the transpose. Each work-item accumulates TM x TN values of C in registers, at rows
+ * ty + i*(WGM/TM) and columns tx + j*(WGN/TN): interleaved, so that neighbours read neighbouring __local words
+ * and store neighbouring C elements. Edge tiles load zeros and skip their stores; every work-item reaches every
+ * barrier. Defines: TRANSA, TRANSB, WGM, WGN, TM, TN, TK, PAD. */
 #include "common.clh"
+
+#if TRANSA
+#define AT(i, k) A[(size_t)(k)*lda + (i)]
+#else
+#define AT(i, k) A[(size_t)(i)*lda + (k)]
+#endif
+#if TRANSB
+#define BT(k, j) B[(size_t)(j)*ldb + (k)]
+#else
+#define BT(k, j) B[(size_t)(k)*ldb + (j)]
+#endif
+
+#if GEMM_GPU
+#ifndef WGM
+#define WGM 64
+#endif
+#ifndef WGN
+#define WGN 64
+#endif
+#ifndef TM
+#define TM 4
+#endif
+#ifndef TN
+#define TN 4
+#endif
+#ifndef TK
+#define TK 16
+#endif
+#ifndef PAD
+#define PAD 1
+#endif
+#if WGM % TM || WGN % TN || TK < 1 || PAD < 0
+#error "WGM must be a multiple of TM, WGN of TN, TK at least 1 and PAD at least 0"
+#endif
+#define MDIM (WGM / TM) /* work-items along M */
+#define NDIM (WGN / TN) /* work-items along N */
+#define NT (MDIM * NDIM)
+
+__kernel __attribute__((reqd_work_group_size(NDIM, MDIM, 1))) void gemm(
+    const int M, const int N, const int K, const float alpha, __global const float *restrict Abase, const ulong offA,
+    const int lda, const ulong strideA, __global const float *restrict Bbase, const ulong offB, const int ldb,
+    const ulong strideB, const float beta, __global float *Cbase, const ulong offC, const int ldc,
+    const ulong strideC) {
+  __local float As[TK][WGM + PAD]; /* op(A) tile, k-major: the work-items of a row read one word each */
+  __local float Bs[TK][WGN + PAD];
+  const int tx = (int)get_local_id(0), ty = (int)get_local_id(1), lid = ty * NDIM + tx;
+  const int n0 = (int)get_group_id(0) * WGN, m0 = (int)get_group_id(1) * WGM;
+  const size_t batch = get_global_id(2);
+  __global const float *A = Abase + offA + batch * strideA;
+  __global const float *B = Bbase + offB + batch * strideB;
+  __global float *C = Cbase + offC + batch * strideC;
+
+  float acc[TM][TN];
+  for (int i = 0; i < TM; i++)
+    for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+
+  for (int k0 = 0; k0 < K; k0 += TK) {
+    /* The index runs fastest along the stored rows: m for a transposed A, else k (likewise n and k for B). */
+    for (int e = lid; e < WGM * TK; e += NT) {
+#if TRANSA
+      const int m = e % WGM, k = e / WGM;
+#else
+      const int k = e % TK, m = e / TK;
+#endif
+      As[k][m] = m0 + m < M && k0 + k < K ? AT(m0 + m, k0 + k) : 0.0f;
+    }
+    for (int e = lid; e < WGN * TK; e += NT) {
+#if TRANSB
+      const int k = e % TK, n = e / TK;
+#else
+      const int n = e % WGN, k = e / WGN;
+#endif
+      Bs[k][n] = n0 + n < N && k0 + k < K ? BT(k0 + k, n0 + n) : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = 0; k < TK; k++) {
+      float a[TM], b[TN];
+      for (int i = 0; i < TM; i++) a[i] = As[k][ty + i * MDIM];
+      for (int j = 0; j < TN; j++) b[j] = Bs[k][tx + j * NDIM];
+      for (int i = 0; i < TM; i++)
+        for (int j = 0; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+
+  for (int i = 0; i < TM; i++) {
+    const int m = m0 + ty + i * MDIM;
+    for (int j = 0; j < TN; j++) {
+      const int n = n0 + tx + j * NDIM;
+      if (m < M && n < N) {
+        __global float *c = C + (size_t)m * ldc + n;
+        const float r = alpha * acc[i][j];
+        *c = beta != 0.0f ? fma(beta, *c, r) : r;
+      }
+    }
+  }
+}
+#else
 
 #ifndef RM
 #define RM 8
@@ -19,17 +127,6 @@
 #define VEC FLOATN(RN)
 #define VLOAD VLOADN(RN)
 #define VSTORE VSTOREN(RN)
-
-#if TRANSA
-#define AT(i, k) A[(size_t)(k) * lda + (i)]
-#else
-#define AT(i, k) A[(size_t)(i) * lda + (k)]
-#endif
-#if TRANSB
-#define BT(k, j) B[(size_t)(j) * ldb + (k)]
-#else
-#define BT(k, j) B[(size_t)(k) * ldb + (j)]
-#endif
 
 /* Bp[batch][panel][k][RN] = op(B)[k][panel*RN + j], zero past column N. */
 __kernel void pack_b(const int N, const int K, __global const float *restrict Bbase, const ulong offB, const int ldb,
@@ -149,3 +246,4 @@ __kernel void gemm_rows(const int M, const int N, const int K, const float alpha
     }
   }
 }
+#endif

@@ -1,7 +1,8 @@
-/* GEMM API (CLBlast, own kernel, and the host's BLAS on CPU devices) against the float64 reference (ref/gemm.h) on
- * the op-case table's rows (odd shapes, every transpose pair, non-zero beta, view offsets, strided batches, extreme
- * values), the backends against each other on one shared buffer, argument errors, the choice of the default
- * backend, the host backend's device check, and the OpenBLAS core-type fix. */
+/* GEMM API (CLBlast, own kernels in both variants, and the host's BLAS on CPU devices) against the float64
+ * reference (ref/gemm.h) on the op-case table's rows (odd shapes, every transpose pair, non-zero beta, view offsets,
+ * strided batches, extreme values), the backends against each other on one shared buffer, the gpu variant under
+ * other tiles and its tile errors, argument errors, the choice of the default backend, the host backend's device
+ * check, and the OpenBLAS core-type fix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,48 @@ static sc_err err;
 static sc_ctx ctx;
 static sc_gemm *gemm;
 
+/* The op-case rows with the own kernels in the variant the test's state names (the setup sets it). */
 static void test_gemm_cases(void **state) {
-  (void)state;
+  printf("own kernels: %s variant\n", (const char *)*state);
   th_run_op_cases(&ctx, "gemm");
+}
+
+/* The own kernel against the float64 reference: `batch` products with every transpose pair, alpha and beta, A, B
+ * and C at offsets in one buffer with padded leading dimensions and strides. */
+static void expect_own_matches(sc_gemm *g, sc_ctx *c, size_t M, size_t N, size_t K, size_t batch, const char *what) {
+  for (int t = 0; t < 4; t++) {
+    const int ta = t / 2, tb = t % 2;
+    const size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+    const size_t sA = (ta ? K : M) * lda + 1, sB = (tb ? N : K) * ldb + 5, sC = M * ldc + 2;
+    const size_t offA = 3, offB = offA + batch * sA, offC = offB + batch * sB, total = offC + batch * sC;
+    float *host = malloc(total * 4), *got = malloc(total * 4), *row = malloc(M * N * 4);
+    double *ref = malloc(M * N * sizeof(double));
+    assert_true(host && got && row && ref);
+    sc_rng rng;
+    sc_rng_seed(&rng, 11 + (uint64_t)t);
+    sc_rng_fill_normal(&rng, host, total, 0, 1);
+    cl_mem buf;
+    TH_CHECK(sc_buffer_create(c, total * 4, "arena", &buf, TH_ERR));
+    TH_CHECK(sc_buffer_write(c, buf, 0, total * 4, host, TH_ERR));
+    TH_CHECK(sc_gemm_run_batched(g, SC_GEMM_OWN, ta, tb, M, N, K, -0.5f, (sc_view){buf, offA * 4}, lda, sA,
+                                 (sc_view){buf, offB * 4}, ldb, sB, 0.75f, (sc_view){buf, offC * 4}, ldc, sC, batch,
+                                 TH_ERR));
+    TH_CHECK(sc_buffer_read(c, buf, 0, total * 4, got, TH_ERR));
+    for (size_t b = 0; b < batch; b++) {
+      sc_ref_gemm(ta, tb, M, N, K, -0.5, host + offA + b * sA, lda, host + offB + b * sB, ldb, 0.75,
+                  host + offC + b * sC, ldc, ref);
+      for (size_t i = 0; i < M; i++) memcpy(row + i * N, got + offC + b * sC + i * ldc, N * 4);
+      char label[160];
+      snprintf(label, sizeof label, "own %s %c%c %zux%zux%zu batch %zu of %zu", what, ta ? 'T' : 'N', tb ? 'T' : 'N', M,
+               N, K, b, batch);
+      th_assert_close(label, row, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10});
+    }
+    sc_buffer_release(c, buf);
+    free(host);
+    free(got);
+    free(row);
+    free(ref);
+  }
 }
 
 /* Every backend matches the float64 reference on an LM-like shape with A, B and C in one buffer (an arena: the host
@@ -74,6 +114,60 @@ static void write_profile(const char *dir, const char *body) {
   assert_non_null(f);
   fputs(body, f);
   fclose(f);
+}
+
+/* The gpu variant under tiles from a profile that differ from the defaults in every parameter (a K step that
+ * divides nothing, no padding, work-groups of other shapes): shapes that span several tiles with edges in M, N and K;
+ * then tiles that break the kernel's rules or the device's limits are errors naming the tiles. */
+static void test_gpu_tiles(void **state) {
+  (void)state;
+  char dir[512];
+  th_tmpdir("gemm-tiles", dir, sizeof dir);
+  th_setenv("SCALECL_PROFILE_DIR", dir);
+  th_setenv("SCALECL_KERNEL_VARIANT", "gpu");
+  static const char *const tiles[] = {"{\"WGM\": 32, \"WGN\": 16, \"TM\": 4, \"TN\": 2, \"TK\": 5, \"PAD\": 0}",
+                                      "{\"WGM\": 16, \"WGN\": 48, \"TM\": 1, \"TN\": 3, \"TK\": 32, \"PAD\": 2}"};
+  for (int i = 0; i < 2; i++) {
+    char body[512];
+    snprintf(body, sizeof body, "{\"match\": [\"\"], \"tiles\": {\"gemm_gpu\": %s}}", tiles[i]);
+    write_profile(dir, body);
+    sc_ctx c;
+    sc_gemm *g;
+    th_ctx_open(&c);
+    TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
+    expect_own_matches(g, &c, 70, 37, 41, 2, "profile tiles");
+    expect_own_matches(g, &c, 1, 1, 1, 1, "profile tiles");
+    sc_gemm_destroy(g);
+    sc_ctx_close(&c);
+  }
+  static const struct {
+    const char *tiles, *needle;
+  } bad[] = {
+      {"{\"WGM\": 64, \"TM\": 3}", "multiple of TM"},
+      {"{\"TK\": 0}", "TK must be"},
+      {"{\"WGM\": 4096, \"WGN\": 4096, \"TM\": 1, \"TN\": 1}", "work-items"},
+      {"{\"WGM\": 4096, \"WGN\": 4096, \"TM\": 256, \"TN\": 256, \"TK\": 64}", "__local"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char body[512];
+    snprintf(body, sizeof body, "{\"match\": [\"\"], \"tiles\": {\"gemm_gpu\": %s}}", bad[i].tiles);
+    write_profile(dir, body);
+    sc_ctx c;
+    sc_gemm *g;
+    th_ctx_open(&c);
+    TH_CHECK(sc_gemm_create(&c, &g, TH_ERR));
+    cl_mem m;
+    TH_CHECK(sc_buffer_create(&c, 64, "m", &m, TH_ERR));
+    const sc_view v = sc_view_of(m);
+    assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, 2, 2, 2, 1, v, 2, v, 2, 0, sc_view_at(v, 32), 2, &err), -1);
+    if (!strstr(err.msg, bad[i].needle) || !strstr(err.msg, "gpu tiles"))
+      fail_msg("tiles %s: expected an error with '%s', got: %s", bad[i].tiles, bad[i].needle, err.msg);
+    sc_buffer_release(&c, m);
+    sc_gemm_destroy(g);
+    sc_ctx_close(&c);
+  }
+  th_setenv("SCALECL_KERNEL_VARIANT", NULL);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
 }
 
 /* Opens a context and a GEMM op: want >= 0 is the expected default backend, -1 a failed create whose message
@@ -206,8 +300,9 @@ static void test_blas_core_fix(void **state) {
   th_setenv("OPENBLAS_CORETYPE", NULL);
 }
 
+/* state: the kernel variant ("cpu" or "gpu") the own kernels run in. */
 static int setup(void **state) {
-  (void)state;
+  th_setenv("SCALECL_KERNEL_VARIANT", *state);
   th_ctx_open(&ctx);
   if (sc_gemm_create(&ctx, &gemm, &err)) fail_msg("%s", err.msg);
   return 0;
@@ -217,12 +312,15 @@ static int teardown(void **state) {
   (void)state;
   sc_gemm_destroy(gemm);
   sc_ctx_close(&ctx);
+  th_setenv("SCALECL_KERNEL_VARIANT", NULL);
   return 0;
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_gemm_cases, setup, teardown),
+      {"test_gemm_cases_cpu_variant", test_gemm_cases, setup, teardown, "cpu"},
+      {"test_gemm_cases_gpu_variant", test_gemm_cases, setup, teardown, "gpu"},
+      cmocka_unit_test(test_gpu_tiles),
       cmocka_unit_test(test_backends_agree),
       cmocka_unit_test(test_default_backend),
       cmocka_unit_test(test_host_backend_devices),

@@ -10,6 +10,7 @@ const sc_command sc_commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their probed capabilities"},
     {"check", cmd_check, "every kernel family against the float64 references; run it first on a new device"},
     {"peak", cmd_peak, "measure FMA peak, memory bandwidth, launch latency and SGEMM rates"},
+    {"tune", cmd_tune, "search the tile parameters of scalecl's own kernels on a device; write a device profile"},
     {"op", cmd_op, "run one op's kernels on tensors from a safetensors file (check against other implementations)"},
     {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, model, train, infer, loader, fit ('scalecl bench --help')"},
     {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},

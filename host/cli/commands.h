@@ -25,6 +25,7 @@ int sc_fail_choice(sc_err *err, const char *what, const char *word, const char *
 int cmd_devices(int argc, char **argv, sc_err *err);
 int cmd_check(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
+int cmd_tune(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);
 int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);

@@ -14,18 +14,24 @@
 #include "runtime/profile.h"
 #include "runtime/program.h"
 #include "runtime/scratch.h"
+#include "runtime/variant.h"
 
-/* Register block of the own kernel: RM rows x RN columns per work-item. */
-enum { OWN_RM = 8, OWN_RN = 16 };
+/* Products of at most this many rows times a transposed B run on the cpu variant's rows kernel. */
+enum { ROWS_MAX = 8 };
 
 /* Scratch: B packed into column panels for the own kernel, and CLBlast's indirect-GEMM buffer. */
 enum { W_PACKED, W_TEMP, W_COUNT };
 static const char *const scratch_names[W_COUNT] = {"GEMM packed B", "CLBlast GEMM temp buffer"};
 
-/* Own-kernel variants are specialised by transpose pair: index = transA*2 + transB. */
+/* Own kernels are specialised by transpose pair: index = transA*2 + transB. */
 struct sc_gemm {
   sc_ctx *c;
-  sc_kernels own[4]; /* pack_b, gemm, gemm_rows */
+  sc_kernels own[4]; /* cpu: pack_b, gemm, gemm_rows; gpu: gemm */
+  int picked;        /* variant and tiles chosen (at the first own-kernel call) */
+  sc_variant variant;
+  char tiles[256];
+  int rm, rn;           /* cpu: register block of a work-item */
+  int wgm, wgn, tm, tn; /* gpu: block of a work-group and of a work-item (they set the launch) */
   sc_scratch w;
   sc_gemm_backend preferred; /* what SC_GEMM_AUTO means on this device */
 };
@@ -169,13 +175,73 @@ sc_gemm_backend sc_gemm_default(const sc_gemm *g) {
   return g->preferred;
 }
 
+/* The value of NAME in "NAME=V NAME=V" defines; -1 when absent or not a number. */
+static long tile_get(const char *tiles, const char *name) {
+  const size_t n = strlen(name);
+  for (const char *p = tiles; (p = strstr(p, name)); p += n)
+    if ((p == tiles || p[-1] == ' ') && p[n] == '=') {
+      char *end;
+      const long v = strtol(p + n + 1, &end, 10);
+      return end > p + n + 1 && (*end == ' ' || !*end) ? v : -1;
+    }
+  return -1;
+}
+
+int sc_gemm_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_err *err) {
+  static const char *const cpu_names[] = {"RM", "RN"}, *const gpu_names[] = {"WGM", "WGN", "TM", "TN", "TK", "PAD"};
+  const char *const *names = gpu ? gpu_names : cpu_names;
+  long v[6];
+  for (int i = 0; i < (gpu ? 6 : 2); i++)
+    if ((v[i] = tile_get(tiles, names[i])) < (i == 5 ? 0 : 1) || v[i] > 4096)
+      return sc_fail(err, "GEMM %s tiles '%s': %s must be an integer from %d to 4096", gpu ? "gpu" : "cpu", tiles,
+                     names[i], i == 5 ? 0 : 1);
+  if (!gpu) {
+    if (v[1] != 4 && v[1] != 8 && v[1] != 16) return sc_fail(err, "GEMM cpu tiles '%s': RN must be 4, 8 or 16", tiles);
+    return 0;
+  }
+  if (v[0] % v[2] || v[1] % v[3])
+    return sc_fail(err, "GEMM gpu tiles '%s': WGM must be a multiple of TM and WGN of TN", tiles);
+  const size_t wg = (size_t)(v[0] / v[2]) * (size_t)(v[1] / v[3]);
+  const size_t local = 4 * (size_t)v[4] * (size_t)(v[0] + v[1] + 2 * v[5]);
+  if (wg > d->max_wg)
+    return sc_fail(err,
+                   "GEMM gpu tiles '%s': work-groups of (WGM/TM)*(WGN/TN) = %zu work-items, above the %zu of '%s'; "
+                   "raise TM or TN, or lower WGM or WGN",
+                   tiles, wg, d->max_wg, d->name);
+  if (local > d->local_mem)
+    return sc_fail(err,
+                   "GEMM gpu tiles '%s': %zu bytes of __local tiles (4*TK*(WGM+WGN+2*PAD)), above the %llu of '%s'; "
+                   "lower TK, WGM or WGN",
+                   tiles, local, (unsigned long long)d->local_mem, d->name);
+  return 0;
+}
+
+/* The variant and its tiles, once per op: from SCALECL_KERNEL_VARIANT, the profile or the device type, and the
+ * tuner's candidate (runtime/variant.h). */
+static int own_pick(sc_gemm *g, sc_err *err) {
+  if (g->picked) return 0;
+  if (sc_variant_pick(g->c, "gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, &g->variant, g->tiles, sizeof g->tiles,
+                      err) ||
+      sc_gemm_tiles_check(&g->c->dev, g->variant == SC_VARIANT_GPU, g->tiles, err))
+    return -1;
+  g->rm = (int)tile_get(g->tiles, "RM"), g->rn = (int)tile_get(g->tiles, "RN");
+  g->wgm = (int)tile_get(g->tiles, "WGM"), g->wgn = (int)tile_get(g->tiles, "WGN");
+  g->tm = (int)tile_get(g->tiles, "TM"), g->tn = (int)tile_get(g->tiles, "TN");
+  g->picked = 1;
+  return 0;
+}
+
 static int own_kernels(sc_gemm *g, int ta, int tb, sc_err *err) {
   int v = ta * 2 + tb;
   if (g->own[v].n) return 0;
-  char defs[128];
-  snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d RM=%d RN=%d", ta, tb, OWN_RM, OWN_RN);
-  static const char *const names[] = {"pack_b", "gemm", "gemm_rows"};
-  return sc_kernels_build(g->c, "gemm.cl", defs, names, 3, &g->own[v], err);
+  if (own_pick(g, err)) return -1;
+  const int gpu = g->variant == SC_VARIANT_GPU;
+  char defs[384];
+  snprintf(defs, sizeof defs, "TRANSA=%d TRANSB=%d GEMM_GPU=%d %s", ta, tb, gpu, g->tiles);
+  static const char *const cpu_names[] = {"pack_b", "gemm", "gemm_rows"}, *const gpu_names[] = {"gemm"};
+  /* CL_KERNEL_WORK_GROUP_SIZE is not checked here: rusticl 22.3 reports 32 for this kernel on llvmpipe, yet runs
+   * and passes with 256. A device that cannot run the tiles fails the launch, naming the kernel. */
+  return sc_kernels_build(g->c, "gemm.cl", defs, gpu ? gpu_names : cpu_names, gpu ? 1 : 3, &g->own[v], err);
 }
 
 /* The kernel for a few rows times a transposed B (decoding: the activations of one token per sequence times a
@@ -195,16 +261,35 @@ static int own_gemm_rows(sc_gemm *g, int v, size_t M, size_t N, size_t K, float 
   return sc_launch(g->c, g->own[v].k[2], 3, global, local, "gemm_rows", err);
 }
 
+/* The gpu variant: one launch, A and B read in place. */
+static int own_gemm_gpu(sc_gemm *g, int v, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda, size_t sA,
+                        sc_view B, size_t ldb, size_t sB, float beta, sc_view C, size_t ldc, size_t sC, size_t batch,
+                        sc_err *err) {
+  sc_kargs a;
+  sc_kargs_begin(&a, g->own[v].k[0], "gemm");
+  sc_karg_i32(&a, (int32_t)M), sc_karg_i32(&a, (int32_t)N), sc_karg_i32(&a, (int32_t)K), sc_karg_f32(&a, alpha);
+  sc_karg_view(&a, A), sc_karg_i32(&a, (int32_t)lda), sc_karg_u64(&a, sA);
+  sc_karg_view(&a, B), sc_karg_i32(&a, (int32_t)ldb), sc_karg_u64(&a, sB), sc_karg_f32(&a, beta);
+  sc_karg_view(&a, C), sc_karg_i32(&a, (int32_t)ldc), sc_karg_u64(&a, sC);
+  if (sc_kargs_end(&a, err)) return -1;
+  const size_t nd = (size_t)(g->wgn / g->tn), md = (size_t)(g->wgm / g->tm);
+  const size_t wgn = (size_t)g->wgn, wgm = (size_t)g->wgm;
+  const size_t global[3] = {(N + wgn - 1) / wgn * nd, (M + wgm - 1) / wgm * md, batch}, local[3] = {nd, md, 1};
+  return sc_launch(g->c, g->own[v].k[0], 3, global, local, "gemm", err);
+}
+
 static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, float alpha, sc_view A, size_t lda,
                     size_t sA, sc_view B, size_t ldb, size_t sB, float beta, sc_view C, size_t ldc, size_t sC,
                     size_t batch, sc_err *err) {
   if (M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return sc_fail(err, "GEMM dimension above 2^31");
   if (own_kernels(g, ta, tb, err)) return -1;
   int v = ta * 2 + tb;
-  if (!ta && tb && M <= OWN_RM)
+  if (g->variant == SC_VARIANT_GPU)
+    return own_gemm_gpu(g, v, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, err);
+  if (!ta && tb && M <= ROWS_MAX)
     return own_gemm_rows(g, v, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch, err);
-  size_t panels = (N + OWN_RN - 1) / OWN_RN;
-  if (sc_scratch_need(&g->w, W_PACKED, batch * panels * OWN_RN * (K ? K : 1) * sizeof(float), err)) return -1;
+  const size_t rm = (size_t)g->rm, rn = (size_t)g->rn, panels = (N + rn - 1) / rn;
+  if (sc_scratch_need(&g->w, W_PACKED, batch * panels * rn * (K ? K : 1) * sizeof(float), err)) return -1;
   const cl_mem P = g->w.buf[W_PACKED];
   sc_kargs pa, ga;
   sc_kargs_begin(&pa, g->own[v].k[0], "pack_b");
@@ -217,9 +302,9 @@ static int own_gemm(sc_gemm *g, int ta, int tb, size_t M, size_t N, size_t K, fl
   sc_karg_mem(&ga, P), sc_karg_f32(&ga, beta);
   sc_karg_view(&ga, C), sc_karg_i32(&ga, (int32_t)ldc), sc_karg_u64(&ga, sC);
   if (sc_kargs_end(&pa, err) || sc_kargs_end(&ga, err)) return -1;
-  size_t pglobal[3] = {panels * OWN_RN, K, batch};
+  size_t pglobal[3] = {panels * rn, K, batch};
   if (K && sc_launch(g->c, g->own[v].k[0], 3, pglobal, NULL, "pack_b", err)) return -1;
-  size_t global[3] = {panels, (M + OWN_RM - 1) / OWN_RM, batch};
+  size_t global[3] = {panels, (M + rm - 1) / rm, batch};
   size_t local[3] = {1, 1, 1};
   return sc_launch(g->c, g->own[v].k[1], 3, global, local, "gemm", err);
 }
@@ -314,7 +399,7 @@ static int check_views(sc_view A, sc_view B, sc_view C, sc_err *err) {
  * (decoding steps) stay on the device's own rows kernel when the host's BLAS is preferred, because mapping the
  * buffers drains the queue and costs more than such a product (3 vs 12 ms per xlstm-cpu-5m step on PoCL). */
 static sc_gemm_backend auto_backend(const sc_gemm *g, int ta, int tb, size_t M) {
-  if (g->preferred == SC_GEMM_HOST && !ta && tb && M <= OWN_RM) return SC_GEMM_OWN;
+  if (g->preferred == SC_GEMM_HOST && !ta && tb && M <= ROWS_MAX) return SC_GEMM_OWN;
   return g->preferred;
 }
 

@@ -1,7 +1,9 @@
 /* Row-major GEMM on device buffers: C = alpha*op(A)*op(B) + beta*C, and its strided-batched form.
- * Backed by CLBlast, by scalecl's own tiled kernel (cl/gemm.cl; fallback and cross-check; it takes a few rows times
- * a transposed B (M <= 8: decoding steps) in place, without packing B), or on CPU devices that share host memory by
- * the host's BLAS (OpenBLAS cblas_sgemm) on mapped buffers.
+ * Backed by CLBlast, by scalecl's own tiled kernels (cl/gemm.cl; fallback and cross-check), or on CPU devices that
+ * share host memory by the host's BLAS (OpenBLAS cblas_sgemm) on mapped buffers. The own kernels come in the two
+ * kernel variants (runtime/variant.h, family "gemm"): cpu (register-blocked, B packed into panels; a few rows
+ * times a transposed B (M <= 8: decoding steps) in place, without packing B) and gpu (work-groups staging tiles
+ * in __local memory, A and B read in place).
  * A, B and C are views (runtime/context.h; byte offsets, multiples of 4); leading dimensions and batch strides
  * are in elements (floats). */
 #ifndef SCALECL_OPS_GEMM_H
@@ -21,6 +23,17 @@ sc_gemm_backend sc_gemm_backend_parse(const char *name);
 int sc_gemm_host_capable(const sc_device_info *d);
 /* "OpenBLAS 0.3.21, Cooperlake kernels, 2 threads": what the host backend runs. */
 void sc_gemm_host_describe(char *buf, size_t cap);
+
+/* Tile parameters of the own kernels (cl/gemm.cl) with their defaults, per variant; a profile's
+ * "tiles": {"gemm_cpu"|"gemm_gpu": {...}} or the tuner (bench/tune.h) replaces them by name. gpu: work-groups of
+ * (WGN/TN) x (WGM/TM) = 256 work-items and 8.3 KB of __local memory, safe on any GPU of OpenCL 1.2. */
+#define SC_GEMM_CPU_TILES "RM=8 RN=16"
+#define SC_GEMM_GPU_TILES "WGM=64 WGN=64 TM=4 TN=4 TK=16 PAD=1"
+
+/* Whether the own kernels' tile defines `tiles` (all of the variant's names, as sc_variant_pick gives them) suit
+ * device d: the kernel's divisibility rules, and for gpu the work-group size against the device's maximum and the
+ * __local bytes against its local memory. The error names the parameters and the limit. */
+int sc_gemm_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_err *err);
 
 /* Kernels, CLBlast scratch and the default backend for one context. */
 typedef struct sc_gemm sc_gemm;

@@ -141,7 +141,13 @@ int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const 
     cJSON_Delete(root);
     return sc_fail(err, "SCALECL_KERNEL_VARIANT='%s' is not a kernel variant (use cpu or gpu, or unset it)", forced);
   }
-  if (chosen >= 0) {
+  /* The tuner's candidate names the variant it tries, whatever would be picked otherwise. */
+  const size_t flen = strlen(family);
+  if (!strncmp(c->tile_key, family, flen) && c->tile_key[flen] == '_' &&
+      sc_variant_parse(c->tile_key + flen + 1) >= 0) {
+    chosen = sc_variant_parse(c->tile_key + flen + 1);
+    snprintf(why, sizeof why, "tuner candidate");
+  } else if (chosen >= 0) {
     snprintf(why, sizeof why, "SCALECL_KERNEL_VARIANT");
   } else {
     if (root) rc = profile_variant(root, path, family, &chosen, err);

@@ -7,7 +7,8 @@
  * "kernel_variant" (a string for every family, or an object family -> "cpu"|"gpu"); else "gpu" on GPU and
  * accelerator devices and "cpu" on CPU devices. Tile parameters are -D defines: the op's defaults, overridden by
  * the profile's "tiles": {"<family>_<variant>": {"NAME": value}} and then by the context's tile override (the
- * tuner's candidates). Every pick is recorded in the context so benchmarks can report what ran. */
+ * tuner's candidates; its key "<family>_<variant>" also forces that variant for the family). Every pick is recorded in
+ * the context so benchmarks can report what ran. */
 #ifndef SCALECL_RUNTIME_VARIANT_H
 #define SCALECL_RUNTIME_VARIANT_H
 

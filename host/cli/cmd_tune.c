@@ -1,0 +1,156 @@
+/* scalecl tune: the tile parameters of scalecl's own kernels searched on one device (bench/tune.h); a table of
+ * every candidate, then a device profile with the best. */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/args.h"
+#include "base/err.h"
+#include "base/output.h"
+#include "base/progress.h"
+#include "bench/tune.h"
+#include "bench/util.h"
+#include "cli/commands.h"
+
+enum { C_KEY, C_TILES, C_STATUS, C_MEDIAN, C_MEAN, C_SD, C_UNIT, C_NOTE, C_N };
+static const sc_col cols[C_N] = {
+    {"key", NULL, SC_COL_STR, NULL, 0},      {"tiles", NULL, SC_COL_STR, NULL, 0},
+    {"status", NULL, SC_COL_STR, NULL, 0},   {"median", "unit", SC_COL_NUM, "%.1f", 0},
+    {"mean", "unit", SC_COL_NUM, "%.1f", 0}, {"sd", "unit", SC_COL_NUM, "%.2f", 0},
+    {"unit", NULL, SC_COL_STR, NULL, 0},     {"note", NULL, SC_COL_STR, NULL, 1},
+};
+
+static void tick(void *p, int done, int total) {
+  (void)done, (void)total;
+  sc_progress_add(p, 1);
+}
+
+/* tune-<device>.json with the device name in lower case, other characters as '-'. */
+static void default_out(const sc_ctx *c, char *buf, size_t cap) {
+  char name[128];
+  size_t n = 0;
+  for (const char *p = c->dev.name; *p && n + 1 < sizeof name; p++) {
+    const char ch = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
+    if (ch != '-' || (n && name[n - 1] != '-')) name[n++] = ch;
+  }
+  while (n && name[n - 1] == '-') n--;
+  name[n] = '\0';
+  snprintf(buf, cap, "tune-%s.json", n ? name : "device");
+}
+
+int cmd_tune(int argc, char **argv, sc_err *err) {
+  static const char *const variants[] = {"cpu", "gpu", "all", NULL};
+  enum { ALL = 2 };
+  const char *sel = NULL, *op = NULL, *outpath = NULL;
+  sc_output out = {0};
+  int quick = 0, variant = ALL;
+  long samples = 3;
+  const sc_option opts[] = {
+      {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring (default: $SCALECL_DEVICE)"},
+      {"op", SC_OPT_STRING, &op, "NAME", .help = "the kernel family to tune (default: every family the tuner knows)"},
+      {"variant", SC_OPT_ENUM, &variant, "NAME", .help = "the kernel variant to tune", .choices = variants},
+      {"out", SC_OPT_OUTFILE, &outpath, "FILE", .help = "the profile to write (default: tune-<device>.json)"},
+      {"quick", SC_OPT_FLAG, &quick, NULL, .help = "a small grid at a small shape, short samples: a smoke test"},
+      {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples per candidate", .lo = 1, .hi = 100},
+      SC_OUTPUT_OPTIONS(&out),
+  };
+  const sc_args args = {
+      "scalecl tune [--device SEL] [--op NAME] [--variant cpu|gpu|all] [--out FILE] [--quick] [--samples N]\n"
+      "             [--format table|md|csv|json] [--json FILE|-]",
+      "Searches the tile parameters (-D defines) of scalecl's own kernels on the device over a small grid per\n"
+      "family and variant, the op's defaults first. A candidate that does not fit the device (work-group size,\n"
+      "local memory) is skipped; one that fails to build or run is reported; each other one is checked against\n"
+      "the float64 reference at a small shape (a wrong one is rejected) and timed after warm-up, host clock\n"
+      "around clFinish, median of samples. Prints every candidate, then writes a device profile: \"match\" (the\n"
+      "platform and device names), \"kernel_variant\" (per family the faster variant), \"tiles\" (the best of each\n"
+      "variant) and \"about\" (how and when). Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
+      "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD).",
+      opts, SC_NOPTS(opts), NULL};
+  const int prc = sc_args_parse(&args, argc, argv, err);
+  if (prc != SC_ARGS_RUN) return prc;
+  int n_entries, chosen = 0;
+  const sc_tune_entry *entries = sc_tune_entries(&n_entries);
+  const char *families[16];
+  int n_families = 0;
+  for (int i = 0; i < n_entries; i++) {
+    int seen = 0;
+    for (int j = 0; j < n_families; j++) seen |= !strcmp(families[j], entries[i].family);
+    if (!seen && n_families < 16) families[n_families++] = entries[i].family;
+    chosen += (!op || !strcmp(op, entries[i].family)) && (variant == ALL || (int)entries[i].variant == variant);
+  }
+  if (op && !chosen) {
+    sc_fail_choice(err, "--op family", op, families, n_families);
+    return 2;
+  }
+  if (sc_output_begin(&out, err)) return 2;
+  sc_ctx c;
+  if (sc_ctx_open(&c, sel, err)) return 1;
+  sc_bench_print_device(out.human, &c);
+  const sc_tune_opts to = {quick, (int)samples, quick ? 0.02 : 0.1};
+  sc_tune_result *res = sc_calloc((size_t)n_entries, sizeof *res, "tuner results", err);
+  sc_table *t = sc_table_create("candidates", cols, C_N, err);
+  cJSON *profile = NULL, *root = NULL;
+  int rc = !res || !t, n = 0;
+  for (int i = 0; i < n_entries && !rc; i++) {
+    const sc_tune_entry *e = &entries[i];
+    if ((op && strcmp(op, e->family)) || (variant != ALL && (int)e->variant != variant)) continue;
+    char what[64];
+    snprintf(what, sizeof what, "tune %s_%s", e->family, sc_variant_name(e->variant));
+    sc_progress prog;
+    sc_progress_begin(&prog, what, 0);
+    rc = sc_tune_run(&c, e, &to, tick, &prog, &res[n], err);
+    sc_progress_end(&prog);
+    if (rc) break;
+    n++;
+    for (int k = 0; k < res[n - 1].n; k++) {
+      const sc_tune_candidate *cand = &res[n - 1].cand[k];
+      sc_table_row(t);
+      sc_table_str(t, C_KEY, what + 5);
+      sc_table_str(t, C_TILES, cand->tiles);
+      sc_table_str(t, C_STATUS,
+                   k == res[n - 1].best      ? "best"
+                   : k == 0 && !cand->status ? "default"
+                                             : sc_tune_status_name(cand->status));
+      if (cand->status == SC_TUNE_OK) {
+        sc_bench_cells(t, C_MEDIAN, cand->rate);
+        sc_table_str(t, C_UNIT, e->unit);
+      }
+      if (*cand->note) sc_table_str(t, C_NOTE, cand->note);
+    }
+  }
+  char cmdline[512], path[4200];
+  size_t used = (size_t)snprintf(cmdline, sizeof cmdline, "scalecl tune");
+  for (int i = 1; i < argc && used < sizeof cmdline; i++)
+    used += (size_t)snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
+  if (!rc) {
+    profile = sc_tune_profile(&c, res, n, cmdline, err);
+    rc = !profile;
+  }
+  if (!rc && (root = sc_bench_json_root(&c))) cJSON_AddItemReferenceToObject(root, "profile", profile);
+  if (!rc) rc = sc_output_emit(&out, root, &t, 1, err);
+  if (!rc) {
+    if (outpath)
+      snprintf(path, sizeof path, "%s", outpath);
+    else
+      default_out(&c, path, sizeof path);
+    char *text = cJSON_Print(profile);
+    rc = !text || sc_write_file_atomic(path, text, strlen(text), err);
+    if (!text) sc_fail(err, "out of memory writing the profile");
+    free(text);
+  }
+  if (!rc) {
+    fprintf(out.human,
+            "%s\nwrote %s: copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR set to its "
+            "directory\n",
+            cJSON_GetObjectItemCaseSensitive(profile, "about")->valuestring, path);
+  }
+  for (int i = 0; res && i < n_entries; i++) free(res[i].cand);
+  free(res);
+  cJSON_Delete(root);
+  cJSON_Delete(profile);
+  sc_table_destroy(t);
+  sc_ctx_close(&c);
+  return rc ? 1 : 0;
+}
