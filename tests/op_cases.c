@@ -32,3 +32,18 @@ void th_run_op_cases(sc_ctx *ctx, const char *op) {
   printf("%s: %d rows, %d cases\n", op, n, t.cases);
   if (*t.failure) fail_msg("%s", t.failure);
 }
+
+const char *const th_variants[TH_NVARIANTS] = {"cpu", "gpu"};
+
+void th_variant_set(int v) {
+  th_setenv("SCALECL_KERNEL_VARIANT", v >= 0 ? th_variants[v] : NULL);
+}
+
+void th_run_op_cases_variants(sc_ctx *ctx, const char *op) {
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    printf("%s, %s variant:\n", op, th_variants[v]);
+    th_variant_set(v);
+    th_run_op_cases(ctx, op);
+  }
+  th_variant_set(-1);
+}

@@ -10,4 +10,13 @@
  * and when the table has no rows for op. */
 void th_run_op_cases(sc_ctx *ctx, const char *op);
 
+/* The kernel variants (runtime/variant.h) a family's tests run under: th_variant_set(v) forces th_variants[v]
+ * through SCALECL_KERNEL_VARIANT for the ops created next; th_variant_set(-1) lets the device decide again. */
+#define TH_NVARIANTS 2
+extern const char *const th_variants[TH_NVARIANTS];
+void th_variant_set(int v);
+
+/* th_run_op_cases under each variant in turn. */
+void th_run_op_cases_variants(sc_ctx *ctx, const char *op);
+
 #endif
