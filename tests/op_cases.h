@@ -19,4 +19,10 @@ void th_variant_set(int v);
 /* th_run_op_cases under each variant in turn. */
 void th_run_op_cases_variants(sc_ctx *ctx, const char *op);
 
+/* The families' variant timings print times and never fail on them: tiny shapes by default (the code runs),
+ * model-like shapes when SCALECL_TEST_TIMES=model. th_time_ms: the median milliseconds of fn(user) over `samples`
+ * calls, each waited for with sc_finish, after one warm-up call. */
+int th_time_model_shapes(void);
+double th_time_ms(sc_ctx *c, void (*fn)(void *user), void *user, int samples);
+
 #endif

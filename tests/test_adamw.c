@@ -100,6 +100,49 @@ static void test_update_rejects_zero_bias_correction(void **state) {
   th_tensors_release(&ts);
 }
 
+/* Gradient norm and update times of both variants (print only): 5 M parameters with SCALECL_TEST_TIMES=model,
+ * else 10 k. */
+typedef struct {
+  sc_adamw *op;
+  size_t n;
+  sc_view p, g, m, v;
+} adamw_timed;
+
+static void adamw_timed_sumsq(void *u) {
+  adamw_timed *t = u;
+  double s;
+  TH_CHECK(sc_adamw_sumsq(t->op, t->n, t->g, &s, TH_ERR));
+}
+
+static void adamw_timed_update(void *u) {
+  adamw_timed *t = u;
+  const sc_adamw_hparams h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 0.1f, 0.05f};
+  TH_CHECK(sc_adamw_update(t->op, t->n, t->p, t->g, t->m, t->v, &h, TH_ERR));
+}
+
+static void test_adamw_variant_times(void **state) {
+  (void)state;
+  const int model = th_time_model_shapes(), samples = model ? 7 : 2;
+  const size_t n = model ? 5000000 : 10000;
+  float *g = th_falloc(n);
+  sc_rng rng;
+  sc_rng_seed(&rng, 6);
+  sc_rng_fill_normal(&rng, g, n, 0, 1);
+  th_tensors ts;
+  th_tensors_init(&ts, &ctx, 0);
+  adamw_timed t = {.n = n, .g = th_tensor(&ts, g, n * 4)};
+  t.p = th_tensor(&ts, g, n * 4), t.m = th_tensor(&ts, NULL, n * 4), t.v = th_tensor(&ts, NULL, n * 4);
+  printf("  adamw n %zu:", n);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    t.op = ops[v];
+    printf(" %s sumsq %.3f ms update %.3f ms;", th_variants[v], th_time_ms(&ctx, adamw_timed_sumsq, &t, samples),
+           th_time_ms(&ctx, adamw_timed_update, &t, samples));
+  }
+  printf("\n");
+  th_tensors_release(&ts);
+  free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_adamw_cases),
@@ -107,6 +150,7 @@ int main(void) {
       cmocka_unit_test(test_norm_of_nothing_is_zero),
       cmocka_unit_test(test_norm_propagates_non_finite),
       cmocka_unit_test(test_update_rejects_zero_bias_correction),
+      cmocka_unit_test(test_adamw_variant_times),
   };
   return TH_RUN_GROUP(tests, setup, teardown);
 }

@@ -125,6 +125,60 @@ static void test_norm_local_sizes(void **state) {
   th_variant_set(-1);
 }
 
+/* Forward and backward times of both variants (print only): RMSNorm and the multi-head LayerNorm over 4096 rows
+ * of 512 (4 heads of 128) with SCALECL_TEST_TIMES=model, else 64 rows of 64. */
+typedef struct {
+  sc_norm *op;
+  int rows;
+  sc_norm_fwd_io f;
+  sc_norm_bwd_io b;
+} norm_timed;
+
+static void norm_timed_fwd(void *u) {
+  norm_timed *t = u;
+  TH_CHECK(sc_norm_forward(t->op, t->rows, &t->f, TH_ERR));
+}
+
+static void norm_timed_bwd(void *u) {
+  norm_timed *t = u;
+  TH_CHECK(sc_norm_backward(t->op, t->rows, &t->b, TH_ERR));
+}
+
+static void test_norm_variant_times(void **state) {
+  (void)state;
+  const int model = th_time_model_shapes(), rows = model ? 4096 : 64, C = model ? 512 : 64, samples = model ? 7 : 2;
+  const size_t n = (size_t)rows * C;
+  float *x = th_falloc(n);
+  sc_rng rng;
+  sc_rng_seed(&rng, 12);
+  sc_rng_fill_normal(&rng, x, n, 0, 1);
+  for (int kind = 0; kind < 2; kind++) {
+    const int heads = kind ? 4 : 0;
+    printf("  %s rows %d C %d%s:", kind ? "headnorm" : "rmsnorm", rows, C, kind ? " (4 heads)" : "");
+    for (int v = 0; v < TH_NVARIANTS; v++) {
+      th_variant_set(v);
+      norm_timed t = {.rows = rows};
+      TH_CHECK(sc_norm_create(&th_ctx, &(sc_norm_cfg){kind ? SC_NORM_HEADS : SC_NORM_RMS, C, heads, 1e-6f, 0}, &t.op,
+                              TH_ERR));
+      th_tensors ts;
+      th_tensors_init(&ts, &th_ctx, 0);
+      const sc_view bx = th_tensor(&ts, x, n * 4), bw = th_tensor(&ts, x, (size_t)C * 4);
+      const sc_view by = th_tensor(&ts, NULL, n * 4), bst = th_tensor(&ts, NULL, (size_t)rows * 4 * 2 * 4);
+      const sc_view bdx = th_tensor(&ts, NULL, n * 4), bdw = th_tensor(&ts, NULL, (size_t)C * 4);
+      t.f = (sc_norm_fwd_io){bx, bw, by, bst};
+      t.b = (sc_norm_bwd_io){bx, bw, bst, by, bdx, bdw};
+      const double fwd = th_time_ms(&th_ctx, norm_timed_fwd, &t, samples);
+      const double bwd = th_time_ms(&th_ctx, norm_timed_bwd, &t, samples);
+      printf(" %s fwd %.3f ms bwd %.3f ms;", th_variants[v], fwd, bwd);
+      th_tensors_release(&ts);
+      sc_norm_destroy(t.op);
+    }
+    printf("\n");
+  }
+  th_variant_set(-1);
+  free(x);
+}
+
 static void test_norm_errors(void **state) {
   (void)state;
   sc_err err;
@@ -144,9 +198,8 @@ static void test_norm_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_norm_cases),
-      cmocka_unit_test(test_norm_same_bits),
-      cmocka_unit_test(test_norm_local_sizes),
+      cmocka_unit_test(test_norm_cases),       cmocka_unit_test(test_norm_same_bits),
+      cmocka_unit_test(test_norm_local_sizes), cmocka_unit_test(test_norm_variant_times),
       cmocka_unit_test(test_norm_errors),
   };
   return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);

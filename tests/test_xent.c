@@ -250,6 +250,64 @@ static void test_xent_same_bits(void **state) {
   inputs_free(&in);
 }
 
+/* Forward and backward times of both variants (print only), GEMMs included (the same in both; d = 16 keeps them
+ * small next to the row work): 4096 tokens, V = 256, 8192 and 50304 with SCALECL_TEST_TIMES=model, else 64 tokens
+ * and V = 300. */
+typedef struct {
+  sc_xent *op;
+  int B, T;
+  sc_xent_fwd_io f;
+  sc_xent_bwd_io b;
+} xent_timed;
+
+static void xent_timed_fwd(void *u) {
+  xent_timed *t = u;
+  TH_CHECK(sc_xent_forward(t->op, t->B, t->T, &t->f, TH_ERR));
+}
+
+static void xent_timed_bwd(void *u) {
+  xent_timed *t = u;
+  TH_CHECK(sc_xent_backward(t->op, t->B, t->T, 1.0f, &t->b, TH_ERR));
+}
+
+static void test_xent_variant_times(void **state) {
+  (void)state;
+  const int model = th_time_model_shapes(), samples = model ? 3 : 2;
+  static const int vocab_model[] = {256, 8192, 50304}, vocab_tiny[] = {300};
+  const int *vocab = model ? vocab_model : vocab_tiny, nv = model ? 3 : 1;
+  for (int k = 0; k < nv; k++) {
+    const sc_check_row row = {.op = "xent", .seed = 9, .xent = {4, model ? 1024 : 16, 16, vocab[k], 30.0, 0}};
+    inputs in;
+    inputs_make(&in, &row);
+    const int N = in.N, d = in.d, V = in.V;
+    printf("  xent N %d d %d V %d cap 30:", N, d, V);
+    for (int v = 0; v < TH_NVARIANTS; v++) {
+      th_variant_set(v);
+      xent_timed t = {.B = in.B, .T = in.T};
+      TH_CHECK(sc_xent_create(&ctx, &(sc_xent_cfg){.d = d, .V = V, .cap = 30.0f, .gemm = gemm}, &t.op, TH_ERR));
+      th_tensors ts;
+      th_tensors_init(&ts, &ctx, 0);
+      const sc_view bx = th_tensor(&ts, in.x, (size_t)N * d * 4), bW = th_tensor(&ts, in.W, (size_t)V * d * 4);
+      const sc_view btok = th_tensor(&ts, in.tok, (size_t)N * 4), blse = th_tensor(&ts, NULL, (size_t)N * 4);
+      t.f = (sc_xent_fwd_io){.x = bx, .W = bW, .tokens = btok, .lse = blse, .loss = th_tensor(&ts, NULL, 4)};
+      t.b = (sc_xent_bwd_io){.x = bx,
+                             .W = bW,
+                             .tokens = btok,
+                             .lse = blse,
+                             .dx = th_tensor(&ts, NULL, (size_t)N * d * 4),
+                             .dW = th_tensor(&ts, NULL, (size_t)V * d * 4)};
+      const double fwd = th_time_ms(&ctx, xent_timed_fwd, &t, samples);
+      const double bwd = th_time_ms(&ctx, xent_timed_bwd, &t, samples);
+      printf(" %s fwd %.2f ms bwd %.2f ms (block %d);", th_variants[v], fwd, bwd, sc_xent_block(t.op, N));
+      th_tensors_release(&ts);
+      sc_xent_destroy(t.op);
+    }
+    printf("\n");
+    inputs_free(&in);
+  }
+  th_variant_set(-1);
+}
+
 static void test_xent_create_errors(void **state) {
   (void)state;
   sc_err err;
@@ -271,7 +329,7 @@ int main(void) {
       cmocka_unit_test(test_xent_cases),         cmocka_unit_test(test_xent_memory),
       cmocka_unit_test(test_xent_bad_tokens),    cmocka_unit_test(test_xent_block_width),
       cmocka_unit_test(test_xent_nan_shows),     cmocka_unit_test(test_xent_same_bits),
-      cmocka_unit_test(test_xent_create_errors),
+      cmocka_unit_test(test_xent_variant_times), cmocka_unit_test(test_xent_create_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
