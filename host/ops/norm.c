@@ -16,7 +16,7 @@ enum { ROWS_PER_BLOCK = 64 };
 static const char *const scratch_names[] = {"norm weight gradient partials"};
 /* gpu variant: work-items per work-group, shared by as many (row, group)s as fit; most values an item keeps in
  * registers (more fall back to global reads). */
-static const char *const gpu_tiles = "WG=128";
+static const char *const gpu_tiles = "WG=64";
 enum { XREG_MAX = 16 };
 
 struct sc_norm {
@@ -42,7 +42,7 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   char tiles[96], defs[192];
   if (sc_variant_pick(c, "norm", NULL, gpu_tiles, &variant, tiles, sizeof tiles, err)) return -1;
   const int gpu = variant == SC_VARIANT_GPU, G = cfg->width / NG;
-  const long wg_tile = sc_variant_tile(tiles, "WG", 128);
+  const long wg_tile = sc_variant_tile(tiles, "WG", 64);
   if (gpu && (wg_tile < 1 || wg_tile & (wg_tile - 1)))
     return sc_fail(err, "%s: tiles '%s' need WG a power of two", name, tiles);
   /* Items per (row, group), unless given: cpu 64 (or the device's maximum if lower); gpu the group's width
