@@ -1,10 +1,71 @@
 /* AdamW and the gradient norm (ops/adamw.h). The norm is reduced in two fixed-order passes without atomics or
- * work-group collectives: SUMSQ_PARTS work-items each sum a contiguous slice (compensated, so a slice of
- * millions of squares keeps float32 accuracy), then one work-item adds the parts. */
+ * work-group collectives: SUMSQ_PARTS parts each sum a contiguous slice, then the parts are added up.
+ *   cpu variant: a part is one work-item summing its slice (compensated, so a slice of millions of squares keeps
+ *                float32 accuracy), and one work-item adds the parts;
+ *   gpu variant (GPU=1): a part is a work-group of LS items reading its slice coalesced (item l takes elements
+ *                l, l + LS, ..., compensated), reduced by a fixed tree in __local memory; one work-group adds the
+ *                parts the same way. */
 #ifndef SUMSQ_PARTS
 #define SUMSQ_PARTS 256
 #endif
+#ifndef GPU
+#define GPU 0
+#endif
+#ifndef LS
+#define LS 256
+#endif
+#if GPU && (LS & (LS - 1)) != 0
+#error "LS must be a power of two"
+#endif
 
+/* s += y with Kahan compensation comp. */
+static inline void kahan_add(float *s, float *comp, float y) {
+  const float a = y - *comp, t = *s + a;
+  *comp = (t - *s) - a;
+  *s = t;
+}
+
+#if GPU
+/* Sum of every item's v over the work-group in a fixed tree; item 0 gets it. */
+static float group_sum(float v, __local float *buf) {
+  const int l = (int)get_local_id(0);
+  buf[l] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = LS / 2; s > 0; s >>= 1) {
+    if (l < s) buf[l] += buf[l + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  return buf[0];
+}
+
+/* Global (SUMSQ_PARTS·LS), local (LS): work-group p sums slice p. */
+__kernel void sumsq_parts(__global const float *g, const ulong g_off, const ulong n, __global float *parts) {
+  __local float buf[LS];
+  const size_t p = get_group_id(0);
+  const int l = (int)get_local_id(0);
+  const ulong per = (n + SUMSQ_PARTS - 1) / SUMSQ_PARTS;
+  const ulong lo = min(n, (ulong)p * per), hi = min(n, lo + per);
+  g += g_off;
+  float s = 0, comp = 0;
+  for (ulong i0 = lo; i0 < hi; i0 += LS) { /* the same trip count for every item of the group */
+    const ulong i = i0 + l;
+    if (i < hi) kahan_add(&s, &comp, g[i] * g[i]);
+  }
+  s = group_sum(s, buf);
+  if (l == 0 && p < SUMSQ_PARTS) parts[p] = s;
+}
+
+/* Global (LS), local (LS). */
+__kernel void sumsq_total(__global float *parts) {
+  __local float buf[LS];
+  const int l = (int)get_local_id(0);
+  float s = 0, comp = 0;
+  for (int p0 = 0; p0 < SUMSQ_PARTS; p0 += LS)
+    if (p0 + l < SUMSQ_PARTS) kahan_add(&s, &comp, parts[p0 + l]);
+  s = group_sum(s, buf);
+  if (l == 0) parts[SUMSQ_PARTS] = s;
+}
+#else
 /* Global (SUMSQ_PARTS). */
 __kernel void sumsq_parts(__global const float *g, const ulong g_off, const ulong n, __global float *parts) {
   const size_t p = get_global_id(0);
@@ -13,12 +74,7 @@ __kernel void sumsq_parts(__global const float *g, const ulong g_off, const ulon
   const ulong lo = min(n, (ulong)p * per), hi = min(n, lo + per);
   g += g_off;
   float s = 0, comp = 0;
-  for (ulong i = lo; i < hi; i++) {
-    const float y = g[i] * g[i] - comp;
-    const float t = s + y;
-    comp = (t - s) - y;
-    s = t;
-  }
+  for (ulong i = lo; i < hi; i++) kahan_add(&s, &comp, g[i] * g[i]);
   parts[p] = s;
 }
 
@@ -26,16 +82,12 @@ __kernel void sumsq_parts(__global const float *g, const ulong g_off, const ulon
 __kernel void sumsq_total(__global float *parts) {
   if (get_global_id(0) != 0) return;
   float s = 0, comp = 0;
-  for (int p = 0; p < SUMSQ_PARTS; p++) {
-    const float y = parts[p] - comp;
-    const float t = s + y;
-    comp = (t - s) - y;
-    s = t;
-  }
+  for (int p = 0; p < SUMSQ_PARTS; p++) kahan_add(&s, &comp, parts[p]);
   parts[SUMSQ_PARTS] = s;
 }
+#endif
 
-/* Global (n rounded up). */
+/* Global (n rounded up): one item per element in both variants. */
 __kernel void adamw_update(__global float *p, const ulong p_off, __global const float *g, const ulong g_off,
                            __global float *m, const ulong m_off, __global float *v, const ulong v_off, const ulong n,
                            const float lr, const float beta1, const float beta2, const float eps, const float wd,

@@ -1,9 +1,13 @@
 /* Row norms (ops/norm.h): each row of C = NG·G values is NG groups of G; a group is normalised on its own,
  * x̂ = (x − μ)·rstd with rstd = 1/sqrt(mean((x − μ)²) + eps), μ = its mean when CENTER (the multi-head LayerNorm)
  * and 0 otherwise (RMSNorm, NG = 1), then y = x̂ ⊙ w over the whole row. Reductions are float32.
- * One work-group of LS items per (row, group) reduces through __local memory in a fixed tree, so results are
- * the same bits run to run; the forward saves (μ, rstd) per group for the backward. dw is summed over fixed
- * blocks of RB rows, then over the blocks in order. */
+ * LS items per (row, group) reduce through __local memory in a fixed tree, so results are the same bits run to
+ * run; the forward saves (μ, rstd) per group for the backward. dw is summed over fixed blocks of RB rows, then
+ * over the blocks in order (an item per column, loads coalesced across columns).
+ *   cpu variant: a work-group is one (row, group) of LS = 64 items reading x from global memory at each pass;
+ *   gpu variant: a work-group of LS·RPG items holds RPG (row, group)s (short groups share a work-group instead of
+ *                idling most of it), and with XREG each item keeps its NPER values of x (and of dy·w) in
+ *                registers, so x and dy are read from global memory once. */
 #if !defined(G) || !defined(NG)
 #error "norm.cl needs G (group width) and NG (groups per row)"
 #endif
@@ -13,6 +17,12 @@
 #ifndef LS
 #define LS 64
 #endif
+#ifndef RPG
+#define RPG 1
+#endif
+#ifndef XREG
+#define XREG 0
+#endif
 #ifndef RB
 #define RB 64
 #endif
@@ -20,15 +30,26 @@
 #error "LS must be a power of two"
 #endif
 #define C (NG * G)
+#define NPER ((G + LS - 1) / LS)
 
-/* Item l's columns l, l + LS, ... below G, in a loop of the same trip count for every item of the work-group:
- * PoCL 3.1 miscompiles the plain strided loop `for (j = l; j < G; j += LS)` after a barrier (its last loop
- * wrote all LS columns at G = 1). */
-#define FOR_OWN(j)                                     \
-  for (int j = l; j < (G + LS - 1) / LS * LS; j += LS) \
-    if (j < G)
+/* Item l's columns j = l, l + LS, ... below gw (G, or 0 for a work-group's unused slot past the last row), k
+ * counting them, in a loop of the same trip count for every item of the work-group: PoCL 3.1 miscompiles the
+ * plain strided loop `for (j = l; j < G; j += LS)` after a barrier (its last loop wrote all LS columns at G = 1). */
+#define FOR_OWN(k, j)                            \
+  for (int k = 0, j = l; k < NPER; k++, j += LS) \
+    if (j < gw)
 
-/* Sum over the work-group of each item's v (the tree fixes the order); every item gets the total. */
+/* x[j] (and dy[j]·w[j]) of item column k: from registers with XREG, else from global memory. */
+#if XREG
+#define XV(k, j) xr[k]
+#define GWV(k, j) gwr[k]
+#else
+#define XV(k, j) x[j]
+#define GWV(k, j) (dy[j] * w[j])
+#endif
+
+/* Sum over the LS items of a (row, group) of each item's v (the tree fixes the order); every item gets the total.
+ * buf: the (row, group)'s LS slots. */
 static float2 group_sum(float2 v, __local float2 *buf) {
   const int l = (int)get_local_id(0);
   buf[l] = v;
@@ -42,47 +63,55 @@ static float2 group_sum(float2 v, __local float2 *buf) {
   return r;
 }
 
-/* Global (LS, rows·NG), local (LS, 1). y may be the same view as x. */
+/* Global (LS, rows·NG rounded up to RPG), local (LS, RPG): (row, group) rg = global id 1. y may be x's view. */
 __kernel void norm_fwd(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
                        __global float *y, const ulong y_off, __global float *stats, const ulong stats_off,
                        const int rows, const float eps) {
-  __local float2 buf[LS];
+  __local float2 bufs[RPG * LS];
+  __local float2 *buf = bufs + get_local_id(1) * LS;
   const int l = (int)get_local_id(0), rg = (int)get_global_id(1);
-  if (rg >= rows * NG) return; /* whole work-groups only: dim 1 has groups of one */
+  const int gw = rg < rows * NG ? G : 0; /* no early return: every item of the work-group reaches each barrier */
   const int g = rg % NG;
   x += x_off + (size_t)rg * G, y += y_off + (size_t)rg * G, w += w_off + g * G;
+#if XREG
+  float xr[NPER];
+  FOR_OWN(k, j) xr[k] = x[j];
+#endif
   float mu = 0;
   if (CENTER) {
     float s = 0;
-    FOR_OWN(j) s += x[j];
+    FOR_OWN(k, j) s += XV(k, j);
     mu = group_sum((float2)(s, 0), buf).x / G;
   }
   float ss = 0;
-  FOR_OWN(j) ss += (x[j] - mu) * (x[j] - mu);
+  FOR_OWN(k, j) ss += (XV(k, j) - mu) * (XV(k, j) - mu);
   const float rstd = rsqrt(group_sum((float2)(ss, 0), buf).x / G + eps);
-  FOR_OWN(j) y[j] = (x[j] - mu) * rstd * w[j];
-  if (l == 0) vstore2((float2)(mu, rstd), rg, stats + stats_off);
+  FOR_OWN(k, j) y[j] = (XV(k, j) - mu) * rstd * w[j];
+  if (l == 0 && gw) vstore2((float2)(mu, rstd), rg, stats + stats_off);
 }
 
-/* dx = rstd·(dy⊙w − mean(dy⊙w)·CENTER − x̂·mean(dy⊙w⊙x̂)). Global and local as norm_fwd; dx may be dy's view. */
+/* dx = rstd·(dy⊙w − mean(dy⊙w)·CENTER − x̂·mean(dy⊙w⊙x̂)). Global and local as norm_fwd; dx may be dy's view
+ * (with XREG each item reads its dy before any item writes dx, and the barrier of the sum separates them). */
 __kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
                           __global const float *stats, const ulong stats_off, __global const float *dy,
                           const ulong dy_off, __global float *dx, const ulong dx_off, const int rows) {
-  __local float2 buf[LS];
+  __local float2 bufs[RPG * LS];
+  __local float2 *buf = bufs + get_local_id(1) * LS;
   const int l = (int)get_local_id(0), rg = (int)get_global_id(1);
-  if (rg >= rows * NG) return;
+  const int gw = rg < rows * NG ? G : 0;
   const int g = rg % NG;
   x += x_off + (size_t)rg * G, dy += dy_off + (size_t)rg * G, dx += dx_off + (size_t)rg * G, w += w_off + g * G;
-  const float2 st = vload2(rg, stats + stats_off);
+  const float2 st = gw ? vload2(rg, stats + stats_off) : (float2)(0, 0);
+#if XREG
+  float xr[NPER], gwr[NPER];
+  FOR_OWN(k, j) xr[k] = x[j], gwr[k] = dy[j] * w[j];
+#endif
   float2 s = 0;
-  FOR_OWN(j) {
-    const float gw = dy[j] * w[j];
-    s += (float2)(gw, gw * (x[j] - st.x) * st.y);
-  }
+  FOR_OWN(k, j) s += (float2)(GWV(k, j), GWV(k, j) * (XV(k, j) - st.x) * st.y);
   s = group_sum(s, buf) / G;
-  FOR_OWN(j) {
-    const float xh = (x[j] - st.x) * st.y;
-    dx[j] = st.y * (dy[j] * w[j] - (CENTER ? s.x : 0.0f) - xh * s.y);
+  FOR_OWN(k, j) {
+    const float xh = (XV(k, j) - st.x) * st.y;
+    dx[j] = st.y * (GWV(k, j) - (CENTER ? s.x : 0.0f) - xh * s.y);
   }
 }
 

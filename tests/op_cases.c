@@ -1,7 +1,10 @@
 #include "op_cases.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/clock.h"
 
 typedef struct {
   int cases;
@@ -31,4 +34,39 @@ void th_run_op_cases(sc_ctx *ctx, const char *op) {
   if (!n) fail_msg("the op-case table has no rows for '%s'", op);
   printf("%s: %d rows, %d cases\n", op, n, t.cases);
   if (*t.failure) fail_msg("%s", t.failure);
+}
+
+const char *const th_variants[TH_NVARIANTS] = {"cpu", "gpu"};
+
+void th_variant_set(int v) {
+  th_setenv("SCALECL_KERNEL_VARIANT", v >= 0 ? th_variants[v] : NULL);
+}
+
+void th_run_op_cases_variants(sc_ctx *ctx, const char *op) {
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    printf("%s, %s variant:\n", op, th_variants[v]);
+    th_variant_set(v);
+    th_run_op_cases(ctx, op);
+  }
+  th_variant_set(-1);
+}
+
+int th_time_model_shapes(void) {
+  const char *v = getenv("SCALECL_TEST_TIMES");
+  return v && !strcmp(v, "model");
+}
+
+double th_time_ms(sc_ctx *c, void (*fn)(void *user), void *user, int samples) {
+  enum { MAX_SAMPLES = 64 };
+  double t[MAX_SAMPLES];
+  if (samples > MAX_SAMPLES) samples = MAX_SAMPLES;
+  fn(user);
+  TH_CHECK(sc_finish(c, TH_ERR));
+  for (int i = 0; i < samples; i++) {
+    const double t0 = sc_now();
+    fn(user);
+    TH_CHECK(sc_finish(c, TH_ERR));
+    t[i] = sc_now() - t0;
+  }
+  return 1e3 * sc_median(t, samples);
 }

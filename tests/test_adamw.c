@@ -12,29 +12,33 @@
 #include "ref/adamw.h"
 
 static sc_ctx ctx;
-static sc_adamw *op;
+static sc_adamw *ops[TH_NVARIANTS]; /* one op per kernel variant */
 
 static int setup(void **state) {
   (void)state;
   th_ctx_open(&ctx);
   static sc_err err;
-  if (sc_adamw_create(&ctx, &op, &err)) fail_msg("%s", err.msg);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    th_variant_set(v);
+    if (sc_adamw_create(&ctx, &ops[v], &err)) fail_msg("%s variant: %s", th_variants[v], err.msg);
+  }
+  th_variant_set(-1);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  sc_adamw_destroy(op);
+  for (int v = 0; v < TH_NVARIANTS; v++) sc_adamw_destroy(ops[v]);
   sc_ctx_close(&ctx);
   return 0;
 }
 
 static void test_adamw_cases(void **state) {
   (void)state;
-  th_run_op_cases(&ctx, "adamw");
+  th_run_op_cases_variants(&ctx, "adamw");
 }
 
-/* The norm of the same gradient twice: the same bits (a fixed reduction order, no atomics). */
+/* The norm of the same gradient twice: the same bits (a fixed reduction order, no atomics), in each variant. */
 static void test_norm_same_bits(void **state) {
   (void)state;
   enum { N = 1000003 };
@@ -45,10 +49,12 @@ static void test_norm_same_bits(void **state) {
   th_tensors ts;
   th_tensors_init(&ts, &ctx, 1);
   const sc_view gv = th_tensor(&ts, g, N * sizeof *g);
-  double a = 0, b = 0;
-  TH_CHECK(sc_adamw_sumsq(op, N, gv, &a, TH_ERR));
-  TH_CHECK(sc_adamw_sumsq(op, N, gv, &b, TH_ERR));
-  assert_true(a == b && a > 0);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    double a = 0, b = 0;
+    TH_CHECK(sc_adamw_sumsq(ops[v], N, gv, &a, TH_ERR));
+    TH_CHECK(sc_adamw_sumsq(ops[v], N, gv, &b, TH_ERR));
+    if (!(a == b && a > 0)) fail_msg("%s variant: sums of squares %.9g then %.9g", th_variants[v], a, b);
+  }
   th_tensors_release(&ts);
   free(g);
 }
@@ -58,9 +64,11 @@ static void test_norm_of_nothing_is_zero(void **state) {
   th_tensors ts;
   th_tensors_init(&ts, &ctx, 1);
   const sc_view gv = th_tensor(&ts, NULL, 4 * sizeof(float));
-  double got = -1;
-  TH_CHECK(sc_adamw_sumsq(op, 0, gv, &got, TH_ERR));
-  assert_true(got == 0);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    double got = -1;
+    TH_CHECK(sc_adamw_sumsq(ops[v], 0, gv, &got, TH_ERR));
+    if (got != 0) fail_msg("%s variant: %g", th_variants[v], got);
+  }
   th_tensors_release(&ts);
 }
 
@@ -70,9 +78,12 @@ static void test_norm_propagates_non_finite(void **state) {
   g[123] = INFINITY;
   th_tensors ts;
   th_tensors_init(&ts, &ctx, 1);
-  double got = 0;
-  TH_CHECK(sc_adamw_sumsq(op, 300, th_tensor(&ts, g, sizeof g), &got, TH_ERR));
-  assert_false(isfinite(got));
+  const sc_view gv = th_tensor(&ts, g, sizeof g);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    double got = 0;
+    TH_CHECK(sc_adamw_sumsq(ops[v], 300, gv, &got, TH_ERR));
+    if (isfinite(got)) fail_msg("%s variant: %g", th_variants[v], got);
+  }
   th_tensors_release(&ts);
 }
 
@@ -84,9 +95,52 @@ static void test_update_rejects_zero_bias_correction(void **state) {
   const sc_view c = th_tensor(&ts, NULL, 16), d = th_tensor(&ts, NULL, 16);
   const sc_adamw_hparams h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0, 1, 0, 0.05f};
   sc_err err = {0};
-  assert_int_equal(sc_adamw_update(op, 4, a, b, c, d, &h, &err), -1);
+  assert_int_equal(sc_adamw_update(ops[1], 4, a, b, c, d, &h, &err), -1);
   assert_non_null(strstr(err.msg, "bias correction"));
   th_tensors_release(&ts);
+}
+
+/* Gradient norm and update times of both variants (print only): 5 M parameters with SCALECL_TEST_TIMES=model,
+ * else 10 k. */
+typedef struct {
+  sc_adamw *op;
+  size_t n;
+  sc_view p, g, m, v;
+} adamw_timed;
+
+static void adamw_timed_sumsq(void *u) {
+  adamw_timed *t = u;
+  double s;
+  TH_CHECK(sc_adamw_sumsq(t->op, t->n, t->g, &s, TH_ERR));
+}
+
+static void adamw_timed_update(void *u) {
+  adamw_timed *t = u;
+  const sc_adamw_hparams h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 0.1f, 0.05f};
+  TH_CHECK(sc_adamw_update(t->op, t->n, t->p, t->g, t->m, t->v, &h, TH_ERR));
+}
+
+static void test_adamw_variant_times(void **state) {
+  (void)state;
+  const int model = th_time_model_shapes(), samples = model ? 7 : 2;
+  const size_t n = model ? 5000000 : 10000;
+  float *g = th_falloc(n);
+  sc_rng rng;
+  sc_rng_seed(&rng, 6);
+  sc_rng_fill_normal(&rng, g, n, 0, 1);
+  th_tensors ts;
+  th_tensors_init(&ts, &ctx, 0);
+  adamw_timed t = {.n = n, .g = th_tensor(&ts, g, n * 4)};
+  t.p = th_tensor(&ts, g, n * 4), t.m = th_tensor(&ts, NULL, n * 4), t.v = th_tensor(&ts, NULL, n * 4);
+  printf("  adamw n %zu:", n);
+  for (int v = 0; v < TH_NVARIANTS; v++) {
+    t.op = ops[v];
+    printf(" %s sumsq %.3f ms update %.3f ms;", th_variants[v], th_time_ms(&ctx, adamw_timed_sumsq, &t, samples),
+           th_time_ms(&ctx, adamw_timed_update, &t, samples));
+  }
+  printf("\n");
+  th_tensors_release(&ts);
+  free(g);
 }
 
 int main(void) {
@@ -96,6 +150,7 @@ int main(void) {
       cmocka_unit_test(test_norm_of_nothing_is_zero),
       cmocka_unit_test(test_norm_propagates_non_finite),
       cmocka_unit_test(test_update_rejects_zero_bias_correction),
+      cmocka_unit_test(test_adamw_variant_times),
   };
   return TH_RUN_GROUP(tests, setup, teardown);
 }

@@ -111,12 +111,24 @@ static void test_profile_errors_name_file_and_key(void **state) {
   sc_ctx_close(&c);
 }
 
+/* An op reads its tile values back from the defines string: by name, else the fallback. */
+static void test_tile_value_read_back(void **state) {
+  (void)state;
+  assert_int_equal(sc_variant_tile("SUMSQ_PARTS=512 WG=256", "WG", 7), 256);
+  assert_int_equal(sc_variant_tile("SUMSQ_PARTS=512 WG=256", "SUMSQ_PARTS", 7), 512);
+  assert_int_equal(sc_variant_tile("SUMSQ_PARTS=512", "WG", 7), 7);
+  assert_int_equal(sc_variant_tile("WG=wide", "WG", 7), 7);
+  assert_int_equal(sc_variant_tile("", "WG", 7), 7);
+  assert_int_equal(sc_variant_tile(NULL, "WG", 7), 7);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_device_type_decides_without_profile),
       cmocka_unit_test(test_environment_forces_and_bad_value_named),
       cmocka_unit_test(test_profile_per_family_and_tiles),
       cmocka_unit_test(test_profile_errors_name_file_and_key),
+      cmocka_unit_test(test_tile_value_read_back),
   };
   return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL), sizeof tests / sizeof tests[0]);
 }

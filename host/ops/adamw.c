@@ -1,18 +1,23 @@
 #include "ops/adamw.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/kargs.h"
 #include "runtime/program.h"
+#include "runtime/variant.h"
 
-enum { PARTS = 256 }; /* SUMSQ_PARTS of cl/adamw.cl */
+/* Tile defaults of the variants (cl/adamw.cl): the norm's slices, and on gpu the work-group reducing a slice. */
+static const char *const cpu_tiles = "SUMSQ_PARTS=256", *const gpu_tiles = "SUMSQ_PARTS=512 WG=256";
 enum { K_PARTS, K_TOTAL, K_UPDATE, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {"sumsq_parts", "sumsq_total", "adamw_update"};
 
 struct sc_adamw {
   sc_ctx *c;
   sc_kernels ks;
-  cl_mem parts; /* PARTS partial sums, then the total */
+  sc_variant variant;
+  size_t nparts, ls; /* SUMSQ_PARTS; gpu: the work-group size */
+  cl_mem parts;      /* nparts partial sums, then the total */
 };
 
 int sc_adamw_create(sc_ctx *c, sc_adamw **out, sc_err *err) {
@@ -20,13 +25,23 @@ int sc_adamw_create(sc_ctx *c, sc_adamw **out, sc_err *err) {
   sc_adamw *a = sc_calloc(1, sizeof *a, "AdamW state", err);
   if (!a) return -1;
   a->c = c;
-  if (sc_kernels_build(c, "adamw.cl", "SUMSQ_PARTS=256", kernel_names, K_COUNT, &a->ks, err) ||
-      sc_buffer_create(c, (PARTS + 1) * sizeof(float), "gradient norm partial sums", &a->parts, err)) {
-    sc_adamw_destroy(a);
-    return -1;
+  char tiles[128], defs[192];
+  if (sc_variant_pick(c, "adamw", cpu_tiles, gpu_tiles, &a->variant, tiles, sizeof tiles, err)) goto fail;
+  const long parts = sc_variant_tile(tiles, "SUMSQ_PARTS", 0), wg = sc_variant_tile(tiles, "WG", 256);
+  if (parts < 1 || parts > 1 << 20 || wg < 1 || wg & (wg - 1)) {
+    sc_fail(err, "adamw: tiles '%s' need SUMSQ_PARTS in 1..2^20 and WG a power of two", tiles);
+    goto fail;
   }
+  a->nparts = (size_t)parts, a->ls = sc_variant_wg(c, (size_t)wg);
+  snprintf(defs, sizeof defs, "%s GPU=%d LS=%zu", tiles, a->variant == SC_VARIANT_GPU, a->ls);
+  if (sc_kernels_build(c, "adamw.cl", defs, kernel_names, K_COUNT, &a->ks, err) ||
+      sc_buffer_create(c, (a->nparts + 1) * sizeof(float), "gradient norm partial sums", &a->parts, err))
+    goto fail;
   *out = a;
   return 0;
+fail:
+  sc_adamw_destroy(a);
+  return -1;
 }
 
 void sc_adamw_destroy(sc_adamw *a) {
@@ -42,14 +57,17 @@ int sc_adamw_sumsq(sc_adamw *a, size_t n, sc_view g, double *sumsq, sc_err *err)
   sc_kargs ka;
   sc_kargs_begin(&ka, a->ks.k[K_PARTS], kernel_names[K_PARTS]);
   sc_karg_view(&ka, g), sc_karg_u64(&ka, n), sc_karg_mem(&ka, a->parts);
-  const size_t parts = PARTS, one = 1;
-  if (sc_kargs_end(&ka, err) || sc_launch(a->c, a->ks.k[K_PARTS], 1, &parts, NULL, kernel_names[K_PARTS], err))
+  /* cpu: an item per slice and one for the total; gpu: a work-group per slice and one for the total. */
+  const int gpu = a->variant == SC_VARIANT_GPU;
+  const size_t parts = gpu ? a->nparts * a->ls : a->nparts, total_items = gpu ? a->ls : 1;
+  const size_t *local = gpu ? &a->ls : NULL;
+  if (sc_kargs_end(&ka, err) || sc_launch(a->c, a->ks.k[K_PARTS], 1, &parts, local, kernel_names[K_PARTS], err))
     return -1;
   sc_kargs_begin(&ka, a->ks.k[K_TOTAL], kernel_names[K_TOTAL]);
   sc_karg_mem(&ka, a->parts);
   float total;
-  if (sc_kargs_end(&ka, err) || sc_launch(a->c, a->ks.k[K_TOTAL], 1, &one, NULL, kernel_names[K_TOTAL], err) ||
-      sc_buffer_read(a->c, a->parts, PARTS * sizeof(float), sizeof total, &total, err))
+  if (sc_kargs_end(&ka, err) || sc_launch(a->c, a->ks.k[K_TOTAL], 1, &total_items, local, kernel_names[K_TOTAL], err) ||
+      sc_buffer_read(a->c, a->parts, a->nparts * sizeof(float), sizeof total, &total, err))
     return -1;
   *sumsq = total;
   return 0;

@@ -6,6 +6,7 @@
 #include "runtime/kargs.h"
 #include "runtime/program.h"
 #include "runtime/scratch.h"
+#include "runtime/variant.h"
 
 enum { K_FWD, K_BWD_DX, K_DW_PART, K_DW_SUM, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {"norm_fwd", "norm_bwd_dx", "norm_dw_part", "norm_dw_sum"};
@@ -13,10 +14,14 @@ static const char *const kernel_names[K_COUNT] = {"norm_fwd", "norm_bwd_dx", "no
 /* Rows per block of the dw sum (-D RB): fixed, so the bits never depend on the device. */
 enum { ROWS_PER_BLOCK = 64 };
 static const char *const scratch_names[] = {"norm weight gradient partials"};
+/* gpu variant: work-items per work-group, shared by as many (row, group)s as fit; most values an item keeps in
+ * registers (more fall back to global reads). */
+static const char *const gpu_tiles = "WG=64";
+enum { XREG_MAX = 16 };
 
 struct sc_norm {
   sc_ctx *c;
-  int C, NG, ls;
+  int C, NG, ls, rpg; /* items per (row, group), (row, group)s per work-group */
   float eps;
   const char *name; /* "rmsnorm" or "headnorm", in messages */
   sc_kernels ks;
@@ -33,19 +38,30 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   if (cfg->width < 1 || NG < 1 || cfg->width % NG)
     return sc_fail(err, "%s: width %d is not a positive multiple of the head count %d", name, cfg->width, NG);
   if (!(cfg->eps >= 0)) return sc_fail(err, "%s: eps %g must be a non-negative number (1e-6)", name, cfg->eps);
+  sc_variant variant;
+  char tiles[96], defs[192];
+  if (sc_variant_pick(c, "norm", NULL, gpu_tiles, &variant, tiles, sizeof tiles, err)) return -1;
+  const int gpu = variant == SC_VARIANT_GPU, G = cfg->width / NG;
+  const long wg_tile = sc_variant_tile(tiles, "WG", 64);
+  if (gpu && (wg_tile < 1 || wg_tile & (wg_tile - 1)))
+    return sc_fail(err, "%s: tiles '%s' need WG a power of two", name, tiles);
+  /* Items per (row, group), unless given: cpu 64 (or the device's maximum if lower); gpu the group's width
+   * rounded up to a power of two, at most a work-group. */
+  const int wg = (int)sc_variant_wg(c, gpu ? (size_t)wg_tile : 64);
   int ls = cfg->local;
   if (!ls)
-    for (ls = 64; (size_t)ls > c->dev.max_wg && ls > 1;) ls /= 2;
+    for (ls = gpu ? 1 : wg; ls < G && ls < wg;) ls *= 2;
   if (ls < 1 || ls & (ls - 1) || (size_t)ls > c->dev.max_wg)
     return sc_fail(err, "%s: local size %d is not a power of two up to the device's maximum work-group size %zu", name,
                    ls, c->dev.max_wg);
+  const int rpg = gpu && ls < wg ? wg / ls : 1, xreg = gpu && (G + ls - 1) / ls <= XREG_MAX;
   sc_norm *n = sc_calloc(1, sizeof *n, "norm state", err);
   if (!n) return -1;
   n->c = c;
-  n->C = cfg->width, n->NG = NG, n->ls = ls, n->eps = cfg->eps, n->name = name;
+  n->C = cfg->width, n->NG = NG, n->ls = ls, n->rpg = rpg, n->eps = cfg->eps, n->name = name;
   sc_scratch_init(&n->w, c, 1, scratch_names, "split the batch");
-  char defs[96];
-  snprintf(defs, sizeof defs, "G=%d NG=%d CENTER=%d LS=%d RB=%d", cfg->width / NG, NG, heads, ls, ROWS_PER_BLOCK);
+  snprintf(defs, sizeof defs, "%s%sG=%d NG=%d CENTER=%d LS=%d RPG=%d XREG=%d RB=%d", tiles, *tiles ? " " : "", G, NG,
+           heads, ls, rpg, xreg, ROWS_PER_BLOCK);
   if (sc_kernels_build(c, "norm.cl", defs, kernel_names, K_COUNT, &n->ks, err)) goto fail;
   *out = n;
   return 0;
@@ -69,7 +85,7 @@ static int check_rows(const sc_norm *n, const char *what, int rows, sc_err *err)
 }
 
 static int launch(sc_norm *n, int id, const sc_kargs *ka, size_t g0, size_t g1, int grouped, sc_err *err) {
-  const size_t global[2] = {g0, g1}, local[2] = {(size_t)n->ls, 1};
+  const size_t global[2] = {g0, g1}, local[2] = {(size_t)n->ls, (size_t)n->rpg};
   if (sc_kargs_end(ka, err)) return -1;
   return sc_launch(n->c, n->ks.k[id], 2, global, grouped ? local : NULL, kernel_names[id], err);
 }

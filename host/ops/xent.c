@@ -6,9 +6,13 @@
 #include "runtime/kargs.h"
 #include "runtime/program.h"
 #include "runtime/scratch.h"
+#include "runtime/variant.h"
 
-/* Running statistics per row: LANES (max, sum) pairs (cl/xent.cl). */
-enum { LANES = 16 };
+/* Running statistics per row: 16 (max, sum) pairs on cpu, one on gpu (LANES of cl/xent.cl); sc_xent_memory
+ * counts the larger. */
+enum { LANES_CPU = 16, LANES_GPU = 1 };
+/* Tile defaults of the gpu variant: the work-group reducing a row, and the mean's. */
+static const char *const gpu_tiles = "WG=256";
 /* Block width granularity and default budget of the block logits. */
 enum { BLOCK_STEP = 64 };
 #define DEFAULT_BLOCK_BYTES ((size_t)64 << 20)
@@ -28,6 +32,9 @@ struct sc_xent {
   float cap;
   sc_gemm *gemm;
   int own_gemm;
+  sc_variant variant;
+  int lanes;
+  size_t ls; /* gpu: work-items per row */
   sc_kernels ks;
   sc_scratch w;
 };
@@ -38,10 +45,12 @@ static sc_kargs args(const sc_xent *x, int id) {
   return ka;
 }
 
-static int launch(sc_xent *x, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
-  const size_t global[2] = {g0, g1};
+/* local0: the work-group's size in dimension 0 (the row's items on gpu), or 0 for the runtime's choice. */
+static int launch(sc_xent *x, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, size_t local0,
+                  sc_err *err) {
+  const size_t global[2] = {g0, g1}, local[2] = {local0, 1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(x->c, x->ks.k[id], dims, global, NULL, kernel_names[id], err);
+  return sc_launch(x->c, x->ks.k[id], dims, global, local0 ? local : NULL, kernel_names[id], err);
 }
 
 int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err) {
@@ -58,8 +67,16 @@ int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err
   x->block_bytes = cfg->block_bytes ? cfg->block_bytes : DEFAULT_BLOCK_BYTES;
   x->gemm = cfg->gemm;
   sc_scratch_init(&x->w, c, W_COUNT, scratch_names, "give a smaller block width or block budget, or fewer tokens");
-  char defs[32];
-  snprintf(defs, sizeof defs, "LANES=%d", LANES);
+  char tiles[96], defs[160];
+  if (sc_variant_pick(c, "xent", NULL, gpu_tiles, &x->variant, tiles, sizeof tiles, err)) goto fail;
+  const int gpu = x->variant == SC_VARIANT_GPU;
+  const long wg = sc_variant_tile(tiles, "WG", 256);
+  if (wg < 1 || wg & (wg - 1)) {
+    sc_fail(err, "xent: tiles '%s' need WG a power of two", tiles);
+    goto fail;
+  }
+  x->lanes = gpu ? LANES_GPU : LANES_CPU, x->ls = sc_variant_wg(c, (size_t)wg);
+  snprintf(defs, sizeof defs, "%s GPU=%d LANES=%d LS=%zu", tiles, gpu, x->lanes, x->ls);
   if (!x->gemm) {
     x->own_gemm = 1;
     if (sc_gemm_create(c, &x->gemm, err)) goto fail;
@@ -95,7 +112,7 @@ static size_t round128(size_t n) {
 
 size_t sc_xent_memory(size_t N, size_t d, size_t V, size_t block) {
   const size_t nb = block < V ? block : V;
-  const size_t own = N * nb + (2 * LANES + 1) * N + 1;
+  const size_t own = N * nb + (2 * LANES_CPU + 1) * N + 1;
   const size_t gemm = round128(N) * round128(d) + round128(nb) * round128(d) + round128(N) * round128(nb);
   return sizeof(float) * (own + gemm);
 }
@@ -136,13 +153,16 @@ int sc_xent_forward(sc_xent *x, int B, int T, const sc_xent_fwd_io *io, sc_err *
   const int N = B * T, nb = sc_xent_block(x, N), full = io->logits.buf != NULL;
   const float inv_cap = x->cap > 0 ? 1.0f / x->cap : 0.0f;
   if ((!full && sc_scratch_need(&x->w, W_BLOCK, (size_t)N * nb * sizeof(float), err)) ||
-      sc_scratch_need(&x->w, W_MAX, (size_t)N * LANES * sizeof(float), err) ||
-      sc_scratch_need(&x->w, W_SUM, (size_t)N * LANES * sizeof(float), err) ||
+      sc_scratch_need(&x->w, W_MAX, (size_t)N * x->lanes * sizeof(float), err) ||
+      sc_scratch_need(&x->w, W_SUM, (size_t)N * x->lanes * sizeof(float), err) ||
       sc_scratch_need(&x->w, W_TARGET, (size_t)N * sizeof(float), err) ||
       sc_scratch_need(&x->w, W_FLAG, sizeof(int32_t), err) ||
       sc_buffer_fill_zero(x->c, x->w.buf[W_FLAG], 0, sizeof(int32_t), err))
     return -1;
   cl_mem *w = x->w.buf;
+  /* cpu: LANES items a row, one item for the mean; gpu: a work-group of ls items a row, one for the mean. */
+  const int gpu = x->variant == SC_VARIANT_GPU;
+  const size_t row_items = gpu ? x->ls : LANES_CPU, row_local = gpu ? x->ls : 0;
   for (int v0 = 0; v0 < x->V; v0 += nb) {
     const int n = x->V - v0 < nb ? x->V - v0 : nb, ldz = full ? x->V : n;
     const sc_view z = full ? sc_view_at(io->logits, (size_t)v0 * sizeof(float)) : sc_view_of(w[W_BLOCK]);
@@ -152,18 +172,18 @@ int sc_xent_forward(sc_xent *x, int B, int T, const sc_xent_fwd_io *io, sc_err *
     sc_karg_view(&ka, io->tokens), sc_karg_i32(&ka, N), sc_karg_i32(&ka, T);
     sc_karg_f32(&ka, x->cap), sc_karg_f32(&ka, inv_cap);
     sc_karg_mem(&ka, w[W_MAX]), sc_karg_mem(&ka, w[W_SUM]), sc_karg_mem(&ka, w[W_TARGET]), sc_karg_i32(&ka, v0 == 0);
-    if (launch(x, K_BLOCK, &ka, 2, LANES, (size_t)N, err)) return -1;
+    if (launch(x, K_BLOCK, &ka, 2, row_items, (size_t)N, row_local, err)) return -1;
   }
   sc_kargs ka = args(x, K_FINISH);
   sc_karg_mem(&ka, w[W_MAX]), sc_karg_mem(&ka, w[W_SUM]), sc_karg_mem(&ka, w[W_TARGET]);
   sc_karg_view(&ka, io->lse), sc_karg_view(&ka, io->losses), sc_karg_i32(&ka, io->losses.buf != NULL);
   sc_karg_view(&ka, io->tokens), sc_karg_i32(&ka, N), sc_karg_i32(&ka, T), sc_karg_i32(&ka, x->V);
   sc_karg_mem(&ka, w[W_FLAG]);
-  if (launch(x, K_FINISH, &ka, 1, (size_t)N, 1, err)) return -1;
+  if (launch(x, K_FINISH, &ka, 1, (size_t)N, 1, 0, err)) return -1;
   ka = args(x, K_MEAN);
   sc_karg_view(&ka, io->lse), sc_karg_mem(&ka, w[W_TARGET]), sc_karg_view(&ka, io->loss);
   sc_karg_i32(&ka, N), sc_karg_i32(&ka, T);
-  if (launch(x, K_MEAN, &ka, 1, 1, 1, err)) return -1;
+  if (launch(x, K_MEAN, &ka, 1, gpu ? x->ls : 1, 1, row_local, err)) return -1;
   return token_check(x, B, T, io->tokens, err);
 }
 
@@ -184,7 +204,9 @@ int sc_xent_backward(sc_xent *x, int B, int T, float scale, const sc_xent_bwd_io
     sc_karg_view(&ka, z), sc_karg_i32(&ka, n), sc_karg_i32(&ka, n), sc_karg_i32(&ka, v0);
     sc_karg_view(&ka, io->tokens), sc_karg_view(&ka, io->lse), sc_karg_i32(&ka, N), sc_karg_i32(&ka, T);
     sc_karg_f32(&ka, x->cap), sc_karg_f32(&ka, inv_cap), sc_karg_f32(&ka, coef);
-    if (launch(x, K_DLOGITS, &ka, 2, (size_t)(n + 15) / 16, (size_t)N, err)) return -1;
+    /* Columns per item: 16 (float16 vectors) on cpu, 1 on gpu. */
+    const size_t vw = x->variant == SC_VARIANT_GPU ? 1 : 16;
+    if (launch(x, K_DLOGITS, &ka, 2, (n + vw - 1) / vw, (size_t)N, 0, err)) return -1;
     /* dx (N, d) += dz (N, n) W_block (n, d); dW_block (n, d) (+)= dzᵀ x. */
     const sc_view Wb = sc_view_at(io->W, (size_t)v0 * d * sizeof(float));
     const sc_view dWb = sc_view_at(io->dW, (size_t)v0 * d * sizeof(float));

@@ -10,7 +10,8 @@
  *
  * Device memory (bytes) beyond the caller's tensors, with N = B·T rows and nb = min(block, V):
  *   4·(N·nb + 33·N + 1)                     block logits (N, nb), 16 lanes of running max and sum per row (N, 16)
- *                                           twice, the target logits (N), the token-check flag;
+ *                                           twice (one lane, 30·N fewer, in the gpu kernel variant), the target
+ *                                           logits (N), the token-check flag;
  * + 4·(R(N)·R(d) + R(nb)·R(d) + R(N)·R(nb)) at most, the GEMM op's scratch for these products (CLBlast's padded
  *                                           copies or the own kernel's packed panels), R(n) = n rounded up to 128.
  * V enters only through nb: the memory does not grow with the vocabulary. A forward that writes full logits needs

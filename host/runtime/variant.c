@@ -182,6 +182,17 @@ int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const 
   return 0;
 }
 
+long sc_variant_tile(const char *defs, const char *name, long fallback) {
+  tiles t;
+  sc_err ignored;
+  if (!defs || tiles_parse(defs, &t, "tiles", &ignored)) return fallback;
+  const int i = tiles_find(&t, name);
+  if (i < 0) return fallback;
+  char *end;
+  const long v = strtol(t.value[i], &end, 10);
+  return *end ? fallback : v;
+}
+
 size_t sc_variant_wg(const sc_ctx *c, size_t want) {
   size_t max = c->dev.max_wg ? c->dev.max_wg : 1;
   while (want > max && want > 1) want /= 2;

@@ -31,6 +31,10 @@ int sc_variant_parse(const char *s);
 int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const char *gpu_tiles, sc_variant *v,
                     char *defs, size_t cap, sc_err *err);
 
+/* The integer value of NAME in a tile defines string ("A=1 B=2", as sc_variant_pick writes it), or fallback when
+ * NAME is absent or its value is not an integer: how an op reads back the tiles its host code sizes launches by. */
+long sc_variant_tile(const char *defs, const char *name, long fallback);
+
 /* Work-group size for a gpu kernel: want, lowered to the device's max work-group size (a power of two). */
 size_t sc_variant_wg(const sc_ctx *c, size_t want);
 
