@@ -19,7 +19,7 @@ static const char *const kernel_names[2][K_COUNT] = {
      "attn_decode_combine"}};
 
 /* gpu variant tile defaults (cl/attention.cl): work-group size, rows per __local tile (lowered at create until
- * two tiles of BT x dh floats fit the device's local memory), decode scores per work-group. */
+ * two tiles of BT x dh floats fit half the device's local memory), decode scores per work-group. */
 #define GPU_TILES "WG=64 BT=32 DCH=1024"
 
 /* Scratch buffers, grown on demand and kept between calls. */
@@ -83,12 +83,14 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
                    "attention: device %s allows work-groups of %zu items; the gpu variant needs 16 (use "
                    "SCALECL_KERNEL_VARIANT=cpu)",
                    a->c->dev.name, a->c->dev.max_wg);
+  /* Tiles take at most half the local memory: two work-groups can share a compute unit, and Oclgrind, which
+   * counts attn_bwd's __local arrays twice, still runs it. */
   const size_t local = a->c->dev.local_mem ? (size_t)a->c->dev.local_mem : 32768;
   a->bt = (int)bt;
-  while (a->bt > 1 && 2 * (size_t)a->bt * a->dh * sizeof(float) > local) a->bt /= 2;
+  while (a->bt > 1 && 4 * (size_t)a->bt * a->dh * sizeof(float) > local) a->bt /= 2;
   a->dch = (int)(dch / wg * a->wg);
   while (a->dch > a->wg && ((size_t)a->dch + a->wg) * sizeof(float) > local) a->dch -= a->wg;
-  if (2 * (size_t)a->bt * a->dh * sizeof(float) > local || ((size_t)a->dch + a->wg) * sizeof(float) > local)
+  if (4 * (size_t)a->bt * a->dh * sizeof(float) > local || ((size_t)a->dch + a->wg) * sizeof(float) > local)
     return sc_fail(err,
                    "attention: head dim %d does not fit device %s's %zu bytes of local memory (use "
                    "SCALECL_KERNEL_VARIANT=cpu)",
