@@ -448,13 +448,10 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 #error "DCH must be a multiple of WG"
 #endif
 
-/* The score of one (scaled query, key) pair: one fma per dimension in order from 0, the same in the forward and
- * in both backward kernels, so that the backward's exp(s - lse) reproduces the forward's probabilities. */
-#define SCORE(d, qs, qi, kr, ki)                                          \
-  do {                                                                    \
-    d = 0.0f;                                                             \
-    for (int k_ = 0; k_ < DH; k_++) d = fma(qs[qi + k_], kr[ki + k_], d); \
-  } while (0)
+/* Every score is fma(q[k] * scale, key[k], acc) for k = 0..DH-1 from acc = 0, in the forward and in both backward
+ * kernels, so that the backward's exp(s - lse) reproduces the forward's probabilities. The kernels compute the
+ * BT scores of a tile together (k outer, tile rows inner) so that each private row element is read once per BT
+ * fmas, and accumulate outputs a column at a time over the tile's rows for the same reason. */
 
 /* Rows r0..r0+BT-1 of src (BH's block, row-major DH), zero past S, into dst: coalesced float4 loads spread over
  * the work-group; each dst value times mul. */
@@ -497,24 +494,34 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_fwd(
     stage(vl, v + base, j0, S, 1.0f, lid);
     barrier(CLK_LOCAL_MEM_FENCE);
     const int nj = min(BT, min(S, i + 1) - j0); /* keys of the tile at or before row i */
-    float mx = -FLT_MAX;
     int live = 0;
-    for (int jj = 0; jj < BT; jj++) {
-      const int ok = jj < nj && (!has_seg || sg[j0 + jj] == segi);
-      float d = -INFINITY;
-      if (ok) SCORE(d, qs, 0, kl, jj * DH);
-      s[jj] = d;
-      mx = fmax(mx, d);
-      live |= ok;
-    }
+    for (int jj = 0; jj < nj; jj++) live |= !has_seg || sg[j0 + jj] == segi;
     if (!live) continue; /* no visible key (causal or another document) */
+#pragma unroll
+    for (int jj = 0; jj < BT; jj++) s[jj] = 0.0f;
+    for (int k_ = 0; k_ < DH; k_++) {
+      const float x = qs[k_];
+#pragma unroll
+      for (int jj = 0; jj < BT; jj++) s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
+    }
+    float mx = -FLT_MAX;
+#pragma unroll
+    for (int jj = 0; jj < BT; jj++) {
+      s[jj] = jj < nj && (!has_seg || sg[j0 + jj] == segi) ? s[jj] : -INFINITY;
+      mx = fmax(mx, s[jj]);
+    }
     const float mnew = fmax(m, mx), alpha = exp(m - mnew);
     l *= alpha;
-    for (int c = 0; c < DH; c++) oa[c] *= alpha;
+#pragma unroll
     for (int jj = 0; jj < BT; jj++) {
-      const float p = exp(s[jj] - mnew);
-      l += p;
-      for (int c = 0; c < DH; c++) oa[c] = fma(p, vl[jj * DH + c], oa[c]);
+      s[jj] = exp(s[jj] - mnew);
+      l += s[jj];
+    }
+    for (int c = 0; c < DH; c++) {
+      float a = oa[c] * alpha;
+#pragma unroll
+      for (int jj = 0; jj < BT; jj++) a = fma(s[jj], vl[jj * DH + c], a);
+      oa[c] = a;
     }
     m = mnew;
   }
@@ -557,18 +564,35 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd(
     stage(dol, dout + base, i0, S, 1.0f, lid);
     barrier(CLK_LOCAL_MEM_FENCE);
     const int ni = min(BT, S - i0);
-    for (int ii = 0; ii < ni; ii++) {
-      const int i = i0 + ii;
-      if (j > i || j >= S || (has_seg && sg[i] != segj)) continue;
-      float s, d;
-      SCORE(s, ql, ii * DH, kr, 0);
-      const float p = exp(s - lb[i]);
-      SCORE(d, dol, ii * DH, vr, 0);
-      const float ds = p * (d - db[i]);
-      for (int c = 0; c < DH; c++) {
-        dva[c] = fma(p, dol[ii * DH + c], dva[c]);
-        dka[c] = fma(ds, ql[ii * DH + c], dka[c]); /* q is scaled: dK = scale * dS^T Q */
+    int live = 0;
+    for (int ii = 0; ii < ni; ii++) live |= j <= i0 + ii && j < S && (!has_seg || sg[i0 + ii] == segj);
+    if (!live) continue; /* no visible query (causal or another document) */
+    float s[BT], d[BT];  /* scores, then P; dP = dO v, then dS */
+#pragma unroll
+    for (int ii = 0; ii < BT; ii++) s[ii] = d[ii] = 0.0f;
+    for (int k_ = 0; k_ < DH; k_++) {
+      const float x = kr[k_], y = vr[k_];
+#pragma unroll
+      for (int ii = 0; ii < BT; ii++) {
+        s[ii] = fma(ql[ii * DH + k_], x, s[ii]);
+        d[ii] = fma(dol[ii * DH + k_], y, d[ii]);
       }
+    }
+#pragma unroll
+    for (int ii = 0; ii < BT; ii++) {
+      const int i = min(i0 + ii, S - 1);
+      const int ok = ii < ni && j <= i && (!has_seg || sg[i] == segj);
+      s[ii] = ok ? exp(s[ii] - lb[i]) : 0.0f;
+      d[ii] = s[ii] * (d[ii] - db[i]);
+    }
+    for (int c = 0; c < DH; c++) {
+      float a = dva[c], b = dka[c];
+#pragma unroll
+      for (int ii = 0; ii < BT; ii++) {
+        a = fma(s[ii], dol[ii * DH + c], a);
+        b = fma(d[ii], ql[ii * DH + c], b); /* q is scaled: dK = scale * dS^T Q */
+      }
+      dva[c] = a, dka[c] = b;
     }
   }
   if (j < S)
@@ -610,14 +634,30 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd_dq(
     stage(vl, v + base, j0, S, 1.0f, lid);
     barrier(CLK_LOCAL_MEM_FENCE);
     const int nj = min(BT, min(S, i + 1) - j0);
-    for (int jj = 0; jj < nj; jj++) {
-      if (has_seg && sg[j0 + jj] != segi) continue;
-      float s, d;
-      SCORE(s, qs, 0, kl, jj * DH);
-      const float p = exp(s - li);
-      SCORE(d, dor, 0, vl, jj * DH);
-      const float ds = p * (d - di);
-      for (int c = 0; c < DH; c++) dqa[c] = fma(ds, kl[jj * DH + c], dqa[c]);
+    int live = 0;
+    for (int jj = 0; jj < nj; jj++) live |= !has_seg || sg[j0 + jj] == segi;
+    if (!live) continue;
+    float s[BT], d[BT]; /* scores, then dS; dP = dO v */
+#pragma unroll
+    for (int jj = 0; jj < BT; jj++) s[jj] = d[jj] = 0.0f;
+    for (int k_ = 0; k_ < DH; k_++) {
+      const float x = qs[k_], y = dor[k_];
+#pragma unroll
+      for (int jj = 0; jj < BT; jj++) {
+        s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
+        d[jj] = fma(y, vl[jj * DH + k_], d[jj]);
+      }
+    }
+#pragma unroll
+    for (int jj = 0; jj < BT; jj++) {
+      const int ok = jj < nj && (!has_seg || sg[j0 + jj] == segi);
+      s[jj] = ok ? exp(s[jj] - li) * (d[jj] - di) : 0.0f;
+    }
+    for (int c = 0; c < DH; c++) {
+      float a = dqa[c];
+#pragma unroll
+      for (int jj = 0; jj < BT; jj++) a = fma(s[jj], kl[jj * DH + c], a);
+      dqa[c] = a;
     }
   }
   if (i < S)
