@@ -450,8 +450,9 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 
 /* Every score is fma(q[k] * scale, key[k], acc) for k = 0..DH-1 from acc = 0, in the forward and in both backward
  * kernels, so that the backward's exp(s - lse) reproduces the forward's probabilities. The kernels compute the
- * BT scores of a tile together (k outer, tile rows inner) so that each private row element is read once per BT
- * fmas, and accumulate outputs a column at a time over the tile's rows for the same reason. */
+ * BT scores of a tile together (k outer, tile rows inner) so that each element of the work-item's own row is read
+ * once per BT fmas (from global memory, where it stays cached: large private arrays overflow llvmpipe's scratch at
+ * dh 256), and accumulate outputs a column at a time over the tile's rows for the same reason. */
 
 /* Rows r0..r0+BT-1 of src (BH's block, row-major DH), zero past S, into dst: coalesced float4 loads spread over
  * the work-group; each dst value times mul. */
@@ -480,11 +481,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_fwd(
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   const int segi = has_seg ? sg[r] : 0;
-  float qs[DH], oa[DH], s[BT];
-  for (int c = 0; c < DH; c++) {
-    qs[c] = q[base + (size_t)r * DH + c] * scale;
-    oa[c] = 0.0f;
-  }
+  __global const float *qr = q + base + (size_t)r * DH; /* re-read per tile (cached), not held privately */
+  float oa[DH], s[BT];
+  for (int c = 0; c < DH; c++) oa[c] = 0.0f;
   /* m starts at -FLT_MAX, not -inf, so a fully masked tile gives exp(0) = 1 and never NaN. */
   float m = -FLT_MAX, l = 0.0f;
   const int kend = min(i0 + WG, S);
@@ -500,7 +499,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_fwd(
 #pragma unroll
     for (int jj = 0; jj < BT; jj++) s[jj] = 0.0f;
     for (int k_ = 0; k_ < DH; k_++) {
-      const float x = qs[k_];
+      const float x = qr[k_] * scale;
 #pragma unroll
       for (int jj = 0; jj < BT; jj++) s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
     }
@@ -552,12 +551,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd(
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
   const int segj = has_seg ? sg[r] : 0;
-  float kr[DH], vr[DH], dka[DH], dva[DH];
-  for (int c = 0; c < DH; c++) {
-    kr[c] = k[base + (size_t)r * DH + c];
-    vr[c] = v[base + (size_t)r * DH + c];
-    dka[c] = dva[c] = 0.0f;
-  }
+  __global const float *kr = k + base + (size_t)r * DH, *vr = v + base + (size_t)r * DH; /* re-read per tile */
+  float dka[DH], dva[DH];
+  for (int c = 0; c < DH; c++) dka[c] = dva[c] = 0.0f;
   for (int i0 = j0; i0 < S; i0 += BT) {
     barrier(CLK_LOCAL_MEM_FENCE);
     stage(ql, q + base, i0, S, scale, lid);
@@ -621,12 +617,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd_dq(
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   const int segi = has_seg ? sg[r] : 0;
   const float li = lsep[(size_t)bh * NT * 16 + r], di = dp[(size_t)bh * NT * 16 + r];
-  float qs[DH], dor[DH], dqa[DH];
-  for (int c = 0; c < DH; c++) {
-    qs[c] = q[base + (size_t)r * DH + c] * scale;
-    dor[c] = dout[base + (size_t)r * DH + c];
-    dqa[c] = 0.0f;
-  }
+  __global const float *qr = q + base + (size_t)r * DH, *dor = dout + base + (size_t)r * DH; /* re-read per tile */
+  float dqa[DH];
+  for (int c = 0; c < DH; c++) dqa[c] = 0.0f;
   const int kend = min(i0 + WG, S);
   for (int j0 = 0; j0 < kend; j0 += BT) {
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -641,7 +634,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd_dq(
 #pragma unroll
     for (int jj = 0; jj < BT; jj++) s[jj] = d[jj] = 0.0f;
     for (int k_ = 0; k_ < DH; k_++) {
-      const float x = qs[k_], y = dor[k_];
+      const float x = qr[k_] * scale, y = dor[k_];
 #pragma unroll
       for (int jj = 0; jj < BT; jj++) {
         s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
