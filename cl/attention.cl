@@ -451,8 +451,8 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 /* Every score is fma(q[k] * scale, key[k], acc) for k = 0..DH-1 from acc = 0, in the forward and in both backward
  * kernels, so that the backward's exp(s - lse) reproduces the forward's probabilities. The kernels compute the
  * BT scores of a tile together (k outer, tile rows inner) so that each element of the work-item's own row is read
- * once per BT fmas (from global memory, where it stays cached: large private arrays overflow llvmpipe's scratch at
- * dh 256), and accumulate outputs a column at a time over the tile's rows for the same reason. */
+ * once per BT fmas (from global memory, where it stays cached, to keep private arrays small), and accumulate outputs a
+ * column at a time over the tile's rows for the same reason. */
 
 /* Rows r0..r0+BT-1 of src (BH's block, row-major DH), zero past S, into dst: coalesced float4 loads spread over
  * the work-group; each dst value times mul. */
