@@ -2,19 +2,21 @@
  * with RoPE (ops/rope.h) applied in front where a row says so, through the op-case table: odd lengths, every head
  * dim, documents (segment ids, restarting positions) including documents of length 1, large logits, view offsets.
  * Then properties: isolation of documents, decode rollout against the full forward, finite differences on the
- * reference, errors, and the `scalecl op attention` command end to end. */
+ * reference, errors, and the `scalecl op attention` command end to end. Every test runs under both kernel variants
+ * (runtime/variant.h): the groups set SCALECL_KERNEL_VARIANT before the ops are created. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#include "op_cases.h"
 #include "model/safetensors.h"
+#include "op_cases.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
 #include "ref/attention.h"
 #include "ref/rope.h"
+#include "runtime/variant.h"
 
 #define FWD_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
 #define BWD_TOL ((sc_tol){1e-3, 1e-2, 1e-7})
@@ -23,11 +25,23 @@
 static sc_ctx ctx;
 static sc_attention *atts[17]; /* by head dim / 16 */
 static sc_rope *ropes[17];
+static const char *variant; /* the group's kernel variant */
 
-static int setup(void **state) {
-  (void)state;
+static int setup(const char *v) {
+  variant = v;
+  th_setenv("SCALECL_KERNEL_VARIANT", v); /* also for the `scalecl op` child processes */
   th_ctx_open(&ctx);
   return 0;
+}
+
+static int setup_cpu(void **state) {
+  (void)state;
+  return setup("cpu");
+}
+
+static int setup_gpu(void **state) {
+  (void)state;
+  return setup("gpu");
 }
 
 static int teardown(void **state) {
@@ -35,8 +49,10 @@ static int teardown(void **state) {
   for (int i = 0; i < 17; i++) {
     sc_attention_destroy(atts[i]);
     sc_rope_destroy(ropes[i]);
+    atts[i] = NULL, ropes[i] = NULL;
   }
   sc_ctx_close(&ctx);
+  th_setenv("SCALECL_KERNEL_VARIANT", NULL);
   return 0;
 }
 
@@ -49,12 +65,25 @@ static sc_attention *att_for(int dh) {
   return atts[dh / 16];
 }
 
+/* The group's variant is the one that ran (a forced variant the op ignored would test one variant twice). */
+static void test_variant_picked(void **state) {
+  (void)state;
+  att_for(16);
+  for (int i = 0; i < ctx.n_picks; i++)
+    if (!strcmp(ctx.picks[i].family, "attention")) {
+      printf("attention variant %s, tiles '%s' (%s)\n", sc_variant_name((sc_variant)ctx.picks[i].variant),
+             ctx.picks[i].tiles, ctx.picks[i].why);
+      assert_string_equal(sc_variant_name((sc_variant)ctx.picks[i].variant), variant);
+      return;
+    }
+  fail_msg("no kernel variant recorded for attention");
+}
+
 static sc_rope *rope_for(int dh) {
   static sc_err err;
   if (!ropes[dh / 16] && sc_rope_create(&ctx, dh, THETA, &ropes[dh / 16], &err)) fail_msg("%s", err.msg);
   return ropes[dh / 16];
 }
-
 
 /* One problem: inputs, optional documents and RoPE, and the device's outputs. */
 typedef struct {
@@ -235,8 +264,8 @@ static void test_documents_are_isolated(void **state) {
   all.rope = 1;
   device_run(&all);
   const size_t n = nel(&all);
-  double *o = th_calloc(1, n * 8), *lse = th_calloc(1, (size_t)NH * S * 8), *dq = th_calloc(1, n * 8), *dk = th_calloc(1, n * 8),
-         *dv = th_calloc(1, n * 8);
+  double *o = th_calloc(1, n * 8), *lse = th_calloc(1, (size_t)NH * S * 8), *dq = th_calloc(1, n * 8),
+         *dk = th_calloc(1, n * 8), *dv = th_calloc(1, n * 8);
   for (int d = 0, a = 0; d < 5; a += lens[d++]) {
     problem one;
     problem_init(&one, 1, NH, lens[d], dh, 1, 0, 1.0);
@@ -348,13 +377,13 @@ static void test_reference_finite_differences(void **state) {
     for (int i = 0; i < N; i++) x[t][i] = sc_rng_normal(&r);
   for (int i = 0; i < N; i++) w[i] = sc_rng_normal(&r);
     /* loss(x) = sum(attention(rope(q), rope(k), v) * w) */
-#define LOSS(out)                                                                         \
-  do {                                                                                    \
-    sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);                              \
-    sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);                              \
+#define LOSS(out)                                                                                 \
+  do {                                                                                            \
+    sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);                                      \
+    sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);                                      \
     TH_CHECK(sc_ref_attention_forward(B, NH, S, DHS, tmp[0], tmp[1], x[2], seg, o, lse, TH_ERR)); \
-    out = 0;                                                                              \
-    for (int i_ = 0; i_ < N; i_++) out += o[i_] * w[i_];                                  \
+    out = 0;                                                                                      \
+    for (int i_ = 0; i_ < N; i_++) out += o[i_] * w[i_];                                          \
   } while (0)
   sc_ref_rope(B, NH, S, DHS, theta, pos, x[0], tmp[0], 0);
   sc_ref_rope(B, NH, S, DHS, theta, pos, x[1], tmp[1], 0);
@@ -408,7 +437,7 @@ static void test_errors(void **state) {
 
 /* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */
 static int run_op(const char *dir, const char *args) {
-  char cmd[8192];
+  char cmd[20000];
   snprintf(cmd, sizeof cmd, "%s op attention %s > %s/log 2>&1", th_scalecl_bin(), args, dir);
   const int st = system(cmd);
   return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
@@ -527,6 +556,7 @@ static void test_op_command(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_variant_picked),
       cmocka_unit_test(test_attention_cases),
       cmocka_unit_test(test_documents_of_length_one),
       cmocka_unit_test(test_documents_are_isolated),
@@ -535,5 +565,6 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_op_command),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown);
+  return failed + cmocka_run_group_tests_name("gpu variant", tests, setup_gpu, teardown);
 }

@@ -1,9 +1,12 @@
 /* Causal attention (ops/attention.h), with RoPE (ops/rope.h) in front where a row says so, forward and backward
  * against the same composition in float64: RoPE, plain masked softmax attention, its gradients, RoPE^T. Values:
  * normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal score is max_score (default
- * 1e4) in magnitude before the 1/sqrt(dh) scale. Documents: segment ids and restarting positions. */
+ * 1e4) in magnitude before the 1/sqrt(dh) scale. Documents: segment ids and restarting positions. Then one decode
+ * step: the last token of every sequence against the forward's (RoPE'd) keys and values as the KV cache, from
+ * the start of its document, compared with the float64 forward's last row. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "check/runners.h"
 #include "ops/attention.h"
@@ -13,8 +16,12 @@
 
 #define THETA 500000.0
 
-static void destroy_attention(void *a) { sc_attention_destroy(a); }
-static void destroy_rope(void *r) { sc_rope_destroy(r); }
+static void destroy_attention(void *a) {
+  sc_attention_destroy(a);
+}
+static void destroy_rope(void *r) {
+  sc_rope_destroy(r);
+}
 
 void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   const sc_check_attention sh = row->attention;
@@ -59,8 +66,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   CK(cs, sc_attention_create(cs->ctx, &(sc_attention_cfg){.head_dim = dh}, &a, cs->err));
   ck_own(cs, destroy_attention, a);
   const sc_view bq = ck_tensor(cs, q, nb), bk = ck_tensor(cs, k, nb);
-  sc_attention_fwd_io f = {bq, bk, ck_tensor(cs, v, nb), sc_view_of(NULL), ck_tensor(cs, NULL, nb),
-                           ck_tensor(cs, NULL, nl * 4)};
+  sc_attention_fwd_io f = {
+      bq, bk, ck_tensor(cs, v, nb), sc_view_of(NULL), ck_tensor(cs, NULL, nb), ck_tensor(cs, NULL, nl * 4)};
   if (seg) f.seg = ck_tensor(cs, seg, ntok * 4);
   sc_rope *rope = NULL;
   sc_view bpos = sc_view_of(NULL);
@@ -73,8 +80,16 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
     CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bk, f.k, 0, cs->err));
   }
   CK(cs, sc_attention_forward(a, B, NH, S, &f, cs->err));
-  const sc_attention_bwd_io bw = {f.q,         f.k, f.v, f.seg, f.o, f.lse, ck_tensor(cs, dout, nb), ck_tensor(cs, NULL, nb),
-                                  ck_tensor(cs, NULL, nb), ck_tensor(cs, NULL, nb)};
+  const sc_attention_bwd_io bw = {f.q,
+                                  f.k,
+                                  f.v,
+                                  f.seg,
+                                  f.o,
+                                  f.lse,
+                                  ck_tensor(cs, dout, nb),
+                                  ck_tensor(cs, NULL, nb),
+                                  ck_tensor(cs, NULL, nb),
+                                  ck_tensor(cs, NULL, nb)};
   CK(cs, sc_attention_backward(a, B, NH, S, &bw, cs->err));
   if (sh.rope) {
     CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, 1, cs->err));
@@ -84,6 +99,29 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   float *dv = ck_falloc(cs, n);
   ck_read(cs, f.o, o, nb), ck_read(cs, f.lse, lse, nl * 4);
   ck_read(cs, bw.dq, dq, nb), ck_read(cs, bw.dk, dk, nb), ck_read(cs, bw.dv, dv, nb);
+
+  /* Decode of token S-1: appending its own k and v at S-1 leaves the cache as it is. */
+  const size_t nt = (size_t)B * NH * dh;
+  float *qk = ck_falloc(cs, n), *tq = ck_falloc(cs, nt), *tk = ck_falloc(cs, nt), *tv = ck_falloc(cs, nt);
+  ck_read(cs, f.q, qk, nb);
+  for (size_t bh = 0; bh < (size_t)B * NH; bh++) memcpy(tq + bh * dh, qk + (bh * S + S - 1) * dh, (size_t)dh * 4);
+  ck_read(cs, f.k, qk, nb);
+  for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
+    memcpy(tk + bh * dh, qk + (bh * S + S - 1) * dh, (size_t)dh * 4);
+    memcpy(tv + bh * dh, v + (bh * S + S - 1) * dh, (size_t)dh * 4);
+  }
+  int32_t *dpos = ck_calloc(cs, (size_t)B, 4), *dstart = ck_calloc(cs, (size_t)B, 4);
+  for (int b = 0; b < B; b++) dpos[b] = S - 1, dstart[b] = seg ? S - 1 - pos[b * S + S - 1] : 0;
+  const sc_attention_decode_io dio = {f.k,
+                                      f.v,
+                                      ck_tensor(cs, tq, nt * 4),
+                                      ck_tensor(cs, tk, nt * 4),
+                                      ck_tensor(cs, tv, nt * 4),
+                                      ck_tensor(cs, NULL, nt * 4),
+                                      ck_tensor(cs, NULL, (size_t)B * NH * 4)};
+  CK(cs, sc_attention_decode(a, B, NH, S, dpos, dstart, &dio, cs->err));
+  float *dec_o = ck_falloc(cs, nt), *dec_lse = ck_falloc(cs, (size_t)B * NH);
+  ck_read(cs, dio.o, dec_o, nt * 4), ck_read(cs, dio.lse, dec_lse, (size_t)B * NH * 4);
 
   /* float64. */
   double *qd = ck_widen(cs, q, n), *kd = ck_widen(cs, k, n), *vd = ck_widen(cs, v, n), *dod = ck_widen(cs, dout, n);
@@ -107,5 +145,12 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   ck_compare(cs, "dq", dq, rdq, n, row->tol_grad);
   ck_compare(cs, "dk", dk, rdk, n, row->tol_grad);
   ck_compare(cs, "dv", dv, rdv, n, row->tol_grad);
+  double *last_o = ck_dalloc(cs, nt), *last_lse = ck_dalloc(cs, (size_t)B * NH);
+  for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
+    memcpy(last_o + bh * dh, ro + (bh * S + S - 1) * dh, (size_t)dh * sizeof *last_o);
+    last_lse[bh] = rlse[bh * S + S - 1];
+  }
+  ck_compare(cs, "decode o", dec_o, last_o, nt, row->tol);
+  ck_compare(cs, "decode lse", dec_lse, last_lse, (size_t)B * NH, row->tol);
   ck_end(cs);
 }

@@ -3,15 +3,24 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/kargs.h"
 #include "runtime/program.h"
 #include "runtime/scratch.h"
+#include "runtime/variant.h"
 
-enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ_REDUCE, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"attn_tile_t",      "attn_fwd",           "attn_bwd_stats",
-                                                  "attn_bwd",         "attn_dq_reduce",     "attn_append",
-                                                  "attn_decode_part", "attn_decode_combine"};
+/* K_DQ: the cpu variant's reduction of the dQ partials, the gpu variant's dQ pass; K_TILE_T is the cpu's only. */
+enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_COUNT };
+static const char *const kernel_names[2][K_COUNT] = {
+    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_dq_reduce", "attn_append", "attn_decode_part",
+     "attn_decode_combine"},
+    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
+     "attn_decode_combine"}};
+
+/* gpu variant tile defaults (cl/attention.cl): work-group size, rows per __local tile (lowered at create until
+ * two tiles of BT x dh floats fit half the device's local memory), decode scores per work-group. */
+#define GPU_TILES "WG=64 BT=32 DCH=1024"
 
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
@@ -23,7 +32,9 @@ _Static_assert((int)W_COUNT <= (int)SC_SCRATCH_MAX, "attention scratch slots");
 
 struct sc_attention {
   sc_ctx *c;
+  sc_variant var;
   int dh, bq, kb, work_items;
+  int wg, bt, dch; /* gpu variant tiles */
   sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
@@ -33,15 +44,59 @@ struct sc_attention {
 /* Starts setting the arguments of kernel `id`. */
 static sc_kargs args(const sc_attention *a, int id) {
   sc_kargs ka;
-  sc_kargs_begin(&ka, a->ks.k[id], kernel_names[id]);
+  sc_kargs_begin(&ka, a->ks.k[id], kernel_names[a->var][id]);
   return ka;
 }
 
-/* Checks the arguments set in ka, then launches kernel `id` over (g0, g1) work-groups of one item. */
-static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
-  const size_t global[2] = {g0, g1}, local[2] = {1, 1};
+/* Checks the arguments set in ka, then launches kernel `id` over (g0, g1) work-groups of l0 items. */
+static int launch_wg(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, size_t l0,
+                     sc_err *err) {
+  const size_t global[2] = {g0 * l0, g1}, local[2] = {l0, 1};
   if (sc_kargs_end(ka, err)) return -1;
-  return sc_launch(a->c, a->ks.k[id], dims, global, local, kernel_names[id], err);
+  return sc_launch(a->c, a->ks.k[id], dims, global, local, kernel_names[a->var][id], err);
+}
+
+/* ... of one item. */
+static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, size_t g0, size_t g1, sc_err *err) {
+  return launch_wg(a, id, ka, dims, g0, g1, 1, err);
+}
+
+/* The integer value of tile parameter `name` in defs ("NAME=V NAME=V"); 0 when absent. */
+static long tile_value(const char *defs, const char *name) {
+  const size_t n = strlen(name);
+  for (const char *p = defs; (p = strstr(p, name)); p += n)
+    if ((p == defs || p[-1] == ' ') && p[n] == '=') return strtol(p + n + 1, NULL, 10);
+  return 0;
+}
+
+/* The gpu variant's tiles from the picked defines, fitted to the device, as the program's defines. */
+static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
+  const long wg = tile_value(picked, "WG"), bt = tile_value(picked, "BT"), dch = tile_value(picked, "DCH");
+  if (wg < 16 || wg > 1024 || (wg & (wg - 1)) || bt < 1 || bt > 256 || dch < wg || dch % wg)
+    return sc_fail(err,
+                   "attention gpu tiles '%s': need WG a power of two in 16..1024, BT in 1..256 and DCH a multiple "
+                   "of WG (fix the profile's tiles.attention_gpu)",
+                   picked);
+  a->wg = (int)sc_variant_wg(a->c, (size_t)wg);
+  if (a->wg < 16)
+    return sc_fail(err,
+                   "attention: device %s allows work-groups of %zu items; the gpu variant needs 16 (use "
+                   "SCALECL_KERNEL_VARIANT=cpu)",
+                   a->c->dev.name, a->c->dev.max_wg);
+  /* Tiles take at most half the local memory: two work-groups can share a compute unit, and Oclgrind, which
+   * counts attn_bwd's __local arrays twice, still runs it. */
+  const size_t local = a->c->dev.local_mem ? (size_t)a->c->dev.local_mem : 32768;
+  a->bt = (int)bt;
+  while (a->bt > 1 && 4 * (size_t)a->bt * a->dh * sizeof(float) > local) a->bt /= 2;
+  a->dch = (int)(dch / wg * a->wg);
+  while (a->dch > a->wg && ((size_t)a->dch + a->wg) * sizeof(float) > local) a->dch -= a->wg;
+  if (4 * (size_t)a->bt * a->dh * sizeof(float) > local || ((size_t)a->dch + a->wg) * sizeof(float) > local)
+    return sc_fail(err,
+                   "attention: head dim %d does not fit device %s's %zu bytes of local memory (use "
+                   "SCALECL_KERNEL_VARIANT=cpu)",
+                   a->dh, a->c->dev.name, local);
+  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%d BT=%d DCH=%d", a->dh, a->wg, a->bt, a->dch);
+  return w < 0 || (size_t)w >= cap ? sc_fail(err, "attention: defines do not fit") : 0;
 }
 
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err) {
@@ -61,9 +116,14 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->kb = kb;
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
-  char defs[64];
-  snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
-  if (sc_kernels_build(c, "attention.cl", defs, kernel_names, K_COUNT, &a->ks, err)) goto fail;
+  char picked[256], defs[128];
+  if (sc_variant_pick(c, "attention", NULL, GPU_TILES, &a->var, picked, sizeof picked, err)) goto fail;
+  if (a->var == SC_VARIANT_GPU) {
+    if (gpu_tiles(a, picked, defs, sizeof defs, err)) goto fail;
+  } else {
+    snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
+  }
+  if (sc_kernels_build(c, "attention.cl", defs, kernel_names[a->var], K_COUNT, &a->ks, err)) goto fail;
   *out = a;
   return 0;
 fail:
@@ -101,17 +161,56 @@ int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attenti
   static const char *const names[] = {"q", "k", "v", "o", "lse"};
   if (check_shape("forward", B, NH, S, a->dh, err) || sc_views_present("attention forward", req, names, 5, err))
     return -1;
-  const int BH = B * NH, NT = (S + 15) / 16;
+  const int BH = B * NH, NT = (S + 15) / 16, gpu = a->var == SC_VARIANT_GPU;
   const float scale = (float)(1.0 / sqrt((double)a->dh));
-  if (sc_scratch_need(&a->w, W_KT, (size_t)BH * NT * 16 * a->dh * sizeof(float), err) ||
-      tiles(a, io->k, W_KT, S, NT, BH, err))
+  /* The cpu variant reads the keys as tiles of 16 transposed rows, the gpu variant as given. */
+  if (!gpu && (sc_scratch_need(&a->w, W_KT, (size_t)BH * NT * 16 * a->dh * sizeof(float), err) ||
+               tiles(a, io->k, W_KT, S, NT, BH, err)))
     return -1;
   sc_kargs ka = args(a, K_FWD);
-  sc_karg_view(&ka, io->q), sc_karg_mem(&ka, a->w.buf[W_KT]), sc_karg_view(&ka, io->v);
+  sc_karg_view(&ka, io->q), sc_karg_view(&ka, gpu ? io->k : sc_view_of(a->w.buf[W_KT])), sc_karg_view(&ka, io->v);
   sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
   sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
+  if (gpu) return launch_wg(a, K_FWD, &ka, 2, (size_t)((S + a->wg - 1) / a->wg), (size_t)BH, (size_t)a->wg, err);
   return launch(a, K_FWD, &ka, 2, (size_t)((S + a->bq - 1) / a->bq), (size_t)BH, err);
+}
+
+/* D = rowsum(dO * O) and lse into the padded (BH, NT*16) scratch rows both variants' backward kernels read. */
+static int bwd_stats(sc_attention *a, const sc_attention_bwd_io *io, int S, int NT, int BH, sc_err *err) {
+  cl_mem *w = a->w.buf;
+  if (sc_scratch_need(&a->w, W_DP, (size_t)BH * NT * 16 * sizeof(float), err) ||
+      sc_scratch_need(&a->w, W_LSE2, (size_t)BH * NT * 16 * sizeof(float), err))
+    return -1;
+  sc_kargs ka = args(a, K_BWD_STATS);
+  sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->dout), sc_karg_view(&ka, io->lse);
+  sc_karg_mem(&ka, w[W_DP]), sc_karg_mem(&ka, w[W_LSE2]);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
+  if (a->var == SC_VARIANT_GPU)
+    return launch_wg(a, K_BWD_STATS, &ka, 2, (size_t)(NT * 16 + a->wg - 1) / a->wg, (size_t)BH, (size_t)a->wg, err);
+  return launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)BH, err);
+}
+
+/* The gpu variant's backward: dK and dV per key block, then dQ per query block (a second pass, no partials). */
+static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
+  const int BH = B * NH, NT = (S + 15) / 16;
+  const float scale = (float)(1.0 / sqrt((double)a->dh));
+  const size_t groups = (size_t)((S + a->wg - 1) / a->wg);
+  cl_mem *w = a->w.buf;
+  if (bwd_stats(a, io, S, NT, BH, err)) return -1;
+  for (int id = K_BWD; id <= K_DQ; id++) {
+    sc_kargs ka = args(a, id);
+    sc_karg_view(&ka, io->q), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v), sc_karg_view(&ka, io->dout);
+    sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);
+    sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
+    if (id == K_BWD)
+      sc_karg_view(&ka, io->dk), sc_karg_view(&ka, io->dv);
+    else
+      sc_karg_view(&ka, io->dq);
+    sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
+    if (launch_wg(a, id, &ka, 2, groups, (size_t)BH, (size_t)a->wg, err)) return -1;
+  }
+  return 0;
 }
 
 int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
@@ -119,6 +218,7 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   static const char *const names[] = {"q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv"};
   if (check_shape("backward", B, NH, S, a->dh, err) || sc_views_present("attention backward", req, names, 9, err))
     return -1;
+  if (a->var == SC_VARIANT_GPU) return backward_gpu(a, B, NH, S, io, err);
   const int BH = B * NH, NT = (S + 15) / 16;
   /* Enough key groups per head to keep every compute unit busy; each group holds its own dQ partial. */
   const int NB = (NT + a->kb - 1) / a->kb;
@@ -127,19 +227,14 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   if (G < 1) G = 1;
   const size_t tile_bytes = (size_t)BH * NT * 16 * a->dh * sizeof(float);
   if (sc_scratch_need(&a->w, W_QT, tile_bytes, err) || sc_scratch_need(&a->w, W_DOT, tile_bytes, err) ||
-      sc_scratch_need(&a->w, W_DP, (size_t)BH * NT * 16 * sizeof(float), err) ||
-      sc_scratch_need(&a->w, W_LSE2, (size_t)BH * NT * 16 * sizeof(float), err) ||
       sc_scratch_need(&a->w, W_DQP, G * tile_bytes, err))
     return -1;
-  if (tiles(a, io->q, W_QT, S, NT, BH, err) || tiles(a, io->dout, W_DOT, S, NT, BH, err)) return -1;
+  if (tiles(a, io->q, W_QT, S, NT, BH, err) || tiles(a, io->dout, W_DOT, S, NT, BH, err) ||
+      bwd_stats(a, io, S, NT, BH, err))
+    return -1;
   cl_mem *w = a->w.buf;
-  sc_kargs ka = args(a, K_BWD_STATS);
-  sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->dout), sc_karg_view(&ka, io->lse);
-  sc_karg_mem(&ka, w[W_DP]), sc_karg_mem(&ka, w[W_LSE2]);
-  sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
-  if (launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)BH, err)) return -1;
   const float scale = (float)(1.0 / sqrt((double)a->dh));
-  ka = args(a, K_BWD);
+  sc_kargs ka = args(a, K_BWD);
   sc_karg_view(&ka, io->q), sc_karg_mem(&ka, w[W_QT]), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
   sc_karg_view(&ka, io->dout), sc_karg_mem(&ka, w[W_DOT]), sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);
   sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
@@ -147,10 +242,10 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G);
   sc_karg_f32(&ka, scale);
   if (launch(a, K_BWD, &ka, 2, (size_t)G, (size_t)BH, err)) return -1;
-  ka = args(a, K_DQ_REDUCE);
+  ka = args(a, K_DQ);
   sc_karg_mem(&ka, w[W_DQP]), sc_karg_view(&ka, io->dq);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G), sc_karg_f32(&ka, scale);
-  return launch(a, K_DQ_REDUCE, &ka, 2, (size_t)S, (size_t)BH, err);
+  return launch(a, K_DQ, &ka, 2, (size_t)S, (size_t)BH, err);
 }
 
 int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *pos, const int32_t *start,
@@ -179,10 +274,17 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
                      b, pos[b], st[b], cap);
     if (pos[b] + 1 - st[b] > maxlen) maxlen = pos[b] + 1 - st[b];
   }
-  /* Split long caches into chunks (flash-decoding) so that small batches still fill the device. */
-  int want = (a->work_items + BH - 1) / BH, ch = (maxlen + want - 1) / want;
-  if (ch < 256) ch = 256;
-  ch = (ch + 15) / 16 * 16;
+  /* Split long caches into chunks (flash-decoding) so that small batches still fill the device; a gpu chunk is
+   * whole work-groups' worth of keys whose scores fit the group's __local buffer. */
+  const int gpu = a->var == SC_VARIANT_GPU, want = (a->work_items + BH - 1) / BH;
+  int ch = (maxlen + want - 1) / want;
+  if (gpu) {
+    ch = (ch + a->wg - 1) / a->wg * a->wg;
+    if (ch > a->dch) ch = a->dch;
+  } else {
+    if (ch < 256) ch = 256;
+    ch = (ch + 15) / 16 * 16;
+  }
   const int NS = (maxlen + ch - 1) / ch;
   if (sc_scratch_need(&a->w, W_POS, 2 * (size_t)B * sizeof(int32_t), err) ||
       sc_scratch_need(&a->w, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err) ||
@@ -198,7 +300,7 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
   sc_karg_mem(&ka, w[W_POS]), sc_karg_mem(&ka, w[W_PART]);
   sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS), sc_karg_i32(&ka, ch);
   sc_karg_f32(&ka, (float)(M_LOG2E / sqrt((double)a->dh)));
-  if (launch(a, K_DEC_PART, &ka, 2, (size_t)NS, (size_t)BH, err)) return -1;
+  if (launch_wg(a, K_DEC_PART, &ka, 2, (size_t)NS, (size_t)BH, gpu ? (size_t)a->wg : 1, err)) return -1;
   ka = args(a, K_DEC_COMBINE);
   sc_karg_mem(&ka, w[W_PART]), sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
   sc_karg_i32(&ka, io->lse.buf != NULL), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS);
