@@ -400,8 +400,9 @@ int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io,
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->i);
   sc_karg_view(&a, io->f), sc_karg_view(&a, io->C), sc_karg_view(&a, io->n), sc_karg_view(&a, io->m);
   sc_karg_view(&a, io->h);
-  const size_t swg = (size_t)m->swg, local[3] = {swg, 1, 1}, gs[3] = {tiles_of(m->dv, m->swg) * swg, BH, 1};
+  /* gpu: a group of SWG items per head, one column each (the cpu variant has no SWG). */
   const int gpu = m->variant == SC_VARIANT_GPU;
+  const size_t swg = (size_t)m->swg, local[3] = {swg, 1, 1}, gs[3] = {gpu ? tiles_of(m->dv, m->swg) * swg : 0, BH, 1};
   if (gpu ? launch(m, SC_MLSTM_K_STEP, &a, gs, local, err)
           : run(m, SC_MLSTM_K_STEP, &a, (size_t)(m->dv / m->vw), BH, 1, err))
     return -1;
