@@ -144,10 +144,10 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #define TK 16
 #endif
 #ifndef WM
-#define WM 4
+#define WM 2
 #endif
 #ifndef WN
-#define WN 4
+#define WN 2
 #endif
 #ifndef ST
 #define ST 16

@@ -25,8 +25,10 @@ _Static_assert((int)WS_COUNT <= (int)SC_SCRATCH_MAX, "mLSTM workspace slots");
 enum { RM = 8 };
 
 /* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
- * register tiles, TK-deep __local staging; ST x ST tiles for the scan, SWG-item groups for the step. */
-static const char gpu_tiles[] = "TM=32 TN=32 TK=16 WM=4 WN=4 ST=16 SWG=64";
+ * register tiles, TK-deep __local staging; ST x ST tiles for the scan, SWG-item groups for the step. 2 x 2 register
+ * tiles: where work-items are SIMD lanes (llvmpipe) each accumulator is a vector register, and 4 x 4 spilled
+ * (3x slower there, bench mlstm). */
+static const char gpu_tiles[] = "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64";
 
 struct sc_mlstm {
   sc_ctx *ctx;
