@@ -23,7 +23,9 @@
 #define VLOAD VLOADN(VW)
 #define VSTORE VSTOREN(VW)
 
-inline float logsigmoid(float x) { return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x)); }
+inline float logsigmoid(float x) {
+  return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x));
+}
 
 /* One work-item per head: the gate scan is O(S) and sequential across chunks. */
 __kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
@@ -89,6 +91,407 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
       dst[(size_t)(d + 7) * L + t] = v.s7;
     }
 }
+
+/* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. */
+__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
+                             __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
+                             __global const float *dq, const ulong dq_off, __global const float *dk, const ulong dk_off,
+                             __global const float *dv, const ulong dv_off, __global float *di, const ulong di_off,
+                             __global float *df, const ulong df_off) {
+  const int c = get_global_id(0), bh = get_global_id(1);
+  if (c >= NC || bh >= BH) return;
+  q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
+  const int t0 = c * L, len = min(L, S - t0);
+  for (int t = 0; t < len; t++) {
+    const size_t r = (size_t)bh * S + t0 + t;
+    float8 a = (float8)(0.0f), b = (float8)(0.0f);
+    for (int e = 0; e < DV; e += 8) a = fma(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
+    for (int e = 0; e < DQK; e += 8) {
+      b = fma(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
+      b = fma(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
+    }
+    di[r] = hsum8(a);
+    df[r] = hsum8(b);
+  }
+}
+
+/* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s, in place over the values mlstm_bwd_dots left in df. */
+__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
+                              __global float *df, const ulong df_off) {
+  const int bh = get_global_id(0);
+  if (bh >= BH) return;
+  fg += fg_off, df += df_off;
+  float acc = 0.0f;
+  for (int t = S - 1; t >= 0; t--) {
+    const size_t r = (size_t)bh * S + t;
+    acc += df[r];
+    df[r] = acc / (1.0f + exp(fg[r]));
+  }
+}
+
+#ifdef MLSTM_GPU
+/* gpu variant: work-groups of WGS = (TM/WM) x (TN/WN) work-items own a TM x TN output tile; operand tiles of TK
+ * columns are staged in __local memory (A as TK x TM, B as TK x TN) with coalesced loads, and each work-item keeps a
+ * WM x WN register tile (rows ty + i*TM/WM, columns tx + j*TN/WN). The scan and the step stream their state through
+ * ST x ST tiles and SWG-item groups. Out-of-range rows, columns and tokens are staged as zeros and never stored. */
+#ifndef TM
+#define TM 32
+#endif
+#ifndef TN
+#define TN 32
+#endif
+#ifndef TK
+#define TK 16
+#endif
+#ifndef WM
+#define WM 2
+#endif
+#ifndef WN
+#define WN 2
+#endif
+#ifndef ST
+#define ST 16
+#endif
+#ifndef SWG
+#define SWG 64
+#endif
+#if TM % WM || TN % WN
+#error "TM and TN must be multiples of WM and WN"
+#endif
+#if (TM * TK) * 4 + (TN * TK) * 4 + TK * 4 > 32768
+#error "mLSTM gpu tiles need more than 32 KiB of local memory: lower TM, TN or TK"
+#endif
+#if SWG & (SWG - 1)
+#error "SWG must be a power of two"
+#endif
+#define GM (TM / WM)
+#define GN (TN / WN)
+#define WGS (GM * GN)
+
+/* Stages x in [0, X) by kk in [0, TK) of the matrix p[gx*xs + gk*ks] (gx = x0 + x, gk = k0 + kk) into T[kk*X + x],
+ * zero where gx >= xlim, gk >= klim, or outside the triangle: tri = 1 keeps gk <= gx, tri = 2 keeps gk >= gx.
+ * kw scales by a per-k weight: 0 none, 1 w[gk], 2 w[gk] / (wn[gk] + eps). Consecutive work-items read along the
+ * unit-stride index, so the loads coalesce either way round. */
+inline void stage(__local float *T, const int X, __global const float *p, const int xs, const int ks, const int x0,
+                  const int xlim, const int k0, const int klim, const int tri, const int kw, __global const float *w,
+                  __global const float *wn, const float eps) {
+  for (int l = get_local_id(0); l < X * TK; l += WGS) {
+    const int x = ks == 1 ? l / TK : l % X, kk = ks == 1 ? l % TK : l / X;
+    const int gx = x0 + x, gk = k0 + kk;
+    const bool in = gx < xlim && gk < klim && (tri == 0 || (tri == 1 ? gk <= gx : gk >= gx));
+    float val = in ? p[(size_t)gx * xs + (size_t)gk * ks] : 0.0f;
+    if (in && kw) val *= kw == 1 ? w[gk] : w[gk] / (wn[gk] + eps);
+    T[kk * X + x] = val;
+  }
+}
+
+/* acc += A B over k in [kb, ke), A(r, k) = a[r*ars + k*acs] for rows r0.. (< M; tri as in stage), B(k, c) =
+ * b[k*brs + c*bcs] for columns c0.. (< N). With rowdot, rd[i] += sum_k A(row_i, k) * (rowdot == 1 ? rw[k] : 1)
+ * (the normalizer rides along). kb and ke must be the same across the work-group (every item reaches the
+ * barriers). */
+inline void tile_mm(const int kb, const int ke, const int M, const int N, const int r0, const int c0, const int tri,
+                    __global const float *a, const int ars, const int acs, __global const float *b, const int brs,
+                    const int bcs, const int rowdot, __global const float *rw, __local float *As, __local float *Bs,
+                    __local float *Ws, float acc[WM][WN], float *rd) {
+  const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN;
+  for (int k0 = kb; k0 < ke; k0 += TK) {
+    stage(As, TM, a, ars, acs, r0, M, k0, ke, tri, 0, a, a, 0.0f);
+    stage(Bs, TN, b, bcs, brs, c0, N, k0, ke, 0, 0, b, b, 0.0f);
+    if (rowdot && lid < TK) Ws[lid] = k0 + lid < ke ? (rowdot == 1 ? rw[k0 + lid] : 1.0f) : 0.0f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < TK; kk++) {
+      float av[WM], bv[WN];
+      for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
+      for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
+      for (int i = 0; i < WM; i++)
+        for (int j = 0; j < WN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+      if (rowdot)
+        for (int i = 0; i < WM; i++) rd[i] = fma(av[i], Ws[kk], rd[i]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+}
+
+/* The staging tiles of the chunk-product kernels (__local variables live at kernel scope in OpenCL 1.2). */
+#define CHUNK_LOCALS __local float As[TK * TM], Bs[TK * TN], Ws[TK]
+
+/* Work-group coordinates of the chunk-product kernels: output tile (r0, c0) of the chunk (g, c); groups along
+ * dimension 0 walk the ceil(NCOLS/TN) column tiles of each row tile. */
+#define CHUNK_GROUP(NCOLS)                                                               \
+  const int ntc = ((NCOLS) + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1); \
+  const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;                                  \
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);              \
+  const size_t rbase = (size_t)(bh0 + g) * S + t0;                                       \
+  const int tx = get_local_id(0) % GN, ty = get_local_id(0) / GN;                        \
+  float acc[WM][WN], rd[WM];                                                             \
+  for (int i = 0; i < WM; i++) {                                                         \
+    rd[i] = 0.0f;                                                                        \
+    for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;                                       \
+  }                                                                                      \
+  if (r0 >= len) return /* the whole group: no barrier is skipped */
+
+__kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh0, const int G, const int RPW,
+                           const float scale, const float eps, __global const float *a, const ulong a_off,
+                           __global const float *bt, __global const float *lb, __global const float *mc,
+                           __global const float *ig, const ulong ig_off, __global const float *nout,
+                           const ulong nout_off, const int use_nout, __global float *P) {
+  CHUNK_LOCALS;
+  CHUNK_GROUP(L);
+  /* Tiles entirely above the diagonal are never read (the consumers stage only u <= t). */
+  if (c0 > r0 + TM - 1 || c0 >= len) return;
+  a += a_off, ig += ig_off, nout += nout_off;
+  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, bt + (size_t)gc * DA * L, L, 1, 0, a, As, Bs, Ws, acc, rd);
+  __global float *out = P + (size_t)gc * L * L;
+  for (int i = 0; i < WM; i++) {
+    const int t = r0 + ty + i * GM;
+    if (t >= len) continue;
+    const float rowoff = lb[rbase + t] - mc[rbase + t];
+    const float rs = use_nout ? scale / (nout[rbase + t] + eps) : scale;
+    for (int j = 0; j < WN; j++) {
+      const int u = c0 + tx + j * GN;
+      if (u >= L) continue;
+      /* select, not multiply: exp may overflow above the diagonal. */
+      const float wv = u < len ? ig[rbase + u] - lb[rbase + u] : -INFINITY;
+      out[(size_t)t * L + u] = u <= t ? acc[i][j] * rs * exp(wv + rowoff) : 0.0f;
+    }
+  }
+}
+
+/* Forward output: h_t = (beta_t q_t C_c + sum_u M[t][u] v_u) / (max(|den_t|, exp(-mc_t)) + eps), the
+ * normalizer den_t = beta_t q_t . n_c + sum_u M[t][u] accumulated alongside (every group needs it). */
+__kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
+                        __global const float *q, const ulong q_off, __global const float *v, const ulong v_off,
+                        __global const float *P, __global const float *cst, __global const float *nst,
+                        __global const float *beta, __global const float *mc, __global float *h, const ulong h_off,
+                        __global float *nout, const ulong nout_off, __global float *mout, const ulong mout_off) {
+  CHUNK_LOCALS;
+  CHUNK_GROUP(DV);
+  q += q_off, v += v_off, h += h_off, nout += nout_off, mout += mout_off;
+  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, cst + (size_t)gc * DQK * DV, DV, 1, 1,
+          nst + (size_t)gc * DQK, As, Bs, Ws, acc, rd);
+  for (int i = 0; i < WM; i++) {
+    const float rs = beta[rbase + min(r0 + ty + i * GM, len - 1)];
+    rd[i] *= rs;
+    for (int j = 0; j < WN; j++) acc[i][j] *= rs;
+  }
+  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, v + rbase * DV, DV, 1, 2, v, As, Bs,
+          Ws, acc, rd);
+  for (int i = 0; i < WM; i++) {
+    const int t = r0 + ty + i * GM;
+    if (t >= len) continue;
+    const float n = fmax(fabs(rd[i]), exp(-mc[rbase + t]));
+    for (int j = 0; j < WN; j++) {
+      const int col = c0 + tx + j * GN;
+      if (col < DV) h[(rbase + t) * DV + col] = acc[i][j] / (n + eps);
+    }
+    if (c0 == 0 && tx == 0) nout[rbase + t] = n, mout[rbase + t] = mc[rbase + t];
+  }
+}
+
+/* Stores the register tile (rows r0.. of the chunk at rbase, columns c0..) into out (row length N). */
+inline void store_tile(const int N, const int r0, const int c0, const int len, const size_t rbase, float acc[WM][WN],
+                       __global float *out) {
+  const int tx = get_local_id(0) % GN, ty = get_local_id(0) / GN;
+  for (int i = 0; i < WM; i++) {
+    const int t = r0 + ty + i * GM;
+    for (int j = 0; j < WN; j++) {
+      const int col = c0 + tx + j * GN;
+      if (t < len && col < N) out[(rbase + t) * N + col] = acc[i][j];
+    }
+  }
+}
+
+/* Backward, dq_t = sum_{u<=t} dP[t][u] k_u + beta_t/(nout_t+eps) * dh_t C_c^T   (ct = C_c transposed). */
+__kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
+                           __global const float *k, const ulong k_off, __global const float *dh, const ulong dh_off,
+                           __global const float *P, __global const float *ct, __global const float *beta,
+                           __global const float *nout, const ulong nout_off, __global float *dq, const ulong dq_off) {
+  CHUNK_LOCALS;
+  CHUNK_GROUP(DQK);
+  k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
+  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As, Bs, Ws, acc,
+          rd);
+  for (int i = 0; i < WM; i++) {
+    const size_t t = rbase + min(r0 + ty + i * GM, len - 1);
+    const float rs = beta[t] / (nout[t] + eps);
+    for (int j = 0; j < WN; j++) acc[i][j] *= rs;
+  }
+  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, k + rbase * DQK, DQK, 1, 0, k, As,
+          Bs, Ws, acc, rd);
+  store_tile(DQK, r0, c0, len, rbase, acc, dq);
+}
+
+/* Backward, dk and dv over the rows u of a chunk: out_u = abar_u * X_u Z + sum_{t>=u} P[t][u] Y_t (see the cpu
+ * variant's bwd_key_rows for the operands). */
+inline void bwd_key_rows(const int N, const int E, const int S, const int NC, const int bh0, __global const float *Y,
+                         __global const float *X, __global const float *P, __global const float *Z,
+                         __global const float *abar, __global float *out, __local float *As, __local float *Bs,
+                         __local float *Ws) {
+  CHUNK_GROUP(N);
+  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc, rd);
+  for (int i = 0; i < WM; i++) {
+    const float rs = abar[rbase + min(r0 + ty + i * GM, len - 1)];
+    for (int j = 0; j < WN; j++) acc[i][j] *= rs;
+  }
+  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, Y + rbase * N, N, 1, 0, X, As, Bs, Ws, acc, rd);
+  store_tile(N, r0, c0, len, rbase, acc, out);
+}
+
+__kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
+                           __global const float *q, const ulong q_off, __global const float *v, const ulong v_off,
+                           __global const float *P, __global const float *dct, __global const float *abar,
+                           __global float *dk, const ulong dk_off) {
+  CHUNK_LOCALS;
+  bwd_key_rows(DQK, DV, S, NC, bh0, q + q_off, v + v_off, P, dct, abar, dk + dk_off, As, Bs, Ws);
+}
+
+__kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G, const int RPW,
+                           __global const float *k, const ulong k_off, __global const float *dh, const ulong dh_off,
+                           __global const float *P, __global const float *dcs, __global const float *abar,
+                           __global float *dv, const ulong dv_off) {
+  CHUNK_LOCALS;
+  bwd_key_rows(DV, DQK, S, NC, bh0, dh + dh_off, k + k_off, P, dcs, abar, dv + dv_off, As, Bs, Ws);
+}
+
+/* Per-chunk state increments D_c = sum_t w_t x_t y_t^T as a TM x TN tile product over the chunk's tokens (rows a
+ * of x^T, columns j of y); the column-0 groups of the forward also sum w_t x_t into nd. */
+__kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
+                                __global const float *x, const ulong x_off, __global const float *y, const ulong y_off,
+                                __global const float *w, __global const float *nout, const ulong nout_off,
+                                __global float *d, __global float *nd) {
+  const int ntc = (DV + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1);
+  const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
+  const size_t rb = (size_t)(bh0 + g) * S + t0;
+  const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN, want_n = !rev && c0 == 0;
+  x += x_off, y += y_off, nout += nout_off;
+  __local float As[TK * TM], Bs[TK * TN];
+  float acc[WM][WN], rd[WM];
+  for (int i = 0; i < WM; i++) {
+    rd[i] = 0.0f;
+    for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+  }
+  for (int k0 = 0; k0 < len; k0 += TK) {
+    stage(As, TM, x + rb * DQK, 1, DQK, r0, DQK, k0, len, 0, rev ? 2 : 1, w + rb, nout + rb, eps);
+    stage(Bs, TN, y + rb * DV, 1, DV, c0, DV, k0, len, 0, 0, y, y, 0.0f);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < TK; kk++) {
+      float av[WM], bv[WN];
+      for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
+      for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
+      for (int i = 0; i < WM; i++) {
+        for (int j = 0; j < WN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        rd[i] += av[i];
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (int i = 0; i < WM; i++) {
+    const int a = r0 + ty + i * GM;
+    if (a >= DQK) continue;
+    for (int j = 0; j < WN; j++) {
+      const int col = c0 + tx + j * GN;
+      if (col < DV) d[((size_t)gc * DQK + a) * DV + col] = acc[i][j];
+    }
+    if (want_n && tx == 0) nd[(size_t)gc * DQK + a] = rd[i];
+  }
+}
+
+/* Inter-chunk scan (see the cpu variant for the recurrences), one state element per work-item over ST x ST tiles
+ * (dimension 0 along the columns j, so loads and stores of d coalesce); the transposed store goes through a
+ * __local tile so it coalesces too. Column 0 carries the normalizer n. */
+__kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev, __global const float *alpha,
+                         __global const float *c0, const ulong c0_off, __global const float *n0, const ulong n0_off,
+                         const int has_c0, const int has_n0, __global float *d, const int store_n, __global float *stt,
+                         const int store_t, __global float *nd, __global float *last, const ulong last_off,
+                         const int has_last, __global float *nlast, const ulong nlast_off, const int has_nlast) {
+  const int lx = get_local_id(0), ly = get_local_id(1), j = get_global_id(0), a = get_global_id(1);
+  const int g = get_global_id(2), bh = bh0 + g;
+  const bool in = j < DV && a < DQK, do_n = !rev && j == 0 && a < DQK;
+  c0 += c0_off, n0 += n0_off, last += last_off, nlast += nlast_off;
+  __local float T[ST][ST + 1];
+  const size_t e = (size_t)a * DV + j;
+  float acc = in && has_c0 ? c0[(size_t)bh * DQK * DV + e] : 0.0f;
+  float nacc = do_n && has_n0 ? n0[(size_t)bh * DQK + a] : 0.0f;
+  /* The transposed store: this item writes element (a', j') = (a0 + lx, j0 + ly) of the tile. */
+  const int ta = a - ly + lx, tj = j - lx + ly;
+  for (int s = 0; s < NC; s++) {
+    const int c = rev ? NC - 1 - s : s;
+    const size_t sb = (size_t)g * NC + c;
+    const float al = alpha[(size_t)bh * NC + c];
+    const float inc = in ? d[sb * DQK * DV + e] : 0.0f;
+    if (in && store_n) d[sb * DQK * DV + e] = acc;
+    if (store_t) {
+      T[ly][lx] = acc;
+      barrier(CLK_LOCAL_MEM_FENCE);
+      if (ta < DQK && tj < DV) stt[(sb * DV + tj) * DQK + ta] = T[lx][ly];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    acc = fma(al, acc, inc);
+    if (do_n) {
+      const float ninc = nd[sb * DQK + a];
+      nd[sb * DQK + a] = nacc;
+      nacc = fma(al, nacc, ninc);
+    }
+  }
+  if (in && has_last) last[(size_t)bh * DQK * DV + e] = acc;
+  if (do_n && has_nlast) nlast[(size_t)bh * DQK + a] = nacc;
+}
+
+/* Recurrent step, part 1: one column j of C per work-item (groups of SWG along dimension 0, one head along
+ * dimension 1); q, k, n are staged in __local memory and the normalizer dot product is a __local tree sum. */
+__kernel void mlstm_step(const int BH, const float scale, const float eps, __global const float *q, const ulong q_off,
+                         __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
+                         __global const float *ig, const ulong ig_off, __global const float *fg, const ulong fg_off,
+                         __global float *C, const ulong C_off, __global const float *n, const ulong n_off,
+                         __global const float *m, const ulong m_off, __global float *h, const ulong h_off) {
+  const int lid = get_local_id(0), j = get_global_id(0), bh = get_global_id(1);
+  q += q_off, k += k_off, v += v_off, ig += ig_off, fg += fg_off, C += C_off, n += n_off, m += m_off, h += h_off;
+  __local float Q[DQK], K[DQK], R[SWG];
+  const bool in = bh < BH;
+  const int b = in ? bh : 0;
+  const float lf = logsigmoid(fg[b]), mo = m[b], mn = fmax(lf + mo, ig[b]);
+  const float fa = exp(lf + mo - mn), ia = exp(ig[b] - mn);
+  float part = 0.0f;
+  for (int a = lid; a < DQK; a += SWG) {
+    const float qa = q[(size_t)b * DQK + a], ka = k[(size_t)b * DQK + a];
+    Q[a] = qa, K[a] = ka;
+    part += (fa * n[(size_t)b * DQK + a] + ia * ka) * qa;
+  }
+  R[lid] = part;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int w = SWG / 2; w > 0; w /= 2) {
+    if (lid < w) R[lid] += R[lid + w];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (!in || j >= DV) return; /* after the last barrier */
+  const float vv = v[(size_t)b * DV + j];
+  float num = 0.0f;
+  for (int a = 0; a < DQK; a++) {
+    __global float *cell = C + ((size_t)b * DQK + a) * DV + j;
+    const float cn = fma(ia * K[a], vv, fa * *cell);
+    *cell = cn;
+    num = fma(Q[a], cn, num);
+  }
+  const float nt = fmax(fabs(R[0] * scale), exp(-mn));
+  h[(size_t)b * DV + j] = num * scale / (nt + eps);
+}
+
+/* Recurrent step, part 2: n <- fa n + ia k and m <- max(lf + m, i), one work-group of SWG items per head; m is
+ * written after every item has read it. */
+__kernel void mlstm_step_state(const int BH, __global const float *k, const ulong k_off, __global const float *ig,
+                               const ulong ig_off, __global const float *fg, const ulong fg_off, __global float *n,
+                               const ulong n_off, __global float *m, const ulong m_off) {
+  const int lid = get_local_id(0), bh = get_group_id(1);
+  k += k_off, ig += ig_off, fg += fg_off, n += n_off, m += m_off;
+  const float lf = logsigmoid(fg[bh]), mo = m[bh], mn = fmax(lf + mo, ig[bh]);
+  const float fa = exp(lf + mo - mn), ia = exp(ig[bh] - mn);
+  for (int a = lid; a < DQK; a += SWG)
+    n[(size_t)bh * DQK + a] = fa * n[(size_t)bh * DQK + a] + ia * k[(size_t)bh * DQK + a];
+  barrier(CLK_GLOBAL_MEM_FENCE);
+  if (lid == 0) m[bh] = mn;
+}
+#else
 
 /* Decay-masked chunk scores: P[g][c][t][u] = rs_t * scale * (a_t . b_u) * exp(b_t - mc_t + i_u - b_u) for
  * u <= t < len, 0 for u > t. a: rows of a global tensor (row length DA); bt: the transposed chunk of b.
@@ -195,7 +598,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
 /* Work-item coordinates shared by the chunk-product kernels: column block j0 of width VW, a group of
  * RPW row blocks, and the chunk (g, c). */
 #define CHUNK_ITEM(NCOLS)                                                   \
-  const int j0 = (int)get_global_id(0) * VW, rbg = get_global_id(1);       \
+  const int j0 = (int)get_global_id(0) * VW, rbg = get_global_id(1);        \
   const int gc = get_global_id(2);                                          \
   if (j0 >= (NCOLS) || gc >= G * NC) return;                                \
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0); \
@@ -229,10 +632,9 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
 
 /* Backward, dq_t = sum_{u<=t} dP[t][u] k_u + beta_t/(nout_t+eps) * dh_t C_c^T   (ct = C_c transposed). */
 __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G, const int RPW, const float eps,
-                           __global const float *k, const ulong k_off, __global const float *dh,
-                           const ulong dh_off, __global const float *P, __global const float *ct,
-                           __global const float *beta, __global const float *nout, const ulong nout_off,
-                           __global float *dq, const ulong dq_off) {
+                           __global const float *k, const ulong k_off, __global const float *dh, const ulong dh_off,
+                           __global const float *P, __global const float *ct, __global const float *beta,
+                           __global const float *nout, const ulong nout_off, __global float *dq, const ulong dq_off) {
   CHUNK_ITEM(DQK);
   k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
@@ -254,8 +656,8 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
  *   out_u = abar_u * X_u Z + sum_{t>=u} P[t][u] Y_t
  * dk: Y = q, X = v, Z = dC_{c+1}^T (DV x DQK), P = dP;
  * dv: Y = dh, X = k, Z = dC_{c+1} (DQK x DV), P = M / (nout + eps). */
-inline void bwd_key_rows(const int N, const int E, const int S, const int NC, const int bh0, const int G,
-                         const int RPW, __global const float *Y, __global const float *X, __global const float *P,
+inline void bwd_key_rows(const int N, const int E, const int S, const int NC, const int bh0, const int G, const int RPW,
+                         __global const float *Y, __global const float *X, __global const float *P,
                          __global const float *Z, __global const float *abar, __global float *out) {
   CHUNK_ITEM(N);
   for (int rb = rbg * RPW; rb < rb_end; rb++) {
@@ -291,9 +693,9 @@ __kernel void mlstm_bwd_dv(const int S, const int NC, const int bh0, const int G
  * w = beta/(nout+eps). Work-item: RM rows of one chunk's increment, every column block in turn (a chunk is short,
  * so one tile alone would be too little work per work-group); the chunk's rows stay in cache meanwhile. */
 __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const int G, const int rev, const float eps,
-                                __global const float *x, const ulong x_off, __global const float *y,
-                                const ulong y_off, __global const float *w, __global const float *nout,
-                                const ulong nout_off, __global float *d, __global float *nd) {
+                                __global const float *x, const ulong x_off, __global const float *y, const ulong y_off,
+                                __global const float *w, __global const float *nout, const ulong nout_off,
+                                __global float *d, __global float *nd) {
   const int a0 = (int)get_global_id(0) * RM, gc = get_global_id(1);
   if (a0 >= DQK || gc >= G * NC) return;
   x += x_off, y += y_off, nout += nout_off;
@@ -323,18 +725,16 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
  *   into stt (DV x DQK, transposed) when store_t. */
 __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev, __global const float *alpha,
                          __global const float *c0, const ulong c0_off, __global const float *n0, const ulong n0_off,
-                         const int has_c0, const int has_n0, __global float *d, const int store_n,
-                         __global float *stt, const int store_t, __global float *nd, __global float *last,
-                         const ulong last_off, const int has_last, __global float *nlast, const ulong nlast_off,
-                         const int has_nlast) {
+                         const int has_c0, const int has_n0, __global float *d, const int store_n, __global float *stt,
+                         const int store_t, __global float *nd, __global float *last, const ulong last_off,
+                         const int has_last, __global float *nlast, const ulong nlast_off, const int has_nlast) {
   const int j0 = (int)get_global_id(0) * VW, a0 = (int)get_global_id(1) * RM, g = get_global_id(2);
   if (j0 >= DV || a0 >= DQK || g >= G) return;
   c0 += c0_off, n0 += n0_off, last += last_off, nlast += nlast_off;
   const int bh = bh0 + g, do_n = !rev && j0 == 0;
   VEC acc[RM];
   float8 nacc = (float8)(0.0f);
-  for (int r = 0; r < RM; r++)
-    acc[r] = has_c0 ? VLOAD(0, c0 + ((size_t)bh * DQK + a0 + r) * DV + j0) : (VEC)(0.0f);
+  for (int r = 0; r < RM; r++) acc[r] = has_c0 ? VLOAD(0, c0 + ((size_t)bh * DQK + a0 + r) * DV + j0) : (VEC)(0.0f);
   if (do_n && has_n0) nacc = vload8(0, n0 + (size_t)bh * DQK + a0);
   for (int s = 0; s < NC; s++) {
     const int c = rev ? NC - 1 - s : s;
@@ -362,43 +762,6 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
   if (has_last)
     for (int r = 0; r < RM; r++) VSTORE(acc[r], 0, last + ((size_t)bh * DQK + a0 + r) * DV + j0);
   if (do_n && has_nlast) vstore8(nacc, 0, nlast + (size_t)bh * DQK + a0);
-}
-
-/* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. */
-__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
-                             __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
-                             __global const float *dq, const ulong dq_off, __global const float *dk,
-                             const ulong dk_off, __global const float *dv, const ulong dv_off, __global float *di,
-                             const ulong di_off, __global float *df, const ulong df_off) {
-  const int c = get_global_id(0), bh = get_global_id(1);
-  if (c >= NC || bh >= BH) return;
-  q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
-  const int t0 = c * L, len = min(L, S - t0);
-  for (int t = 0; t < len; t++) {
-    const size_t r = (size_t)bh * S + t0 + t;
-    float8 a = (float8)(0.0f), b = (float8)(0.0f);
-    for (int e = 0; e < DV; e += 8) a = fma(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
-    for (int e = 0; e < DQK; e += 8) {
-      b = fma(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
-      b = fma(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
-    }
-    di[r] = hsum8(a);
-    df[r] = hsum8(b);
-  }
-}
-
-/* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s, in place over the values mlstm_bwd_dots left in df. */
-__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
-                              __global float *df, const ulong df_off) {
-  const int bh = get_global_id(0);
-  if (bh >= BH) return;
-  fg += fg_off, df += df_off;
-  float acc = 0.0f;
-  for (int t = S - 1; t >= 0; t--) {
-    const size_t r = (size_t)bh * S + t;
-    acc += df[r];
-    df[r] = acc / (1.0f + exp(fg[r]));
-  }
 }
 
 /* Recurrent step, part 1: per column block of the state, C <- fa C + ia k v^T and h = C^T q s / normalizer.
@@ -440,3 +803,5 @@ __kernel void mlstm_step_state(const int BH, __global const float *k, const ulon
   for (int a = 0; a < DQK; a++) n[(size_t)bh * DQK + a] = fa * n[(size_t)bh * DQK + a] + ia * k[(size_t)bh * DQK + a];
   m[bh] = mn;
 }
+
+#endif

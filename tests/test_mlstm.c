@@ -1,7 +1,8 @@
 /* Device mLSTM (cl/mlstm.cl via host/ops/mlstm.c) against the float64 references through the op-case table
  * (forward vs the parallel stable-forget form, backward vs the custom chunkwise backward; ragged lengths, extreme
  * gates, every chunk size, a range of head dims, head groups, view offsets), then chunkwise vs recurrent-step
- * rollout, state hand-off and configuration errors. */
+ * rollout, state hand-off and configuration errors. Every device test runs under both kernel variants (cpu and
+ * gpu, forced through SCALECL_KERNEL_VARIANT before the op is created) with the same tolerances. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,10 @@
 #include "op_cases.h"
 #include "ops/mlstm.h"
 #include "ref/mlstm.h"
+#include "runtime/variant.h"
 
 #define FW_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
 #define EPS 1e-6
-
 
 /* Host tensors of one problem, float32 for the device and float64 copies for the references. */
 typedef struct {
@@ -79,11 +80,42 @@ static void download(sc_view m, float *x, size_t n) {
 
 static size_t ws_limit; /* workspace limit override in bytes, 0 = default */
 
+/* Forces the kernel variant for the ops the test creates (cmocka setup). */
+static int use_cpu(void **state) {
+  (void)state;
+  th_setenv("SCALECL_KERNEL_VARIANT", "cpu");
+  return 0;
+}
+
+static int use_gpu(void **state) {
+  (void)state;
+  th_setenv("SCALECL_KERNEL_VARIANT", "gpu");
+  return 0;
+}
+
+static int use_default(void **state) {
+  (void)state;
+  th_setenv("SCALECL_KERNEL_VARIANT", NULL);
+  return 0;
+}
+
+/* The op just created runs the forced variant (so a test named gpu cannot silently run the cpu kernels). */
+static void assert_variant_ran(void) {
+  const char *want = getenv("SCALECL_KERNEL_VARIANT");
+  for (int j = 0; j < th_ctx.n_picks; j++)
+    if (!strcmp(th_ctx.picks[j].family, "mlstm")) {
+      assert_string_equal(sc_variant_name((sc_variant)th_ctx.picks[j].variant), want);
+      return;
+    }
+  fail_msg("no mlstm kernel variant was recorded on the context");
+}
+
 static sc_mlstm *init_op(int L, size_t dqk, size_t dv) {
   sc_err err;
   sc_mlstm *m;
   const sc_mlstm_cfg cfg = {.chunk = L, .dqk = (int)dqk, .dv = (int)dv, .workspace_bytes = ws_limit};
   if (sc_mlstm_create(&th_ctx, &cfg, &m, &err)) fail_msg("%s", err.msg);
+  assert_variant_ran();
   th_tensors_init(&ts, &th_ctx, use_offsets);
   return m;
 }
@@ -140,12 +172,11 @@ static result run_device(sc_mlstm *m, const problem *p, int backward) {
 static void test_mlstm_cases(void **state) {
   (void)state;
   th_run_op_cases(&th_ctx, "mlstm");
+  assert_variant_ran();
 }
 
 /* Chunkwise forward vs a rollout of the device recurrent step, token by token, from the same initial state. */
-static void test_recurrent_step_rollout(void **state) {
-  (void)state;
-  const size_t BH = 4, S = 70, dqk = 16, dv = 32;
+static void step_rollout(size_t BH, size_t S, size_t dqk, size_t dv) {
   problem p = make(BH, S, dqk, dv, normal(2, 1, 600));
   use_offsets = 1; /* the step's tensors at odd offsets too */
   sc_mlstm *m = init_op(32, dqk, dv);
@@ -194,6 +225,13 @@ static void test_recurrent_step_rollout(void **state) {
   free_result(&chunk);
   release_op(m);
   release(&p);
+}
+
+static void test_recurrent_step_rollout(void **state) {
+  (void)state;
+  step_rollout(4, 70, 16, 32);
+  /* Head dims past one work-group of the gpu step (SWG = 64 columns, strided loops over dqk). */
+  step_rollout(2, 20, 72, 136);
 }
 
 /* Two halves with the state carried from the first into the second equal the whole sequence. */
@@ -247,11 +285,16 @@ static void test_rejects_bad_config(void **state) {
   assert_null(m);
 }
 
+/* A device test under each kernel variant. */
+/* clang-format off */
+#define BOTH_VARIANTS(f) {#f " [cpu]", f, use_cpu, use_default, NULL}, {#f " [gpu]", f, use_gpu, use_default, NULL}
+/* clang-format on */
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_mlstm_cases),
-      cmocka_unit_test(test_recurrent_step_rollout),
-      cmocka_unit_test(test_state_handoff),
+      BOTH_VARIANTS(test_mlstm_cases),
+      BOTH_VARIANTS(test_recurrent_step_rollout),
+      BOTH_VARIANTS(test_state_handoff),
       cmocka_unit_test(test_rejects_bad_config),
   };
   return cmocka_run_group_tests(tests, th_ctx_setup, th_ctx_teardown);

@@ -10,6 +10,7 @@
 #include "runtime/program.h"
 #include "runtime/scratch.h"
 #include "runtime/timing.h"
+#include "runtime/variant.h"
 
 /* Workspace slots: per-token gate arrays for all heads, per-chunk scalars, then the chunk scratch of one
  * group of heads (transposed chunks, decay-masked scores, boundary states and their gradients). */
@@ -23,9 +24,17 @@ _Static_assert((int)WS_COUNT <= (int)SC_SCRATCH_MAX, "mLSTM workspace slots");
 
 enum { RM = 8 };
 
+/* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
+ * register tiles, TK-deep __local staging; ST x ST tiles for the scan, SWG-item groups for the step. 2 x 2 register
+ * tiles: where work-items are SIMD lanes (llvmpipe) each accumulator is a vector register, and 4 x 4 spilled
+ * (3x slower there, bench mlstm). */
+static const char gpu_tiles[] = "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64";
+
 struct sc_mlstm {
   sc_ctx *ctx;
   int L, dqk, dv, vw;
+  sc_variant variant;
+  int tm, tn, wgs, st, swg; /* gpu: tile sizes and work-group sizes */
   size_t workspace_limit;
   sc_kernels ks;
   int profiling;
@@ -47,12 +56,10 @@ static sc_kargs args(const sc_mlstm *m, int kid) {
   return a;
 }
 
-/* Checks the arguments set in a, then launches kernel `kid` over (g0, g1, g2) work-groups. */
-static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, size_t g2, sc_err *err) {
+/* Checks the arguments set in a, then launches kernel `kid` over global work-items in groups of local. */
+static int launch(sc_mlstm *m, int kid, const sc_kargs *a, const size_t global[3], const size_t local[3], sc_err *err) {
   const char *name = sc_mlstm_kernel_names[kid];
   if (sc_kargs_end(a, err)) return -1;
-  /* One work-item per work-group: each item holds a register tile and loops over enough work. */
-  const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
   if (!m->profiling) return sc_launch(m->ctx, m->ks.k[kid], 3, global, local, name, err);
   if (sc_finish(m->ctx, err)) return -1;
@@ -61,6 +68,52 @@ static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, si
   m->prof.wall[kid] += sc_now() - w0;
   m->prof.cpu[kid] += sc_cpu_seconds() - c0;
   m->prof.calls[kid]++;
+  return 0;
+}
+
+/* Launches kernel `kid` over (g0, g1, g2) work-groups of one work-item: the cpu variant's shape, where each item
+ * holds a register tile and loops over enough work, and that of the sequential kernels both variants share. */
+static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, size_t g2, sc_err *err) {
+  const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
+  return launch(m, kid, a, global, local, err);
+}
+
+/* Launches a gpu-variant tile kernel over g0 groups of the tile work-group along dimension 0 and g1 along 1. */
+static int run_tiles(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, sc_err *err) {
+  const size_t wg = (size_t)m->wgs, global[3] = {g0 * wg, g1, 1}, local[3] = {wg, 1, 1};
+  return launch(m, kid, a, global, local, err);
+}
+
+/* Tiles of size t covering n. */
+static size_t tiles_of(size_t n, int t) {
+  return (n + (size_t)t - 1) / (size_t)t;
+}
+
+/* The value of NAME in a "NAME=V ..." tile string, or -1. */
+static int tile_value(const char *defs, const char *name) {
+  const size_t n = strlen(name);
+  for (const char *p = defs; (p = strstr(p, name)) != NULL; p += n)
+    if ((p == defs || p[-1] == ' ') && p[n] == '=') return atoi(p + n + 1);
+  return -1;
+}
+
+/* Reads the gpu tile sizes back from the picked defines (a profile may override them) and checks they fit the
+ * device. */
+static int gpu_geometry(sc_mlstm *m, const char *tiles, sc_err *err) {
+  const int tm = tile_value(tiles, "TM"), tn = tile_value(tiles, "TN"), tk = tile_value(tiles, "TK");
+  const int wm = tile_value(tiles, "WM"), wn = tile_value(tiles, "WN");
+  m->st = tile_value(tiles, "ST"), m->swg = tile_value(tiles, "SWG");
+  if (tm < 1 || tn < 1 || tk < 1 || wm < 1 || wn < 1 || tm % wm || tn % wn || m->st < 1 || m->swg < 1 ||
+      (m->swg & (m->swg - 1)))
+    return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN and SWG a power of two (defaults %s)",
+                   tiles, gpu_tiles);
+  m->tm = tm, m->tn = tn, m->wgs = tm / wm * (tn / wn);
+  const size_t max = m->ctx->dev.max_wg ? m->ctx->dev.max_wg : 1, big = (size_t)m->st * (size_t)m->st;
+  if ((size_t)m->wgs > max || big > max || (size_t)m->swg > max)
+    return sc_fail(err,
+                   "mLSTM gpu tiles '%s' need work-groups of %d, %zu and %d items but %s allows %zu: lower TM/WM x "
+                   "TN/WN, ST or SWG in the profile's tiles.mlstm_gpu, or use SCALECL_KERNEL_VARIANT=cpu",
+                   tiles, m->wgs, big, m->swg, m->ctx->dev.name, max);
   return 0;
 }
 
@@ -81,8 +134,14 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
       cfg->workspace_bytes ? cfg->workspace_bytes : (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
   sc_scratch_init(&m->ws, c, WS_COUNT, ws_names,
                   "use a smaller chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB");
-  char defs[128];
-  snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
+  char tiles[256], defs[400];
+  if (sc_variant_pick(c, "mlstm", NULL, gpu_tiles, &m->variant, tiles, sizeof tiles, err) ||
+      (m->variant == SC_VARIANT_GPU && gpu_geometry(m, tiles, err))) {
+    sc_mlstm_destroy(m);
+    return -1;
+  }
+  int n = snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
+  if (m->variant == SC_VARIANT_GPU) snprintf(defs + n, sizeof defs - (size_t)n, " MLSTM_GPU=1 %s", tiles);
   if (sc_kernels_build(c, "mlstm.cl", defs, sc_mlstm_kernel_names, SC_MLSTM_K_COUNT, &m->ks, err)) {
     sc_mlstm_destroy(m);
     return -1;
@@ -174,6 +233,8 @@ static int run_scores(sc_mlstm *m, size_t S, size_t bh0, size_t G, int DA, float
   sc_karg_i32(&a, rpw), sc_karg_f32(&a, (float)(1.0 / sqrt((double)m->dqk))), sc_karg_f32(&a, eps);
   sc_karg_view(&a, a_rows), sc_karg_mem(&a, w[WS_XT]), sc_karg_mem(&a, w[WS_LB]), sc_karg_mem(&a, w[WS_MC]);
   sc_karg_view(&a, ig), sc_karg_view(&a, nout), sc_karg_i32(&a, nout.buf != NULL), sc_karg_mem(&a, w[WS_P]);
+  if (m->variant == SC_VARIANT_GPU)
+    return run_tiles(m, SC_MLSTM_K_SCORES, &a, tiles_of(m->L, m->tm) * tiles_of(m->L, m->tn), NC * G, err);
   return run(m, SC_MLSTM_K_SCORES, &a, (nrb + (size_t)rpw - 1) / (size_t)rpw, NC * G, 1, err);
 }
 
@@ -197,7 +258,10 @@ static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, co
   sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G), sc_karg_i32(&a, s->rev);
   sc_karg_f32(&a, eps), sc_karg_view(&a, s->x), sc_karg_view(&a, s->y), sc_karg_mem(&a, s->w);
   sc_karg_view(&a, s->nout), sc_karg_mem(&a, s->d), sc_karg_mem(&a, s->nd);
-  if (run(m, SC_MLSTM_K_DELTA, &a, rb, NC * G, 1, err)) return -1;
+  const int gpu = m->variant == SC_VARIANT_GPU;
+  if (gpu ? run_tiles(m, SC_MLSTM_K_DELTA, &a, tiles_of(m->dqk, m->tm) * tiles_of(m->dv, m->tn), NC * G, err)
+          : run(m, SC_MLSTM_K_DELTA, &a, rb, NC * G, 1, err))
+    return -1;
   a = args(m, SC_MLSTM_K_SCAN);
   sc_karg_i32(&a, NC), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G), sc_karg_i32(&a, s->rev);
   sc_karg_mem(&a, m->ws.buf[WS_ALPHA]), sc_karg_view(&a, s->c0), sc_karg_view(&a, s->n0);
@@ -205,7 +269,10 @@ static int run_states(sc_mlstm *m, size_t S, size_t bh0, size_t G, float eps, co
   sc_karg_mem(&a, s->d), sc_karg_i32(&a, s->store_n), sc_karg_mem(&a, s->stt), sc_karg_i32(&a, s->stt != NULL);
   sc_karg_mem(&a, s->nd), sc_karg_view(&a, s->last), sc_karg_i32(&a, s->last.buf != NULL);
   sc_karg_view(&a, s->nlast), sc_karg_i32(&a, s->nlast.buf != NULL);
-  return run(m, SC_MLSTM_K_SCAN, &a, cb, rb, G, err);
+  if (!gpu) return run(m, SC_MLSTM_K_SCAN, &a, cb, rb, G, err);
+  const size_t st = (size_t)m->st, global[3] = {tiles_of(m->dv, m->st) * st, tiles_of(m->dqk, m->st) * st, G},
+               local[3] = {st, st, 1};
+  return launch(m, SC_MLSTM_K_SCAN, &a, global, local, err);
 }
 
 static int chunk_rpw(const sc_mlstm *m, size_t S, size_t G, int ncols) {
@@ -223,6 +290,8 @@ static sc_kargs chunk_args(const sc_mlstm *m, int kid, size_t S, size_t bh0, siz
 /* Launch grid of the chunk-product kernels: column blocks x row-block groups x chunks. */
 static int run_chunk(sc_mlstm *m, int kid, const sc_kargs *a, size_t S, size_t G, int ncols, sc_err *err) {
   const size_t NC = n_chunks(m, S), nrb = (size_t)m->L / RM, rpw = (size_t)chunk_rpw(m, S, G, ncols);
+  if (m->variant == SC_VARIANT_GPU)
+    return run_tiles(m, kid, a, tiles_of(m->L, m->tm) * tiles_of(ncols, m->tn), NC * G, err);
   return run(m, kid, a, (size_t)(ncols / m->vw), (nrb + rpw - 1) / rpw, NC * G, err);
 }
 
@@ -333,9 +402,15 @@ int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io,
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->i);
   sc_karg_view(&a, io->f), sc_karg_view(&a, io->C), sc_karg_view(&a, io->n), sc_karg_view(&a, io->m);
   sc_karg_view(&a, io->h);
-  if (run(m, SC_MLSTM_K_STEP, &a, (size_t)(m->dv / m->vw), BH, 1, err)) return -1;
+  /* gpu: a group of SWG items per head, one column each (the cpu variant has no SWG). */
+  const int gpu = m->variant == SC_VARIANT_GPU;
+  const size_t swg = (size_t)m->swg, local[3] = {swg, 1, 1}, gs[3] = {gpu ? tiles_of(m->dv, m->swg) * swg : 0, BH, 1};
+  if (gpu ? launch(m, SC_MLSTM_K_STEP, &a, gs, local, err)
+          : run(m, SC_MLSTM_K_STEP, &a, (size_t)(m->dv / m->vw), BH, 1, err))
+    return -1;
   a = args(m, SC_MLSTM_K_STEP_STATE);
   sc_karg_i32(&a, BH), sc_karg_view(&a, io->k), sc_karg_view(&a, io->i), sc_karg_view(&a, io->f);
   sc_karg_view(&a, io->n), sc_karg_view(&a, io->m);
-  return run(m, SC_MLSTM_K_STEP_STATE, &a, BH, 1, 1, err);
+  const size_t gn[3] = {swg, BH, 1};
+  return gpu ? launch(m, SC_MLSTM_K_STEP_STATE, &a, gn, local, err) : run(m, SC_MLSTM_K_STEP_STATE, &a, BH, 1, 1, err);
 }
