@@ -473,6 +473,9 @@ static int ratio_tables(FILE *f, const rd_set *s, sc_err *err) {
   sc_table *t = sc_table_create("best", cols, 2 + RD_KINDS, err);
   int rc = !t;
   for (int j = 0; !rc && j < n; j++) {
+    int any = 0;
+    for (int k = 0; k < RD_KINDS; k++) any |= isfinite(v[j].best[k]);
+    if (!any) continue; /* a device without a peak file */
     sc_table_row(t);
     sc_table_str(t, 0, s->devs[v[j].dev].label);
     sc_table_str(t, 1, v[j].variant);
