@@ -624,11 +624,13 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
               versions);
     else
       fprintf(f, "All by scalecl %s.\n", versions);
-    fprintf(f,
-            "\nPercentages divide by the device's own `scalecl peak` file: %% FMA peak by its fp32 FMA rate, %% GEMM "
-            "by its SGEMM rate through the GEMM path scalecl uses there, %% bandwidth by its global read bandwidth "
-            "(the least bytes a row must move, `min_bytes`, over its time). FLOP/B is the row's arithmetic intensity, "
-            "its FLOPs over those bytes. Variant `-`: the file records no kernel-variant pick.\n");
+    fprintf(
+        f,
+        "\nPercentages divide by the device's own `scalecl peak` file: %% FMA peak by its fp32 FMA rate, %% GEMM "
+        "by its SGEMM rate through the GEMM path scalecl uses there, %% bandwidth by its global read bandwidth "
+        "(the least bytes a row must move, `min_bytes`, over its time). FLOP/B is the row's arithmetic intensity, "
+        "its FLOPs over those bytes. ms is the time per timed call (for `infer` per decoding step; its time to first "
+        "token is in the shape column). Variant `-`: the file records no kernel-variant pick.\n");
     if (skipped->n) {
       fprintf(f, "\nSkipped (see the warnings):");
       for (int i = 0; i < skipped->n; i++) fprintf(f, " `%s`", skipped->v[i]);
