@@ -82,10 +82,14 @@ static int ends_with_json(const char *name) {
   return n > 5 && !strcmp(name + n - 5, ".json");
 }
 
-/* Adds dir's *.json in name order and, when depth > 0, those of its subdirectories. */
-static int list_dir(const char *dir, int depth, paths *out, sc_err *err) {
+/* Adds dir's *.json in name order and, when depth > 0, those of its subdirectories; an unreadable directory is a
+ * warning. */
+static int list_dir(const char *dir, int depth, paths *out, FILE *warn, sc_err *err) {
   DIR *d = opendir(dir);
-  if (!d) return sc_fail(err, "cannot read the directory %s", dir);
+  if (!d) {
+    fprintf(warn, "warning: skipped the directory %s: cannot read it\n", dir);
+    return 0;
+  }
   paths here = {0}, subs = {0};
   int rc = 0;
   const struct dirent *e;
@@ -102,7 +106,7 @@ static int list_dir(const char *dir, int depth, paths *out, sc_err *err) {
   if (here.n) qsort(here.v, (size_t)here.n, sizeof *here.v, cmp_str);
   if (subs.n) qsort(subs.v, (size_t)subs.n, sizeof *subs.v, cmp_str);
   for (int i = 0; !rc && i < here.n; i++) rc = paths_add(out, here.v[i], err);
-  for (int i = 0; !rc && i < subs.n; i++) rc = list_dir(subs.v[i], depth - 1, out, err);
+  for (int i = 0; !rc && i < subs.n; i++) rc = list_dir(subs.v[i], depth - 1, out, warn, err);
   paths_free(&here);
   paths_free(&subs);
   return rc;
@@ -664,7 +668,7 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
   int rc = 0;
   for (int i = 0; !rc && i < o->n_inputs; i++) {
     if (sc_is_dir(o->inputs[i]))
-      rc = list_dir(o->inputs[i], 1, &in, err);
+      rc = list_dir(o->inputs[i], 1, &in, o->warn, err);
     else
       rc = paths_add(&in, o->inputs[i], err);
   }
