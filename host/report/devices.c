@@ -436,8 +436,8 @@ static int kind_table(FILE *f, const rd_set *s, int kind, sc_err *err) {
       {"variant", NULL, SC_COL_STR, NULL, 0},       {"shape / pass", NULL, SC_COL_STR, NULL, 0},
       {"ms", NULL, SC_COL_NUM, "%.3g", 0},          {rd_kinds[kind].thr_unit, NULL, SC_COL_NUM, "%.1f", 0},
       {"GFLOP/s", NULL, SC_COL_NUM, "%.3g", 0},     {"FLOP/B", NULL, SC_COL_NUM, "%.3g", 0},
-      {"% FMA peak", NULL, SC_COL_NUM, "%.1f", 0},  {"% GEMM", NULL, SC_COL_NUM, "%.1f", 0},
-      {"% bandwidth", NULL, SC_COL_NUM, "%.1f", 0},
+      {"% FMA peak", NULL, SC_COL_NUM, "%.3g", 0},  {"% GEMM", NULL, SC_COL_NUM, "%.3g", 0},
+      {"% bandwidth", NULL, SC_COL_NUM, "%.3g", 0},
   };
   sc_table *t = sc_table_create("rows", cols, T_N, err);
   if (!t) return -1;
@@ -634,7 +634,9 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
         "by its SGEMM rate through the GEMM path scalecl uses there, %% bandwidth by its global read bandwidth "
         "(the least bytes a row must move, `min_bytes`, over its time). FLOP/B is the row's arithmetic intensity, "
         "its FLOPs over those bytes. ms is the time per timed call (for `infer` per decoding step; its time to first "
-        "token is in the shape column). Variant `-`: the file records no kernel-variant pick.\n");
+        "token is in the shape column). Over 100 %%: the row beat its device's peak measurement (a peak taken under "
+        "more load, data served from caches rather than memory, or a FLOP count that includes work the kernel "
+        "skips). Variant `-`: the file records no kernel-variant pick.\n");
     if (skipped->n) {
       fprintf(f, "\nSkipped (see the warnings):");
       for (int i = 0; i < skipped->n; i++) fprintf(f, " `%s`", skipped->v[i]);
