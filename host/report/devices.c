@@ -178,13 +178,13 @@ static double peak_gemm(const cJSON *root, char *backend, size_t cap) {
   snprintf(backend, cap, "%s", *api ? api : "clblast");
   char key[48];
   snprintf(key, sizeof key, "%s_gflops", backend);
-  double best = NAN;
+  double best = 0;
   const cJSON *e;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, "sgemm")) {
     const double g = num(e, key);
-    if (g > 0 && !(g <= best)) best = g;
+    if (g > best) best = g;
   }
-  return best;
+  return best > 0 ? best : NAN;
 }
 
 static void take_peak(rd_dev *d, const cJSON *root, const char *file) {
@@ -192,9 +192,10 @@ static void take_peak(rd_dev *d, const cJSON *root, const char *file) {
   char be[16];
   const double gemm = peak_gemm(root, be, sizeof be);
   d->has_peak = 1;
-  if (!(fma <= d->fma)) d->fma = fma;
-  if (!(bw <= d->bw)) d->bw = bw;
-  if (gemm > 0 && !(gemm <= d->gemm)) d->gemm = gemm, snprintf(d->gemm_backend, sizeof d->gemm_backend, "%s", be);
+  /* The best of each figure (a missing one, NaN, never wins). */
+  if (fma > d->fma) d->fma = fma;
+  if (bw > d->bw) d->bw = bw;
+  if (gemm > d->gemm) d->gemm = gemm, snprintf(d->gemm_backend, sizeof d->gemm_backend, "%s", be);
   add_distinct(d->peak_files, sizeof d->peak_files, file);
 }
 

@@ -70,62 +70,56 @@ static int roofline(const char *gnuplot, const char *dir, const rd_set *s, int d
   snprintf(name, sizeof name, "roofline_%d", d + 1);
   snprintf(dat, sizeof dat, "%s.dat", name);
   sc_gnuplot_escape(dv->label, label, sizeof label);
-  /* One block per (kind, variant) series with points: "intensity gflops label". */
+  /* The variants of the device's points, and axes that hold the points and the ridge (fma / bw). */
   const char *variants[64];
   int nv = 0;
+  double xlo = dv->fma / dv->bw, xhi = xlo, ylo = dv->fma;
   for (int i = 0; i < s->nrows; i++) {
     const rd_row *r = &s->rows[i];
     if (r->dev != d || !plottable(r)) continue;
     int j = 0;
     while (j < nv && strcmp(variants[j], r->variant)) j++;
     if (j == nv && nv < 64) variants[nv++] = r->variant;
+    xlo = fmin(xlo, rd_intensity(r)), xhi = fmax(xhi, rd_intensity(r)), ylo = fmin(ylo, r->gflops);
   }
   if (!nv) return 0;
   FILE *f = open_data(dir, dat, err);
   if (!f) return -1;
-  double xlo = dv->fma / dv->bw, xhi = xlo, ylo = dv->fma;
   body b;
   if (body_open(&b, err)) return fclose(f), -1;
+  fprintf(b.f,
+          "reset\nset title '%s: roofline from scalecl peak, FMA %.4g GFLOP/s, read bandwidth %.4g GB/s' "
+          "font ',13'\nset logscale xy\nset grid\nset format x '10^{%%L}'\nset format y '10^{%%L}'\n"
+          "set xlabel 'arithmetic intensity (FLOP per byte the row must move at least)'\n"
+          "set ylabel 'attainable GFLOP/s'\nset key outside below center horizontal maxcols 4 font ',10'\n"
+          "set samples 500\nset xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\nfma = %.8g\nbw = %.8g\n"
+          "plot (x * bw < fma ? x * bw : fma) with lines lw 3 lc rgb 'black' title 'roof', \\\n"
+          "  fma with lines dt 2 lc rgb '#888888' title 'FMA peak', \\\n"
+          "  x * bw with lines dt 3 lc rgb '#888888' title 'read bandwidth x intensity'",
+          label, dv->fma, dv->bw, xlo / 3, xhi * 3, ylo / 3, dv->fma * 3, dv->fma, dv->bw);
+  /* One data block per (kind, variant) series: "intensity gflops label". */
   int block = 0;
-  char plots[8192] = "";
-  size_t at = 0;
   for (int k = 0; k < RD_KINDS; k++)
     for (int v = 0; v < nv; v++) {
       int n = 0;
       for (int i = 0; i < s->nrows; i++) {
         const rd_row *r = &s->rows[i];
         if (r->dev != d || r->kind != k || strcmp(r->variant, variants[v]) || !plottable(r)) continue;
-        const double ai = rd_intensity(r);
-        fprintf(f, "%.8g %.8g \"%s\"\n", ai, r->gflops, r->point);
-        xlo = fmin(xlo, ai), xhi = fmax(xhi, ai), ylo = fmin(ylo, r->gflops);
+        fprintf(f, "%.8g %.8g \"%s\"\n", rd_intensity(r), r->gflops, r->point);
         n++;
       }
       if (!n) continue;
       fprintf(f, "\n\n");
       char vt[64];
       sc_gnuplot_escape(variants[v], vt, sizeof vt);
-      at += (size_t)snprintf(plots + at, at < sizeof plots ? sizeof plots - at : 0,
-                             ", \\\n  'plots/%s' index %d using 1:2 with points pt %d ps 1.4 lc rgb '%s' title '%s "
-                             "(%s)', \\\n  '' index %d using 1:2:3 with labels offset char 0.7,0.6 left font ',9' "
-                             "tc rgb '%s' notitle",
-                             dat, block, point_type(variants[v]), colors[k], rd_kinds[k].name, vt, block, colors[k]);
+      fprintf(b.f,
+              ", \\\n  'plots/%s' index %d using 1:2 with points pt %d ps 1.4 lc rgb '%s' title '%s (%s)', \\\n"
+              "  '' index %d using 1:2:3 with labels offset char 0.7,0.6 left font ',9' tc rgb '%s' notitle",
+              dat, block, point_type(variants[v]), colors[k], rd_kinds[k].name, vt, block, colors[k]);
       block++;
     }
-  int rc = close_data(f, dat, err);
-  if (at >= sizeof plots) rc = rc ? rc : sc_fail(err, "roofline of %s: too many series to plot", dv->label);
-  fprintf(b.f,
-          "reset\nset title '%s: roofline from scalecl peak, FMA %.4g GFLOP/s, read bandwidth %.4g GB/s' "
-          "font ',13'\n"
-          "set logscale xy\nset grid\nset format x '10^{%%L}'\nset format y '10^{%%L}'\n"
-          "set xlabel 'arithmetic intensity (FLOP per byte the row must move at least)'\n"
-          "set ylabel 'attainable GFLOP/s'\nset key outside below center horizontal maxcols 4 font ',10'\n"
-          "set samples 500\n"
-          "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\nfma = %.8g\nbw = %.8g\n"
-          "plot (x * bw < fma ? x * bw : fma) with lines lw 3 lc rgb 'black' title 'roof', \\\n"
-          "  fma with lines dt 2 lc rgb '#888888' title 'FMA peak', \\\n"
-          "  x * bw with lines dt 3 lc rgb '#888888' title 'read bandwidth x intensity'%s\n",
-          label, dv->fma, dv->bw, xlo / 3, xhi * 3, ylo / 3, dv->fma * 3, dv->fma, dv->bw, plots);
-  if (rc) {
+  fprintf(b.f, "\n");
+  if (close_data(f, dat, err)) {
     fclose(b.f);
     free(b.buf);
     return -1;
