@@ -223,6 +223,11 @@ static void test_report_of_real_runs(void **state) {
   const table_check m = check_table(md, "### mLSTM");
   assert_int_equal(m.rows, 2);
   assert_int_equal(m.with_pct, 2);
+  /* A 64x64x64 SGEMM does 2 * 64^3 FLOPs on 3 * 64^2 floats at least: 10.7 FLOP/byte. */
+  const char *gemm_row = strstr(md, "| 64x64x64 own |");
+  assert_non_null(gemm_row);
+  const char *eol = strchr(gemm_row, '\n'), *ai = strstr(gemm_row, "| 10.7 |");
+  if (!ai || ai > eol) fail_msg("64x64x64 SGEMM without 10.7 FLOP/B: %.*s", (int)(eol - gemm_row), gemm_row);
   /* Both variants of SGEMM ran on every real device: the speedup table. */
   assert_non_null(strstr(md, "gpu variant's speedup over the cpu variant"));
 
