@@ -396,7 +396,10 @@ static void label_devices(rd_set *s) {
     rd_dev *d = &s->devs[i];
     int dup = 0;
     for (int j = 0; j < s->ndev; j++) dup |= j != i && !strcmp(s->devs[j].name, d->name);
-    snprintf(d->label, sizeof d->label, dup ? "%s (%s %s)" : "%s", d->name, d->platform, d->driver);
+    if (dup)
+      snprintf(d->label, sizeof d->label, "%s (%s %s)", d->name, d->platform, d->driver);
+    else
+      snprintf(d->label, sizeof d->label, "%s", d->name);
   }
 }
 
@@ -416,8 +419,8 @@ static void device_section(FILE *f, const rd_set *s, int i, const char *roofline
           d->platform, d->driver, *d->type ? d->type : "-");
   if (isfinite(d->cus)) fprintf(f, "| compute units | %g |\n", d->cus);
   if (d->has_peak) {
-    fprintf(f, "| FMA peak (fp32) | %.1f GFLOP/s |\n| read bandwidth | %.1f GB/s |\n", d->fma, d->bw);
-    if (d->gemm > 0) fprintf(f, "| GEMM (%s, the GEMM path scalecl uses) | %.1f GFLOP/s |\n", d->gemm_backend, d->gemm);
+    fprintf(f, "| FMA peak (fp32) | %.3g GFLOP/s |\n| read bandwidth | %.3g GB/s |\n", d->fma, d->bw);
+    if (d->gemm > 0) fprintf(f, "| GEMM (%s, the GEMM path scalecl uses) | %.3g GFLOP/s |\n", d->gemm_backend, d->gemm);
     fprintf(f, "| peak file | %s |\n", d->peak_files);
   }
   fprintf(f, "| result files | %d |\n| scalecl | %s |\n| kernel variants | %s |\n\n", d->nfiles, d->versions,
