@@ -21,7 +21,7 @@ extern const rd_kind rd_kinds[RD_KINDS];
 enum { RD_TEXT = 1024 };
 
 typedef struct {
-  char name[256], platform[256], driver[128], type[32], label[400];
+  char name[256], platform[256], driver[128], type[32], label[660];
   double cus;
   int has_peak; /* fma, bw and gemm come from a peak file (the best of each over its peak files) */
   double fma, bw, gemm;

@@ -176,7 +176,7 @@ static int ratio_charts(const char *gnuplot, const char *dir, const rd_set *s, F
   double *v = malloc((size_t)(n + s->ndev) * RD_KINDS * sizeof *v);
   int rc = !names || !v ? sc_fail(err, "out of host memory") : 0, ns = 0, any = 0;
   for (int j = 0; !rc && j < n; j++) {
-    char t[500];
+    char t[720];
     snprintf(t, sizeof t, "%s, %s", s->devs[sv[j].dev].label, sv[j].variant);
     for (int k = 0; k < RD_KINDS; k++) any |= isfinite(v[ns * RD_KINDS + k] = sv[j].best[k]);
     if (!(names[ns++] = sc_strdup(t, err))) rc = -1;
