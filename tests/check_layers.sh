@@ -15,11 +15,12 @@ allowed() {
     model) echo "ops runtime base" ;;
     data) echo "base" ;;
     fit) echo "base" ;;
+    report) echo "base" ;;
     train) echo "model data ops runtime base" ;;
     sweep) echo "train fit model data base" ;;
     check) echo "model ops ref runtime base" ;;
     bench) echo "sweep train check model data fit ops ref runtime base" ;;
-    cli) echo "bench sweep train check model data fit ops ref runtime base" ;;
+    cli) echo "report bench sweep train check model data fit ops ref runtime base" ;;
     *) return 1 ;;
   esac
 }

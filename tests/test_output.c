@@ -46,7 +46,7 @@ static void test_json_dash_is_only_json(void **state) {
   cJSON *j = parse_whole(out);
   static const char *const keys[] = {"device",   "platform",   "driver_version",     "compute_units",     "scalecl",
                                      "settings", "fma_gflops", "read_bandwidth_gbs", "launch_latency_us", "results",
-                                     "units"};
+                                     "units",    "benchmark",  "kernel_variants"};
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) get(j, keys[i]);
   assert_true(cJSON_GetArraySize(get(j, "results")) >= 7);
   if (!strstr(err, "device: ") || !strstr(err, "fp32 FMA peak")) fail_msg("no human lines on stderr: %s", err);
@@ -106,7 +106,7 @@ static void test_reference_gemm_is_the_api_backend(void **state) {
   /* Measured: the backend the GEMM API resolves to. */
   static char out[1 << 16], err[1 << 14];
   assert_int_equal(run("bench gemm --shapes 16x16x16 --samples 1 --format csv", out, sizeof out, err, sizeof err), 0);
-  assert_non_null(strstr(out, "m,n,k,backend,gemm_api,gflops,gflops_mean,gflops_sd\n"));
+  assert_non_null(strstr(out, "m,n,k,backend,gemm_api,gflops,gflops_mean,gflops_sd,flops,min_bytes\n"));
   setenv("SCALECL_GEMM", "own", 1);
   const int rc =
       run("bench attention --seq 16 --head-dims 16 --heads 1 --decode-lens none --samples 1 "

@@ -18,4 +18,10 @@ void sc_gnuplot_escape(const char *s, char *out, size_t cap);
  * whose tail is in the error message when gnuplot fails. */
 int sc_gnuplot_run(const char *gnuplot, const char *dir, const char *script, const char *log, sc_err *err);
 
+/* Writes DIR/SUB NAME.gp, which draws body (gnuplot commands ending in a plot) once into NAME.svg and once into
+ * NAME.png, w x h pixels, both in dir; runs it with dir as the working directory and gnuplot's output appended to
+ * DIR/SUB gnuplot.log. sub is "" or a folder under dir ending in '/' (for the scripts and data). */
+int sc_gnuplot_chart(const char *gnuplot, const char *dir, const char *sub, const char *name, int w, int h,
+                     const char *body, sc_err *err);
+
 #endif

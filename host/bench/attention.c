@@ -1,5 +1,7 @@
 /* `scalecl bench attention`: causal attention forward and forward+backward throughput, decode step
  * time against the cache length, and peak device memory, on resident buffers. */
+#include "ops/attention.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,6 @@
 #include "bench/bench.h"
 #include "bench/util.h"
 #include "model/flops.h"
-#include "ops/attention.h"
 
 typedef struct {
   sc_attention *a;
@@ -117,7 +118,7 @@ static const sc_col seq_cols[S_N] = {
     {"head_dim", NULL, SC_COL_NUM, NULL, 0},    {"seq_len", "tokens", SC_COL_NUM, NULL, 0},      SC_BENCH_PASS_COLUMNS,
     {"peak_mib", "MiB", SC_COL_NUM, "%.1f", 0}, {"bytes_per_token", "B", SC_COL_NUM, "%.0f", 0},
 };
-enum { D_DH, D_LEN, D_MS, D_TOKENS_PER_S = D_MS + 3, D_CPU_MS, D_N };
+enum { D_DH, D_LEN, D_MS, D_TOKENS_PER_S = D_MS + 3, D_CPU_MS, D_FLOPS, D_BYTES, D_N };
 static const sc_col dec_cols[D_N] = {
     {"head_dim", NULL, SC_COL_NUM, NULL, 0},
     {"cache_len", "tokens", SC_COL_NUM, NULL, 0},
@@ -126,6 +127,7 @@ static const sc_col dec_cols[D_N] = {
     {"step_ms_sd", "ms", SC_COL_NUM, "%.3f", 0},
     {"tokens_per_s", "tokens/s per sequence", SC_COL_NUM, "%.0f", 0},
     {"cpu_norm_step_ms", "ms of process CPU time / compute units", SC_COL_NUM, "%.3f", 0},
+    SC_BENCH_ROOFLINE_COLUMNS,
 };
 
 int bench_attention_main(int argc, char **argv, sc_err *err) {
@@ -212,8 +214,13 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
         sc_table_row(tabs[0]);
         sc_table_num(tabs[0], S_DH, x.dh);
         sc_table_num(tabs[0], S_SEQ, x.S);
+        /* Forward: q, k, v (and segment ids) in, o and lse out; backward: q, k, v, o, lse, dout (and segment ids)
+         * in, dq, dk, dv out. */
+        const double n = (double)heads * x.S * x.dh, m = (double)heads * x.S, seg = doc_len ? x.S : 0;
+        const double words = pass ? 12 * n + 2 * m + 2 * seg : 4 * n + m + seg;
         sc_bench_pass_cells(tabs[0], S_PASS, &c, pass ? "fwd+bwd" : "fwd", pass ? &x.fb : &x.fwd,
-                            (pass ? 3 : 1) * sc_flops_attention_core(&fo, x.S, (double)heads, x.dh, x.dh), x.S, &ref);
+                            (pass ? 3 : 1) * sc_flops_attention_core(&fo, x.S, (double)heads, x.dh, x.dh), 4.0 * words,
+                            x.S, &ref);
         sc_table_num(tabs[0], S_PEAK_MIB, x.peak_bytes / 1048576.0);
         sc_table_num(tabs[0], S_BYTES_PER_TOKEN, (double)x.peak_bytes / x.S);
       }
@@ -230,14 +237,21 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       sc_bench_cells(tabs[1], D_MS, sc_figure_time(&t.wall, 1e3));
       sc_table_num(tabs[1], D_TOKENS_PER_S, 1 / t.wall.median);
       if (cpu) sc_table_num(tabs[1], D_CPU_MS, 1e3 * t.cpu_s / cus);
+      /* The step's scores and weighted sum over len + 1 keys (a multiply-add each per head dim); it reads q, k, v
+       * and the len cached keys and values, and writes o and the appended key and value. */
+      const double hd = (double)heads * (double)D[d];
+      sc_table_num(tabs[1], D_FLOPS, 4 * hd * (double)(L[l] + 1));
+      sc_table_num(tabs[1], D_BYTES, 4 * hd * (2 * (double)L[l] + 6));
       sc_progress_add(pp, 1);
     }
   sc_progress_end(pp), pp = NULL;
   const double load1 = sc_loadavg();
-  if ((root = sc_bench_json_run(&c, &ref, "distill_scaling causal attention core; fwd+bwd = 3x fwd", heads, samples,
-                                load0, load1)))
+  if ((root = sc_bench_json_run(
+           &c, &ref,
+           "distill_scaling causal attention core; fwd+bwd = 3x fwd; decode: 4 x heads x head_dim x (cache_len + 1)",
+           heads, samples, load0, load1)))
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
-  if (sc_output_emit(&out, root, tabs, nL ? 2 : 1, err)) goto done;
+  if (sc_bench_emit(&out, &c, "attention", root, tabs, nL ? 2 : 1, err)) goto done;
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
   for (int d = 0; d < nD && nS > 1; d++)
     fprintf(h,

@@ -1,3 +1,5 @@
+#include "ops/gemm.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +9,8 @@
 #include "bench/bench.h"
 #include "bench/peak.h"
 #include "bench/util.h"
-#include "ops/gemm.h"
 
-enum { C_M, C_N, C_K, C_BACKEND, C_API, C_GFLOPS, C_COUNT = C_GFLOPS + 3 };
+enum { C_M, C_N, C_K, C_BACKEND, C_API, C_GFLOPS, C_FLOPS = C_GFLOPS + 3, C_BYTES, C_COUNT };
 static const sc_col cols[C_COUNT] = {
     {"m", NULL, SC_COL_NUM, NULL, 0},
     {"n", NULL, SC_COL_NUM, NULL, 0},
@@ -19,6 +20,7 @@ static const sc_col cols[C_COUNT] = {
     {"gflops", "GFLOP/s", SC_COL_NUM, "%.1f", 0},
     {"gflops_mean", "GFLOP/s", SC_COL_NUM, "%.1f", 0},
     {"gflops_sd", "GFLOP/s", SC_COL_NUM, "%.2f", 0},
+    SC_BENCH_ROOFLINE_COLUMNS,
 };
 
 int bench_gemm_main(int argc, char **argv, sc_err *err) {
@@ -74,14 +76,18 @@ int bench_gemm_main(int argc, char **argv, sc_err *err) {
       sc_table_str(t, C_BACKEND, sc_gemm_backend_name((sc_gemm_backend)be));
       sc_table_bool(t, C_API, be == (int)sc_gemm_default(gemm));
       sc_bench_cells(t, C_GFLOPS, gf);
+      /* 2MNK; A and B read, C written (beta 0). */
+      sc_table_num(t, C_FLOPS, 2.0 * (double)m * n * k);
+      sc_table_num(t, C_BYTES, 4.0 * ((double)m * k + (double)k * n + (double)m * n));
     }
   if (!rc) {
     if ((root = sc_bench_json_root(&c))) {
       cJSON_AddStringToObject(root, "gemm_api_backend", sc_gemm_backend_name(sc_gemm_default(gemm)));
       cJSON_AddNumberToObject(root, "samples", (double)samples);
+      cJSON_AddStringToObject(root, "flop_count", "2MNK");
       if (*blas) cJSON_AddStringToObject(root, "host_blas", blas);
     }
-    rc = sc_output_emit(&out, root, &t, 1, err);
+    rc = sc_bench_emit(&out, &c, "gemm", root, &t, 1, err);
   }
   cJSON_Delete(root);
   sc_table_destroy(t);

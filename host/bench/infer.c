@@ -323,7 +323,7 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(root, "load_end", l1);
     }
     sc_table *tables[2] = {t, g};
-    rc = sc_output_emit(&out, root, tables, 2, err);
+    rc = sc_bench_emit(&out, &c, "infer", root, tables, 2, err);
   }
   if (!rc && csv) {
     FILE *f = fopen(csv, "w");

@@ -1,6 +1,8 @@
 /* `scalecl bench mlstm`: chunkwise mLSTM forward and forward+backward throughput, with the quadratic parallel
  * form for contrast, in tokens/s and GFLOP/s by the paper's "tfla" chunkwise count, as a fraction of the
  * device's reference GEMM rate (the GEMM path scalecl uses there). */
+#include "ops/mlstm.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,6 @@
 #include "bench/bench.h"
 #include "bench/util.h"
 #include "model/flops.h"
-#include "ops/mlstm.h"
 
 enum { T_Q, T_K, T_V, T_I, T_F, T_H, T_NOUT, T_MOUT, T_DH, T_DQ, T_DK, T_DV, T_DI, T_DF, T_COUNT };
 
@@ -193,7 +194,12 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
         sc_table_num(t, C_SEQ, (double)S);
         const double f =
             (pass ? 3 : 1) * sc_flops_mlstm_cell(&fo, (double)S, (double)heads, L, (double)D[d][0], (double)D[d][1]);
-        sc_bench_pass_cells(t, C_PASS, &c, pass ? "fwd+bwd" : "fwd", &tm[pass], f, (double)S, &ref);
+        /* Per token and head, forward: q, k, v, i, f in, h, n, m out; backward: q, k, v, i, f, n, dh in, dq, dk, dv,
+         * di, df out. */
+        const double dqk = (double)D[d][0], dv = (double)D[d][1], fwd_words = 2 * dqk + 2 * dv + 4;
+        const double words = pass ? fwd_words + 4 * dqk + 3 * dv + 5 : fwd_words;
+        sc_bench_pass_cells(t, C_PASS, &c, pass ? "fwd+bwd" : "fwd", &tm[pass], f, 4.0 * words * (double)heads * S,
+                            (double)S, &ref);
         sc_table_num(t, C_PEAK_MIB, (double)peak_bytes / 1048576.0);
       }
       sc_progress_add(pp, 1);
@@ -202,7 +208,7 @@ int bench_mlstm_main(int argc, char **argv, sc_err *err) {
   const double load1 = sc_loadavg();
   root =
       sc_bench_json_run(&c, &ref, "paper tfla chunkwise forward; fwd+bwd = 3x forward", heads, samples, load0, load1);
-  if (sc_output_emit(&out, root, &t, 1, err)) goto done;
+  if (sc_bench_emit(&out, &c, "mlstm", root, &t, 1, err)) goto done;
   fprintf(h, "load average %.2f at end\n", load1);
   rc = 0;
 done:

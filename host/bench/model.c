@@ -16,7 +16,7 @@
 #include "model/lm.h"
 #include "model/presets.h"
 
-enum { C_PASS, C_MS, C_TOK = C_MS + 3, C_GFLOPS, C_MFU, C_COUNT };
+enum { C_PASS, C_MS, C_TOK = C_MS + 3, C_GFLOPS, C_MFU, C_FLOPS, C_BYTES, C_COUNT };
 static const sc_col cols[C_COUNT] = {
     {"pass", NULL, SC_COL_STR, NULL, 0},
     {"ms", "ms per step", SC_COL_NUM, "%.1f", 0},
@@ -25,6 +25,7 @@ static const sc_col cols[C_COUNT] = {
     {"tokens_per_s", "tokens/s", SC_COL_NUM, "%.0f", 0},
     {"model_gflops", "GFLOP/s of the paper's count", SC_COL_NUM, "%.1f", 0},
     {"mfu_pct", "% of fma_peak_gflops", SC_COL_NUM, "%.1f", 0},
+    SC_BENCH_ROOFLINE_COLUMNS,
 };
 
 enum { F_PASS, F_FAMILY, F_MS, F_PCT, F_COUNT };
@@ -144,6 +145,9 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
     sc_table_num(t, C_TOK, tokens / tm.wall.median);
     sc_table_num(t, C_GFLOPS, gf);
     sc_table_num(t, C_MFU, 100 * gf / peak_gf);
+    /* The parameters read once and the tokens; the backward also writes every gradient once. */
+    sc_table_num(t, C_FLOPS, flops);
+    sc_table_num(t, C_BYTES, 4 * (pass ? 2.0 : 1.0) * (double)sc_model_params(&cfg) + 4 * tokens);
   }
   if (!rc) {
     const sc_lm_plan *m = sc_lm_memory(lm);
@@ -161,6 +165,7 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(root, "batch", (double)B);
       cJSON_AddNumberToObject(root, "ctx", (double)T);
       cJSON_AddNumberToObject(root, "fw_flops_per_step", flops_fw);
+      cJSON_AddStringToObject(root, "flop_count", "paper (scalecl flops); forward+backward = 3x forward");
       cJSON_AddNumberToObject(root, "fma_peak_gflops", peak_gf);
       cJSON_AddStringToObject(root, "fma_peak_source", peak_src);
       cJSON_AddNumberToObject(root, "memory_plan_bytes", (double)m->total);
@@ -171,7 +176,7 @@ int bench_model_main(int argc, char **argv, sc_err *err) {
     if (profile && !(rc = !(ft = sc_table_create("families", fcols, F_COUNT, err))))
       rc = profile_families(&c, lm, tok, ft, err);
     tables[1] = ft;
-    if (!rc) rc = sc_output_emit(&out, root, tables, ft ? 2 : 1, err);
+    if (!rc) rc = sc_bench_emit(&out, &c, "model", root, tables, ft ? 2 : 1, err);
   }
   cJSON_Delete(root);
   sc_table_destroy(t);

@@ -19,7 +19,7 @@
 #include "model/presets.h"
 #include "train/trainer.h"
 
-enum { C_PASS, C_MS, C_TOK = C_MS + 3, C_MFU, C_OVER, C_COUNT };
+enum { C_PASS, C_MS, C_TOK = C_MS + 3, C_MFU, C_OVER, C_FLOPS, C_BYTES, C_COUNT };
 static const sc_col cols[C_COUNT] = {
     {"pass", NULL, SC_COL_STR, NULL, 0},
     {"ms", "ms per step", SC_COL_NUM, "%.1f", 0},
@@ -28,6 +28,7 @@ static const sc_col cols[C_COUNT] = {
     {"tokens_per_s", "tokens/s", SC_COL_NUM, "%.0f", 0},
     {"mfu_pct", "% of fma_peak_gflops", SC_COL_NUM, "%.1f", 0},
     {"overhead_pct", "% over forward+backward", SC_COL_NUM, "%.1f", 0},
+    SC_BENCH_ROOFLINE_COLUMNS,
 };
 
 typedef struct {
@@ -144,6 +145,10 @@ int bench_train_main(int argc, char **argv, sc_err *err) {
     sc_table_num(tb, C_TOK, tokens / tm.wall.median);
     sc_table_num(tb, C_MFU, 100 * 1e-9 * flops / tm.wall.median / peak_gf);
     if (pass) sc_table_num(tb, C_OVER, 100 * (ms / fb_ms - 1));
+    /* Parameters read and gradients written once, and the tokens; AdamW also reads parameters, gradients and both
+     * moments and writes parameters and moments (7 words per parameter). */
+    sc_table_num(tb, C_FLOPS, flops);
+    sc_table_num(tb, C_BYTES, 4 * (pass ? 9.0 : 2.0) * (double)sc_model_params(&cfg) + 4 * tokens);
     fb_ms = ms;
   }
   if (!rc) {
@@ -158,11 +163,12 @@ int bench_train_main(int argc, char **argv, sc_err *err) {
       cJSON_AddNumberToObject(root, "micro_batch", (double)M);
       cJSON_AddNumberToObject(root, "ctx", (double)T);
       cJSON_AddNumberToObject(root, "train_flops_per_step", flops);
+      cJSON_AddStringToObject(root, "flop_count", "paper (scalecl flops): 3x forward; the optimizer not counted");
       cJSON_AddNumberToObject(root, "fma_peak_gflops", peak_gf);
       cJSON_AddStringToObject(root, "fma_peak_source", peak_src);
       cJSON_AddStringToObject(root, "data", data);
     }
-    rc = sc_output_emit(&out, root, &tb, 1, err);
+    rc = sc_bench_emit(&out, &c, "train", root, &tb, 1, err);
   }
   cJSON_Delete(root);
   sc_table_destroy(tb);

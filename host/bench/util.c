@@ -8,6 +8,7 @@
 #include "bench/peak.h"
 #include "ops/gemm.h"
 #include "runtime/profile.h"
+#include "runtime/variant.h"
 
 int sc_bench_fill_uniform(sc_ctx *c, cl_mem m, size_t n, unsigned seed, float lo, float hi, sc_err *err) {
   float *h = sc_malloc(n * sizeof *h, "benchmark input", err);
@@ -135,6 +136,19 @@ cJSON *sc_bench_json_root(const sc_ctx *c) {
   return root;
 }
 
+int sc_bench_emit(const sc_output *o, const sc_ctx *c, const char *benchmark, cJSON *root, sc_table *const *tables,
+                  int n, sc_err *err) {
+  if (root) {
+    cJSON *v = sc_variants_json(c);
+    if (!v || !cJSON_AddStringToObject(root, "benchmark", benchmark) ||
+        !cJSON_AddItemToObject(root, "kernel_variants", v)) {
+      cJSON_Delete(v);
+      return sc_fail(err, "out of host memory formatting JSON");
+    }
+  }
+  return sc_output_emit(o, root, tables, n, err);
+}
+
 void sc_bench_cells(sc_table *t, int col, sc_figure f) {
   sc_table_num(t, col, f.median);
   sc_table_num(t, col + 1, f.mean);
@@ -142,9 +156,11 @@ void sc_bench_cells(sc_table *t, int col, sc_figure f) {
 }
 
 void sc_bench_pass_cells(sc_table *t, int first, const sc_ctx *c, const char *pass, const sc_timing *tm, double flops,
-                         double tokens, const sc_gemm_ref *ref) {
+                         double min_bytes, double tokens, const sc_gemm_ref *ref) {
   const double gf = 1e-9 * flops / tm->wall.median;
   sc_table_str(t, first, pass);
+  sc_table_num(t, first + 9, flops);
+  sc_table_num(t, first + 10, min_bytes);
   sc_bench_cells(t, first + 1, sc_figure_time(&tm->wall, 1e3));
   sc_table_num(t, first + 4, tokens / tm->wall.median);
   sc_table_num(t, first + 5, gf);

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+#include "base/output.h"
 #include "base/table.h"
 #include "runtime/timing.h"
 
@@ -57,8 +58,23 @@ cJSON *sc_bench_json_root(const sc_ctx *c);
 cJSON *sc_bench_json_run(const sc_ctx *c, const sc_gemm_ref *ref, const char *flop_count, long heads, long samples,
                          double load0, double load1);
 
+/* sc_output_emit of a benchmark: first adds to root (when not NULL) "benchmark" (its kind: "peak", "gemm", "mlstm",
+ * "attention", "model", "train", "infer"; `scalecl report devices` groups files by it) and "kernel_variants"
+ * (sc_variants_json: the variant and tile defines of every op family created on c), so every file records what ran. */
+int sc_bench_emit(const sc_output *o, const sc_ctx *c, const char *benchmark, cJSON *root, sc_table *const *tables,
+                  int n, sc_err *err);
+
 /* Sets columns col, col + 1 and col + 2 of the table's last row to the figure's median, mean and sd. */
 void sc_bench_cells(sc_table *t, int col, sc_figure f);
+
+/* What a roofline point needs besides the time: the work of one timed call and the least traffic it can cost, so
+ * that arithmetic intensity = flops / min_bytes (FLOP/byte). Only in CSV and JSON (wide). */
+/* clang-format off */
+#define SC_BENCH_ROOFLINE_COLUMNS                                                               \
+  {"flops", "FLOP per timed call, counted as flop_count says", SC_COL_NUM, "%.4g", 1},          \
+  {"min_bytes", "B per timed call at the least: every input read and every output written once " \
+                "in global memory (fp32), nothing re-read", SC_COL_NUM, "%.4g", 1}
+/* clang-format on */
 
 /* The columns of one timed pass that the throughput tables share (bench mlstm, bench attention), in this order
  * inside a table's columns; sc_bench_pass_cells fills them from the pass's first column on. */
@@ -72,12 +88,14 @@ void sc_bench_cells(sc_table *t, int col, sc_figure f);
   {"gflops", "GFLOP/s", SC_COL_NUM, "%.1f", 0},                                                 \
   {"pct_gemm", "% of gemm_ref_gflops", SC_COL_NUM, "%.0f", 0},                                  \
   {"cpu_norm_gflops", "GFLOP/s by process CPU time / compute units", SC_COL_NUM, "%.1f", 0},    \
-  {"cpu_norm_pct_gemm", "% of gemm_ref_cpu_norm_gflops", SC_COL_NUM, "%.0f", 0}
+  {"cpu_norm_pct_gemm", "% of gemm_ref_cpu_norm_gflops", SC_COL_NUM, "%.0f", 0},                \
+  SC_BENCH_ROOFLINE_COLUMNS
 /* clang-format on */
-enum { SC_BENCH_PASS_NCOLS = 9 };
-/* One pass of `flops` FLOPs over `tokens` tokens: its name, ms, tokens/s, GFLOP/s and the fraction of the
- * reference in percent; on a CPU device also the rates by process CPU time per compute unit. */
+enum { SC_BENCH_PASS_NCOLS = 11 };
+/* One pass of `flops` FLOPs over `tokens` tokens that moves at least min_bytes: its name, ms, tokens/s, GFLOP/s
+ * and the fraction of the reference in percent, flops and min_bytes; on a CPU device also the rates by process CPU
+ * time per compute unit. */
 void sc_bench_pass_cells(sc_table *t, int first, const sc_ctx *c, const char *pass, const sc_timing *tm, double flops,
-                         double tokens, const sc_gemm_ref *ref);
+                         double min_bytes, double tokens, const sc_gemm_ref *ref);
 
 #endif

@@ -119,7 +119,7 @@ int cmd_peak(int argc, char **argv, sc_err *err) {
   if (rc == 0) {
     fill(t, &pk);
     if ((root = sc_bench_json_root(&c))) add_fields(root, &pk, &po);
-    rc = sc_output_emit(&out, root, &t, 1, err);
+    rc = sc_bench_emit(&out, &c, "peak", root, &t, 1, err);
   }
   if (rc == 0) {
     fprintf(out.human, "fp32 FMA peak %.1f GFLOP/s at vector width %d", pk.fma_gflops, pk.fma_best_width);

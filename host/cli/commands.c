@@ -13,6 +13,7 @@ const sc_command sc_commands[] = {
     {"tune", cmd_tune, "search the tile parameters of scalecl's own kernels on a device; write a device profile"},
     {"op", cmd_op, "run one op's kernels on tensors from a safetensors file (check against other implementations)"},
     {"bench", cmd_bench, "benchmarks: gemm, mlstm, attention, model, train, infer, loader, fit ('scalecl bench --help')"},
+    {"report", cmd_report, "compare devices from their peak and benchmark JSON files: tables, rooflines, charts"},
     {"flops", cmd_flops, "parameters, FLOPs per sequence/token and steps for a budget, as the paper counts them"},
     {"init", cmd_init, "write a freshly initialised, seeded checkpoint that Hugging Face transformers loads"},
     {"eval", cmd_eval, "mean next-token loss, perplexity and bits per byte of a checkpoint on tokens or shards"},

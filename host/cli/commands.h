@@ -27,6 +27,7 @@ int cmd_check(int argc, char **argv, sc_err *err);
 int cmd_peak(int argc, char **argv, sc_err *err);
 int cmd_tune(int argc, char **argv, sc_err *err);
 int cmd_bench(int argc, char **argv, sc_err *err);
+int cmd_report(int argc, char **argv, sc_err *err);
 int cmd_op(int argc, char **argv, sc_err *err);
 int cmd_flops(int argc, char **argv, sc_err *err);
 int cmd_init(int argc, char **argv, sc_err *err);
