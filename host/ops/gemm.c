@@ -175,16 +175,9 @@ sc_gemm_backend sc_gemm_default(const sc_gemm *g) {
   return g->preferred;
 }
 
-/* The value of NAME in "NAME=V NAME=V" defines; -1 when absent or not a number. */
+/* The value of NAME in the picked tile defines; -1 when absent or not a number. */
 static long tile_get(const char *tiles, const char *name) {
-  const size_t n = strlen(name);
-  for (const char *p = tiles; (p = strstr(p, name)); p += n)
-    if ((p == tiles || p[-1] == ' ') && p[n] == '=') {
-      char *end;
-      const long v = strtol(p + n + 1, &end, 10);
-      return end > p + n + 1 && (*end == ' ' || !*end) ? v : -1;
-    }
-  return -1;
+  return sc_variant_tile(tiles, name, -1);
 }
 
 int sc_gemm_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_err *err) {
