@@ -5,6 +5,8 @@
  *   gpu variant (GPU=1): a part is a work-group of LS items reading its slice coalesced (item l takes elements
  *                l, l + LS, ..., compensated), reduced by a fixed tree in __local memory; one work-group adds the
  *                parts the same way. */
+#include "common.clh"
+
 #ifndef SUMSQ_PARTS
 #define SUMSQ_PARTS 256
 #endif
@@ -30,11 +32,7 @@ static inline void kahan_add(float *s, float *comp, float y) {
 static float group_sum(float v, __local float *buf) {
   const int l = (int)get_local_id(0);
   buf[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = LS / 2; s > 0; s >>= 1) {
-    if (l < s) buf[l] += buf[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+  LOCAL_TREE(buf, l, LS, TREE_ADD);
   return buf[0];
 }
 

@@ -8,6 +8,8 @@
  *   gpu variant: a work-group of LS·RPG items holds RPG (row, group)s (short groups share a work-group instead of
  *                idling most of it), and with XREG each item keeps its NPER values of x (and of dy·w) in
  *                registers, so x and dy are read from global memory once. */
+#include "common.clh"
+
 #if !defined(G) || !defined(NG)
 #error "norm.cl needs G (group width) and NG (groups per row)"
 #endif
@@ -53,11 +55,7 @@
 static float2 group_sum(float2 v, __local float2 *buf) {
   const int l = (int)get_local_id(0);
   buf[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = LS / 2; s > 0; s >>= 1) {
-    if (l < s) buf[l] += buf[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+  LOCAL_TREE(buf, l, LS, TREE_ADD);
   const float2 r = buf[0];
   barrier(CLK_LOCAL_MEM_FENCE); /* buf is reused by the next sum */
   return r;

@@ -121,11 +121,7 @@ __kernel void xent_block(__global float *restrict z, const ulong z_off, const in
       ms.y += exp(v - ms.x);
   }
   buf[l] = ms;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = LS / 2; s > 0; s >>= 1) {
-    if (l < s) buf[l] = lse_merge(buf[l], buf[l + s]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+  LOCAL_TREE(buf, l, LS, lse_merge);
   if (l == 0) {
     const float2 run = first ? (float2)(-INFINITY, 0.0f) : (float2)(mx[r], sm[r]), total = lse_merge(run, buf[0]);
     mx[r] = total.x, sm[r] = total.y;
@@ -211,11 +207,7 @@ __kernel void xent_mean(__global const float *restrict lse, const ulong lse_off,
     if (r < N && r % T != T - 1) kahan_add(&sum, &comp, lse[r] - zt[r]);
   }
   buf[l] = sum;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = LS / 2; s > 0; s >>= 1) {
-    if (l < s) buf[l] += buf[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+  LOCAL_TREE(buf, l, LS, TREE_ADD);
   sum = buf[0];
 #else
   if (get_global_id(0) > 0) return;
