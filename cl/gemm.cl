@@ -95,7 +95,7 @@ __kernel __attribute__((reqd_work_group_size(NDIM, MDIM, 1))) void gemm(
       for (int i = 0; i < TM; i++) a[i] = As[k][ty + i * MDIM];
       for (int j = 0; j < TN; j++) b[j] = Bs[k][tx + j * NDIM];
       for (int i = 0; i < TM; i++)
-        for (int j = 0; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < TN; j++) acc[i][j] = MULADD(a[i], b[j], acc[i][j]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -107,7 +107,7 @@ __kernel __attribute__((reqd_work_group_size(NDIM, MDIM, 1))) void gemm(
       if (m < M && n < N) {
         __global float *c = C + (size_t)m * ldc + n;
         const float r = alpha * acc[i][j];
-        *c = beta != 0.0f ? fma(beta, *c, r) : r;
+        *c = beta != 0.0f ? MULADD(beta, *c, r) : r;
       }
     }
   }
@@ -172,18 +172,18 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
       float at[8];
       vstore8(vload8(0, A + (size_t)k * lda + m0), 0, at);
       VEC b = VLOAD(0, P + (size_t)k * RN);
-      for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(at[i]), b, acc[i]);
+      for (int i = 0; i < RM; i++) acc[i] = MULADD((VEC)(at[i]), b, acc[i]);
     }
 #endif
     for (; k < K; k++) {
       VEC b = VLOAD(0, P + (size_t)k * RN);
-      for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(AT(m0 + i, k)), b, acc[i]);
+      for (int i = 0; i < RM; i++) acc[i] = MULADD((VEC)(AT(m0 + i, k)), b, acc[i]);
     }
   } else {
     /* Bottom edge: rows past M read as zero. */
     for (; k < K; k++) {
       VEC b = VLOAD(0, P + (size_t)k * RN);
-      for (int i = 0; i < RM; i++) acc[i] = fma((VEC)(m0 + i < M ? AT(m0 + i, k) : 0.0f), b, acc[i]);
+      for (int i = 0; i < RM; i++) acc[i] = MULADD((VEC)(m0 + i < M ? AT(m0 + i, k) : 0.0f), b, acc[i]);
     }
   }
 
@@ -191,7 +191,7 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
     for (int i = 0; i < RM; i++) {
       __global float *c = C + (size_t)(m0 + i) * ldc + n0;
       VEC r = alpha * acc[i];
-      if (beta != 0.0f) r = fma((VEC)(beta), VLOAD(0, c), r);
+      if (beta != 0.0f) r = MULADD((VEC)(beta), VLOAD(0, c), r);
       VSTORE(r, 0, c);
     }
     return;
@@ -202,7 +202,7 @@ __kernel void gemm(const int M, const int N, const int K, const float alpha, __g
     for (int j = 0; j < RN && n0 + j < N; j++) {
       size_t ci = (size_t)(m0 + i) * ldc + n0 + j;
       float r = alpha * out[j];
-      C[ci] = beta != 0.0f ? fma(beta, C[ci], r) : r;
+      C[ci] = beta != 0.0f ? MULADD(beta, C[ci], r) : r;
     }
   }
 }
@@ -230,7 +230,7 @@ __kernel void gemm_rows(const int M, const int N, const int K, const float alpha
     for (int j = 0; j < RC; j++) acc[j] = (float8)(0.0f);
     for (; k + 8 <= K; k += 8) {
       const float8 a = vload8(0, A + (size_t)i * lda + k);
-      for (int j = 0; j < nc; j++) acc[j] = fma(a, vload8(0, B + (size_t)(n0 + j) * ldb + k), acc[j]);
+      for (int j = 0; j < nc; j++) acc[j] = MULADD(a, vload8(0, B + (size_t)(n0 + j) * ldb + k), acc[j]);
     }
     for (int j = 0; j < RC; j++) s[j] = dot(acc[j].lo, (float4)(1.0f)) + dot(acc[j].hi, (float4)(1.0f));
 #else
@@ -238,11 +238,11 @@ __kernel void gemm_rows(const int M, const int N, const int K, const float alpha
 #endif
     for (; k < K; k++) {
       const float a = AT(i, k);
-      for (int j = 0; j < nc; j++) s[j] = fma(a, BT(k, n0 + j), s[j]);
+      for (int j = 0; j < nc; j++) s[j] = MULADD(a, BT(k, n0 + j), s[j]);
     }
     for (int j = 0; j < nc; j++) {
       __global float *c = C + (size_t)i * ldc + n0 + j;
-      *c = beta != 0.0f ? fma(beta, *c, alpha * s[j]) : alpha * s[j];
+      *c = beta != 0.0f ? MULADD(beta, *c, alpha * s[j]) : alpha * s[j];
     }
   }
 }

@@ -105,10 +105,10 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
   for (int t = 0; t < len; t++) {
     const size_t r = (size_t)bh * S + t0 + t;
     float8 a = (float8)(0.0f), b = (float8)(0.0f);
-    for (int e = 0; e < DV; e += 8) a = fma(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
+    for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
     for (int e = 0; e < DQK; e += 8) {
-      b = fma(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
-      b = fma(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
+      b = MULADD(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
+      b = MULADD(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
     }
     di[r] = hsum8(a);
     df[r] = hsum8(b);
@@ -204,9 +204,9 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
       for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
       for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
       for (int i = 0; i < WM; i++)
-        for (int j = 0; j < WN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        for (int j = 0; j < WN; j++) acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);
       if (rowdot)
-        for (int i = 0; i < WM; i++) rd[i] = fma(av[i], Ws[kk], rd[i]);
+        for (int i = 0; i < WM; i++) rd[i] = MULADD(av[i], Ws[kk], rd[i]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -380,7 +380,7 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
       for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
       for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
       for (int i = 0; i < WM; i++) {
-        for (int j = 0; j < WN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        for (int j = 0; j < WN; j++) acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);
         rd[i] += av[i];
       }
     }
@@ -427,11 +427,11 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
       if (ta < DQK && tj < DV) stt[(sb * DV + tj) * DQK + ta] = T[lx][ly];
       barrier(CLK_LOCAL_MEM_FENCE);
     }
-    acc = fma(al, acc, inc);
+    acc = MULADD(al, acc, inc);
     if (do_n) {
       const float ninc = nd[sb * DQK + a];
       nd[sb * DQK + a] = nacc;
-      nacc = fma(al, nacc, ninc);
+      nacc = MULADD(al, nacc, ninc);
     }
   }
   if (in && has_last) last[(size_t)bh * DQK * DV + e] = acc;
@@ -469,9 +469,9 @@ __kernel void mlstm_step(const int BH, const float scale, const float eps, __glo
   float num = 0.0f;
   for (int a = 0; a < DQK; a++) {
     __global float *cell = C + ((size_t)b * DQK + a) * DV + j;
-    const float cn = fma(ia * K[a], vv, fa * *cell);
+    const float cn = MULADD(ia * K[a], vv, fa * *cell);
     *cell = cn;
-    num = fma(Q[a], cn, num);
+    num = MULADD(Q[a], cn, num);
   }
   const float nt = fmax(fabs(R[0] * scale), exp(-mn));
   h[(size_t)b * DV + j] = num * scale / (nt + eps);
@@ -582,7 +582,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
       const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
       for (int r = 0; r < RM; r++) {
         const float p = P[(size_t)(r0 + r) * L + u];
-        acc[r] = fma((VEC)(p), y, acc[r]);
+        acc[r] = MULADD((VEC)(p), y, acc[r]);
         if (want_den) den[r] += p;
       }
     }
@@ -752,11 +752,11 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
         vstore8((float8)(tt[0][j], tt[1][j], tt[2][j], tt[3][j], tt[4][j], tt[5][j], tt[6][j], tt[7][j]), 0,
                 stt + (sb * DV + j0 + j) * DQK + a0);
     }
-    for (int r = 0; r < RM; r++) acc[r] = fma((VEC)(al), acc[r], inc[r]);
+    for (int r = 0; r < RM; r++) acc[r] = MULADD((VEC)(al), acc[r], inc[r]);
     if (do_n) {
       const float8 ninc = vload8(0, nd + sb * DQK + a0);
       vstore8(nacc, 0, nd + sb * DQK + a0);
-      nacc = fma((float8)(al), nacc, ninc);
+      nacc = MULADD((float8)(al), nacc, ninc);
     }
   }
   if (has_last)
@@ -783,9 +783,9 @@ __kernel void mlstm_step(const int BH, const float scale, const float eps, __glo
   VEC num = (VEC)(0.0f);
   for (int a = 0; a < DQK; a++) {
     __global float *row = C + ((size_t)bh * DQK + a) * DV + j0;
-    const VEC cn = fma((VEC)(ia * K[a]), vv, fa * VLOAD(0, row));
+    const VEC cn = MULADD((VEC)(ia * K[a]), vv, fa * VLOAD(0, row));
     VSTORE(cn, 0, row);
-    num = fma((VEC)(Q[a]), cn, num);
+    num = MULADD((VEC)(Q[a]), cn, num);
   }
   const float nt = fmax(fabs(den * scale), exp(-mn));
   VSTORE(num * scale / (nt + eps), 0, h + (size_t)bh * DV + j0);

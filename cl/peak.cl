@@ -1,4 +1,7 @@
-/* Device probes in the manner of clpeak. Defines: VW (vector width 1/2/4/8/16), ITERS, REPS. */
+/* Device probes in the manner of clpeak. Defines: VW (vector width 1/2/4/8/16), ITERS, REPS. The FMA probe uses
+ * MULADD, the multiply-add every kernel uses (common.clh), so the peak is the rate the kernels can reach. */
+#include "common.clh"
+
 #ifndef REPS
 #define REPS 4
 #endif
@@ -16,20 +19,20 @@
 #define VSTORE VSTORE__(VW)
 #endif
 
-/* Eight independent dependent chains of FMAs per work-item, so latency is hidden and the
+/* Eight independent dependent chains of multiply-adds per work-item, so latency is hidden and the
  * compiler cannot fold them (the result is stored). */
 __kernel void fma_peak(__global float *out, const float a, const float b) {
   VEC x0 = (VEC)((float)get_global_id(0) * 1e-9f), x1 = x0 + 0.1f, x2 = x0 + 0.2f, x3 = x0 + 0.3f;
   VEC x4 = x0 + 0.4f, x5 = x0 + 0.5f, x6 = x0 + 0.6f, x7 = x0 + 0.7f;
   for (int i = 0; i < ITERS; i++) {
-    x0 = fma(x0, a, b);
-    x1 = fma(x1, a, b);
-    x2 = fma(x2, a, b);
-    x3 = fma(x3, a, b);
-    x4 = fma(x4, a, b);
-    x5 = fma(x5, a, b);
-    x6 = fma(x6, a, b);
-    x7 = fma(x7, a, b);
+    x0 = MULADD(x0, a, b);
+    x1 = MULADD(x1, a, b);
+    x2 = MULADD(x2, a, b);
+    x3 = MULADD(x3, a, b);
+    x4 = MULADD(x4, a, b);
+    x5 = MULADD(x5, a, b);
+    x6 = MULADD(x6, a, b);
+    x7 = MULADD(x7, a, b);
   }
   VEC s = ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7));
 #if VW == 1

@@ -110,6 +110,9 @@ static int probe_device(sc_device_info *di, cl_platform_id pl, cl_device_id d, s
   di->extensions = sc_calloc(elen + 1, 1, "device extension list", err);
   if (!di->extensions) return -1;
   if (elen) clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, elen, di->extensions, NULL);
+  cl_device_fp_config fp = 0;
+  clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+  di->hw_fma = (fp & CL_FP_FMA) != 0;
   di->has_fp16 = has_ext(di->extensions, "cl_khr_fp16");
   di->has_fp64 = has_ext(di->extensions, "cl_khr_fp64");
   di->has_subgroups = has_ext(di->extensions, "cl_khr_subgroups") || has_ext(di->extensions, "cl_intel_subgroups");

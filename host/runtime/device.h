@@ -31,6 +31,7 @@ typedef struct {
   size_t max_wg;
   size_t pref_wg_multiple; /* of a probe kernel; 0 until sc_probe_wg_multiple */
   int has_fp16, has_fp64, has_subgroups;
+  int hw_fma;                 /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() runs in hardware, not emulated */
   int cl_c_major, cl_c_minor; /* parsed from opencl_c_version */
   char *extensions;           /* heap */
 } sc_device_info;

@@ -158,8 +158,9 @@ int sc_program_build_source(sc_ctx *c, const char *name, const char *source, con
   double t0 = sc_now();
   char opts[2048];
   const char *env_opts = sc_settings_get()->build_options;
-  snprintf(opts, sizeof opts, "-cl-std=CL1.2%s%.1000s%s%.900s", *env_opts ? " " : "", env_opts,
-           extra_options && *extra_options ? " " : "", extra_options ? extra_options : "");
+  /* SC_HW_FMA picks fma() or mad() for the kernels' multiply-adds (cl/common.clh). */
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSC_HW_FMA=%d%s%.1000s%s%.900s", c->dev.hw_fma, *env_opts ? " " : "",
+           env_opts, extra_options && *extra_options ? " " : "", extra_options ? extra_options : "");
   char *src = inject_defines(defines, source, err);
   if (!src) return -1;
 
