@@ -32,7 +32,7 @@ enum {
   C_ALLOC,
   C_WG,
   C_WG_MULT,
-  C_FP16,
+  C_HW_FMA, C_FP16,
   C_FP64,
   C_SUBGROUPS,
   C_EXTENSIONS,
@@ -60,6 +60,7 @@ static const sc_col cols[C_N] = {
     {"max_alloc_bytes", "B", SC_COL_NUM, NULL, 1},
     {"max_work_group_size", NULL, SC_COL_NUM, NULL, 0},
     {"preferred_work_group_multiple", NULL, SC_COL_NUM, NULL, 0},
+    {"hw_fma", NULL, SC_COL_BOOL, NULL, 0},
     {"fp16", NULL, SC_COL_BOOL, NULL, 0},
     {"fp64", NULL, SC_COL_BOOL, NULL, 0},
     {"subgroups", NULL, SC_COL_BOOL, NULL, 0},
@@ -85,6 +86,7 @@ static void device_row(sc_table *t, const sc_device_info *d, int is_default, con
   sc_table_num(t, C_ALLOC, (double)d->max_alloc);
   sc_table_num(t, C_WG, (double)d->max_wg);
   sc_table_num(t, C_WG_MULT, (double)d->pref_wg_multiple);
+  sc_table_bool(t, C_HW_FMA, d->hw_fma);
   sc_table_bool(t, C_FP16, d->has_fp16);
   sc_table_bool(t, C_FP64, d->has_fp64);
   sc_table_bool(t, C_SUBGROUPS, d->has_subgroups);
