@@ -75,6 +75,14 @@ mutation ledger-dead-worker-ignored host/sweep/ledger.c \
 mutation budget-tolerance-loose host/sweep/spec.c 'fabs(r->flops - r->budget) > s->budget_tolerance * r->budget' \
   'fabs(r->flops - r->budget) > 3 * s->budget_tolerance * r->budget' '^test_sweep$'
 # Inference (issue 14).
+# The gpu variants (issue 15): the store interleave of the tiled GEMM, the causal triangle of the mLSTM chunk tiles,
+# and the __local tree of the row reductions stopping one level short.
+mutation gemm-gpu-store-columns cl/gemm.cl 'const int n = n0 + tx + j * NDIM;' 'const int n = n0 + tx * TN + j;' \
+  '^test_gemm$'
+mutation mlstm-gpu-triangle cl/mlstm.cl '(tri == 1 ? gk <= gx : gk >= gx)' '(tri == 1 ? gk < gx : gk >= gx)' \
+  '^test_mlstm$'
+mutation local-tree-short cl/common.clh 'for (int s_ = (n) / 2; s_ > 0; s_ >>= 1) {' \
+  'for (int s_ = (n) / 4; s_ > 0; s_ >>= 1) {' '^test_(norm|adamw|xent)$'
 mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 : RC;' 'const int nc = RC;' \
   '^test_gemm$'
 mutation infer-step-position host/model/infer.c 'inf->pos_host[b] = inf->pos;' 'inf->pos_host[b] = inf->pos + 1;' \
