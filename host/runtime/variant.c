@@ -193,6 +193,26 @@ long sc_variant_tile(const char *defs, const char *name, long fallback) {
   return *end ? fallback : v;
 }
 
+int sc_variant_wg_check(const sc_device_info *d, const char *family, const char *tiles, size_t bytes_per_item,
+                        sc_err *err) {
+  const long wg = sc_variant_tile(tiles, "WG", -1);
+  if (wg < 1 || wg > 1 << 16 || (wg & (wg - 1)))
+    return sc_fail(err, "%s gpu tiles '%s': WG must be a power of two (set tiles.%s_gpu.WG to 64 or 256)", family,
+                   tiles, family);
+  if ((size_t)wg > d->max_wg)
+    return sc_fail(err,
+                   "%s gpu tiles '%s': WG=%ld work-items, above the %zu of '%s'; lower tiles.%s_gpu.WG or use "
+                   "SCALECL_KERNEL_VARIANT=cpu",
+                   family, tiles, wg, d->max_wg, d->name, family);
+  if ((size_t)wg * bytes_per_item > d->local_mem)
+    return sc_fail(err,
+                   "%s gpu tiles '%s': %zu bytes of __local memory (%zu per work-item), above the %llu of '%s'; lower "
+                   "tiles.%s_gpu.WG",
+                   family, tiles, (size_t)wg * bytes_per_item, bytes_per_item, (unsigned long long)d->local_mem,
+                   d->name, family);
+  return 0;
+}
+
 size_t sc_variant_wg(const sc_ctx *c, size_t want) {
   size_t max = c->dev.max_wg ? c->dev.max_wg : 1;
   while (want > max && want > 1) want /= 2;

@@ -38,6 +38,13 @@ long sc_variant_tile(const char *defs, const char *name, long fallback);
 /* Work-group size for a gpu kernel: want, lowered to the device's max work-group size (a power of two). */
 size_t sc_variant_wg(const sc_ctx *c, size_t want);
 
+/* The rule of a gpu family whose tiles hold one work-group size WG (norm, xent, adamw): WG a power of two within
+ * device d's work-group limit, and its __local buffer of bytes_per_item bytes per work-item within d's local memory.
+ * The error names the family's tiles and the limit. Ops check their picked tiles with it and the tuner its
+ * candidates, so both apply one rule. */
+int sc_variant_wg_check(const sc_device_info *d, const char *family, const char *tiles, size_t bytes_per_item,
+                        sc_err *err);
+
 /* {"<family>": {"variant": "gpu", "tiles": "NAME=V ...", "why": "device type GPU"}} of every pick made on c; NULL
  * when out of memory. */
 cJSON *sc_variants_json(const sc_ctx *c);
