@@ -117,6 +117,10 @@ static int profile_tiles(const cJSON *root, const char *path, const char *key, t
   return 0;
 }
 
+sc_variant sc_variant_of_device(const sc_device_info *d) {
+  return d->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) ? SC_VARIANT_GPU : SC_VARIANT_CPU;
+}
+
 static void record(sc_ctx *c, const char *family, sc_variant v, const char *defs, const char *why) {
   int i = 0;
   while (i < c->n_picks && strcmp(c->picks[i].family, family)) i++;
@@ -154,7 +158,7 @@ int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const 
     if (!rc && chosen >= 0) {
       snprintf(why, sizeof why, "profile %.100s", pname);
     } else if (!rc) {
-      chosen = c->dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) ? SC_VARIANT_GPU : SC_VARIANT_CPU;
+      chosen = (int)sc_variant_of_device(&c->dev);
       snprintf(why, sizeof why, "device type %s", sc_device_type_name(c->dev.type));
     }
   }

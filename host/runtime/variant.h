@@ -23,6 +23,9 @@ const char *sc_variant_name(sc_variant v);
 /* Parses "cpu"/"gpu"; -1 for anything else. */
 int sc_variant_parse(const char *s);
 
+/* The variant a device runs when nothing chooses one: gpu on GPU and accelerator devices, cpu on CPU devices. */
+sc_variant sc_variant_of_device(const sc_device_info *d);
+
 /* The variant of `family` ("gemm", "mlstm", "attention", "norm", "xent", "adamw", ...) on c's device, and its
  * tile defines: "NAME=V NAME=V" starting from tile_defaults (the op's defaults for that variant, or NULL when the
  * variant has no tiles) with the profile's and the override's values replacing them by name. A profile value for a
