@@ -15,6 +15,7 @@
 #include "ops/mlstm.h"
 #include "ops/norm.h"
 #include "ops/xent.h"
+#include "runtime/profile.h"
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -232,6 +233,52 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   th_setenv("SCALECL_PROFILE_DIR", NULL);
 }
 
+static int adamw_cpu_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_adamw_tiles_check(d, 0, tiles, err);
+}
+
+static int gemm_gpu_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_gemm_tiles_check(d, 1, tiles, err);
+}
+
+/* The shipped profile for rusticl's llvmpipe (platforms/profiles/rusticl-llvmpipe.json) as the runtime reads it on
+ * a device with llvmpipe's names and limits: it is the profile found, it picks the variant of every family as its
+ * "about" says, and its tiles pass each op's check there. */
+static void shipped_llvmpipe_profile_fits_llvmpipe(void **state) {
+  (void)state;
+  char dir[600], name[256];
+  snprintf(dir, sizeof dir, "%s/platforms/profiles", SCALECL_SOURCE_DIR);
+  th_setenv("SCALECL_PROFILE_DIR", dir);
+  sc_ctx c;
+  th_ctx_open(&c);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
+  snprintf(c.dev.name, sizeof c.dev.name, "llvmpipe (LLVM 15.0.6, 256 bits)");
+  snprintf(c.dev.platform_name, sizeof c.dev.platform_name, "rusticl");
+  c.dev.type = CL_DEVICE_TYPE_CPU, c.dev.max_wg = 1024, c.dev.local_mem = 32768;
+  sc_profile_name(dir, &c.dev, name, sizeof name);
+  assert_string_equal(name, "rusticl-llvmpipe.json");
+  static const struct {
+    const char *family, *cpu, *gpu;
+    sc_variant want;
+    int (*check)(const sc_device_info *, const char *, sc_err *);
+  } fam[] = {
+      {"mlstm", NULL, SC_MLSTM_GPU_TILES, SC_VARIANT_GPU, sc_mlstm_tiles_check},
+      {"norm", NULL, SC_NORM_GPU_TILES, SC_VARIANT_GPU, sc_norm_tiles_check},
+      {"xent", NULL, SC_XENT_GPU_TILES, SC_VARIANT_GPU, sc_xent_tiles_check},
+      {"adamw", SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, SC_VARIANT_CPU, adamw_cpu_check},
+      {"gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, SC_VARIANT_GPU, gemm_gpu_check},
+      {"attention", NULL, NULL, SC_VARIANT_GPU, NULL},
+  };
+  for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+    sc_variant v;
+    char defs[256];
+    TH_CHECK(sc_variant_pick(&c, fam[f].family, fam[f].cpu, fam[f].gpu, &v, defs, sizeof defs, TH_ERR));
+    if (v != fam[f].want) fail_msg("%s: the profile picks %s", fam[f].family, sc_variant_name(v));
+    if (fam[f].check) TH_CHECK(fam[f].check(&c.dev, defs, TH_ERR));
+  }
+  sc_ctx_close(&c);
+}
+
 /* With the device's work-group limit lowered to 128, the quick candidates of more work-items do not fit and are
  * skipped; the others run; the best is one of them; the override is cleared afterwards. */
 static void candidates_that_do_not_fit_are_skipped(void **state) {
@@ -276,6 +323,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(tune_rejects_wrong_and_writes_profile_read_back),
       cmocka_unit_test(families_reject_wrong_and_profile_loads),
+      cmocka_unit_test(shipped_llvmpipe_profile_fits_llvmpipe),
       cmocka_unit_test(candidates_that_do_not_fit_are_skipped),
       cmocka_unit_test(unknown_family_is_a_usage_error),
   };

@@ -44,15 +44,19 @@ enum { ALL = 2, AUTO = 3 };
 
 /* Whether entries[i] runs: --op and --variant select. auto: with --op every variant of that family; without,
  * both variants of a family tuned in both (the profile then takes the faster), and a family tuned in one variant
- * only where device d runs that variant unless told otherwise (d NULL: not known yet, so yes). */
-static int selected(const sc_tune_entry *entries, int n, int i, const char *op, int variant, const sc_device_info *d) {
+ * only where c runs that variant (sc_variant_choice: the device's profile or type; c NULL: not known yet, so
+ * yes). */
+static int selected(const sc_tune_entry *entries, int n, int i, const char *op, int variant, const sc_ctx *c,
+                    sc_err *err) {
   const sc_tune_entry *e = &entries[i];
   if (op && strcmp(op, e->family)) return 0;
   if (variant != AUTO) return variant == ALL || (int)e->variant == variant;
-  if (op || !d || e->variant == sc_variant_of_device(d)) return 1;
+  if (op || !c) return 1;
   for (int j = 0; j < n; j++)
     if (j != i && !strcmp(entries[j].family, e->family)) return 1;
-  return 0;
+  sc_variant v;
+  if (sc_variant_choice(c, e->family, &v, err)) return -1;
+  return v == e->variant;
 }
 
 int cmd_tune(int argc, char **argv, sc_err *err) {
@@ -65,7 +69,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring (default: $SCALECL_DEVICE)"},
       {"op", SC_OPT_STRING, &op, "NAME", .help = "the kernel family to tune (default: every family the tuner knows)"},
       {"variant", SC_OPT_ENUM, &variant, "NAME",
-       .help = "the kernel variants to tune (auto: those the device would run, and both where a family has both)",
+       .help = "the kernel variants to tune (auto: those the device runs, and both where a family has both)",
        .choices = variants},
       {"out", SC_OPT_OUTFILE, &outpath, "FILE", .help = "the profile to write (default: tune-<device>.json)"},
       {"quick", SC_OPT_FLAG, &quick, NULL, .help = "a small grid at a small shape, short samples: a smoke test"},
@@ -84,7 +88,8 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
       "variant) and \"about\" (how and when). Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
       "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD), mlstm (gpu: TM TN TK WM WN),\n"
       "norm (gpu: WG), xent (gpu: WG), adamw (gpu: SUMSQ_PARTS WG). By default a family tuned in one variant runs\n"
-      "only on devices that run that variant (gpu: GPUs and accelerators); --op or --variant selects it anyway.",
+      "only where the device runs that variant (its profile's kernel_variant, else gpu on GPUs); --op or --variant\n"
+      "selects it anyway.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
@@ -96,7 +101,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
     int seen = 0;
     for (int j = 0; j < n_families; j++) seen |= !strcmp(families[j], entries[i].family);
     if (!seen && n_families < 16) families[n_families++] = entries[i].family;
-    chosen += selected(entries, n_entries, i, op, variant, NULL);
+    chosen += selected(entries, n_entries, i, op, variant, NULL, err);
   }
   if (op && !chosen) {
     sc_fail_choice(err, "--op family", op, families, n_families);
@@ -113,7 +118,9 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   int rc = !res || !t, n = 0;
   for (int i = 0; i < n_entries && !rc; i++) {
     const sc_tune_entry *e = &entries[i];
-    if (!selected(entries, n_entries, i, op, variant, &c.dev)) continue;
+    const int sel_rc = selected(entries, n_entries, i, op, variant, &c, err);
+    if (sel_rc < 0) rc = 1;
+    if (sel_rc <= 0) continue;
     char what[64];
     snprintf(what, sizeof what, "tune %s_%s", e->family, sc_variant_name(e->variant));
     sc_progress prog;

@@ -117,7 +117,8 @@ static int profile_tiles(const cJSON *root, const char *path, const char *key, t
   return 0;
 }
 
-sc_variant sc_variant_of_device(const sc_device_info *d) {
+/* The variant a device runs when nothing chooses one: gpu on GPU and accelerator devices, cpu on CPU devices. */
+static sc_variant variant_of_device(const sc_device_info *d) {
   return d->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) ? SC_VARIANT_GPU : SC_VARIANT_CPU;
 }
 
@@ -133,35 +134,52 @@ static void record(sc_ctx *c, const char *family, sc_variant v, const char *defs
   snprintf(r->why, sizeof r->why, "%s", why);
 }
 
+/* The variant of family on c and why: the tuner's candidate, else SCALECL_KERNEL_VARIANT, else the profile (root,
+ * read from path; may be NULL), else the device type. */
+static int choose(const sc_ctx *c, const char *family, const cJSON *root, const char *path, int *chosen, char *why,
+                  size_t cap, sc_err *err) {
+  const char *slash = strrchr(path, '/'), *pname = slash ? slash + 1 : path;
+  const char *forced = sc_settings_get()->kernel_variant;
+  *chosen = sc_variant_parse(forced);
+  if (*forced && *chosen < 0)
+    return sc_fail(err, "SCALECL_KERNEL_VARIANT='%s' is not a kernel variant (use cpu or gpu, or unset it)", forced);
+  /* The tuner's candidate names the variant it tries, whatever would be picked otherwise. */
+  const size_t flen = strlen(family);
+  if (!strncmp(c->tile_key, family, flen) && c->tile_key[flen] == '_' &&
+      sc_variant_parse(c->tile_key + flen + 1) >= 0) {
+    *chosen = sc_variant_parse(c->tile_key + flen + 1);
+    snprintf(why, cap, "tuner candidate");
+  } else if (*chosen >= 0) {
+    snprintf(why, cap, "SCALECL_KERNEL_VARIANT");
+  } else {
+    if (root && profile_variant(root, path, family, chosen, err)) return -1;
+    if (*chosen >= 0) {
+      snprintf(why, cap, "profile %.100s", pname);
+    } else {
+      *chosen = (int)variant_of_device(&c->dev);
+      snprintf(why, cap, "device type %s", sc_device_type_name(c->dev.type));
+    }
+  }
+  return 0;
+}
+
+int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err *err) {
+  cJSON *root = NULL;
+  char path[4400], why[128];
+  int chosen;
+  if (sc_profile_find(c, &root, path, sizeof path, err)) return -1;
+  const int rc = choose(c, family, root, path, &chosen, why, sizeof why, err);
+  cJSON_Delete(root);
+  if (!rc) *v = (sc_variant)chosen;
+  return rc;
+}
+
 int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const char *gpu_tiles, sc_variant *v,
                     char *defs, size_t cap, sc_err *err) {
   cJSON *root = NULL;
   char path[4400], why[128];
   if (sc_profile_find(c, &root, path, sizeof path, err)) return -1;
-  const char *slash = strrchr(path, '/'), *pname = slash ? slash + 1 : path;
-  const char *forced = sc_settings_get()->kernel_variant;
-  int chosen = sc_variant_parse(forced), rc = 0;
-  if (*forced && chosen < 0) {
-    cJSON_Delete(root);
-    return sc_fail(err, "SCALECL_KERNEL_VARIANT='%s' is not a kernel variant (use cpu or gpu, or unset it)", forced);
-  }
-  /* The tuner's candidate names the variant it tries, whatever would be picked otherwise. */
-  const size_t flen = strlen(family);
-  if (!strncmp(c->tile_key, family, flen) && c->tile_key[flen] == '_' &&
-      sc_variant_parse(c->tile_key + flen + 1) >= 0) {
-    chosen = sc_variant_parse(c->tile_key + flen + 1);
-    snprintf(why, sizeof why, "tuner candidate");
-  } else if (chosen >= 0) {
-    snprintf(why, sizeof why, "SCALECL_KERNEL_VARIANT");
-  } else {
-    if (root) rc = profile_variant(root, path, family, &chosen, err);
-    if (!rc && chosen >= 0) {
-      snprintf(why, sizeof why, "profile %.100s", pname);
-    } else if (!rc) {
-      chosen = (int)sc_variant_of_device(&c->dev);
-      snprintf(why, sizeof why, "device type %s", sc_device_type_name(c->dev.type));
-    }
-  }
+  int chosen, rc = choose(c, family, root, path, &chosen, why, sizeof why, err);
   tiles t = {.n = 0};
   char key[48];
   if (!rc) {

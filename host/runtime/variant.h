@@ -23,8 +23,9 @@ const char *sc_variant_name(sc_variant v);
 /* Parses "cpu"/"gpu"; -1 for anything else. */
 int sc_variant_parse(const char *s);
 
-/* The variant a device runs when nothing chooses one: gpu on GPU and accelerator devices, cpu on CPU devices. */
-sc_variant sc_variant_of_device(const sc_device_info *d);
+/* The variant sc_variant_pick would choose for `family` on c (the tuner's candidate, SCALECL_KERNEL_VARIANT, the
+ * profile's kernel_variant, the device type), without its tiles and without recording the pick. */
+int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err *err);
 
 /* The variant of `family` ("gemm", "mlstm", "attention", "norm", "xent", "adamw", ...) on c's device, and its
  * tile defines: "NAME=V NAME=V" starting from tile_defaults (the op's defaults for that variant, or NULL when the
