@@ -3,13 +3,19 @@
  * (SCALECL_PROFILE_DIR at its directory); candidates that do not fit the device's work-group size are skipped,
  * not run; an unknown family is a usage error. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/tune.h"
 #include "harness.h"
+#include "ops/adamw.h"
 #include "ops/gemm.h"
+#include "ops/mlstm.h"
+#include "ops/norm.h"
+#include "ops/xent.h"
+#include "runtime/profile.h"
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -27,30 +33,70 @@ static char *slurp(const char *path) {
   return s;
 }
 
-/* A copy of cl/ whose gpu GEMM adds 1 to every element of C when TN = 2: a mutation only the tuner's check of
- * each candidate's result can catch. */
-static void broken_kernels(const char *dir) {
-  static const char *const files[] = {"gemm.cl", "common.clh"};
-  for (int i = 0; i < 2; i++) {
-    char src[1024], dst[1024];
-    snprintf(src, sizeof src, "%s/cl/%s", SCALECL_SOURCE_DIR, files[i]);
-    snprintf(dst, sizeof dst, "%s/%s", dir, files[i]);
+/* A mutation of a kernel file: the first `needle` replaced. */
+typedef struct {
+  const char *file, *needle, *with;
+} mutation;
+
+/* A copy of cl/ in dir with the mutations applied: kernels made wrong for some tile values, which only the
+ * tuner's check of each candidate's result can catch. */
+static void broken_kernels(const char *dir, const mutation *m, int n) {
+  char src_dir[1024];
+  snprintf(src_dir, sizeof src_dir, "%s/cl", SCALECL_SOURCE_DIR);
+  DIR *d = opendir(src_dir);
+  assert_non_null(d);
+  int applied = 0;
+  for (struct dirent *ent; (ent = readdir(d)) != NULL;) {
+    if (ent->d_name[0] == '.') continue;
+    char src[1300], dst[1300];
+    snprintf(src, sizeof src, "%s/%s", src_dir, ent->d_name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, ent->d_name);
     char *text = slurp(src);
     assert_non_null(text);
-    const char *needle = "const float r = alpha * acc[i][j];";
-    char *at = strstr(text, needle);
     FILE *f = fopen(dst, "w");
     assert_non_null(f);
-    if (i == 0) {
-      assert_non_null(at); /* the kernel changed: update the mutation */
-      fprintf(f, "%.*sconst float r = alpha * acc[i][j] + (TN == 2 ? 1.0f : 0.0f);%s", (int)(at - text), text,
-              at + strlen(needle));
-    } else {
+    const mutation *mine = NULL;
+    for (int i = 0; i < n; i++)
+      if (!strcmp(m[i].file, ent->d_name)) mine = &m[i];
+    char *at = mine ? strstr(text, mine->needle) : NULL;
+    if (mine && !at) fail_msg("%s no longer holds '%s': update the mutation", mine->file, mine->needle);
+    if (at)
+      fprintf(f, "%.*s%s%s", (int)(at - text), text, mine->with, at + strlen(mine->needle)), applied++;
+    else
       fputs(text, f);
-    }
     fclose(f);
     free(text);
   }
+  closedir(d);
+  assert_int_equal(applied, n);
+}
+
+/* The tiles of profile entry key ("gemm_gpu") as "NAME=V ..." in the order of names. */
+static void profile_tiles(const cJSON *root, const char *key, const char *const *names, int n, char *want, size_t cap) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "tiles"), key);
+  size_t used = 0;
+  want[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, names[i]);
+    if (!cJSON_IsNumber(v)) fail_msg("the profile has no tiles.%s.%s", key, names[i]);
+    used += (size_t)snprintf(want + used, cap - used, "%s%s=%d", i ? " " : "", names[i], v->valueint);
+  }
+}
+
+/* The candidates of `key` in the CSV table out: those whose line holds `marked` must be rejected as wrong, the
+ * others must pass; returns how many were wrong and right. */
+static void count_wrong(const char *out, const char *key, const char *marked, int *wrong, int *right) {
+  char *copy = strdup(out), prefix[64];
+  assert_non_null(copy);
+  snprintf(prefix, sizeof prefix, "%s,", key);
+  *wrong = *right = 0;
+  for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (strncmp(line, prefix, strlen(prefix))) continue;
+    const int hit = strstr(line, marked) != NULL, rejected = strstr(line, ",wrong,") != NULL;
+    if (hit != rejected) fail_msg("a candidate %s: %s", hit ? "made wrong was not rejected" : "was rejected", line);
+    *wrong += rejected, *right += !rejected;
+  }
+  free(copy);
 }
 
 static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
@@ -61,20 +107,18 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   snprintf(prof, sizeof prof, "%s/profiles", dir);
   TH_CHECK(sc_mkdirs(cl, TH_ERR));
   TH_CHECK(sc_mkdirs(prof, TH_ERR));
-  broken_kernels(cl);
+  /* The gpu GEMM adds 1 to every element of C when TN = 2. */
+  const mutation m = {"gemm.cl", "const float r = alpha * acc[i][j];",
+                      "const float r = alpha * acc[i][j] + (TN == 2 ? 1.0f : 0.0f);"};
+  broken_kernels(cl, &m, 1);
   snprintf(path, sizeof path, "%s/tune.json", prof);
   const int rc = th_run_capturef(out, sizeof out,
                                  "SCALECL_KERNEL_DIR=%s %s tune --op gemm --variant gpu --quick --samples 1 --out %s "
                                  "--format csv 2>&1",
                                  cl, th_scalecl_bin(), path);
   if (rc) fail_msg("scalecl tune failed:\n%s", out);
-  int wrong = 0, right = 0;
-  for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    if (strncmp(line, "gemm_gpu,", 9)) continue;
-    const int tn2 = strstr(line, " TN=2 ") != NULL, rejected = strstr(line, ",wrong,") != NULL;
-    if (tn2 != rejected) fail_msg("a candidate %s: %s", tn2 ? "with TN=2 was not rejected" : "was rejected", line);
-    wrong += rejected, right += !rejected;
-  }
+  int wrong, right;
+  count_wrong(out, "gemm_gpu", " TN=2 ", &wrong, &right);
   assert_int_equal(wrong, 4);
   assert_int_equal(right, 4);
 
@@ -88,16 +132,10 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "match")) == 2);
   const cJSON *kv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "kernel_variant"), "gemm");
   assert_true(cJSON_IsString(kv) && !strcmp(kv->valuestring, "gpu"));
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "tiles"), "gemm_gpu");
   static const char *const names[] = {"WGM", "WGN", "TM", "TN", "TK", "PAD"};
   char want[256];
-  size_t used = 0;
-  for (int i = 0; i < 6; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, names[i]);
-    assert_true(cJSON_IsNumber(v));
-    used += (size_t)snprintf(want + used, sizeof want - used, "%s%s=%d", i ? " " : "", names[i], v->valueint);
-  }
-  assert_int_equal(cJSON_GetObjectItemCaseSensitive(t, "TN")->valueint, 4);
+  profile_tiles(root, "gemm_gpu", names, 6, want, sizeof want);
+  assert_non_null(strstr(want, " TN=4 "));
   cJSON_Delete(root);
 
   /* The profile as the runtime reads it: the variant and the tiles the tuner chose. */
@@ -111,6 +149,134 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   assert_string_equal(defs, want);
   sc_ctx_close(&c);
   th_setenv("SCALECL_PROFILE_DIR", NULL);
+}
+
+/* `tune --variant gpu --quick` over every gpu family with each family's kernels made wrong for one quick value:
+ * exactly those candidates are rejected, and the profile written is one the runtime reads back (the variant and
+ * tiles it picks are the profile's) and whose tiles every op accepts when created under it. */
+static void families_reject_wrong_and_profile_loads(void **state) {
+  (void)state;
+  char dir[512], cl[600], prof[600], path[700], out[65536];
+  th_tmpdir("tune-fam", dir, sizeof dir);
+  snprintf(cl, sizeof cl, "%s/cl", dir);
+  snprintf(prof, sizeof prof, "%s/profiles", dir);
+  TH_CHECK(sc_mkdirs(cl, TH_ERR));
+  TH_CHECK(sc_mkdirs(prof, TH_ERR));
+  static const mutation m[] = {
+      {"mlstm.cl", "acc[i][j] = fma(av[i], bv[j], acc[i][j]);",
+       "acc[i][j] = fma(av[i], bv[j], acc[i][j]) + (TK == 8 ? 1e-3f : 0.0f);"},
+      {"norm.cl", "const float2 r = buf[0];", "const float2 r = buf[0] * (WG == 32 ? 1.01f : 1.0f);"},
+      {"xent.cl", "buf[l] = ms;", "buf[l] = ms + (float2)(0.0f, WG == 64 ? 0.01f : 0.0f);"},
+      {"adamw.cl", "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s;",
+       "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s * (SUMSQ_PARTS == 256 ? 1.01f : 1.0f);"},
+  };
+  broken_kernels(cl, m, 4);
+  snprintf(path, sizeof path, "%s/tune.json", prof);
+  const int rc =
+      th_run_capturef(out, sizeof out,
+                      "SCALECL_KERNEL_DIR=%s %s tune --variant gpu --quick --samples 1 --out %s --format csv "
+                      "2>&1",
+                      cl, th_scalecl_bin(), path);
+  if (rc) fail_msg("scalecl tune failed:\n%s", out);
+  static const struct {
+    const char *family, *marked, *defaults;
+    int wrong, right;
+    const char *names[7];
+    int n;
+  } fam[] = {
+      {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 2, 2, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG"}, 7},
+      {"norm", ",WG=32,", SC_NORM_GPU_TILES, 1, 2, {"WG"}, 1},
+      {"xent", ",WG=64,", SC_XENT_GPU_TILES, 1, 2, {"WG"}, 1},
+      {"adamw", "SUMSQ_PARTS=256 ", SC_ADAMW_GPU_TILES, 1, 1, {"SUMSQ_PARTS", "WG"}, 2},
+  };
+  char *text = slurp(path);
+  assert_non_null(text);
+  cJSON *root = cJSON_Parse(text);
+  free(text);
+  assert_non_null(root);
+  char want[4][256];
+  for (int f = 0; f < 4; f++) {
+    char key[32];
+    int wrong, right;
+    snprintf(key, sizeof key, "%s_gpu", fam[f].family);
+    count_wrong(out, key, fam[f].marked, &wrong, &right);
+    if (wrong != fam[f].wrong || right != fam[f].right)
+      fail_msg("%s: %d wrong and %d right candidates, expected %d and %d:\n%s", key, wrong, right, fam[f].wrong,
+               fam[f].right, out);
+    profile_tiles(root, key, fam[f].names, fam[f].n, want[f], sizeof want[f]);
+  }
+  cJSON_Delete(root);
+
+  th_setenv("SCALECL_PROFILE_DIR", prof);
+  sc_ctx c;
+  th_ctx_open(&c);
+  for (int f = 0; f < 4; f++) {
+    sc_variant v;
+    char defs[256];
+    TH_CHECK(sc_variant_pick(&c, fam[f].family, NULL, fam[f].defaults, &v, defs, sizeof defs, TH_ERR));
+    assert_int_equal(v, SC_VARIANT_GPU);
+    assert_string_equal(defs, want[f]);
+  }
+  sc_mlstm *ml;
+  sc_norm *nm;
+  sc_xent *xe;
+  sc_adamw *aw;
+  TH_CHECK(sc_mlstm_create(&c, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 64}, &ml, TH_ERR));
+  TH_CHECK(sc_norm_create(&c, &(sc_norm_cfg){SC_NORM_RMS, 512, 0, 1e-6f, 0}, &nm, TH_ERR));
+  TH_CHECK(sc_xent_create(&c, &(sc_xent_cfg){.d = 16, .V = 100}, &xe, TH_ERR));
+  TH_CHECK(sc_adamw_create(&c, &aw, TH_ERR));
+  sc_mlstm_destroy(ml);
+  sc_norm_destroy(nm);
+  sc_xent_destroy(xe);
+  sc_adamw_destroy(aw);
+  sc_ctx_close(&c);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
+}
+
+static int adamw_cpu_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_adamw_tiles_check(d, 0, tiles, err);
+}
+
+static int gemm_gpu_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_gemm_tiles_check(d, 1, tiles, err);
+}
+
+/* The shipped profile for rusticl's llvmpipe (platforms/profiles/rusticl-llvmpipe.json) as the runtime reads it on
+ * a device with llvmpipe's names and limits: it is the profile found, it picks the variant of every family as its
+ * "about" says, and its tiles pass each op's check there. */
+static void shipped_llvmpipe_profile_fits_llvmpipe(void **state) {
+  (void)state;
+  char dir[600], name[256];
+  snprintf(dir, sizeof dir, "%s/platforms/profiles", SCALECL_SOURCE_DIR);
+  th_setenv("SCALECL_PROFILE_DIR", dir);
+  sc_ctx c;
+  th_ctx_open(&c);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
+  snprintf(c.dev.name, sizeof c.dev.name, "llvmpipe (LLVM 15.0.6, 256 bits)");
+  snprintf(c.dev.platform_name, sizeof c.dev.platform_name, "rusticl");
+  c.dev.type = CL_DEVICE_TYPE_CPU, c.dev.max_wg = 1024, c.dev.local_mem = 32768;
+  sc_profile_name(dir, &c.dev, name, sizeof name);
+  assert_string_equal(name, "rusticl-llvmpipe.json");
+  static const struct {
+    const char *family, *cpu, *gpu;
+    sc_variant want;
+    int (*check)(const sc_device_info *, const char *, sc_err *);
+  } fam[] = {
+      {"mlstm", NULL, SC_MLSTM_GPU_TILES, SC_VARIANT_GPU, sc_mlstm_tiles_check},
+      {"norm", NULL, SC_NORM_GPU_TILES, SC_VARIANT_GPU, sc_norm_tiles_check},
+      {"xent", NULL, SC_XENT_GPU_TILES, SC_VARIANT_GPU, sc_xent_tiles_check},
+      {"adamw", SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, SC_VARIANT_CPU, adamw_cpu_check},
+      {"gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, SC_VARIANT_GPU, gemm_gpu_check},
+      {"attention", NULL, NULL, SC_VARIANT_GPU, NULL},
+  };
+  for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+    sc_variant v;
+    char defs[256];
+    TH_CHECK(sc_variant_pick(&c, fam[f].family, fam[f].cpu, fam[f].gpu, &v, defs, sizeof defs, TH_ERR));
+    if (v != fam[f].want) fail_msg("%s: the profile picks %s", fam[f].family, sc_variant_name(v));
+    if (fam[f].check) TH_CHECK(fam[f].check(&c.dev, defs, TH_ERR));
+  }
+  sc_ctx_close(&c);
 }
 
 /* With the device's work-group limit lowered to 128, the quick candidates of more work-items do not fit and are
@@ -156,6 +322,8 @@ static void unknown_family_is_a_usage_error(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(tune_rejects_wrong_and_writes_profile_read_back),
+      cmocka_unit_test(families_reject_wrong_and_profile_loads),
+      cmocka_unit_test(shipped_llvmpipe_profile_fits_llvmpipe),
       cmocka_unit_test(candidates_that_do_not_fit_are_skipped),
       cmocka_unit_test(unknown_family_is_a_usage_error),
   };

@@ -1,7 +1,7 @@
 /* `scalecl bench mlstm`: chunkwise mLSTM forward and forward+backward throughput, with the quadratic parallel
  * form for contrast, in tokens/s and GFLOP/s by the paper's "tfla" chunkwise count, as a fraction of the
  * device's reference GEMM rate (the GEMM path scalecl uses there). */
-#include "ops/mlstm.h"
+#include "bench/mlstm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,35 +37,32 @@ static int run_once(void *p, sc_err *err) {
   return sc_mlstm_backward(r->op, r->BH, r->S, 1e-6f, &b, err);
 }
 
-/* A first call that takes over 5 s (the quadratic form at long S) is the measurement itself: its one-off kernel
- * codegen is then under 2% of it, and repeating it would cost minutes. Otherwise warm-up plus median. */
-static int time_pass(sc_ctx *c, run_arg *r, int samples, sc_timing *t, sc_err *err) {
+/* A first call that takes over long_call_s (the quadratic form at long S) is the measurement itself: its one-off
+ * kernel codegen is then small beside it, and repeating it would cost minutes. Otherwise warm-up plus median. */
+static int time_pass(sc_ctx *c, run_arg *r, int samples, double min_sample_s, double long_call_s, sc_timing *t,
+                     sc_err *err) {
+  if (long_call_s <= 0) return sc_bench_time(c, run_once, r, samples, min_sample_s, t, err);
   const double w0 = sc_now(), c0 = sc_cpu_seconds();
   if (run_once(r, err) || sc_finish(c, err)) return -1;
   double wall = sc_now() - w0;
   t->cpu_s = sc_cpu_seconds() - c0;
   t->wall = sc_stats_of(&wall, 1);
-  if (wall > 5.0) return 0;
-  return sc_bench_time(c, run_once, r, samples, 0.0, t, err);
+  if (wall > long_call_s) return 0;
+  return sc_bench_time(c, run_once, r, samples, min_sample_s, t, err);
 }
 
-/* Times the forward and (unless forward_only) forward+backward of one configuration at chunk L; with a profile
- * stream, then prints where the time of one more call goes, kernel by kernel. */
-static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, int samples, int forward_only,
-                     FILE *profile, sc_timing *fwd, sc_timing *fb, size_t *peak_bytes, sc_err *err) {
+int sc_bench_mlstm_time(sc_ctx *c, sc_mlstm *op, int dqk, int dv, size_t heads, size_t S, int samples,
+                        double min_sample_s, double long_call_s, FILE *profile, sc_timing *fwd, sc_timing *fb,
+                        sc_err *err) {
   run_arg r;
   memset(&r, 0, sizeof r);
-  r.BH = heads, r.S = S;
-  const size_t base = c->bytes_allocated;
-  c->bytes_peak = base;
-  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = dqk, .dv = dv};
-  if (sc_mlstm_create(c, &cfg, &r.op, err)) return -1;
+  r.op = op, r.BH = heads, r.S = S;
   int rc = -1;
   for (int j = 0; j < T_COUNT; j++) {
     const size_t per = j == T_Q || j == T_K || j == T_DQ || j == T_DK   ? (size_t)dqk
                        : j == T_V || j == T_H || j == T_DH || j == T_DV ? (size_t)dv
                                                                         : 1;
-    if (forward_only && j >= T_DH) break;
+    if (!fb && j >= T_DH) break;
     /* Forget pre-activations around +3 (forget gate ~0.95), everything else uniform in [-1, 1]. */
     if (sc_buffer_create(c, heads * S * per * 4, "benchmark tensor", &r.t[j], err) ||
         (j <= T_F || j == T_DH ? sc_bench_fill_uniform(c, r.t[j], heads * S * per, 11u + (unsigned)j,
@@ -73,12 +70,11 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
                                : 0))
       goto done;
   }
-  if (time_pass(c, &r, samples, fwd, err)) goto done;
-  if (!forward_only) {
+  if (fwd && time_pass(c, &r, samples, min_sample_s, long_call_s, fwd, err)) goto done;
+  if (fb) {
     r.backward = 1;
-    if (time_pass(c, &r, samples, fb, err)) goto done;
+    if (time_pass(c, &r, samples, min_sample_s, long_call_s, fb, err)) goto done;
   }
-  *peak_bytes = c->bytes_peak - base;
   if (profile) {
     /* One more call with every launch bracketed by clFinish: where the time goes, kernel by kernel. */
     sc_mlstm_set_profiling(r.op, 1);
@@ -96,7 +92,22 @@ static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, 
 done:
   for (int j = 0; j < T_COUNT; j++)
     if (r.t[j]) sc_buffer_release(c, r.t[j]);
-  sc_mlstm_destroy(r.op);
+  return rc;
+}
+
+/* Times the forward and (unless forward_only) forward+backward of one configuration at chunk L, with the device
+ * memory it peaked at. */
+static int bench_one(sc_ctx *c, int L, int dqk, int dv, size_t heads, size_t S, int samples, int forward_only,
+                     FILE *profile, sc_timing *fwd, sc_timing *fb, size_t *peak_bytes, sc_err *err) {
+  const size_t base = c->bytes_allocated;
+  c->bytes_peak = base;
+  const sc_mlstm_cfg cfg = {.chunk = L, .dqk = dqk, .dv = dv};
+  sc_mlstm *op;
+  if (sc_mlstm_create(c, &cfg, &op, err)) return -1;
+  const int rc =
+      sc_bench_mlstm_time(c, op, dqk, dv, heads, S, samples, 0.0, 5.0, profile, fwd, forward_only ? NULL : fb, err);
+  *peak_bytes = c->bytes_peak - base;
+  sc_mlstm_destroy(op);
   return rc;
 }
 

@@ -7,10 +7,15 @@
 #include <time.h>
 
 #include "base/version.h"
+#include "bench/mlstm.h"
 #include "bench/peak.h"
 #include "bench/util.h"
 #include "check/cases.h"
+#include "check/check.h"
+#include "ops/adamw.h"
 #include "ops/gemm.h"
+#include "ops/norm.h"
+#include "ops/xent.h"
 #include "ref/gemm.h"
 
 /* ---- gemm: the own kernels of both variants (cl/gemm.cl) ---- */
@@ -89,6 +94,271 @@ static int gemm_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate
   return 0;
 }
 
+/* ---- helpers of the other families' entries ---- */
+
+/* The first failing result of the check rows run so far. */
+typedef struct {
+  int failed;
+  char msg[1024];
+} verdict;
+
+static void on_result(void *user, const sc_check_result *r) {
+  verdict *v = user;
+  if (v->failed || sc_check_result_passed(r)) return;
+  v->failed = 1;
+  snprintf(v->msg, sizeof v->msg, "%.200s: %.600s", r->label, r->failure);
+}
+
+/* The candidate against the float64 references (host/ref/) as `scalecl check` judges it: every row of the check
+ * table (check/cases.h) of `op` tagged with one of `tags` (NULL-terminated: small odd shapes, ragged tiles), each
+ * making its own op under the candidate's tiles (the context's override). */
+static int verify_rows(sc_ctx *c, const char *op, const char *const *tags, sc_err *err) {
+  int n, ran = 0;
+  const sc_check_row *rows = sc_check_rows(&n);
+  verdict v = {0, ""};
+  for (int i = 0; i < n; i++) {
+    int tagged = 0;
+    for (const char *const *t = tags; *t; t++) tagged |= !strcmp(rows[i].tag, *t);
+    if (strcmp(rows[i].op, op) || !tagged) continue;
+    if (sc_check_run_row(c, &rows[i], on_result, &v, err)) return -1;
+    ran++;
+    if (v.failed) return sc_fail(err, "%s", v.msg), 1;
+  }
+  return ran ? 0 : sc_fail(err, "tuner: the check table has no %s row tagged '%s'", op, tags[0]);
+}
+
+/* Device tensors of n[j] floats, uniform in [-1, 1) seeded by j; on failure the ones made are released. */
+static int tensors_make(sc_ctx *c, cl_mem *t, const size_t *n, int count, sc_err *err) {
+  for (int j = 0; j < count; j++) t[j] = NULL;
+  for (int j = 0; j < count; j++)
+    if (sc_buffer_create(c, n[j] * 4, "tuner tensor", &t[j], err) ||
+        sc_bench_fill_uniform(c, t[j], n[j], 17u + (unsigned)j, -1.0f, 1.0f, err)) {
+      for (int k = 0; k <= j; k++) sc_buffer_release(c, t[k]);
+      return -1;
+    }
+  return 0;
+}
+
+static void tensors_release(sc_ctx *c, cl_mem *t, int count) {
+  for (int j = 0; j < count; j++) sc_buffer_release(c, t[j]);
+}
+
+/* fn(arg) timed as the benchmarks time it; the rate is `work` per second. */
+static int time_rate(sc_ctx *c, sc_timed_fn fn, void *arg, const sc_tune_opts *o, double work, sc_figure *rate,
+                     sc_err *err) {
+  sc_timing t;
+  if (sc_bench_time(c, fn, arg, o->samples, o->min_sample_s, &t, err)) return -1;
+  *rate = sc_figure_rate(&t.wall, work);
+  return 0;
+}
+
+/* ---- mlstm: the chunkwise forward and backward (cl/mlstm.cl), gpu variant ---- */
+
+enum { MLSTM_HEADS = 2, MLSTM_DH = 64, MLSTM_L = 64 };
+
+static size_t mlstm_seq(int quick) {
+  return quick ? 512 : 2048;
+}
+
+static void mlstm_describe(int quick, char *buf, size_t cap) {
+  snprintf(buf, cap, "mLSTM fwd+bwd %d heads S=%zu dh=%d L=%d", MLSTM_HEADS, mlstm_seq(quick), MLSTM_DH, MLSTM_L);
+}
+
+static int mlstm_open(sc_ctx *c, void **op, sc_err *err) {
+  const sc_mlstm_cfg cfg = {.chunk = MLSTM_L, .dqk = MLSTM_DH, .dv = MLSTM_DH};
+  return sc_mlstm_create(c, &cfg, (sc_mlstm **)op, err);
+}
+
+static void mlstm_close(void *op) {
+  sc_mlstm_destroy(op);
+}
+
+/* Chunk 64 with 1-100 tokens of head dims 16 x 24: partial tiles in every dimension, with and without state. */
+static int mlstm_verify(sc_ctx *c, void *op, sc_err *err) {
+  (void)op;
+  return verify_rows(c, "mlstm", (const char *const[]){"ragged", NULL}, err);
+}
+
+static int mlstm_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err) {
+  const size_t S = mlstm_seq(o->quick);
+  sc_timing fb;
+  if (sc_bench_mlstm_time(c, op, MLSTM_DH, MLSTM_DH, MLSTM_HEADS, S, o->samples, o->min_sample_s, 0.0, NULL, NULL, &fb,
+                          err))
+    return -1;
+  *rate = sc_figure_rate(&fb.wall, (double)(MLSTM_HEADS * S));
+  return 0;
+}
+
+/* ---- norm: RMSNorm forward and backward (cl/norm.cl), gpu variant ---- */
+
+enum { NORM_WIDTH = 512 };
+
+static int norm_rows(int quick) {
+  return quick ? 1024 : 4096;
+}
+
+static void norm_describe(int quick, char *buf, size_t cap) {
+  snprintf(buf, cap, "RMSNorm fwd+bwd %d x %d", norm_rows(quick), NORM_WIDTH);
+}
+
+static int norm_open(sc_ctx *c, void **op, sc_err *err) {
+  const sc_norm_cfg cfg = {SC_NORM_RMS, NORM_WIDTH, 0, 1e-6f, 0};
+  return sc_norm_create(c, &cfg, (sc_norm **)op, err);
+}
+
+static void norm_close(void *op) {
+  sc_norm_destroy(op);
+}
+
+/* Rows of 5 to 200 values (fewer and more than a work-group) and heads of 5 to 33 sharing work-groups. */
+static int norm_verify(sc_ctx *c, void *op, sc_err *err) {
+  (void)op;
+  return verify_rows(c, "norm", (const char *const[]){"odd width", "odd heads", NULL}, err);
+}
+
+enum { N_X, N_W, N_Y, N_STATS, N_DY, N_DX, N_DW, N_COUNT };
+typedef struct {
+  sc_norm *op;
+  int rows;
+  cl_mem t[N_COUNT];
+} norm_arg;
+
+static int norm_once(void *p, sc_err *err) {
+  norm_arg *a = p;
+  sc_view v[N_COUNT];
+  for (int j = 0; j < N_COUNT; j++) v[j] = sc_view_of(a->t[j]);
+  return sc_norm_forward(a->op, a->rows, &(sc_norm_fwd_io){v[N_X], v[N_W], v[N_Y], v[N_STATS]}, err) ||
+         sc_norm_backward(a->op, a->rows, &(sc_norm_bwd_io){v[N_X], v[N_W], v[N_STATS], v[N_DY], v[N_DX], v[N_DW]},
+                          err);
+}
+
+static int norm_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err) {
+  norm_arg a = {op, norm_rows(o->quick), {NULL}};
+  const size_t rc = (size_t)a.rows * NORM_WIDTH;
+  const size_t n[N_COUNT] = {rc, NORM_WIDTH, rc, 2 * (size_t)a.rows, rc, rc, NORM_WIDTH};
+  if (tensors_make(c, a.t, n, N_COUNT, err)) return -1;
+  const int rc2 = time_rate(c, norm_once, &a, o, a.rows, rate, err);
+  tensors_release(c, a.t, N_COUNT);
+  return rc2;
+}
+
+/* ---- xent: the LM head's cross-entropy forward and backward (cl/xent.cl, its GEMMs included), gpu variant ---- */
+
+enum { XENT_D = 16, XENT_V = 8192 };
+
+static int xent_tokens(int quick) {
+  return quick ? 512 : 4096;
+}
+
+static void xent_describe(int quick, char *buf, size_t cap) {
+  snprintf(buf, cap, "xent fwd+bwd N=%d V=%d d=%d", xent_tokens(quick), XENT_V, XENT_D);
+}
+
+static int xent_open(sc_ctx *c, void **op, sc_err *err) {
+  const sc_xent_cfg cfg = {.d = XENT_D, .V = XENT_V, .cap = 30.0f};
+  return sc_xent_create(c, &cfg, (sc_xent **)op, err);
+}
+
+static void xent_close(void *op) {
+  sc_xent_destroy(op);
+}
+
+/* 33 tokens over 257 words in blocks of 64, and 45 words narrower than a block: rows and blocks of odd widths. */
+static int xent_verify(sc_ctx *c, void *op, sc_err *err) {
+  (void)op;
+  return verify_rows(c, "xent", (const char *const[]){"B = 1", "V < block", NULL}, err);
+}
+
+enum { X_X, X_W, X_LSE, X_LOSS, X_DX, X_DW, X_TOK, X_COUNT };
+typedef struct {
+  sc_xent *op;
+  int N;
+  cl_mem t[X_COUNT];
+} xent_arg;
+
+static int xent_once(void *p, sc_err *err) {
+  xent_arg *a = p;
+  sc_view v[X_COUNT];
+  for (int j = 0; j < X_COUNT; j++) v[j] = sc_view_of(a->t[j]);
+  const sc_view none = sc_view_of(NULL);
+  const sc_xent_fwd_io f = {v[X_X], v[X_W], v[X_TOK], v[X_LSE], v[X_LOSS], none, none};
+  const sc_xent_bwd_io b = {v[X_X], v[X_W], v[X_TOK], v[X_LSE], v[X_DX], v[X_DW], 0};
+  return sc_xent_forward(a->op, 1, a->N, &f, err) || sc_xent_backward(a->op, 1, a->N, 1.0f, &b, err);
+}
+
+static int xent_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err) {
+  xent_arg a = {op, xent_tokens(o->quick), {NULL}};
+  const size_t N = (size_t)a.N,
+               n[X_COUNT] = {N * XENT_D, (size_t)XENT_V * XENT_D, N, 1, N * XENT_D, (size_t)XENT_V * XENT_D, N};
+  int32_t *tok = sc_malloc(N * sizeof *tok, "tuner tokens", err);
+  if (!tok || tensors_make(c, a.t, n, X_COUNT, err)) {
+    free(tok);
+    return -1;
+  }
+  for (size_t i = 0; i < N; i++) tok[i] = (int32_t)(i * 7919 % XENT_V);
+  int rc = sc_buffer_write(c, a.t[X_TOK], 0, N * sizeof *tok, tok, err);
+  if (!rc) rc = time_rate(c, xent_once, &a, o, (double)N, rate, err);
+  free(tok);
+  tensors_release(c, a.t, X_COUNT);
+  return rc;
+}
+
+/* ---- adamw: the gradient norm and the update (cl/adamw.cl), gpu variant ---- */
+
+static int adamw_params(int quick) {
+  return quick ? 1 << 20 : 5 << 20;
+}
+
+static void adamw_describe(int quick, char *buf, size_t cap) {
+  snprintf(buf, cap, "AdamW norm+update of %d Mi parameters", adamw_params(quick) >> 20);
+}
+
+static int adamw_fits(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_adamw_tiles_check(d, 1, tiles, err);
+}
+
+static int adamw_open(sc_ctx *c, void **op, sc_err *err) {
+  return sc_adamw_create(c, (sc_adamw **)op, err);
+}
+
+static void adamw_close(void *op) {
+  sc_adamw_destroy(op);
+}
+
+/* 4097 parameters (the norm's slices end mid-slice) and one. */
+static int adamw_verify(sc_ctx *c, void *op, sc_err *err) {
+  (void)op;
+  return verify_rows(c, "adamw", (const char *const[]){"slice edges, clipped", "one parameter", NULL}, err);
+}
+
+enum { A_P, A_G, A_M, A_V, A_COUNT };
+typedef struct {
+  sc_adamw *op;
+  size_t n;
+  cl_mem t[A_COUNT];
+} adamw_arg;
+
+static int adamw_once(void *p, sc_err *err) {
+  adamw_arg *a = p;
+  sc_view v[A_COUNT];
+  for (int j = 0; j < A_COUNT; j++) v[j] = sc_view_of(a->t[j]);
+  const sc_adamw_hparams h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 0.1f, 0.05f};
+  double sumsq;
+  return sc_adamw_sumsq(a->op, a->n, v[A_G], &sumsq, err) ||
+         sc_adamw_update(a->op, a->n, v[A_P], v[A_G], v[A_M], v[A_V], &h, err);
+}
+
+static int adamw_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err) {
+  adamw_arg a = {op, (size_t)adamw_params(o->quick), {NULL}};
+  const size_t n[A_COUNT] = {a.n, a.n, a.n, a.n};
+  if (tensors_make(c, a.t, n, A_COUNT, err)) return -1;
+  const int rc = time_rate(c, adamw_once, &a, o, (double)a.n * 1e-6, rate, err);
+  tensors_release(c, a.t, A_COUNT);
+  return rc;
+}
+
+/* ---- the table ---- */
+
 /* 81 full and 8 quick gpu candidates; PAD stays 1 (an odd row length: no bank conflicts for any tile), TK 16 (a
  * full grid with TK 8 as well did not finish in 37 minutes on llvmpipe with the machine shared, load 10). */
 static const sc_tune_param gemm_gpu_params[] = {
@@ -98,15 +368,29 @@ static const sc_tune_param gemm_gpu_params[] = {
     {"TN", 3, {2, 4, 8}, 2, {2, 4}},
 };
 static const sc_tune_param gemm_cpu_params[] = {{"RM", 2, {4, 8}, 1, {8}}, {"RN", 2, {8, 16}, 2, {8, 16}}};
+/* 162 full and 4 quick candidates; ST and SWG (the scan and the decode step, a few percent of the time) stay. */
+static const sc_tune_param mlstm_gpu_params[] = {
+    {"TM", 3, {16, 32, 64}, 2, {32, 64}}, {"TN", 3, {16, 32, 64}, 1, {32}}, {"TK", 2, {8, 16}, 2, {8, 16}},
+    {"WM", 3, {1, 2, 4}, 1, {2}},         {"WN", 3, {1, 2, 4}, 1, {2}},
+};
+static const sc_tune_param norm_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {32, 64, 256}}};
+static const sc_tune_param xent_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {64, 128, 256}}};
+static const sc_tune_param adamw_gpu_params[] = {{"SUMSQ_PARTS", 4, {128, 256, 512, 1024}, 2, {256, 512}},
+                                                 {"WG", 4, {64, 128, 256, 512}, 1, {256}}};
 
-#define GEMM_ENTRY(variant_, defaults_, params_, fits_)                                                               \
-  {                                                                                                                   \
-    "gemm", variant_, defaults_, params_, (int)(sizeof params_ / sizeof params_[0]), "GFLOP/s", gemm_describe, fits_, \
-        gemm_open, gemm_close, gemm_verify, gemm_time                                                                 \
+/* family_describe, _open, _close, _verify and _time of a family. */
+#define ENTRY(family_, variant_, defaults_, params_, unit_, fits_)                                                \
+  {                                                                                                               \
+#family_, variant_, defaults_, params_, (int)(sizeof params_ / sizeof params_[0]), unit_, family_##_describe, \
+        fits_, family_##_open, family_##_close, family_##_verify, family_##_time                                  \
   }
 static const sc_tune_entry entries[] = {
-    GEMM_ENTRY(SC_VARIANT_GPU, SC_GEMM_GPU_TILES, gemm_gpu_params, gemm_fits_gpu),
-    GEMM_ENTRY(SC_VARIANT_CPU, SC_GEMM_CPU_TILES, gemm_cpu_params, gemm_fits_cpu),
+    ENTRY(gemm, SC_VARIANT_GPU, SC_GEMM_GPU_TILES, gemm_gpu_params, "GFLOP/s", gemm_fits_gpu),
+    ENTRY(gemm, SC_VARIANT_CPU, SC_GEMM_CPU_TILES, gemm_cpu_params, "GFLOP/s", gemm_fits_cpu),
+    ENTRY(mlstm, SC_VARIANT_GPU, SC_MLSTM_GPU_TILES, mlstm_gpu_params, "tok/s", sc_mlstm_tiles_check),
+    ENTRY(norm, SC_VARIANT_GPU, SC_NORM_GPU_TILES, norm_gpu_params, "rows/s", sc_norm_tiles_check),
+    ENTRY(xent, SC_VARIANT_GPU, SC_XENT_GPU_TILES, xent_gpu_params, "tok/s", sc_xent_tiles_check),
+    ENTRY(adamw, SC_VARIANT_GPU, SC_ADAMW_GPU_TILES, adamw_gpu_params, "Mparam/s", adamw_fits),
 };
 
 const sc_tune_entry *sc_tune_entries(int *n) {

@@ -40,24 +40,44 @@ static void default_out(const sc_ctx *c, char *buf, size_t cap) {
   snprintf(buf, cap, "tune-%s.json", n ? name : "device");
 }
 
+enum { ALL = 2, AUTO = 3 };
+
+/* Whether entries[i] runs: --op and --variant select. auto: with --op every variant of that family; without,
+ * both variants of a family tuned in both (the profile then takes the faster), and a family tuned in one variant
+ * only where c runs that variant (sc_variant_choice: the device's profile or type; c NULL: not known yet, so
+ * yes). */
+static int selected(const sc_tune_entry *entries, int n, int i, const char *op, int variant, const sc_ctx *c,
+                    sc_err *err) {
+  const sc_tune_entry *e = &entries[i];
+  if (op && strcmp(op, e->family)) return 0;
+  if (variant != AUTO) return variant == ALL || (int)e->variant == variant;
+  if (op || !c) return 1;
+  for (int j = 0; j < n; j++)
+    if (j != i && !strcmp(entries[j].family, e->family)) return 1;
+  sc_variant v;
+  if (sc_variant_choice(c, e->family, &v, err)) return -1;
+  return v == e->variant;
+}
+
 int cmd_tune(int argc, char **argv, sc_err *err) {
-  static const char *const variants[] = {"cpu", "gpu", "all", NULL};
-  enum { ALL = 2 };
+  static const char *const variants[] = {"cpu", "gpu", "all", "auto", NULL};
   const char *sel = NULL, *op = NULL, *outpath = NULL;
   sc_output out = {0};
-  int quick = 0, variant = ALL;
+  int quick = 0, variant = AUTO;
   long samples = 3;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring (default: $SCALECL_DEVICE)"},
       {"op", SC_OPT_STRING, &op, "NAME", .help = "the kernel family to tune (default: every family the tuner knows)"},
-      {"variant", SC_OPT_ENUM, &variant, "NAME", .help = "the kernel variant to tune", .choices = variants},
+      {"variant", SC_OPT_ENUM, &variant, "NAME",
+       .help = "the kernel variants to tune (auto: those the device runs, and both where a family has both)",
+       .choices = variants},
       {"out", SC_OPT_OUTFILE, &outpath, "FILE", .help = "the profile to write (default: tune-<device>.json)"},
       {"quick", SC_OPT_FLAG, &quick, NULL, .help = "a small grid at a small shape, short samples: a smoke test"},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples per candidate", .lo = 1, .hi = 100},
       SC_OUTPUT_OPTIONS(&out),
   };
   const sc_args args = {
-      "scalecl tune [--device SEL] [--op NAME] [--variant cpu|gpu|all] [--out FILE] [--quick] [--samples N]\n"
+      "scalecl tune [--device SEL] [--op NAME] [--variant cpu|gpu|all|auto] [--out FILE] [--quick] [--samples N]\n"
       "             [--format table|md|csv|json] [--json FILE|-]",
       "Searches the tile parameters (-D defines) of scalecl's own kernels on the device over a small grid per\n"
       "family and variant, the op's defaults first. A candidate that does not fit the device (work-group size,\n"
@@ -66,7 +86,10 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
       "around clFinish, median of samples. Prints every candidate, then writes a device profile: \"match\" (the\n"
       "platform and device names), \"kernel_variant\" (per family the faster variant), \"tiles\" (the best of each\n"
       "variant) and \"about\" (how and when). Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
-      "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD).",
+      "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD), mlstm (gpu: TM TN TK WM WN),\n"
+      "norm (gpu: WG), xent (gpu: WG), adamw (gpu: SUMSQ_PARTS WG). By default a family tuned in one variant runs\n"
+      "only where the device runs that variant (its profile's kernel_variant, else gpu on GPUs); --op or --variant\n"
+      "selects it anyway.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
@@ -78,7 +101,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
     int seen = 0;
     for (int j = 0; j < n_families; j++) seen |= !strcmp(families[j], entries[i].family);
     if (!seen && n_families < 16) families[n_families++] = entries[i].family;
-    chosen += (!op || !strcmp(op, entries[i].family)) && (variant == ALL || (int)entries[i].variant == variant);
+    chosen += selected(entries, n_entries, i, op, variant, NULL, err);
   }
   if (op && !chosen) {
     sc_fail_choice(err, "--op family", op, families, n_families);
@@ -95,7 +118,9 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   int rc = !res || !t, n = 0;
   for (int i = 0; i < n_entries && !rc; i++) {
     const sc_tune_entry *e = &entries[i];
-    if ((op && strcmp(op, e->family)) || (variant != ALL && (int)e->variant != variant)) continue;
+    const int sel_rc = selected(entries, n_entries, i, op, variant, &c, err);
+    if (sel_rc < 0) rc = 1;
+    if (sel_rc <= 0) continue;
     char what[64];
     snprintf(what, sizeof what, "tune %s_%s", e->family, sc_variant_name(e->variant));
     sc_progress prog;

@@ -7,8 +7,6 @@
 #include "runtime/program.h"
 #include "runtime/variant.h"
 
-/* Tile defaults of the variants (cl/adamw.cl): the norm's slices, and on gpu the work-group reducing a slice. */
-static const char *const cpu_tiles = "SUMSQ_PARTS=256", *const gpu_tiles = "SUMSQ_PARTS=512 WG=256";
 enum { K_PARTS, K_TOTAL, K_UPDATE, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {"sumsq_parts", "sumsq_total", "adamw_update"};
 
@@ -20,18 +18,24 @@ struct sc_adamw {
   cl_mem parts;      /* nparts partial sums, then the total */
 };
 
+int sc_adamw_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_err *err) {
+  const long parts = sc_variant_tile(tiles, "SUMSQ_PARTS", 0);
+  if (parts < 1 || parts > 1 << 20)
+    return sc_fail(err, "adamw %s tiles '%s': SUMSQ_PARTS must be an integer from 1 to 2^20 (default %s)",
+                   gpu ? "gpu" : "cpu", tiles, gpu ? SC_ADAMW_GPU_TILES : SC_ADAMW_CPU_TILES);
+  return gpu ? sc_variant_wg_check(d, "adamw", tiles, sizeof(float), err) : 0;
+}
+
 int sc_adamw_create(sc_ctx *c, sc_adamw **out, sc_err *err) {
   *out = NULL;
   sc_adamw *a = sc_calloc(1, sizeof *a, "AdamW state", err);
   if (!a) return -1;
   a->c = c;
   char tiles[128], defs[192];
-  if (sc_variant_pick(c, "adamw", cpu_tiles, gpu_tiles, &a->variant, tiles, sizeof tiles, err)) goto fail;
-  const long parts = sc_variant_tile(tiles, "SUMSQ_PARTS", 0), wg = sc_variant_tile(tiles, "WG", 256);
-  if (parts < 1 || parts > 1 << 20 || wg < 1 || wg & (wg - 1)) {
-    sc_fail(err, "adamw: tiles '%s' need SUMSQ_PARTS in 1..2^20 and WG a power of two", tiles);
+  if (sc_variant_pick(c, "adamw", SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, &a->variant, tiles, sizeof tiles, err) ||
+      sc_adamw_tiles_check(&c->dev, a->variant == SC_VARIANT_GPU, tiles, err))
     goto fail;
-  }
+  const long parts = sc_variant_tile(tiles, "SUMSQ_PARTS", 0), wg = sc_variant_tile(tiles, "WG", 256);
   a->nparts = (size_t)parts, a->ls = sc_variant_wg(c, (size_t)wg);
   snprintf(defs, sizeof defs, "%s GPU=%d LS=%zu", tiles, a->variant == SC_VARIANT_GPU, a->ls);
   if (sc_kernels_build(c, "adamw.cl", defs, kernel_names, K_COUNT, &a->ks, err) ||

@@ -19,6 +19,15 @@ typedef struct {
   float bc1, bc2;                  /* bias corrections 1 − β^t of this update (computed in double by the caller) */
 } sc_adamw_hparams;
 
+/* Tile defaults of the variants (cl/adamw.cl): the gradient norm's slices, and on gpu the work-group reducing a
+ * slice. */
+#define SC_ADAMW_CPU_TILES "SUMSQ_PARTS=256"
+#define SC_ADAMW_GPU_TILES "SUMSQ_PARTS=512 WG=256"
+/* Whether tiles of the variant (gpu 1, as sc_variant_pick gives them) suit device d: SUMSQ_PARTS in 1..2^20, and on
+ * gpu WG a power of two within its work-group limit and its __local sums (4 bytes an item) within its local memory.
+ * The op and the tuner apply this one rule. */
+int sc_adamw_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_err *err);
+
 int sc_adamw_create(sc_ctx *c, sc_adamw **out, sc_err *err);
 void sc_adamw_destroy(sc_adamw *a);
 

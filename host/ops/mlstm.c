@@ -24,12 +24,6 @@ _Static_assert((int)WS_COUNT <= (int)SC_SCRATCH_MAX, "mLSTM workspace slots");
 
 enum { RM = 8 };
 
-/* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
- * register tiles, TK-deep __local staging; ST x ST tiles for the scan, SWG-item groups for the step. 2 x 2 register
- * tiles: where work-items are SIMD lanes (llvmpipe) each accumulator is a vector register, and 4 x 4 spilled
- * (3x slower there, bench mlstm). */
-static const char gpu_tiles[] = "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64";
-
 struct sc_mlstm {
   sc_ctx *ctx;
   int L, dqk, dv, vw;
@@ -89,31 +83,43 @@ static size_t tiles_of(size_t n, int t) {
   return (n + (size_t)t - 1) / (size_t)t;
 }
 
-/* The value of NAME in a "NAME=V ..." tile string, or -1. */
-static int tile_value(const char *defs, const char *name) {
-  const size_t n = strlen(name);
-  for (const char *p = defs; (p = strstr(p, name)) != NULL; p += n)
-    if ((p == defs || p[-1] == ' ') && p[n] == '=') return atoi(p + n + 1);
-  return -1;
+int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  static const char *const names[] = {"TM", "TN", "TK", "WM", "WN", "ST", "SWG"};
+  long v[7];
+  for (int i = 0; i < 7; i++)
+    if ((v[i] = sc_variant_tile(tiles, names[i], 0)) < 1 || v[i] > 4096)
+      return sc_fail(err, "mLSTM gpu tiles '%s': %s must be an integer from 1 to 4096 (defaults %s)", tiles, names[i],
+                     SC_MLSTM_GPU_TILES);
+  const long tm = v[0], tn = v[1], tk = v[2], wm = v[3], wn = v[4], st = v[5], swg = v[6];
+  if (tm % wm || tn % wn || (swg & (swg - 1)))
+    return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN and SWG a power of two (defaults %s)",
+                   tiles, SC_MLSTM_GPU_TILES);
+  const size_t wgs = (size_t)(tm / wm * (tn / wn)), max = d->max_wg ? d->max_wg : 1;
+  /* A tile group's first TK items stage the normalizer weights. */
+  if (wgs < (size_t)tk)
+    return sc_fail(err, "mLSTM gpu tiles '%s': (TM/WM)*(TN/WN) = %zu items, fewer than TK; lower TK or WM, WN", tiles,
+                   wgs);
+  if (wgs > max || (size_t)(st * st) > max || (size_t)swg > max)
+    return sc_fail(err,
+                   "mLSTM gpu tiles '%s' need work-groups of %zu, %ld and %ld items but %s allows %zu: lower TM/WM x "
+                   "TN/WN, ST or SWG in the profile's tiles.mlstm_gpu, or use SCALECL_KERNEL_VARIANT=cpu",
+                   tiles, wgs, st * st, swg, d->name, max);
+  const size_t chunk = 4 * (size_t)(tk * (tm + tn + 1)), scan = 4 * (size_t)(st * (st + 1));
+  const size_t local = d->local_mem < 32768 ? (size_t)d->local_mem : 32768;
+  if (chunk > local || scan > local)
+    return sc_fail(err,
+                   "mLSTM gpu tiles '%s': %zu and %zu bytes of __local tiles (4*TK*(TM+TN+1), 4*ST*(ST+1)), above "
+                   "the %zu usable on %s; lower TK, TM, TN or ST",
+                   tiles, chunk, scan, local, d->name);
+  return 0;
 }
 
-/* Reads the gpu tile sizes back from the picked defines (a profile may override them) and checks they fit the
- * device. */
+/* Reads the gpu tile sizes back from the picked defines (a profile may override them) once they passed the check. */
 static int gpu_geometry(sc_mlstm *m, const char *tiles, sc_err *err) {
-  const int tm = tile_value(tiles, "TM"), tn = tile_value(tiles, "TN"), tk = tile_value(tiles, "TK");
-  const int wm = tile_value(tiles, "WM"), wn = tile_value(tiles, "WN");
-  m->st = tile_value(tiles, "ST"), m->swg = tile_value(tiles, "SWG");
-  if (tm < 1 || tn < 1 || tk < 1 || wm < 1 || wn < 1 || tm % wm || tn % wn || m->st < 1 || m->swg < 1 ||
-      (m->swg & (m->swg - 1)))
-    return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN and SWG a power of two (defaults %s)",
-                   tiles, gpu_tiles);
-  m->tm = tm, m->tn = tn, m->wgs = tm / wm * (tn / wn);
-  const size_t max = m->ctx->dev.max_wg ? m->ctx->dev.max_wg : 1, big = (size_t)m->st * (size_t)m->st;
-  if ((size_t)m->wgs > max || big > max || (size_t)m->swg > max)
-    return sc_fail(err,
-                   "mLSTM gpu tiles '%s' need work-groups of %d, %zu and %d items but %s allows %zu: lower TM/WM x "
-                   "TN/WN, ST or SWG in the profile's tiles.mlstm_gpu, or use SCALECL_KERNEL_VARIANT=cpu",
-                   tiles, m->wgs, big, m->swg, m->ctx->dev.name, max);
+  if (sc_mlstm_tiles_check(&m->ctx->dev, tiles, err)) return -1;
+  m->tm = (int)sc_variant_tile(tiles, "TM", 0), m->tn = (int)sc_variant_tile(tiles, "TN", 0);
+  m->wgs = m->tm / (int)sc_variant_tile(tiles, "WM", 1) * (m->tn / (int)sc_variant_tile(tiles, "WN", 1));
+  m->st = (int)sc_variant_tile(tiles, "ST", 0), m->swg = (int)sc_variant_tile(tiles, "SWG", 0);
   return 0;
 }
 
@@ -135,7 +141,7 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
   sc_scratch_init(&m->ws, c, WS_COUNT, ws_names,
                   "use a smaller chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB");
   char tiles[256], defs[400];
-  if (sc_variant_pick(c, "mlstm", NULL, gpu_tiles, &m->variant, tiles, sizeof tiles, err) ||
+  if (sc_variant_pick(c, "mlstm", NULL, SC_MLSTM_GPU_TILES, &m->variant, tiles, sizeof tiles, err) ||
       (m->variant == SC_VARIANT_GPU && gpu_geometry(m, tiles, err))) {
     sc_mlstm_destroy(m);
     return -1;

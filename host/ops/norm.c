@@ -14,9 +14,7 @@ static const char *const kernel_names[K_COUNT] = {"norm_fwd", "norm_bwd_dx", "no
 /* Rows per block of the dw sum (-D RB): fixed, so the bits never depend on the device. */
 enum { ROWS_PER_BLOCK = 64 };
 static const char *const scratch_names[] = {"norm weight gradient partials"};
-/* gpu variant: work-items per work-group, shared by as many (row, group)s as fit; most values an item keeps in
- * registers (more fall back to global reads). */
-static const char *const gpu_tiles = "WG=64";
+/* Most values a gpu item keeps in registers (more fall back to global reads). */
 enum { XREG_MAX = 16 };
 
 struct sc_norm {
@@ -27,6 +25,10 @@ struct sc_norm {
   sc_kernels ks;
   sc_scratch w;
 };
+
+int sc_norm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_variant_wg_check(d, "norm", tiles, 2 * sizeof(float), err);
+}
 
 int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err) {
   *out = NULL;
@@ -40,11 +42,10 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   if (!(cfg->eps >= 0)) return sc_fail(err, "%s: eps %g must be a non-negative number (1e-6)", name, cfg->eps);
   sc_variant variant;
   char tiles[96], defs[192];
-  if (sc_variant_pick(c, "norm", NULL, gpu_tiles, &variant, tiles, sizeof tiles, err)) return -1;
+  if (sc_variant_pick(c, "norm", NULL, SC_NORM_GPU_TILES, &variant, tiles, sizeof tiles, err)) return -1;
   const int gpu = variant == SC_VARIANT_GPU, G = cfg->width / NG;
+  if (gpu && sc_norm_tiles_check(&c->dev, tiles, err)) return -1;
   const long wg_tile = sc_variant_tile(tiles, "WG", 64);
-  if (gpu && (wg_tile < 1 || wg_tile & (wg_tile - 1)))
-    return sc_fail(err, "%s: tiles '%s' need WG a power of two", name, tiles);
   /* Items per (row, group), unless given: cpu 64 (or the device's maximum if lower); gpu the group's width
    * rounded up to a power of two, at most a work-group. */
   const int wg = (int)sc_variant_wg(c, gpu ? (size_t)wg_tile : 64);

@@ -24,6 +24,12 @@ typedef struct {
                 lower), gpu variant the head's width rounded up to a power of two, at most the WG tile */
 } sc_norm_cfg;
 
+/* The gpu variant's tile (cl/norm.cl): work-items per work-group, shared by as many (row, head)s as fit. */
+#define SC_NORM_GPU_TILES "WG=64"
+/* Whether gpu tiles (as sc_variant_pick gives them) suit device d: WG a power of two within its work-group limit
+ * and its __local sums (8 bytes an item) within its local memory. The op and the tuner apply this one rule. */
+int sc_norm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err);
+
 int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err);
 void sc_norm_destroy(sc_norm *n);
 

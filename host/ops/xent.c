@@ -11,8 +11,6 @@
 /* Running statistics per row: 16 (max, sum) pairs on cpu, one on gpu (LANES of cl/xent.cl); sc_xent_memory
  * counts the larger. */
 enum { LANES_CPU = 16, LANES_GPU = 1 };
-/* Tile defaults of the gpu variant: the work-group reducing a row, and the mean's. */
-static const char *const gpu_tiles = "WG=256";
 /* Block width granularity and default budget of the block logits. */
 enum { BLOCK_STEP = 64 };
 #define DEFAULT_BLOCK_BYTES ((size_t)64 << 20)
@@ -53,6 +51,10 @@ static int launch(sc_xent *x, int id, const sc_kargs *ka, cl_uint dims, size_t g
   return sc_launch(x->c, x->ks.k[id], dims, global, local0 ? local : NULL, kernel_names[id], err);
 }
 
+int sc_xent_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_variant_wg_check(d, "xent", tiles, 2 * sizeof(float), err);
+}
+
 int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err) {
   *out = NULL;
   if (cfg->d < 1 || cfg->V < 1)
@@ -68,13 +70,10 @@ int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err
   x->gemm = cfg->gemm;
   sc_scratch_init(&x->w, c, W_COUNT, scratch_names, "give a smaller block width or block budget, or fewer tokens");
   char tiles[96], defs[160];
-  if (sc_variant_pick(c, "xent", NULL, gpu_tiles, &x->variant, tiles, sizeof tiles, err)) goto fail;
+  if (sc_variant_pick(c, "xent", NULL, SC_XENT_GPU_TILES, &x->variant, tiles, sizeof tiles, err)) goto fail;
   const int gpu = x->variant == SC_VARIANT_GPU;
+  if (gpu && sc_xent_tiles_check(&c->dev, tiles, err)) goto fail;
   const long wg = sc_variant_tile(tiles, "WG", 256);
-  if (wg < 1 || wg & (wg - 1)) {
-    sc_fail(err, "xent: tiles '%s' need WG a power of two", tiles);
-    goto fail;
-  }
   x->lanes = gpu ? LANES_GPU : LANES_CPU, x->ls = sc_variant_wg(c, (size_t)wg);
   snprintf(defs, sizeof defs, "%s GPU=%d LANES=%d LS=%zu", tiles, gpu, x->lanes, x->ls);
   if (!x->gemm) {

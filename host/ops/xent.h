@@ -34,6 +34,12 @@ typedef struct {
   sc_gemm *gemm;      /* GEMM op for the products (not owned; share the model's); NULL = the op makes its own */
 } sc_xent_cfg;
 
+/* The gpu variant's tile (cl/xent.cl): the work-group reducing a row, and the mean's. */
+#define SC_XENT_GPU_TILES "WG=256"
+/* Whether gpu tiles (as sc_variant_pick gives them) suit device d: WG a power of two within its work-group limit
+ * and its __local (max, sum) pairs (8 bytes an item) within its local memory. The op and the tuner apply this. */
+int sc_xent_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err);
+
 int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err);
 void sc_xent_destroy(sc_xent *x);
 

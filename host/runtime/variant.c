@@ -117,6 +117,11 @@ static int profile_tiles(const cJSON *root, const char *path, const char *key, t
   return 0;
 }
 
+/* The variant a device runs when nothing chooses one: gpu on GPU and accelerator devices, cpu on CPU devices. */
+static sc_variant variant_of_device(const sc_device_info *d) {
+  return d->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) ? SC_VARIANT_GPU : SC_VARIANT_CPU;
+}
+
 static void record(sc_ctx *c, const char *family, sc_variant v, const char *defs, const char *why) {
   int i = 0;
   while (i < c->n_picks && strcmp(c->picks[i].family, family)) i++;
@@ -129,35 +134,52 @@ static void record(sc_ctx *c, const char *family, sc_variant v, const char *defs
   snprintf(r->why, sizeof r->why, "%s", why);
 }
 
+/* The variant of family on c and why: the tuner's candidate, else SCALECL_KERNEL_VARIANT, else the profile (root,
+ * read from path; may be NULL), else the device type. */
+static int choose(const sc_ctx *c, const char *family, const cJSON *root, const char *path, int *chosen, char *why,
+                  size_t cap, sc_err *err) {
+  const char *slash = strrchr(path, '/'), *pname = slash ? slash + 1 : path;
+  const char *forced = sc_settings_get()->kernel_variant;
+  *chosen = sc_variant_parse(forced);
+  if (*forced && *chosen < 0)
+    return sc_fail(err, "SCALECL_KERNEL_VARIANT='%s' is not a kernel variant (use cpu or gpu, or unset it)", forced);
+  /* The tuner's candidate names the variant it tries, whatever would be picked otherwise. */
+  const size_t flen = strlen(family);
+  if (!strncmp(c->tile_key, family, flen) && c->tile_key[flen] == '_' &&
+      sc_variant_parse(c->tile_key + flen + 1) >= 0) {
+    *chosen = sc_variant_parse(c->tile_key + flen + 1);
+    snprintf(why, cap, "tuner candidate");
+  } else if (*chosen >= 0) {
+    snprintf(why, cap, "SCALECL_KERNEL_VARIANT");
+  } else {
+    if (root && profile_variant(root, path, family, chosen, err)) return -1;
+    if (*chosen >= 0) {
+      snprintf(why, cap, "profile %.100s", pname);
+    } else {
+      *chosen = (int)variant_of_device(&c->dev);
+      snprintf(why, cap, "device type %s", sc_device_type_name(c->dev.type));
+    }
+  }
+  return 0;
+}
+
+int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err *err) {
+  cJSON *root = NULL;
+  char path[4400], why[128];
+  int chosen;
+  if (sc_profile_find(c, &root, path, sizeof path, err)) return -1;
+  const int rc = choose(c, family, root, path, &chosen, why, sizeof why, err);
+  cJSON_Delete(root);
+  if (!rc) *v = (sc_variant)chosen;
+  return rc;
+}
+
 int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const char *gpu_tiles, sc_variant *v,
                     char *defs, size_t cap, sc_err *err) {
   cJSON *root = NULL;
   char path[4400], why[128];
   if (sc_profile_find(c, &root, path, sizeof path, err)) return -1;
-  const char *slash = strrchr(path, '/'), *pname = slash ? slash + 1 : path;
-  const char *forced = sc_settings_get()->kernel_variant;
-  int chosen = sc_variant_parse(forced), rc = 0;
-  if (*forced && chosen < 0) {
-    cJSON_Delete(root);
-    return sc_fail(err, "SCALECL_KERNEL_VARIANT='%s' is not a kernel variant (use cpu or gpu, or unset it)", forced);
-  }
-  /* The tuner's candidate names the variant it tries, whatever would be picked otherwise. */
-  const size_t flen = strlen(family);
-  if (!strncmp(c->tile_key, family, flen) && c->tile_key[flen] == '_' &&
-      sc_variant_parse(c->tile_key + flen + 1) >= 0) {
-    chosen = sc_variant_parse(c->tile_key + flen + 1);
-    snprintf(why, sizeof why, "tuner candidate");
-  } else if (chosen >= 0) {
-    snprintf(why, sizeof why, "SCALECL_KERNEL_VARIANT");
-  } else {
-    if (root) rc = profile_variant(root, path, family, &chosen, err);
-    if (!rc && chosen >= 0) {
-      snprintf(why, sizeof why, "profile %.100s", pname);
-    } else if (!rc) {
-      chosen = c->dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) ? SC_VARIANT_GPU : SC_VARIANT_CPU;
-      snprintf(why, sizeof why, "device type %s", sc_device_type_name(c->dev.type));
-    }
-  }
+  int chosen, rc = choose(c, family, root, path, &chosen, why, sizeof why, err);
   tiles t = {.n = 0};
   char key[48];
   if (!rc) {
@@ -191,6 +213,26 @@ long sc_variant_tile(const char *defs, const char *name, long fallback) {
   char *end;
   const long v = strtol(t.value[i], &end, 10);
   return *end ? fallback : v;
+}
+
+int sc_variant_wg_check(const sc_device_info *d, const char *family, const char *tiles, size_t bytes_per_item,
+                        sc_err *err) {
+  const long wg = sc_variant_tile(tiles, "WG", -1);
+  if (wg < 1 || wg > 1 << 16 || (wg & (wg - 1)))
+    return sc_fail(err, "%s gpu tiles '%s': WG must be a power of two (set tiles.%s_gpu.WG to 64 or 256)", family,
+                   tiles, family);
+  if ((size_t)wg > d->max_wg)
+    return sc_fail(err,
+                   "%s gpu tiles '%s': WG=%ld work-items, above the %zu of '%s'; lower tiles.%s_gpu.WG or use "
+                   "SCALECL_KERNEL_VARIANT=cpu",
+                   family, tiles, wg, d->max_wg, d->name, family);
+  if ((size_t)wg * bytes_per_item > d->local_mem)
+    return sc_fail(err,
+                   "%s gpu tiles '%s': %zu bytes of __local memory (%zu per work-item), above the %llu of '%s'; lower "
+                   "tiles.%s_gpu.WG",
+                   family, tiles, (size_t)wg * bytes_per_item, bytes_per_item, (unsigned long long)d->local_mem,
+                   d->name, family);
+  return 0;
 }
 
 size_t sc_variant_wg(const sc_ctx *c, size_t want) {

@@ -23,6 +23,10 @@ const char *sc_variant_name(sc_variant v);
 /* Parses "cpu"/"gpu"; -1 for anything else. */
 int sc_variant_parse(const char *s);
 
+/* The variant sc_variant_pick would choose for `family` on c (the tuner's candidate, SCALECL_KERNEL_VARIANT, the
+ * profile's kernel_variant, the device type), without its tiles and without recording the pick. */
+int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err *err);
+
 /* The variant of `family` ("gemm", "mlstm", "attention", "norm", "xent", "adamw", ...) on c's device, and its
  * tile defines: "NAME=V NAME=V" starting from tile_defaults (the op's defaults for that variant, or NULL when the
  * variant has no tiles) with the profile's and the override's values replacing them by name. A profile value for a
@@ -37,6 +41,13 @@ long sc_variant_tile(const char *defs, const char *name, long fallback);
 
 /* Work-group size for a gpu kernel: want, lowered to the device's max work-group size (a power of two). */
 size_t sc_variant_wg(const sc_ctx *c, size_t want);
+
+/* The rule of a gpu family whose tiles hold one work-group size WG (norm, xent, adamw): WG a power of two within
+ * device d's work-group limit, and its __local buffer of bytes_per_item bytes per work-item within d's local memory.
+ * The error names the family's tiles and the limit. Ops check their picked tiles with it and the tuner its
+ * candidates, so both apply one rule. */
+int sc_variant_wg_check(const sc_device_info *d, const char *family, const char *tiles, size_t bytes_per_item,
+                        sc_err *err);
 
 /* {"<family>": {"variant": "gpu", "tiles": "NAME=V ...", "why": "device type GPU"}} of every pick made on c; NULL
  * when out of memory. */
