@@ -163,8 +163,8 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   TH_CHECK(sc_mkdirs(cl, TH_ERR));
   TH_CHECK(sc_mkdirs(prof, TH_ERR));
   static const mutation m[] = {
-      {"mlstm.cl", "acc[i][j] = fma(av[i], bv[j], acc[i][j]);",
-       "acc[i][j] = fma(av[i], bv[j], acc[i][j]) + (TK == 8 ? 1e-3f : 0.0f);"},
+      {"mlstm.cl", "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);",
+       "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]) + (TK == 8 ? 1e-3f : 0.0f);"},
       {"norm.cl", "const float2 r = buf[0];", "const float2 r = buf[0] * (WG == 32 ? 1.01f : 1.0f);"},
       {"xent.cl", "buf[l] = ms;", "buf[l] = ms + (float2)(0.0f, WG == 64 ? 0.01f : 0.0f);"},
       {"adamw.cl", "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s;",
