@@ -446,45 +446,45 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 #endif
 
 /* Flash kernels (forward, dK/dV, dQ): a work-group owns a block of BR rows (queries, or keys for dK/dV) and walks
- * the other side BC = 4*DH/WD rows at a time. Its NWG = (BR/4) x (BC/4) work-items form a grid: item (ty, tx)
- * holds 4 rows (ty + i*GRS) of the BR x BC score tile, at columns tx + j*GCS as a float4 per row, and the same 4
- * rows of the BR x DH output, at columns tx*WD.. as a floatWD per row. Scores are tile products over DH in steps
- * of TK with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and
- * dS) go to __local memory, and the output product stages the other side TC rows at a time. Every score is
+ * the other side BC rows at a time. Its NWG = (BR/WR) x (BC/WC) work-items form a grid: item (ty, tx) holds the
+ * WR x WC register tile of the BR x BC score tile at rows ty + i*GRS, columns tx + j*GCS, and the WR x WD tile of
+ * the BR x DH output at the same rows and columns tx + j*GCS. Scores are tile products over DH in steps of TK
+ * with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and dS) go
+ * to __local memory, and the output product stages the other side TC rows at a time, transposed. Every score is
  * fma(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
- * the backward's exp(s - lse) reproduces the forward's probabilities. The register tiles are vectors and arrays
- * indexed only by literal constants (the R4 macro), never by a loop counter: on llvmpipe (rusticl builds with
- * optimisation off, and NIR does not unroll every loop) such an array would be gathered lane by lane, and
- * scratch arrays living across barriers are what broke dK at head dim 256 there (README, "Attention"). */
+ * the backward's exp(s - lse) reproduces the forward's probabilities. No private array is indexed by anything
+ * but unrolled constants, so none lives in scratch memory across a barrier (see the README on head dim 256). */
 #ifndef BR
 #define BR 32
 #endif
-#ifndef WD
-#define WD 8
+#ifndef BC
+#define BC 32
+#endif
+#ifndef WR
+#define WR 4
+#endif
+#ifndef WC
+#define WC 4
 #endif
 #ifndef TK
 #define TK 16
 #endif
 #ifndef TC
-#define TC 8
+#define TC 16
 #endif
-#define BC (4 * DH / WD)
-#define GRS (BR / 4)
-#define GCS (BC / 4)
+#define GRS (BR / WR)
+#define GCS (BC / WC)
 #define NWG (GRS * GCS)
+#define WD (DH / GCS)
 #define TKP (TK + 4)
+#define TCP (TC + 4)
 #define BCP (BC + 4)
-#if (WD != 4 && WD != 8 && WD != 16) || BR % 4 || DH % TK || TK % 4 || BC % TC || TC % 4
-#error \
-    "attention gpu tiles: need WD in {4, 8, 16}, BR a multiple of 4, TK dividing DH, TC dividing 4*DH/WD, TK and TC multiples of 4"
+#if BR % WR || BC % WC || DH % GCS || DH % TK || TK % 4 || BC % TC || TC % 4
+#error "attention gpu tiles: need BR % WR, BC % WC, DH % (BC/WC), DH % TK, TK % 4, BC % TC and TC % 4 all 0"
 #endif
-#define VD FLOATN(WD)
-#define VLOADD VLOADN(WD)
-#define VSTORED VSTOREN(WD)
-#define R4(X) X(0) X(1) X(2) X(3)
-/* __local floats: staging (score operands, or the output product's rows), P and dS, row partials. The host's
- * sc_attention_tiles_check uses the same formula. */
-#define STG_FLOATS (2 * (BR + BC) * TKP > 2 * DH * TC ? 2 * (BR + BC) * TKP : 2 * DH * TC)
+/* __local floats: staging (score operands, or the output product's transposed rows), P and dS, row partials. The
+ * host's sc_attention_tiles_check uses the same formula. */
+#define STG_FLOATS (2 * (BR + BC) * TKP > 2 * DH * TCP ? 2 * (BR + BC) * TKP : 2 * DH * TCP)
 #define FLASH_FLOATS (STG_FLOATS + 2 * BR * BCP + BR * GCS)
 
 /* The flash kernels' __local memory (kernel scope, as OpenCL 1.2 requires) and its parts. */
@@ -505,31 +505,27 @@ static inline void stage_rows(__local float *T, const int X, __global const floa
   }
 }
 
-/* T[c * DH + d] = src[(r0 + c) * DH + d] * mul for c < TC, zero past S. */
-static inline void stage_block(__local float *T, __global const float *src, const int r0, const int S, const float mul,
-                               const int lid) {
+/* T[d * TCP + c] = src[(r0 + c) * DH + d] * mul for c < TC, d < DH (rows transposed), zero past S. */
+static inline void stage_cols(__local float *T, __global const float *src, const int r0, const int S, const float mul,
+                              const int lid) {
   for (int e = lid; e < TC * (DH / 4); e += NWG) {
     const int c = e / (DH / 4), d = 4 * (e % (DH / 4));
-    vstore4(r0 + c < S ? vload4(0, src + (size_t)(r0 + c) * DH + d) * mul : (float4)(0.0f), 0, T + c * DH + d);
+    const float4 v = r0 + c < S ? vload4(0, src + (size_t)(r0 + c) * DH + d) * mul : (float4)(0.0f);
+    T[d * TCP + c] = v.x, T[(d + 1) * TCP + c] = v.y, T[(d + 2) * TCP + c] = v.z, T[(d + 3) * TCP + c] = v.w;
   }
 }
 
-/* One k step of 4 of a score tile: s[i] += A row i (4 values) times the 4 B columns, element by element in d order. */
-static inline float4 score_row(const float4 a, const float4 bx, const float4 by, const float4 bz, const float4 bw,
-                               const float4 s) {
-  return fma((float4)(a.w), bw, fma((float4)(a.z), bz, fma((float4)(a.y), by, fma((float4)(a.x), bx, s))));
-}
-
-/* s[i].sj = sum_d A[ra0 + ty + i*GRS][d] * B[rb0 + tx + j*GCS][d] (A times amul, B times bmul, as staged) and,
- * when two, t the same of A2 and B2 (unscaled). Rows past S count as zeros. */
+/* s[i][j] = sum_d A[ra0 + ty + i*GRS][d] * B[rb0 + tx + j*GCS][d] (A times amul, B times bmul, as staged) and,
+ * when two, t[i][j] the same of A2 and B2 (unscaled). Rows past S count as zeros. */
 static inline void scores(const int two, __global const float *a, const int ra0, const float amul,
                           __global const float *b, const int rb0, const float bmul, __global const float *a2,
-                          __global const float *b2, const int S, __local float *stg, float4 s[4], float4 t[4]) {
+                          __global const float *b2, const int S, __local float *stg, float s[WR][WC], float t[WR][WC]) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
   __local float *as = stg, *bs = as + BR * TKP, *as2 = bs + BC * TKP, *bs2 = as2 + BR * TKP;
-#define ZERO(i) s[i] = t[i] = (float4)(0.0f);
-  R4(ZERO)
-#undef ZERO
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WC; j++) s[i][j] = t[i][j] = 0.0f;
   for (int d0 = 0; d0 < DH; d0 += TK) {
     barrier(CLK_LOCAL_MEM_FENCE); /* the previous contents are consumed */
     stage_rows(as, BR, a, ra0, S, d0, amul, lid);
@@ -540,98 +536,92 @@ static inline void scores(const int two, __global const float *a, const int ra0,
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = 0; k < TK; k += 4) {
-#define LOAD_A(i) const float4 a##i = vload4(0, as + (ty + i * GRS) * TKP + k);
-#define LOAD_B(j) const float4 b##j = vload4(0, bs + (tx + j * GCS) * TKP + k);
-#define ROW(i) s[i] = score_row(a##i, bx, by, bz, bw, s[i]);
-      {
-        R4(LOAD_A) R4(LOAD_B) const float4 bx = (float4)(b0.x, b1.x, b2.x, b3.x), by = (float4)(b0.y, b1.y, b2.y, b3.y);
-        const float4 bz = (float4)(b0.z, b1.z, b2.z, b3.z), bw = (float4)(b0.w, b1.w, b2.w, b3.w);
-        R4(ROW)
-      }
+      float4 av[WR], bv[WC];
+#pragma unroll
+      for (int i = 0; i < WR; i++) av[i] = vload4(0, as + (ty + i * GRS) * TKP + k);
+#pragma unroll
+      for (int j = 0; j < WC; j++) bv[j] = vload4(0, bs + (tx + j * GCS) * TKP + k);
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WC; j++)
+          s[i][j] = fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, s[i][j]))));
       if (two) {
-#undef ROW
-#define ROW(i) t[i] = score_row(a##i, bx, by, bz, bw, t[i]);
-        __local float *as = as2, *bs = bs2;
-        R4(LOAD_A) R4(LOAD_B) const float4 bx = (float4)(b0.x, b1.x, b2.x, b3.x), by = (float4)(b0.y, b1.y, b2.y, b3.y);
-        const float4 bz = (float4)(b0.z, b1.z, b2.z, b3.z), bw = (float4)(b0.w, b1.w, b2.w, b3.w);
-        R4(ROW)
+#pragma unroll
+        for (int i = 0; i < WR; i++) av[i] = vload4(0, as2 + (ty + i * GRS) * TKP + k);
+#pragma unroll
+        for (int j = 0; j < WC; j++) bv[j] = vload4(0, bs2 + (tx + j * GCS) * TKP + k);
+#pragma unroll
+        for (int i = 0; i < WR; i++)
+#pragma unroll
+          for (int j = 0; j < WC; j++)
+            t[i][j] =
+                fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, t[i][j]))));
       }
-#undef ROW
-#undef LOAD_A
-#undef LOAD_B
     }
   }
 }
 
-/* o[i] += sum_c P[ty + i*GRS][c] * X[r0 + c][tx*WD..] over the BC rows of X from r0 (P: BR x BC in __local
+/* o[i][j] += sum_c P[ty + i*GRS][c] * X[r0 + c][tx + j*GCS] over the BC rows of X from r0 (P: BR x BC in __local
  * memory, row stride BCP) and, when two, o2 the same of P2 and X2; X times mul as staged. P must be written before
  * the call: the first barrier publishes it. */
 static inline void outputs(const int two, __local const float *p, __global const float *x, const float mul,
                            __local const float *p2, __global const float *x2, const float mul2, const int r0,
-                           const int S, __local float *stg, VD o[4], VD o2[4]) {
+                           const int S, __local float *stg, float o[WR][WD], float o2[WR][WD]) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
-  __local float *xs = stg, *xs2 = stg + DH * TC;
+  __local float *xt = stg, *xt2 = stg + DH * TCP;
   for (int c0 = 0; c0 < BC; c0 += TC) {
     barrier(CLK_LOCAL_MEM_FENCE);
-    stage_block(xs, x, r0 + c0, S, mul, lid);
-    if (two) stage_block(xs2, x2, r0 + c0, S, mul2, lid);
+    stage_cols(xt, x, r0 + c0, S, mul, lid);
+    if (two) stage_cols(xt2, x2, r0 + c0, S, mul2, lid);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int c = 0; c < TC; c += 4) {
-#define LOAD_P(i) const float4 p##i = vload4(0, pp + (ty + i * GRS) * BCP + c0 + c);
-#define LOAD_X(j) const VD x##j = VLOADD(0, xx + (c + j) * DH + tx * WD);
-#define ROW(i) \
-  oo[i] = fma((VD)(p##i.w), x3, fma((VD)(p##i.z), x2, fma((VD)(p##i.y), x1, fma((VD)(p##i.x), x0, oo[i]))));
-      {
-        __local const float *pp = p, *xx = xs;
-        VD *oo = o;
-        R4(LOAD_P) R4(LOAD_X) R4(ROW)
-      }
+      float4 pv[WR], xv[WD];
+#pragma unroll
+      for (int i = 0; i < WR; i++) pv[i] = vload4(0, p + (ty + i * GRS) * BCP + c0 + c);
+#pragma unroll
+      for (int j = 0; j < WD; j++) xv[j] = vload4(0, xt + (tx + j * GCS) * TCP + c);
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WD; j++)
+          o[i][j] = fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o[i][j]))));
       if (two) {
-        __local const float *pp = p2, *xx = xs2;
-        VD *oo = o2;
-        R4(LOAD_P) R4(LOAD_X) R4(ROW)
+#pragma unroll
+        for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c0 + c);
+#pragma unroll
+        for (int j = 0; j < WD; j++) xv[j] = vload4(0, xt2 + (tx + j * GCS) * TCP + c);
+#pragma unroll
+        for (int i = 0; i < WR; i++)
+#pragma unroll
+          for (int j = 0; j < WD; j++)
+            o2[i][j] =
+                fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o2[i][j]))));
       }
-#undef ROW
-#undef LOAD_P
-#undef LOAD_X
     }
   }
 }
 
-/* -1 where query i may see key j (both in range), else 0: a select mask. */
+/* Whether query i may see key j (both in range). */
 static inline int visible(const int i, const int j, const int S, const int has_seg, __global const int *sg) {
-  return j <= i && i < S && (!has_seg || sg[i] == sg[j]) ? -1 : 0;
+  return j <= i && i < S && (!has_seg || sg[i] == sg[j]);
 }
 
-/* The select mask of query row i against the item's 4 key columns from j (stride GCS), or of key row j against its
- * 4 query columns from i when by_key. */
-static inline int4 visible4(const int i, const int j, const int by_key, const int S, const int has_seg,
-                            __global const int *sg) {
-  if (by_key)
-    return (int4)(visible(i, j, S, has_seg, sg), visible(i + GCS, j, S, has_seg, sg),
-                  visible(i + 2 * GCS, j, S, has_seg, sg), visible(i + 3 * GCS, j, S, has_seg, sg));
-  return (int4)(visible(i, j, S, has_seg, sg), visible(i, j + GCS, S, has_seg, sg),
-                visible(i, j + 2 * GCS, S, has_seg, sg), visible(i, j + 3 * GCS, S, has_seg, sg));
-}
-
-/* Writes the item's 4 values v of row r to a BR x BC __local tile at columns tx + j*GCS. */
-static inline void put4(__local float *T, const int r, const int tx, const float4 v) {
-  T[r * BCP + tx] = v.x, T[r * BCP + tx + GCS] = v.y, T[r * BCP + tx + 2 * GCS] = v.z;
-  T[r * BCP + tx + 3 * GCS] = v.w;
-}
-
-/* Stores row r0 + ty + i*GRS (< S) of o times mul into dst (row-major, DH columns) at columns tx*WD... */
-static inline void store_rows(__global float *dst, const int r0, const int S, VD o[4], const float mul) {
+/* Stores rows r0 + ty + i*GRS (< S), columns tx + j*GCS of o times mul into dst (row-major, DH columns). */
+static inline void store_rows(__global float *dst, const int r0, const int S, float o[WR][WD], const float mul) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
-#define STORE(i) \
-  if (r0 + ty + i * GRS < S) VSTORED(o[i] * mul, 0, dst + (size_t)(r0 + ty + i * GRS) * DH + tx * WD);
-  R4(STORE)
-#undef STORE
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    const int r = r0 + ty + i * GRS;
+#pragma unroll
+    for (int j = 0; j < WD; j++)
+      if (r < S) dst[(size_t)r * DH + tx + j * GCS] = o[i][j] * mul;
+  }
 }
 
 /* Forward. Global (ceil(S/BR)*NWG, BH), local (NWG, 1): a work-group per BR query rows, blocks in reverse so the
  * longest (last) rows start first; online softmax over key tiles of BC, the row maximum and sum merged over the
- * row's GCS items through __local memory in a fixed order. */
+ * row's GCS items through __local memory. */
 __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
     __global const float *restrict q, const ulong q_off, __global const float *restrict k, const ulong k_off,
     __global const float *restrict v, const ulong v_off, __global const int *restrict seg, const ulong seg_off,
@@ -645,50 +635,64 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
   const int i0 = (nqb - 1 - gq) * BR;
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
-  VD oa[4];
-  float4 s[4], unused[4];
-  float m[4], l[4];
-#define INIT(i) oa[i] = (VD)(0.0f), m[i] = -FLT_MAX, l[i] = 0.0f; /* -FLT_MAX: a masked tile gives exp(0), no NaN */
-  R4(INIT)
-#undef INIT
+  float oa[WR][WD], m[WR], l[WR], s[WR][WC], unused[WR][WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    m[i] = -FLT_MAX; /* not -inf: a fully masked tile gives exp(0) = 1, never NaN */
+    l[i] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < WD; j++) oa[i][j] = 0.0f;
+  }
   const int kend = min(i0 + BR, S);
   for (int j0 = 0; j0 < kend; j0 += BC) {
     scores(0, q + base, i0, scale, k + base, j0, 1.0f, q, k, S, stg, s, unused);
-#define MAX(i)                                                                                       \
-  s[i] = select((float4)(-INFINITY), s[i], visible4(i0 + ty + i * GRS, j0 + tx, 0, S, has_seg, sg)); \
-  red[(ty + i * GRS) * GCS + tx] = fmax(fmax(s[i].x, s[i].y), fmax(s[i].z, s[i].w));
-    R4(MAX)
-#undef MAX
+#pragma unroll
+    for (int i = 0; i < WR; i++) {
+      float mx = -FLT_MAX;
+#pragma unroll
+      for (int j = 0; j < WC; j++) {
+        if (!visible(i0 + ty + i * GRS, j0 + tx + j * GCS, S, has_seg, sg)) s[i][j] = -INFINITY;
+        mx = fmax(mx, s[i][j]);
+      }
+      red[(ty + i * GRS) * GCS + tx] = mx;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
-#define SOFTMAX(i)                                                              \
-  {                                                                             \
-    float mx = m[i];                                                            \
-    for (int t = 0; t < GCS; t++) mx = fmax(mx, red[(ty + i * GRS) * GCS + t]); \
-    const float alpha = exp(m[i] - mx);                                         \
-    const float4 p = exp(s[i] - (float4)(mx));                                  \
-    m[i] = mx;                                                                  \
-    l[i] = l[i] * alpha + ((p.x + p.y) + (p.z + p.w));                          \
-    put4(pl, ty + i * GRS, tx, p);                                              \
-    oa[i] *= alpha;                                                             \
-  }
-    R4(SOFTMAX)
-#undef SOFTMAX
+#pragma unroll
+    for (int i = 0; i < WR; i++) {
+      float mx = m[i];
+      for (int t = 0; t < GCS; t++) mx = fmax(mx, red[(ty + i * GRS) * GCS + t]);
+      const float alpha = exp(m[i] - mx);
+      m[i] = mx;
+      float ls = 0.0f;
+#pragma unroll
+      for (int j = 0; j < WC; j++) {
+        const float p = exp(s[i][j] - mx);
+        pl[(ty + i * GRS) * BCP + tx + j * GCS] = p;
+        ls += p;
+      }
+      l[i] = l[i] * alpha + ls;
+#pragma unroll
+      for (int j = 0; j < WD; j++) oa[i][j] *= alpha;
+    }
     outputs(0, pl, v + base, 1.0f, pl, v, 1.0f, j0, S, stg, oa, oa);
   }
-  barrier(CLK_LOCAL_MEM_FENCE); /* red is consumed */
-#define PART(i) red[(ty + i * GRS) * GCS + tx] = l[i];
-  R4(PART)
-#undef PART
+  /* The row sum over the row's items, in a fixed order. */
   barrier(CLK_LOCAL_MEM_FENCE);
-#define NORM(i)                                                                                     \
-  {                                                                                                 \
-    float ls = 0.0f;                                                                                \
-    for (int t = 0; t < GCS; t++) ls += red[(ty + i * GRS) * GCS + t];                              \
-    oa[i] *= 1.0f / ls;                                                                             \
-    if (tx == 0 && i0 + ty + i * GRS < S) lse[(size_t)bh * S + i0 + ty + i * GRS] = m[i] + log(ls); \
+#pragma unroll
+  for (int i = 0; i < WR; i++) red[(ty + i * GRS) * GCS + tx] = l[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    const int r = i0 + ty + i * GRS;
+    float ls = 0.0f;
+    for (int t = 0; t < GCS; t++) ls += red[(ty + i * GRS) * GCS + t];
+    l[i] = 1.0f / ls;
+    if (tx == 0 && r < S) lse[(size_t)bh * S + r] = m[i] + log(ls);
   }
-  R4(NORM)
-#undef NORM
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WD; j++) oa[i][j] *= l[i];
   store_rows(o + base, i0, S, oa, 1.0f);
 }
 
@@ -711,25 +715,24 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
-  VD dka[4], dva[4];
-  float4 s[4], t[4];
-#define INIT(i) dka[i] = dva[i] = (VD)(0.0f);
-  R4(INIT)
-#undef INIT
+  float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WD; j++) dka[i][j] = dva[i][j] = 0.0f;
   for (int i0 = j0 / BC * BC; i0 < S; i0 += BC) {
     scores(1, k + base, j0, 1.0f, q + base, i0, scale, v + base, dout + base, S, stg, s, t);
-    /* The item's 4 query columns: their lse and D (rows past S clamped; they are masked). */
-    const int4 ic = min((int4)(i0 + tx) + (int4)(0, GCS, 2 * GCS, 3 * GCS), (int4)(S - 1));
-    const float4 li = (float4)(lb[ic.x], lb[ic.y], lb[ic.z], lb[ic.w]);
-    const float4 di = (float4)(db[ic.x], db[ic.y], db[ic.z], db[ic.w]);
-#define PDS(i)                                                                                                        \
-  {                                                                                                                   \
-    const float4 p = select((float4)(0.0f), exp(s[i] - li), visible4(i0 + tx, j0 + ty + i * GRS, 1, S, has_seg, sg)); \
-    put4(pl, ty + i * GRS, tx, p);                                                                                    \
-    put4(dl, ty + i * GRS, tx, p * (t[i] - di));                                                                      \
-  }
-    R4(PDS)
-#undef PDS
+#pragma unroll
+    for (int j = 0; j < WC; j++) {
+      const int i = i0 + tx + j * GCS, ic = min(i, S - 1);
+      const float li = lb[ic], di = db[ic];
+#pragma unroll
+      for (int r = 0; r < WR; r++) {
+        const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? exp(s[r][j] - li) : 0.0f;
+        pl[(ty + r * GRS) * BCP + tx + j * GCS] = p;
+        dl[(ty + r * GRS) * BCP + tx + j * GCS] = p * (t[r][j] - di);
+      }
+    }
     outputs(1, pl, dout + base, 1.0f, dl, q + base, scale, i0, S, stg, dva, dka);
   }
   store_rows(dk + base, j0, S, dka, 1.0f);
@@ -752,26 +755,24 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd_dq(
   const int i0 = (nqb - 1 - gq) * BR;
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
-  VD dqa[4];
-  float4 s[4], t[4];
-  float li[4], di[4];
-#define INIT(i)                                                                   \
-  {                                                                               \
-    const int r = min(i0 + ty + i * GRS, S - 1);                                  \
-    li[i] = lsep[(size_t)bh * NT * 16 + r], di[i] = dp[(size_t)bh * NT * 16 + r]; \
-    dqa[i] = (VD)(0.0f);                                                          \
+  float li[WR], di[WR], dqa[WR][WD], s[WR][WC], t[WR][WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    const int r = min(i0 + ty + i * GRS, S - 1);
+    li[i] = lsep[(size_t)bh * NT * 16 + r], di[i] = dp[(size_t)bh * NT * 16 + r];
+#pragma unroll
+    for (int j = 0; j < WD; j++) dqa[i][j] = 0.0f;
   }
-  R4(INIT)
-#undef INIT
   const int kend = min(i0 + BR, S);
   for (int j0 = 0; j0 < kend; j0 += BC) {
     scores(1, q + base, i0, scale, k + base, j0, 1.0f, dout + base, v + base, S, stg, s, t);
-#define DS(i)                                                                         \
-  put4(pl, ty + i * GRS, tx,                                                          \
-       select((float4)(0.0f), exp(s[i] - (float4)(li[i])) * (t[i] - (float4)(di[i])), \
-              visible4(i0 + ty + i * GRS, j0 + tx, 0, S, has_seg, sg)));
-    R4(DS)
-#undef DS
+#pragma unroll
+    for (int i = 0; i < WR; i++)
+#pragma unroll
+      for (int j = 0; j < WC; j++) {
+        const int ok = visible(i0 + ty + i * GRS, j0 + tx + j * GCS, S, has_seg, sg);
+        pl[(ty + i * GRS) * BCP + tx + j * GCS] = ok ? exp(s[i][j] - li[i]) * (t[i][j] - di[i]) : 0.0f;
+      }
     outputs(0, pl, k + base, 1.0f, pl, k, 1.0f, j0, S, stg, dqa, dqa);
   }
   store_rows(dq + base, i0, S, dqa, scale);

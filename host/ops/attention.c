@@ -18,10 +18,10 @@ static const char *const kernel_names[2][K_COUNT] = {
     {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
      "attn_decode_combine"}};
 
-/* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR and output columns per work-item WD
- * (4 or 8; the streamed rows are BC = 4*DH/WD), fitted to the device at create; decode's and the statistics'
- * work-group WG and decode scores per work-group DCH. */
-#define GPU_TILES "WG=64 DCH=1024 BR=32 WD=8 TK=16 TC=8"
+/* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
+ * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits); decode's
+ * and the statistics' work-group WG and decode scores per work-group DCH. */
+#define GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16"
 
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
@@ -63,62 +63,61 @@ static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, siz
 }
 
 /* __local bytes of the flash kernels (FLASH_FLOATS in cl/attention.cl, plus its rounding to float4). */
-static size_t flash_local(long dh, long br, long wd, long tk, long tc) {
-  const long bc = 4 * dh / wd, sa = 2 * (br + bc) * (tk + 4), sb = 2 * dh * tc;
-  return 4 * (size_t)(((sa > sb ? sa : sb) + 2 * br * (bc + 4) + br * (bc / 4)) / 4 + 1) * 4;
+static size_t flash_local(long dh, long br, long bc, long wc, long tk, long tc) {
+  const long stg = 2 * (br + bc) * (tk + 4) > 2 * dh * (tc + 4) ? 2 * (br + bc) * (tk + 4) : 2 * dh * (tc + 4);
+  return 4 * (size_t)((stg + 2 * br * (bc + 4) + br * (bc / wc)) / 4 + 1) * 4;
 }
 
 int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh, sc_err *err) {
-  static const char *const names[] = {"WG", "DCH", "BR", "WD", "TK", "TC"};
-  long v[6];
-  for (int i = 0; i < 6; i++)
+  static const char *const names[] = {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC"};
+  long v[8];
+  for (int i = 0; i < 8; i++)
     if ((v[i] = sc_variant_tile(tiles, names[i], 0)) < 1 || v[i] > 4096)
       return sc_fail(err, "attention gpu tiles '%s': %s must be an integer from 1 to 4096 (fix tiles.attention_gpu)",
                      tiles, names[i]);
-  const long wg = v[0], dch = v[1], br = v[2], wd = v[3], tk = v[4], tc = v[5];
+  const long wg = v[0], dch = v[1], br = v[2], bc = v[3], wr = v[4], wc = v[5], tk = v[6], tc = v[7];
   if (wg < 16 || (wg & (wg - 1)) || dch % wg)
     return sc_fail(err, "attention gpu tiles '%s': WG must be a power of two of at least 16 and DCH a multiple of it",
                    tiles);
-  if ((wd != 4 && wd != 8 && wd != 16) || br % 4 || dh % tk || tk % 4 || (4 * dh / wd) % tc || tc % 4)
-    return sc_fail(err, "attention gpu tiles '%s' at head dim %d: bad WD, BR, TK or TC", tiles, dh);
-  const size_t nwg = (size_t)(br / 4) * (size_t)(dh / wd), local = flash_local(dh, br, wd, tk, tc);
+  if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4)
+    return sc_fail(err,
+                   "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "
+                   "a multiple of BC/WC and of TK, TK and TC multiples of 4",
+                   tiles, dh);
+  const size_t nwg = (size_t)(br / wr) * (size_t)(bc / wc), local = flash_local(dh, br, bc, wc, tk, tc);
   if (nwg > d->max_wg || (size_t)wg > d->max_wg)
-    return sc_fail(err, "attention gpu tiles '%s': work-group too large", tiles);
+    return sc_fail(err,
+                   "attention gpu tiles '%s': work-groups of (BR/WR)*(BC/WC) = %zu and WG = %ld work-items, above the "
+                   "%zu of '%s'; raise WR or WC, or lower BR, BC or WG",
+                   tiles, nwg, wg, d->max_wg, d->name);
   if (local > d->local_mem || (size_t)(dch + wg) * sizeof(float) > d->local_mem)
-    return sc_fail(err, "attention gpu tiles '%s' at head dim %d: __local memory too large", tiles, dh);
+    return sc_fail(err,
+                   "attention gpu tiles '%s' at head dim %d: %zu bytes of __local memory for the flash kernels and %zu "
+                   "for decode, above the %llu of '%s'; lower TC, TK, BR or BC, or DCH",
+                   tiles, dh, local, (size_t)(dch + wg) * sizeof(float), (unsigned long long)d->local_mem, d->name);
   return 0;
 }
 
+/* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, TC
+ * and DCH lowered until the __local memory fits), checked, as the program's defines. */
 static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
   const sc_device_info *d = &a->c->dev;
   long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0);
-  long br = sc_variant_tile(picked, "BR", 0), wd = sc_variant_tile(picked, "WD", 0);
-  long tc = sc_variant_tile(picked, "TC", 0);
+  const long br = sc_variant_tile(picked, "BR", 0), bc = sc_variant_tile(picked, "BC", 0);
+  const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
   const long tk = sc_variant_tile(picked, "TK", 0);
+  long tc = sc_variant_tile(picked, "TC", 0);
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
     while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
   }
-  if ((wd == 4 || wd == 8 || wd == 16) && tc >= 4 && br >= 4) {
-    while ((4 * a->dh / wd) % tc && tc > 4) tc /= 2;
-    while (flash_local(a->dh, br, wd, tk, tc) > d->local_mem) {
-      if (wd < 16)
-        wd *= 2;
-      else if (tc > 4)
-        tc /= 2;
-      else if (br > 4 && br % 8 == 0)
-        br /= 2;
-      else
-        break;
-      while ((4 * a->dh / wd) % tc && tc > 4) tc /= 2;
-    }
-  }
-  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld WD=%ld TK=%ld TC=%ld", a->dh, wg, dch,
-                         br, wd, tk, tc);
+  while (tc > 4 && tc % 8 == 0 && wc > 0 && flash_local(a->dh, br, bc, wc, tk, tc) > d->local_mem) tc /= 2;
+  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld",
+                         a->dh, wg, dch, br, bc, wr, wc, tk, tc);
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
   if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
-  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / 4) * (a->dh / wd));
+  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));
   return 0;
 }
 
