@@ -98,21 +98,44 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
   return 0;
 }
 
-/* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, TC
- * and DCH lowered until the __local memory fits), checked, as the program's defines. */
+/* Lowers TC, then TK, then BR (each halved while it stays a valid tile) until the flash kernels' __local memory is
+ * at most lim bytes; 0 when it then fits. */
+static int fit_local(long dh, size_t lim, long *br, long bc, long wr, long wc, long *tk, long *tc) {
+  while (flash_local(dh, *br, bc, wc, *tk, *tc) > lim) {
+    if (*tc > 4 && *tc % 8 == 0)
+      *tc /= 2;
+    else if (*tk > 4 && *tk % 8 == 0)
+      *tk /= 2;
+    else if (*br > wr && (*br / 2) % wr == 0)
+      *br /= 2;
+    else
+      return -1;
+  }
+  return 0;
+}
+
+/* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, DCH
+ * and the flash tiles lowered until the __local memory fits), checked, as the program's defines. The flash tiles
+ * aim at half the local memory: two work-groups can share a compute unit, and Oclgrind, which counts a kernel's
+ * __local arrays twice, still runs them; head dim 256 needs more and gets it. */
 static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
   const sc_device_info *d = &a->c->dev;
   long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0);
-  const long br = sc_variant_tile(picked, "BR", 0), bc = sc_variant_tile(picked, "BC", 0);
-  const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
-  const long tk = sc_variant_tile(picked, "TK", 0);
+  long br = sc_variant_tile(picked, "BR", 0), tk = sc_variant_tile(picked, "TK", 0);
   long tc = sc_variant_tile(picked, "TC", 0);
+  const long bc = sc_variant_tile(picked, "BC", 0);
+  const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
     while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
   }
-  while (tc > 4 && tc % 8 == 0 && wc > 0 && flash_local(a->dh, br, bc, wc, tk, tc) > d->local_mem) tc /= 2;
+  if (br > 0 && bc > 0 && wr > 0 && wc > 0 && tk > 0 && tc > 0) {
+    long br2 = br, tk2 = tk, tc2 = tc;
+    if (fit_local(a->dh, (size_t)d->local_mem / 2, &br2, bc, wr, wc, &tk2, &tc2))
+      br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
+    br = br2, tk = tk2, tc = tc2;
+  }
   const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld",
                          a->dh, wg, dch, br, bc, wr, wc, tk, tc);
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
