@@ -3,16 +3,16 @@
  * KV-cache decode. Two variants of the kernels (runtime/variant.h), chosen by VARIANT_GPU:
  *   cpu (default): one work-item per work-group owning a register block, explicit float16 vectors, no __local
  *     memory and no barriers;
- *   gpu (-D VARIANT_GPU): work-groups of WG work-items, one query (forward, dQ) or key (dK, dV) row per
- *     work-item, the other side staged through __local memory BT rows at a time and read by every work-item
- *     at the same address (a broadcast); dQ is a second pass over the keys, not partials; decode splits a
- *     chunk of the cache over the group's work-items and reduces through __local memory.
+ *   gpu (-D VARIANT_GPU): flash kernels as tiled products (see "Flash kernels" below): a work-group owns BR rows
+ *     and streams the other side BC rows at a time, register tiles per work-item, both operands and P/dS in
+ *     __local memory; dQ is a second pass over the keys, not partials; decode splits a chunk of the cache over
+ *     WG work-items and reduces through __local memory.
  * attn_bwd_stats, attn_append and attn_decode_combine are shared; attn_tile_t and attn_dq_reduce are the cpu
  * variant's, attn_bwd_dq the gpu variant's.
  *
  * Defines: DH (head dim, a multiple of 16); cpu: BQ (query rows per forward work-item), KB (key tiles of 16 per
- * backward block); gpu: WG (work-group size, a power of two), BT (rows per __local tile; 2*BT*DH floats must
- * fit the device's local memory), DCH (decode scores per work-group in __local memory, a multiple of WG).
+ * backward block); gpu: BR, BC, WR, WC, TK, TC (flash tiles, below), WG (decode and statistics work-group, a power
+ * of two), DCH (decode scores per work-group in __local memory, a multiple of WG).
  *
  * Layouts. "rows": (BH, S, DH) as given. "tiles" (cpu): keys or queries grouped by 16 and transposed,
  * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
@@ -452,8 +452,8 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
  * with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and dS) go
  * to __local memory, and the output product stages the other side TC rows at a time, transposed. Every score is
  * fma(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
- * the backward's exp(s - lse) reproduces the forward's probabilities. No private array is indexed by anything
- * but unrolled constants, so none lives in scratch memory across a barrier (see the README on head dim 256). */
+ * the backward's exp(s - lse) reproduces the forward's probabilities. Per work-item state is small register
+ * tiles (WR x WC, WR x WD), not arrays of DH floats: those broke at head dim 256 on llvmpipe (README, "Attention"). */
 #ifndef BR
 #define BR 32
 #endif
