@@ -3,16 +3,16 @@
  * KV-cache decode. Two variants of the kernels (runtime/variant.h), chosen by VARIANT_GPU:
  *   cpu (default): one work-item per work-group owning a register block, explicit float16 vectors, no __local
  *     memory and no barriers;
- *   gpu (-D VARIANT_GPU): work-groups of WG work-items, one query (forward, dQ) or key (dK, dV) row per
- *     work-item, the other side staged through __local memory BT rows at a time and read by every work-item
- *     at the same address (a broadcast); dQ is a second pass over the keys, not partials; decode splits a
- *     chunk of the cache over the group's work-items and reduces through __local memory.
+ *   gpu (-D VARIANT_GPU): flash kernels as tiled products (see "Flash kernels" below): a work-group owns BR rows
+ *     and streams the other side BC rows at a time, register tiles per work-item, both operands and P/dS in
+ *     __local memory; dQ is a second pass over the keys, not partials; decode splits a chunk of the cache over
+ *     WG work-items and reduces through __local memory.
  * attn_bwd_stats, attn_append and attn_decode_combine are shared; attn_tile_t and attn_dq_reduce are the cpu
  * variant's, attn_bwd_dq the gpu variant's.
  *
  * Defines: DH (head dim, a multiple of 16); cpu: BQ (query rows per forward work-item), KB (key tiles of 16 per
- * backward block); gpu: WG (work-group size, a power of two), BT (rows per __local tile; 2*BT*DH floats must
- * fit the device's local memory), DCH (decode scores per work-group in __local memory, a multiple of WG).
+ * backward block); gpu: BR, BC, WR, WC, TK, TC (flash tiles, below), WG (decode and statistics work-group, a power
+ * of two), DCH (decode scores per work-group in __local memory, a multiple of WG).
  *
  * Layouts. "rows": (BH, S, DH) as given. "tiles" (cpu): keys or queries grouped by 16 and transposed,
  * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
@@ -435,9 +435,6 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 #ifndef WG
 #define WG 64
 #endif
-#ifndef BT
-#define BT 16
-#endif
 #ifndef DCH
 #define DCH 1024
 #endif
@@ -448,213 +445,337 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 #error "DCH must be a multiple of WG"
 #endif
 
-/* Every score is fma(q[k] * scale, key[k], acc) for k = 0..DH-1 from acc = 0, in the forward and in both backward
- * kernels, so that the backward's exp(s - lse) reproduces the forward's probabilities. The kernels compute the
- * BT scores of a tile together (k outer, tile rows inner) so that each element of the work-item's own row is read
- * once per BT fmas (from global memory, where it stays cached, to keep private arrays small), and accumulate outputs a
- * column at a time over the tile's rows for the same reason. */
+/* Flash kernels (forward, dK/dV, dQ): a work-group owns a block of BR rows (queries, or keys for dK/dV) and walks
+ * the other side BC rows at a time. Its NWG = (BR/WR) x (BC/WC) work-items form a grid: item (ty, tx) holds the
+ * WR x WC register tile of the BR x BC score tile at rows ty + i*GRS, columns tx + j*GCS, and the WR x WD tile of
+ * the BR x DH output at the same rows and columns tx + j*GCS. Scores are tile products over DH in steps of TK
+ * with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and dS) go
+ * to __local memory, and the output product stages the other side TC rows at a time, transposed. Every score is
+ * fma(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
+ * the backward's exp(s - lse) reproduces the forward's probabilities. Per work-item state is small register
+ * tiles (WR x WC, WR x WD), not arrays of DH floats: those broke at head dim 256 on llvmpipe (README, "Attention"). */
+#ifndef BR
+#define BR 32
+#endif
+#ifndef BC
+#define BC 32
+#endif
+#ifndef WR
+#define WR 4
+#endif
+#ifndef WC
+#define WC 4
+#endif
+#ifndef TK
+#define TK 16
+#endif
+#ifndef TC
+#define TC 16
+#endif
+#define GRS (BR / WR)
+#define GCS (BC / WC)
+#define NWG (GRS * GCS)
+#define WD (DH / GCS)
+#define TKP (TK + 4)
+#define TCP (TC + 4)
+#define BCP (BC + 4)
+#if BR % WR || BC % WC || DH % GCS || DH % TK || TK % 4 || BC % TC || TC % 4
+#error "attention gpu tiles: need BR % WR, BC % WC, DH % (BC/WC), DH % TK, TK % 4, BC % TC and TC % 4 all 0"
+#endif
+/* __local floats: staging (score operands, or the output product's transposed rows), P and dS, row partials. The
+ * host's sc_attention_tiles_check uses the same formula. */
+#define STG_FLOATS (2 * (BR + BC) * TKP > 2 * DH * TCP ? 2 * (BR + BC) * TKP : 2 * DH * TCP)
+#define FLASH_FLOATS (STG_FLOATS + 2 * BR * BCP + BR * GCS)
 
-/* Rows r0..r0+BT-1 of src (BH's block, row-major DH), zero past S, into dst: coalesced float4 loads spread over
- * the work-group; each dst value times mul. */
-static inline void stage(__local float *dst, __global const float *src, int r0, int S, float mul, int lid) {
-  for (int e = lid; e < BT * DH / 4; e += WG) {
-    const int r = r0 + e / (DH / 4);
-    const float4 x = r < S ? vload4(0, src + (size_t)r0 * DH + 4 * e) : (float4)(0.0f);
-    vstore4(x * mul, e, dst);
+/* The flash kernels' __local memory (kernel scope, as OpenCL 1.2 requires) and its parts. */
+#define FLASH_LOCALS                                                               \
+  __local float4 lmem4[FLASH_FLOATS / 4 + 1];                                      \
+  __local float *const stg = (__local float *)lmem4, *const pl = stg + STG_FLOATS; \
+  __local float *const dl = pl + BR * BCP, *const red = dl + BR * BCP;             \
+  const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS
+
+/* T[x * TKP + kk] = src[(r0 + x) * DH + d0 + kk] * mul for x < X, kk < TK, zero for rows past S: coalesced float4
+ * loads spread over the work-group. */
+static inline void stage_rows(__local float *T, const int X, __global const float *src, const int r0, const int S,
+                              const int d0, const float mul, const int lid) {
+  for (int e = lid; e < X * (TK / 4); e += NWG) {
+    const int x = e / (TK / 4), k4 = 4 * (e % (TK / 4));
+    const float4 v = r0 + x < S ? vload4(0, src + (size_t)(r0 + x) * DH + d0 + k4) * mul : (float4)(0.0f);
+    vstore4(v, 0, T + x * TKP + k4);
   }
 }
 
-/* Forward. Global (ceil(S/WG)*WG, BH), local (WG, 1): work-group = WG query rows, one per work-item, blocks in
- * reverse so the longest (last) rows start first. Key and value tiles of BT rows pass through __local memory. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_fwd(
+/* T[d * TCP + c] = src[(r0 + c) * DH + d] * mul for c < TC, d < DH (rows transposed), zero past S. */
+static inline void stage_cols(__local float *T, __global const float *src, const int r0, const int S, const float mul,
+                              const int lid) {
+  for (int e = lid; e < TC * (DH / 4); e += NWG) {
+    const int c = e / (DH / 4), d = 4 * (e % (DH / 4));
+    const float4 v = r0 + c < S ? vload4(0, src + (size_t)(r0 + c) * DH + d) * mul : (float4)(0.0f);
+    T[d * TCP + c] = v.x, T[(d + 1) * TCP + c] = v.y, T[(d + 2) * TCP + c] = v.z, T[(d + 3) * TCP + c] = v.w;
+  }
+}
+
+/* s[i][j] = sum_d A[ra0 + ty + i*GRS][d] * B[rb0 + tx + j*GCS][d] (A times amul, B times bmul, as staged) and,
+ * when two, t[i][j] the same of A2 and B2 (unscaled). Rows past S count as zeros. */
+static inline void scores(const int two, __global const float *a, const int ra0, const float amul,
+                          __global const float *b, const int rb0, const float bmul, __global const float *a2,
+                          __global const float *b2, const int S, __local float *stg, float s[WR][WC], float t[WR][WC]) {
+  const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
+  __local float *as = stg, *bs = as + BR * TKP, *as2 = bs + BC * TKP, *bs2 = as2 + BR * TKP;
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WC; j++) s[i][j] = t[i][j] = 0.0f;
+  for (int d0 = 0; d0 < DH; d0 += TK) {
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous contents are consumed */
+    stage_rows(as, BR, a, ra0, S, d0, amul, lid);
+    stage_rows(bs, BC, b, rb0, S, d0, bmul, lid);
+    if (two) {
+      stage_rows(as2, BR, a2, ra0, S, d0, 1.0f, lid);
+      stage_rows(bs2, BC, b2, rb0, S, d0, 1.0f, lid);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = 0; k < TK; k += 4) {
+      float4 av[WR], bv[WC];
+#pragma unroll
+      for (int i = 0; i < WR; i++) av[i] = vload4(0, as + (ty + i * GRS) * TKP + k);
+#pragma unroll
+      for (int j = 0; j < WC; j++) bv[j] = vload4(0, bs + (tx + j * GCS) * TKP + k);
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WC; j++)
+          s[i][j] = fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, s[i][j]))));
+      if (two) {
+#pragma unroll
+        for (int i = 0; i < WR; i++) av[i] = vload4(0, as2 + (ty + i * GRS) * TKP + k);
+#pragma unroll
+        for (int j = 0; j < WC; j++) bv[j] = vload4(0, bs2 + (tx + j * GCS) * TKP + k);
+#pragma unroll
+        for (int i = 0; i < WR; i++)
+#pragma unroll
+          for (int j = 0; j < WC; j++)
+            t[i][j] =
+                fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, t[i][j]))));
+      }
+    }
+  }
+}
+
+/* o[i][j] += sum_c P[ty + i*GRS][c] * X[r0 + c][tx + j*GCS] over the BC rows of X from r0 (P: BR x BC in __local
+ * memory, row stride BCP) and, when two, o2 the same of P2 and X2; X times mul as staged. P must be written before
+ * the call: the first barrier publishes it. */
+static inline void outputs(const int two, __local const float *p, __global const float *x, const float mul,
+                           __local const float *p2, __global const float *x2, const float mul2, const int r0,
+                           const int S, __local float *stg, float o[WR][WD], float o2[WR][WD]) {
+  const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
+  __local float *xt = stg, *xt2 = stg + DH * TCP;
+  for (int c0 = 0; c0 < BC; c0 += TC) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    stage_cols(xt, x, r0 + c0, S, mul, lid);
+    if (two) stage_cols(xt2, x2, r0 + c0, S, mul2, lid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int c = 0; c < TC; c += 4) {
+      float4 pv[WR], xv[WD];
+#pragma unroll
+      for (int i = 0; i < WR; i++) pv[i] = vload4(0, p + (ty + i * GRS) * BCP + c0 + c);
+#pragma unroll
+      for (int j = 0; j < WD; j++) xv[j] = vload4(0, xt + (tx + j * GCS) * TCP + c);
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WD; j++)
+          o[i][j] = fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o[i][j]))));
+      if (two) {
+#pragma unroll
+        for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c0 + c);
+#pragma unroll
+        for (int j = 0; j < WD; j++) xv[j] = vload4(0, xt2 + (tx + j * GCS) * TCP + c);
+#pragma unroll
+        for (int i = 0; i < WR; i++)
+#pragma unroll
+          for (int j = 0; j < WD; j++)
+            o2[i][j] =
+                fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o2[i][j]))));
+      }
+    }
+  }
+}
+
+/* Whether query i may see key j (both in range). */
+static inline int visible(const int i, const int j, const int S, const int has_seg, __global const int *sg) {
+  return j <= i && i < S && (!has_seg || sg[i] == sg[j]);
+}
+
+/* Stores rows r0 + ty + i*GRS (< S), columns tx + j*GCS of o times mul into dst (row-major, DH columns). */
+static inline void store_rows(__global float *dst, const int r0, const int S, float o[WR][WD], const float mul) {
+  const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    const int r = r0 + ty + i * GRS;
+#pragma unroll
+    for (int j = 0; j < WD; j++)
+      if (r < S) dst[(size_t)r * DH + tx + j * GCS] = o[i][j] * mul;
+  }
+}
+
+/* Forward. Global (ceil(S/BR)*NWG, BH), local (NWG, 1): a work-group per BR query rows, blocks in reverse so the
+ * longest (last) rows start first; online softmax over key tiles of BC, the row maximum and sum merged over the
+ * row's GCS items through __local memory. */
+__kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
     __global const float *restrict q, const ulong q_off, __global const float *restrict k, const ulong k_off,
     __global const float *restrict v, const ulong v_off, __global const int *restrict seg, const ulong seg_off,
     const int has_seg, __global float *restrict o, const ulong o_off, __global float *restrict lse, const ulong lse_off,
     const int S, const int NT, const int NH, const int BH, const float scale) {
   (void)NT;
-  __local float kl[BT * DH], vl[BT * DH];
-  const int nqb = (S + WG - 1) / WG, gq = (int)get_group_id(0), bh = (int)get_group_id(1);
-  const int lid = (int)get_local_id(0);
+  FLASH_LOCALS;
+  const int nqb = (S + BR - 1) / BR, gq = (int)get_group_id(0), bh = (int)get_group_id(1);
   if (gq >= nqb || bh >= BH) return; /* whole groups only: no work-item skips a barrier */
   q += q_off, k += k_off, v += v_off, seg += seg_off, o += o_off, lse += lse_off;
-  const int i0 = (nqb - 1 - gq) * WG, i = i0 + lid, r = min(i, S - 1);
+  const int i0 = (nqb - 1 - gq) * BR;
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
-  const int segi = has_seg ? sg[r] : 0;
-  __global const float *qr = q + base + (size_t)r * DH; /* re-read per tile (cached), not held privately */
-  float oa[DH], s[BT];
-  for (int c = 0; c < DH; c++) oa[c] = 0.0f;
-  /* m starts at -FLT_MAX, not -inf, so a fully masked tile gives exp(0) = 1 and never NaN. */
-  float m = -FLT_MAX, l = 0.0f;
-  const int kend = min(i0 + WG, S);
-  for (int j0 = 0; j0 < kend; j0 += BT) {
-    barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile is consumed */
-    stage(kl, k + base, j0, S, 1.0f, lid);
-    stage(vl, v + base, j0, S, 1.0f, lid);
+  float oa[WR][WD], m[WR], l[WR], s[WR][WC], unused[WR][WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    m[i] = -FLT_MAX; /* not -inf: a fully masked tile gives exp(0) = 1, never NaN */
+    l[i] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < WD; j++) oa[i][j] = 0.0f;
+  }
+  const int kend = min(i0 + BR, S);
+  for (int j0 = 0; j0 < kend; j0 += BC) {
+    scores(0, q + base, i0, scale, k + base, j0, 1.0f, q, k, S, stg, s, unused);
+#pragma unroll
+    for (int i = 0; i < WR; i++) {
+      float mx = -FLT_MAX;
+#pragma unroll
+      for (int j = 0; j < WC; j++) {
+        if (!visible(i0 + ty + i * GRS, j0 + tx + j * GCS, S, has_seg, sg)) s[i][j] = -INFINITY;
+        mx = fmax(mx, s[i][j]);
+      }
+      red[(ty + i * GRS) * GCS + tx] = mx;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
-    const int nj = min(BT, min(S, i + 1) - j0); /* keys of the tile at or before row i */
-    int live = 0;
-    for (int jj = 0; jj < nj; jj++) live |= !has_seg || sg[j0 + jj] == segi;
-    if (!live) continue; /* no visible key (causal or another document) */
 #pragma unroll
-    for (int jj = 0; jj < BT; jj++) s[jj] = 0.0f;
-    for (int k_ = 0; k_ < DH; k_++) {
-      const float x = qr[k_] * scale;
+    for (int i = 0; i < WR; i++) {
+      float mx = m[i];
+      for (int t = 0; t < GCS; t++) mx = fmax(mx, red[(ty + i * GRS) * GCS + t]);
+      const float alpha = exp(m[i] - mx);
+      m[i] = mx;
+      float ls = 0.0f;
 #pragma unroll
-      for (int jj = 0; jj < BT; jj++) s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
+      for (int j = 0; j < WC; j++) {
+        const float p = exp(s[i][j] - mx);
+        pl[(ty + i * GRS) * BCP + tx + j * GCS] = p;
+        ls += p;
+      }
+      l[i] = l[i] * alpha + ls;
+#pragma unroll
+      for (int j = 0; j < WD; j++) oa[i][j] *= alpha;
     }
-    float mx = -FLT_MAX;
-#pragma unroll
-    for (int jj = 0; jj < BT; jj++) {
-      s[jj] = jj < nj && (!has_seg || sg[j0 + jj] == segi) ? s[jj] : -INFINITY;
-      mx = fmax(mx, s[jj]);
-    }
-    const float mnew = fmax(m, mx), alpha = exp(m - mnew);
-    l *= alpha;
-#pragma unroll
-    for (int jj = 0; jj < BT; jj++) {
-      s[jj] = exp(s[jj] - mnew);
-      l += s[jj];
-    }
-    for (int c = 0; c < DH; c++) {
-      float a = oa[c] * alpha;
-#pragma unroll
-      for (int jj = 0; jj < BT; jj++) a = fma(s[jj], vl[jj * DH + c], a);
-      oa[c] = a;
-    }
-    m = mnew;
+    outputs(0, pl, v + base, 1.0f, pl, v, 1.0f, j0, S, stg, oa, oa);
   }
-  if (i < S) {
-    const float inv = 1.0f / l;
-    for (int c = 0; c < DH; c++) o[base + (size_t)i * DH + c] = oa[c] * inv;
-    lse[(size_t)bh * S + i] = m + log(l);
+  /* The row sum over the row's items, in a fixed order. */
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (int i = 0; i < WR; i++) red[(ty + i * GRS) * GCS + tx] = l[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (int i = 0; i < WR; i++) {
+    const int r = i0 + ty + i * GRS;
+    float ls = 0.0f;
+    for (int t = 0; t < GCS; t++) ls += red[(ty + i * GRS) * GCS + t];
+    l[i] = 1.0f / ls;
+    if (tx == 0 && r < S) lse[(size_t)bh * S + r] = m[i] + log(ls);
   }
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WD; j++) oa[i][j] *= l[i];
+  store_rows(o + base, i0, S, oa, 1.0f);
 }
 
-/* Backward, dK and dV. Global (ceil(S/WG)*WG, BH), local (WG, 1): work-group = WG key rows, one per work-item,
- * holding k, v and their gradients; the query side (scaled q and dO) passes through __local memory BT rows at a
- * time, from the block's diagonal to the end. lsep and dp are attn_bwd_stats' padded (BH, NT*16) rows. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd(
+/* Backward, dK and dV. Global (ceil(S/BR)*NWG, BH), local (NWG, 1): a work-group per BR key rows, over the query
+ * tiles of BC from the block's diagonal to the end: S^T = K Qs^T and dP^T = V dO^T as tile products, P^T and
+ * dS^T = P^T (dP^T - D) into __local memory, then dV += P^T dO and dK += dS^T Qs (q is scaled, so this is
+ * scale * dS^T Q). lsep and dp are attn_bwd_stats' padded (BH, NT*16) rows. */
+__kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
     __global const float *restrict q, const ulong q_off, __global const float *restrict k, const ulong k_off,
     __global const float *restrict v, const ulong v_off, __global const float *restrict dout, const ulong dout_off,
     __global const float *restrict lsep, __global const float *restrict dp, __global const int *restrict seg,
     const ulong seg_off, const int has_seg, __global float *restrict dk, const ulong dk_off,
     __global float *restrict dv, const ulong dv_off, const int S, const int NT, const int NH, const int BH,
     const float scale) {
-  __local float ql[BT * DH], dol[BT * DH];
-  const int nkb = (S + WG - 1) / WG, gk = (int)get_group_id(0), bh = (int)get_group_id(1);
-  const int lid = (int)get_local_id(0);
+  FLASH_LOCALS;
+  const int nkb = (S + BR - 1) / BR, gk = (int)get_group_id(0), bh = (int)get_group_id(1);
   if (gk >= nkb || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
-  const int j0 = gk * WG, j = j0 + lid, r = min(j, S - 1); /* block 0 has the most queries: it starts first */
+  const int j0 = gk * BR; /* block 0 has the most queries: it starts first */
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
-  const int segj = has_seg ? sg[r] : 0;
-  __global const float *kr = k + base + (size_t)r * DH, *vr = v + base + (size_t)r * DH; /* re-read per tile */
-  float dka[DH], dva[DH];
-  for (int c = 0; c < DH; c++) dka[c] = dva[c] = 0.0f;
-  for (int i0 = j0; i0 < S; i0 += BT) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    stage(ql, q + base, i0, S, scale, lid);
-    stage(dol, dout + base, i0, S, 1.0f, lid);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int ni = min(BT, S - i0);
-    int live = 0;
-    for (int ii = 0; ii < ni; ii++) live |= j <= i0 + ii && j < S && (!has_seg || sg[i0 + ii] == segj);
-    if (!live) continue; /* no visible query (causal or another document) */
-    float s[BT], d[BT];  /* scores, then P; dP = dO v, then dS */
+  float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
 #pragma unroll
-    for (int ii = 0; ii < BT; ii++) s[ii] = d[ii] = 0.0f;
-    for (int k_ = 0; k_ < DH; k_++) {
-      const float x = kr[k_], y = vr[k_];
+  for (int i = 0; i < WR; i++)
 #pragma unroll
-      for (int ii = 0; ii < BT; ii++) {
-        s[ii] = fma(ql[ii * DH + k_], x, s[ii]);
-        d[ii] = fma(dol[ii * DH + k_], y, d[ii]);
+    for (int j = 0; j < WD; j++) dka[i][j] = dva[i][j] = 0.0f;
+  for (int i0 = j0 / BC * BC; i0 < S; i0 += BC) {
+    scores(1, k + base, j0, 1.0f, q + base, i0, scale, v + base, dout + base, S, stg, s, t);
+#pragma unroll
+    for (int j = 0; j < WC; j++) {
+      const int i = i0 + tx + j * GCS, ic = min(i, S - 1);
+      const float li = lb[ic], di = db[ic];
+#pragma unroll
+      for (int r = 0; r < WR; r++) {
+        const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? exp(s[r][j] - li) : 0.0f;
+        pl[(ty + r * GRS) * BCP + tx + j * GCS] = p;
+        dl[(ty + r * GRS) * BCP + tx + j * GCS] = p * (t[r][j] - di);
       }
     }
-#pragma unroll
-    for (int ii = 0; ii < BT; ii++) {
-      const int i = min(i0 + ii, S - 1);
-      const int ok = ii < ni && j <= i && (!has_seg || sg[i] == segj);
-      s[ii] = ok ? exp(s[ii] - lb[i]) : 0.0f;
-      d[ii] = s[ii] * (d[ii] - db[i]);
-    }
-    for (int c = 0; c < DH; c++) {
-      float a = dva[c], b = dka[c];
-#pragma unroll
-      for (int ii = 0; ii < BT; ii++) {
-        a = fma(s[ii], dol[ii * DH + c], a);
-        b = fma(d[ii], ql[ii * DH + c], b); /* q is scaled: dK = scale * dS^T Q */
-      }
-      dva[c] = a, dka[c] = b;
-    }
+    outputs(1, pl, dout + base, 1.0f, dl, q + base, scale, i0, S, stg, dva, dka);
   }
-  if (j < S)
-    for (int c = 0; c < DH; c++) {
-      dk[base + (size_t)j * DH + c] = dka[c];
-      dv[base + (size_t)j * DH + c] = dva[c];
-    }
+  store_rows(dk + base, j0, S, dka, 1.0f);
+  store_rows(dv + base, j0, S, dva, 1.0f);
 }
 
-/* Backward, dQ: a second pass over the key tiles (no partial buffers, no atomics). Global (ceil(S/WG)*WG, BH),
- * local (WG, 1): work-group = WG query rows, one per work-item, keys and values through __local memory as in
- * the forward. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_bwd_dq(
+/* Backward, dQ: a second pass over the key tiles (no partial buffers, no atomics). Global (ceil(S/BR)*NWG, BH),
+ * local (NWG, 1): a work-group per BR query rows; S = Qs K^T and dP = dO V^T as tile products, dS into __local
+ * memory, dQ += dS K, scaled at the store. */
+__kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd_dq(
     __global const float *restrict q, const ulong q_off, __global const float *restrict k, const ulong k_off,
     __global const float *restrict v, const ulong v_off, __global const float *restrict dout, const ulong dout_off,
     __global const float *restrict lsep, __global const float *restrict dp, __global const int *restrict seg,
     const ulong seg_off, const int has_seg, __global float *restrict dq, const ulong dq_off, const int S, const int NT,
     const int NH, const int BH, const float scale) {
-  __local float kl[BT * DH], vl[BT * DH];
-  const int nqb = (S + WG - 1) / WG, gq = (int)get_group_id(0), bh = (int)get_group_id(1);
-  const int lid = (int)get_local_id(0);
+  FLASH_LOCALS;
+  const int nqb = (S + BR - 1) / BR, gq = (int)get_group_id(0), bh = (int)get_group_id(1);
   if (gq >= nqb || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dq += dq_off;
-  const int i0 = (nqb - 1 - gq) * WG, i = i0 + lid, r = min(i, S - 1);
+  const int i0 = (nqb - 1 - gq) * BR;
   const size_t base = (size_t)bh * S * DH;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
-  const int segi = has_seg ? sg[r] : 0;
-  const float li = lsep[(size_t)bh * NT * 16 + r], di = dp[(size_t)bh * NT * 16 + r];
-  __global const float *qr = q + base + (size_t)r * DH, *dor = dout + base + (size_t)r * DH; /* re-read per tile */
-  float dqa[DH];
-  for (int c = 0; c < DH; c++) dqa[c] = 0.0f;
-  const int kend = min(i0 + WG, S);
-  for (int j0 = 0; j0 < kend; j0 += BT) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    stage(kl, k + base, j0, S, 1.0f, lid);
-    stage(vl, v + base, j0, S, 1.0f, lid);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int nj = min(BT, min(S, i + 1) - j0);
-    int live = 0;
-    for (int jj = 0; jj < nj; jj++) live |= !has_seg || sg[j0 + jj] == segi;
-    if (!live) continue;
-    float s[BT], d[BT]; /* scores, then dS; dP = dO v */
+  float li[WR], di[WR], dqa[WR][WD], s[WR][WC], t[WR][WC];
 #pragma unroll
-    for (int jj = 0; jj < BT; jj++) s[jj] = d[jj] = 0.0f;
-    for (int k_ = 0; k_ < DH; k_++) {
-      const float x = qr[k_] * scale, y = dor[k_];
+  for (int i = 0; i < WR; i++) {
+    const int r = min(i0 + ty + i * GRS, S - 1);
+    li[i] = lsep[(size_t)bh * NT * 16 + r], di[i] = dp[(size_t)bh * NT * 16 + r];
 #pragma unroll
-      for (int jj = 0; jj < BT; jj++) {
-        s[jj] = fma(x, kl[jj * DH + k_], s[jj]);
-        d[jj] = fma(y, vl[jj * DH + k_], d[jj]);
-      }
-    }
-#pragma unroll
-    for (int jj = 0; jj < BT; jj++) {
-      const int ok = jj < nj && (!has_seg || sg[j0 + jj] == segi);
-      s[jj] = ok ? exp(s[jj] - li) * (d[jj] - di) : 0.0f;
-    }
-    for (int c = 0; c < DH; c++) {
-      float a = dqa[c];
-#pragma unroll
-      for (int jj = 0; jj < BT; jj++) a = fma(s[jj], kl[jj * DH + c], a);
-      dqa[c] = a;
-    }
+    for (int j = 0; j < WD; j++) dqa[i][j] = 0.0f;
   }
-  if (i < S)
-    for (int c = 0; c < DH; c++) dq[base + (size_t)i * DH + c] = dqa[c] * scale;
+  const int kend = min(i0 + BR, S);
+  for (int j0 = 0; j0 < kend; j0 += BC) {
+    scores(1, q + base, i0, scale, k + base, j0, 1.0f, dout + base, v + base, S, stg, s, t);
+#pragma unroll
+    for (int i = 0; i < WR; i++)
+#pragma unroll
+      for (int j = 0; j < WC; j++) {
+        const int ok = visible(i0 + ty + i * GRS, j0 + tx + j * GCS, S, has_seg, sg);
+        pl[(ty + i * GRS) * BCP + tx + j * GCS] = ok ? exp(s[i][j] - li[i]) * (t[i][j] - di[i]) : 0.0f;
+      }
+    outputs(0, pl, k + base, 1.0f, pl, k, 1.0f, j0, S, stg, dqa, dqa);
+  }
+  store_rows(dq + base, i0, S, dqa, scale);
 }
 
 /* Work-group reduction of x (max when is_max, else sum) through red[WG], in a fixed tree order; every work-item

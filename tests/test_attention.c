@@ -435,6 +435,27 @@ static void test_errors(void **state) {
   th_tensors_release(&ts);
 }
 
+/* The gpu tiles check accepts the defaults on a 32 KiB, 1024-item device and names the tiles and the limit that a
+ * bad set breaks. */
+static void test_gpu_tiles_check(void **state) {
+  (void)state;
+  sc_err err;
+  sc_device_info d = {.max_wg = 1024, .local_mem = 32768};
+  snprintf(d.name, sizeof d.name, "test device");
+  static const char *const ok = "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16";
+  assert_int_equal(sc_attention_tiles_check(&d, ok, 64, &err), 0);
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=4", 256, &err), 0);
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16", 256, &err), -1);
+  assert_non_null(strstr(err.msg, "__local memory")), assert_non_null(strstr(err.msg, "TC=16"));
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=3 WC=4 TK=16 TC=16", 64, &err), -1);
+  assert_non_null(strstr(err.msg, "WR=3"));
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16", 64, &err), -1);
+  assert_non_null(strstr(err.msg, "TC must be"));
+  d.max_wg = 32;
+  assert_int_equal(sc_attention_tiles_check(&d, ok, 64, &err), -1);
+  assert_non_null(strstr(err.msg, "test device"));
+}
+
 /* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */
 static int run_op(const char *dir, const char *args) {
   char cmd[20000];
@@ -563,6 +584,7 @@ int main(void) {
       cmocka_unit_test(test_decode_rollout),
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_gpu_tiles_check),
       cmocka_unit_test(test_op_command),
   };
   const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown);

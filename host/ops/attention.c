@@ -18,9 +18,10 @@ static const char *const kernel_names[2][K_COUNT] = {
     {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
      "attn_decode_combine"}};
 
-/* gpu variant tile defaults (cl/attention.cl): work-group size, rows per __local tile (lowered at create until
- * two tiles of BT x dh floats fit half the device's local memory), decode scores per work-group. */
-#define GPU_TILES "WG=64 BT=32 DCH=1024"
+/* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
+ * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits); decode's
+ * and the statistics' work-group WG and decode scores per work-group DCH. */
+#define GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16"
 
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
@@ -34,7 +35,7 @@ struct sc_attention {
   sc_ctx *c;
   sc_variant var;
   int dh, bq, kb, work_items;
-  int wg, bt, dch; /* gpu variant tiles */
+  int wg, dch, br, nwg; /* gpu variant: decode work-group and chunk, flash block rows and work-group */
   sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
@@ -61,42 +62,86 @@ static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, siz
   return launch_wg(a, id, ka, dims, g0, g1, 1, err);
 }
 
-/* The integer value of tile parameter `name` in defs ("NAME=V NAME=V"); 0 when absent. */
-static long tile_value(const char *defs, const char *name) {
-  const size_t n = strlen(name);
-  for (const char *p = defs; (p = strstr(p, name)); p += n)
-    if ((p == defs || p[-1] == ' ') && p[n] == '=') return strtol(p + n + 1, NULL, 10);
+/* __local bytes of the flash kernels (FLASH_FLOATS in cl/attention.cl, plus its rounding to float4). */
+static size_t flash_local(long dh, long br, long bc, long wc, long tk, long tc) {
+  const long stg = 2 * (br + bc) * (tk + 4) > 2 * dh * (tc + 4) ? 2 * (br + bc) * (tk + 4) : 2 * dh * (tc + 4);
+  return 4 * (size_t)((stg + 2 * br * (bc + 4) + br * (bc / wc)) / 4 + 1) * 4;
+}
+
+int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh, sc_err *err) {
+  static const char *const names[] = {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC"};
+  long v[8];
+  for (int i = 0; i < 8; i++)
+    if ((v[i] = sc_variant_tile(tiles, names[i], 0)) < 1 || v[i] > 4096)
+      return sc_fail(err, "attention gpu tiles '%s': %s must be an integer from 1 to 4096 (fix tiles.attention_gpu)",
+                     tiles, names[i]);
+  const long wg = v[0], dch = v[1], br = v[2], bc = v[3], wr = v[4], wc = v[5], tk = v[6], tc = v[7];
+  if (wg < 16 || (wg & (wg - 1)) || dch % wg)
+    return sc_fail(err, "attention gpu tiles '%s': WG must be a power of two of at least 16 and DCH a multiple of it",
+                   tiles);
+  if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4)
+    return sc_fail(err,
+                   "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "
+                   "a multiple of BC/WC and of TK, TK and TC multiples of 4",
+                   tiles, dh);
+  const size_t nwg = (size_t)(br / wr) * (size_t)(bc / wc), local = flash_local(dh, br, bc, wc, tk, tc);
+  if (nwg > d->max_wg || (size_t)wg > d->max_wg)
+    return sc_fail(err,
+                   "attention gpu tiles '%s': work-groups of (BR/WR)*(BC/WC) = %zu and WG = %ld work-items, above the "
+                   "%zu of '%s'; raise WR or WC, or lower BR, BC or WG",
+                   tiles, nwg, wg, d->max_wg, d->name);
+  if (local > d->local_mem || (size_t)(dch + wg) * sizeof(float) > d->local_mem)
+    return sc_fail(err,
+                   "attention gpu tiles '%s' at head dim %d: %zu bytes of __local memory for the flash kernels and %zu "
+                   "for decode, above the %llu of '%s'; lower TC, TK, BR or BC, or DCH",
+                   tiles, dh, local, (size_t)(dch + wg) * sizeof(float), (unsigned long long)d->local_mem, d->name);
   return 0;
 }
 
-/* The gpu variant's tiles from the picked defines, fitted to the device, as the program's defines. */
+/* Lowers TC, then TK, then BR (each halved while it stays a valid tile) until the flash kernels' __local memory is
+ * at most lim bytes; 0 when it then fits. */
+static int fit_local(long dh, size_t lim, long *br, long bc, long wr, long wc, long *tk, long *tc) {
+  while (flash_local(dh, *br, bc, wc, *tk, *tc) > lim) {
+    if (*tc > 4 && *tc % 8 == 0)
+      *tc /= 2;
+    else if (*tk > 4 && *tk % 8 == 0)
+      *tk /= 2;
+    else if (*br > wr && (*br / 2) % wr == 0)
+      *br /= 2;
+    else
+      return -1;
+  }
+  return 0;
+}
+
+/* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, DCH
+ * and the flash tiles lowered until the __local memory fits), checked, as the program's defines. The flash tiles
+ * aim at half the local memory: two work-groups can share a compute unit, and Oclgrind, which counts a kernel's
+ * __local arrays twice, still runs them; head dim 256 needs more and gets it. */
 static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
-  const long wg = tile_value(picked, "WG"), bt = tile_value(picked, "BT"), dch = tile_value(picked, "DCH");
-  if (wg < 16 || wg > 1024 || (wg & (wg - 1)) || bt < 1 || bt > 256 || dch < wg || dch % wg)
-    return sc_fail(err,
-                   "attention gpu tiles '%s': need WG a power of two in 16..1024, BT in 1..256 and DCH a multiple "
-                   "of WG (fix the profile's tiles.attention_gpu)",
-                   picked);
-  a->wg = (int)sc_variant_wg(a->c, (size_t)wg);
-  if (a->wg < 16)
-    return sc_fail(err,
-                   "attention: device %s allows work-groups of %zu items; the gpu variant needs 16 (use "
-                   "SCALECL_KERNEL_VARIANT=cpu)",
-                   a->c->dev.name, a->c->dev.max_wg);
-  /* Tiles take at most half the local memory: two work-groups can share a compute unit, and Oclgrind, which
-   * counts attn_bwd's __local arrays twice, still runs it. */
-  const size_t local = a->c->dev.local_mem ? (size_t)a->c->dev.local_mem : 32768;
-  a->bt = (int)bt;
-  while (a->bt > 1 && 4 * (size_t)a->bt * a->dh * sizeof(float) > local) a->bt /= 2;
-  a->dch = (int)(dch / wg * a->wg);
-  while (a->dch > a->wg && ((size_t)a->dch + a->wg) * sizeof(float) > local) a->dch -= a->wg;
-  if (4 * (size_t)a->bt * a->dh * sizeof(float) > local || ((size_t)a->dch + a->wg) * sizeof(float) > local)
-    return sc_fail(err,
-                   "attention: head dim %d does not fit device %s's %zu bytes of local memory (use "
-                   "SCALECL_KERNEL_VARIANT=cpu)",
-                   a->dh, a->c->dev.name, local);
-  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%d BT=%d DCH=%d", a->dh, a->wg, a->bt, a->dch);
-  return w < 0 || (size_t)w >= cap ? sc_fail(err, "attention: defines do not fit") : 0;
+  const sc_device_info *d = &a->c->dev;
+  long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0);
+  long br = sc_variant_tile(picked, "BR", 0), tk = sc_variant_tile(picked, "TK", 0);
+  long tc = sc_variant_tile(picked, "TC", 0);
+  const long bc = sc_variant_tile(picked, "BC", 0);
+  const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
+  if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
+    const long w = (long)sc_variant_wg(a->c, (size_t)wg);
+    dch = dch / wg * w, wg = w;
+    while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
+  }
+  if (br > 0 && bc > 0 && wr > 0 && wc > 0 && tk > 0 && tc > 0) {
+    long br2 = br, tk2 = tk, tc2 = tc;
+    if (fit_local(a->dh, (size_t)d->local_mem / 2, &br2, bc, wr, wc, &tk2, &tc2))
+      br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
+    br = br2, tk = tk2, tc = tc2;
+  }
+  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld",
+                         a->dh, wg, dch, br, bc, wr, wc, tk, tc);
+  if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
+  if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
+  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));
+  return 0;
 }
 
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err) {
@@ -116,7 +161,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->kb = kb;
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
-  char picked[256], defs[128];
+  char picked[256], defs[192];
   if (sc_variant_pick(c, "attention", NULL, GPU_TILES, &a->var, picked, sizeof picked, err)) goto fail;
   if (a->var == SC_VARIANT_GPU) {
     if (gpu_tiles(a, picked, defs, sizeof defs, err)) goto fail;
@@ -172,7 +217,7 @@ int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attenti
   sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
   sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
-  if (gpu) return launch_wg(a, K_FWD, &ka, 2, (size_t)((S + a->wg - 1) / a->wg), (size_t)BH, (size_t)a->wg, err);
+  if (gpu) return launch_wg(a, K_FWD, &ka, 2, (size_t)((S + a->br - 1) / a->br), (size_t)BH, (size_t)a->nwg, err);
   return launch(a, K_FWD, &ka, 2, (size_t)((S + a->bq - 1) / a->bq), (size_t)BH, err);
 }
 
@@ -195,7 +240,7 @@ static int bwd_stats(sc_attention *a, const sc_attention_bwd_io *io, int S, int 
 static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
   const int BH = B * NH, NT = (S + 15) / 16;
   const float scale = (float)(1.0 / sqrt((double)a->dh));
-  const size_t groups = (size_t)((S + a->wg - 1) / a->wg);
+  const size_t groups = (size_t)((S + a->br - 1) / a->br);
   cl_mem *w = a->w.buf;
   if (bwd_stats(a, io, S, NT, BH, err)) return -1;
   for (int id = K_BWD; id <= K_DQ; id++) {
@@ -208,7 +253,7 @@ static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attentio
     else
       sc_karg_view(&ka, io->dq);
     sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
-    if (launch_wg(a, id, &ka, 2, groups, (size_t)BH, (size_t)a->wg, err)) return -1;
+    if (launch_wg(a, id, &ka, 2, groups, (size_t)BH, (size_t)a->nwg, err)) return -1;
   }
   return 0;
 }

@@ -19,6 +19,11 @@ typedef struct {
   int work_items;    /* target work-items per backward or decode launch; 0 = 4 per compute unit */
 } sc_attention_cfg;
 
+/* Checks the gpu variant's tile defines ("WG=64 DCH=1024 BR=32 ...", as sc_variant_pick writes them) for head dim
+ * dh against device d: the kernel's divisibility rules, the work-group sizes and the __local memory. 0 when the
+ * kernels can run; otherwise an error naming the tiles and what to change (the tuner checks candidates with it). */
+int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh, sc_err *err);
+
 /* Builds the kernels for one head dim; the object also owns the scratch buffers (grown on demand). */
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err);
 void sc_attention_destroy(sc_attention *a);
