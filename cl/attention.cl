@@ -67,7 +67,7 @@ __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off
   }
   const size_t row = ((size_t)bh * S + r) * DH;
   float16 acc = (float16)(0.0f);
-  for (int c = 0; c < NC; c++) acc = fma(vload16(c, o + row), vload16(c, dout + row), acc);
+  for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, o + row), vload16(c, dout + row), acc);
   dp[out] = hsum16(acc);
   lsep[out] = lse[(size_t)bh * S + r];
 }
@@ -105,7 +105,7 @@ __kernel void attn_decode_combine(__global const float *restrict part, __global 
     __global const float *ps = p + s * (DH + 2);
     const float w = exp2(ps[DH] - m);
     l += w * ps[DH + 1];
-    for (int c = 0; c < NC; c++) acc[c] = fma((float16)(w), vload16(c, ps), acc[c]);
+    for (int c = 0; c < NC; c++) acc[c] = MULADD((float16)(w), vload16(c, ps), acc[c]);
   }
   for (int c = 0; c < NC; c++) vstore16(acc[c] / l, c, o + (size_t)bh * DH);
   if (has_lse) lse[bh] = (m + log2(l)) * LN2;
@@ -182,7 +182,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
     for (int k = 0; k < DH; k++) {
       const float16 kv = vload16(k, kb);
 #pragma unroll
-      for (int i = 0; i < BQ; i++) s[i] = fma((float16)(qs[i * DH + k]), kv, s[i]);
+      for (int i = 0; i < BQ; i++) s[i] = MULADD((float16)(qs[i * DH + k]), kv, s[i]);
     }
     if (masked) {
 #pragma unroll
@@ -205,7 +205,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
       for (int j = 0; j < 16; j++) {
         const float16 vv = vload16(c, vb + (size_t)min(j0 + j, S - 1) * DH);
 #pragma unroll
-        for (int i = 0; i < BQ; i++) a[i] = fma((float16)(pb[i * 16 + j]), vv, a[i]);
+        for (int i = 0; i < BQ; i++) a[i] = MULADD((float16)(pb[i * 16 + j]), vv, a[i]);
       }
 #pragma unroll
       for (int i = 0; i < BQ; i++) oacc[i * NC + c] = a[i];
@@ -291,14 +291,14 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
         if (!live[kt]) continue;
 
         /* P^T (rows = keys j, lanes = queries i), recomputed from lse with the forward's exact score: the same
-         * scaled q, the same fma order (fma(a, b, c) = fma(b, a, c) bit for bit). */
+         * scaled q, the same fma order (MULADD(a, b, c) = MULADD(b, a, c) bit for bit). */
         float16 acc[16];
 #pragma unroll
         for (int j = 0; j < 16; j++) acc[j] = (float16)(0.0f);
         for (int c = 0; c < DH; c++) {
           const float16 x = vload16(c, qtb) * (float16)(scale);
 #pragma unroll
-          for (int j = 0; j < 16; j++) acc[j] = fma((float16)(kpt[j * DH + c]), x, acc[j]);
+          for (int j = 0; j < 16; j++) acc[j] = MULADD((float16)(kpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
         for (int j = 0; j < 16; j++) vstore16(select(exp(acc[j] - lv), (float16)(0.0f), bad[j]), j, pbt);
@@ -308,7 +308,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
         for (int c = 0; c < DH; c++) {
           const float16 x = vload16(c, dotb);
 #pragma unroll
-          for (int j = 0; j < 16; j++) acc[j] = fma((float16)(vpt[j * DH + c]), x, acc[j]);
+          for (int j = 0; j < 16; j++) acc[j] = MULADD((float16)(vpt[j * DH + c]), x, acc[j]);
         }
 #pragma unroll
         for (int j = 0; j < 16; j++) vstore16(vload16(j, pbt) * (acc[j] - dv16), j, sbt);
@@ -322,7 +322,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
           for (int i = 0; i < 16; i++) {
             const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * DH);
 #pragma unroll
-            for (int j = 0; j < 16; j++) a[j] = fma((float16)(pbt[j * 16 + i]), x, a[j]);
+            for (int j = 0; j < 16; j++) a[j] = MULADD((float16)(pbt[j * 16 + i]), x, a[j]);
           }
 #pragma unroll
           for (int j = 0; j < 16; j++) dvt[j * NC + c] = a[j];
@@ -331,7 +331,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
           for (int i = 0; i < 16; i++) {
             const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * DH);
 #pragma unroll
-            for (int j = 0; j < 16; j++) a[j] = fma((float16)(sbt[j * 16 + i]), x, a[j]);
+            for (int j = 0; j < 16; j++) a[j] = MULADD((float16)(sbt[j * 16 + i]), x, a[j]);
           }
 #pragma unroll
           for (int j = 0; j < 16; j++) dkt[j * NC + c] = a[j];
@@ -349,7 +349,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
             const float16 x = vload16(c, kp + (kt * 16 + j) * DH);
             const float *sr = sb + kt * 256 + j * 16;
 #pragma unroll
-            for (int i = 0; i < 16; i++) a[i] = fma((float16)(sr[i]), x, a[i]);
+            for (int i = 0; i < 16; i++) a[i] = MULADD((float16)(sr[i]), x, a[i]);
           }
         }
 #pragma unroll
@@ -410,7 +410,7 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
     float mx = -FLT_MAX;
     for (int j = 0; j < n; j++) {
       float16 acc = (float16)(0.0f);
-      for (int c = 0; c < NC; c++) acc = fma(qv[c], vload16(c, kb + (size_t)(j0 + j) * DH), acc);
+      for (int c = 0; c < NC; c++) acc = MULADD(qv[c], vload16(c, kb + (size_t)(j0 + j) * DH), acc);
       sc[j] = hsum16(acc);
       mx = fmax(mx, sc[j]);
     }
@@ -420,7 +420,7 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
     for (int j = 0; j < n; j++) {
       const float p = exp2(sc[j] - mnew);
       l += p;
-      for (int c = 0; c < NC; c++) oa[c] = fma((float16)(p), vload16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
+      for (int c = 0; c < NC; c++) oa[c] = MULADD((float16)(p), vload16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
     }
     m = mnew;
   }
@@ -451,7 +451,7 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
  * the BR x DH output at the same rows and columns tx + j*GCS. Scores are tile products over DH in steps of TK
  * with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and dS) go
  * to __local memory, and the output product stages the other side TC rows at a time, transposed. Every score is
- * fma(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
+ * MULADD(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
  * the backward's exp(s - lse) reproduces the forward's probabilities. Per work-item state is small register
  * tiles (WR x WC, WR x WD), not arrays of DH floats: those broke at head dim 256 on llvmpipe (README, "Attention"). */
 #ifndef BR
@@ -545,7 +545,7 @@ static inline void scores(const int two, __global const float *a, const int ra0,
       for (int i = 0; i < WR; i++)
 #pragma unroll
         for (int j = 0; j < WC; j++)
-          s[i][j] = fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, s[i][j]))));
+          s[i][j] = MULADD(av[i].w, bv[j].w, MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, s[i][j]))));
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) av[i] = vload4(0, as2 + (ty + i * GRS) * TKP + k);
@@ -556,7 +556,7 @@ static inline void scores(const int two, __global const float *a, const int ra0,
 #pragma unroll
           for (int j = 0; j < WC; j++)
             t[i][j] =
-                fma(av[i].w, bv[j].w, fma(av[i].z, bv[j].z, fma(av[i].y, bv[j].y, fma(av[i].x, bv[j].x, t[i][j]))));
+                MULADD(av[i].w, bv[j].w, MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, t[i][j]))));
       }
     }
   }
@@ -585,7 +585,7 @@ static inline void outputs(const int two, __local const float *p, __global const
       for (int i = 0; i < WR; i++)
 #pragma unroll
         for (int j = 0; j < WD; j++)
-          o[i][j] = fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o[i][j]))));
+          o[i][j] = MULADD(pv[i].w, xv[j].w, MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o[i][j]))));
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c0 + c);
@@ -596,7 +596,7 @@ static inline void outputs(const int two, __local const float *p, __global const
 #pragma unroll
           for (int j = 0; j < WD; j++)
             o2[i][j] =
-                fma(pv[i].w, xv[j].w, fma(pv[i].z, xv[j].z, fma(pv[i].y, xv[j].y, fma(pv[i].x, xv[j].x, o2[i][j]))));
+                MULADD(pv[i].w, xv[j].w, MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o2[i][j]))));
       }
     }
   }
@@ -782,11 +782,9 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd_dq(
  * gets the result. Ends with a barrier, so red may be reused at once. */
 static inline float group_reduce(__local float *red, float x, int is_max, int lid) {
   red[lid] = x;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int w = WG / 2; w > 0; w >>= 1) {
-    if (lid < w) red[lid] = is_max ? fmax(red[lid], red[lid + w]) : red[lid] + red[lid + w];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+#define MAX_OR_ADD(a, b) (is_max ? fmax(a, b) : (a) + (b))
+  LOCAL_TREE(red, lid, WG, MAX_OR_ADD);
+#undef MAX_OR_ADD
   const float r = red[0];
   barrier(CLK_LOCAL_MEM_FENCE);
   return r;
@@ -814,7 +812,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     float d = -FLT_MAX;
     if (lo + t < hi) {
       d = 0.0f;
-      for (int c = 0; c < DH; c++) d = fma(qb[c] * scale2, kb[(size_t)(lo + t) * DH + c], d);
+      for (int c = 0; c < DH; c++) d = MULADD(qb[c] * scale2, kb[(size_t)(lo + t) * DH + c], d);
     }
     sc[t] = d;
     mx = fmax(mx, d);
@@ -831,7 +829,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
   const int n = max(0, min(CH, hi - lo));
   for (int c = lid; c < DH; c += WG) {
     float a = 0.0f;
-    for (int t = 0; t < n; t++) a = fma(sc[t], vb[(size_t)(lo + t) * DH + c], a);
+    for (int t = 0; t < n; t++) a = MULADD(sc[t], vb[(size_t)(lo + t) * DH + c], a);
     out[c] = a;
   }
   if (lid == 0) {
