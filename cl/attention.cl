@@ -111,6 +111,14 @@ __kernel void attn_decode_combine(__global const float *restrict part, __global 
   if (has_lse) lse[bh] = (m + log2(l)) * LN2;
 }
 
+/* Decode: cache positions [lo, hi) of chunk sp of sequence b, the chunks of CH keys from its start (pos[B + b],
+ * B = BH / NH) through its position pos[b]. */
+static inline int2 decode_span(__global const int *pos, const int NH, const int BH, const int CH, const int b,
+                               const int sp) {
+  const int lo = pos[BH / NH + b] + sp * CH;
+  return (int2)(lo, min(lo + CH, pos[b] + 1));
+}
+
 #ifndef VARIANT_GPU
 #ifndef BQ
 #define BQ 16
@@ -396,7 +404,8 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
   if (sp >= NS || bh >= BH) return;
   qn += qn_off, kc += kc_off, vc += vc_off;
   const int b = bh / NH;
-  const int lo = pos[BH / NH + b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
+  const int2 span = decode_span(pos, NH, BH, CH, b, sp);
+  const int lo = span.x, hi = span.y;
   float16 qv[NC], oa[NC];
   for (int c = 0; c < NC; c++) {
     qv[c] = vload16(c, qn + (size_t)bh * DH) * scale2;
@@ -545,7 +554,8 @@ static inline void scores(const int two, __global const float *a, const int ra0,
       for (int i = 0; i < WR; i++)
 #pragma unroll
         for (int j = 0; j < WC; j++)
-          s[i][j] = MULADD(av[i].w, bv[j].w, MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, s[i][j]))));
+          s[i][j] = MULADD(av[i].w, bv[j].w,
+                           MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, s[i][j]))));
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) av[i] = vload4(0, as2 + (ty + i * GRS) * TKP + k);
@@ -555,8 +565,8 @@ static inline void scores(const int two, __global const float *a, const int ra0,
         for (int i = 0; i < WR; i++)
 #pragma unroll
           for (int j = 0; j < WC; j++)
-            t[i][j] =
-                MULADD(av[i].w, bv[j].w, MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, t[i][j]))));
+            t[i][j] = MULADD(av[i].w, bv[j].w,
+                             MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, t[i][j]))));
       }
     }
   }
@@ -585,7 +595,8 @@ static inline void outputs(const int two, __local const float *p, __global const
       for (int i = 0; i < WR; i++)
 #pragma unroll
         for (int j = 0; j < WD; j++)
-          o[i][j] = MULADD(pv[i].w, xv[j].w, MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o[i][j]))));
+          o[i][j] = MULADD(pv[i].w, xv[j].w,
+                           MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o[i][j]))));
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c0 + c);
@@ -595,8 +606,8 @@ static inline void outputs(const int two, __local const float *p, __global const
         for (int i = 0; i < WR; i++)
 #pragma unroll
           for (int j = 0; j < WD; j++)
-            o2[i][j] =
-                MULADD(pv[i].w, xv[j].w, MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o2[i][j]))));
+            o2[i][j] = MULADD(pv[i].w, xv[j].w,
+                              MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o2[i][j]))));
       }
     }
   }
@@ -804,7 +815,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
   if (sp >= NS || bh >= BH) return; /* whole groups only */
   qn += qn_off, kc += kc_off, vc += vc_off;
   const int b = bh / NH;
-  const int lo = pos[BH / NH + b] + sp * CH, hi = min(lo + CH, pos[b] + 1);
+  const int2 span = decode_span(pos, NH, BH, CH, b, sp);
+  const int lo = span.x, hi = span.y;
   __global const float *qb = qn + (size_t)bh * DH;
   __global const float *kb = kc + (size_t)bh * CAP * DH, *vb = vc + (size_t)bh * CAP * DH;
   float mx = -FLT_MAX;

@@ -4,7 +4,7 @@
 #   cpu (the device's default on PoCL): every op but the standalone xent, mlstm and attention rows, which need
 #       minutes per row in the simulator on 2 cores; the whole-model rows (lm) run those families at tiny shapes.
 #   gpu (SCALECL_KERNEL_VARIANT=gpu, with the own GEMM so that its gpu kernel runs too): the families with a gpu
-#       form, norm and adamw standalone, the rest through the whole-model rows.
+#       form, norm, adamw and attention standalone, the rest through the whole-model rows.
 # Usage: tests/check_oclgrind.sh SCALECL_BINARY [cpu|gpu]. Exit 77 (ctest: skipped) when oclgrind is not installed.
 set -uo pipefail
 bin=$1 variant=${2:-cpu}
@@ -14,7 +14,7 @@ if ! command -v oclgrind > /dev/null; then
 fi
 case $variant in
   cpu) ops=gemm,rope,embed,norm,swiglu,softcap,ogate,residual,gates,heads,adamw,lm ;;
-  gpu) ops=norm,adamw,lm; export SCALECL_GEMM=own ;;
+  gpu) ops=norm,adamw,attention,lm; export SCALECL_GEMM=own ;;
   *) echo "check_oclgrind: variant '$variant' is not cpu or gpu" >&2; exit 2 ;;
 esac
 err=$(mktemp)

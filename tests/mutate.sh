@@ -43,7 +43,8 @@ mutation mlstm-decay-off-by-one cl/mlstm.cl 'const float a = rev + ig[r0 + t];' 
 mutation mlstm-normalizer-floor cl/mlstm.cl 'const float n = fmax(fabs(den[r]), exp(-mc[t]));' \
   'const float n = fabs(den[r]);' '^test_mlstm$'
 mutation attention-pad-rows cl/attention.cl 'col[r] = r < n ? s[' 'col[r] = r <= n ? s[' '^test_attention$'
-mutation attention-decode-chunk-bound cl/attention.cl 'hi = min(lo + CH, pos[b] + 1)' 'hi = min(lo + CH, pos[b])' \
+mutation attention-decode-chunk-bound cl/attention.cl 'return (int2)(lo, min(lo + CH, pos[b] + 1));' \
+  'return (int2)(lo, min(lo + CH, pos[b]));' \
   '^test_attention$'
 mutation gemm-batch-stride cl/gemm.cl 'Bbase + offB + batch * strideB' 'Bbase + offB' '^test_gemm$'
 # The comparison helper the op tests stand on.
@@ -54,6 +55,8 @@ mutation harness-nan-reference-matches host/check/compare.c 'if ((isnan(g) && is
 # The tests of session 18's fixes (issues 16 and 17).
 mutation attention-bwd-score-order cl/attention.cl 'const float16 x = vload16(c, qtb) * (float16)(scale);' \
   'const float16 x = vload16(c, qtb) * (float16)(scale * 1.0001f);' '^test_attention$'
+mutation attention-gpu-causal cl/attention.cl 'return j <= i && i < S &&' 'return j <= i + 1 && i < S &&' \
+  '^test_attention$'
 mutation rope-factor-sign cl/rope.cl 'u.y * v.x + u.x * v.y' 'u.y * v.x - u.x * v.y' '^test_rope$'
 mutation prepare-marker-ignored host/data/shards.c \
   'int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;' 'int found = 0;' '^test_prepare$'
