@@ -441,6 +441,11 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
 
 #else /* VARIANT_GPU */
 
+/* acc + a.x*b.x + a.y*b.y + a.z*b.z + a.w*b.w, in that order (the score order every kernel shares). */
+static inline float muladd4(const float4 a, const float4 b, const float acc) {
+  return MULADD(a.w, b.w, MULADD(a.z, b.z, MULADD(a.y, b.y, MULADD(a.x, b.x, acc))));
+}
+
 #ifndef WG
 #define WG 64
 #endif
@@ -553,9 +558,7 @@ static inline void scores(const int two, __global const float *a, const int ra0,
 #pragma unroll
       for (int i = 0; i < WR; i++)
 #pragma unroll
-        for (int j = 0; j < WC; j++)
-          s[i][j] = MULADD(av[i].w, bv[j].w,
-                           MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, s[i][j]))));
+        for (int j = 0; j < WC; j++) s[i][j] = muladd4(av[i], bv[j], s[i][j]);
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) av[i] = vload4(0, as2 + (ty + i * GRS) * TKP + k);
@@ -564,9 +567,7 @@ static inline void scores(const int two, __global const float *a, const int ra0,
 #pragma unroll
         for (int i = 0; i < WR; i++)
 #pragma unroll
-          for (int j = 0; j < WC; j++)
-            t[i][j] = MULADD(av[i].w, bv[j].w,
-                             MULADD(av[i].z, bv[j].z, MULADD(av[i].y, bv[j].y, MULADD(av[i].x, bv[j].x, t[i][j]))));
+          for (int j = 0; j < WC; j++) t[i][j] = muladd4(av[i], bv[j], t[i][j]);
       }
     }
   }
@@ -594,9 +595,7 @@ static inline void outputs(const int two, __local const float *p, __global const
 #pragma unroll
       for (int i = 0; i < WR; i++)
 #pragma unroll
-        for (int j = 0; j < WD; j++)
-          o[i][j] = MULADD(pv[i].w, xv[j].w,
-                           MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o[i][j]))));
+        for (int j = 0; j < WD; j++) o[i][j] = muladd4(pv[i], xv[j], o[i][j]);
       if (two) {
 #pragma unroll
         for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c0 + c);
@@ -605,9 +604,7 @@ static inline void outputs(const int two, __local const float *p, __global const
 #pragma unroll
         for (int i = 0; i < WR; i++)
 #pragma unroll
-          for (int j = 0; j < WD; j++)
-            o2[i][j] = MULADD(pv[i].w, xv[j].w,
-                              MULADD(pv[i].z, xv[j].z, MULADD(pv[i].y, xv[j].y, MULADD(pv[i].x, xv[j].x, o2[i][j]))));
+          for (int j = 0; j < WD; j++) o2[i][j] = muladd4(pv[i], xv[j], o2[i][j]);
       }
     }
   }
