@@ -71,6 +71,16 @@ static void broken_kernels(const char *dir, const mutation *m, int n) {
   assert_int_equal(applied, n);
 }
 
+/* A fresh scratch directory for a tuner run: cl/ for the (mutated) kernels and profiles/ for the profile written. */
+static void scratch_dirs(const char *name, char cl[600], char prof[600]) {
+  char dir[512];
+  th_tmpdir(name, dir, sizeof dir);
+  snprintf(cl, 600, "%s/cl", dir);
+  snprintf(prof, 600, "%s/profiles", dir);
+  TH_CHECK(sc_mkdirs(cl, TH_ERR));
+  TH_CHECK(sc_mkdirs(prof, TH_ERR));
+}
+
 /* The tiles of profile entry key ("gemm_gpu") as "NAME=V ..." in the order of names. */
 static void profile_tiles(const cJSON *root, const char *key, const char *const *names, int n, char *want, size_t cap) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "tiles"), key);
@@ -101,12 +111,8 @@ static void count_wrong(const char *out, const char *key, const char *marked, in
 
 static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   (void)state;
-  char dir[512], cl[600], prof[600], path[700], out[65536];
-  th_tmpdir("tune", dir, sizeof dir);
-  snprintf(cl, sizeof cl, "%s/cl", dir);
-  snprintf(prof, sizeof prof, "%s/profiles", dir);
-  TH_CHECK(sc_mkdirs(cl, TH_ERR));
-  TH_CHECK(sc_mkdirs(prof, TH_ERR));
+  char cl[600], prof[600], path[700], out[65536];
+  scratch_dirs("tune", cl, prof);
   /* The gpu GEMM adds 1 to every element of C when TN = 2. */
   const mutation m = {"gemm.cl", "const float r = alpha * acc[i][j];",
                       "const float r = alpha * acc[i][j] + (TN == 2 ? 1.0f : 0.0f);"};
@@ -156,12 +162,8 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
  * tiles it picks are the profile's) and whose tiles every op accepts when created under it. */
 static void families_reject_wrong_and_profile_loads(void **state) {
   (void)state;
-  char dir[512], cl[600], prof[600], path[700], out[65536];
-  th_tmpdir("tune-fam", dir, sizeof dir);
-  snprintf(cl, sizeof cl, "%s/cl", dir);
-  snprintf(prof, sizeof prof, "%s/profiles", dir);
-  TH_CHECK(sc_mkdirs(cl, TH_ERR));
-  TH_CHECK(sc_mkdirs(prof, TH_ERR));
+  char cl[600], prof[600], path[700], out[65536];
+  scratch_dirs("tune-fam", cl, prof);
   static const mutation m[] = {
       {"mlstm.cl", "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);",
        "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]) + (TK == 8 ? 1e-3f : 0.0f);"},
