@@ -462,12 +462,16 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 /* Flash kernels (forward, dK/dV, dQ): a work-group owns a block of BR rows (queries, or keys for dK/dV) and walks
  * the other side BC rows at a time. Its NWG = (BR/WR) x (BC/WC) work-items form a grid: item (ty, tx) holds the
  * WR x WC register tile of the BR x BC score tile at rows ty + i*GRS, columns tx + j*GCS, and the WR x WD tile of
- * the BR x DH output at the same rows and columns tx + j*GCS. Scores are tile products over DH in steps of TK
+ * the BR x DH output at the same rows and columns OCOL(tx, j). Scores are tile products over DH in steps of TK
  * with both operands staged in __local memory (rows padded to TK+4, read as float4); probabilities (and dS) go
  * to __local memory, and the output product stages the other side TC rows at a time, transposed. Every score is
  * MULADD(qs[d], k[d], acc) over d = 0..DH-1 from acc = 0 with qs = q * scale rounded once, in all three kernels, so
- * the backward's exp(s - lse) reproduces the forward's probabilities. Per work-item state is small register
- * tiles (WR x WC, WR x WD), not arrays of DH floats: those broke at head dim 256 on llvmpipe (README, "Attention"). */
+ * the backward's EXPW(s - lse) reproduces the forward's probabilities. Per work-item state is small register
+ * tiles (WR x WC, WR x WD), not arrays of DH floats: those broke at head dim 256 on llvmpipe (README, "Attention").
+ * LS = 0 reads both operands of the score products and the other side of the output products straight from global
+ * memory (rows past S clamped to S - 1: their scores are masked, their probabilities zero), leaving __local memory
+ * to P, dS and the row partials: for devices whose __local memory is ordinary cached memory (CPUs under rusticl
+ * llvmpipe), where every barrier costs more than the loads it saves. The sums run in the same order either way. */
 #ifndef BR
 #define BR 32
 #endif
@@ -486,6 +490,9 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 #ifndef TC
 #define TC 16
 #endif
+#ifndef LS
+#define LS 1
+#endif
 #define GRS (BR / WR)
 #define GCS (BC / WC)
 #define NWG (GRS * GCS)
@@ -496,9 +503,13 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 #if BR % WR || BC % WC || DH % GCS || DH % TK || TK % 4 || BC % TC || TC % 4
 #error "attention gpu tiles: need BR % WR, BC % WC, DH % (BC/WC), DH % TK, TK % 4, BC % TC and TC % 4 all 0"
 #endif
-/* __local floats: staging (score operands, or the output product's transposed rows), P and dS, row partials. The
- * host's sc_attention_tiles_check uses the same formula. */
+/* __local floats: staging (LS = 1: score operands, or the output product's transposed rows), P and dS, row
+ * partials. The host's sc_attention_tiles_check uses the same formula. */
+#if LS
 #define STG_FLOATS (2 * (BR + BC) * TKP > 2 * DH * TCP ? 2 * (BR + BC) * TKP : 2 * DH * TCP)
+#else
+#define STG_FLOATS 0
+#endif
 #define FLASH_FLOATS (STG_FLOATS + 2 * BR * BCP + BR * GCS)
 
 /* The flash kernels' __local memory (kernel scope, as OpenCL 1.2 requires) and its parts. */
@@ -540,6 +551,37 @@ static inline void scores(const int two, __global const float *a, const int ra0,
   for (int i = 0; i < WR; i++)
 #pragma unroll
     for (int j = 0; j < WC; j++) s[i][j] = t[i][j] = 0.0f;
+#if !LS
+  (void)stg;
+  barrier(CLK_LOCAL_MEM_FENCE); /* the caller's previous P and dS are consumed */
+  int ra[WR], rb[WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++) ra[i] = min(ra0 + ty + i * GRS, S - 1) * DH;
+#pragma unroll
+  for (int j = 0; j < WC; j++) rb[j] = min(rb0 + tx + j * GCS, S - 1) * DH;
+  /* float8 loads: each load is a per-lane gather there, so wider ones mean fewer. */
+  for (int d = 0; d < DH; d += 8) {
+    float8 av[WR], bv[WC];
+#pragma unroll
+    for (int i = 0; i < WR; i++) av[i] = vload8(0, a + ra[i] + d) * amul;
+#pragma unroll
+    for (int j = 0; j < WC; j++) bv[j] = vload8(0, b + rb[j] + d) * bmul;
+#pragma unroll
+    for (int i = 0; i < WR; i++)
+#pragma unroll
+      for (int j = 0; j < WC; j++) s[i][j] = muladd4(av[i].hi, bv[j].hi, muladd4(av[i].lo, bv[j].lo, s[i][j]));
+    if (two) {
+#pragma unroll
+      for (int i = 0; i < WR; i++) av[i] = vload8(0, a2 + ra[i] + d);
+#pragma unroll
+      for (int j = 0; j < WC; j++) bv[j] = vload8(0, b2 + rb[j] + d);
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WC; j++) t[i][j] = muladd4(av[i].hi, bv[j].hi, muladd4(av[i].lo, bv[j].lo, t[i][j]));
+    }
+  }
+#else
   for (int d0 = 0; d0 < DH; d0 += TK) {
     barrier(CLK_LOCAL_MEM_FENCE); /* the previous contents are consumed */
     stage_rows(as, BR, a, ra0, S, d0, amul, lid);
@@ -571,15 +613,71 @@ static inline void scores(const int two, __global const float *a, const int ra0,
       }
     }
   }
+#endif
 }
 
-/* o[i][j] += sum_c P[ty + i*GRS][c] * X[r0 + c][tx + j*GCS] over the BC rows of X from r0 (P: BR x BC in __local
+/* Column j of an output register tile (WD columns) of work-item column tx: interleaved where the staged form reads
+ * them from __local memory, contiguous in the direct form (LS = 0), which then loads them with wide loads. */
+#if LS
+#define OCOL(tx, j) ((tx) + (j)*GCS)
+#else
+#define OCOL(tx, j) ((tx)*WD + (j))
+#endif
+
+/* dst[0..WD) = src[0..WD), in float8 or float4 loads where WD allows. */
+static inline void load_cols(float *dst, __global const float *src) {
+#if WD % 8 == 0
+#pragma unroll
+  for (int j = 0; j < WD; j += 8) vstore8(vload8(0, src + j), 0, dst + j);
+#elif WD % 4 == 0
+#pragma unroll
+  for (int j = 0; j < WD; j += 4) vstore4(vload4(0, src + j), 0, dst + j);
+#else
+#pragma unroll
+  for (int j = 0; j < WD; j++) dst[j] = src[j];
+#endif
+}
+
+/* o[i][j] += sum_c P[ty + i*GRS][c] * X[r0 + c][OCOL(tx, j)] over the BC rows of X from r0 (P: BR x BC in __local
  * memory, row stride BCP) and, when two, o2 the same of P2 and X2; X times mul as staged. P must be written before
  * the call: the first barrier publishes it. */
 static inline void outputs(const int two, __local const float *p, __global const float *x, const float mul,
                            __local const float *p2, __global const float *x2, const float mul2, const int r0,
                            const int S, __local float *stg, float o[WR][WD], float o2[WR][WD]) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
+#if !LS
+  (void)stg;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int c = 0; c < BC; c += 4) {
+    int xr[4];
+#pragma unroll
+    for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;
+    float4 pv[WR], xv[WD];
+#pragma unroll
+    for (int i = 0; i < WR; i++) pv[i] = vload4(0, p + (ty + i * GRS) * BCP + c);
+    float xe[4][WD];
+#pragma unroll
+    for (int e = 0; e < 4; e++) load_cols(xe[e], x + xr[e] + OCOL(tx, 0));
+#pragma unroll
+    for (int j = 0; j < WD; j++) xv[j] = (float4)(xe[0][j], xe[1][j], xe[2][j], xe[3][j]) * mul;
+#pragma unroll
+    for (int i = 0; i < WR; i++)
+#pragma unroll
+      for (int j = 0; j < WD; j++) o[i][j] = muladd4(pv[i], xv[j], o[i][j]);
+    if (two) {
+#pragma unroll
+      for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c);
+#pragma unroll
+      for (int e = 0; e < 4; e++) load_cols(xe[e], x2 + xr[e] + OCOL(tx, 0));
+#pragma unroll
+      for (int j = 0; j < WD; j++) xv[j] = (float4)(xe[0][j], xe[1][j], xe[2][j], xe[3][j]) * mul2;
+#pragma unroll
+      for (int i = 0; i < WR; i++)
+#pragma unroll
+        for (int j = 0; j < WD; j++) o2[i][j] = muladd4(pv[i], xv[j], o2[i][j]);
+    }
+  }
+#else
   __local float *xt = stg, *xt2 = stg + DH * TCP;
   for (int c0 = 0; c0 < BC; c0 += TC) {
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -608,6 +706,7 @@ static inline void outputs(const int two, __local const float *p, __global const
       }
     }
   }
+#endif
 }
 
 /* Whether query i may see key j (both in range). */
@@ -615,7 +714,7 @@ static inline int visible(const int i, const int j, const int S, const int has_s
   return j <= i && i < S && (!has_seg || sg[i] == sg[j]);
 }
 
-/* Stores rows r0 + ty + i*GRS (< S), columns tx + j*GCS of o times mul into dst (row-major, DH columns). */
+/* Stores rows r0 + ty + i*GRS (< S), columns OCOL(tx, j) of o times mul into dst (row-major, DH columns). */
 static inline void store_rows(__global float *dst, const int r0, const int S, float o[WR][WD], const float mul) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
 #pragma unroll
@@ -623,7 +722,7 @@ static inline void store_rows(__global float *dst, const int r0, const int S, fl
     const int r = r0 + ty + i * GRS;
 #pragma unroll
     for (int j = 0; j < WD; j++)
-      if (r < S) dst[(size_t)r * DH + tx + j * GCS] = o[i][j] * mul;
+      if (r < S) dst[(size_t)r * DH + OCOL(tx, j)] = o[i][j] * mul;
   }
 }
 
@@ -669,12 +768,12 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
     for (int i = 0; i < WR; i++) {
       float mx = m[i];
       for (int t = 0; t < GCS; t++) mx = fmax(mx, red[(ty + i * GRS) * GCS + t]);
-      const float alpha = exp(m[i] - mx);
+      const float alpha = EXPW(m[i] - mx);
       m[i] = mx;
       float ls = 0.0f;
 #pragma unroll
       for (int j = 0; j < WC; j++) {
-        const float p = exp(s[i][j] - mx);
+        const float p = EXPW(s[i][j] - mx);
         pl[(ty + i * GRS) * BCP + tx + j * GCS] = p;
         ls += p;
       }
@@ -736,7 +835,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
       const float li = lb[ic], di = db[ic];
 #pragma unroll
       for (int r = 0; r < WR; r++) {
-        const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? exp(s[r][j] - li) : 0.0f;
+        const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? EXPW(s[r][j] - li) : 0.0f;
         pl[(ty + r * GRS) * BCP + tx + j * GCS] = p;
         dl[(ty + r * GRS) * BCP + tx + j * GCS] = p * (t[r][j] - di);
       }
@@ -779,7 +878,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd_dq(
 #pragma unroll
       for (int j = 0; j < WC; j++) {
         const int ok = visible(i0 + ty + i * GRS, j0 + tx + j * GCS, S, has_seg, sg);
-        pl[(ty + i * GRS) * BCP + tx + j * GCS] = ok ? exp(s[i][j] - li[i]) * (t[i][j] - di[i]) : 0.0f;
+        pl[(ty + i * GRS) * BCP + tx + j * GCS] = ok ? EXPW(s[i][j] - li[i]) * (t[i][j] - di[i]) : 0.0f;
       }
     outputs(0, pl, k + base, 1.0f, pl, k, 1.0f, j0, S, stg, dqa, dqa);
   }

@@ -133,7 +133,12 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 /* gpu variant: work-groups of WGS = (TM/WM) x (TN/WN) work-items own a TM x TN output tile; operand tiles of TK
  * columns are staged in __local memory (A as TK x TM, B as TK x TN) with coalesced loads, and each work-item keeps a
  * WM x WN register tile (rows ty + i*TM/WM, columns tx + j*TN/WN). The scan and the step stream their state through
- * ST x ST tiles and SWG-item groups. Out-of-range rows, columns and tokens are staged as zeros and never stored. */
+ * ST x ST tiles and SWG-item groups. Out-of-range rows, columns and tokens are staged as zeros and never stored.
+ * LS = 0 reads the operands straight from global memory instead, with the same register tiles (adjacent items still
+ * read adjacent columns): for devices whose __local memory is ordinary cached memory, like CPUs under rusticl
+ * llvmpipe, where each barrier switches between the work-group's SIMD batches and costs more than the loads it
+ * saves (a 64^3 chunk product there: 8 GFLOP/s direct with WM x WN = 8 x 4, 5.8 staged with TK = 64, 0.9 staged with
+ * the defaults). TK is unused then. */
 #ifndef TM
 #define TM 32
 #endif
@@ -155,10 +160,13 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #ifndef SWG
 #define SWG 64
 #endif
+#ifndef LS
+#define LS 1
+#endif
 #if TM % WM || TN % WN
 #error "TM and TN must be multiples of WM and WN"
 #endif
-#if (TM * TK) * 4 + (TN * TK) * 4 + TK * 4 > 32768
+#if LS && (TM * TK) * 4 + (TN * TK) * 4 + TK * 4 > 32768
 #error "mLSTM gpu tiles need more than 32 KiB of local memory: lower TM, TN or TK"
 #endif
 #if SWG & (SWG - 1)
@@ -185,17 +193,19 @@ inline void stage(__local float *T, const int X, __global const float *p, const 
   }
 }
 
-/* acc += A B over k in [kb, ke), A(r, k) = a[r*ars + k*acs] for rows r0.. (< M; tri as in stage), B(k, c) =
- * b[k*brs + c*bcs] for columns c0.. (< N). With rowdot, rd[i] += sum_k A(row_i, k) * (rowdot == 1 ? rw[k] : 1)
- * (the normalizer rides along). kb and ke must be the same across the work-group (every item reaches the
- * barriers). */
+/* acc += A B over k in [kb, ke), A(r, k) = a[r*ars + k*acs] * wk (wk as kw in stage) for rows r0.. (< M; tri as in
+ * stage), B(k, c) = b[k*brs + c*bcs] for columns c0.. (< N). With rowdot, rd[i] += sum_k A(row_i, k) * (rowdot == 1 ?
+ * rw[k] : 1) (the normalizer rides along). kb and ke must be the same across the work-group (every item reaches the
+ * barriers). Offsets are relative to a and b, which point at the chunk: int arithmetic. */
 inline void tile_mm(const int kb, const int ke, const int M, const int N, const int r0, const int c0, const int tri,
-                    __global const float *a, const int ars, const int acs, __global const float *b, const int brs,
-                    const int bcs, const int rowdot, __global const float *rw, __local float *As, __local float *Bs,
-                    __local float *Ws, float acc[WM][WN], float *rd) {
+                    __global const float *a, const int ars, const int acs, const int kw, __global const float *w,
+                    __global const float *wn, const float eps, __global const float *b, const int brs, const int bcs,
+                    const int rowdot, __global const float *rw, __local float *As, __local float *Bs, __local float *Ws,
+                    float acc[WM][WN], float *rd) {
   const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN;
+#if LS
   for (int k0 = kb; k0 < ke; k0 += TK) {
-    stage(As, TM, a, ars, acs, r0, M, k0, ke, tri, 0, a, a, 0.0f);
+    stage(As, TM, a, ars, acs, r0, M, k0, ke, tri, kw, w, wn, eps);
     stage(Bs, TN, b, bcs, brs, c0, N, k0, ke, 0, 0, b, b, 0.0f);
     if (rowdot && lid < TK) Ws[lid] = k0 + lid < ke ? (rowdot == 1 ? rw[k0 + lid] : 1.0f) : 0.0f;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -210,10 +220,35 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
+#else
+  /* Rows and columns past M and N read the last valid one: their results are never stored. */
+  int ao[WM], bo[WN];
+  for (int i = 0; i < WM; i++) ao[i] = min(r0 + ty + i * GM, M - 1) * ars;
+  for (int j = 0; j < WN; j++) bo[j] = min(c0 + tx + j * GN, N - 1) * bcs;
+  for (int k = kb; k < ke; k++) {
+    const float wk = kw == 0 ? 1.0f : kw == 1 ? w[k] : w[k] / (wn[k] + eps);
+    float av[WM], bv[WN];
+    for (int i = 0; i < WM; i++) {
+      const int r = r0 + ty + i * GM;
+      av[i] = tri == 0 || (tri == 1 ? k <= r : k >= r) ? wk * a[ao[i] + k * acs] : 0.0f;
+    }
+    for (int j = 0; j < WN; j++) bv[j] = b[k * brs + bo[j]];
+    for (int i = 0; i < WM; i++)
+      for (int j = 0; j < WN; j++) acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);
+    if (rowdot) {
+      const float rk = rowdot == 1 ? rw[k] : 1.0f;
+      for (int i = 0; i < WM; i++) rd[i] = MULADD(av[i], rk, rd[i]);
+    }
+  }
+#endif
 }
 
 /* The staging tiles of the chunk-product kernels (__local variables live at kernel scope in OpenCL 1.2). */
+#if LS
 #define CHUNK_LOCALS __local float As[TK * TM], Bs[TK * TN], Ws[TK]
+#else
+#define CHUNK_LOCALS __local float *As = 0, *Bs = 0, *Ws = 0
+#endif
 
 /* Work-group coordinates of the chunk-product kernels: output tile (r0, c0) of the chunk (g, c); groups along
  * dimension 0 walk the ceil(NCOLS/TN) column tiles of each row tile. */
@@ -240,8 +275,14 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
   /* Tiles entirely above the diagonal are never read (the consumers stage only u <= t). */
   if (c0 > r0 + TM - 1 || c0 >= len) return;
   a += a_off, ig += ig_off, nout += nout_off;
-  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, bt + (size_t)gc * DA * L, L, 1, 0, a, As, Bs, Ws, acc, rd);
+  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, 0, a, a, 0.0f, bt + (size_t)gc * DA * L, L, 1, 0, a, As,
+          Bs, Ws, acc, rd);
   __global float *out = P + (size_t)gc * L * L;
+  float wv[WN];
+  for (int j = 0; j < WN; j++) {
+    const int u = c0 + tx + j * GN;
+    wv[j] = u < len ? ig[rbase + u] - lb[rbase + u] : -INFINITY;
+  }
   for (int i = 0; i < WM; i++) {
     const int t = r0 + ty + i * GM;
     if (t >= len) continue;
@@ -249,10 +290,8 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
     const float rs = use_nout ? scale / (nout[rbase + t] + eps) : scale;
     for (int j = 0; j < WN; j++) {
       const int u = c0 + tx + j * GN;
-      if (u >= L) continue;
       /* select, not multiply: exp may overflow above the diagonal. */
-      const float wv = u < len ? ig[rbase + u] - lb[rbase + u] : -INFINITY;
-      out[(size_t)t * L + u] = u <= t ? acc[i][j] * rs * exp(wv + rowoff) : 0.0f;
+      if (u < L) out[(size_t)t * L + u] = u <= t ? acc[i][j] * rs * EXPW(wv[j] + rowoff) : 0.0f;
     }
   }
 }
@@ -267,15 +306,15 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
   CHUNK_LOCALS;
   CHUNK_GROUP(DV);
   q += q_off, v += v_off, h += h_off, nout += nout_off, mout += mout_off;
-  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, cst + (size_t)gc * DQK * DV, DV, 1, 1,
+  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, 0, q, q, 0.0f, cst + (size_t)gc * DQK * DV, DV, 1, 1,
           nst + (size_t)gc * DQK, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const float rs = beta[rbase + min(r0 + ty + i * GM, len - 1)];
     rd[i] *= rs;
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, v + rbase * DV, DV, 1, 2, v, As, Bs,
-          Ws, acc, rd);
+  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, 0, v, v, 0.0f, v + rbase * DV, DV, 1,
+          2, v, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int t = r0 + ty + i * GM;
     if (t >= len) continue;
@@ -309,15 +348,15 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
   CHUNK_LOCALS;
   CHUNK_GROUP(DQK);
   k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
-  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As, Bs, Ws, acc,
-          rd);
+  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, 0, dh, dh, 0.0f, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k,
+          As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const size_t t = rbase + min(r0 + ty + i * GM, len - 1);
     const float rs = beta[t] / (nout[t] + eps);
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, k + rbase * DQK, DQK, 1, 0, k, As,
-          Bs, Ws, acc, rd);
+  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, 0, k, k, 0.0f, k + rbase * DQK, DQK,
+          1, 0, k, As, Bs, Ws, acc, rd);
   store_tile(DQK, r0, c0, len, rbase, acc, dq);
 }
 
@@ -328,12 +367,14 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
                          __global const float *abar, __global float *out, __local float *As, __local float *Bs,
                          __local float *Ws) {
   CHUNK_GROUP(N);
-  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc, rd);
+  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, 0, X, X, 0.0f, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws,
+          acc, rd);
   for (int i = 0; i < WM; i++) {
     const float rs = abar[rbase + min(r0 + ty + i * GM, len - 1)];
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, Y + rbase * N, N, 1, 0, X, As, Bs, Ws, acc, rd);
+  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, 0, Y, Y, 0.0f, Y + rbase * N, N, 1, 0, X, As, Bs,
+          Ws, acc, rd);
   store_tile(N, r0, c0, len, rbase, acc, out);
 }
 
@@ -359,33 +400,20 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
                                 __global const float *x, const ulong x_off, __global const float *y, const ulong y_off,
                                 __global const float *w, __global const float *nout, const ulong nout_off,
                                 __global float *d, __global float *nd) {
+  CHUNK_LOCALS;
   const int ntc = (DV + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1);
   const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
   const size_t rb = (size_t)(bh0 + g) * S + t0;
   const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN, want_n = !rev && c0 == 0;
   x += x_off, y += y_off, nout += nout_off;
-  __local float As[TK * TM], Bs[TK * TN];
   float acc[WM][WN], rd[WM];
   for (int i = 0; i < WM; i++) {
     rd[i] = 0.0f;
     for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
   }
-  for (int k0 = 0; k0 < len; k0 += TK) {
-    stage(As, TM, x + rb * DQK, 1, DQK, r0, DQK, k0, len, 0, rev ? 2 : 1, w + rb, nout + rb, eps);
-    stage(Bs, TN, y + rb * DV, 1, DV, c0, DV, k0, len, 0, 0, y, y, 0.0f);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int kk = 0; kk < TK; kk++) {
-      float av[WM], bv[WN];
-      for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
-      for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
-      for (int i = 0; i < WM; i++) {
-        for (int j = 0; j < WN; j++) acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);
-        rd[i] += av[i];
-      }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
+  tile_mm(0, len, DQK, DV, r0, c0, 0, x + rb * DQK, 1, DQK, rev ? 2 : 1, w + rb, nout + rb, eps, y + rb * DV, DV, 1,
+          want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int a = r0 + ty + i * GM;
     if (a >= DQK) continue;

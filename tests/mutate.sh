@@ -84,6 +84,12 @@ mutation gemm-gpu-store-columns cl/gemm.cl 'const int n = n0 + tx + j * NDIM;' '
   '^test_gemm$'
 mutation mlstm-gpu-triangle cl/mlstm.cl '(tri == 1 ? gk <= gx : gk >= gx)' '(tri == 1 ? gk < gx : gk >= gx)' \
   '^test_mlstm$'
+mutation mlstm-direct-triangle cl/mlstm.cl '(tri == 1 ? k <= r : k >= r)' '(tri == 1 ? k < r : k >= r)' \
+  '^test_mlstm$'
+mutation mlstm-direct-clamp cl/mlstm.cl 'bo[j] = min(c0 + tx + j * GN, N - 1) * bcs;' \
+  'bo[j] = min(c0 + tx + j * GN, N - 1) * brs;' '^test_mlstm$'
+mutation attention-direct-rows cl/attention.cl 'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;' \
+  'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c, S - 1) * DH;' '^test_attention$'
 mutation local-tree-short cl/common.clh 'for (int s_ = (n) / 2; s_ > 0; s_ >>= 1) {' \
   'for (int s_ = (n) / 4; s_ > 0; s_ >>= 1) {' '^test_(norm|adamw|xent)$'
 mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 : RC;' 'const int nc = RC;' \

@@ -3,7 +3,8 @@
  * dim, documents (segment ids, restarting positions) including documents of length 1, large logits, view offsets.
  * Then properties: isolation of documents, decode rollout against the full forward, finite differences on the
  * reference, errors, and the `scalecl op attention` command end to end. Every test runs under both kernel variants
- * (runtime/variant.h): the groups set SCALECL_KERNEL_VARIANT before the ops are created. */
+ * (runtime/variant.h): the groups set SCALECL_KERNEL_VARIANT before the ops are created; the device tests run once
+ * more under the gpu variant's direct-load form (LS=0). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,15 @@ static int setup_gpu(void **state) {
   return setup("gpu");
 }
 
+/* The gpu variant reading its operands straight from global memory (LS=0, as on llvmpipe), with a non-square
+ * register tile. */
+static int setup_gpu_direct(void **state) {
+  setup_gpu(state);
+  snprintf(ctx.tile_key, sizeof ctx.tile_key, "attention_gpu");
+  snprintf(ctx.tile_override, sizeof ctx.tile_override, "LS=0 WR=2 WC=4 NEXP=1");
+  return 0;
+}
+
 static int teardown(void **state) {
   (void)state;
   for (int i = 0; i < 17; i++) {
@@ -74,6 +84,7 @@ static void test_variant_picked(void **state) {
       printf("attention variant %s, tiles '%s' (%s)\n", sc_variant_name((sc_variant)ctx.picks[i].variant),
              ctx.picks[i].tiles, ctx.picks[i].why);
       assert_string_equal(sc_variant_name((sc_variant)ctx.picks[i].variant), variant);
+      if (ctx.tile_override[0]) assert_non_null(strstr(ctx.picks[i].tiles, " LS=0"));
       return;
     }
   fail_msg("no kernel variant recorded for attention");
@@ -587,6 +598,13 @@ int main(void) {
       cmocka_unit_test(test_gpu_tiles_check),
       cmocka_unit_test(test_op_command),
   };
-  const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown);
-  return failed + cmocka_run_group_tests_name("gpu variant", tests, setup_gpu, teardown);
+  const struct CMUnitTest direct[] = {
+      cmocka_unit_test(test_variant_picked),
+      cmocka_unit_test(test_attention_cases),
+      cmocka_unit_test(test_documents_of_length_one),
+      cmocka_unit_test(test_documents_are_isolated),
+  };
+  const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown) +
+                     cmocka_run_group_tests_name("gpu variant", tests, setup_gpu, teardown);
+  return failed + cmocka_run_group_tests_name("gpu variant, LS=0", direct, setup_gpu_direct, teardown);
 }

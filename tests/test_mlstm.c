@@ -93,9 +93,19 @@ static int use_gpu(void **state) {
   return 0;
 }
 
+/* The gpu variant reading its operands straight from global memory (LS=0, as on llvmpipe), with a non-square
+ * register tile so that a row/column mix-up shows. */
+static int use_gpu_direct(void **state) {
+  use_gpu(state);
+  snprintf(th_ctx.tile_key, sizeof th_ctx.tile_key, "mlstm_gpu");
+  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "LS=0 TM=32 TN=16 WM=4 WN=2 NEXP=1");
+  return 0;
+}
+
 static int use_default(void **state) {
   (void)state;
   th_setenv("SCALECL_KERNEL_VARIANT", NULL);
+  th_ctx.tile_key[0] = th_ctx.tile_override[0] = '\0';
   return 0;
 }
 
@@ -105,6 +115,10 @@ static void assert_variant_ran(void) {
   for (int j = 0; j < th_ctx.n_picks; j++)
     if (!strcmp(th_ctx.picks[j].family, "mlstm")) {
       assert_string_equal(sc_variant_name((sc_variant)th_ctx.picks[j].variant), want);
+      char o[sizeof th_ctx.tile_override], *save = NULL;
+      snprintf(o, sizeof o, "%s", th_ctx.tile_override);
+      for (char *d = strtok_r(o, " ", &save); d; d = strtok_r(NULL, " ", &save))
+        assert_non_null(strstr(th_ctx.picks[j].tiles, d));
       return;
     }
   fail_msg("no mlstm kernel variant was recorded on the context");
@@ -285,9 +299,10 @@ static void test_rejects_bad_config(void **state) {
   assert_null(m);
 }
 
-/* A device test under each kernel variant. */
+/* A device test under each kernel variant (and the gpu variant's direct-load form). */
 /* clang-format off */
-#define BOTH_VARIANTS(f) {#f " [cpu]", f, use_cpu, use_default, NULL}, {#f " [gpu]", f, use_gpu, use_default, NULL}
+#define BOTH_VARIANTS(f) {#f " [cpu]", f, use_cpu, use_default, NULL}, {#f " [gpu]", f, use_gpu, use_default, NULL}, \
+                         {#f " [gpu LS=0]", f, use_gpu_direct, use_default, NULL}
 /* clang-format on */
 
 int main(void) {

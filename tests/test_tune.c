@@ -11,6 +11,7 @@
 #include "bench/tune.h"
 #include "harness.h"
 #include "ops/adamw.h"
+#include "ops/attention.h"
 #include "ops/gemm.h"
 #include "ops/mlstm.h"
 #include "ops/norm.h"
@@ -165,8 +166,9 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   char cl[600], prof[600], path[700], out[65536];
   scratch_dirs("tune-fam", cl, prof);
   static const mutation m[] = {
-      {"mlstm.cl", "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);",
-       "acc[i][j] = MULADD(av[i], bv[j], acc[i][j]) + (TK == 8 ? 1e-3f : 0.0f);"},
+      {"mlstm.cl", "if (u < L) out[(size_t)t * L + u] = u <= t ? acc[i][j] * rs * EXPW(wv[j] + rowoff) : 0.0f;",
+       "if (u < L) out[(size_t)t * L + u] = (u <= t ? acc[i][j] * rs * EXPW(wv[j] + rowoff) : 0.0f) + (TK == 8 ? "
+       "1e-3f : 0.0f);"},
       {"norm.cl", "const float2 r = buf[0];", "const float2 r = buf[0] * (WG == 32 ? 1.01f : 1.0f);"},
       {"xent.cl", "buf[l] = ms;", "buf[l] = ms + (float2)(0.0f, WG == 64 ? 0.01f : 0.0f);"},
       {"adamw.cl", "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s;",
@@ -183,10 +185,10 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   static const struct {
     const char *family, *marked, *defaults;
     int wrong, right;
-    const char *names[7];
+    const char *names[9];
     int n;
   } fam[] = {
-      {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 2, 2, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG"}, 7},
+      {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 4, 4, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP"}, 9},
       {"norm", ",WG=32,", SC_NORM_GPU_TILES, 1, 2, {"WG"}, 1},
       {"xent", ",WG=64,", SC_XENT_GPU_TILES, 1, 2, {"WG"}, 1},
       {"adamw", "SUMSQ_PARTS=256 ", SC_ADAMW_GPU_TILES, 1, 1, {"SUMSQ_PARTS", "WG"}, 2},
@@ -243,6 +245,12 @@ static int gemm_gpu_check(const sc_device_info *d, const char *tiles, sc_err *er
   return sc_gemm_tiles_check(d, 1, tiles, err);
 }
 
+/* Attention's tiles at the head dims the models use. */
+static int attention_gpu_check(const sc_device_info *d, const char *tiles, sc_err *err) {
+  return sc_attention_tiles_check(d, tiles, 64, err) || sc_attention_tiles_check(d, tiles, 128, err) ||
+         sc_attention_tiles_check(d, tiles, 256, err);
+}
+
 /* The shipped profile for rusticl's llvmpipe (platforms/profiles/rusticl-llvmpipe.json) as the runtime reads it on
  * a device with llvmpipe's names and limits: it is the profile found, it picks the variant of every family as its
  * "about" says, and its tiles pass each op's check there. */
@@ -269,7 +277,7 @@ static void shipped_llvmpipe_profile_fits_llvmpipe(void **state) {
       {"xent", NULL, SC_XENT_GPU_TILES, SC_VARIANT_GPU, sc_xent_tiles_check},
       {"adamw", SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, SC_VARIANT_CPU, adamw_cpu_check},
       {"gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, SC_VARIANT_GPU, gemm_gpu_check},
-      {"attention", NULL, NULL, SC_VARIANT_GPU, NULL},
+      {"attention", NULL, SC_ATTENTION_GPU_TILES, SC_VARIANT_GPU, attention_gpu_check},
   };
   for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
     sc_variant v;

@@ -368,10 +368,11 @@ static const sc_tune_param gemm_gpu_params[] = {
     {"TN", 3, {2, 4, 8}, 2, {2, 4}},
 };
 static const sc_tune_param gemm_cpu_params[] = {{"RM", 2, {4, 8}, 1, {8}}, {"RN", 2, {8, 16}, 2, {8, 16}}};
-/* 162 full and 4 quick candidates; ST and SWG (the scan and the decode step, a few percent of the time) stay. */
+/* 324 full and 8 quick candidates; ST and SWG (the scan and the decode step, a few percent of the time) stay. LS
+ * tries both forms: operands staged in __local memory or read from global memory (TK then unused). */
 static const sc_tune_param mlstm_gpu_params[] = {
     {"TM", 3, {16, 32, 64}, 2, {32, 64}}, {"TN", 3, {16, 32, 64}, 1, {32}}, {"TK", 2, {8, 16}, 2, {8, 16}},
-    {"WM", 3, {1, 2, 4}, 1, {2}},         {"WN", 3, {1, 2, 4}, 1, {2}},
+    {"WM", 3, {1, 2, 4}, 1, {2}},         {"WN", 3, {1, 2, 4}, 1, {2}},     {"LS", 2, {0, 1}, 2, {0, 1}},
 };
 static const sc_tune_param norm_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {32, 64, 256}}};
 static const sc_tune_param xent_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {64, 128, 256}}};

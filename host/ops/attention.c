@@ -18,11 +18,6 @@ static const char *const kernel_names[2][K_COUNT] = {
     {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
      "attn_decode_combine"}};
 
-/* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
- * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits); decode's
- * and the statistics' work-group WG and decode scores per work-group DCH. */
-#define GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16"
-
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
 static const char *const scratch_names[W_COUNT] = {
@@ -62,9 +57,12 @@ static int launch(sc_attention *a, int id, const sc_kargs *ka, cl_uint dims, siz
   return launch_wg(a, id, ka, dims, g0, g1, 1, err);
 }
 
-/* __local bytes of the flash kernels (FLASH_FLOATS in cl/attention.cl, plus its rounding to float4). */
-static size_t flash_local(long dh, long br, long bc, long wc, long tk, long tc) {
-  const long stg = 2 * (br + bc) * (tk + 4) > 2 * dh * (tc + 4) ? 2 * (br + bc) * (tk + 4) : 2 * dh * (tc + 4);
+/* __local bytes of the flash kernels (FLASH_FLOATS in cl/attention.cl, plus its rounding to float4); the staging
+ * area only where operands are staged (ls). */
+static size_t flash_local(long dh, long ls, long br, long bc, long wc, long tk, long tc) {
+  const long stg = !ls                                            ? 0
+                   : 2 * (br + bc) * (tk + 4) > 2 * dh * (tc + 4) ? 2 * (br + bc) * (tk + 4)
+                                                                  : 2 * dh * (tc + 4);
   return 4 * (size_t)((stg + 2 * br * (bc + 4) + br * (bc / wc)) / 4 + 1) * 4;
 }
 
@@ -79,12 +77,18 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
   if (wg < 16 || (wg & (wg - 1)) || dch % wg)
     return sc_fail(err, "attention gpu tiles '%s': WG must be a power of two of at least 16 and DCH a multiple of it",
                    tiles);
+  const long ls = sc_variant_tile(tiles, "LS", 1), nexp = sc_variant_tile(tiles, "NEXP", 0);
+  if ((ls != 0 && ls != 1) || (nexp != 0 && nexp != 1))
+    return sc_fail(err,
+                   "attention gpu tiles '%s': LS must be 0 (operands from global memory) or 1 (staged in __local), "
+                   "NEXP 0 (exp) or 1 (native_exp)",
+                   tiles);
   if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4)
     return sc_fail(err,
                    "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "
                    "a multiple of BC/WC and of TK, TK and TC multiples of 4",
                    tiles, dh);
-  const size_t nwg = (size_t)(br / wr) * (size_t)(bc / wc), local = flash_local(dh, br, bc, wc, tk, tc);
+  const size_t nwg = (size_t)(br / wr) * (size_t)(bc / wc), local = flash_local(dh, ls, br, bc, wc, tk, tc);
   if (nwg > d->max_wg || (size_t)wg > d->max_wg)
     return sc_fail(err,
                    "attention gpu tiles '%s': work-groups of (BR/WR)*(BC/WC) = %zu and WG = %ld work-items, above the "
@@ -100,8 +104,8 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
 
 /* Lowers TC, then TK, then BR (each halved while it stays a valid tile) until the flash kernels' __local memory is
  * at most lim bytes; 0 when it then fits. */
-static int fit_local(long dh, size_t lim, long *br, long bc, long wr, long wc, long *tk, long *tc) {
-  while (flash_local(dh, *br, bc, wc, *tk, *tc) > lim) {
+static int fit_local(long dh, long ls, size_t lim, long *br, long bc, long wr, long wc, long *tk, long *tc) {
+  while (flash_local(dh, ls, *br, bc, wc, *tk, *tc) > lim) {
     if (*tc > 4 && *tc % 8 == 0)
       *tc /= 2;
     else if (*tk > 4 && *tk % 8 == 0)
@@ -125,6 +129,7 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
   long tc = sc_variant_tile(picked, "TC", 0);
   const long bc = sc_variant_tile(picked, "BC", 0);
   const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
+  const long ls = sc_variant_tile(picked, "LS", 1), nexp = sc_variant_tile(picked, "NEXP", 0);
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
@@ -132,12 +137,13 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
   }
   if (br > 0 && bc > 0 && wr > 0 && wc > 0 && tk > 0 && tc > 0) {
     long br2 = br, tk2 = tk, tc2 = tc;
-    if (fit_local(a->dh, (size_t)d->local_mem / 2, &br2, bc, wr, wc, &tk2, &tc2))
-      br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
+    if (fit_local(a->dh, ls, (size_t)d->local_mem / 2, &br2, bc, wr, wc, &tk2, &tc2))
+      br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, ls, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
     br = br2, tk = tk2, tc = tc2;
   }
-  const int w = snprintf(defs, cap, "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld",
-                         a->dh, wg, dch, br, bc, wr, wc, tk, tc);
+  const int w = snprintf(defs, cap,
+                         "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld",
+                         a->dh, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp);
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
   if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
   a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));
@@ -162,7 +168,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
   char picked[256], defs[192];
-  if (sc_variant_pick(c, "attention", NULL, GPU_TILES, &a->var, picked, sizeof picked, err)) goto fail;
+  if (sc_variant_pick(c, "attention", NULL, SC_ATTENTION_GPU_TILES, &a->var, picked, sizeof picked, err)) goto fail;
   if (a->var == SC_VARIANT_GPU) {
     if (gpu_tiles(a, picked, defs, sizeof defs, err)) goto fail;
   } else {

@@ -19,6 +19,12 @@ typedef struct {
   int work_items;    /* target work-items per backward or decode launch; 0 = 4 per compute unit */
 } sc_attention_cfg;
 
+/* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
+ * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits) or, with
+ * LS=0, operands read from global memory instead of staged; NEXP=1 takes native_exp() for the probabilities;
+ * decode's and the statistics' work-group WG and decode scores per work-group DCH. */
+#define SC_ATTENTION_GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=1 NEXP=0"
+
 /* Checks the gpu variant's tile defines ("WG=64 DCH=1024 BR=32 ...", as sc_variant_pick writes them) for head dim
  * dh against device d: the kernel's divisibility rules, the work-group sizes and the __local memory. 0 when the
  * kernels can run; otherwise an error naming the tiles and what to change (the tuner checks candidates with it). */

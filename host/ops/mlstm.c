@@ -91,12 +91,15 @@ int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err
       return sc_fail(err, "mLSTM gpu tiles '%s': %s must be an integer from 1 to 4096 (defaults %s)", tiles, names[i],
                      SC_MLSTM_GPU_TILES);
   const long tm = v[0], tn = v[1], tk = v[2], wm = v[3], wn = v[4], st = v[5], swg = v[6];
-  if (tm % wm || tn % wn || (swg & (swg - 1)))
-    return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN and SWG a power of two (defaults %s)",
+  const long ls = sc_variant_tile(tiles, "LS", 1), nexp = sc_variant_tile(tiles, "NEXP", 0);
+  if (tm % wm || tn % wn || (swg & (swg - 1)) || (ls != 0 && ls != 1) || (nexp != 0 && nexp != 1))
+    return sc_fail(err,
+                   "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN, SWG a power of two, LS and NEXP 0 or 1 "
+                   "(defaults %s)",
                    tiles, SC_MLSTM_GPU_TILES);
   const size_t wgs = (size_t)(tm / wm * (tn / wn)), max = d->max_wg ? d->max_wg : 1;
-  /* A tile group's first TK items stage the normalizer weights. */
-  if (wgs < (size_t)tk)
+  /* A staging tile group's first TK items stage the normalizer weights. */
+  if (ls && wgs < (size_t)tk)
     return sc_fail(err, "mLSTM gpu tiles '%s': (TM/WM)*(TN/WN) = %zu items, fewer than TK; lower TK or WM, WN", tiles,
                    wgs);
   if (wgs > max || (size_t)(st * st) > max || (size_t)swg > max)
@@ -104,7 +107,7 @@ int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err
                    "mLSTM gpu tiles '%s' need work-groups of %zu, %ld and %ld items but %s allows %zu: lower TM/WM x "
                    "TN/WN, ST or SWG in the profile's tiles.mlstm_gpu, or use SCALECL_KERNEL_VARIANT=cpu",
                    tiles, wgs, st * st, swg, d->name, max);
-  const size_t chunk = 4 * (size_t)(tk * (tm + tn + 1)), scan = 4 * (size_t)(st * (st + 1));
+  const size_t chunk = ls ? 4 * (size_t)(tk * (tm + tn + 1)) : 0, scan = 4 * (size_t)(st * (st + 1));
   const size_t local = d->local_mem < 32768 ? (size_t)d->local_mem : 32768;
   if (chunk > local || scan > local)
     return sc_fail(err,

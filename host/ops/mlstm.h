@@ -40,13 +40,14 @@ typedef struct {
 } sc_mlstm_cfg;
 
 /* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
- * register tiles, TK-deep __local staging; ST x ST tiles for the scan, SWG-item groups for the step. 2 x 2 register
- * tiles: where work-items are SIMD lanes (llvmpipe) each accumulator is a vector register, and 4 x 4 spilled
- * (3x slower there, bench mlstm). */
-#define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64"
+ * register tiles, TK-deep __local staging (LS=1) or operands read straight from global memory (LS=0, for devices
+ * whose __local memory is plain cached memory); ST x ST tiles for the scan, SWG-item groups for the step; NEXP=1
+ * takes native_exp() for the decay weights (cl/common.clh, EXPW). */
+#define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64 LS=1 NEXP=0"
 /* Whether gpu tiles (as sc_variant_pick gives them) suit device d: the kernels' rules (TM, TN multiples of WM, WN;
- * SWG a power of two; at least TK items a tile group), the work-group sizes against d's limit and the __local tiles
- * against its local memory (and the kernels' 32 KiB). The op and the tuner apply this one rule. */
+ * SWG a power of two; LS and NEXP 0 or 1; at least TK items a staging tile group), the work-group sizes against d's
+ * limit and the __local tiles against its local memory (and the kernels' 32 KiB). The op and the tuner apply this one
+ * rule. */
 int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err);
 
 /* Kernels compiled for one (L, dqk, dv), plus a scratch workspace kept between calls. */
