@@ -540,6 +540,21 @@ static inline void stage_cols(__local float *T, __global const float *src, const
   }
 }
 
+/* The direct form's step over d..d+7 (row offsets ra, rb): s[i][j] += sum_e A[ra[i] + d + e] * amul * B[rb[j] + d +
+ * e] * bmul, in order of e. float8 loads: llvmpipe turns each load into a per-lane loop, so wider ones mean fewer. */
+static inline void score_step8(__global const float *a, const float amul, __global const float *b, const float bmul,
+                               const int *ra, const int *rb, const int d, float s[WR][WC]) {
+  float8 av[WR], bv[WC];
+#pragma unroll
+  for (int i = 0; i < WR; i++) av[i] = vload8(0, a + ra[i] + d) * amul;
+#pragma unroll
+  for (int j = 0; j < WC; j++) bv[j] = vload8(0, b + rb[j] + d) * bmul;
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WC; j++) s[i][j] = muladd4(av[i].hi, bv[j].hi, muladd4(av[i].lo, bv[j].lo, s[i][j]));
+}
+
 /* s[i][j] = sum_d A[ra0 + ty + i*GRS][d] * B[rb0 + tx + j*GCS][d] (A times amul, B times bmul, as staged) and,
  * when two, t[i][j] the same of A2 and B2 (unscaled). Rows past S count as zeros. */
 static inline void scores(const int two, __global const float *a, const int ra0, const float amul,
@@ -559,27 +574,9 @@ static inline void scores(const int two, __global const float *a, const int ra0,
   for (int i = 0; i < WR; i++) ra[i] = min(ra0 + ty + i * GRS, S - 1) * DH;
 #pragma unroll
   for (int j = 0; j < WC; j++) rb[j] = min(rb0 + tx + j * GCS, S - 1) * DH;
-  /* float8 loads: each load is a per-lane gather there, so wider ones mean fewer. */
   for (int d = 0; d < DH; d += 8) {
-    float8 av[WR], bv[WC];
-#pragma unroll
-    for (int i = 0; i < WR; i++) av[i] = vload8(0, a + ra[i] + d) * amul;
-#pragma unroll
-    for (int j = 0; j < WC; j++) bv[j] = vload8(0, b + rb[j] + d) * bmul;
-#pragma unroll
-    for (int i = 0; i < WR; i++)
-#pragma unroll
-      for (int j = 0; j < WC; j++) s[i][j] = muladd4(av[i].hi, bv[j].hi, muladd4(av[i].lo, bv[j].lo, s[i][j]));
-    if (two) {
-#pragma unroll
-      for (int i = 0; i < WR; i++) av[i] = vload8(0, a2 + ra[i] + d);
-#pragma unroll
-      for (int j = 0; j < WC; j++) bv[j] = vload8(0, b2 + rb[j] + d);
-#pragma unroll
-      for (int i = 0; i < WR; i++)
-#pragma unroll
-        for (int j = 0; j < WC; j++) t[i][j] = muladd4(av[i].hi, bv[j].hi, muladd4(av[i].lo, bv[j].lo, t[i][j]));
-    }
+    score_step8(a, amul, b, bmul, ra, rb, d, s);
+    if (two) score_step8(a2, 1.0f, b2, 1.0f, ra, rb, d, t);
   }
 #else
   for (int d0 = 0; d0 < DH; d0 += TK) {
@@ -638,6 +635,24 @@ static inline void load_cols(float *dst, __global const float *src) {
 #endif
 }
 
+/* The direct form's step over four rows of X (row offsets xr, P columns c..c+3): o[i][j] += sum_e P[ty + i*GRS][c + e]
+ * * X[xr[e] + OCOL(tx, j)] * mul, in order of e. */
+static inline void out_step4(__local const float *p, __global const float *x, const float mul, const int c,
+                             const int *xr, const int ty, const int tx, float o[WR][WD]) {
+  float4 pv[WR], xv[WD];
+  float xe[4][WD];
+#pragma unroll
+  for (int i = 0; i < WR; i++) pv[i] = vload4(0, p + (ty + i * GRS) * BCP + c);
+#pragma unroll
+  for (int e = 0; e < 4; e++) load_cols(xe[e], x + xr[e] + OCOL(tx, 0));
+#pragma unroll
+  for (int j = 0; j < WD; j++) xv[j] = (float4)(xe[0][j], xe[1][j], xe[2][j], xe[3][j]) * mul;
+#pragma unroll
+  for (int i = 0; i < WR; i++)
+#pragma unroll
+    for (int j = 0; j < WD; j++) o[i][j] = muladd4(pv[i], xv[j], o[i][j]);
+}
+
 /* o[i][j] += sum_c P[ty + i*GRS][c] * X[r0 + c][OCOL(tx, j)] over the BC rows of X from r0 (P: BR x BC in __local
  * memory, row stride BCP) and, when two, o2 the same of P2 and X2; X times mul as staged. P must be written before
  * the call: the first barrier publishes it. */
@@ -652,30 +667,8 @@ static inline void outputs(const int two, __local const float *p, __global const
     int xr[4];
 #pragma unroll
     for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;
-    float4 pv[WR], xv[WD];
-#pragma unroll
-    for (int i = 0; i < WR; i++) pv[i] = vload4(0, p + (ty + i * GRS) * BCP + c);
-    float xe[4][WD];
-#pragma unroll
-    for (int e = 0; e < 4; e++) load_cols(xe[e], x + xr[e] + OCOL(tx, 0));
-#pragma unroll
-    for (int j = 0; j < WD; j++) xv[j] = (float4)(xe[0][j], xe[1][j], xe[2][j], xe[3][j]) * mul;
-#pragma unroll
-    for (int i = 0; i < WR; i++)
-#pragma unroll
-      for (int j = 0; j < WD; j++) o[i][j] = muladd4(pv[i], xv[j], o[i][j]);
-    if (two) {
-#pragma unroll
-      for (int i = 0; i < WR; i++) pv[i] = vload4(0, p2 + (ty + i * GRS) * BCP + c);
-#pragma unroll
-      for (int e = 0; e < 4; e++) load_cols(xe[e], x2 + xr[e] + OCOL(tx, 0));
-#pragma unroll
-      for (int j = 0; j < WD; j++) xv[j] = (float4)(xe[0][j], xe[1][j], xe[2][j], xe[3][j]) * mul2;
-#pragma unroll
-      for (int i = 0; i < WR; i++)
-#pragma unroll
-        for (int j = 0; j < WD; j++) o2[i][j] = muladd4(pv[i], xv[j], o2[i][j]);
-    }
+    out_step4(p, x, mul, c, xr, ty, tx, o);
+    if (two) out_step4(p2, x2, mul2, c, xr, ty, tx, o2);
   }
 #else
   __local float *xt = stg, *xt2 = stg + DH * TCP;

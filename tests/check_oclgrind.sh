@@ -5,21 +5,38 @@
 #       minutes per row in the simulator on 2 cores; the whole-model rows (lm) run those families at tiny shapes.
 #   gpu (SCALECL_KERNEL_VARIANT=gpu, with the own GEMM so that its gpu kernel runs too): the families with a gpu
 #       form, norm, adamw and attention standalone, the rest through the whole-model rows.
-# Usage: tests/check_oclgrind.sh SCALECL_BINARY [cpu|gpu]. Exit 77 (ctest: skipped) when oclgrind is not installed.
+#   gpu-direct: the gpu forms of attention and mLSTM that read their operands from global memory (tiles LS=0,
+#       NEXP=1, as the llvmpipe profile sets them, through a profile written for the Oclgrind device): attention
+#       standalone, mLSTM through the whole-model rows.
+# Usage: tests/check_oclgrind.sh SCALECL_BINARY [cpu|gpu|gpu-direct]. Exit 77 (ctest: skipped) when oclgrind is not
+# installed.
 set -uo pipefail
 bin=$1 variant=${2:-cpu}
 if ! command -v oclgrind > /dev/null; then
   echo "SKIP: oclgrind is not installed (platforms/install-debian.sh installs it)"
   exit 77
 fi
+err=$(mktemp) prof=$(mktemp -d)
+trap 'rm -rf "$err" "$prof"' EXIT
+kv=$variant
 case $variant in
   cpu) ops=gemm,rope,embed,norm,swiglu,softcap,ogate,residual,gates,heads,adamw,lm ;;
   gpu) ops=norm,adamw,attention,lm; export SCALECL_GEMM=own ;;
-  *) echo "check_oclgrind: variant '$variant' is not cpu or gpu" >&2; exit 2 ;;
+  gpu-direct)
+    ops=attention,lm kv=gpu
+    cat > "$prof/oclgrind.json" << 'EOF'
+{"about": "tests/check_oclgrind.sh gpu-direct", "match": ["Oclgrind"],
+ "tiles": {"mlstm_gpu": {"TM": 32, "TN": 32, "WM": 4, "WN": 4, "LS": 0, "NEXP": 1},
+           "attention_gpu": {"BR": 64, "BC": 32, "WR": 4, "WC": 4, "LS": 0, "NEXP": 1}}}
+EOF
+    export SCALECL_PROFILE_DIR=$prof
+    if ! oclgrind "$bin" devices 2> /dev/null | grep -q oclgrind.json; then
+      echo "check_oclgrind: the gpu-direct profile does not apply to the Oclgrind device" >&2
+      exit 1
+    fi ;;
+  *) echo "check_oclgrind: variant '$variant' is not cpu, gpu or gpu-direct" >&2; exit 2 ;;
 esac
-err=$(mktemp)
-trap 'rm -f "$err"' EXIT
-SCALECL_KERNEL_VARIANT=$variant SCALECL_CACHE_DIR=off oclgrind --data-races --check-api "$bin" check --tiny --op "$ops" 2> "$err"
+SCALECL_KERNEL_VARIANT=$kv SCALECL_CACHE_DIR=off oclgrind --data-races --check-api "$bin" check --tiny --op "$ops" 2> "$err"
 rc=$?
 cat "$err" >&2
 if [ "$rc" -ne 0 ]; then
