@@ -561,7 +561,6 @@ static inline void scores(const int two, __global const float *a, const int ra0,
                           __global const float *b, const int rb0, const float bmul, __global const float *a2,
                           __global const float *b2, const int S, __local float *stg, float s[WR][WC], float t[WR][WC]) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
-  __local float *as = stg, *bs = as + BR * TKP, *as2 = bs + BC * TKP, *bs2 = as2 + BR * TKP;
 #pragma unroll
   for (int i = 0; i < WR; i++)
 #pragma unroll
@@ -579,6 +578,7 @@ static inline void scores(const int two, __global const float *a, const int ra0,
     if (two) score_step8(a2, 1.0f, b2, 1.0f, ra, rb, d, t);
   }
 #else
+  __local float *as = stg, *bs = as + BR * TKP, *as2 = bs + BC * TKP, *bs2 = as2 + BR * TKP;
   for (int d0 = 0; d0 < DH; d0 += TK) {
     barrier(CLK_LOCAL_MEM_FENCE); /* the previous contents are consumed */
     stage_rows(as, BR, a, ra0, S, d0, amul, lid);

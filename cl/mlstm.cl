@@ -193,6 +193,9 @@ inline void stage(__local float *T, const int X, __global const float *p, const 
   }
 }
 
+/* The kw, w, wn, eps arguments of stage and tile_mm for an operand without per-k weights. */
+#define UNWEIGHTED 0, (__global const float *)0, (__global const float *)0, 0.0f
+
 /* acc += A B over k in [kb, ke), A(r, k) = a[r*ars + k*acs] * wk (wk as kw in stage) for rows r0.. (< M; tri as in
  * stage), B(k, c) = b[k*brs + c*bcs] for columns c0.. (< N). With rowdot, rd[i] += sum_k A(row_i, k) * (rowdot == 1 ?
  * rw[k] : 1) (the normalizer rides along). kb and ke must be the same across the work-group (every item reaches the
@@ -206,7 +209,7 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
 #if LS
   for (int k0 = kb; k0 < ke; k0 += TK) {
     stage(As, TM, a, ars, acs, r0, M, k0, ke, tri, kw, w, wn, eps);
-    stage(Bs, TN, b, bcs, brs, c0, N, k0, ke, 0, 0, b, b, 0.0f);
+    stage(Bs, TN, b, bcs, brs, c0, N, k0, ke, 0, UNWEIGHTED);
     if (rowdot && lid < TK) Ws[lid] = k0 + lid < ke ? (rowdot == 1 ? rw[k0 + lid] : 1.0f) : 0.0f;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int kk = 0; kk < TK; kk++) {
@@ -275,8 +278,8 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
   /* Tiles entirely above the diagonal are never read (the consumers stage only u <= t). */
   if (c0 > r0 + TM - 1 || c0 >= len) return;
   a += a_off, ig += ig_off, nout += nout_off;
-  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, 0, a, a, 0.0f, bt + (size_t)gc * DA * L, L, 1, 0, a, As,
-          Bs, Ws, acc, rd);
+  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, UNWEIGHTED, bt + (size_t)gc * DA * L, L, 1, 0, a, As, Bs,
+          Ws, acc, rd);
   __global float *out = P + (size_t)gc * L * L;
   float wv[WN];
   for (int j = 0; j < WN; j++) {
@@ -306,15 +309,15 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
   CHUNK_LOCALS;
   CHUNK_GROUP(DV);
   q += q_off, v += v_off, h += h_off, nout += nout_off, mout += mout_off;
-  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, 0, q, q, 0.0f, cst + (size_t)gc * DQK * DV, DV, 1, 1,
+  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, UNWEIGHTED, cst + (size_t)gc * DQK * DV, DV, 1, 1,
           nst + (size_t)gc * DQK, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const float rs = beta[rbase + min(r0 + ty + i * GM, len - 1)];
     rd[i] *= rs;
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, 0, v, v, 0.0f, v + rbase * DV, DV, 1,
-          2, v, As, Bs, Ws, acc, rd);
+  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, v + rbase * DV, DV, 1, 2,
+          v, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int t = r0 + ty + i * GM;
     if (t >= len) continue;
@@ -348,15 +351,15 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
   CHUNK_LOCALS;
   CHUNK_GROUP(DQK);
   k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
-  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, 0, dh, dh, 0.0f, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k,
-          As, Bs, Ws, acc, rd);
+  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, UNWEIGHTED, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As,
+          Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const size_t t = rbase + min(r0 + ty + i * GM, len - 1);
     const float rs = beta[t] / (nout[t] + eps);
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, 0, k, k, 0.0f, k + rbase * DQK, DQK,
-          1, 0, k, As, Bs, Ws, acc, rd);
+  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, k + rbase * DQK, DQK, 1,
+          0, k, As, Bs, Ws, acc, rd);
   store_tile(DQK, r0, c0, len, rbase, acc, dq);
 }
 
@@ -367,14 +370,14 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
                          __global const float *abar, __global float *out, __local float *As, __local float *Bs,
                          __local float *Ws) {
   CHUNK_GROUP(N);
-  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, 0, X, X, 0.0f, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws,
-          acc, rd);
+  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, UNWEIGHTED, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc,
+          rd);
   for (int i = 0; i < WM; i++) {
     const float rs = abar[rbase + min(r0 + ty + i * GM, len - 1)];
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, 0, Y, Y, 0.0f, Y + rbase * N, N, 1, 0, X, As, Bs,
-          Ws, acc, rd);
+  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, UNWEIGHTED, Y + rbase * N, N, 1, 0, X, As, Bs, Ws,
+          acc, rd);
   store_tile(N, r0, c0, len, rbase, acc, out);
 }
 

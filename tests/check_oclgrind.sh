@@ -5,9 +5,9 @@
 #       minutes per row in the simulator on 2 cores; the whole-model rows (lm) run those families at tiny shapes.
 #   gpu (SCALECL_KERNEL_VARIANT=gpu, with the own GEMM so that its gpu kernel runs too): the families with a gpu
 #       form, norm, adamw and attention standalone, the rest through the whole-model rows.
-#   gpu-direct: the gpu forms of attention and mLSTM that read their operands from global memory (tiles LS=0,
-#       NEXP=1, as the llvmpipe profile sets them, through a profile written for the Oclgrind device): attention
-#       standalone, mLSTM through the whole-model rows.
+#   gpu-direct: the gpu variant with the tiles of the shipped llvmpipe profile (mLSTM and attention read their
+#       operands from global memory there, LS=0, with NEXP=1), through a copy of it matching the Oclgrind device:
+#       attention standalone, mLSTM through the whole-model rows.
 # Usage: tests/check_oclgrind.sh SCALECL_BINARY [cpu|gpu|gpu-direct]. Exit 77 (ctest: skipped) when oclgrind is not
 # installed.
 set -uo pipefail
@@ -24,11 +24,12 @@ case $variant in
   gpu) ops=norm,adamw,attention,lm; export SCALECL_GEMM=own ;;
   gpu-direct)
     ops=attention,lm kv=gpu
-    cat > "$prof/oclgrind.json" << 'EOF'
-{"about": "tests/check_oclgrind.sh gpu-direct", "match": ["Oclgrind"],
- "tiles": {"mlstm_gpu": {"TM": 32, "TN": 32, "WM": 4, "WN": 4, "LS": 0, "NEXP": 1},
-           "attention_gpu": {"BR": 64, "BC": 32, "WR": 4, "WC": 4, "LS": 0, "NEXP": 1}}}
-EOF
+    shipped=$(dirname "$bin")/profiles/rusticl-llvmpipe.json
+    if ! grep -q '"LS": 0' "$shipped"; then
+      echo "check_oclgrind: $shipped sets no direct-load tiles (LS 0) to check" >&2
+      exit 1
+    fi
+    sed 's/"match": \["llvmpipe"\]/"match": ["Oclgrind"]/' "$shipped" > "$prof/oclgrind.json"
     export SCALECL_PROFILE_DIR=$prof
     if ! oclgrind "$bin" devices 2> /dev/null | grep -q oclgrind.json; then
       echo "check_oclgrind: the gpu-direct profile does not apply to the Oclgrind device" >&2
