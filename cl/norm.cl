@@ -4,7 +4,11 @@
  * LS items per (row, group) reduce through __local memory in a fixed tree, so results are the same bits run to
  * run; the forward saves (μ, rstd) per group for the backward. dw is summed over fixed blocks of RB rows, then
  * over the blocks in order (an item per column, loads coalesced across columns).
- *   cpu variant: a work-group is one (row, group) of LS = 64 items reading x from global memory at each pass;
+ * With LS = 1 (the cpu variant's default) an item owns a whole (row, group) and sums it in eight float8 lanes
+ * plus a scalar tail, then the lanes in a fixed order (hsum8): no __local memory, no barriers. (64 items a group with
+ * the tree cost PoCL about 5 ms per 4096 x 256 RMSNorm; this form about 0.2 ms.)
+ *   cpu variant: a work-group is one (row, group) of LS items (1 unless given) reading x from global memory at
+ *                each pass;
  *   gpu variant: a work-group of LS·RPG items holds RPG (row, group)s (short groups share a work-group instead of
  *                idling most of it), and with XREG each item keeps its NPER values of x (and of dy·w) in
  *                registers, so x and dy are read from global memory once. */
@@ -50,6 +54,63 @@
 #define GWV(k, j) (dy[j] * w[j])
 #endif
 
+#if LS == 1
+#define NV (G / 8) /* whole float8s of a group; the rest is the scalar tail */
+
+/* Σ (x − mu)^p over a group, p = 1 or 2, in the fixed order above. */
+static float row_sum(__global const float *x, const float mu, const int p) {
+  float8 s8 = 0;
+  for (int v = 0; v < NV; v++) {
+    const float8 d = vload8(v, x) - mu;
+    s8 += p == 2 ? d * d : d;
+  }
+  float t = 0;
+  for (int j = NV * 8; j < G; j++) t += p == 2 ? (x[j] - mu) * (x[j] - mu) : x[j] - mu;
+  return hsum8(s8) + t;
+}
+
+/* Global (1, rows·NG): item rg owns (row, group) rg. y may be x's view. */
+__kernel void norm_fwd(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
+                       __global float *y, const ulong y_off, __global float *stats, const ulong stats_off,
+                       const int rows, const float eps) {
+  const int rg = (int)get_global_id(1);
+  if (rg >= rows * NG) return;
+  x += x_off + (size_t)rg * G, y += y_off + (size_t)rg * G, w += w_off + rg % NG * G;
+  const float mu = CENTER ? row_sum(x, 0, 1) / G : 0.0f;
+  const float rstd = rsqrt(row_sum(x, mu, 2) / G + eps);
+  for (int v = 0; v < NV; v++) vstore8((vload8(v, x) - mu) * rstd * vload8(v, w), v, y);
+  for (int j = NV * 8; j < G; j++) y[j] = (x[j] - mu) * rstd * w[j];
+  vstore2((float2)(mu, rstd), rg, stats + stats_off);
+}
+
+/* As the tree form below. dx may be dy's view: the item reads each dy before writing that dx. */
+__kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global const float *w, const ulong w_off,
+                          __global const float *stats, const ulong stats_off, __global const float *dy,
+                          const ulong dy_off, __global float *dx, const ulong dx_off, const int rows) {
+  const int rg = (int)get_global_id(1);
+  if (rg >= rows * NG) return;
+  x += x_off + (size_t)rg * G, dy += dy_off + (size_t)rg * G, dx += dx_off + (size_t)rg * G;
+  w += w_off + rg % NG * G;
+  const float2 st = vload2(rg, stats + stats_off);
+  float8 g8 = 0, gx8 = 0;
+  for (int v = 0; v < NV; v++) {
+    const float8 gw = vload8(v, dy) * vload8(v, w);
+    g8 += gw, gx8 += gw * ((vload8(v, x) - st.x) * st.y);
+  }
+  float g1 = 0, gx1 = 0;
+  for (int j = NV * 8; j < G; j++) {
+    const float gw = dy[j] * w[j];
+    g1 += gw, gx1 += gw * ((x[j] - st.x) * st.y);
+  }
+  const float sg = CENTER ? (hsum8(g8) + g1) / G : 0.0f, sgx = (hsum8(gx8) + gx1) / G;
+  for (int v = 0; v < NV; v++) {
+    const float8 xh = (vload8(v, x) - st.x) * st.y;
+    vstore8(st.y * (vload8(v, dy) * vload8(v, w) - sg - xh * sgx), v, dx);
+  }
+  for (int j = NV * 8; j < G; j++) dx[j] = st.y * (dy[j] * w[j] - sg - (x[j] - st.x) * st.y * sgx);
+}
+
+#else
 /* Sum over the LS items of a (row, group) of each item's v (the tree fixes the order); every item gets the total.
  * buf: the (row, group)'s LS slots. */
 static float2 group_sum(float2 v, __local float2 *buf) {
@@ -112,6 +173,8 @@ __kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global c
     dx[j] = st.y * (GWV(k, j) - (CENTER ? s.x : 0.0f) - xh * s.y);
   }
 }
+
+#endif
 
 /* Partial dw over blocks of RB rows: part (nblk, C). Global (C, nblk). */
 __kernel void norm_dw_part(__global const float *x, const ulong x_off, __global const float *stats,

@@ -148,7 +148,7 @@ static int heads(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_vie
   if (begin(e, K_HEADS, &ka, (sc_view[]){x, y}, names, 2, err)) return -1;
   sc_karg_i32(&ka, B), sc_karg_i32(&ka, T), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, dh), sc_karg_i32(&ka, ld);
   sc_karg_i32(&ka, to_tokens);
-  return launch(e, K_HEADS, &ka, 2, (size_t)dh, (size_t)B * NH * T, err);
+  return launch(e, K_HEADS, &ka, 1, (size_t)B * NH * T, 1, err);
 }
 
 int sc_heads_split(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, sc_err *err) {

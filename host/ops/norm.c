@@ -46,12 +46,13 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   const int gpu = variant == SC_VARIANT_GPU, G = cfg->width / NG;
   if (gpu && sc_norm_tiles_check(&c->dev, tiles, err)) return -1;
   const long wg_tile = sc_variant_tile(tiles, "WG", 64);
-  /* Items per (row, group), unless given: cpu 64 (or the device's maximum if lower); gpu the group's width
+  /* Items per (row, group), unless given: cpu 1 (an item sums its group in float8 lanes); gpu the group's width
    * rounded up to a power of two, at most a work-group. */
   const int wg = (int)sc_variant_wg(c, gpu ? (size_t)wg_tile : 64);
   int ls = cfg->local;
-  if (!ls)
-    for (ls = gpu ? 1 : wg; ls < G && ls < wg;) ls *= 2;
+  if (!ls && gpu)
+    for (ls = 1; ls < G && ls < wg;) ls *= 2;
+  if (!ls) ls = 1;
   if (ls < 1 || ls & (ls - 1) || (size_t)ls > c->dev.max_wg)
     return sc_fail(err, "%s: local size %d is not a power of two up to the device's maximum work-group size %zu", name,
                    ls, c->dev.max_wg);

@@ -20,8 +20,8 @@ typedef struct {
   int width; /* C: the row width (d; NH·dh for SC_NORM_HEADS) */
   int heads; /* SC_NORM_HEADS: NH, dividing width; SC_NORM_RMS: 0 or 1 */
   float eps; /* 1e-6 in both models */
-  int local; /* work-items reducing one (row, head), a power of two; 0: cpu variant 64 (or the device's maximum if
-                lower), gpu variant the head's width rounded up to a power of two, at most the WG tile */
+  int local; /* work-items reducing one (row, head), a power of two (1: one item sums it in vector lanes); 0: cpu
+                variant 1, gpu variant the head's width rounded up to a power of two, at most the WG tile */
 } sc_norm_cfg;
 
 /* The gpu variant's tile (cl/norm.cl): work-items per work-group, shared by as many (row, head)s as fit. */
