@@ -176,20 +176,32 @@ __kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global c
 
 #endif
 
-/* Partial dw over blocks of RB rows: part (nblk, C). Global (C, nblk). */
+/* Partial dw over blocks of RB rows: part (nblk, C). An item sums DWV adjacent columns of one group (float8s when
+ * groups are whole float8s: PoCL then runs about 5x faster than an item a column). Global (C / DWV, nblk). */
+#if G % 8 == 0
+#define DWV 8
+typedef float8 dwvec;
+#define DW_LOAD(i, p) vload8(i, p)
+#define DW_STORE(v, i, p) vstore8(v, i, p)
+#else
+#define DWV 1
+typedef float dwvec;
+#define DW_LOAD(i, p) (p)[i]
+#define DW_STORE(v, i, p) ((p)[i] = (v))
+#endif
 __kernel void norm_dw_part(__global const float *x, const ulong x_off, __global const float *stats,
                            const ulong stats_off, __global const float *dy, const ulong dy_off, __global float *part,
                            const int rows) {
-  const int k = (int)get_global_id(0), blk = (int)get_global_id(1);
-  if (k >= C || blk * RB >= rows) return;
+  const int kv = (int)get_global_id(0), blk = (int)get_global_id(1);
+  if (kv >= C / DWV || blk * RB >= rows) return;
   x += x_off, dy += dy_off, stats += stats_off;
-  const int end = min(rows, (blk + 1) * RB);
-  float s = 0;
+  const int end = min(rows, (blk + 1) * RB), g = kv * DWV / G;
+  dwvec s = 0;
   for (int r = blk * RB; r < end; r++) {
-    const float2 st = vload2((size_t)r * NG + k / G, stats);
-    s += dy[(size_t)r * C + k] * (x[(size_t)r * C + k] - st.x) * st.y;
+    const float2 st = vload2((size_t)r * NG + g, stats);
+    s += DW_LOAD(kv, dy + (size_t)r * C) * (DW_LOAD(kv, x + (size_t)r * C) - st.x) * st.y;
   }
-  part[(size_t)blk * C + k] = s;
+  DW_STORE(s, kv, part + (size_t)blk * C);
 }
 
 /* dw += Σ partials in block order. Global (C). */

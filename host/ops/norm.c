@@ -116,7 +116,9 @@ int sc_norm_backward(sc_norm *n, int rows, const sc_norm_bwd_io *io, sc_err *err
   sc_kargs_begin(&ka, n->ks.k[K_DW_PART], kernel_names[K_DW_PART]);
   sc_karg_view(&ka, io->x), sc_karg_view(&ka, io->stats), sc_karg_view(&ka, io->dy), sc_karg_mem(&ka, n->w.buf[0]);
   sc_karg_i32(&ka, rows);
-  if (launch(n, K_DW_PART, &ka, (size_t)n->C, (size_t)nblk, 0, err)) return -1;
+  /* cl/norm.cl's DWV columns an item */
+  const size_t dwv = n->C / n->NG % 8 == 0 ? 8 : 1;
+  if (launch(n, K_DW_PART, &ka, (size_t)n->C / dwv, (size_t)nblk, 0, err)) return -1;
   sc_kargs_begin(&ka, n->ks.k[K_DW_SUM], kernel_names[K_DW_SUM]);
   sc_karg_mem(&ka, n->w.buf[0]), sc_karg_view(&ka, io->dw), sc_karg_i32(&ka, nblk);
   if (launch(n, K_DW_SUM, &ka, (size_t)n->C, 1, 0, err)) return -1;
