@@ -90,6 +90,15 @@ mutation mlstm-direct-clamp cl/mlstm.cl 'bo[j] = min(c0 + tx + j * GN, N - 1) * 
   'bo[j] = min(c0 + tx + j * GN, N - 1) * brs;' '^test_mlstm$'
 mutation attention-direct-rows cl/attention.cl 'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;' \
   'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c, S - 1) * DH;' '^test_attention$'
+mutation norm-row-tail cl/norm.cl 'for (int j = NV * 8; j < G; j++) y[j] = (x[j] - mu) * rstd * w[j];' \
+  'for (int j = NV * 8; j < G - 1; j++) y[j] = (x[j] - mu) * rstd * w[j];' '^test_norm$'
+mutation norm-row-dx-tail cl/norm.cl 'const float sg = CENTER ? (hsum8(g8) + g1) / G : 0.0f' \
+  'const float sg = CENTER ? hsum8(g8) / G : 0.0f' '^test_norm$'
+mutation norm-dw-vector-head cl/norm.cl 'g = kv * DWV / G;' 'g = kv / G;' '^test_norm$'
+mutation heads-row-tail cl/elementwise.cl 'for (int j = D / 4 * 4; j < D; j++) dst[j] = src[j];' \
+  'for (int j = D / 4 * 4; j < D - 1; j++) dst[j] = src[j];' '^test_elementwise$'
+mutation sigmoid-other-side cl/elementwise.cl '*neg = x >= 0 ? ep : p;' '*neg = x >= 0 ? p : ep;' \
+  '^test_elementwise$'
 mutation local-tree-short cl/common.clh 'for (int s_ = (n) / 2; s_ > 0; s_ >>= 1) {' \
   'for (int s_ = (n) / 4; s_ > 0; s_ >>= 1) {' '^test_(norm|adamw|xent)$'
 mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 : RC;' 'const int nc = RC;' \
