@@ -503,6 +503,9 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 #if BR % WR || BC % WC || DH % GCS || DH % TK || TK % 4 || BC % TC || TC % 4
 #error "attention gpu tiles: need BR % WR, BC % WC, DH % (BC/WC), DH % TK, TK % 4, BC % TC and TC % 4 all 0"
 #endif
+#if !LS && DH % 8
+#error "attention gpu tiles: LS=0 reads rows in float8s, so DH must be a multiple of 8"
+#endif
 /* __local floats: staging (LS = 1: score operands, or the output product's transposed rows), P and dS, row
  * partials. The host's sc_attention_tiles_check uses the same formula. */
 #if LS

@@ -254,8 +254,9 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
 #endif
 
 /* Work-group coordinates of the chunk-product kernels: output tile (r0, c0) of the chunk (g, c); groups along
- * dimension 0 walk the ceil(NCOLS/TN) column tiles of each row tile. */
-#define CHUNK_GROUP(NCOLS)                                                               \
+ * dimension 0 walk the ceil(NCOLS/TN) column tiles of each row tile. CHUNK_GROUP also ends the groups whose rows
+ * start past the chunk's tokens (CHUNK_TILE alone: rows that are not tokens). */
+#define CHUNK_TILE(NCOLS)                                                                \
   const int ntc = ((NCOLS) + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1); \
   const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;                                  \
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);              \
@@ -265,7 +266,9 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
   for (int i = 0; i < WM; i++) {                                                         \
     rd[i] = 0.0f;                                                                        \
     for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;                                       \
-  }                                                                                      \
+  }
+#define CHUNK_GROUP(NCOLS) \
+  CHUNK_TILE(NCOLS);       \
   if (r0 >= len) return /* the whole group: no barrier is skipped */
 
 __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh0, const int G, const int RPW,
@@ -404,19 +407,11 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
                                 __global const float *w, __global const float *nout, const ulong nout_off,
                                 __global float *d, __global float *nd) {
   CHUNK_LOCALS;
-  const int ntc = (DV + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1);
-  const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;
-  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
-  const size_t rb = (size_t)(bh0 + g) * S + t0;
-  const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN, want_n = !rev && c0 == 0;
+  CHUNK_TILE(DV);
+  const int want_n = !rev && c0 == 0;
   x += x_off, y += y_off, nout += nout_off;
-  float acc[WM][WN], rd[WM];
-  for (int i = 0; i < WM; i++) {
-    rd[i] = 0.0f;
-    for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
-  }
-  tile_mm(0, len, DQK, DV, r0, c0, 0, x + rb * DQK, 1, DQK, rev ? 2 : 1, w + rb, nout + rb, eps, y + rb * DV, DV, 1,
-          want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
+  tile_mm(0, len, DQK, DV, r0, c0, 0, x + rbase * DQK, 1, DQK, rev ? 2 : 1, w + rbase, nout + rbase, eps,
+          y + rbase * DV, DV, 1, want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int a = r0 + ty + i * GM;
     if (a >= DQK) continue;

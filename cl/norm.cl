@@ -176,15 +176,19 @@ __kernel void norm_bwd_dx(__global const float *x, const ulong x_off, __global c
 
 #endif
 
-/* Partial dw over blocks of RB rows: part (nblk, C). An item sums DWV adjacent columns of one group (float8s when
- * groups are whole float8s: PoCL then runs about 5x faster than an item a column). Global (C / DWV, nblk). */
-#if G % 8 == 0
-#define DWV 8
+/* Partial dw over blocks of RB rows: part (nblk, C). An item sums DWV adjacent columns of one group (the host sets
+ * 8 where groups are whole float8s: PoCL then runs about 5x faster than an item a column). Global (C / DWV, nblk). */
+#ifndef DWV
+#define DWV 1
+#endif
+#if DWV != 1 && (DWV != 8 || G % 8)
+#error "DWV must be 1, or 8 with G a multiple of 8"
+#endif
+#if DWV == 8
 typedef float8 dwvec;
 #define DW_LOAD(i, p) vload8(i, p)
 #define DW_STORE(v, i, p) vstore8(v, i, p)
 #else
-#define DWV 1
 typedef float dwvec;
 #define DW_LOAD(i, p) (p)[i]
 #define DW_STORE(v, i, p) ((p)[i] = (v))

@@ -462,6 +462,10 @@ static void test_gpu_tiles_check(void **state) {
   assert_non_null(strstr(err.msg, "WR=3"));
   assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16", 64, &err), -1);
   assert_non_null(strstr(err.msg, "TC must be"));
+  /* The direct form reads rows in float8s: head dim 12 only staged. */
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=16 WR=4 WC=4 TK=4 TC=4 LS=1", 12, &err), 0);
+  assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=16 WR=4 WC=4 TK=4 TC=4 LS=0", 12, &err), -1);
+  assert_non_null(strstr(err.msg, "of 8 with LS=0"));
   d.max_wg = 32;
   assert_int_equal(sc_attention_tiles_check(&d, ok, 64, &err), -1);
   assert_non_null(strstr(err.msg, "test device"));

@@ -83,10 +83,10 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
                    "attention gpu tiles '%s': LS must be 0 (operands from global memory) or 1 (staged in __local), "
                    "NEXP 0 (exp) or 1 (native_exp)",
                    tiles);
-  if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4)
+  if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4 || (!ls && dh % 8))
     return sc_fail(err,
                    "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "
-                   "a multiple of BC/WC and of TK, TK and TC multiples of 4",
+                   "a multiple of BC/WC and of TK (and of 8 with LS=0), TK and TC multiples of 4",
                    tiles, dh);
   const size_t nwg = (size_t)(br / wr) * (size_t)(bc / wc), local = flash_local(dh, ls, br, bc, wc, tk, tc);
   if (nwg > d->max_wg || (size_t)wg > d->max_wg)

@@ -20,6 +20,7 @@ enum { XREG_MAX = 16 };
 struct sc_norm {
   sc_ctx *c;
   int C, NG, ls, rpg; /* items per (row, group), (row, group)s per work-group */
+  int dwv;            /* columns an item of the dw partials (-D DWV) */
   float eps;
   const char *name; /* "rmsnorm" or "headnorm", in messages */
   sc_kernels ks;
@@ -47,12 +48,11 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   if (gpu && sc_norm_tiles_check(&c->dev, tiles, err)) return -1;
   const long wg_tile = sc_variant_tile(tiles, "WG", 64);
   /* Items per (row, group), unless given: cpu 1 (an item sums its group in float8 lanes); gpu the group's width
-   * rounded up to a power of two, at most a work-group. */
-  const int wg = (int)sc_variant_wg(c, gpu ? (size_t)wg_tile : 64);
+   * rounded up to a power of two, at most a work-group (wg: only the gpu variant groups rows). */
+  const int wg = gpu ? (int)sc_variant_wg(c, (size_t)wg_tile) : 1;
   int ls = cfg->local;
-  if (!ls && gpu)
+  if (!ls)
     for (ls = 1; ls < G && ls < wg;) ls *= 2;
-  if (!ls) ls = 1;
   if (ls < 1 || ls & (ls - 1) || (size_t)ls > c->dev.max_wg)
     return sc_fail(err, "%s: local size %d is not a power of two up to the device's maximum work-group size %zu", name,
                    ls, c->dev.max_wg);
@@ -61,9 +61,10 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   if (!n) return -1;
   n->c = c;
   n->C = cfg->width, n->NG = NG, n->ls = ls, n->rpg = rpg, n->eps = cfg->eps, n->name = name;
+  n->dwv = G % 8 == 0 ? 8 : 1;
   sc_scratch_init(&n->w, c, 1, scratch_names, "split the batch");
-  snprintf(defs, sizeof defs, "%s%sG=%d NG=%d CENTER=%d LS=%d RPG=%d XREG=%d RB=%d", tiles, *tiles ? " " : "", G, NG,
-           heads, ls, rpg, xreg, ROWS_PER_BLOCK);
+  snprintf(defs, sizeof defs, "%s%sG=%d NG=%d CENTER=%d LS=%d RPG=%d XREG=%d RB=%d DWV=%d", tiles, *tiles ? " " : "", G,
+           NG, heads, ls, rpg, xreg, ROWS_PER_BLOCK, n->dwv);
   if (sc_kernels_build(c, "norm.cl", defs, kernel_names, K_COUNT, &n->ks, err)) goto fail;
   *out = n;
   return 0;
@@ -116,9 +117,7 @@ int sc_norm_backward(sc_norm *n, int rows, const sc_norm_bwd_io *io, sc_err *err
   sc_kargs_begin(&ka, n->ks.k[K_DW_PART], kernel_names[K_DW_PART]);
   sc_karg_view(&ka, io->x), sc_karg_view(&ka, io->stats), sc_karg_view(&ka, io->dy), sc_karg_mem(&ka, n->w.buf[0]);
   sc_karg_i32(&ka, rows);
-  /* cl/norm.cl's DWV columns an item */
-  const size_t dwv = n->C / n->NG % 8 == 0 ? 8 : 1;
-  if (launch(n, K_DW_PART, &ka, (size_t)n->C / dwv, (size_t)nblk, 0, err)) return -1;
+  if (launch(n, K_DW_PART, &ka, (size_t)(n->C / n->dwv), (size_t)nblk, 0, err)) return -1;
   sc_kargs_begin(&ka, n->ks.k[K_DW_SUM], kernel_names[K_DW_SUM]);
   sc_karg_mem(&ka, n->w.buf[0]), sc_karg_view(&ka, io->dw), sc_karg_i32(&ka, nblk);
   if (launch(n, K_DW_SUM, &ka, (size_t)n->C, 1, 0, err)) return -1;
