@@ -97,8 +97,14 @@ mutation norm-row-dx-tail cl/norm.cl 'const float sg = CENTER ? (hsum8(g8) + g1)
 mutation norm-dw-vector-head cl/norm.cl 'g = kv * DWV / G;' 'g = kv / G;' '^test_norm$'
 mutation heads-row-tail cl/elementwise.cl 'for (int j = D / 4 * 4; j < D; j++) dst[j] = src[j];' \
   'for (int j = D / 4 * 4; j < D - 1; j++) dst[j] = src[j];' '^test_elementwise$'
-mutation sigmoid-other-side cl/elementwise.cl '*neg = x >= 0 ? ep : p;' '*neg = x >= 0 ? p : ep;' \
+mutation sigmoid-other-side cl/elementwise.cl '*neg = VSEL(x >= 0, ep, p);' '*neg = VSEL(x >= 0, p, ep);' \
   '^test_elementwise$'
+mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
+  'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
+mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \
+  'for (int j = 0; j < n - i - 1; j++) p[i + j] = a[j];' '^test_elementwise$'
+mutation elementwise-vw-launch host/ops/elementwise.c '((size_t)n + (size_t)e->vw - 1) / (size_t)e->vw' \
+  '(size_t)n / (size_t)e->vw' '^test_elementwise$'
 mutation local-tree-short cl/common.clh 'for (int s_ = (n) / 2; s_ > 0; s_ >>= 1) {' \
   'for (int s_ = (n) / 4; s_ > 0; s_ >>= 1) {' '^test_(norm|adamw|xent)$'
 mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 : RC;' 'const int nc = RC;' \

@@ -1,11 +1,13 @@
 #include "ops/elementwise.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/kargs.h"
 #include "runtime/program.h"
 #include "runtime/scratch.h"
+#include "runtime/variant.h"
 
 enum {
   K_SWIGLU_FWD,
@@ -30,9 +32,14 @@ static const char *const kernel_names[K_COUNT] = {"swiglu_fwd", "swiglu_bwd", "s
 enum { ROWS_PER_BLOCK = 64 };
 static const char *const scratch_names[] = {"gate bias gradient partials"};
 
+/* Values per work-item of the kernels over n values (-D VW): explicit float16 math on CPUs, one value on GPUs. */
+#define SC_ELEMENTWISE_CPU_TILES "VW=16"
+#define SC_ELEMENTWISE_GPU_TILES "VW=1"
+
 struct sc_elementwise {
   sc_ctx *c;
   float gate_cap, doc_reset;
+  int vw;
   sc_kernels ks;
   sc_scratch w;
 };
@@ -45,8 +52,20 @@ int sc_elementwise_create(sc_ctx *c, const sc_elementwise_cfg *cfg, sc_elementwi
   e->gate_cap = cfg ? cfg->gate_cap : 15.0f;
   e->doc_reset = cfg ? cfg->doc_reset : -25.0f;
   sc_scratch_init(&e->w, c, 1, scratch_names, "split the batch");
-  char defs[32];
-  snprintf(defs, sizeof defs, "RB=%d", ROWS_PER_BLOCK);
+  sc_variant variant;
+  char tiles[64], defs[96];
+  if (sc_variant_pick(c, "elementwise", SC_ELEMENTWISE_CPU_TILES, SC_ELEMENTWISE_GPU_TILES, &variant, tiles,
+                      sizeof tiles, err))
+    goto fail;
+  e->vw = (int)sc_variant_tile(tiles, "VW", 0);
+  if (e->vw != 1 && e->vw != 2 && e->vw != 4 && e->vw != 8 && e->vw != 16) {
+    sc_fail(err,
+            "elementwise: tile VW=%d (from \"%s\") must be 1, 2, 4, 8 or 16 values per work-item; fix the "
+            "device profile's elementwise_%s tiles",
+            e->vw, tiles, sc_variant_name(variant));
+    goto fail;
+  }
+  snprintf(defs, sizeof defs, "%s RB=%d", tiles, ROWS_PER_BLOCK);
   if (sc_kernels_build(c, "elementwise.cl", defs, kernel_names, K_COUNT, &e->ks, err)) goto fail;
   *out = e;
   return 0;
@@ -81,12 +100,14 @@ static int launch(sc_elementwise *e, int id, const sc_kargs *ka, cl_uint dims, s
 static int pointwise(sc_elementwise *e, int id, int n, const sc_view *v, const char *const *names, int nv, int with_c,
                      float c, sc_err *err) {
   if (n < 0) return sc_fail(err, "%s: negative element count %d", kernel_names[id], n);
+  if (n > INT_MAX - e->vw)
+    return sc_fail(err, "%s: %d values are too many for one call; split the batch", kernel_names[id], n);
   if (n == 0) return 0;
   sc_kargs ka;
   if (begin(e, id, &ka, v, names, nv, err)) return -1;
   sc_karg_i32(&ka, n);
   if (with_c) sc_karg_f32(&ka, c);
-  return launch(e, id, &ka, 1, (size_t)n, 1, err);
+  return launch(e, id, &ka, 1, ((size_t)n + (size_t)e->vw - 1) / (size_t)e->vw, 1, err);
 }
 
 int sc_swiglu_forward(sc_elementwise *e, int n, sc_view g, sc_view u, sc_view z, sc_err *err) {
