@@ -300,6 +300,22 @@ static void test_blas_core_fix(void **state) {
   th_setenv("OPENBLAS_CORETYPE", NULL);
 }
 
+/* main runs itself again with OPENBLAS_THREAD_TIMEOUT=4 (idle OpenBLAS threads sleep at once instead of spinning on
+ * the cores PoCL's kernels need), unless the user set it. */
+static void test_blas_thread_timeout(void **state) {
+  (void)state;
+  const char *names[2], *values[2];
+  th_setenv("OPENBLAS_CORETYPE", "COOPERLAKE");
+  th_setenv("OPENBLAS_THREAD_TIMEOUT", NULL);
+  assert_int_equal(sc_gemm_blas_env(names, values), 1);
+  assert_string_equal(names[0], "OPENBLAS_THREAD_TIMEOUT");
+  assert_string_equal(values[0], "4");
+  th_setenv("OPENBLAS_THREAD_TIMEOUT", "28");
+  assert_int_equal(sc_gemm_blas_env(names, values), 0);
+  th_setenv("OPENBLAS_THREAD_TIMEOUT", NULL);
+  th_setenv("OPENBLAS_CORETYPE", NULL);
+}
+
 /* state: the kernel variant ("cpu" or "gpu") the own kernels run in. */
 static int setup(void **state) {
   th_setenv("SCALECL_KERNEL_VARIANT", *state);
@@ -325,6 +341,7 @@ int main(void) {
       cmocka_unit_test(test_default_backend),
       cmocka_unit_test(test_host_backend_devices),
       cmocka_unit_test(test_blas_core_fix),
+      cmocka_unit_test(test_blas_thread_timeout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@ void sc_settings_reload(void) {
   read_str("SCALECL_GEMM", s->gemm, "");
   read_str("SCALECL_KERNEL_VARIANT", s->kernel_variant, "");
   read_str("OPENBLAS_CORETYPE", s->blas_coretype, "");
+  read_str("OPENBLAS_THREAD_TIMEOUT", s->blas_thread_timeout, "");
   read_str("SCALECL_MODELS_DIR", s->models_dir, "");
   read_str("SCALECL_DATA_DIR", s->data_dir, "data");
   const char *ws = getenv("SCALECL_MLSTM_WORKSPACE_MB");
@@ -59,6 +60,7 @@ cJSON *sc_settings_json(void) {
               {"SCALECL_GEMM", s->gemm},
               {"SCALECL_KERNEL_VARIANT", s->kernel_variant},
               {"OPENBLAS_CORETYPE", s->blas_coretype},
+              {"OPENBLAS_THREAD_TIMEOUT", s->blas_thread_timeout},
               {"SCALECL_MODELS_DIR", s->models_dir},
               {"SCALECL_DATA_DIR", s->data_dir},
               {"SCALECL_GNUPLOT", s->gnuplot}};

@@ -9,21 +9,22 @@
 #define SC_SETTING_MAX 4096
 
 typedef struct {
-  char device[SC_SETTING_MAX];        /* SCALECL_DEVICE: selector when --device is absent ("" = default) */
-  char kernel_dir[SC_SETTING_MAX];    /* SCALECL_KERNEL_DIR ("" = <dir of scalecl>/cl) */
-  char profile_dir[SC_SETTING_MAX];   /* SCALECL_PROFILE_DIR ("" = <dir of scalecl>/profiles) */
-  char cache_dir[SC_SETTING_MAX];     /* SCALECL_CACHE_DIR: a path, "off", or "" for the default */
-  int cache_debug;                    /* SCALECL_CACHE_DEBUG: 1 prints HIT/MISS/SAVE on stderr */
-  char build_options[SC_SETTING_MAX]; /* SCALECL_BUILD_OPTIONS: added to every kernel build */
-  char gemm[SC_SETTING_MAX];          /* SCALECL_GEMM: "clblast", "own", "host" or "" (device profile decides) */
+  char device[SC_SETTING_MAX];         /* SCALECL_DEVICE: selector when --device is absent ("" = default) */
+  char kernel_dir[SC_SETTING_MAX];     /* SCALECL_KERNEL_DIR ("" = <dir of scalecl>/cl) */
+  char profile_dir[SC_SETTING_MAX];    /* SCALECL_PROFILE_DIR ("" = <dir of scalecl>/profiles) */
+  char cache_dir[SC_SETTING_MAX];      /* SCALECL_CACHE_DIR: a path, "off", or "" for the default */
+  int cache_debug;                     /* SCALECL_CACHE_DEBUG: 1 prints HIT/MISS/SAVE on stderr */
+  char build_options[SC_SETTING_MAX];  /* SCALECL_BUILD_OPTIONS: added to every kernel build */
+  char gemm[SC_SETTING_MAX];           /* SCALECL_GEMM: "clblast", "own", "host" or "" (device profile decides) */
   char kernel_variant[SC_SETTING_MAX]; /* SCALECL_KERNEL_VARIANT: "cpu", "gpu" or "" (device profile/type decides) */
-  char blas_coretype[SC_SETTING_MAX]; /* OPENBLAS_CORETYPE: the kernels OpenBLAS uses ("" = its own detection) */
-  char models_dir[SC_SETTING_MAX];    /* SCALECL_MODELS_DIR ("" = next to scalecl, then the source tree) */
-  char data_dir[SC_SETTING_MAX];      /* SCALECL_DATA_DIR (default "data") */
-  long mlstm_workspace_mb;            /* SCALECL_MLSTM_WORKSPACE_MB (default 512) */
-  char gnuplot[SC_SETTING_MAX];       /* SCALECL_GNUPLOT ("" = gnuplot on PATH) */
-  char tmp_dir[SC_SETTING_MAX];       /* TMPDIR (default /tmp) */
-  char user_cache[SC_SETTING_MAX];    /* $XDG_CACHE_HOME, else $HOME/.cache, else "" */
+  char blas_coretype[SC_SETTING_MAX];  /* OPENBLAS_CORETYPE: the kernels OpenBLAS uses ("" = its own detection) */
+  char blas_thread_timeout[SC_SETTING_MAX]; /* OPENBLAS_THREAD_TIMEOUT: log2 cycles idle OpenBLAS threads spin */
+  char models_dir[SC_SETTING_MAX];          /* SCALECL_MODELS_DIR ("" = next to scalecl, then the source tree) */
+  char data_dir[SC_SETTING_MAX];            /* SCALECL_DATA_DIR (default "data") */
+  long mlstm_workspace_mb;                  /* SCALECL_MLSTM_WORKSPACE_MB (default 512) */
+  char gnuplot[SC_SETTING_MAX];             /* SCALECL_GNUPLOT ("" = gnuplot on PATH) */
+  char tmp_dir[SC_SETTING_MAX];             /* TMPDIR (default /tmp) */
+  char user_cache[SC_SETTING_MAX];          /* $XDG_CACHE_HOME, else $HOME/.cache, else "" */
 } sc_settings;
 
 /* The settings, read from the environment on first use. */

@@ -20,15 +20,21 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   static sc_err err;
-  /* OpenBLAS read OPENBLAS_CORETYPE when it loaded, before main; when it fell back to slow kernels, run again with
-   * the core type that fits (once: the variable is then set). */
-  const char *core = sc_gemm_blas_core_fix();
-  if (core && !setenv("OPENBLAS_CORETYPE", core, 1)) {
-    execv("/proc/self/exe", argv);
+  /* OpenBLAS read its environment when it loaded, before main: run again with what it lacked (once: the variables
+   * are then set). */
+  const char *fix[2], *fix_value[2];
+  const int nfix = sc_gemm_blas_env(fix, fix_value);
+  int exported = 1;
+  for (int i = 0; i < nfix; i++) exported &= !setenv(fix[i], fix_value[i], 1);
+  if (nfix) {
+    if (exported) execv("/proc/self/exe", argv);
+    char vars[160] = "";
+    for (int i = 0; i < nfix; i++)
+      snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "%s%s=%s", i ? " " : "", fix[i], fix_value[i]);
     fprintf(stderr,
-            "scalecl: warning: OpenBLAS fell back to its Prescott (SSE3) kernels on this CPU, so the host GEMM "
-            "backend is slow; running again with OPENBLAS_CORETYPE=%s failed (%s): export it yourself\n",
-            core, strerror(errno));
+            "scalecl: warning: running again with %s failed (%s), so the host GEMM backend is slow: "
+            "export it yourself\n",
+            vars, strerror(errno));
   }
   const char *names[64];
   const int n = sc_n_commands < 64 ? sc_n_commands : 64;

@@ -475,3 +475,11 @@ const char *sc_gemm_blas_core_fix(void) {
   return NULL;
 #endif
 }
+
+int sc_gemm_blas_env(const char *names[2], const char *values[2]) {
+  int n = 0;
+  const char *core = sc_gemm_blas_core_fix();
+  if (core) names[n] = "OPENBLAS_CORETYPE", values[n++] = core;
+  if (!*sc_settings_get()->blas_thread_timeout) names[n] = "OPENBLAS_THREAD_TIMEOUT", values[n++] = "4";
+  return n;
+}

@@ -69,4 +69,11 @@ int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, 
 const char *sc_gemm_blas_core_for(const char *corename, int has_avx2, int has_avx512);
 const char *sc_gemm_blas_core_fix(void);
 
+/* Everything main should export before running itself again (OpenBLAS reads its environment once, when it
+ * loads): names[i]=values[i] for the count returned, 0 when nothing is missing. OPENBLAS_CORETYPE as
+ * sc_gemm_blas_core_fix says, and OPENBLAS_THREAD_TIMEOUT=4 unless the user set it: by default OpenBLAS's idle
+ * threads spin (sched_yield) for 2^28 cycles after each call, taking the cores from the device kernels that run
+ * between GEMMs on the same CPUs (PoCL), which made xlstm-cpu-5m forward+backward about 15% slower. */
+int sc_gemm_blas_env(const char *names[2], const char *values[2]);
+
 #endif
