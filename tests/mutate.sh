@@ -66,7 +66,7 @@ mutation fit-pools-contexts host/fit/report.c 'if (n > 1 && !a->pool_ctx)' 'if (
 # Training and sweeps (issues 12 and 13).
 mutation adamw-no-bias-correction cl/adamw.cl '((mi / bc1) / (sqrt(vi / bc2) + eps)' '((mi) / (sqrt(vi / bc2) + eps)' \
   '^test_adamw$'
-mutation sumsq-slice-short cl/adamw.cl 'hi = min(n, lo + per);' 'hi = min(n, lo + per - 1);' '^test_adamw$'
+mutation sumsq-slice-short cl/adamw.cl '*hi = min(n, *lo + per);' '*hi = min(n, *lo + per - 1);' '^test_adamw$'
 mutation decay-everywhere host/train/trainer.c 'decay ? (float)t->tc.weight_decay : 0.0f' \
   '(decay || 1) ? (float)t->tc.weight_decay : 0.0f' \
   '^test_train$'
@@ -99,6 +99,10 @@ mutation heads-row-tail cl/elementwise.cl 'for (int j = D / 4 * 4; j < D; j++) d
   'for (int j = D / 4 * 4; j < D - 1; j++) dst[j] = src[j];' '^test_elementwise$'
 mutation sigmoid-other-side cl/elementwise.cl '*neg = VSEL(x >= 0, ep, p);' '*neg = VSEL(x >= 0, p, ep);' \
   '^test_elementwise$'
+mutation sumsq-lane-tail cl/adamw.cl 'for (; i < hi; i++) kahan_add(&s, &comp, g[i] * g[i]);' \
+  'for (; i + 1 < hi; i++) kahan_add(&s, &comp, g[i] * g[i]);' '^test_adamw$'
+mutation sumsq-lanes cl/adamw.cl 'for (int j = 0; j < 16; j++) kahan_add(&s, &comp, lane[j] - lane_comp[j]);' \
+  'for (int j = 0; j < 15; j++) kahan_add(&s, &comp, lane[j] - lane_comp[j]);' '^test_adamw$'
 mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
   'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
 mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \
