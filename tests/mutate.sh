@@ -103,6 +103,10 @@ mutation sumsq-lane-tail cl/adamw.cl 'for (; i < hi; i++) kahan_add(&s, &comp, g
   'for (; i + 1 < hi; i++) kahan_add(&s, &comp, g[i] * g[i]);' '^test_adamw$'
 mutation sumsq-lanes cl/adamw.cl 'for (int j = 0; j < 16; j++) kahan_add(&s, &comp, lane[j] - lane_comp[j]);' \
   'for (int j = 0; j < 15; j++) kahan_add(&s, &comp, lane[j] - lane_comp[j]);' '^test_adamw$'
+mutation rope-interleave-4 cl/rope.cl '#define INTERLEAVE(e, o) shuffle2(e, o, (uint4)(0, 2, 1, 3))' \
+  '#define INTERLEAVE(e, o) shuffle2(e, o, (uint4)(0, 1, 2, 3))' '^test_rope$'
+mutation rope-step-odd host/ops/rope.c 'while (head_dim % rv) rv /= 2;' 'while (head_dim % (2 * rv)) rv /= 2;' \
+  '^test_rope$'
 mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
   'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
 mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \

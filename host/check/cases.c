@@ -385,6 +385,10 @@ static const sc_check_row cases[] = {
     ROPE(128, 500000.0, 0, 3, 14),
     ROPE(128, 500000.0, 1, 3, 24),
     ROPE(64, 10000.0, 1, 2, 30),
+    /* head dims whose widest step is 2, 4 and 8 values (cl/rope.cl's RV) */
+    ROPE(2, 10000.0, 1, 3, 32),
+    ROPE(12, 10000.0, 1, 3, 33),
+    ROPE(24, 500000.0, 0, 3, 34),
     {.op = "rope",
      .tag = "values",
      .values = SC_VAL_LARGE,

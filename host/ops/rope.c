@@ -1,6 +1,7 @@
 #include "ops/rope.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/kargs.h"
@@ -31,7 +32,11 @@ int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err 
   r->theta = theta;
   sc_scratch_init(&r->w, c, 1, table_name, "pass the largest position actually used as max_pos");
   static const char *const names[] = {"rope"};
-  if (sc_kernels_build(c, "rope.cl", NULL, names, 1, &r->ks, err)) {
+  char defs[16];
+  int rv = 16;
+  while (head_dim % rv) rv /= 2; /* head_dim is even: rv ends at 2 at the least */
+  snprintf(defs, sizeof defs, "RV=%d", rv);
+  if (sc_kernels_build(c, "rope.cl", defs, names, 1, &r->ks, err)) {
     sc_rope_destroy(r);
     return -1;
   }
