@@ -107,6 +107,8 @@ mutation rope-interleave-4 cl/rope.cl '#define INTERLEAVE(e, o) shuffle2(e, o, (
   '#define INTERLEAVE(e, o) shuffle2(e, o, (uint4)(0, 1, 2, 3))' '^test_rope$'
 mutation rope-step-odd host/ops/rope.c 'while (head_dim % rv) rv /= 2;' 'while (head_dim % (2 * rv)) rv /= 2;' \
   '^test_rope$'
+mutation attn-tile-swizzle cl/attention.cl 'const float16 mt = m.s048c159d26ae37bf;' \
+  'const float16 mt = m.s048c159d26ae3b7f;' '^test_attention$'
 mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
   'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
 mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \
