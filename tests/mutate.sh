@@ -109,6 +109,8 @@ mutation rope-step-odd host/ops/rope.c 'while (head_dim % rv) rv /= 2;' 'while (
   '^test_rope$'
 mutation attn-tile-swizzle cl/attention.cl 'const float16 mt = m.s048c159d26ae37bf;' \
   'const float16 mt = m.s048c159d26ae3b7f;' '^test_attention$'
+mutation mlstm-transpose-pad cl/mlstm.cl 'dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;' \
+  'dst[(size_t)d * L + t + i] = t + i < len - 1 ? a[(size_t)i * D + d] : 0.0f;' '^test_mlstm$'
 mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
   'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
 mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \
