@@ -23,11 +23,34 @@
 #define VLOAD VLOADN(VW)
 #define VSTORE VSTOREN(VW)
 
+/* log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), without overflow; for a float or a float16. */
+#define LOGSIGMOID(x) (fmin((x), 0.0f) - log1p(exp(-fabs(x))))
+
 inline float logsigmoid(float x) {
-  return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x));
+  return LOGSIGMOID(x);
 }
 
-/* One work-item per head: the gate scan is O(S) and sequential across chunks. */
+/* p[0..16) as a float16, zeros past n (n < 16: the short end of a chunk); store16_upto writes only p[0..n). */
+inline float16 load16_upto(__global const float *p, const int n) {
+  if (n >= 16) return vload16(0, p);
+  float a[16];
+  for (int j = 0; j < 16; j++) a[j] = j < n ? p[j] : 0.0f;
+  return vload16(0, a);
+}
+
+inline void store16_upto(const float16 v, __global float *p, const int n) {
+  if (n >= 16) {
+    vstore16(v, 0, p);
+    return;
+  }
+  float a[16];
+  vstore16(v, 0, a);
+  for (int j = 0; j < n; j++) p[j] = a[j];
+}
+
+/* One work-item per head: the gate scan is O(S) and sequential across chunks. Per chunk the transcendental
+ * functions run 16 tokens at a time (log sigmoid(f) first, parked in abar; the exponentials last), and only the
+ * scans between them go token by token: one scalar chain of exp and log1p per token ran 4x slower on PoCL. */
 __kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
                           const ulong ig_off, __global const float *fg, const ulong fg_off, __global const float *m0,
                           const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
@@ -42,25 +65,29 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
   for (int c = 0; c < NC; c++) {
     const int t0 = c * L, len = min(L, S - t0);
     const size_t r0 = base + t0;
+    for (int t = 0; t < len; t += 16)
+      store16_upto(LOGSIGMOID(load16_upto(fg + r0 + t, len - t)), abar + r0 + t, len - t);
     float acc = 0.0f, pref = -INFINITY;
     for (int t = 0; t < len; t++) {
-      acc += logsigmoid(fg[r0 + t]);
+      acc += abar[r0 + t];
       lb[r0 + t] = acc;
       pref = fmax(pref, ig[r0 + t] - acc);
-      const float mct = acc + fmax(m, pref);
-      mc[r0 + t] = mct;
-      beta[r0 + t] = exp(acc + m - mct) * scale;
+      mc[r0 + t] = acc + fmax(m, pref);
     }
     /* The log weight of token t at the chunk end, g - b_t + i_t, as a reverse sum (no cancellation). */
     float rev = 0.0f, amax = -INFINITY;
     for (int t = len - 1; t >= 0; t--) {
       const float a = rev + ig[r0 + t];
+      rev += abar[r0 + t];
       abar[r0 + t] = a;
       amax = fmax(amax, a);
-      rev += logsigmoid(fg[r0 + t]);
     }
     const float mn = fmax(acc + m, amax);
-    for (int t = 0; t < len; t++) abar[r0 + t] = exp(abar[r0 + t] - mn);
+    for (int t = 0; t < len; t += 16) {
+      const int n = len - t;
+      store16_upto(exp(load16_upto(lb + r0 + t, n) + m - load16_upto(mc + r0 + t, n)) * scale, beta + r0 + t, n);
+      store16_upto(exp(load16_upto(abar + r0 + t, n) - mn), abar + r0 + t, n);
+    }
     alpha[(size_t)bh * NC + c] = exp(acc + m - mn);
     m = mn;
     mk[(size_t)bh * (NC + 1) + c + 1] = m;

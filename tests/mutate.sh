@@ -111,6 +111,11 @@ mutation attn-tile-swizzle cl/attention.cl 'const float16 mt = m.s048c159d26ae37
   'const float16 mt = m.s048c159d26ae3b7f;' '^test_attention$'
 mutation mlstm-transpose-pad cl/mlstm.cl 'dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;' \
   'dst[(size_t)d * L + t + i] = t + i < len - 1 ? a[(size_t)i * D + d] : 0.0f;' '^test_mlstm$'
+mutation mlstm-gates-upto cl/mlstm.cl 'for (int j = 0; j < n; j++) p[j] = a[j];' 'for (int j = 0; j + 1 < n; j++) p[j] = a[j];' \
+  '^test_mlstm$'
+mutation mlstm-gates-rev-order cl/mlstm.cl '      rev += abar[r0 + t];
+      abar[r0 + t] = a;' '      abar[r0 + t] = a;
+      rev += abar[r0 + t];' '^test_mlstm$'
 mutation elementwise-load-tail cl/elementwise.cl 'a[j] = i + j < n ? p[i + j] : 0.0f;' \
   'a[j] = i + j < n - 1 ? p[i + j] : 0.0f;' '^test_elementwise$'
 mutation elementwise-store-tail cl/elementwise.cl 'for (int j = 0; j < n - i; j++) p[i + j] = a[j];' \
