@@ -46,15 +46,7 @@ __kernel void attn_tile_t(__global const float *restrict src, const ulong src_of
   for (int r = 0; r < 16; r += 4) {
     __global const float *a = src + ((size_t)bh * S + r0 + r) * DH;
     if (r + 4 <= n) {
-      for (int k = 0; k < DH; k += 4) {
-        const float16 m =
-            (float16)(vload4(0, a + k), vload4(0, a + DH + k), vload4(0, a + 2 * DH + k), vload4(0, a + 3 * DH + k));
-        const float16 mt = m.s048c159d26ae37bf;
-        vstore4(mt.s0123, 0, d + (k + 0) * 16 + r);
-        vstore4(mt.s4567, 0, d + (k + 1) * 16 + r);
-        vstore4(mt.s89ab, 0, d + (k + 2) * 16 + r);
-        vstore4(mt.scdef, 0, d + (k + 3) * 16 + r);
-      }
+      for (int k = 0; k < DH; k += 4) transpose4x4(a + k, DH, d + k * 16 + r, 16);
     } else {
       for (int k = 0; k < DH; k++)
         for (int i = 0; i < 4; i++) d[k * 16 + r + i] = r + i < n ? a[(size_t)i * DH + k] : 0.0f;

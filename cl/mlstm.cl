@@ -110,15 +110,7 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   for (int t = 0; t < L; t += 4) {
     __global const float *a = src + (size_t)t * D;
     if (t + 4 <= len) {
-      for (int d = 0; d < D; d += 4) {
-        const float16 m =
-            (float16)(vload4(0, a + d), vload4(0, a + D + d), vload4(0, a + 2 * D + d), vload4(0, a + 3 * D + d));
-        const float16 mt = m.s048c159d26ae37bf;
-        vstore4(mt.s0123, 0, dst + (size_t)(d + 0) * L + t);
-        vstore4(mt.s4567, 0, dst + (size_t)(d + 1) * L + t);
-        vstore4(mt.s89ab, 0, dst + (size_t)(d + 2) * L + t);
-        vstore4(mt.scdef, 0, dst + (size_t)(d + 3) * L + t);
-      }
+      for (int d = 0; d < D; d += 4) transpose4x4(a + d, D, dst + (size_t)d * L + t, L);
     } else {
       for (int d = 0; d < D; d++)
         for (int i = 0; i < 4; i++) dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;

@@ -107,8 +107,8 @@ mutation rope-interleave-4 cl/rope.cl '#define INTERLEAVE(e, o) shuffle2(e, o, (
   '#define INTERLEAVE(e, o) shuffle2(e, o, (uint4)(0, 1, 2, 3))' '^test_rope$'
 mutation rope-step-odd host/ops/rope.c 'while (head_dim % rv) rv /= 2;' 'while (head_dim % (2 * rv)) rv /= 2;' \
   '^test_rope$'
-mutation attn-tile-swizzle cl/attention.cl 'const float16 mt = m.s048c159d26ae37bf;' \
-  'const float16 mt = m.s048c159d26ae3b7f;' '^test_attention$'
+mutation tile-swizzle cl/common.clh 'const float16 mt = m.s048c159d26ae37bf;' \
+  'const float16 mt = m.s048c159d26ae3b7f;' '^test_(attention|mlstm)$'
 mutation mlstm-transpose-pad cl/mlstm.cl 'dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;' \
   'dst[(size_t)d * L + t + i] = t + i < len - 1 ? a[(size_t)i * D + d] : 0.0f;' '^test_mlstm$'
 mutation mlstm-gates-upto cl/mlstm.cl 'for (int j = 0; j < n; j++) p[j] = a[j];' 'for (int j = 0; j + 1 < n; j++) p[j] = a[j];' \
