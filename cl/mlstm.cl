@@ -1,9 +1,12 @@
 /* mLSTM cell, chunkwise form (forward, custom backward) and the recurrent step, float32.
  * Layout: q, k (BH, S, DQK); v, h (BH, S, DV); gates (BH, S). The sequence is cut into NC = ceil(S/L) chunks;
- * the last one may be shorter (len < L) and every kernel bounds-checks against len.
+ * the last one may be shorter (len < L) and every kernel bounds-checks against len. With NHT > 1, q, k, v, h and
+ * their gradients are token-major instead, (B, S, NHT, D) with BH = B * NHT, as the model's projections write them:
+ * row XROW(bh, t) holds token t of head bh, and a chunk's consecutive tokens are NHT rows apart. The gates and
+ * every per-token workspace stay head-major (row bh * S + t).
  *
  * Defines: L (chunk length, multiple of 16), DQK, DV (multiples of 8), VW (8 or 16: vector width along the
- * output columns, dividing DQK and DV).
+ * output columns, dividing DQK and DV), NHT (heads per token row; 1: head-major).
  *
  * PoCL on CPUs runs each work-item as a scalar loop and vectorises nothing across work-items when the code
  * uses explicit vectors, so every kernel keeps an RM x VW register tile of float vectors, uses no local memory
@@ -22,6 +25,11 @@
 #define VEC FLOATN(VW)
 #define VLOAD VLOADN(VW)
 #define VSTORE VSTOREN(VW)
+
+#ifndef NHT
+#define NHT 1
+#endif
+#define XROW(bh, t) (((size_t)((bh) / NHT) * S + (size_t)(t)) * NHT + (size_t)((bh) % NHT))
 
 /* log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), without overflow; for a float or a float16. */
 #define LOGSIGMOID(x) (fmin((x), 0.0f) - log1p(exp(-fabs(x))))
@@ -105,15 +113,16 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   if (c >= NC || g >= G) return;
   x += x_off;
   const int t0 = c * L, len = min(L, S - t0);
-  __global const float *src = x + ((size_t)(bh0 + g) * S + t0) * D;
+  const size_t rs = (size_t)NHT * D;
+  __global const float *src = x + XROW(bh0 + g, t0) * D;
   __global float *dst = xt + ((size_t)g * NC + c) * D * L;
   for (int t = 0; t < L; t += 4) {
-    __global const float *a = src + (size_t)t * D;
+    __global const float *a = src + t * rs;
     if (t + 4 <= len) {
-      for (int d = 0; d < D; d += 4) transpose4x4(a + d, D, dst + (size_t)d * L + t, L);
+      for (int d = 0; d < D; d += 4) transpose4x4(a + d, rs, dst + (size_t)d * L + t, L);
     } else {
       for (int d = 0; d < D; d++)
-        for (int i = 0; i < 4; i++) dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;
+        for (int i = 0; i < 4; i++) dst[(size_t)d * L + t + i] = t + i < len ? a[i * rs + d] : 0.0f;
     }
   }
 }
@@ -129,12 +138,12 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
   q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
   const int t0 = c * L, len = min(L, S - t0);
   for (int t = 0; t < len; t++) {
-    const size_t r = (size_t)bh * S + t0 + t;
+    const size_t r = (size_t)bh * S + t0 + t, x = XROW(bh, t0 + t);
     float8 a = (float8)(0.0f), b = (float8)(0.0f);
-    for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + r * DV + e), vload8(0, dv + r * DV + e), a);
+    for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);
     for (int e = 0; e < DQK; e += 8) {
-      b = MULADD(vload8(0, q + r * DQK + e), vload8(0, dq + r * DQK + e), b);
-      b = MULADD(-vload8(0, k + r * DQK + e), vload8(0, dk + r * DQK + e), b);
+      b = MULADD(vload8(0, q + x * DQK + e), vload8(0, dq + x * DQK + e), b);
+      b = MULADD(-vload8(0, k + x * DQK + e), vload8(0, dk + x * DQK + e), b);
     }
     di[r] = hsum8(a);
     df[r] = hsum8(b);
@@ -286,7 +295,7 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
   const int ntc = ((NCOLS) + TN - 1) / TN, tile = get_group_id(0), gc = get_group_id(1); \
   const int r0 = tile / ntc * TM, c0 = tile % ntc * TN;                                  \
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);              \
-  const size_t rbase = (size_t)(bh0 + g) * S + t0;                                       \
+  const size_t rbase = (size_t)(bh0 + g) * S + t0, xbase = XROW(bh0 + g, t0);           \
   const int tx = get_local_id(0) % GN, ty = get_local_id(0) / GN;                        \
   float acc[WM][WN], rd[WM];                                                             \
   for (int i = 0; i < WM; i++) {                                                         \
@@ -307,7 +316,7 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
   /* Tiles entirely above the diagonal are never read (the consumers stage only u <= t). */
   if (c0 > r0 + TM - 1 || c0 >= len) return;
   a += a_off, ig += ig_off, nout += nout_off;
-  tile_mm(0, DA, len, len, r0, c0, 0, a + rbase * DA, DA, 1, UNWEIGHTED, bt + (size_t)gc * DA * L, L, 1, 0, a, As, Bs,
+  tile_mm(0, DA, len, len, r0, c0, 0, a + xbase * DA, DA * NHT, 1, UNWEIGHTED, bt + (size_t)gc * DA * L, L, 1, 0, a, As, Bs,
           Ws, acc, rd);
   __global float *out = P + (size_t)gc * L * L;
   float wv[WN];
@@ -338,14 +347,14 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
   CHUNK_LOCALS;
   CHUNK_GROUP(DV);
   q += q_off, v += v_off, h += h_off, nout += nout_off, mout += mout_off;
-  tile_mm(0, DQK, len, DV, r0, c0, 0, q + rbase * DQK, DQK, 1, UNWEIGHTED, cst + (size_t)gc * DQK * DV, DV, 1, 1,
+  tile_mm(0, DQK, len, DV, r0, c0, 0, q + xbase * DQK, DQK * NHT, 1, UNWEIGHTED, cst + (size_t)gc * DQK * DV, DV, 1, 1,
           nst + (size_t)gc * DQK, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const float rs = beta[rbase + min(r0 + ty + i * GM, len - 1)];
     rd[i] *= rs;
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, v + rbase * DV, DV, 1, 2,
+  tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, v + xbase * DV, DV * NHT, 1, 2,
           v, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int t = r0 + ty + i * GM;
@@ -353,21 +362,21 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
     const float n = fmax(fabs(rd[i]), exp(-mc[rbase + t]));
     for (int j = 0; j < WN; j++) {
       const int col = c0 + tx + j * GN;
-      if (col < DV) h[(rbase + t) * DV + col] = acc[i][j] / (n + eps);
+      if (col < DV) h[(xbase + (size_t)t * NHT) * DV + col] = acc[i][j] / (n + eps);
     }
     if (c0 == 0 && tx == 0) nout[rbase + t] = n, mout[rbase + t] = mc[rbase + t];
   }
 }
 
-/* Stores the register tile (rows r0.. of the chunk at rbase, columns c0..) into out (row length N). */
-inline void store_tile(const int N, const int r0, const int c0, const int len, const size_t rbase, float acc[WM][WN],
+/* Stores the register tile (rows r0.. of the chunk at row xbase, columns c0..) into out (row length N). */
+inline void store_tile(const int N, const int r0, const int c0, const int len, const size_t xbase, float acc[WM][WN],
                        __global float *out) {
   const int tx = get_local_id(0) % GN, ty = get_local_id(0) / GN;
   for (int i = 0; i < WM; i++) {
     const int t = r0 + ty + i * GM;
     for (int j = 0; j < WN; j++) {
       const int col = c0 + tx + j * GN;
-      if (t < len && col < N) out[(rbase + t) * N + col] = acc[i][j];
+      if (t < len && col < N) out[(xbase + (size_t)t * NHT) * N + col] = acc[i][j];
     }
   }
 }
@@ -380,16 +389,16 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
   CHUNK_LOCALS;
   CHUNK_GROUP(DQK);
   k += k_off, dh += dh_off, nout += nout_off, dq += dq_off;
-  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + rbase * DV, DV, 1, UNWEIGHTED, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As,
+  tile_mm(0, DV, len, DQK, r0, c0, 0, dh + xbase * DV, DV * NHT, 1, UNWEIGHTED, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As,
           Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const size_t t = rbase + min(r0 + ty + i * GM, len - 1);
     const float rs = beta[t] / (nout[t] + eps);
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, k + rbase * DQK, DQK, 1,
-          0, k, As, Bs, Ws, acc, rd);
-  store_tile(DQK, r0, c0, len, rbase, acc, dq);
+  tile_mm(0, min(len, r0 + TM), len, DQK, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, k + xbase * DQK,
+          DQK * NHT, 1, 0, k, As, Bs, Ws, acc, rd);
+  store_tile(DQK, r0, c0, len, xbase, acc, dq);
 }
 
 /* Backward, dk and dv over the rows u of a chunk: out_u = abar_u * X_u Z + sum_{t>=u} P[t][u] Y_t (see the cpu
@@ -399,15 +408,15 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
                          __global const float *abar, __global float *out, __local float *As, __local float *Bs,
                          __local float *Ws) {
   CHUNK_GROUP(N);
-  tile_mm(0, E, len, N, r0, c0, 0, X + rbase * E, E, 1, UNWEIGHTED, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc,
+  tile_mm(0, E, len, N, r0, c0, 0, X + xbase * E, E * NHT, 1, UNWEIGHTED, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc,
           rd);
   for (int i = 0; i < WM; i++) {
     const float rs = abar[rbase + min(r0 + ty + i * GM, len - 1)];
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
-  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, UNWEIGHTED, Y + rbase * N, N, 1, 0, X, As, Bs, Ws,
-          acc, rd);
-  store_tile(N, r0, c0, len, rbase, acc, out);
+  tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, UNWEIGHTED, Y + xbase * N, N * NHT, 1, 0, X, As,
+          Bs, Ws, acc, rd);
+  store_tile(N, r0, c0, len, xbase, acc, out);
 }
 
 __kernel void mlstm_bwd_dk(const int S, const int NC, const int bh0, const int G, const int RPW,
@@ -436,8 +445,8 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
   CHUNK_TILE(DV);
   const int want_n = !rev && c0 == 0;
   x += x_off, y += y_off, nout += nout_off;
-  tile_mm(0, len, DQK, DV, r0, c0, 0, x + rbase * DQK, 1, DQK, rev ? 2 : 1, w + rbase, nout + rbase, eps,
-          y + rbase * DV, DV, 1, want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
+  tile_mm(0, len, DQK, DV, r0, c0, 0, x + xbase * DQK, 1, DQK * NHT, rev ? 2 : 1, w + rbase, nout + rbase, eps,
+          y + xbase * DV, DV * NHT, 1, want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
     const int a = r0 + ty + i * GM;
     if (a >= DQK) continue;
@@ -559,7 +568,7 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
   a += a_off, ig += ig_off, nout += nout_off;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
   const size_t rbase = (size_t)(bh0 + g) * S + t0;
-  __global const float *A = a + rbase * DA;
+  __global const float *A = a + XROW(bh0 + g, t0) * DA;
   __global const float *B = bt + (size_t)gc * DA * L;
   __global float *out = P + (size_t)gc * L * L;
   const int rb_end = min((rbg + 1) * RPW, L / RM);
@@ -577,7 +586,7 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
       for (int r = 0; r < RM; r++) acc[r] = (float16)(0.0f);
       for (int d = 0; d < DA; d += 8) {
         float8 av[RM];
-        for (int r = 0; r < RM; r++) av[r] = vload8(0, A + (size_t)min(r0 + r, len - 1) * DA + d);
+        for (int r = 0; r < RM; r++) av[r] = vload8(0, A + (size_t)min(r0 + r, len - 1) * (NHT * DA) + d);
         float16 b[8];
         for (int kk = 0; kk < 8; kk++) b[kk] = vload16(0, B + (size_t)(d + kk) * L + u0);
         for (int r = 0; r < RM; r++) FMA_ROW8(float16, acc[r], av[r], b);
@@ -602,12 +611,13 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
 inline void chunk_tile(const int N, const int E, const int ptrans, const int want_den, const int r0, const int len,
                        const int j0, __global const float *P, __global const float *Y, __global const float *X,
                        __global const float *Z, __global const float *nz, const float *rs, VEC *acc, float *den) {
+  const size_t xs = (size_t)NHT * E, ys = (size_t)NHT * N; /* row strides of X and Y */
   VEC t2[RM];
   float xn[RM];
   for (int r = 0; r < RM; r++) t2[r] = (VEC)(0.0f), xn[r] = 0.0f;
   for (int e = 0; e < E; e += 8) {
     float8 xv[RM];
-    for (int r = 0; r < RM; r++) xv[r] = vload8(0, X + (size_t)min(r0 + r, len - 1) * E + e);
+    for (int r = 0; r < RM; r++) xv[r] = vload8(0, X + min(r0 + r, len - 1) * xs + e);
     VEC z[8];
     for (int kk = 0; kk < 8; kk++) z[kk] = VLOAD(0, Z + (size_t)(e + kk) * N + j0);
     for (int r = 0; r < RM; r++) FMA_ROW8(VEC, t2[r], xv[r], z);
@@ -624,14 +634,14 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
       float8 pv[RM];
       for (int r = 0; r < RM; r++) pv[r] = vload8(0, P + (size_t)(r0 + r) * L + u);
       VEC y[8];
-      for (int kk = 0; kk < 8; kk++) y[kk] = VLOAD(0, Y + (size_t)(u + kk) * N + j0);
+      for (int kk = 0; kk < 8; kk++) y[kk] = VLOAD(0, Y + (u + kk) * ys + j0);
       for (int r = 0; r < RM; r++) {
         FMA_ROW8(VEC, acc[r], pv[r], y);
         if (want_den) den[r] += hsum8(pv[r]);
       }
     }
     for (; u < uend; u++) {
-      const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
+      const VEC y = VLOAD(0, Y + u * ys + j0);
       for (int r = 0; r < RM; r++) {
         const float p = P[(size_t)(r0 + r) * L + u];
         acc[r] = MULADD((VEC)(p), y, acc[r]);
@@ -641,7 +651,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
   } else {
     for (int u = r0; u < len; u++) {
       const float8 pv = vload8(0, P + (size_t)u * L + r0);
-      const VEC y = VLOAD(0, Y + (size_t)u * N + j0);
+      const VEC y = VLOAD(0, Y + u * ys + j0);
       FMA_COL8(VEC, acc, pv, y);
     }
   }
@@ -654,7 +664,7 @@ inline void chunk_tile(const int N, const int E, const int ptrans, const int wan
   const int gc = get_global_id(2);                                          \
   if (j0 >= (NCOLS) || gc >= G * NC) return;                                \
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0); \
-  const size_t rbase = (size_t)(bh0 + g) * S + t0;                          \
+  const size_t rbase = (size_t)(bh0 + g) * S + t0, xbase = XROW(bh0 + g, t0); \
   const int rb_end = min((rbg + 1) * RPW, L / RM)
 
 /* Forward output: h_t = (beta_t q_t C_c + sum_u M[t][u] v_u) / (max(|den_t|, exp(-mc_t)) + eps). */
@@ -671,12 +681,12 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
     float rs[RM], den[RM];
     VEC acc[RM];
     for (int r = 0; r < RM; r++) rs[r] = beta[rbase + min(r0 + r, len - 1)];
-    chunk_tile(DV, DQK, 0, 1, r0, len, j0, P + (size_t)gc * L * L, v + rbase * DV, q + rbase * DQK,
+    chunk_tile(DV, DQK, 0, 1, r0, len, j0, P + (size_t)gc * L * L, v + xbase * DV, q + xbase * DQK,
                cst + (size_t)gc * DQK * DV, nst + (size_t)gc * DQK, rs, acc, den);
     for (int r = 0; r < RM && r0 + r < len; r++) {
       const size_t t = rbase + r0 + r;
       const float n = fmax(fabs(den[r]), exp(-mc[t]));
-      VSTORE(acc[r] / (n + eps), 0, h + t * DV + j0);
+      VSTORE(acc[r] / (n + eps), 0, h + (xbase + (size_t)(r0 + r) * NHT) * DV + j0);
       if (j0 == 0) nout[t] = n, mout[t] = mc[t];
     }
   }
@@ -698,9 +708,9 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
       const size_t t = rbase + min(r0 + r, len - 1);
       rs[r] = beta[t] / (nout[t] + eps);
     }
-    chunk_tile(DQK, DV, 0, 0, r0, len, j0, P + (size_t)gc * L * L, k + rbase * DQK, dh + rbase * DV,
+    chunk_tile(DQK, DV, 0, 0, r0, len, j0, P + (size_t)gc * L * L, k + xbase * DQK, dh + xbase * DV,
                ct + (size_t)gc * DV * DQK, NULL, rs, acc, den);
-    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dq + (rbase + r0 + r) * DQK + j0);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, dq + (xbase + (size_t)(r0 + r) * NHT) * DQK + j0);
   }
 }
 
@@ -718,9 +728,9 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
     float rs[RM], den[RM];
     VEC acc[RM];
     for (int r = 0; r < RM; r++) rs[r] = abar[rbase + min(r0 + r, len - 1)];
-    chunk_tile(N, E, 1, 0, r0, len, j0, P + (size_t)gc * L * L, Y + rbase * N, X + rbase * E, Z + (size_t)gc * E * N,
+    chunk_tile(N, E, 1, 0, r0, len, j0, P + (size_t)gc * L * L, Y + xbase * N, X + xbase * E, Z + (size_t)gc * E * N,
                NULL, rs, acc, den);
-    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, out + (rbase + r0 + r) * N + j0);
+    for (int r = 0; r < RM && r0 + r < len; r++) VSTORE(acc[r], 0, out + (xbase + (size_t)(r0 + r) * NHT) * N + j0);
   }
 }
 
@@ -752,15 +762,15 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
   if (a0 >= DQK || gc >= G * NC) return;
   x += x_off, y += y_off, nout += nout_off;
   const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = min(L, S - t0);
-  const size_t rb = (size_t)(bh0 + g) * S + t0;
+  const size_t rb = (size_t)(bh0 + g) * S + t0, xb = XROW(bh0 + g, t0);
   for (int j0 = 0; j0 < DV; j0 += VW) {
     VEC acc[RM];
     for (int r = 0; r < RM; r++) acc[r] = (VEC)(0.0f);
     float8 nacc = (float8)(0.0f);
     for (int t = 0; t < len; t++) {
       const float wt = rev ? w[rb + t] / (nout[rb + t] + eps) : w[rb + t];
-      const float8 xv = wt * vload8(0, x + (rb + t) * DQK + a0);
-      const VEC yv = VLOAD(0, y + (rb + t) * DV + j0);
+      const float8 xv = wt * vload8(0, x + (xb + (size_t)t * NHT) * DQK + a0);
+      const VEC yv = VLOAD(0, y + (xb + (size_t)t * NHT) * DV + j0);
       FMA_COL8(VEC, acc, xv, yv);
       nacc += xv;
     }

@@ -318,6 +318,30 @@ static const sc_check_row cases[] = {
      .tol = MLSTM_FW,
      .tol_grad = MLSTM_BW,
      .mlstm = {5, 100, 16, 32, 16, 1, 1, 2}},
+    /* The token-major layout the models use (B, S, NH, D): ragged chunks, a state, head groups that split a batch
+     * row's heads, extreme gates. */
+    {.op = "mlstm",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .offsets = 1,
+     .seed = 810,
+     .tol = MLSTM_FW,
+     .tol_grad = MLSTM_BW,
+     .mlstm = {6, 40, 16, 32, 16, 1, 1, 0, 3}},
+    {.op = "mlstm",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .seed = 811,
+     .tol = MLSTM_FW,
+     .tol_grad = MLSTM_BW,
+     .mlstm = {8, 70, 32, 64, 64, 3, 0, 3, 4}},
+    {.op = "mlstm",
+     .tag = "token-major",
+     .values = SC_VAL_LARGE,
+     .seed = 500, /* the data of the head-major extreme-gates row */
+     .tol = {1e-4, 1e-3, 1e-6},
+     .tol_grad = {1e-3, 1e-2, 1e-6},
+     .mlstm = {2, 150, 32, 32, 64, 3, 1, 0, 2}},
 
     /* Causal attention, forward and backward: every head dim at odd lengths, one document. */
     ATT_ONE("plain", 2, 2, 1, 16, 0, 0, 100),

@@ -42,6 +42,7 @@ typedef struct {
   double f_off;    /* mean of the forget pre-activations */
   int with_state;  /* random initial state (the forward is then checked against the chunkwise reference) */
   size_t ws_heads; /* > 0: a workspace of that many heads' chunk scratch (heads in groups) */
+  int token_heads; /* > 1: q, k, v, h and gradients token-major with that many heads (BH a multiple) */
 } sc_check_mlstm;
 
 typedef struct {

@@ -2,8 +2,11 @@
  * the forward is compared with the parallel form, as upstream does; otherwise with the chunkwise reference; the
  * backward with the custom chunkwise backward. Values: normal, large = extreme gates (input pre-activations of
  * +-15 and in [-5, 5], forget ones down to -25: document resets), or tiny = the normalizer near eps (tiny queries,
- * input gates near +15). The stabilizer outputs m_out, m_last and the normalizer n_out have their own tolerances. */
+ * input gates near +15). The stabilizer outputs m_out, m_last and the normalizer n_out have their own tolerances.
+ * Rows with token_heads run the token-major layout: the device gets q, k, v, dh permuted to (B, S, NH, D) and its
+ * h, dq, dk, dv are permuted back before the comparison. */
 #include <stdio.h>
+#include <string.h>
 
 #include "check/runners.h"
 #include "ops/mlstm.h"
@@ -13,21 +16,39 @@
 
 enum { Q, K, V, I, F, C0, N0, M0, DH, NIN };
 
-static void destroy_mlstm(void *m) { sc_mlstm_destroy(m); }
+static void destroy_mlstm(void *m) {
+  sc_mlstm_destroy(m);
+}
 
 static sc_mlstm *make_op(ck_scope *cs, const sc_check_mlstm *sh, size_t workspace) {
   sc_mlstm *m;
-  const sc_mlstm_cfg cfg = {.chunk = sh->L, .dqk = (int)sh->dqk, .dv = (int)sh->dv, .workspace_bytes = workspace};
+  const sc_mlstm_cfg cfg = {.chunk = sh->L,
+                            .dqk = (int)sh->dqk,
+                            .dv = (int)sh->dv,
+                            .workspace_bytes = workspace,
+                            .token_heads = sh->token_heads};
   CK(cs, sc_mlstm_create(cs->ctx, &cfg, &m, cs->err));
   ck_own(cs, destroy_mlstm, m);
   return m;
+}
+
+/* (BH, S, D) head-major <-> (BH / NH, S, NH, D) token-major, in place through tmp (n values); NH <= 1: nothing. */
+static void relayout(float *x, float *tmp, size_t BH, size_t NH, size_t S, size_t D, int to_tokens) {
+  if (NH <= 1) return;
+  for (size_t bh = 0; bh < BH; bh++)
+    for (size_t t = 0; t < S; t++) {
+      const size_t head = (bh * S + t) * D, token = ((bh / NH * S + t) * NH + bh % NH) * D;
+      memcpy(tmp + (to_tokens ? token : head), x + (to_tokens ? head : token), D * sizeof *x);
+    }
+  memcpy(x, tmp, BH * S * D * sizeof *x);
 }
 
 void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
   const sc_check_mlstm sh = row->mlstm;
   if (row->values == SC_VAL_MIXED) ck_fail(cs, "mlstm rows are normal, large (extreme gates) or tiny (near eps)");
   const size_t BH = sh.BH, S = sh.S, dqk = sh.dqk, dv = sh.dv;
-  const size_t n[NIN] = {BH * S * dqk, BH * S * dqk, BH * S * dv, BH * S, BH * S, BH * dqk * dv, BH * dqk, BH, BH * S * dv};
+  const size_t n[NIN] = {BH * S * dqk,  BH * S * dqk, BH * S * dv, BH * S,     BH * S,
+                         BH * dqk * dv, BH * dqk,     BH,          BH * S * dv};
   float *x[NIN];
   sc_rng r;
   sc_rng_seed(&r, row->seed);
@@ -50,6 +71,10 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
   }
   double *xd[NIN];
   for (int t = 0; t < NIN; t++) xd[t] = ck_widen(cs, x[t], n[t]);
+  const size_t NH = (size_t)sh.token_heads;
+  float *tmp = ck_falloc(cs, n[V] > n[Q] ? n[V] : n[Q]);
+  relayout(x[Q], tmp, BH, NH, S, dqk, 1), relayout(x[K], tmp, BH, NH, S, dqk, 1);
+  relayout(x[V], tmp, BH, NH, S, dv, 1), relayout(x[DH], tmp, BH, NH, S, dv, 1);
 
   /* Device: heads in groups when the row asks for a workspace of ws_heads heads. */
   const size_t ws = sh.ws_heads ? sc_mlstm_head_scratch(make_op(cs, &sh, 0), S, 1) * sh.ws_heads : 0;
@@ -64,13 +89,15 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
     out[j] = ck_tensor(cs, NULL, on[j] * 4), gm[j] = ck_tensor(cs, NULL, gn[j] * 4);
     got[j] = ck_falloc(cs, on[j]), grad[j] = ck_falloc(cs, gn[j]);
   }
-  const sc_mlstm_fwd_io io = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0],
-                              out[0], out[1], out[2], out[3], out[4], out[5]};
+  const sc_mlstm_fwd_io io = {in[Q],  in[K],  in[V],  in[I],  in[F],  in[C0], in[N0],
+                              in[M0], out[0], out[1], out[2], out[3], out[4], out[5]};
   CK(cs, sc_mlstm_forward(m, BH, S, (float)EPS, &io, cs->err));
-  const sc_mlstm_bwd_io b = {in[Q], in[K], in[V], in[I], in[F], in[C0], in[N0], in[M0], out[1], in[DH],
-                             gm[0], gm[1], gm[2], gm[3], gm[4], gm[5]};
+  const sc_mlstm_bwd_io b = {in[Q],  in[K],  in[V], in[I], in[F], in[C0], in[N0], in[M0],
+                             out[1], in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
   CK(cs, sc_mlstm_backward(m, BH, S, (float)EPS, &b, cs->err));
   for (int j = 0; j < 6; j++) ck_read(cs, out[j], got[j], on[j] * 4), ck_read(cs, gm[j], grad[j], gn[j] * 4);
+  relayout(got[0], tmp, BH, NH, S, dv, 0), relayout(grad[0], tmp, BH, NH, S, dqk, 0);
+  relayout(grad[1], tmp, BH, NH, S, dqk, 0), relayout(grad[2], tmp, BH, NH, S, dv, 0);
 
   /* float64 references. */
   const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};
@@ -85,8 +112,10 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
   CK(cs, sc_ref_mlstm_chunkwise_bwd(&d, L, xd[Q], xd[K], xd[V], xd[I], xd[F], c0, n0, m0, ref[1], xd[DH], g[0], g[1],
                                     g[2], g[3], g[4], g[5], cs->err));
   char variant[128];
-  snprintf(variant, sizeof variant, "L=%zu BH=%zu S=%zu dqk=%zu dv=%zu f%+g%s", L, BH, S, dqk, dv, sh.f_off,
-           st ? " with state" : "");
+  char layout[48] = "";
+  if (NH > 1) snprintf(layout, sizeof layout, " NH=%zu", NH);
+  snprintf(variant, sizeof variant, "L=%zu BH=%zu S=%zu dqk=%zu dv=%zu f%+g%s%s", L, BH, S, dqk, dv, sh.f_off,
+           st ? " with state" : "", layout);
   const sc_tol fw = row->tol, m_tol = {1e-4, 1e-5, fw.nmse}, n_tol = {1e-5, 1e-4, fw.nmse};
   ck_begin(cs, variant);
   ck_compare(cs, st ? "h vs f64 chunkwise" : "h vs f64 parallel", got[0], st ? ref[0] : h, on[0], fw);

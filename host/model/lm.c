@@ -34,7 +34,7 @@ static void act_widths(const sc_model_config *c, size_t w[A_COUNT]) {
       [A_QH] = QK,
       [A_KH] = QK,
       [A_VH] = VD,
-      [A_H] = VD,
+      [A_H] = !xl * VD,
       [A_HSTAT] = NH,
       [A_HM] = VD,
       [A_OG] = xl * VD,
@@ -272,7 +272,8 @@ static int create_ops(sc_lm *lm, sc_err *err) {
   if (xlstm) {
     const sc_norm_cfg hc = {SC_NORM_HEADS, (int)m->v_dim, (int)m->n_heads, (float)m->norm_eps, 0};
     if (sc_norm_create(c, &hc, &lm->heads, err)) return -1;
-    const sc_mlstm_cfg mc = {.chunk = lm->chunk, .dqk = (int)m->d_qk, .dv = (int)m->d_v};
+    const sc_mlstm_cfg mc = {
+        .chunk = lm->chunk, .dqk = (int)m->d_qk, .dv = (int)m->d_v, .token_heads = (int)m->n_heads};
     return sc_mlstm_create(c, &mc, &lm->mlstm, err);
   }
   if (sc_attention_create(c, &(sc_attention_cfg){.head_dim = (int)m->d_qk}, &lm->attn, err)) return -1;

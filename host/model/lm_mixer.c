@@ -66,9 +66,10 @@ static int xlstm_cell(sc_lm *lm, int l, sc_mlstm_fwd_io m, sc_err *err) {
   return sc_mlstm_forward(lm->mlstm, BH, (size_t)s.T, eps, &m, err);
 }
 
+/* The cell takes q, k, v and writes h token-major (B, T, NH, dh), as the projections and the head norm use them. */
 int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
   const dims s = dims_of(lm);
-  const sc_view tmp = lm_scr(lm, S_W0), xif = lm_act_view(lm, l, A_XIF), og = lm_act_view(lm, l, A_OG);
+  const sc_view xif = lm_act_view(lm, l, A_XIF), og = lm_act_view(lm, l, A_OG);
   const sc_view hm = lm_act_view(lm, l, A_HM), hn = lm_act_view(lm, l, A_HN), ya = lm_act_view(lm, l, A_YA);
   const sc_gates_fwd_io g = {.xi = xif,
                              .xf = sc_view_at(xif, 4 * (size_t)s.NH),
@@ -82,20 +83,19 @@ int lm_xlstm_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
                              .v = lm_act_view(lm, l, A_VH),
                              .i = g.i,
                              .f = g.f,
-                             .h = lm_act_view(lm, l, A_H),
+                             .h = hm,
                              .n_out = lm_act_view(lm, l, A_HSTAT),
                              .m_out = lm_act_view(lm, l, A_MOUT)};
   const sc_norm_fwd_io hnorm = {.x = hm, .w = lm_param(lm, FX_MHN, l), .y = hn, .stats = lm_act_view(lm, l, A_HST)};
-  return project_heads(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, tmp, m.q, err) ||
-         project_heads(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, tmp, m.k, err) ||
-         project_heads(lm, xn, lm_param(lm, FX_V, l), s.VD, s.dv, tmp, m.v, err) ||
+  return lm_linear_fwd(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.d, 0.0f, m.q, s.QK, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FX_K, l), s.QK, s.d, 0.0f, m.k, s.QK, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FX_V, l), s.VD, s.d, 0.0f, m.v, s.VD, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FX_OG, l), s.VD, s.d, 0.0f, og, s.VD, err) ||
          /* the gates share one (N, 2·NH) buffer, [i; f] per token, as the fused gate op reads it */
          lm_linear_fwd(lm, xn, lm_param(lm, FX_IW, l), s.NH, s.d, 0.0f, g.xi, 2 * s.NH, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FX_FW, l), s.NH, s.d, 0.0f, g.xf, 2 * s.NH, err) ||
          sc_gates_forward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) || lm_begin(lm, err) ||
-         xlstm_cell(lm, l, m, err) || lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, m.h, hm, err) || lm_begin(lm, err) ||
+         xlstm_cell(lm, l, m, err) || lm_end(lm, SC_LM_T_CELL, err) || lm_begin(lm, err) ||
          sc_norm_forward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
          sc_ogate_forward(lm->ew, s.N * s.VD, og, hn, ya, err) ||
          lm_linear_fwd(lm, ya, lm_param(lm, FX_OUT, l), s.d, s.VD, 1.0f, y, s.d, err);
@@ -107,6 +107,7 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
   const sc_view w0 = lm_scr(lm, S_W0), w1 = lm_scr(lm, S_W1), w2 = lm_scr(lm, S_W2), w3 = lm_scr(lm, S_W3),
                 w4 = lm_scr(lm, S_W4);
   const size_t fo = 4 * (size_t)s.NH; /* bytes from the i to the f column of a fused gate row */
+  const sc_view wq = lm_param(lm, FX_Q, l), wk = lm_param(lm, FX_K, l), wv = lm_param(lm, FX_V, l);
   const sc_norm_bwd_io hnorm = {.x = lm_act_view(lm, l, A_HM),
                                 .w = lm_param(lm, FX_MHN, l),
                                 .stats = lm_act_view(lm, l, A_HST),
@@ -119,9 +120,9 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                              .i = lm_act_view(lm, l, A_IG),
                              .f = lm_act_view(lm, l, A_FG),
                              .n_out = lm_act_view(lm, l, A_HSTAT),
-                             .dh = w0,
+                             .dh = w3,
                              .dq = w2,
-                             .dk = w3,
+                             .dk = w0,
                              .dv = w4,
                              .di = lm_scr(lm, S_DI),
                              .df = lm_scr(lm, S_DF)};
@@ -136,19 +137,17 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                              .dxf = sc_view_at(dxif, fo),
                              .dbi = lm_grad(lm, FX_IB, l),
                              .dbf = lm_grad(lm, FX_FB, l)};
-  /* w0 = d(σ(o~)⊙h), then w1 = do~ and w2 = dh normed, w3 = dh merged, w0 = dh head-major */
+  /* w0 = d(σ(o~)⊙h), then w1 = do~ and w2 = dh normed, w3 = dh; the cell's dq, dk, dv go to w2, w0, w4 */
   return lm_linear_bwd(lm, lm_act_view(lm, l, A_YA), lm_param(lm, FX_OUT, l), dy, s.d, s.d, s.VD, 0.0f, w0,
                        lm_grad(lm, FX_OUT, l), err) ||
          sc_ogate_backward(lm->ew, s.N * s.VD, lm_act_view(lm, l, A_OG), lm_act_view(lm, l, A_HN), w0, w1, w2, err) ||
          lm_begin(lm, err) || sc_norm_backward(lm->heads, s.N, &hnorm, err) || lm_end(lm, SC_LM_T_NORM, err) ||
-         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w3, w0, err) ||
-         /* w2, w3, w4 = dq, dk, dv head-major; w0 is free again for the token-major merges */
          lm_begin(lm, err) ||
          sc_mlstm_backward(lm->mlstm, (size_t)s.B * s.NH, (size_t)s.T, (float)lm->cfg.cell_eps, &m, err) ||
          lm_end(lm, SC_LM_T_CELL, err) || sc_gates_backward(lm->ew, s.B, s.T, s.NH, 2 * s.NH, &g, err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FX_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FX_Q, l), err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FX_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FX_K, l), err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FX_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FX_V, l), err) ||
+         lm_linear_bwd(lm, xn, wq, m.dq, s.QK, s.QK, s.d, 0.0f, dxn, lm_grad(lm, FX_Q, l), err) ||
+         lm_linear_bwd(lm, xn, wk, m.dk, s.QK, s.QK, s.d, 1.0f, dxn, lm_grad(lm, FX_K, l), err) ||
+         lm_linear_bwd(lm, xn, wv, m.dv, s.VD, s.VD, s.d, 1.0f, dxn, lm_grad(lm, FX_V, l), err) ||
          lm_linear_bwd(lm, xn, lm_param(lm, FX_OG, l), w1, s.VD, s.VD, s.d, 1.0f, dxn, lm_grad(lm, FX_OG, l), err) ||
          lm_linear_bwd(lm, xn, lm_param(lm, FX_IW, l), g.dxi, 2 * s.NH, s.NH, s.d, 1.0f, dxn, lm_grad(lm, FX_IW, l),
                        err) ||

@@ -27,6 +27,7 @@ enum { RM = 8 };
 struct sc_mlstm {
   sc_ctx *ctx;
   int L, dqk, dv, vw;
+  int nht; /* heads per token row (1: head-major) */
   sc_variant variant;
   int tm, tn, wgs, st, swg; /* gpu: tile sizes and work-group sizes */
   size_t workspace_limit;
@@ -138,6 +139,7 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
   if (!m) return -1;
   m->ctx = c;
   m->L = L, m->dqk = dqk, m->dv = dv;
+  m->nht = cfg->token_heads > 1 ? cfg->token_heads : 1;
   m->vw = dqk % 16 == 0 && dv % 16 == 0 ? 16 : 8;
   m->workspace_limit =
       cfg->workspace_bytes ? cfg->workspace_bytes : (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
@@ -149,7 +151,7 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
     sc_mlstm_destroy(m);
     return -1;
   }
-  int n = snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d", L, dqk, dv, m->vw);
+  int n = snprintf(defs, sizeof defs, "L=%d DQK=%d DV=%d VW=%d NHT=%d", L, dqk, dv, m->vw, m->nht);
   if (m->variant == SC_VARIANT_GPU) snprintf(defs + n, sizeof defs - (size_t)n, " MLSTM_GPU=1 %s", tiles);
   if (sc_kernels_build(c, "mlstm.cl", defs, sc_mlstm_kernel_names, SC_MLSTM_K_COUNT, &m->ks, err)) {
     sc_mlstm_destroy(m);
@@ -200,8 +202,10 @@ static int rows_per_item(const sc_mlstm *m, size_t items) {
   return items >= 4 * (size_t)(m->ctx->dev.compute_units ? m->ctx->dev.compute_units : 1) ? m->L / RM : 1;
 }
 
-static int check_shape(size_t BH, size_t S, sc_err *err) {
+static int check_shape(const sc_mlstm *m, size_t BH, size_t S, sc_err *err) {
   if (BH == 0 || S == 0) return sc_fail(err, "mLSTM: empty input (BH=%zu, S=%zu)", BH, S);
+  if (BH % (size_t)m->nht)
+    return sc_fail(err, "mLSTM: BH=%zu is not a multiple of the %d heads of the token-major layout", BH, m->nht);
   if (S > (size_t)1 << 30 || BH > (size_t)1 << 20 || BH * S > (size_t)1 << 31)
     return sc_fail(err, "mLSTM: BH=%zu x S=%zu exceeds the kernels' 32-bit index range", BH, S);
   return 0;
@@ -307,7 +311,7 @@ static int run_chunk(sc_mlstm *m, int kid, const sc_kargs *a, size_t S, size_t G
 int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_fwd_io *io, sc_err *err) {
   const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->h, io->n_out, io->m_out};
   static const char *const names[] = {"q", "k", "v", "i", "f", "h", "n_out", "m_out"};
-  if (check_shape(BH, S, err) || sc_views_present("mLSTM forward", req, names, 8, err)) return -1;
+  if (check_shape(m, BH, S, err) || sc_views_present("mLSTM forward", req, names, 8, err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 0);
   if (run_gates(m, BH, S, io->i, io->f, io->m0, io->m_last, err) || ensure(m, WS_XT, 4 * G * NC * L * dqk, err) ||
@@ -342,7 +346,7 @@ int sc_mlstm_forward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm
 int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlstm_bwd_io *io, sc_err *err) {
   const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->n_out, io->dh, io->dq, io->dk, io->dv, io->di, io->df};
   static const char *const names[] = {"q", "k", "v", "i", "f", "n_out", "dh", "dq", "dk", "dv", "di", "df"};
-  if (check_shape(BH, S, err) || sc_views_present("mLSTM backward", req, names, 12, err)) return -1;
+  if (check_shape(m, BH, S, err) || sc_views_present("mLSTM backward", req, names, 12, err)) return -1;
   const size_t NC = n_chunks(m, S), L = (size_t)m->L, dqk = (size_t)m->dqk, dv = (size_t)m->dv;
   const size_t G = group_size(m, BH, S, 1), st_bytes = 4 * G * NC * dqk * dv;
   if (run_gates(m, BH, S, io->i, io->f, io->m0, sc_view_of(NULL), err) ||
@@ -405,7 +409,7 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
 int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io, sc_err *err) {
   const sc_view req[] = {io->q, io->k, io->v, io->i, io->f, io->C, io->n, io->m, io->h};
   static const char *const names[] = {"q", "k", "v", "i", "f", "C", "n", "m", "h"};
-  if (check_shape(BH, 1, err) || sc_views_present("mLSTM step", req, names, 9, err)) return -1;
+  if (check_shape(m, BH, 1, err) || sc_views_present("mLSTM step", req, names, 9, err)) return -1;
   sc_kargs a = args(m, SC_MLSTM_K_STEP);
   sc_karg_i32(&a, BH), sc_karg_f32(&a, (float)(1.0 / sqrt((double)m->dqk))), sc_karg_f32(&a, eps);
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->i);

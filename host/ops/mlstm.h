@@ -1,6 +1,7 @@
 /* mLSTM cell on the device (cl/mlstm.cl): chunkwise forward, custom chunkwise backward with states recomputed,
  * and the recurrent step for decoding. Float32; layout q, k (BH, S, dqk), v (BH, S, dv), i, f (BH, S) with
- * BH = batch * heads. S is arbitrary: the last chunk is shorter when L does not divide S.
+ * BH = batch * heads, or with token_heads (below) q, k, v, h and their gradients token-major (batch, S, heads, dh).
+ * S is arbitrary: the last chunk is shorter when L does not divide S.
  * Semantics and the float64 oracles: host/ref/mlstm.h; math: ../shared/spec/xlstm.md section 1. */
 #ifndef SCALECL_OPS_MLSTM_H
 #define SCALECL_OPS_MLSTM_H
@@ -32,11 +33,14 @@ extern const char *const sc_mlstm_kernel_names[SC_MLSTM_K_COUNT];
 
 /* chunk: L, a multiple of 16 (16..128 for the chunkwise form; L >= S gives the quadratic parallel form).
  * dqk, dv: head dims, multiples of 8 up to 512. workspace_bytes: chunk scratch per call (heads run in groups to
- * fit); 0 = $SCALECL_MLSTM_WORKSPACE_MB, else 512 MiB. */
+ * fit); 0 = $SCALECL_MLSTM_WORKSPACE_MB, else 512 MiB. token_heads: 0 or 1 for the head-major layout; NH > 1
+ * for the token-major one that projections write (no permutes around the cell), BH then a multiple of NH; the
+ * gates, n_out and m_out stay (BH, S) either way. */
 typedef struct {
   int chunk;
   int dqk, dv;
   size_t workspace_bytes;
+  int token_heads;
 } sc_mlstm_cfg;
 
 /* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
