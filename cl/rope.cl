@@ -3,7 +3,9 @@
  * cos and sin come from a host-computed float64 table, factorised as pos = hi * LO + lo: LO rows of angle
  * lo * freq, then rows of angle hi * LO * freq (an angle of pos * freq in float32 would be off by ~1e-3 rad at
  * pos ~ 16k); one angle addition combines them. sign = -1 applies the transposed rotation (backward).
- * x and y may alias. Global (S, B*NH); positions are (B, S), shared by the heads. */
+ * x and y may alias when they have the same layout. Rows are head-major (B, NH, S, DH), or token-major
+ * (B, S, NH, DH) where x_tokens / y_tokens say so: a layout change rides along (the model's head split and merge).
+ * Global (S, B*NH); positions are (B, S), shared by the heads. */
 #define LO 1024 /* keep in step with host/ops/rope.c */
 
 /* RV values (RV/2 pairs) a step, the widest of 16, 8, 4, 2 dividing DH (set by the host): as float16s PoCL runs
@@ -37,17 +39,19 @@
 
 __kernel void rope(__global const float *x, const ulong x_off, __global float *y, const ulong y_off,
                    __global const int *restrict pos, const ulong pos_off, __global const float *restrict table,
-                   const int S, const int NH, const int BH, const int DH, const int maxpos, const float sign) {
+                   const int S, const int NH, const int BH, const int DH, const int maxpos, const float sign,
+                   const int x_tokens, const int y_tokens) {
   const int s = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (s >= S || bh >= BH) return;
   x += x_off, y += y_off, pos += pos_off;
   const int p = clamp(pos[(size_t)(bh / NH) * S + s], 0, maxpos);
   /* rows of DH/2 (cos, sin) pairs */
   __global const float *lo = table + (size_t)(p % LO) * DH, *hi = table + (size_t)(LO + p / LO) * DH;
-  const size_t row = ((size_t)bh * S + s) * DH;
+  const size_t head = ((size_t)bh * S + s) * DH, token = (((size_t)(bh / NH) * S + s) * NH + bh % NH) * DH;
+  const size_t xr = x_tokens ? token : head, yr = y_tokens ? token : head;
   for (int j = 0; j < DH; j += RV) {
-    const RVEC a = RLOAD(x + row + j), u = RLOAD(lo + j), v = RLOAD(hi + j);
+    const RVEC a = RLOAD(x + xr + j), u = RLOAD(lo + j), v = RLOAD(hi + j);
     const RHALF c = u.even * v.even - u.odd * v.odd, sn = sign * (u.odd * v.even + u.even * v.odd);
-    RSTORE(INTERLEAVE(a.even * c - a.odd * sn, a.even * sn + a.odd * c), y + row + j);
+    RSTORE(INTERLEAVE(a.even * c - a.odd * sn, a.even * sn + a.odd * c), y + yr + j);
   }
 }

@@ -195,8 +195,8 @@ static void device_run(problem *p) {
         f.q, f.k, f.v, f.seg, f.o, f.lse, upload(p->dout, nb), upload(NULL, nb), upload(NULL, nb), upload(NULL, nb)};
     TH_CHECK(sc_attention_backward(a, p->B, p->NH, p->S, &b, TH_ERR));
     if (p->rope) {
-      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dq, b.dq, 1, TH_ERR));
-      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dk, b.dk, 1, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dq, b.dq, SC_ROPE_TRANSPOSE, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(p->dh), p->B, p->NH, p->S, pos, mp, b.dk, b.dk, SC_ROPE_TRANSPOSE, TH_ERR));
     }
     p->dq = download(b.dq, nb), p->dk = download(b.dk, nb), p->dv = download(b.dv, nb);
   }

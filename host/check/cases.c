@@ -431,6 +431,20 @@ static const sc_check_row cases[] = {
      .seed = 33,
      .tol = {1e-2, 1e-4, 1e-10},
      .rope = {2, 2, 37, 64, 500000.0, 1}},
+    /* The head split and merge riding along, as the Llama layers use them. */
+    {.op = "rope",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .offsets = 1,
+     .seed = 34,
+     .tol = ROPE_TOL,
+     .rope = {2, 3, 37, 24, 500000.0, 0, 1}},
+    {.op = "rope",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .seed = 35,
+     .tol = ROPE_TOL,
+     .rope = {2, 4, 37, 64, 10000.0, 1, 1}},
 
     /* Embedding: the forward is a copy (exact); the backward sums repeated ids in float32. */
     EMBED("one id", SC_VAL_NORMAL, 0, 60, 1, 1, 1, 1),

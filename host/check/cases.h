@@ -56,7 +56,8 @@ typedef struct {
 typedef struct {
   int B, NH, S, dh;
   double theta;
-  int far; /* positions up to 40000, not contiguous; else documents restarting at 0 */
+  int far;    /* positions up to 40000, not contiguous; else documents restarting at 0 */
+  int tokens; /* x token-major (B, S, NH, dh) into head-major y, and back into token-major z (the model's use) */
 } sc_check_rope;
 
 typedef struct {

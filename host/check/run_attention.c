@@ -92,8 +92,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
                                   ck_tensor(cs, NULL, nb)};
   CK(cs, sc_attention_backward(a, B, NH, S, &bw, cs->err));
   if (sh.rope) {
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, 1, cs->err));
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dk, bw.dk, 1, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, SC_ROPE_TRANSPOSE, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dk, bw.dk, SC_ROPE_TRANSPOSE, cs->err));
   }
   float *o = ck_falloc(cs, n), *lse = ck_falloc(cs, nl), *dq = ck_falloc(cs, n), *dk = ck_falloc(cs, n);
   float *dv = ck_falloc(cs, n);

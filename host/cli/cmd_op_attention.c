@@ -126,8 +126,8 @@ static int run(sc_ctx *c, op_state *s, const char *out, int backward, double the
     const sc_attention_bwd_io b = {
         q, k, f.v, f.seg, f.o, f.lse, sc_view_of(s->dev[T_DO]), dq, dk, sc_view_of(s->dev[T_DV])};
     if (sc_attention_backward(s->att, B, NH, S, &b, err)) return -1;
-    if (theta > 0 && (sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dq, dq, 1, err) ||
-                      sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dk, dk, 1, err)))
+    if (theta > 0 && (sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dq, dq, SC_ROPE_TRANSPOSE, err) ||
+                      sc_rope_apply(s->rope, B, NH, S, pos, maxpos, dk, dk, SC_ROPE_TRANSPOSE, err)))
       return -1;
   }
   sc_st_entry e[5];

@@ -190,10 +190,11 @@ int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
                                  .seg = docs(lm, M_SEG),
                                  .o = lm_act_view(lm, l, A_H),
                                  .lse = lm_act_view(lm, l, A_HSTAT)};
-  return project_heads(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, tmp, a.q, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.q, a.q, 0, err) ||
-         project_heads(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, tmp, a.k, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.k, a.k, 0, err) ||
+  /* RoPE takes q and k token-major from the projections and writes them head-major: the split rides along. */
+  return lm_linear_fwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.d, 0.0f, tmp, s.QK, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, tmp, a.q, SC_ROPE_X_TOKENS, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.d, 0.0f, tmp, s.QK, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, tmp, a.k, SC_ROPE_X_TOKENS, err) ||
          project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) || lm_begin(lm, err) ||
          llama_attend(lm, l, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
          sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, a.o, hm, err) ||
@@ -215,14 +216,16 @@ int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                                  .dq = w2,
                                  .dk = w3,
                                  .dv = w4};
-  /* w0 = d(merged o), w1 = do head-major; then the rotations' transposes take dq, dk back to the projections */
+  const int rope_back = SC_ROPE_TRANSPOSE | SC_ROPE_Y_TOKENS;
+  /* w0 = d(merged o), w1 = do head-major; then the rotations' transposes take dq, dk token-major into w0 for the
+   * projections (one at a time) */
   return lm_linear_bwd(lm, lm_act_view(lm, l, A_HM), lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0,
                        lm_grad(lm, FL_O, l), err) ||
          sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) || lm_begin(lm, err) ||
          sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w2, 1, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w3, 1, err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.dqk, w2, w0, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.dqk, w3, w0, 1.0f, dxn, lm_grad(lm, FL_K, l), err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w0, rope_back, err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FL_Q, l), w0, s.QK, s.QK, s.d, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w0, rope_back, err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FL_K, l), w0, s.QK, s.QK, s.d, 1.0f, dxn, lm_grad(lm, FL_K, l), err) ||
          project_heads_bwd(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FL_V, l), err);
 }
