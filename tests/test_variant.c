@@ -122,6 +122,17 @@ static void test_tile_value_read_back(void **state) {
   assert_int_equal(sc_variant_tile(NULL, "WG", 7), 7);
 }
 
+/* LS and NEXP, absent or 0 or 1, pass; anything else names the family, the tiles and the switch. */
+static void test_switches_zero_or_one(void **state) {
+  (void)state;
+  sc_err err;
+  assert_int_equal(sc_variant_switches_check("mlstm", "TM=32 LS=0 NEXP=1", &err), 0);
+  assert_int_equal(sc_variant_switches_check("mlstm", "TM=32", &err), 0);
+  assert_int_equal(sc_variant_switches_check("attention", "BR=32 LS=2", &err), -1);
+  assert_non_null(strstr(err.msg, "attention gpu tiles 'BR=32 LS=2': LS must be 0"));
+  assert_int_equal(sc_variant_switches_check("mlstm", "NEXP=-1", &err), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_device_type_decides_without_profile),
@@ -129,6 +140,7 @@ int main(void) {
       cmocka_unit_test(test_profile_per_family_and_tiles),
       cmocka_unit_test(test_profile_errors_name_file_and_key),
       cmocka_unit_test(test_tile_value_read_back),
+      cmocka_unit_test(test_switches_zero_or_one),
   };
   return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL), sizeof tests / sizeof tests[0]);
 }

@@ -77,12 +77,8 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
   if (wg < 16 || (wg & (wg - 1)) || dch % wg)
     return sc_fail(err, "attention gpu tiles '%s': WG must be a power of two of at least 16 and DCH a multiple of it",
                    tiles);
-  const long ls = sc_variant_tile(tiles, "LS", 1), nexp = sc_variant_tile(tiles, "NEXP", 0);
-  if ((ls != 0 && ls != 1) || (nexp != 0 && nexp != 1))
-    return sc_fail(err,
-                   "attention gpu tiles '%s': LS must be 0 (operands from global memory) or 1 (staged in __local), "
-                   "NEXP 0 (exp) or 1 (native_exp)",
-                   tiles);
+  if (sc_variant_switches_check("attention", tiles, err)) return -1;
+  const long ls = sc_variant_tile(tiles, "LS", 1);
   if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4 || (!ls && dh % 8))
     return sc_fail(err,
                    "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "

@@ -92,11 +92,10 @@ int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err
       return sc_fail(err, "mLSTM gpu tiles '%s': %s must be an integer from 1 to 4096 (defaults %s)", tiles, names[i],
                      SC_MLSTM_GPU_TILES);
   const long tm = v[0], tn = v[1], tk = v[2], wm = v[3], wn = v[4], st = v[5], swg = v[6];
-  const long ls = sc_variant_tile(tiles, "LS", 1), nexp = sc_variant_tile(tiles, "NEXP", 0);
-  if (tm % wm || tn % wn || (swg & (swg - 1)) || (ls != 0 && ls != 1) || (nexp != 0 && nexp != 1))
-    return sc_fail(err,
-                   "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN, SWG a power of two, LS and NEXP 0 or 1 "
-                   "(defaults %s)",
+  if (sc_variant_switches_check("mlstm", tiles, err)) return -1;
+  const long ls = sc_variant_tile(tiles, "LS", 1);
+  if (tm % wm || tn % wn || (swg & (swg - 1)))
+    return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN, SWG a power of two (defaults %s)",
                    tiles, SC_MLSTM_GPU_TILES);
   const size_t wgs = (size_t)(tm / wm * (tn / wn)), max = d->max_wg ? d->max_wg : 1;
   /* A staging tile group's first TK items stage the normalizer weights. */

@@ -49,9 +49,9 @@ typedef struct {
  * takes native_exp() for the decay weights (cl/common.clh, EXPW). */
 #define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64 LS=1 NEXP=0"
 /* Whether gpu tiles (as sc_variant_pick gives them) suit device d: the kernels' rules (TM, TN multiples of WM, WN;
- * SWG a power of two; LS and NEXP 0 or 1; at least TK items a staging tile group), the work-group sizes against d's
- * limit and the __local tiles against its local memory (and the kernels' 32 KiB). The op and the tuner apply this one
- * rule. */
+ * SWG a power of two; LS and NEXP 0 or 1 (sc_variant_switches_check); at least TK items a staging tile group), the
+ * work-group sizes against d's limit and the __local tiles against its local memory (and the kernels' 32 KiB). The op
+ * and the tuner apply this one rule. */
 int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err);
 
 /* Kernels compiled for one (L, dqk, dv), plus a scratch workspace kept between calls. */

@@ -215,6 +215,16 @@ long sc_variant_tile(const char *defs, const char *name, long fallback) {
   return *end ? fallback : v;
 }
 
+int sc_variant_switches_check(const char *family, const char *tiles, sc_err *err) {
+  const long ls = sc_variant_tile(tiles, "LS", 1), nexp = sc_variant_tile(tiles, "NEXP", 0);
+  if ((ls != 0 && ls != 1) || (nexp != 0 && nexp != 1))
+    return sc_fail(err,
+                   "%s gpu tiles '%s': LS must be 0 (operands from global memory) or 1 (staged in __local), NEXP 0 "
+                   "(exp) or 1 (native_exp)",
+                   family, tiles);
+  return 0;
+}
+
 int sc_variant_wg_check(const sc_device_info *d, const char *family, const char *tiles, size_t bytes_per_item,
                         sc_err *err) {
   const long wg = sc_variant_tile(tiles, "WG", -1);

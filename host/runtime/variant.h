@@ -39,6 +39,11 @@ int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const 
  * NAME is absent or its value is not an integer: how an op reads back the tiles its host code sizes launches by. */
 long sc_variant_tile(const char *defs, const char *name, long fallback);
 
+/* The switches gpu tile sets of the flash and chunk kernels share, each 0 or 1 when present: LS (0: operands
+ * straight from global memory, 1: staged in __local, the default) and NEXP (1: native_exp); the error names the
+ * family's tiles. */
+int sc_variant_switches_check(const char *family, const char *tiles, sc_err *err);
+
 /* Work-group size for a gpu kernel: want, lowered to the device's max work-group size (a power of two). */
 size_t sc_variant_wg(const sc_ctx *c, size_t want);
 
