@@ -14,11 +14,12 @@
  * backward block); gpu: BR, BC, WR, WC, TK, TC (flash tiles, below), WG (decode and statistics work-group, a power
  * of two), DCH (decode scores per work-group in __local memory, a multiple of WG).
  *
- * Layouts. "rows": (BH, S, DH) as given. "tiles" (cpu): keys or queries grouped by 16 and transposed,
- * (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that a score tile is DH float16 outer
- * products read from one contiguous block. The forward and the backward compute every score with the same
- * operations in the same order (q scaled by 1/sqrt(DH) first, then one fma per dimension), and lse is the
- * natural-log m + log(l) rounded once: the backward's exp(s - lse) then gives the row maximum exactly the
+ * Layouts. "rows": (BH, S, DH) as given, or with NHT > 1 token-major (B, S, NHT, DH) for q, k, v, o and their
+ * gradients (the layout of the model's projections; NH = NHT): row r of head bh starts at XBASE(bh) + r * RS. "tiles"
+ * (cpu): keys or queries grouped by 16 and transposed, (BH, NT, DH, 16) with NT = ceil(S/16) and zero padding, so that
+ * a score tile is DH float16 outer products read from one contiguous block. The forward and the backward compute every
+ * score with the same operations in the same order (q scaled by 1/sqrt(DH) first, then one fma per dimension), and lse
+ * is the natural-log m + log(l) rounded once: the backward's exp(s - lse) then gives the row maximum exactly the
  * forward's probability. (Scores in the log2 domain with lse converted between the passes drifted by ~1e-4 of
  * |s|, which at |s| ~ 900 put errors of 5e-4 and more into dv and dq.) Decode keeps the log2 domain.
  * Masking: key j is visible to query i iff j <= i and (no segment ids or seg[i] == seg[j]). */
@@ -32,6 +33,12 @@
 #endif
 #define NC (DH / 16)
 
+#ifndef NHT
+#define NHT 1
+#endif
+#define RS (NHT * DH) /* floats from one token's row to the next */
+#define XBASE(bh) ((((size_t)(bh) / NHT) * (size_t)S * NHT + (size_t)(bh) % NHT) * DH)
+
 #define LN2 0.69314718055994530942f
 
 /* rows -> tiles, zero padded. Global (NT, BH). Four rows at a time in 4 x 4 blocks, transposed by one swizzle
@@ -44,12 +51,12 @@ __kernel void attn_tile_t(__global const float *restrict src, const ulong src_of
   __global float *d = dst + ((size_t)bh * NT + t) * DH * 16;
   const int r0 = t * 16, n = min(16, S - r0);
   for (int r = 0; r < 16; r += 4) {
-    __global const float *a = src + ((size_t)bh * S + r0 + r) * DH;
+    __global const float *a = src + XBASE(bh) + (size_t)(r0 + r) * RS;
     if (r + 4 <= n) {
-      for (int k = 0; k < DH; k += 4) transpose4x4(a + k, DH, d + k * 16 + r, 16);
+      for (int k = 0; k < DH; k += 4) transpose4x4(a + k, RS, d + k * 16 + r, 16);
     } else {
       for (int k = 0; k < DH; k++)
-        for (int i = 0; i < 4; i++) d[k * 16 + r + i] = r + i < n ? a[(size_t)i * DH + k] : 0.0f;
+        for (int i = 0; i < 4; i++) d[k * 16 + r + i] = r + i < n ? a[i * RS + k] : 0.0f;
     }
   }
 }
@@ -69,7 +76,7 @@ __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off
     lsep[out] = 0.0f;
     return;
   }
-  const size_t row = ((size_t)bh * S + r) * DH;
+  const size_t row = XBASE(bh) + (size_t)r * RS;
   float16 acc = (float16)(0.0f);
   for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, o + row), vload16(c, dout + row), acc);
   dp[out] = hsum16(acc);
@@ -150,14 +157,14 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
   if (gq >= nqb || bh >= BH) return;
   q += q_off, kt += kt_off, v += v_off, seg += seg_off, o += o_off, lse += lse_off;
   const int i0 = (nqb - 1 - gq) * BQ;
-  const size_t base = (size_t)bh * S * DH;
+  const size_t base = XBASE(bh);
   __global const float *vb = v + base;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
 
   float qs[BQ * DH];
   for (int i = 0; i < BQ; i++) {
     const int r = min(i0 + i, S - 1);
-    for (int k = 0; k < DH; k++) qs[i * DH + k] = q[base + (size_t)r * DH + k] * scale;
+    for (int k = 0; k < DH; k++) qs[i * DH + k] = q[base + (size_t)r * RS + k] * scale;
   }
   int segi[BQ];
   for (int i = 0; i < BQ; i++) segi[i] = has_seg ? sg[min(i0 + i, S - 1)] : 0;
@@ -215,7 +222,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
 #pragma unroll
       for (int i = 0; i < BQ; i++) a[i] = oacc[i * NC + c] * alpha[i];
       for (int j = 0; j < 16; j++) {
-        const float16 vv = vload16(c, vb + (size_t)min(j0 + j, S - 1) * DH);
+        const float16 vv = vload16(c, vb + (size_t)min(j0 + j, S - 1) * RS);
 #pragma unroll
         for (int i = 0; i < BQ; i++) a[i] = MULADD((float16)(pb[i * 16 + j]), vv, a[i]);
       }
@@ -227,7 +234,7 @@ __kernel void attn_fwd(__global const float *restrict q, const ulong q_off, __gl
     const int r = i0 + i;
     if (r >= S) break;
     const float inv = 1.0f / l[i];
-    for (int c = 0; c < NC; c++) vstore16(oacc[i * NC + c] * inv, c, o + base + (size_t)r * DH);
+    for (int c = 0; c < NC; c++) vstore16(oacc[i * NC + c] * inv, c, o + base + (size_t)r * RS);
     lse[(size_t)bh * S + r] = m[i] + log(l[i]);
   }
 }
@@ -257,7 +264,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
   const int NB = (NT + KB - 1) / KB;
   const int bb = group_start(g, G, NB), be = group_start(g + 1, G, NB);
-  const size_t base = (size_t)bh * S * DH;
+  const size_t base = XBASE(bh);
   __global const float *qb = q + base;
   __global const float *dob = dout + base;
   __global const int *sg = seg + (size_t)(bh / NH) * S;
@@ -274,8 +281,8 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
       const int r = t0 * 16 + j;
       segj[j] = has_seg ? sg[min(r, S - 1)] : 0;
       for (int c = 0; c < DH; c++) {
-        kp[j * DH + c] = r < S ? k[base + (size_t)r * DH + c] : 0.0f;
-        vp[j * DH + c] = r < S ? v[base + (size_t)r * DH + c] : 0.0f;
+        kp[j * DH + c] = r < S ? k[base + (size_t)r * RS + c] : 0.0f;
+        vp[j * DH + c] = r < S ? v[base + (size_t)r * RS + c] : 0.0f;
       }
       for (int c = 0; c < NC; c++) dka[j * NC + c] = dva[j * NC + c] = (float16)(0.0f);
     }
@@ -332,7 +339,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
 #pragma unroll
           for (int j = 0; j < 16; j++) a[j] = dvt[j * NC + c];
           for (int i = 0; i < 16; i++) {
-            const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * DH);
+            const float16 x = vload16(c, dob + (size_t)min(i0 + i, S - 1) * RS);
 #pragma unroll
             for (int j = 0; j < 16; j++) a[j] = MULADD((float16)(pbt[j * 16 + i]), x, a[j]);
           }
@@ -341,7 +348,7 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
 #pragma unroll
           for (int j = 0; j < 16; j++) a[j] = dkt[j * NC + c];
           for (int i = 0; i < 16; i++) {
-            const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * DH);
+            const float16 x = vload16(c, qb + (size_t)min(i0 + i, S - 1) * RS);
 #pragma unroll
             for (int j = 0; j < 16; j++) a[j] = MULADD((float16)(sbt[j * 16 + i]), x, a[j]);
           }
@@ -372,8 +379,8 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
       const int r = t0 * 16 + j;
       if (r >= S) break;
       for (int c = 0; c < NC; c++) {
-        vstore16(dka[j * NC + c] * scale, c, dk + base + (size_t)r * DH);
-        vstore16(dva[j * NC + c], c, dv + base + (size_t)r * DH);
+        vstore16(dka[j * NC + c] * scale, c, dk + base + (size_t)r * RS);
+        vstore16(dva[j * NC + c], c, dv + base + (size_t)r * RS);
       }
     }
   }
@@ -394,7 +401,7 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
     __global const float *p = dqp + (((size_t)g * BH + bh) * NT * 16 + r) * DH;
     for (int c = 0; c < NC; c++) acc[c] += vload16(c, p);
   }
-  for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + ((size_t)bh * S + r) * DH);
+  for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + XBASE(bh) + (size_t)r * RS);
 }
 
 /* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
@@ -526,23 +533,23 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
   __local float *const dl = pl + BR * BCP, *const red = dl + BR * BCP;             \
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS
 
-/* T[x * TKP + kk] = src[(r0 + x) * DH + d0 + kk] * mul for x < X, kk < TK, zero for rows past S: coalesced float4
+/* T[x * TKP + kk] = src[(r0 + x) * RS + d0 + kk] * mul for x < X, kk < TK, zero for rows past S: coalesced float4
  * loads spread over the work-group. */
 static inline void stage_rows(__local float *T, const int X, __global const float *src, const int r0, const int S,
                               const int d0, const float mul, const int lid) {
   for (int e = lid; e < X * (TK / 4); e += NWG) {
     const int x = e / (TK / 4), k4 = 4 * (e % (TK / 4));
-    const float4 v = r0 + x < S ? vload4(0, src + (size_t)(r0 + x) * DH + d0 + k4) * mul : (float4)(0.0f);
+    const float4 v = r0 + x < S ? vload4(0, src + (size_t)(r0 + x) * RS + d0 + k4) * mul : (float4)(0.0f);
     vstore4(v, 0, T + x * TKP + k4);
   }
 }
 
-/* T[d * TCP + c] = src[(r0 + c) * DH + d] * mul for c < TC, d < DH (rows transposed), zero past S. */
+/* T[d * TCP + c] = src[(r0 + c) * RS + d] * mul for c < TC, d < DH (rows transposed), zero past S. */
 static inline void stage_cols(__local float *T, __global const float *src, const int r0, const int S, const float mul,
                               const int lid) {
   for (int e = lid; e < TC * (DH / 4); e += NWG) {
     const int c = e / (DH / 4), d = 4 * (e % (DH / 4));
-    const float4 v = r0 + c < S ? vload4(0, src + (size_t)(r0 + c) * DH + d) * mul : (float4)(0.0f);
+    const float4 v = r0 + c < S ? vload4(0, src + (size_t)(r0 + c) * RS + d) * mul : (float4)(0.0f);
     T[d * TCP + c] = v.x, T[(d + 1) * TCP + c] = v.y, T[(d + 2) * TCP + c] = v.z, T[(d + 3) * TCP + c] = v.w;
   }
 }
@@ -577,9 +584,9 @@ static inline void scores(const int two, __global const float *a, const int ra0,
   barrier(CLK_LOCAL_MEM_FENCE); /* the caller's previous P and dS are consumed */
   int ra[WR], rb[WC];
 #pragma unroll
-  for (int i = 0; i < WR; i++) ra[i] = min(ra0 + ty + i * GRS, S - 1) * DH;
+  for (int i = 0; i < WR; i++) ra[i] = min(ra0 + ty + i * GRS, S - 1) * RS;
 #pragma unroll
-  for (int j = 0; j < WC; j++) rb[j] = min(rb0 + tx + j * GCS, S - 1) * DH;
+  for (int j = 0; j < WC; j++) rb[j] = min(rb0 + tx + j * GCS, S - 1) * RS;
   for (int d = 0; d < DH; d += 8) {
     score_step8(a, amul, b, bmul, ra, rb, d, s);
     if (two) score_step8(a2, 1.0f, b2, 1.0f, ra, rb, d, t);
@@ -673,7 +680,7 @@ static inline void outputs(const int two, __local const float *p, __global const
   for (int c = 0; c < BC; c += 4) {
     int xr[4];
 #pragma unroll
-    for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;
+    for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * RS;
     out_step4(p, x, mul, c, xr, ty, tx, o);
     if (two) out_step4(p2, x2, mul2, c, xr, ty, tx, o2);
   }
@@ -714,7 +721,7 @@ static inline int visible(const int i, const int j, const int S, const int has_s
   return j <= i && i < S && (!has_seg || sg[i] == sg[j]);
 }
 
-/* Stores rows r0 + ty + i*GRS (< S), columns OCOL(tx, j) of o times mul into dst (row-major, DH columns). */
+/* Stores rows r0 + ty + i*GRS (< S), columns OCOL(tx, j) of o times mul into dst (rows RS apart). */
 static inline void store_rows(__global float *dst, const int r0, const int S, float o[WR][WD], const float mul) {
   const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
 #pragma unroll
@@ -722,7 +729,7 @@ static inline void store_rows(__global float *dst, const int r0, const int S, fl
     const int r = r0 + ty + i * GRS;
 #pragma unroll
     for (int j = 0; j < WD; j++)
-      if (r < S) dst[(size_t)r * DH + OCOL(tx, j)] = o[i][j] * mul;
+      if (r < S) dst[(size_t)r * RS + OCOL(tx, j)] = o[i][j] * mul;
   }
 }
 
@@ -740,7 +747,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
   if (gq >= nqb || bh >= BH) return; /* whole groups only: no work-item skips a barrier */
   q += q_off, k += k_off, v += v_off, seg += seg_off, o += o_off, lse += lse_off;
   const int i0 = (nqb - 1 - gq) * BR;
-  const size_t base = (size_t)bh * S * DH;
+  const size_t base = XBASE(bh);
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   float oa[WR][WD], m[WR], l[WR], s[WR][WC], unused[WR][WC];
 #pragma unroll
@@ -819,7 +826,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
   if (gk >= nkb || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
   const int j0 = gk * BR; /* block 0 has the most queries: it starts first */
-  const size_t base = (size_t)bh * S * DH;
+  const size_t base = XBASE(bh);
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
   float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
@@ -860,7 +867,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd_dq(
   if (gq >= nqb || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dq += dq_off;
   const int i0 = (nqb - 1 - gq) * BR;
-  const size_t base = (size_t)bh * S * DH;
+  const size_t base = XBASE(bh);
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   float li[WR], di[WR], dqa[WR][WD], s[WR][WC], t[WR][WC];
 #pragma unroll

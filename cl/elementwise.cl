@@ -149,22 +149,6 @@ __kernel void residual_add(__global float *x, const ulong x_off, __global const 
   store_v(load_v(x, i, n) + load_v(y, i, n), x, i, n);
 }
 
-/* (B, P, Q, D) <-> (B, Q, P, D) where the token-major side has rows of Q·D values ld apart: split reads
- * x (B, T, ld ⊇ NH·dh) and writes y (B, NH, T, dh) (P = T, Q = NH); merge (to_tokens = 1) does the inverse.
- * Global (B·P·Q): an item moves one head row of D values, in float4s then a scalar tail (an item per value,
- * with its divisions, ran PoCL about 10x slower). */
-__kernel void heads_permute(__global const float *x, const ulong x_off, __global float *y, const ulong y_off,
-                            const int B, const int T, const int NH, const int D, const int ld, const int to_tokens) {
-  const int r = (int)get_global_id(0);
-  if (r >= B * NH * T) return;
-  const int t = r % T, bh = r / T, h = bh % NH, b = bh / NH;
-  const size_t heads = (size_t)r * D, tokens = ((size_t)b * T + t) * ld + (size_t)h * D;
-  __global const float *src = x + x_off + (to_tokens ? heads : tokens);
-  __global float *dst = y + y_off + (to_tokens ? tokens : heads);
-  for (int j = 0; j < D / 4; j++) vstore4(vload4(j, src), j, dst);
-  for (int j = D / 4 * 4; j < D; j++) dst[j] = src[j];
-}
-
 /* xLSTM gates (spec xlstm.md §2.3, §2.8): i = cap(xi + bi), f = cap(xf + bf), f = RESET where a document starts;
  * inputs (B, T, NH) with rows ld apart, outputs (B, NH, T) as the mLSTM cell takes them. Global (T, B·NH). */
 __kernel void gates_fwd(__global const float *xi, const ulong xi_off, __global const float *xf, const ulong xf_off,

@@ -4,7 +4,7 @@
  * lo * freq, then rows of angle hi * LO * freq (an angle of pos * freq in float32 would be off by ~1e-3 rad at
  * pos ~ 16k); one angle addition combines them. sign = -1 applies the transposed rotation (backward).
  * x and y may alias when they have the same layout. Rows are head-major (B, NH, S, DH), or token-major
- * (B, S, NH, DH) where x_tokens / y_tokens say so: a layout change rides along (the model's head split and merge).
+ * (B, S, NH, DH) where x_tokens / y_tokens say so (the models use token-major; a change between them rides along).
  * Global (S, B*NH); positions are (B, S), shared by the heads. */
 #define LO 1024 /* keep in step with host/ops/rope.c */
 

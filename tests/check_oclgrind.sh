@@ -20,7 +20,7 @@ err=$(mktemp) prof=$(mktemp -d)
 trap 'rm -rf "$err" "$prof"' EXIT
 kv=$variant
 case $variant in
-  cpu) ops=gemm,rope,embed,norm,swiglu,softcap,ogate,residual,gates,heads,adamw,lm ;;
+  cpu) ops=gemm,rope,embed,norm,swiglu,softcap,ogate,residual,gates,adamw,lm ;;
   gpu) ops=norm,adamw,attention,lm; export SCALECL_GEMM=own ;;
   gpu-direct)
     ops=attention,lm kv=gpu

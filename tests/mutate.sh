@@ -25,8 +25,8 @@ src=$scratch/src build=$scratch/build
 names=() files=() olds=() news=() regexes=()
 mutation() { names+=("$1") files+=("$2") olds+=("$3") news+=("$4") regexes+=("$5"); }
 # The six that first survived (issue "Trust on any device", item 7).
-mutation mlstm-eps-dropped cl/mlstm.cl 'VSTORE(acc[r] / (n + eps), 0, h + t * DV + j0);' \
-  'VSTORE(acc[r] / n, 0, h + t * DV + j0);' '^test_mlstm$'
+mutation mlstm-eps-dropped cl/mlstm.cl 'VSTORE(acc[r] / (n + eps), 0, h + (xbase + (size_t)(r0 + r) * NHT) * DV + j0);' \
+  'VSTORE(acc[r] / n, 0, h + (xbase + (size_t)(r0 + r) * NHT) * DV + j0);' '^test_mlstm$'
 mutation tfla-dv-for-dqk host/model/flops.c '(2 * dqk + 2 * L * dqk)' '(2 * dqk + 2 * L * dv)' '^test_flops$'
 mutation iso-boot-d-on-n host/fit/isoflop.c 'sc_parabola_fit(xd, ls, fb->n, &b[j].pd);' \
   'sc_parabola_fit(xn, ls, fb->n, &b[j].pd);' '^test_fit_isoflop$'
@@ -42,11 +42,14 @@ mutation mlstm-decay-off-by-one cl/mlstm.cl 'const float a = rev + ig[r0 + t];' 
   'const float a = rev + logsigmoid(fg[r0 + t]) + ig[r0 + t];' '^test_mlstm$'
 mutation mlstm-normalizer-floor cl/mlstm.cl 'const float n = fmax(fabs(den[r]), exp(-mc[t]));' \
   'const float n = fabs(den[r]);' '^test_mlstm$'
-mutation attention-pad-rows cl/attention.cl 'col[r] = r < n ? s[' 'col[r] = r <= n ? s[' '^test_attention$'
+mutation attention-pad-rows cl/attention.cl 'r + i < n ? a[i * RS + k] : 0.0f;' 'r + i <= n ? a[i * RS + k] : 0.0f;' \
+  '^test_attention$'
 mutation attention-decode-chunk-bound cl/attention.cl 'return (int2)(lo, min(lo + CH, pos[b] + 1));' \
   'return (int2)(lo, min(lo + CH, pos[b]));' \
   '^test_attention$'
-mutation gemm-batch-stride cl/gemm.cl 'Bbase + offB + batch * strideB' 'Bbase + offB' '^test_gemm$'
+mutation gemm-batch-stride cl/gemm.cl '__global const float *B = Bbase + offB + batch * strideB;
+  Bp[' '__global const float *B = Bbase + offB;
+  Bp[' '^test_gemm$'
 # The comparison helper the op tests stand on.
 mutation harness-nmse-unchecked tests/harness.c 'if (!(c.nmse <= tol.nmse)) fail_msg' 'if (0) fail_msg' \
   '^test_harness$'
@@ -57,7 +60,8 @@ mutation attention-bwd-score-order cl/attention.cl 'const float16 x = vload16(c,
   'const float16 x = vload16(c, qtb) * (float16)(scale * 1.0001f);' '^test_attention$'
 mutation attention-gpu-causal cl/attention.cl 'return j <= i && i < S &&' 'return j <= i + 1 && i < S &&' \
   '^test_attention$'
-mutation rope-factor-sign cl/rope.cl 'u.y * v.x + u.x * v.y' 'u.y * v.x - u.x * v.y' '^test_rope$'
+mutation rope-factor-sign cl/rope.cl 'sn = sign * (u.odd * v.even + u.even * v.odd)' \
+  'sn = sign * (u.odd * v.even - u.even * v.odd)' '^test_rope$'
 mutation prepare-marker-ignored host/data/shards.c \
   'int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;' 'int found = 0;' '^test_prepare$'
 mutation duplicate-names-missed host/base/names.c 'if (!strcmp(e[k - 1].name, e[k].name)' 'if (0' \
@@ -88,15 +92,13 @@ mutation mlstm-direct-triangle cl/mlstm.cl '(tri == 1 ? k <= r : k >= r)' '(tri 
   '^test_mlstm$'
 mutation mlstm-direct-clamp cl/mlstm.cl 'bo[j] = min(c0 + tx + j * GN, N - 1) * bcs;' \
   'bo[j] = min(c0 + tx + j * GN, N - 1) * brs;' '^test_mlstm$'
-mutation attention-direct-rows cl/attention.cl 'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * DH;' \
-  'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c, S - 1) * DH;' '^test_attention$'
+mutation attention-direct-rows cl/attention.cl 'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c + e, S - 1) * RS;' \
+  'for (int e = 0; e < 4; e++) xr[e] = min(r0 + c, S - 1) * RS;' '^test_attention$'
 mutation norm-row-tail cl/norm.cl 'for (int j = NV * 8; j < G; j++) y[j] = (x[j] - mu) * rstd * w[j];' \
   'for (int j = NV * 8; j < G - 1; j++) y[j] = (x[j] - mu) * rstd * w[j];' '^test_norm$'
 mutation norm-row-dx-tail cl/norm.cl 'const float sg = CENTER ? (hsum8(g8) + g1) / G : 0.0f' \
   'const float sg = CENTER ? hsum8(g8) / G : 0.0f' '^test_norm$'
 mutation norm-dw-vector-head cl/norm.cl 'g = kv * DWV / G;' 'g = kv / G;' '^test_norm$'
-mutation heads-row-tail cl/elementwise.cl 'for (int j = D / 4 * 4; j < D; j++) dst[j] = src[j];' \
-  'for (int j = D / 4 * 4; j < D - 1; j++) dst[j] = src[j];' '^test_elementwise$'
 mutation sigmoid-other-side cl/elementwise.cl '*neg = VSEL(x >= 0, ep, p);' '*neg = VSEL(x >= 0, p, ep);' \
   '^test_elementwise$'
 mutation sumsq-lane-tail cl/adamw.cl 'for (; i < hi; i++) kahan_add(&s, &comp, g[i] * g[i]);' \
@@ -109,8 +111,17 @@ mutation rope-step-odd host/ops/rope.c 'while (head_dim % rv) rv /= 2;' 'while (
   '^test_rope$'
 mutation tile-swizzle cl/common.clh 'const float16 mt = m.s048c159d26ae37bf;' \
   'const float16 mt = m.s048c159d26ae3b7f;' '^test_(attention|mlstm)$'
-mutation mlstm-transpose-pad cl/mlstm.cl 'dst[(size_t)d * L + t + i] = t + i < len ? a[(size_t)i * D + d] : 0.0f;' \
-  'dst[(size_t)d * L + t + i] = t + i < len - 1 ? a[(size_t)i * D + d] : 0.0f;' '^test_mlstm$'
+mutation mlstm-transpose-pad cl/mlstm.cl 'dst[(size_t)d * L + t + i] = t + i < len ? a[i * rs + d] : 0.0f;' \
+  'dst[(size_t)d * L + t + i] = t + i < len - 1 ? a[i * rs + d] : 0.0f;' '^test_mlstm$'
+# Token-major rows (the models' layout): a row stride or head offset that only head-major data would hide.
+mutation mlstm-xrow-head cl/mlstm.cl '#define XROW(bh, t) (((size_t)((bh) / NHT) * S + (size_t)(t)) * NHT + (size_t)((bh) % NHT))' \
+  '#define XROW(bh, t) (((size_t)((bh) / NHT) * S + (size_t)(t)) * NHT)' '^test_mlstm$'
+mutation mlstm-delta-stride cl/mlstm.cl 'const float8 xv = wt * vload8(0, x + (xb + (size_t)t * NHT) * DQK + a0);' \
+  'const float8 xv = wt * vload8(0, x + (xb + (size_t)t) * DQK + a0);' '^test_mlstm$'
+mutation attention-token-stride cl/attention.cl '#define RS (NHT * DH) /* floats from one token' \
+  '#define RS (DH) /* floats from one token' '^test_attention$'
+mutation rope-token-row cl/rope.cl 'const size_t xr = x_tokens ? token : head, yr = y_tokens ? token : head;' \
+  'const size_t xr = x_tokens ? token : head, yr = x_tokens ? token : head;' '^test_rope$'
 mutation mlstm-gates-upto cl/mlstm.cl 'for (int j = 0; j < n; j++) p[j] = a[j];' 'for (int j = 0; j + 1 < n; j++) p[j] = a[j];' \
   '^test_mlstm$'
 mutation mlstm-gates-rev-order cl/mlstm.cl '      rev += abar[r0 + t];

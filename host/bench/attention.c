@@ -206,7 +206,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   for (int d = 0; d < nD; d++)
     for (int s = 0; s < nS; s++) {
       seq_result x;
-      const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
+      const sc_attention_cfg cfg = {
+          .head_dim = (int)D[d], .fwd_rows = (int)tune[0], .bwd_key_tiles = (int)tune[1], .work_items = (int)tune[2]};
       if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)doc_len, (int)samples, backward, &x, err)) goto done;
       if (s == 0) first[d] = x;
       last[d] = x;
@@ -229,7 +230,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   for (int d = 0; d < nD; d++)
     for (int l = 0; l < nL; l++) {
       sc_timing t;
-      const sc_attention_cfg cfg = {(int)D[d], (int)tune[0], (int)tune[1], (int)tune[2]};
+      const sc_attention_cfg cfg = {
+          .head_dim = (int)D[d], .fwd_rows = (int)tune[0], .bwd_key_tiles = (int)tune[1], .work_items = (int)tune[2]};
       if (bench_decode(&c, &cfg, 1, (int)heads, (int)L[l], (int)samples, &t, err)) goto done;
       sc_table_row(tabs[1]);
       sc_table_num(tabs[1], D_DH, (double)D[d]);

@@ -370,6 +370,22 @@ static const sc_check_row cases[] = {
     ATT_ONE("long rope", 1, 1, 1000, 16, 1, 0, 300),
     ATT("long docs+rope", 1, 1, 1000, 16, docs_long, 1, 0, 301),
     ATT("len-1 docs", 2, 3, 33, 64, docs_one, 0, 0, 400),
+    /* The token-major layout the Llama layers use (B, S, NH, dh), with documents and RoPE. */
+    {.op = "attention",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .offsets = 1,
+     .seed = 410,
+     .tol = ATT_FW,
+     .tol_grad = ATT_BW,
+     .attention = {2, 3, 47, 16, docs_rope, (int)(sizeof docs_rope / sizeof(int)), 1, 0, 1}},
+    {.op = "attention",
+     .tag = "token-major",
+     .values = SC_VAL_NORMAL,
+     .seed = 411,
+     .tol = ATT_FW,
+     .tol_grad = ATT_BW,
+     .attention = {2, 4, 129, 64, NULL, 0, 1, 0, 1}},
     /* q and k scaled so that the largest causal score is 1e4 in magnitude. */
     {.op = "attention",
      .tag = "scores 1e4",
@@ -503,10 +519,6 @@ static const sc_check_row cases[] = {
     GATES("docs", SC_VAL_MIXED, 1, 132, 3, 130, 4, 0, 1),
     GATES("values", SC_VAL_LARGE, 1, 133, 2, 37, 3, 6, 0),
     /* Heads: ld past the packed width slices the last projection of a fused output. */
-    PW("heads", "one value", SC_VAL_NORMAL, 0, 140, 1, 1, 1, 1, 0, 0, 0),
-    PW("heads", "odd", SC_VAL_NORMAL, 1, 141, 2, 5, 3, 7, 0, 0, 0),
-    PW("heads", "fused slice", SC_VAL_NORMAL, 1, 142, 2, 17, 4, 16, 100, 0, 0),
-    PW("heads", "gates", SC_VAL_NORMAL, 1, 143, 3, 130, 4, 1, 9, 0, 0),
     /* LM head + cross-entropy, forward (loss, per-position losses, lse, logits) and backward (dx, dW): one shape
      * through block widths from 1 column to the whole vocabulary (the same result within tolerance), cap on and
      * off; V not a multiple of 16 and smaller than a block, odd d, T = 1 (loss 0, zero gradients), B = 1, V = 1. */

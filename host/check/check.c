@@ -7,11 +7,11 @@
 
 typedef void (*runner)(ck_scope *s, const sc_check_row *row);
 
-static const char *const ops[] = {"gemm",  "mlstm",    "attention", "rope",  "embed", "norm",  "swiglu", "softcap",
-                                  "ogate", "residual", "gates",     "heads", "xent",  "adamw", "lm",     NULL};
+static const char *const ops[] = {"gemm",  "mlstm",    "attention", "rope", "embed", "norm", "swiglu", "softcap",
+                                  "ogate", "residual", "gates",     "xent", "adamw", "lm",   NULL};
 static const runner runners[] = {ck_run_gemm,  ck_run_mlstm,  ck_run_attention, ck_run_rope,  ck_run_embed,
                                  ck_run_norm,  ck_run_swiglu, ck_run_softcap,   ck_run_ogate, ck_run_residual,
-                                 ck_run_gates, ck_run_heads,  ck_run_xent,      ck_run_adamw, ck_run_lm};
+                                 ck_run_gates, ck_run_xent,   ck_run_adamw,     ck_run_lm};
 
 const char *const *sc_check_ops(int *n) {
   *n = (int)(sizeof runners / sizeof runners[0]);

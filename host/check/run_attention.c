@@ -3,7 +3,8 @@
  * normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal score is max_score (default
  * 1e4) in magnitude before the 1/sqrt(dh) scale. Documents: segment ids and restarting positions. Then one decode
  * step: the last token of every sequence against the forward's (RoPE'd) keys and values as the KV cache, from
- * the start of its document, compared with the float64 forward's last row. */
+ * the start of its document, compared with the float64 forward's last row. Token-major rows give the device q, k,
+ * v, dout as (B, S, NH, dh) and read o, dq, dk, dv back the same way; the references stay head-major. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,13 +62,22 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
     for (size_t i = 0; i < n; i++) q[i] *= f, k[i] *= f;
   }
 
-  /* Device: [RoPE +] forward + backward [+ RoPE backward]. */
+  /* Device: [RoPE +] forward + backward [+ RoPE backward], on token-major copies for token-major rows. */
+  const size_t BH = (size_t)B * NH, TH = sh.tokens ? (size_t)NH : 1;
+  const int tok = sh.tokens ? SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS : 0;
+  float *dev[4];
+  const float *host[4] = {q, k, v, dout};
+  for (int j = 0; j < 4; j++) {
+    dev[j] = ck_falloc(cs, n);
+    memcpy(dev[j], host[j], nb);
+    ck_relayout(cs, dev[j], BH, TH, (size_t)S, (size_t)dh, 1);
+  }
   sc_attention *a;
-  CK(cs, sc_attention_create(cs->ctx, &(sc_attention_cfg){.head_dim = dh}, &a, cs->err));
+  CK(cs, sc_attention_create(cs->ctx, &(sc_attention_cfg){.head_dim = dh, .token_heads = (int)TH}, &a, cs->err));
   ck_own(cs, destroy_attention, a);
-  const sc_view bq = ck_tensor(cs, q, nb), bk = ck_tensor(cs, k, nb);
+  const sc_view bq = ck_tensor(cs, dev[0], nb), bk = ck_tensor(cs, dev[1], nb);
   sc_attention_fwd_io f = {
-      bq, bk, ck_tensor(cs, v, nb), sc_view_of(NULL), ck_tensor(cs, NULL, nb), ck_tensor(cs, NULL, nl * 4)};
+      bq, bk, ck_tensor(cs, dev[2], nb), sc_view_of(NULL), ck_tensor(cs, NULL, nb), ck_tensor(cs, NULL, nl * 4)};
   if (seg) f.seg = ck_tensor(cs, seg, ntok * 4);
   sc_rope *rope = NULL;
   sc_view bpos = sc_view_of(NULL);
@@ -76,8 +86,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
     ck_own(cs, destroy_rope, rope);
     bpos = ck_tensor(cs, pos, ntok * 4);
     f.q = ck_tensor(cs, NULL, nb), f.k = ck_tensor(cs, NULL, nb);
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bq, f.q, 0, cs->err));
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bk, f.k, 0, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bq, f.q, tok, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bk, f.k, tok, cs->err));
   }
   CK(cs, sc_attention_forward(a, B, NH, S, &f, cs->err));
   const sc_attention_bwd_io bw = {f.q,
@@ -86,34 +96,38 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
                                   f.seg,
                                   f.o,
                                   f.lse,
-                                  ck_tensor(cs, dout, nb),
+                                  ck_tensor(cs, dev[3], nb),
                                   ck_tensor(cs, NULL, nb),
                                   ck_tensor(cs, NULL, nb),
                                   ck_tensor(cs, NULL, nb)};
   CK(cs, sc_attention_backward(a, B, NH, S, &bw, cs->err));
   if (sh.rope) {
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, SC_ROPE_TRANSPOSE, cs->err));
-    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dk, bw.dk, SC_ROPE_TRANSPOSE, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dq, bw.dq, SC_ROPE_TRANSPOSE | tok, cs->err));
+    CK(cs, sc_rope_apply(rope, B, NH, S, bpos, mp, bw.dk, bw.dk, SC_ROPE_TRANSPOSE | tok, cs->err));
   }
   float *o = ck_falloc(cs, n), *lse = ck_falloc(cs, nl), *dq = ck_falloc(cs, n), *dk = ck_falloc(cs, n);
   float *dv = ck_falloc(cs, n);
   ck_read(cs, f.o, o, nb), ck_read(cs, f.lse, lse, nl * 4);
   ck_read(cs, bw.dq, dq, nb), ck_read(cs, bw.dk, dk, nb), ck_read(cs, bw.dv, dv, nb);
+  float *const back[4] = {o, dq, dk, dv};
+  for (int j = 0; j < 4; j++) ck_relayout(cs, back[j], BH, TH, (size_t)S, (size_t)dh, 0);
 
-  /* Decode of token S-1: appending its own k and v at S-1 leaves the cache as it is. */
+  /* Decode of token S-1 over a head-major cache of the forward's (rotated) keys and values: appending its own k
+   * and v at S-1 leaves the cache as it is. */
   const size_t nt = (size_t)B * NH * dh;
-  float *qk = ck_falloc(cs, n), *tq = ck_falloc(cs, nt), *tk = ck_falloc(cs, nt), *tv = ck_falloc(cs, nt);
-  ck_read(cs, f.q, qk, nb);
-  for (size_t bh = 0; bh < (size_t)B * NH; bh++) memcpy(tq + bh * dh, qk + (bh * S + S - 1) * dh, (size_t)dh * 4);
-  ck_read(cs, f.k, qk, nb);
-  for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
-    memcpy(tk + bh * dh, qk + (bh * S + S - 1) * dh, (size_t)dh * 4);
+  float *qr = ck_falloc(cs, n), *kr = ck_falloc(cs, n), *tq = ck_falloc(cs, nt), *tk = ck_falloc(cs, nt);
+  float *tv = ck_falloc(cs, nt);
+  ck_read(cs, f.q, qr, nb), ck_read(cs, f.k, kr, nb);
+  ck_relayout(cs, qr, BH, TH, (size_t)S, (size_t)dh, 0), ck_relayout(cs, kr, BH, TH, (size_t)S, (size_t)dh, 0);
+  for (size_t bh = 0; bh < BH; bh++) {
+    memcpy(tq + bh * dh, qr + (bh * S + S - 1) * dh, (size_t)dh * 4);
+    memcpy(tk + bh * dh, kr + (bh * S + S - 1) * dh, (size_t)dh * 4);
     memcpy(tv + bh * dh, v + (bh * S + S - 1) * dh, (size_t)dh * 4);
   }
   int32_t *dpos = ck_calloc(cs, (size_t)B, 4), *dstart = ck_calloc(cs, (size_t)B, 4);
   for (int b = 0; b < B; b++) dpos[b] = S - 1, dstart[b] = seg ? S - 1 - pos[b * S + S - 1] : 0;
-  const sc_attention_decode_io dio = {f.k,
-                                      f.v,
+  const sc_attention_decode_io dio = {ck_tensor(cs, kr, nb),
+                                      ck_tensor(cs, v, nb),
                                       ck_tensor(cs, tq, nt * 4),
                                       ck_tensor(cs, tk, nt * 4),
                                       ck_tensor(cs, tv, nt * 4),

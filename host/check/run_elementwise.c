@@ -1,19 +1,19 @@
-/* The elementwise layers (ops/elementwise.h) against float64 references (ref/swiglu.h, ref/softcap.h,
- * ref/heads.h; the gates and output gate as ref/xlstm.c writes them): the plain ones over B·T·NH·dh values with a
- * and b of the row's values and d ~ N(0, 1) as the incoming gradient; the gates reading one fused [i; f]
- * projection or two, with document resets and a bias gradient that accumulates; the head layout slicing a fused
- * output. */
+/* The elementwise layers (ops/elementwise.h) against float64 references (ref/swiglu.h, ref/softcap.h; the gates
+ * and output gate as ref/xlstm.c writes them): the plain ones over B·T·NH·dh values with a and b of the row's
+ * values and d ~ N(0, 1) as the incoming gradient; the gates reading one fused [i; f] projection or two, with
+ * document resets and a bias gradient that accumulates. */
 #include <stdio.h>
 
 #include "check/runners.h"
 #include "ops/elementwise.h"
-#include "ref/heads.h"
 #include "ref/softcap.h"
 #include "ref/swiglu.h"
 
 static const double gate_cap = 15, doc_reset = -25;
 
-static void destroy_ew(void *e) { sc_elementwise_destroy(e); }
+static void destroy_ew(void *e) {
+  sc_elementwise_destroy(e);
+}
 
 static sc_elementwise *make_ew(ck_scope *cs) {
   sc_elementwise *e;
@@ -165,8 +165,7 @@ void ck_run_gates(ck_scope *cs, const sc_check_row *row) {
           ref_db[k][h] += ref_dx[k][tok];
         }
       }
-  const sc_view xi = ck_tensor(cs, in[0], nin * 4),
-                xf = fused ? sc_view_at(xi, NH * 4) : ck_tensor(cs, in[1], nin * 4);
+  const sc_view xi = ck_tensor(cs, in[0], nin * 4), xf = fused ? sc_view_at(xi, NH * 4) : ck_tensor(cs, in[1], nin * 4);
   const sc_view dxi = ck_tensor(cs, NULL, nin * 4),
                 dxf = fused ? sc_view_at(dxi, NH * 4) : ck_tensor(cs, NULL, nin * 4);
   const sc_view bi = ck_tensor(cs, bias[0], NH * 4), bf = ck_tensor(cs, bias[1], NH * 4);
@@ -176,7 +175,7 @@ void ck_run_gates(ck_scope *cs, const sc_check_row *row) {
   const sc_view dbi = ck_tensor(cs, db[0], NH * 4), dbf = ck_tensor(cs, db[1], NH * 4);
   CK(cs, sc_gates_forward(e, B, T, NH, sh.ld, &(sc_gates_fwd_io){xi, xf, bi, bf, ds, gi, gf}, cs->err));
   CK(cs, sc_gates_backward(e, B, T, NH, sh.ld, &(sc_gates_bwd_io){xi, xf, bi, bf, ds, di, df, dxi, dxf, dbi, dbf},
-                             cs->err));
+                           cs->err));
   ck_read(cs, gi, g[0], ng * 4), ck_read(cs, gf, g[1], ng * 4);
   ck_read(cs, dxi, dx[0], nin * 4);
   if (!fused) ck_read(cs, dxf, dx[1], nin * 4);
@@ -195,37 +194,5 @@ void ck_run_gates(ck_scope *cs, const sc_check_row *row) {
   ck_compare(cs, "dxf", got_dx[1], ref_dx[1], ng, row->tol_grad);
   ck_compare(cs, "dbi", db[0], ref_db[0], NH, row->tol_grad);
   ck_compare(cs, "dbf", db[1], ref_db[1], NH, row->tol_grad);
-  ck_end(cs);
-}
-
-/* Split from a (B, T, L) tensor whose last NH·dh columns are the heads, merge back into one whose other columns
- * hold 7 (they must keep it). */
-void ck_run_heads(ck_scope *cs, const sc_check_row *row) {
-  sc_elementwise *e = make_ew(cs);
-  const sc_check_pointwise sh = row->pointwise;
-  const size_t B = (size_t)sh.B, T = (size_t)sh.T, NH = (size_t)sh.NH, dh = (size_t)sh.dh, w = NH * dh;
-  const size_t L = sh.ld ? (size_t)sh.ld : w, col = L - w, n = B * T * w, nfull = B * T * L;
-  sc_rng rng;
-  sc_rng_seed(&rng, row->seed);
-  float *x = ck_falloc(cs, nfull), *y = ck_falloc(cs, n), *z = ck_falloc(cs, nfull);
-  double *packed = ck_dalloc(cs, n), *ref_y = ck_dalloc(cs, n), *ref_z = ck_dalloc(cs, nfull);
-  sc_fill_values(&rng, row->values, x, nfull);
-  for (size_t i = 0; i < nfull; i++) z[i] = 7, ref_z[i] = 7;
-  for (size_t r = 0; r < B * T; r++)
-    for (size_t j = 0; j < w; j++) packed[r * w + j] = x[r * L + col + j];
-  sc_ref_heads_split(B, T, NH, dh, packed, ref_y);
-  sc_ref_heads_merge(B, T, NH, dh, ref_y, packed);
-  for (size_t r = 0; r < B * T; r++)
-    for (size_t j = 0; j < w; j++) ref_z[r * L + col + j] = packed[r * w + j];
-  const sc_view bx = ck_tensor(cs, x, nfull * 4), by = ck_tensor(cs, NULL, n * 4), bz = ck_tensor(cs, z, nfull * 4);
-  CK(cs, sc_heads_split(e, sh.B, sh.T, sh.NH, sh.dh, sh.ld, sc_view_at(bx, col * 4), by, cs->err));
-  CK(cs, sc_heads_merge(e, sh.B, sh.T, sh.NH, sh.dh, sh.ld, by, sc_view_at(bz, col * 4), cs->err));
-  ck_read(cs, by, y, n * 4);
-  ck_read(cs, bz, z, nfull * 4);
-  char variant[64];
-  snprintf(variant, sizeof variant, "B%zu T%zu NH%zu dh%zu ld%zu", B, T, NH, dh, L);
-  ck_begin(cs, variant);
-  ck_compare(cs, "split", y, ref_y, n, row->tol);
-  ck_compare(cs, "merge", z, ref_z, nfull, row->tol);
   ck_end(cs);
 }

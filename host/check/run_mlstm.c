@@ -6,7 +6,6 @@
  * Rows with token_heads run the token-major layout: the device gets q, k, v, dh permuted to (B, S, NH, D) and its
  * h, dq, dk, dv are permuted back before the comparison. */
 #include <stdio.h>
-#include <string.h>
 
 #include "check/runners.h"
 #include "ops/mlstm.h"
@@ -30,17 +29,6 @@ static sc_mlstm *make_op(ck_scope *cs, const sc_check_mlstm *sh, size_t workspac
   CK(cs, sc_mlstm_create(cs->ctx, &cfg, &m, cs->err));
   ck_own(cs, destroy_mlstm, m);
   return m;
-}
-
-/* (BH, S, D) head-major <-> (BH / NH, S, NH, D) token-major, in place through tmp (n values); NH <= 1: nothing. */
-static void relayout(float *x, float *tmp, size_t BH, size_t NH, size_t S, size_t D, int to_tokens) {
-  if (NH <= 1) return;
-  for (size_t bh = 0; bh < BH; bh++)
-    for (size_t t = 0; t < S; t++) {
-      const size_t head = (bh * S + t) * D, token = ((bh / NH * S + t) * NH + bh % NH) * D;
-      memcpy(tmp + (to_tokens ? token : head), x + (to_tokens ? head : token), D * sizeof *x);
-    }
-  memcpy(x, tmp, BH * S * D * sizeof *x);
 }
 
 void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
@@ -72,9 +60,8 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
   double *xd[NIN];
   for (int t = 0; t < NIN; t++) xd[t] = ck_widen(cs, x[t], n[t]);
   const size_t NH = (size_t)sh.token_heads;
-  float *tmp = ck_falloc(cs, n[V] > n[Q] ? n[V] : n[Q]);
-  relayout(x[Q], tmp, BH, NH, S, dqk, 1), relayout(x[K], tmp, BH, NH, S, dqk, 1);
-  relayout(x[V], tmp, BH, NH, S, dv, 1), relayout(x[DH], tmp, BH, NH, S, dv, 1);
+  ck_relayout(cs, x[Q], BH, NH, S, dqk, 1), ck_relayout(cs, x[K], BH, NH, S, dqk, 1);
+  ck_relayout(cs, x[V], BH, NH, S, dv, 1), ck_relayout(cs, x[DH], BH, NH, S, dv, 1);
 
   /* Device: heads in groups when the row asks for a workspace of ws_heads heads. */
   const size_t ws = sh.ws_heads ? sc_mlstm_head_scratch(make_op(cs, &sh, 0), S, 1) * sh.ws_heads : 0;
@@ -96,8 +83,8 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
                              out[1], in[DH], gm[0], gm[1], gm[2], gm[3],  gm[4],  gm[5]};
   CK(cs, sc_mlstm_backward(m, BH, S, (float)EPS, &b, cs->err));
   for (int j = 0; j < 6; j++) ck_read(cs, out[j], got[j], on[j] * 4), ck_read(cs, gm[j], grad[j], gn[j] * 4);
-  relayout(got[0], tmp, BH, NH, S, dv, 0), relayout(grad[0], tmp, BH, NH, S, dqk, 0);
-  relayout(grad[1], tmp, BH, NH, S, dqk, 0), relayout(grad[2], tmp, BH, NH, S, dv, 0);
+  ck_relayout(cs, got[0], BH, NH, S, dv, 0), ck_relayout(cs, grad[0], BH, NH, S, dqk, 0);
+  ck_relayout(cs, grad[1], BH, NH, S, dqk, 0), ck_relayout(cs, grad[2], BH, NH, S, dv, 0);
 
   /* float64 references. */
   const sc_ref_mlstm_dims d = {BH, S, dqk, dv, EPS};

@@ -17,7 +17,6 @@ void ck_run_softcap(ck_scope *s, const sc_check_row *row);
 void ck_run_ogate(ck_scope *s, const sc_check_row *row);
 void ck_run_residual(ck_scope *s, const sc_check_row *row);
 void ck_run_gates(ck_scope *s, const sc_check_row *row);
-void ck_run_heads(ck_scope *s, const sc_check_row *row);
 void ck_run_xent(ck_scope *s, const sc_check_row *row);
 void ck_run_adamw(ck_scope *s, const sc_check_row *row);
 void ck_run_lm(ck_scope *s, const sc_check_row *row);

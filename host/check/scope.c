@@ -47,14 +47,29 @@ void *ck_calloc(ck_scope *s, size_t n, size_t size) {
   return p;
 }
 
-float *ck_falloc(ck_scope *s, size_t n) { return ck_calloc(s, n, sizeof(float)); }
+float *ck_falloc(ck_scope *s, size_t n) {
+  return ck_calloc(s, n, sizeof(float));
+}
 
-double *ck_dalloc(ck_scope *s, size_t n) { return ck_calloc(s, n, sizeof(double)); }
+double *ck_dalloc(ck_scope *s, size_t n) {
+  return ck_calloc(s, n, sizeof(double));
+}
 
 double *ck_widen(ck_scope *s, const float *x, size_t n) {
   double *d = ck_dalloc(s, n);
   for (size_t i = 0; i < n; i++) d[i] = x[i];
   return d;
+}
+
+void ck_relayout(ck_scope *s, float *x, size_t BH, size_t NH, size_t S, size_t D, int to_tokens) {
+  if (NH <= 1) return;
+  float *tmp = ck_falloc(s, BH * S * D);
+  for (size_t bh = 0; bh < BH; bh++)
+    for (size_t t = 0; t < S; t++) {
+      const size_t head = (bh * S + t) * D, token = ((bh / NH * S + t) * NH + bh % NH) * D;
+      memcpy(tmp + (to_tokens ? token : head), x + (to_tokens ? head : token), D * sizeof *x);
+    }
+  memcpy(x, tmp, BH * S * D * sizeof *x);
 }
 
 void ck_own(ck_scope *s, void (*destroy)(void *), void *p) {
@@ -71,7 +86,9 @@ sc_view ck_tensor(ck_scope *s, const void *host, size_t bytes) {
   return v;
 }
 
-void ck_read(ck_scope *s, sc_view v, void *host, size_t bytes) { CK(s, sc_tensor_read(&s->ts, v, host, bytes, s->err)); }
+void ck_read(ck_scope *s, sc_view v, void *host, size_t bytes) {
+  CK(s, sc_tensor_read(&s->ts, v, host, bytes, s->err));
+}
 
 void ck_release(ck_scope *s) {
   char guard[sizeof s->guard];

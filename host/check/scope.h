@@ -41,9 +41,9 @@ void ck_close(ck_scope *s);
 /* Sets the error and unwinds to the row's start. */
 _Noreturn void ck_fail(ck_scope *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unwinds with the error a library call left in s->err: CK(s, sc_x(..., s->err)). */
-#define CK(s, call)                                                \
-  do {                                                             \
-    if ((call) != 0) ck_fail((s), "%s", (s)->err->msg);            \
+#define CK(s, call)                                     \
+  do {                                                  \
+    if ((call) != 0) ck_fail((s), "%s", (s)->err->msg); \
   } while (0)
 
 /* Zeroed host memory, freed when the row ends (n may be 0). */
@@ -51,6 +51,9 @@ void *ck_calloc(ck_scope *s, size_t n, size_t size);
 float *ck_falloc(ck_scope *s, size_t n);
 double *ck_dalloc(ck_scope *s, size_t n);
 double *ck_widen(ck_scope *s, const float *x, size_t n); /* a float64 copy */
+/* x (BH, S, D) head-major rearranged in place into token-major (BH / NH, S, NH, D) (to_tokens), or back; NH <= 1
+ * leaves it as it is. For ops that take both layouts: the references stay head-major. */
+void ck_relayout(ck_scope *s, float *x, size_t BH, size_t NH, size_t S, size_t D, int to_tokens);
 /* An op object to destroy when the row ends. */
 void ck_own(ck_scope *s, void (*destroy)(void *), void *p);
 

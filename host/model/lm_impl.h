@@ -23,13 +23,12 @@ typedef enum {
   A_G, /* SwiGLU gate branch, up branch and product (d_ff each) */
   A_U,
   A_Z,
-  A_QH, /* q, k (qk_dim) and v (v_dim): xLSTM token-major (B, T, NH, dh), Llama head-major (B, NH, T, dh), q, k
+  A_QH, /* q, k (qk_dim) and v (v_dim) token-major (B, T, NH, dh) as the projections write them; Llama's q, k
           after RoPE */
   A_KH,
   A_VH,
-  A_H,     /* Llama: attention output o head-major (v_dim) */
   A_HSTAT, /* per (head, token): mLSTM n_out or attention lse (NH) */
-  A_HM,    /* the core output token-major (v_dim): mLSTM h, input of the head norm; attention o merged, of o_proj */
+  A_HM,    /* the core output token-major (v_dim): mLSTM h, input of the head norm, or attention o, of o_proj */
   A_OG,    /* xLSTM: output gate pre-activation o~ (v_dim) */
   A_XIF,   /* xLSTM: gate projections [x̂W_iᵀ; x̂W_fᵀ] (2·NH) */
   A_IG,    /* xLSTM: capped gates (B, NH, T) (NH each) */

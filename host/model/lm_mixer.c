@@ -16,21 +16,6 @@ static dims dims_of(const sc_lm *lm) {
                 (int)c->v_dim, (int)c->n_heads, (int)c->d_qk, (int)c->d_v};
 }
 
-/* x̂ Wᵀ (width out) into head-major h via the token-major temporary tmp. */
-static int project_heads(sc_lm *lm, sc_view xn, sc_view W, int out, int dh, sc_view tmp, sc_view h, sc_err *err) {
-  const dims s = dims_of(lm);
-  return lm_linear_fwd(lm, xn, W, out, s.d, 0.0f, tmp, out, err) ||
-         sc_heads_split(lm->ew, s.B, s.T, s.NH, dh, 0, tmp, h, err);
-}
-
-/* The gradient of project_heads: dh head-major merged into tmp, then dxn (+)= and dW +=. */
-static int project_heads_bwd(sc_lm *lm, sc_view xn, sc_view W, int out, int dh, sc_view dhh, sc_view tmp, float beta,
-                             sc_view dxn, sc_view dW, sc_err *err) {
-  const dims s = dims_of(lm);
-  return sc_heads_merge(lm->ew, s.B, s.T, s.NH, dh, 0, dhh, tmp, err) ||
-         lm_linear_bwd(lm, xn, W, tmp, out, out, s.d, beta, dxn, dW, err);
-}
-
 static sc_view docs(const sc_lm *lm, lm_model_slot slot) {
   return lm->has_docs ? lm_model_view(lm, slot) : sc_view_of(NULL);
 }
@@ -155,16 +140,18 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                        err);
 }
 
-/* A prefill's k or v (B, NH, T, dh) into positions 0..T-1 of a cache (B, NH, cap, dh). */
+/* A prefill's k or v (B, T, NH, dh) into positions 0..T-1 of a cache (B, NH, cap, dh): per head, T rows of dh
+ * floats NH·dh apart in each of the B sequences. */
 static int cache_write(sc_lm *lm, sc_view x, sc_view cache, sc_err *err) {
-  const size_t row = 4 * (size_t)lm->cfg.d_qk * (size_t)lm->T;
-  const size_t src[3] = {x.off, 0, 0}, dst[3] = {cache.off, 0, 0},
-               region[3] = {row, (size_t)lm->B * lm->cfg.n_heads, 1};
-  const size_t pitch = 4 * (size_t)lm->cfg.d_qk * (size_t)lm->state->cap;
-  const cl_int rc =
-      clEnqueueCopyBufferRect(lm->c->queue, x.buf, cache.buf, src, dst, region, row, 0, pitch, 0, 0, NULL, NULL);
-  if (rc != CL_SUCCESS)
-    return sc_fail(err, "model: writing the KV cache (%zu bytes a row): %s", row, sc_cl_errname(rc));
+  const size_t NH = (size_t)lm->cfg.n_heads, row = 4 * (size_t)lm->cfg.d_qk, T = (size_t)lm->T;
+  const size_t cap = (size_t)lm->state->cap, region[3] = {row, T, (size_t)lm->B};
+  for (size_t h = 0; h < NH; h++) {
+    const size_t src[3] = {x.off + h * row, 0, 0}, dst[3] = {cache.off + h * cap * row, 0, 0};
+    const cl_int rc = clEnqueueCopyBufferRect(lm->c->queue, x.buf, cache.buf, src, dst, region, NH * row, T * NH * row,
+                                              row, NH * cap * row, 0, NULL, NULL);
+    if (rc != CL_SUCCESS)
+      return sc_fail(err, "model: writing head %zu of the KV cache (%zu bytes a row): %s", h, row, sc_cl_errname(rc));
+  }
   return 0;
 }
 
@@ -183,49 +170,44 @@ static int llama_attend(sc_lm *lm, int l, const sc_attention_fwd_io *a, sc_err *
 
 int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
   const dims s = dims_of(lm);
-  const sc_view tmp = lm_scr(lm, S_W0), pos = lm_model_view(lm, M_POS), hm = lm_act_view(lm, l, A_HM);
+  const sc_view pos = lm_model_view(lm, M_POS), hm = lm_act_view(lm, l, A_HM);
   const sc_attention_fwd_io a = {.q = lm_act_view(lm, l, A_QH),
                                  .k = lm_act_view(lm, l, A_KH),
                                  .v = lm_act_view(lm, l, A_VH),
                                  .seg = docs(lm, M_SEG),
-                                 .o = lm_act_view(lm, l, A_H),
+                                 .o = hm,
                                  .lse = lm_act_view(lm, l, A_HSTAT)};
-  /* RoPE takes q and k token-major from the projections and writes them head-major: the split rides along. */
-  return lm_linear_fwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.d, 0.0f, tmp, s.QK, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, tmp, a.q, SC_ROPE_X_TOKENS, err) ||
-         lm_linear_fwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.d, 0.0f, tmp, s.QK, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, tmp, a.k, SC_ROPE_X_TOKENS, err) ||
-         project_heads(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, tmp, a.v, err) || lm_begin(lm, err) ||
+  const int tok = SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS;
+  return lm_linear_fwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.d, 0.0f, a.q, s.QK, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.q, a.q, tok, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.d, 0.0f, a.k, s.QK, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.k, a.k, tok, err) ||
+         lm_linear_fwd(lm, xn, lm_param(lm, FL_V, l), s.VD, s.d, 0.0f, a.v, s.VD, err) || lm_begin(lm, err) ||
          llama_attend(lm, l, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_heads_merge(lm->ew, s.B, s.T, s.NH, s.dv, 0, a.o, hm, err) ||
          lm_linear_fwd(lm, hm, lm_param(lm, FL_O, l), s.d, s.VD, 1.0f, y, s.d, err);
 }
 
 int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
   const dims s = dims_of(lm);
   const sc_view xn = lm_act_view(lm, l, A_XN1), pos = lm_model_view(lm, M_POS);
-  const sc_view w0 = lm_scr(lm, S_W0), w1 = lm_scr(lm, S_W1), w2 = lm_scr(lm, S_W2), w3 = lm_scr(lm, S_W3),
-                w4 = lm_scr(lm, S_W4);
+  const sc_view w0 = lm_scr(lm, S_W0), w2 = lm_scr(lm, S_W2), w3 = lm_scr(lm, S_W3), w4 = lm_scr(lm, S_W4);
   const sc_attention_bwd_io a = {.q = lm_act_view(lm, l, A_QH),
                                  .k = lm_act_view(lm, l, A_KH),
                                  .v = lm_act_view(lm, l, A_VH),
                                  .seg = docs(lm, M_SEG),
-                                 .o = lm_act_view(lm, l, A_H),
+                                 .o = lm_act_view(lm, l, A_HM),
                                  .lse = lm_act_view(lm, l, A_HSTAT),
-                                 .dout = w1,
+                                 .dout = w0,
                                  .dq = w2,
                                  .dk = w3,
                                  .dv = w4};
-  const int rope_back = SC_ROPE_TRANSPOSE | SC_ROPE_Y_TOKENS;
-  /* w0 = d(merged o), w1 = do head-major; then the rotations' transposes take dq, dk token-major into w0 for the
-   * projections (one at a time) */
-  return lm_linear_bwd(lm, lm_act_view(lm, l, A_HM), lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0,
-                       lm_grad(lm, FL_O, l), err) ||
-         sc_heads_split(lm->ew, s.B, s.T, s.NH, s.dv, 0, w0, w1, err) || lm_begin(lm, err) ||
-         sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w0, rope_back, err) ||
-         lm_linear_bwd(lm, xn, lm_param(lm, FL_Q, l), w0, s.QK, s.QK, s.d, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w0, rope_back, err) ||
-         lm_linear_bwd(lm, xn, lm_param(lm, FL_K, l), w0, s.QK, s.QK, s.d, 1.0f, dxn, lm_grad(lm, FL_K, l), err) ||
-         project_heads_bwd(lm, xn, lm_param(lm, FL_V, l), s.VD, s.dv, w4, w0, 1.0f, dxn, lm_grad(lm, FL_V, l), err);
+  const int back = SC_ROPE_TRANSPOSE | SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS;
+  /* w0 = do; the cell's dq, dk (rotated back in place) and dv go to w2, w3, w4, all token-major */
+  return lm_linear_bwd(lm, a.o, lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0, lm_grad(lm, FL_O, l), err) ||
+         lm_begin(lm, err) || sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||
+         lm_end(lm, SC_LM_T_CELL, err) || sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w2, w2, back, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, s.T - 1, w3, w3, back, err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FL_Q, l), w2, s.QK, s.QK, s.d, 0.0f, dxn, lm_grad(lm, FL_Q, l), err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FL_K, l), w3, s.QK, s.QK, s.d, 1.0f, dxn, lm_grad(lm, FL_K, l), err) ||
+         lm_linear_bwd(lm, xn, lm_param(lm, FL_V, l), w4, s.VD, s.VD, s.d, 1.0f, dxn, lm_grad(lm, FL_V, l), err);
 }

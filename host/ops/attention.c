@@ -29,8 +29,8 @@ _Static_assert((int)W_COUNT <= (int)SC_SCRATCH_MAX, "attention scratch slots");
 struct sc_attention {
   sc_ctx *c;
   sc_variant var;
-  int dh, bq, kb, work_items;
-  int wg, dch, br, nwg; /* gpu variant: decode work-group and chunk, flash block rows and work-group */
+  int dh, nht, bq, kb, work_items; /* nht: heads per token row (1: head-major) */
+  int wg, dch, br, nwg;            /* gpu variant: decode work-group and chunk, flash block rows and work-group */
   sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
@@ -137,9 +137,9 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
       br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, ls, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
     br = br2, tk = tk2, tc = tc2;
   }
-  const int w = snprintf(defs, cap,
-                         "DH=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld",
-                         a->dh, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp);
+  const int w = snprintf(
+      defs, cap, "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld",
+      a->dh, a->nht, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp);
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
   if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
   a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));
@@ -159,6 +159,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   if (!a) return -1;
   a->c = c;
   a->dh = cfg->head_dim;
+  a->nht = cfg->token_heads > 1 ? cfg->token_heads : 1;
   a->bq = bq;
   a->kb = kb;
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
@@ -168,7 +169,7 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   if (a->var == SC_VARIANT_GPU) {
     if (gpu_tiles(a, picked, defs, sizeof defs, err)) goto fail;
   } else {
-    snprintf(defs, sizeof defs, "DH=%d BQ=%d KB=%d", a->dh, bq, kb);
+    snprintf(defs, sizeof defs, "DH=%d NHT=%d BQ=%d KB=%d", a->dh, a->nht, bq, kb);
   }
   if (sc_kernels_build(c, "attention.cl", defs, kernel_names[a->var], K_COUNT, &a->ks, err)) goto fail;
   *out = a;
@@ -186,9 +187,13 @@ void sc_attention_destroy(sc_attention *a) {
   free(a);
 }
 
-static int check_shape(const char *what, int B, int NH, int S, int dh, sc_err *err) {
+static int check_shape(const sc_attention *a, const char *what, int B, int NH, int S, sc_err *err) {
+  const int dh = a->dh;
   if (B < 1 || NH < 1 || S < 1)
     return sc_fail(err, "attention %s: B=%d, NH=%d, S=%d must all be at least 1", what, B, NH, S);
+  if (a->nht > 1 && NH != a->nht)
+    return sc_fail(err, "attention %s: called with NH=%d on an op made for token-major rows of %d heads", what, NH,
+                   a->nht);
   if ((double)B * NH * (S + 16.0) * dh >= 2147483647.0)
     return sc_fail(err, "attention %s: B*NH*S*dh = %d*%d*%d*%d exceeds 2^31 elements; split the batch", what, B, NH, S,
                    dh);
@@ -206,8 +211,7 @@ static int tiles(sc_attention *a, sc_view src, int slot, int S, int NT, int BH, 
 int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attention_fwd_io *io, sc_err *err) {
   const sc_view req[] = {io->q, io->k, io->v, io->o, io->lse};
   static const char *const names[] = {"q", "k", "v", "o", "lse"};
-  if (check_shape("forward", B, NH, S, a->dh, err) || sc_views_present("attention forward", req, names, 5, err))
-    return -1;
+  if (check_shape(a, "forward", B, NH, S, err) || sc_views_present("attention forward", req, names, 5, err)) return -1;
   const int BH = B * NH, NT = (S + 15) / 16, gpu = a->var == SC_VARIANT_GPU;
   const float scale = (float)(1.0 / sqrt((double)a->dh));
   /* The cpu variant reads the keys as tiles of 16 transposed rows, the gpu variant as given. */
@@ -263,7 +267,7 @@ static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attentio
 int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
   const sc_view req[] = {io->q, io->k, io->v, io->o, io->lse, io->dout, io->dq, io->dk, io->dv};
   static const char *const names[] = {"q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv"};
-  if (check_shape("backward", B, NH, S, a->dh, err) || sc_views_present("attention backward", req, names, 9, err))
+  if (check_shape(a, "backward", B, NH, S, err) || sc_views_present("attention backward", req, names, 9, err))
     return -1;
   if (a->var == SC_VARIANT_GPU) return backward_gpu(a, B, NH, S, io, err);
   const int BH = B * NH, NT = (S + 15) / 16;
@@ -299,8 +303,7 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
                         const sc_attention_decode_io *io, sc_err *err) {
   const sc_view req[] = {io->kcache, io->vcache, io->q, io->k, io->v, io->o};
   static const char *const names[] = {"kcache", "vcache", "q", "k", "v", "o"};
-  if (check_shape("decode", B, NH, cap, a->dh, err) || sc_views_present("attention decode", req, names, 6, err))
-    return -1;
+  if (check_shape(a, "decode", B, NH, cap, err) || sc_views_present("attention decode", req, names, 6, err)) return -1;
   const int BH = B * NH;
   if (B > a->pos_start_cap) {
     int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);

@@ -1,6 +1,8 @@
 /* Causal multi-head attention on device buffers (cl/attention.cl): flash-style forward saving the
  * per-row log-sum-exp, backward recomputing the probabilities from it, and batched KV-cache decode.
- * q, k, v, o and their gradients are float32 (B, NH, S, dh) row-major; optional segment ids (B, S) int32
+ * q, k, v, o and their gradients are float32 (B, NH, S, dh) row-major, or token-major (B, S, NH, dh) when created
+ * with token_heads = NH (the layout of the model's projections; decode is the same either way); optional segment
+ * ids (B, S) int32
  * restrict attention to keys of the same segment (document). RoPE is a separate op (ops/rope.h).
  * Memory is linear in S: the scratch is a few (B, NH, S, dh) copies, never S x S. */
 #ifndef SCALECL_OPS_ATTENTION_H
@@ -17,6 +19,7 @@ typedef struct {
   int fwd_rows;      /* query rows per forward work-item (-D BQ); 0 = default 16 */
   int bwd_key_tiles; /* key tiles of 16 per backward block (-D KB); 0 = default 4 */
   int work_items;    /* target work-items per backward or decode launch; 0 = 4 per compute unit */
+  int token_heads;   /* 0 or 1: head-major rows; NH > 1: token-major, and every call has that NH */
 } sc_attention_cfg;
 
 /* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile

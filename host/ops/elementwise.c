@@ -17,16 +17,15 @@ enum {
   K_OGATE_FWD,
   K_OGATE_BWD,
   K_RESIDUAL,
-  K_HEADS,
   K_GATES_FWD,
   K_GATES_BWD,
   K_GATES_DB_PART,
   K_GATES_DB_SUM,
   K_COUNT
 };
-static const char *const kernel_names[K_COUNT] = {"swiglu_fwd", "swiglu_bwd", "softcap_fwd",   "softcap_bwd",
-                                                  "ogate_fwd",  "ogate_bwd",  "residual_add",  "heads_permute",
-                                                  "gates_fwd",  "gates_bwd",  "gates_db_part", "gates_db_sum"};
+static const char *const kernel_names[K_COUNT] = {"swiglu_fwd", "swiglu_bwd",    "softcap_fwd",  "softcap_bwd",
+                                                  "ogate_fwd",  "ogate_bwd",     "residual_add", "gates_fwd",
+                                                  "gates_bwd",  "gates_db_part", "gates_db_sum"};
 
 /* Rows per block of the deterministic bias-gradient sum (-D RB): fixed, so the bits never depend on the device. */
 enum { ROWS_PER_BLOCK = 64 };
@@ -158,26 +157,6 @@ static int check_tokens(const char *what, int B, int T, int NH, int D, int *ld, 
   if ((double)B * T * *ld >= 2147483647.0)
     return sc_fail(err, "%s: B*T*row stride = %d*%d*%d exceeds 2^31 elements; split the batch", what, B, T, *ld);
   return 0;
-}
-
-static int heads(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, int to_tokens,
-                 sc_err *err) {
-  const char *what = to_tokens ? "heads merge" : "heads split";
-  static const char *const names[] = {"x", "y"};
-  if (check_tokens(what, B, T, NH, dh, &ld, err)) return -1;
-  sc_kargs ka;
-  if (begin(e, K_HEADS, &ka, (sc_view[]){x, y}, names, 2, err)) return -1;
-  sc_karg_i32(&ka, B), sc_karg_i32(&ka, T), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, dh), sc_karg_i32(&ka, ld);
-  sc_karg_i32(&ka, to_tokens);
-  return launch(e, K_HEADS, &ka, 1, (size_t)B * NH * T, 1, err);
-}
-
-int sc_heads_split(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, sc_err *err) {
-  return heads(e, B, T, NH, dh, ld, x, y, 0, err);
-}
-
-int sc_heads_merge(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, sc_err *err) {
-  return heads(e, B, T, NH, dh, ld, x, y, 1, err);
 }
 
 /* The arguments gates_fwd and gates_bwd share up to has_doc. */

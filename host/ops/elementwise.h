@@ -1,10 +1,9 @@
 /* The small per-token layers of both models on device buffers (cl/elementwise.cl), float32: SwiGLU, soft-cap,
- * the xLSTM gate pre-activations and output gate, the residual add, and the head layout change between the
- * token-major activations (B, T, NH·dh) and the head-major (B·NH, T, dh) blocks that the mLSTM cell, attention
- * and RoPE take. Float64 oracles: ref/swiglu.h, ref/softcap.h, ref/heads.h (the gates and output gate are
- * written out in ref/xlstm.c). The calls over n values (n < 2^31: SwiGLU, soft-cap, output gate, residual) allow
- * an output to be the same view as an input; the layout changes and gates do not. Activation gradients are
- * overwritten; parameter gradients (the gate biases) are added to, so micro-batches accumulate. */
+ * the xLSTM gate pre-activations and output gate, and the residual add. Float64 oracles: ref/swiglu.h,
+ * ref/softcap.h (the gates and output gate are written out in ref/xlstm.c). The calls over n values (n < 2^31:
+ * SwiGLU, soft-cap, output gate, residual) allow an output to be the same view as an input; the gates do not.
+ * Activation gradients are overwritten; parameter gradients (the gate biases) are added to, so micro-batches
+ * accumulate. */
 #ifndef SCALECL_OPS_ELEMENTWISE_H
 #define SCALECL_OPS_ELEMENTWISE_H
 
@@ -36,12 +35,6 @@ int sc_ogate_backward(sc_elementwise *e, int n, sc_view o, sc_view h, sc_view dy
 
 /* x += y (the residual stream, and gradients meeting at a fork). */
 int sc_residual_add(sc_elementwise *e, int n, sc_view x, sc_view y, sc_err *err);
-
-/* x (B, T, NH·dh, rows ld apart) -> y (B, NH, T, dh); merge is the inverse, writing rows ld apart (other columns
- * untouched). ld = 0 means NH·dh; a larger ld slices one projection of a fused output ([q; k; v; o]) by view
- * offset. Per-head scalars use dh = 1. The views must not overlap. */
-int sc_heads_split(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, sc_err *err);
-int sc_heads_merge(sc_elementwise *e, int B, int T, int NH, int dh, int ld, sc_view x, sc_view y, sc_err *err);
 
 /* The xLSTM gate pre-activations after their projections (spec §2.3, §2.8), per token and head:
  * i = cap(xi + bi), f = cap(xf + bf), and f = doc_reset where doc_start is 1, moved to the cell's layout. */
