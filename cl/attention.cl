@@ -62,25 +62,27 @@ __kernel void attn_tile_t(__global const float *restrict src, const ulong src_of
 }
 
 /* Per-row backward statistics into padded (BH, NT*16) buffers: D = rowsum(dO * O) and lse.
- * Global (NT*16, BH). */
+ * Global (NT*16, BH/NHT): an item takes row r of NHT heads (a token's heads, contiguous when token-major). */
 __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off, __global const float *restrict dout,
                              const ulong dout_off, __global const float *restrict lse, const ulong lse_off,
                              __global float *restrict dp, __global float *restrict lsep, const int S, const int NT,
                              const int BH) {
-  const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
-  if (r >= NT * 16 || bh >= BH) return;
+  const int r = (int)get_global_id(0), g = (int)get_global_id(1);
+  if (r >= NT * 16 || g * NHT >= BH) return;
   o += o_off, dout += dout_off, lse += lse_off;
-  const size_t out = (size_t)bh * NT * 16 + r;
-  if (r >= S) {
-    dp[out] = 0.0f;
-    lsep[out] = 0.0f;
-    return;
+  for (int bh = g * NHT; bh < (g + 1) * NHT; bh++) {
+    const size_t out = (size_t)bh * NT * 16 + r;
+    if (r >= S) {
+      dp[out] = 0.0f;
+      lsep[out] = 0.0f;
+      continue;
+    }
+    const size_t row = XBASE(bh) + (size_t)r * RS;
+    float16 acc = (float16)(0.0f);
+    for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, o + row), vload16(c, dout + row), acc);
+    dp[out] = hsum16(acc);
+    lsep[out] = lse[(size_t)bh * S + r];
   }
-  const size_t row = XBASE(bh) + (size_t)r * RS;
-  float16 acc = (float16)(0.0f);
-  for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, o + row), vload16(c, dout + row), acc);
-  dp[out] = hsum16(acc);
-  lsep[out] = lse[(size_t)bh * S + r];
 }
 
 /* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH); pos holds the
@@ -386,22 +388,24 @@ __kernel void attn_bwd(__global const float *restrict q, const ulong q_off, __gl
   }
 }
 
-/* dQ = scale * sum of the partials of the groups that cover the row. Global (S, BH). */
+/* dQ = scale * sum of the partials of the groups that cover the row. Global (S, BH/NHT), heads as attn_bwd_stats. */
 __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float *restrict dq, const ulong dq_off,
                              const int S, const int NT, const int BH, const int G, const float scale) {
-  const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
-  if (r >= S || bh >= BH) return;
+  const int r = (int)get_global_id(0), hg = (int)get_global_id(1);
+  if (r >= S || hg * NHT >= BH) return;
   dq += dq_off;
   const int NB = (NT + KB - 1) / KB;
-  float16 acc[NC];
-  for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
-  for (int g = 0; g < G; g++) {
-    const int b0 = group_start(g, G, NB);
-    if (b0 >= group_start(g + 1, G, NB) || r < b0 * KB * 16) continue;
-    __global const float *p = dqp + (((size_t)g * BH + bh) * NT * 16 + r) * DH;
-    for (int c = 0; c < NC; c++) acc[c] += vload16(c, p);
+  for (int bh = hg * NHT; bh < (hg + 1) * NHT; bh++) {
+    float16 acc[NC];
+    for (int c = 0; c < NC; c++) acc[c] = (float16)(0.0f);
+    for (int g = 0; g < G; g++) {
+      const int b0 = group_start(g, G, NB);
+      if (b0 >= group_start(g + 1, G, NB) || r < b0 * KB * 16) continue;
+      __global const float *p = dqp + (((size_t)g * BH + bh) * NT * 16 + r) * DH;
+      for (int c = 0; c < NC; c++) acc[c] += vload16(c, p);
+    }
+    for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + XBASE(bh) + (size_t)r * RS);
   }
-  for (int c = 0; c < NC; c++) vstore16(acc[c] * scale, c, dq + XBASE(bh) + (size_t)r * RS);
 }
 
 /* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,

@@ -238,8 +238,9 @@ static int bwd_stats(sc_attention *a, const sc_attention_bwd_io *io, int S, int 
   sc_karg_mem(&ka, w[W_DP]), sc_karg_mem(&ka, w[W_LSE2]);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH);
   if (a->var == SC_VARIANT_GPU)
-    return launch_wg(a, K_BWD_STATS, &ka, 2, (size_t)(NT * 16 + a->wg - 1) / a->wg, (size_t)BH, (size_t)a->wg, err);
-  return launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)BH, err);
+    return launch_wg(a, K_BWD_STATS, &ka, 2, (size_t)(NT * 16 + a->wg - 1) / a->wg, (size_t)(BH / a->nht),
+                     (size_t)a->wg, err);
+  return launch(a, K_BWD_STATS, &ka, 2, (size_t)NT * 16, (size_t)(BH / a->nht), err);
 }
 
 /* The gpu variant's backward: dK and dV per key block, then dQ per query block (a second pass, no partials). */
@@ -296,7 +297,7 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   ka = args(a, K_DQ);
   sc_karg_mem(&ka, w[W_DQP]), sc_karg_view(&ka, io->dq);
   sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, G), sc_karg_f32(&ka, scale);
-  return launch(a, K_DQ, &ka, 2, (size_t)S, (size_t)BH, err);
+  return launch(a, K_DQ, &ka, 2, (size_t)S, (size_t)(BH / a->nht), err);
 }
 
 int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *pos, const int32_t *start,
