@@ -127,17 +127,19 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   }
 }
 
-/* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. */
+/* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. An item takes one chunk of
+ * NHT heads (a token's heads, contiguous when token-major). */
 __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
                              __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
                              __global const float *dq, const ulong dq_off, __global const float *dk, const ulong dk_off,
                              __global const float *dv, const ulong dv_off, __global float *di, const ulong di_off,
                              __global float *df, const ulong df_off) {
-  const int c = get_global_id(0), bh = get_global_id(1);
-  if (c >= NC || bh >= BH) return;
+  const int c = get_global_id(0), hg = get_global_id(1);
+  if (c >= NC || hg * NHT >= BH) return;
   q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
   const int t0 = c * L, len = min(L, S - t0);
-  for (int t = 0; t < len; t++) {
+  for (int u = 0; u < len * NHT; u++) {
+    const int t = u / NHT, bh = hg * NHT + u % NHT;
     const size_t r = (size_t)bh * S + t0 + t, x = XROW(bh, t0 + t);
     float8 a = (float8)(0.0f), b = (float8)(0.0f);
     for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);

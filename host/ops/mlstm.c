@@ -399,7 +399,7 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_i32(&a, NC);
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->dq);
   sc_karg_view(&a, io->dk), sc_karg_view(&a, io->dv), sc_karg_view(&a, io->di), sc_karg_view(&a, io->df);
-  if (run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH, 1, err)) return -1;
+  if (run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH / (size_t)m->nht, 1, err)) return -1;
   a = args(m, SC_MLSTM_K_BWD_FSCAN);
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_view(&a, io->f), sc_karg_view(&a, io->df);
   return run(m, SC_MLSTM_K_BWD_FSCAN, &a, BH, 1, 1, err);
