@@ -3,8 +3,8 @@
  * cos and sin come from a host-computed float64 table, factorised as pos = hi * LO + lo: LO rows of angle
  * lo * freq, then rows of angle hi * LO * freq (an angle of pos * freq in float32 would be off by ~1e-3 rad at
  * pos ~ 16k); one angle addition combines them. sign = -1 applies the transposed rotation (backward).
- * x and y may alias when they have the same layout. Rows are head-major (B, NH, S, DH), or token-major
- * (B, S, NH, DH) where x_tokens / y_tokens say so (the models use token-major; a change between them rides along).
+ * x and y may alias. Rows are head-major (B, NH, S, DH), or token-major (B, S, NH, DH) with tokens = 1 (the
+ * models' layout).
  * Global (S, B): an item rotates the NH head rows of one token, as the position and the angles are theirs alike
  * (one item per head row ran the strided token-major rows 1.5-2x slower on PoCL). Positions are (B, S). */
 #define LO 1024 /* keep in step with host/ops/rope.c */
@@ -41,23 +41,22 @@
 __kernel void rope(__global const float *x, const ulong x_off, __global float *y, const ulong y_off,
                    __global const int *restrict pos, const ulong pos_off, __global const float *restrict table,
                    const int S, const int NH, const int B, const int DH, const int maxpos, const float sign,
-                   const int x_tokens, const int y_tokens) {
+                   const int tokens) {
   const int s = (int)get_global_id(0), b = (int)get_global_id(1);
   if (s >= S || b >= B) return;
   x += x_off, y += y_off, pos += pos_off;
   const int p = clamp(pos[(size_t)b * S + s], 0, maxpos);
   /* rows of DH/2 (cos, sin) pairs */
   __global const float *lo = table + (size_t)(p % LO) * DH, *hi = table + (size_t)(LO + p / LO) * DH;
-  /* head 0's row, and the distance to the next head's, on either layout */
-  const size_t token = ((size_t)b * S + s) * NH * DH, head = ((size_t)b * NH * S + s) * DH, hs = (size_t)S * DH;
-  const size_t x0 = x_tokens ? token : head, y0 = y_tokens ? token : head;
-  const size_t xs = x_tokens ? (size_t)DH : hs, ys = y_tokens ? (size_t)DH : hs;
+  /* head 0's row, and the distance to the next head's */
+  const size_t r0 = tokens ? ((size_t)b * S + s) * NH * DH : ((size_t)b * NH * S + s) * DH;
+  const size_t hs = tokens ? (size_t)DH : (size_t)S * DH;
   for (int j = 0; j < DH; j += RV) {
     const RVEC u = RLOAD(lo + j), v = RLOAD(hi + j);
     const RHALF c = u.even * v.even - u.odd * v.odd, sn = sign * (u.odd * v.even + u.even * v.odd);
     for (int h = 0; h < NH; h++) {
-      const RVEC a = RLOAD(x + x0 + h * xs + j);
-      RSTORE(INTERLEAVE(a.even * c - a.odd * sn, a.even * sn + a.odd * c), y + y0 + h * ys + j);
+      const RVEC a = RLOAD(x + r0 + h * hs + j);
+      RSTORE(INTERLEAVE(a.even * c - a.odd * sn, a.even * sn + a.odd * c), y + r0 + h * hs + j);
     }
   }
 }

@@ -120,8 +120,8 @@ mutation mlstm-delta-stride cl/mlstm.cl 'const float8 xv = wt * vload8(0, x + (x
   'const float8 xv = wt * vload8(0, x + (xb + (size_t)t) * DQK + a0);' '^test_mlstm$'
 mutation attention-token-stride cl/attention.cl '#define RS (NHT * DH) /* floats from one token' \
   '#define RS (DH) /* floats from one token' '^test_attention$'
-mutation rope-token-row cl/rope.cl 'const size_t xs = x_tokens ? (size_t)DH : hs, ys = y_tokens ? (size_t)DH : hs;' \
-  'const size_t xs = x_tokens ? (size_t)DH : hs, ys = x_tokens ? (size_t)DH : hs;' '^test_rope$'
+mutation rope-token-row cl/rope.cl 'const size_t hs = tokens ? (size_t)DH : (size_t)S * DH;' \
+  'const size_t hs = (size_t)S * DH;' '^test_rope$'
 mutation mlstm-gates-upto cl/mlstm.cl 'for (int j = 0; j < n; j++) p[j] = a[j];' 'for (int j = 0; j + 1 < n; j++) p[j] = a[j];' \
   '^test_mlstm$'
 mutation mlstm-gates-rev-order cl/mlstm.cl '      rev += abar[r0 + t];

@@ -58,7 +58,7 @@ typedef struct {
   int B, NH, S, dh;
   double theta;
   int far;    /* positions up to 40000, not contiguous; else documents restarting at 0 */
-  int tokens; /* x token-major (B, S, NH, dh) into head-major y, and back into token-major z (the model's use) */
+  int tokens; /* x, y token-major (B, S, NH, dh), as the models use them */
 } sc_check_rope;
 
 typedef struct {

@@ -64,7 +64,7 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
 
   /* Device: [RoPE +] forward + backward [+ RoPE backward], on token-major copies for token-major rows. */
   const size_t BH = (size_t)B * NH, TH = sh.tokens ? (size_t)NH : 1;
-  const int tok = sh.tokens ? SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS : 0;
+  const int tok = sh.tokens ? SC_ROPE_TOKENS : 0;
   float *dev[4];
   const float *host[4] = {q, k, v, dout};
   for (int j = 0; j < 4; j++) {

@@ -177,11 +177,10 @@ int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {
                                  .seg = docs(lm, M_SEG),
                                  .o = hm,
                                  .lse = lm_act_view(lm, l, A_HSTAT)};
-  const int tok = SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS;
   return lm_linear_fwd(lm, xn, lm_param(lm, FL_Q, l), s.QK, s.d, 0.0f, a.q, s.QK, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.q, a.q, tok, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.q, a.q, SC_ROPE_TOKENS, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FL_K, l), s.QK, s.d, 0.0f, a.k, s.QK, err) ||
-         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.k, a.k, tok, err) ||
+         sc_rope_apply(lm->rope, s.B, s.NH, s.T, pos, lm->max_pos, a.k, a.k, SC_ROPE_TOKENS, err) ||
          lm_linear_fwd(lm, xn, lm_param(lm, FL_V, l), s.VD, s.d, 0.0f, a.v, s.VD, err) || lm_begin(lm, err) ||
          llama_attend(lm, l, &a, err) || lm_end(lm, SC_LM_T_CELL, err) ||
          lm_linear_fwd(lm, hm, lm_param(lm, FL_O, l), s.d, s.VD, 1.0f, y, s.d, err);
@@ -201,7 +200,7 @@ int lm_llama_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                                  .dq = w2,
                                  .dk = w3,
                                  .dv = w4};
-  const int back = SC_ROPE_TRANSPOSE | SC_ROPE_X_TOKENS | SC_ROPE_Y_TOKENS;
+  const int back = SC_ROPE_TRANSPOSE | SC_ROPE_TOKENS;
   /* w0 = do; the cell's dq, dk (rotated back in place) and dv go to w2, w3, w4, all token-major */
   return lm_linear_bwd(lm, a.o, lm_param(lm, FL_O, l), dy, s.d, s.d, s.VD, 0.0f, w0, lm_grad(lm, FL_O, l), err) ||
          lm_begin(lm, err) || sc_attention_backward(lm->attn, s.B, s.NH, s.T, &a, err) ||

@@ -16,13 +16,13 @@ typedef struct sc_rope sc_rope;
 int sc_rope_create(sc_ctx *c, int head_dim, double theta, sc_rope **out, sc_err *err);
 void sc_rope_destroy(sc_rope *r);
 
-/* Flags of sc_rope_apply: the transposed rotation (the backward), and x or y token-major (B, S, NH, dh). */
-enum { SC_ROPE_TRANSPOSE = 1, SC_ROPE_X_TOKENS = 2, SC_ROPE_Y_TOKENS = 4 };
+/* Flags of sc_rope_apply: the transposed rotation (the backward), and x, y token-major (B, S, NH, dh). */
+enum { SC_ROPE_TRANSPOSE = 1, SC_ROPE_TOKENS = 2 };
 
 /* y = R(pos) x, or with SC_ROPE_TRANSPOSE the transpose R(pos)^T x (the gradient w.r.t. the un-rotated input).
- * x, y: (B, NH, S, dh) float32, or token-major per the flags (a head split or merge for free); pos: (B, S) int32.
- * max_pos bounds the positions in pos (0..max_pos, below SC_ROPE_MAX_POS); the cos/sin table grows to cover it.
- * y may be the same view as x when both have the same layout. */
+ * x, y: (B, NH, S, dh) float32, or with SC_ROPE_TOKENS (B, S, NH, dh); pos: (B, S) int32. max_pos bounds the
+ * positions in pos (0..max_pos, below SC_ROPE_MAX_POS); the cos/sin table grows to cover it. y may be the same
+ * view as x. */
 int sc_rope_apply(sc_rope *r, int B, int NH, int S, sc_view pos, int max_pos, sc_view x, sc_view y, int flags,
                   sc_err *err);
 
