@@ -286,18 +286,39 @@ static void test_host_backend_devices(void **state) {
   sc_ctx_close(&c);
 }
 
-/* OpenBLAS's fallback to Prescott kernels on a CPU it does not know is replaced by the core type that fits the CPU's
- * features; any other choice of OpenBLAS stands, and so does an OPENBLAS_CORETYPE the user set. */
+/* OpenBLAS's fallback to kernels narrower than the CPU (Prescott on a CPU it does not know; Haswell or Zen on an
+ * AVX-512 CPU) is replaced by the core type that fits the CPU's features; any other choice of OpenBLAS stands, and so
+ * does an OPENBLAS_CORETYPE the user set. */
 static void test_blas_core_fix(void **state) {
   (void)state;
   assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 1), "SKYLAKEX");
   assert_string_equal(sc_gemm_blas_core_for("Prescott", 1, 0), "HASWELL");
+  assert_string_equal(sc_gemm_blas_core_for("Haswell", 1, 1), "SKYLAKEX");
+  assert_string_equal(sc_gemm_blas_core_for("zen", 1, 1), "SKYLAKEX");
+  assert_string_equal(sc_gemm_blas_core_for("Sandybridge", 1, 0), "HASWELL");
   assert_null(sc_gemm_blas_core_for("Prescott", 0, 0));
   assert_null(sc_gemm_blas_core_for("Cooperlake", 1, 1));
+  assert_null(sc_gemm_blas_core_for("SkylakeX", 1, 1));
   assert_null(sc_gemm_blas_core_for("Zen", 1, 0));
+  assert_null(sc_gemm_blas_core_for("Haswell", 1, 0));
+  assert_null(sc_gemm_blas_core_for("SomeNewCore", 1, 1));
+  char note[320] = "";
   th_setenv("OPENBLAS_CORETYPE", "PRESCOTT");
   assert_null(sc_gemm_blas_core_fix());
+#if defined(__x86_64__)
+  /* a user's narrow choice stands but is named, with the fitting one */
+  __builtin_cpu_init();
+  const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), avx2);
+  if (avx2) {
+    assert_non_null(strstr(note, "OPENBLAS_CORETYPE=PRESCOTT"));
+    assert_true(strstr(note, "set HASWELL") || strstr(note, "set SKYLAKEX"));
+  }
+#endif
+  th_setenv("OPENBLAS_CORETYPE", "COOPERLAKE");
+  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), 0);
   th_setenv("OPENBLAS_CORETYPE", NULL);
+  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), 0);
 }
 
 /* main runs itself again with OPENBLAS_THREAD_TIMEOUT=4 (idle OpenBLAS threads sleep at once instead of spinning on

@@ -17,6 +17,7 @@
 #include "model/flops.h"
 #include "model/init.h"
 #include "model/presets.h"
+#include "ops/gemm.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 
@@ -301,6 +302,9 @@ static void print_plan(const run *r) {
           r->pl.cfg.name, sc_arch_name(r->pl.cfg.arch), (long long)r->pl.n_params, r->pl.flops_per_token,
           (long long)r->pl.steps, o->batch, o->ctx, r->pl.tokens, r->pl.flops, o->budget > 0 ? " (--budget)" : "",
           r->c.dev.name);
+  char note[320];
+  if (sc_gemm_host_capable(&r->c.dev) && sc_gemm_blas_core_note(note, sizeof note))
+    fprintf(stderr, "train: note: %s\n", note);
 }
 
 static int checkpoint(run *r, sc_err *err) {
