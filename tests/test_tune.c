@@ -173,8 +173,9 @@ static void families_reject_wrong_and_profile_loads(void **state) {
       {"xent.cl", "buf[l] = ms;", "buf[l] = ms + (float2)(0.0f, WG == 64 ? 0.01f : 0.0f);"},
       {"adamw.cl", "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s;",
        "if (l == 0 && p < SUMSQ_PARTS) parts[p] = s * (SUMSQ_PARTS == 256 ? 1.01f : 1.0f);"},
+      {"attention.cl", "    l[i] = 1.0f / ls;", "    l[i] = (BR == 64 ? 1.01f : 1.0f) / ls;"},
   };
-  broken_kernels(cl, m, 4);
+  broken_kernels(cl, m, 5);
   snprintf(path, sizeof path, "%s/tune.json", prof);
   const int rc =
       th_run_capturef(out, sizeof out,
@@ -185,21 +186,29 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   static const struct {
     const char *family, *marked, *defaults;
     int wrong, right;
-    const char *names[9];
+    const char *names[10];
     int n;
   } fam[] = {
       {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 4, 4, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP"}, 9},
       {"norm", ",WG=32,", SC_NORM_GPU_TILES, 1, 2, {"WG"}, 1},
       {"xent", ",WG=64,", SC_XENT_GPU_TILES, 1, 2, {"WG"}, 1},
       {"adamw", "SUMSQ_PARTS=256 ", SC_ADAMW_GPU_TILES, 1, 1, {"SUMSQ_PARTS", "WG"}, 2},
+      {"attention",
+       " BR=64 ",
+       SC_ATTENTION_GPU_TILES,
+       1,
+       2,
+       {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC", "LS", "NEXP"},
+       10},
   };
   char *text = slurp(path);
   assert_non_null(text);
   cJSON *root = cJSON_Parse(text);
   free(text);
   assert_non_null(root);
-  char want[4][256];
-  for (int f = 0; f < 4; f++) {
+  enum { NF = sizeof fam / sizeof fam[0] };
+  char want[NF][256];
+  for (int f = 0; f < NF; f++) {
     char key[32];
     int wrong, right;
     snprintf(key, sizeof key, "%s_gpu", fam[f].family);
@@ -214,7 +223,7 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   th_setenv("SCALECL_PROFILE_DIR", prof);
   sc_ctx c;
   th_ctx_open(&c);
-  for (int f = 0; f < 4; f++) {
+  for (int f = 0; f < NF; f++) {
     sc_variant v;
     char defs[256];
     TH_CHECK(sc_variant_pick(&c, fam[f].family, NULL, fam[f].defaults, &v, defs, sizeof defs, TH_ERR));
@@ -225,10 +234,13 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   sc_norm *nm;
   sc_xent *xe;
   sc_adamw *aw;
+  sc_attention *at;
   TH_CHECK(sc_mlstm_create(&c, &(sc_mlstm_cfg){.chunk = 64, .dqk = 64, .dv = 64}, &ml, TH_ERR));
   TH_CHECK(sc_norm_create(&c, &(sc_norm_cfg){SC_NORM_RMS, 512, 0, 1e-6f, 0}, &nm, TH_ERR));
   TH_CHECK(sc_xent_create(&c, &(sc_xent_cfg){.d = 16, .V = 100}, &xe, TH_ERR));
   TH_CHECK(sc_adamw_create(&c, &aw, TH_ERR));
+  TH_CHECK(sc_attention_create(&c, &(sc_attention_cfg){.head_dim = 128}, &at, TH_ERR));
+  sc_attention_destroy(at);
   sc_mlstm_destroy(ml);
   sc_norm_destroy(nm);
   sc_xent_destroy(xe);

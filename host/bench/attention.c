@@ -1,6 +1,6 @@
 /* `scalecl bench attention`: causal attention forward and forward+backward throughput, decode step
  * time against the cache length, and peak device memory, on resident buffers. */
-#include "ops/attention.h"
+#include "bench/attention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,19 +36,13 @@ typedef struct {
   size_t peak_bytes;
 } seq_result;
 
-/* Times one (dh, S) configuration; peak_bytes covers its tensors and the op's scratch. */
-static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int doc_len, int samples,
-                     int backward, seq_result *res, sc_err *err) {
-  memset(res, 0, sizeof *res);
-  res->dh = cfg->head_dim, res->S = S;
-  const size_t base = c->bytes_allocated;
-  c->bytes_peak = base;
-  run_arg r = {NULL, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+int sc_bench_attention_time(sc_ctx *c, sc_attention *a, int dh, int B, int NH, int S, int doc_len, int samples,
+                            double min_sample_s, sc_timing *fwd, sc_timing *fb, sc_err *err) {
+  run_arg r = {a, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&r.q, &r.k, &r.v, &r.o, &r.dout, &r.dq, &r.dk, &r.dv};
-  const size_t n = (size_t)B * NH * S * cfg->head_dim;
+  const size_t n = (size_t)B * NH * S * dh;
   int rc = -1;
-  if (sc_attention_create(c, cfg, &r.a, err)) return -1;
-  for (int i = 0; i < (backward ? 8 : 4); i++)
+  for (int i = 0; i < (fb ? 8 : 4); i++)
     if (sc_buffer_create(c, n * sizeof(float), "benchmark tensor", bufs[i], err) ||
         sc_bench_fill_uniform(c, *bufs[i], n, 17u + (unsigned)i, -1, 1, err))
       goto done;
@@ -62,18 +56,30 @@ static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int 
     free(seg);
     if (wrc) goto done;
   }
-  if (sc_bench_time(c, run_once, &r, samples, 0.0, &res->fwd, err)) goto done;
-  if (backward) {
-    r.backward = 1;
-    if (sc_bench_time(c, run_once, &r, samples, 0.0, &res->fb, err)) goto done;
-  }
-  res->peak_bytes = c->bytes_peak - base;
+  if (fwd && sc_bench_time(c, run_once, &r, samples, min_sample_s, fwd, err)) goto done;
+  r.backward = 1;
+  if (fb && sc_bench_time(c, run_once, &r, samples, min_sample_s, fb, err)) goto done;
   rc = 0;
 done:
   for (int i = 0; i < 8; i++) sc_buffer_release(c, *bufs[i]);
   sc_buffer_release(c, r.lse);
   sc_buffer_release(c, r.seg);
-  sc_attention_destroy(r.a);
+  return rc;
+}
+
+/* Times one (dh, S) configuration; peak_bytes covers its tensors and the op's scratch. */
+static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int doc_len, int samples,
+                     int backward, seq_result *res, sc_err *err) {
+  memset(res, 0, sizeof *res);
+  res->dh = cfg->head_dim, res->S = S;
+  const size_t base = c->bytes_allocated;
+  c->bytes_peak = base;
+  sc_attention *a = NULL;
+  if (sc_attention_create(c, cfg, &a, err)) return -1;
+  const int rc = sc_bench_attention_time(c, a, cfg->head_dim, B, NH, S, doc_len, samples, 0.0, &res->fwd,
+                                         backward ? &res->fb : NULL, err);
+  res->peak_bytes = c->bytes_peak - base;
+  sc_attention_destroy(a);
   return rc;
 }
 

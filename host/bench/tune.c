@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/version.h"
+#include "bench/attention.h"
 #include "bench/mlstm.h"
 #include "bench/peak.h"
 #include "bench/util.h"
@@ -186,6 +187,67 @@ static int mlstm_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rat
                           err))
     return -1;
   *rate = sc_figure_rate(&fb.wall, (double)(MLSTM_HEADS * S));
+  return 0;
+}
+
+/* ---- attention: the flash forward and backward (cl/attention.cl), gpu variant ---- */
+
+/* Timed at both head dims the models use most: a tile that wins at 64 can lose at 128, where the register tiles
+ * hold twice the output columns. */
+enum { ATT_HEADS = 2, ATT_N_DH = 2 };
+static const int att_dh[ATT_N_DH] = {64, 128};
+
+static int att_seq(int quick) {
+  return quick ? 512 : 2048;
+}
+
+static void attention_describe(int quick, char *buf, size_t cap) {
+  snprintf(buf, cap, "attention fwd+bwd %d heads S=%d dh=%d and %d, causal", ATT_HEADS, att_seq(quick), att_dh[0],
+           att_dh[1]);
+}
+
+/* At the timed head dims and at 256, the largest the models use. */
+static int attention_fits(const sc_device_info *d, const char *tiles, sc_err *err) {
+  for (int i = 0; i < ATT_N_DH; i++)
+    if (sc_attention_tiles_check(d, tiles, att_dh[i], err)) return -1;
+  return sc_attention_tiles_check(d, tiles, 256, err);
+}
+
+static void attention_close(void *op) {
+  sc_attention **a = op;
+  if (!a) return;
+  for (int i = 0; i < ATT_N_DH; i++) sc_attention_destroy(a[i]);
+  free(a);
+}
+
+static int attention_open(sc_ctx *c, void **op, sc_err *err) {
+  sc_attention **a = sc_calloc(ATT_N_DH, sizeof *a, "tuner attention ops", err);
+  if (!a) return -1;
+  *op = a;
+  for (int i = 0; i < ATT_N_DH; i++)
+    if (sc_attention_create(c, &(sc_attention_cfg){.head_dim = att_dh[i]}, &a[i], err)) return -1;
+  return 0;
+}
+
+/* Packed documents with RoPE at head dims 16 to 128 (S 129: partial tiles), then the token-major rows. */
+static int attention_verify(sc_ctx *c, void *op, sc_err *err) {
+  (void)op;
+  return verify_rows(c, "attention", (const char *const[]){"docs+rope", "token-major", NULL}, err);
+}
+
+static int attention_time(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err) {
+  sc_attention **a = op;
+  const int S = att_seq(o->quick);
+  double seconds = 0.0;
+  for (int i = 0; i < ATT_N_DH; i++) {
+    sc_timing fb;
+    if (sc_bench_attention_time(c, a[i], att_dh[i], 1, ATT_HEADS, S, 0, o->samples, o->min_sample_s, NULL, &fb, err))
+      return -1;
+    seconds += fb.wall.median;
+  }
+  /* one figure for the two shapes: the sum of their medians (no spread of a sum of medians is claimed) */
+  const sc_stats both = {1, seconds, seconds, NAN, 1.0 / seconds, NAN};
+  *rate = sc_figure_rate(&both, (double)(ATT_N_DH * ATT_HEADS * S));
   return 0;
 }
 
@@ -374,6 +436,12 @@ static const sc_tune_param mlstm_gpu_params[] = {
     {"TM", 3, {16, 32, 64}, 2, {32, 64}}, {"TN", 3, {16, 32, 64}, 1, {32}}, {"TK", 2, {8, 16}, 2, {8, 16}},
     {"WM", 3, {1, 2, 4}, 1, {2}},         {"WN", 3, {1, 2, 4}, 1, {2}},     {"LS", 2, {0, 1}, 2, {0, 1}},
 };
+/* 64 full and 2 quick candidates; TK and TC (staging depths) stay. NEXP tries native_exp() for the probabilities,
+ * kept only where the check rows pass with it. */
+static const sc_tune_param attention_gpu_params[] = {
+    {"BR", 2, {32, 64}, 2, {32, 64}}, {"BC", 2, {32, 64}, 1, {32}}, {"WR", 2, {2, 4}, 1, {4}},
+    {"WC", 2, {2, 4}, 1, {4}},        {"LS", 2, {0, 1}, 1, {0}},    {"NEXP", 2, {0, 1}, 1, {0}},
+};
 static const sc_tune_param norm_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {32, 64, 256}}};
 static const sc_tune_param xent_gpu_params[] = {{"WG", 6, {32, 64, 128, 256, 512, 1024}, 3, {64, 128, 256}}};
 static const sc_tune_param adamw_gpu_params[] = {{"SUMSQ_PARTS", 4, {128, 256, 512, 1024}, 2, {256, 512}},
@@ -389,6 +457,7 @@ static const sc_tune_entry entries[] = {
     ENTRY(gemm, SC_VARIANT_GPU, SC_GEMM_GPU_TILES, gemm_gpu_params, "GFLOP/s", gemm_fits_gpu),
     ENTRY(gemm, SC_VARIANT_CPU, SC_GEMM_CPU_TILES, gemm_cpu_params, "GFLOP/s", gemm_fits_cpu),
     ENTRY(mlstm, SC_VARIANT_GPU, SC_MLSTM_GPU_TILES, mlstm_gpu_params, "tok/s", sc_mlstm_tiles_check),
+    ENTRY(attention, SC_VARIANT_GPU, SC_ATTENTION_GPU_TILES, attention_gpu_params, "tok/s", attention_fits),
     ENTRY(norm, SC_VARIANT_GPU, SC_NORM_GPU_TILES, norm_gpu_params, "rows/s", sc_norm_tiles_check),
     ENTRY(xent, SC_VARIANT_GPU, SC_XENT_GPU_TILES, xent_gpu_params, "tok/s", sc_xent_tiles_check),
     ENTRY(adamw, SC_VARIANT_GPU, SC_ADAMW_GPU_TILES, adamw_gpu_params, "Mparam/s", adamw_fits),

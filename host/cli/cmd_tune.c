@@ -86,10 +86,10 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
       "around clFinish, median of samples. Prints every candidate, then writes a device profile: \"match\" (the\n"
       "platform and device names), \"kernel_variant\" (per family the faster variant), \"tiles\" (the best of each\n"
       "variant) and \"about\" (how and when). Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
-      "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD), mlstm (gpu: TM TN TK WM WN),\n"
-      "norm (gpu: WG), xent (gpu: WG), adamw (gpu: SUMSQ_PARTS WG). By default a family tuned in one variant runs\n"
-      "only where the device runs that variant (its profile's kernel_variant, else gpu on GPUs); --op or --variant\n"
-      "selects it anyway.",
+      "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD), mlstm (gpu: TM TN TK WM WN\n"
+      "LS), attention (gpu: BR BC WR WC LS NEXP), norm (gpu: WG), xent (gpu: WG), adamw (gpu: SUMSQ_PARTS WG).\n"
+      "By default a family tuned in one variant runs only where the device runs that variant (its profile's\n"
+      "kernel_variant, else gpu on GPUs); --op or --variant selects it anyway.",
       opts, SC_NOPTS(opts), NULL};
   const int prc = sc_args_parse(&args, argc, argv, err);
   if (prc != SC_ARGS_RUN) return prc;
