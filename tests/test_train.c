@@ -2,9 +2,9 @@
  * give the loss, gradient and norm of one of B), clipping and the micro-batch scale in the first moment, no weight
  * decay on the embedding, a skipped non-finite step that changes nothing, a tiny model
  * that learns a deterministic sequence, and through the command: a short run on the default corpus lowers the
- * validation loss; resume after SIGTERM and after SIGKILL gives byte-identical parameters, optimizer state and
- * metrics; a damaged newest checkpoint is skipped; resuming with a changed option is refused; plot curves draws
- * runs. */
+ * validation loss; resume after SIGTERM and after SIGKILL (also in the middle of writing a checkpoint) gives
+ * byte-identical parameters, optimizer state and metrics; a damaged newest checkpoint is skipped; resuming with a
+ * changed option is refused; plot curves draws runs. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -315,6 +315,35 @@ static void test_resume_after_sigkill_is_exact(void **state) {
   assert_same_run(ref, cut, 30);
 }
 
+/* SIGKILL while a checkpoint is being written: the kill lands as soon as the checkpoint's temporary directory
+ * appears, and the directory is still there afterwards (the write did not finish), so the resume has to clear it and
+ * start from the checkpoint before. Should a busy machine let a write finish before the kill lands, the next
+ * checkpoint is tried, from a resumed run. */
+static void test_resume_after_sigkill_mid_checkpoint_is_exact(void **state) {
+  (void)state;
+  char base[512], ref[600], cut[600];
+  th_tmpdir("train-kill-ckpt", base, sizeof base);
+  snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
+  assert_int_equal(run("%s train --model xlstm-cpu-50k " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  assert_int_equal(run("args='--model xlstm-cpu-50k " OPTS " --out %s'; "
+                       "for step in 00000008 00000012 00000016 00000020; do "
+                       "  %s train $args > %s.log 2>&1 & pid=$!; args='--resume %s --peak none --quiet'; "
+                       "  while kill -0 $pid 2>/dev/null; do "
+                       "    set -- %s/checkpoints/.tmp-step-$step-*; [ -e \"$1\" ] && { kill -KILL $pid; break; }; "
+                       "  done; wait $pid; "
+                       "  if [ -e \"$1\" ]; then echo \"killed writing step $step\"; ls -a %s/checkpoints; break; fi; "
+                       "done",
+                       corpus, cut, th_scalecl_bin(), cut, cut, cut, cut),
+                   0);
+  printf("  %s", out);
+  assert_non_null(strstr(out, "killed writing step"));
+  assert_non_null(strstr(out, ".tmp-step-"));
+  assert_int_equal(run("%s train --resume %s --peak none --quiet 2>&1", th_scalecl_bin(), cut), 0);
+  assert_same_run(ref, cut, 30);
+  assert_int_equal(run("ls -a %s/checkpoints", cut), 0);
+  assert_null(strstr(out, ".tmp-step-"));
+}
+
 static void test_damaged_newest_checkpoint_is_skipped(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
@@ -389,6 +418,7 @@ int main(void) {
       cmocka_unit_test(test_tiny_models_learn_a_deterministic_sequence),
       cmocka_unit_test(test_resume_after_sigterm_is_exact),
       cmocka_unit_test(test_resume_after_sigkill_is_exact),
+      cmocka_unit_test(test_resume_after_sigkill_mid_checkpoint_is_exact),
       cmocka_unit_test(test_damaged_newest_checkpoint_is_skipped),
       cmocka_unit_test(test_resume_refuses_changed_options),
       cmocka_unit_test(test_short_run_on_default_corpus_lowers_val_loss),
