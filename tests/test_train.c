@@ -317,16 +317,17 @@ static void test_resume_after_sigkill_is_exact(void **state) {
 
 /* SIGKILL while a checkpoint is being written: the kill lands as soon as the checkpoint's temporary directory
  * appears, and the directory is still there afterwards (the write did not finish), so the resume has to clear it and
- * start from the checkpoint before. Should a busy machine let a write finish before the kill lands, the next
+ * start from the checkpoint before. The 1m preset's checkpoints (15 MB with the moments, fsynced) take long enough
+ * to write that the kill lands inside one; should a busy machine let a write finish first anyway, the next
  * checkpoint is tried, from a resumed run. */
 static void test_resume_after_sigkill_mid_checkpoint_is_exact(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
   th_tmpdir("train-kill-ckpt", base, sizeof base);
   snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
-  assert_int_equal(run("%s train --model xlstm-cpu-50k " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
-  assert_int_equal(run("args='--model xlstm-cpu-50k " OPTS " --out %s'; "
-                       "for step in 00000008 00000012 00000016 00000020; do "
+  assert_int_equal(run("%s train --model xlstm-cpu-1m " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  assert_int_equal(run("args='--model xlstm-cpu-1m " OPTS " --out %s'; "
+                       "for step in 00000008 00000012 00000016 00000020 00000024 00000028; do "
                        "  %s train $args > %s.log 2>&1 & pid=$!; args='--resume %s --peak none --quiet'; "
                        "  while kill -0 $pid 2>/dev/null; do "
                        "    set -- %s/checkpoints/.tmp-step-$step-*; [ -e \"$1\" ] && { kill -KILL $pid; break; }; "
