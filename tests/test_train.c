@@ -281,13 +281,19 @@ static int interrupted_run(const char *model, const char *dir, int lines, const 
              th_scalecl_bin(), model, corpus, dir, dir, dir, lines, sig);
 }
 
+/* A temporary directory for a test, and in it the uninterrupted reference run `ref` of model; `cut` names the run
+ * the test interrupts. */
+static void reference_run(const char *tag, const char *model, char *base, char *ref, char *cut) {
+  th_tmpdir(tag, base, 512);
+  snprintf(ref, 600, "%s/ref", base), snprintf(cut, 600, "%s/cut", base);
+  assert_int_equal(run("%s train --model %s " OPTS " --out %s 2>&1", th_scalecl_bin(), model, corpus, ref), 0);
+}
+
 /* Also draws both runs' curves. */
 static void test_resume_after_sigterm_is_exact(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
-  th_tmpdir("train-term", base, sizeof base);
-  snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
-  assert_int_equal(run("%s train --model llama-cpu-50k " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  reference_run("train-term", "llama-cpu-50k", base, ref, cut);
   assert_int_equal(interrupted_run("llama-cpu-50k", cut, 9, "TERM"), 0);
   assert_int_equal(run("cat %s.log", cut), 0);
   assert_non_null(strstr(out, "continue with: scalecl train --resume"));
@@ -303,9 +309,7 @@ static void test_resume_after_sigterm_is_exact(void **state) {
 static void test_resume_after_sigkill_is_exact(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
-  th_tmpdir("train-kill", base, sizeof base);
-  snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
-  assert_int_equal(run("%s train --model xlstm-cpu-50k " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  reference_run("train-kill", "xlstm-cpu-50k", base, ref, cut);
   assert_int_equal(interrupted_run("xlstm-cpu-50k", cut, 14, "KILL"), 137);
   assert_int_equal(run("%s train --resume %s --peak none --quiet 2>&1", th_scalecl_bin(), cut), 0);
   printf("%s", out);
@@ -323,9 +327,7 @@ static void test_resume_after_sigkill_is_exact(void **state) {
 static void test_resume_after_sigkill_mid_checkpoint_is_exact(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
-  th_tmpdir("train-kill-ckpt", base, sizeof base);
-  snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
-  assert_int_equal(run("%s train --model xlstm-cpu-1m " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  reference_run("train-kill-ckpt", "xlstm-cpu-1m", base, ref, cut);
   assert_int_equal(run("args='--model xlstm-cpu-1m " OPTS " --out %s'; "
                        "for step in 00000008 00000012 00000016 00000020 00000024 00000028; do "
                        "  %s train $args > %s.log 2>&1 & pid=$!; args='--resume %s --peak none --quiet'; "
@@ -348,9 +350,7 @@ static void test_resume_after_sigkill_mid_checkpoint_is_exact(void **state) {
 static void test_damaged_newest_checkpoint_is_skipped(void **state) {
   (void)state;
   char base[512], ref[600], cut[600];
-  th_tmpdir("train-damaged", base, sizeof base);
-  snprintf(ref, sizeof ref, "%s/ref", base), snprintf(cut, sizeof cut, "%s/cut", base);
-  assert_int_equal(run("%s train --model xlstm-cpu-50k " OPTS " --out %s 2>&1", th_scalecl_bin(), corpus, ref), 0);
+  reference_run("train-damaged", "xlstm-cpu-50k", base, ref, cut);
   assert_int_equal(interrupted_run("xlstm-cpu-50k", cut, 14, "KILL"), 137);
   /* Cut the newest checkpoint's weights short. */
   assert_int_equal(run("d=$(ls -d %s/checkpoints/step-* | sort | tail -1); "
