@@ -303,22 +303,25 @@ static void test_blas_core_fix(void **state) {
   assert_null(sc_gemm_blas_core_for("Haswell", 1, 0));
   assert_null(sc_gemm_blas_core_for("SomeNewCore", 1, 1));
   char note[320] = "";
+  sc_device_info cpu = {0}, gpu = {0};
+  cpu.type = CL_DEVICE_TYPE_CPU, cpu.host_unified = 1, gpu.type = CL_DEVICE_TYPE_GPU;
   th_setenv("OPENBLAS_CORETYPE", "PRESCOTT");
+  assert_int_equal(sc_gemm_blas_core_note(&gpu, note, sizeof note), 0); /* no host backend there */
   assert_null(sc_gemm_blas_core_fix());
 #if defined(__x86_64__)
   /* a user's narrow choice stands but is named, with the fitting one */
   __builtin_cpu_init();
   const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), avx2);
+  assert_int_equal(sc_gemm_blas_core_note(&cpu, note, sizeof note), avx2);
   if (avx2) {
     assert_non_null(strstr(note, "OPENBLAS_CORETYPE=PRESCOTT"));
     assert_true(strstr(note, "set HASWELL") || strstr(note, "set SKYLAKEX"));
   }
 #endif
   th_setenv("OPENBLAS_CORETYPE", "COOPERLAKE");
-  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), 0);
+  assert_int_equal(sc_gemm_blas_core_note(&cpu, note, sizeof note), 0);
   th_setenv("OPENBLAS_CORETYPE", NULL);
-  assert_int_equal(sc_gemm_blas_core_note(note, sizeof note), 0);
+  assert_int_equal(sc_gemm_blas_core_note(&cpu, note, sizeof note), 0);
 }
 
 /* main runs itself again with OPENBLAS_THREAD_TIMEOUT=4 (idle OpenBLAS threads sleep at once instead of spinning on

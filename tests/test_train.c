@@ -283,7 +283,8 @@ static int interrupted_run(const char *model, const char *dir, int lines, const 
 
 /* A temporary directory for a test, and in it the uninterrupted reference run `ref` of model; `cut` names the run
  * the test interrupts. */
-static void reference_run(const char *tag, const char *model, char *base, char *ref, char *cut) {
+static void reference_run(const char *tag, const char *model, char base[static 512], char ref[static 600],
+                          char cut[static 600]) {
   th_tmpdir(tag, base, 512);
   snprintf(ref, 600, "%s/ref", base), snprintf(cut, 600, "%s/cut", base);
   assert_int_equal(run("%s train --model %s " OPTS " --out %s 2>&1", th_scalecl_bin(), model, corpus, ref), 0);

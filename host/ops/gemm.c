@@ -494,8 +494,9 @@ const char *sc_gemm_blas_core_fix(void) {
   return *sc_settings_get()->blas_coretype ? NULL : core_for_this_cpu(openblas_get_corename());
 }
 
-int sc_gemm_blas_core_note(char *buf, size_t cap) {
-  const char *set = sc_settings_get()->blas_coretype, *fit = *set ? core_for_this_cpu(set) : NULL;
+int sc_gemm_blas_core_note(const sc_device_info *d, char *buf, size_t cap) {
+  const char *set = sc_settings_get()->blas_coretype;
+  const char *fit = *set && sc_gemm_host_capable(d) ? core_for_this_cpu(set) : NULL;
   if (!fit) return 0;
   snprintf(buf, cap,
            "OPENBLAS_CORETYPE=%s gives the host GEMM backend narrower kernels than this CPU has: GEMMs run slower "

@@ -69,9 +69,10 @@ int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, 
 const char *sc_gemm_blas_core_for(const char *corename, int has_avx2, int has_avx512);
 const char *sc_gemm_blas_core_fix(void);
 
-/* When the user's OPENBLAS_CORETYPE names kernels narrower than the CPU's features (HASWELL on an AVX-512 CPU),
- * writes a note that says so and what to set instead and returns 1; else 0. scalecl leaves the setting alone. */
-int sc_gemm_blas_core_note(char *buf, size_t cap);
+/* When device d can run the host backend and the user's OPENBLAS_CORETYPE names kernels narrower than the CPU's
+ * features (HASWELL on an AVX-512 CPU), writes a note that says so and what to set instead and returns 1; else 0.
+ * scalecl leaves the setting alone. */
+int sc_gemm_blas_core_note(const sc_device_info *d, char *buf, size_t cap);
 
 /* Everything main should export before running itself again (OpenBLAS reads its environment once, when it
  * loads): names[i]=values[i] for the count returned, 0 when nothing is missing. OPENBLAS_CORETYPE as

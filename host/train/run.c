@@ -303,8 +303,7 @@ static void print_plan(const run *r) {
           (long long)r->pl.steps, o->batch, o->ctx, r->pl.tokens, r->pl.flops, o->budget > 0 ? " (--budget)" : "",
           r->c.dev.name);
   char note[320];
-  if (sc_gemm_host_capable(&r->c.dev) && sc_gemm_blas_core_note(note, sizeof note))
-    fprintf(stderr, "train: note: %s\n", note);
+  if (sc_gemm_blas_core_note(&r->c.dev, note, sizeof note)) fprintf(stderr, "train: note: %s\n", note);
 }
 
 static int checkpoint(run *r, sc_err *err) {
