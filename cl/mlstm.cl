@@ -38,6 +38,7 @@ inline float logsigmoid(float x) {
   return LOGSIGMOID(x);
 }
 
+#ifndef MLSTM_GPU
 /* p[0..16) as a float16, zeros past n (n < 16: the short end of a chunk); store16_upto writes only p[0..n). */
 inline float16 load16_upto(__global const float *p, const int n) {
   if (n >= 16) return vload16(0, p);
@@ -56,7 +57,7 @@ inline void store16_upto(const float16 v, __global float *p, const int n) {
   for (int j = 0; j < n; j++) p[j] = a[j];
 }
 
-/* One work-item per head: the gate scan is O(S) and sequential across chunks. Per chunk the transcendental
+/* cpu variant, one work-item per head: the gate scan is O(S) and sequential across chunks. Per chunk the transcendental
  * functions run 16 tokens at a time (log sigmoid(f) first, parked in abar; the exponentials last), and only the
  * scans between them go token by token: one scalar chain of exp and log1p per token ran 4x slower on PoCL. */
 __kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
@@ -102,6 +103,7 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
   }
   if (has_last) m_last[bh] = m;
 }
+#endif
 
 /* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len.
  * One work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. Rows move
@@ -127,6 +129,7 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   }
 }
 
+#ifndef MLSTM_GPU
 /* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. An item takes one chunk of
  * NHT heads (a token's heads, contiguous when token-major). */
 __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
@@ -165,6 +168,7 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
     df[r] = acc / (1.0f + exp(fg[r]));
   }
 }
+#endif
 
 #ifdef MLSTM_GPU
 /* gpu variant: work-groups of WGS = (TM/WM) x (TN/WN) work-items own a TM x TN output tile; operand tiles of TK
@@ -197,6 +201,7 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #ifndef SWG
 #define SWG 64
 #endif
+#define SP 4 /* scan steps whose loads are issued together */
 #ifndef LS
 #define LS 1
 #endif
@@ -478,27 +483,158 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
   float nacc = do_n && has_n0 ? n0[(size_t)bh * DQK + a] : 0.0f;
   /* The transposed store: this item writes element (a', j') = (a0 + lx, j0 + ly) of the tile. */
   const int ta = a - ly + lx, tj = j - lx + ly;
-  for (int s = 0; s < NC; s++) {
-    const int c = rev ? NC - 1 - s : s;
-    const size_t sb = (size_t)g * NC + c;
-    const float al = alpha[(size_t)bh * NC + c];
-    const float inc = in ? d[sb * DQK * DV + e] : 0.0f;
-    if (in && store_n) d[sb * DQK * DV + e] = acc;
-    if (store_t) {
-      T[ly][lx] = acc;
-      barrier(CLK_LOCAL_MEM_FENCE);
-      if (ta < DQK && tj < DV) stt[(sb * DV + tj) * DQK + ta] = T[lx][ly];
-      barrier(CLK_LOCAL_MEM_FENCE);
+  /* The loads of SP steps go out together: one at a time, each step waited for its own load, which left the scan
+   * latency-bound on GPUs. */
+  for (int s0 = 0; s0 < NC; s0 += SP) {
+    float inc[SP], al[SP], ninc[SP];
+    for (int u = 0; u < SP; u++) {
+      const int c = rev ? NC - 1 - (s0 + u) : s0 + u;
+      const bool on = s0 + u < NC;
+      const size_t sb = (size_t)g * NC + c;
+      al[u] = on ? alpha[(size_t)bh * NC + c] : 0.0f;
+      inc[u] = on && in ? d[sb * DQK * DV + e] : 0.0f;
+      ninc[u] = on && do_n ? nd[sb * DQK + a] : 0.0f;
     }
-    acc = MULADD(al, acc, inc);
-    if (do_n) {
-      const float ninc = nd[sb * DQK + a];
-      nd[sb * DQK + a] = nacc;
-      nacc = MULADD(al, nacc, ninc);
+    for (int u = 0; u < SP && s0 + u < NC; u++) {
+      const int c = rev ? NC - 1 - (s0 + u) : s0 + u;
+      const size_t sb = (size_t)g * NC + c;
+      if (in && store_n) d[sb * DQK * DV + e] = acc;
+      if (store_t) {
+        T[ly][lx] = acc;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (ta < DQK && tj < DV) stt[(sb * DV + tj) * DQK + ta] = T[lx][ly];
+        barrier(CLK_LOCAL_MEM_FENCE);
+      }
+      acc = MULADD(al[u], acc, inc[u]);
+      if (do_n) {
+        nd[sb * DQK + a] = nacc;
+        nacc = MULADD(al[u], nacc, ninc[u]);
+      }
     }
   }
   if (in && has_last) last[(size_t)bh * DQK * DV + e] = acc;
   if (do_n && has_nlast) nlast[(size_t)bh * DQK + a] = nacc;
+}
+
+/* Gates (see the cpu variant and the file header), one group of SWG items per head, each item taking a contiguous
+ * range of chunks. Only the carried stabilizer m links the chunks: m_{c+1} = max(m_c + g_c, amax_c), a map that
+ * composes (max(max(m + g1, a1) + g2, a2) = max(m + g1 + g2, max(a1 + g2, a2))). Pass 1 does each chunk's own
+ * scans, parking g_c in alpha, amax_c in mk and the prefix max in mc, and composes its range's map; one item walks
+ * the SWG maps to each range's incoming m; pass 2 finishes its chunks as the cpu variant does. A single item per
+ * head ran the whole sequence alone: 3.6 ms of an H200's 6.8 ms mLSTM forward+backward at S 8192, dh 64. */
+__kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
+                          const ulong ig_off, __global const float *fg, const ulong fg_off, __global const float *m0,
+                          const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
+                          __global float *beta, __global float *abar, __global float *mk, __global float *alpha,
+                          __global float *m_last, const ulong m_last_off, const int has_last) {
+  const int lid = get_local_id(0), bh = get_global_id(1);
+  __local float Gs[SWG], As[SWG];
+  ig += ig_off, fg += fg_off, m0 += m0_off, m_last += m_last_off;
+  const int per = (NC + SWG - 1) / SWG, c_lo = min(NC, lid * per), c_hi = min(NC, c_lo + per);
+  const bool in = bh < BH;
+  const size_t base = (size_t)bh * S;
+  float gsum = 0.0f, amap = -INFINITY;
+  for (int c = in ? c_lo : c_hi; c < c_hi; c++) {
+    const int len = min(L, S - c * L);
+    const size_t r0 = base + (size_t)c * L;
+    float acc = 0.0f, pref = -INFINITY;
+    for (int t = 0; t < len; t++) {
+      const float lf = logsigmoid(fg[r0 + t]);
+      acc += lf;
+      lb[r0 + t] = acc;
+      pref = fmax(pref, ig[r0 + t] - acc);
+      mc[r0 + t] = pref;
+      abar[r0 + t] = lf;
+    }
+    float rev = 0.0f, amax = -INFINITY;
+    for (int t = len - 1; t >= 0; t--) {
+      const float a = rev + ig[r0 + t];
+      rev += abar[r0 + t];
+      abar[r0 + t] = a;
+      amax = fmax(amax, a);
+    }
+    alpha[(size_t)bh * NC + c] = acc;
+    mk[(size_t)bh * (NC + 1) + c + 1] = amax;
+    amap = fmax(amap + acc, amax), gsum += acc;
+  }
+  Gs[lid] = gsum, As[lid] = amap;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (lid == 0 && in) {
+    float m = has_m0 ? m0[bh] : 0.0f;
+    mk[(size_t)bh * (NC + 1)] = m;
+    for (int i = 0; i < SWG; i++) {
+      const float g = Gs[i], a = As[i];
+      Gs[i] = m;
+      m = fmax(m + g, a);
+    }
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float m = Gs[lid];
+  for (int c = in ? c_lo : c_hi; c < c_hi; c++) {
+    const int len = min(L, S - c * L);
+    const size_t r0 = base + (size_t)c * L;
+    const float acc = alpha[(size_t)bh * NC + c], mn = fmax(acc + m, mk[(size_t)bh * (NC + 1) + c + 1]);
+    for (int t = 0; t < len; t++) {
+      const float b = lb[r0 + t], row = b + fmax(m, mc[r0 + t]);
+      mc[r0 + t] = row;
+      beta[r0 + t] = exp(b + m - row) * scale;
+      abar[r0 + t] = exp(abar[r0 + t] - mn);
+    }
+    alpha[(size_t)bh * NC + c] = exp(acc + m - mn);
+    mk[(size_t)bh * (NC + 1) + c + 1] = mn;
+    m = mn;
+    if (has_last && c == NC - 1) m_last[bh] = m;
+  }
+}
+
+/* Backward gates: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t, one token per item. */
+__kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global const float *q, const ulong q_off,
+                             __global const float *k, const ulong k_off, __global const float *v, const ulong v_off,
+                             __global const float *dq, const ulong dq_off, __global const float *dk, const ulong dk_off,
+                             __global const float *dv, const ulong dv_off, __global float *di, const ulong di_off,
+                             __global float *df, const ulong df_off) {
+  const int t = get_global_id(0), bh = get_global_id(1);
+  if (t >= S || bh >= BH) return;
+  (void)NC;
+  q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
+  const size_t r = (size_t)bh * S + t, x = XROW(bh, t);
+  float8 a = (float8)(0.0f), b = (float8)(0.0f);
+  for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);
+  for (int e = 0; e < DQK; e += 8) {
+    b = MULADD(vload8(0, q + x * DQK + e), vload8(0, dq + x * DQK + e), b);
+    b = MULADD(-vload8(0, k + x * DQK + e), vload8(0, dk + x * DQK + e), b);
+  }
+  di[r] = hsum8(a);
+  df[r] = hsum8(b);
+}
+
+/* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s in place, one group of SWG items per head: each item sums its
+ * contiguous range of tokens, one item turns the range sums into suffix sums, and each item finishes its range. */
+__kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
+                              __global float *df, const ulong df_off) {
+  const int lid = get_local_id(0), bh = get_global_id(1);
+  __local float R[SWG];
+  fg += fg_off, df += df_off;
+  const int per = (S + SWG - 1) / SWG, t_lo = min(S, lid * per), t_hi = bh < BH ? min(S, t_lo + per) : t_lo;
+  const size_t base = (size_t)bh * S;
+  float sum = 0.0f;
+  for (int t = t_lo; t < t_hi; t++) sum += df[base + t];
+  R[lid] = sum;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (lid == 0) {
+    float acc = 0.0f;
+    for (int i = SWG - 1; i >= 0; i--) {
+      const float v = R[i];
+      R[i] = acc;
+      acc += v;
+    }
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float acc = R[lid];
+  for (int t = t_hi - 1; t >= t_lo; t--) {
+    acc += df[base + t];
+    df[base + t] = acc / (1.0f + exp(fg[base + t]));
+  }
 }
 
 /* Recurrent step, part 1: one column j of C per work-item (groups of SWG along dimension 0, one head along

@@ -67,7 +67,7 @@ static int launch(sc_mlstm *m, int kid, const sc_kargs *a, const size_t global[3
 }
 
 /* Launches kernel `kid` over (g0, g1, g2) work-groups of one work-item: the cpu variant's shape, where each item
- * holds a register tile and loops over enough work, and that of the sequential kernels both variants share. */
+ * holds a register tile and loops over enough work, and the chunk transpose's in both variants. */
 static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, size_t g2, sc_err *err) {
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   return launch(m, kid, a, global, local, err);
@@ -82,6 +82,13 @@ static int run_tiles(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t 
 /* Tiles of size t covering n. */
 static size_t tiles_of(size_t n, int t) {
   return (n + (size_t)t - 1) / (size_t)t;
+}
+
+/* The scans along the sequence: one item per head (cpu), or a group of SWG items per head (gpu). */
+static int run_per_head(sc_mlstm *m, int kid, const sc_kargs *a, size_t BH, sc_err *err) {
+  if (m->variant != SC_VARIANT_GPU) return run(m, kid, a, BH, 1, 1, err);
+  const size_t global[3] = {(size_t)m->swg, BH, 1}, local[3] = {(size_t)m->swg, 1, 1};
+  return launch(m, kid, a, global, local, err);
 }
 
 int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err) {
@@ -223,7 +230,7 @@ static int run_gates(sc_mlstm *m, size_t BH, size_t S, sc_view ig, sc_view fg, s
   sc_karg_mem(&a, w[WS_LB]), sc_karg_mem(&a, w[WS_MC]), sc_karg_mem(&a, w[WS_BETA]), sc_karg_mem(&a, w[WS_ABAR]);
   sc_karg_mem(&a, w[WS_MK]), sc_karg_mem(&a, w[WS_ALPHA]);
   sc_karg_view(&a, m_last), sc_karg_i32(&a, m_last.buf != NULL);
-  return run(m, SC_MLSTM_K_GATES, &a, BH, 1, 1, err);
+  return run_per_head(m, SC_MLSTM_K_GATES, &a, BH, err);
 }
 
 static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, sc_view x, sc_err *err) {
@@ -399,10 +406,15 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_i32(&a, NC);
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->dq);
   sc_karg_view(&a, io->dk), sc_karg_view(&a, io->dv), sc_karg_view(&a, io->di), sc_karg_view(&a, io->df);
-  if (run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH / (size_t)m->nht, 1, err)) return -1;
+  /* gpu: one item per token, in groups of SWG along the sequence. */
+  const int gpu = m->variant == SC_VARIANT_GPU;
+  const size_t swg = (size_t)m->swg, gd[3] = {gpu ? tiles_of(S, m->swg) * swg : 0, BH, 1}, ld[3] = {swg, 1, 1};
+  if (gpu ? launch(m, SC_MLSTM_K_BWD_DOTS, &a, gd, ld, err)
+          : run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH / (size_t)m->nht, 1, err))
+    return -1;
   a = args(m, SC_MLSTM_K_BWD_FSCAN);
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_view(&a, io->f), sc_karg_view(&a, io->df);
-  return run(m, SC_MLSTM_K_BWD_FSCAN, &a, BH, 1, 1, err);
+  return run_per_head(m, SC_MLSTM_K_BWD_FSCAN, &a, BH, err);
 }
 
 int sc_mlstm_step(sc_mlstm *m, size_t BH, float eps, const sc_mlstm_step_io *io, sc_err *err) {
