@@ -471,6 +471,22 @@ static void test_gpu_tiles_check(void **state) {
   assert_non_null(strstr(err.msg, "test device"));
 }
 
+/* Flash tiles fitted to a 32 KiB device at head dim 128: into half of it by default (TC, TK, then BR halved), into
+ * all of it with LMAX=1, where the defaults fit as they are. */
+static void test_gpu_tiles_fit(void **state) {
+  (void)state;
+  sc_err err;
+  sc_device_info d = {.max_wg = 1024, .local_mem = 32768};
+  long br, tk, tc;
+  assert_int_equal(sc_attention_fit_flash(&d, 128, SC_ATTENTION_GPU_TILES, &br, &tk, &tc, &err), 0);
+  assert_int_equal(br, 16), assert_int_equal(tk, 4), assert_int_equal(tc, 4);
+  assert_int_equal(sc_attention_fit_flash(&d, 128, "BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LMAX=1", &br, &tk, &tc, &err), 0);
+  assert_int_equal(br, 32), assert_int_equal(tk, 16), assert_int_equal(tc, 16);
+  assert_int_equal(sc_attention_fit_flash(&d, 128, "BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LMAX=2", &br, &tk, &tc, &err),
+                   -1);
+  assert_non_null(strstr(err.msg, "LMAX"));
+}
+
 /* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */
 static int run_op(const char *dir, const char *args) {
   char cmd[20000];
@@ -600,6 +616,7 @@ int main(void) {
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_gpu_tiles_check),
+      cmocka_unit_test(test_gpu_tiles_fit),
       cmocka_unit_test(test_op_command),
   };
   const struct CMUnitTest direct[] = {

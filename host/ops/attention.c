@@ -114,32 +114,43 @@ static int fit_local(long dh, long ls, size_t lim, long *br, long bc, long wr, l
   return 0;
 }
 
+int sc_attention_fit_flash(const sc_device_info *d, int dh, const char *tiles, long *br, long *tk, long *tc,
+                           sc_err *err) {
+  const long bc = sc_variant_tile(tiles, "BC", 0), wr = sc_variant_tile(tiles, "WR", 0);
+  const long wc = sc_variant_tile(tiles, "WC", 0), ls = sc_variant_tile(tiles, "LS", 1);
+  const long lmax = sc_variant_tile(tiles, "LMAX", 0);
+  *br = sc_variant_tile(tiles, "BR", 0), *tk = sc_variant_tile(tiles, "TK", 0), *tc = sc_variant_tile(tiles, "TC", 0);
+  if (lmax != 0 && lmax != 1)
+    return sc_fail(err, "attention gpu tiles '%s': LMAX must be 0 (half the __local memory) or 1 (all of it)", tiles);
+  if (*br > 0 && bc > 0 && wr > 0 && wc > 0 && *tk > 0 && *tc > 0) {
+    long br2 = *br, tk2 = *tk, tc2 = *tc;
+    if (fit_local(dh, ls, (size_t)d->local_mem / (lmax ? 1 : 2), &br2, bc, wr, wc, &tk2, &tc2))
+      br2 = *br, tk2 = *tk, tc2 = *tc, fit_local(dh, ls, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
+    *br = br2, *tk = tk2, *tc = tc2;
+  }
+  return 0;
+}
+
 /* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, DCH
- * and the flash tiles lowered until the __local memory fits), checked, as the program's defines. The flash tiles
- * aim at half the local memory: two work-groups can share a compute unit, and Oclgrind, which counts a kernel's
- * __local arrays twice, still runs them; head dim 256 needs more and gets it. */
+ * lowered until decode's __local memory fits, the flash tiles by sc_attention_fit_flash), checked, as the program's
+ * defines. */
 static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
   const sc_device_info *d = &a->c->dev;
-  long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0);
-  long br = sc_variant_tile(picked, "BR", 0), tk = sc_variant_tile(picked, "TK", 0);
-  long tc = sc_variant_tile(picked, "TC", 0);
+  long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0), br, tk, tc;
   const long bc = sc_variant_tile(picked, "BC", 0);
   const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
   const long ls = sc_variant_tile(picked, "LS", 1), nexp = sc_variant_tile(picked, "NEXP", 0);
+  if (sc_attention_fit_flash(d, a->dh, picked, &br, &tk, &tc, err)) return -1;
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
     while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
   }
-  if (br > 0 && bc > 0 && wr > 0 && wc > 0 && tk > 0 && tc > 0) {
-    long br2 = br, tk2 = tk, tc2 = tc;
-    if (fit_local(a->dh, ls, (size_t)d->local_mem / 2, &br2, bc, wr, wc, &tk2, &tc2))
-      br2 = br, tk2 = tk, tc2 = tc, fit_local(a->dh, ls, (size_t)d->local_mem, &br2, bc, wr, wc, &tk2, &tc2);
-    br = br2, tk = tk2, tc = tc2;
-  }
-  const int w = snprintf(
-      defs, cap, "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld",
-      a->dh, a->nht, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp);
+  const int w =
+      snprintf(defs, cap,
+               "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld "
+               "LMAX=%ld",
+               a->dh, a->nht, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp, sc_variant_tile(picked, "LMAX", 0));
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
   if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
   a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));

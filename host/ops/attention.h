@@ -25,8 +25,10 @@ typedef struct {
 /* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
  * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits) or, with
  * LS=0, operands read from global memory instead of staged; NEXP=1 takes native_exp() for the probabilities;
- * decode's and the statistics' work-group WG and decode scores per work-group DCH. */
-#define SC_ATTENTION_GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=1 NEXP=0"
+ * decode's and the statistics' work-group WG and decode scores per work-group DCH. The flash tiles are fitted to
+ * half the device's __local memory, or with LMAX=1 to all of it: for GPUs whose compute units hold several work-groups
+ * of the largest size a device reports (NVIDIA: 48 KiB a work-group, far more a multiprocessor). */
+#define SC_ATTENTION_GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=1 NEXP=0 LMAX=0"
 
 /* Checks the gpu variant's tile defines ("WG=64 DCH=1024 BR=32 ...", as sc_variant_pick writes them) for head dim
  * dh against device d: the kernel's divisibility rules, the work-group sizes and the __local memory. 0 when the
@@ -34,6 +36,12 @@ typedef struct {
 int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh, sc_err *err);
 
 /* Builds the kernels for one head dim; the object also owns the scratch buffers (grown on demand). */
+/* The flash tiles BR, TK and TC of tiles ("BR=32 BC=32 ...", as sc_variant_pick writes them) fitted to device d at
+ * head dim dh: TC, then TK, then BR halved until the flash kernels' __local memory fits half of d's (two work-groups
+ * can share a compute unit, and Oclgrind, which counts a kernel's __local arrays twice, still runs them), or all of it
+ * with LMAX=1 or where half cannot be reached (head dim 256). 0, or -1 with a message for a bad LMAX. */
+int sc_attention_fit_flash(const sc_device_info *d, int dh, const char *tiles, long *br, long *tk, long *tc,
+                           sc_err *err);
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err);
 void sc_attention_destroy(sc_attention *a);
 
