@@ -186,7 +186,7 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   static const struct {
     const char *family, *marked, *defaults;
     int wrong, right;
-    const char *names[10];
+    const char *names[11];
     int n;
   } fam[] = {
       {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 4, 4, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP"}, 9},
@@ -198,8 +198,8 @@ static void families_reject_wrong_and_profile_loads(void **state) {
        SC_ATTENTION_GPU_TILES,
        1,
        2,
-       {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC", "LS", "NEXP"},
-       10},
+       {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC", "LS", "NEXP", "LMAX"},
+       11},
   };
   char *text = slurp(path);
   assert_non_null(text);
