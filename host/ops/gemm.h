@@ -63,9 +63,9 @@ int sc_gemm_run_batched(sc_gemm *g, sc_gemm_backend be, int transA, int transB, 
 
 /* OpenBLAS chooses its kernels once, when it loads, from $OPENBLAS_CORETYPE or else its CPU detection, which
  * falls back to Prescott (SSE3) kernels on CPU models it does not know, as on some VMs: SGEMM then runs about 5x
- * slower. These name the core type that fits the CPU when OpenBLAS's kernels are narrower than its features: sc_gemm_blas_core_for from OpenBLAS's
- * choice and the CPU's features (NULL: the choice stands), sc_gemm_blas_core_fix for this process (NULL also when
- * OPENBLAS_CORETYPE is set). main exports it and runs itself again. */
+ * slower. These name the core type that fits the CPU when OpenBLAS's kernels are narrower than its features:
+ * sc_gemm_blas_core_for from OpenBLAS's choice and the CPU's features (NULL: the choice stands), sc_gemm_blas_core_fix
+ * for this process (NULL also when OPENBLAS_CORETYPE is set). main exports it and runs itself again. */
 const char *sc_gemm_blas_core_for(const char *corename, int has_avx2, int has_avx512);
 const char *sc_gemm_blas_core_fix(void);
 
