@@ -38,6 +38,19 @@ inline float logsigmoid(float x) {
   return LOGSIGMOID(x);
 }
 
+/* The log weight of each token of a chunk at its end, g - b_t + i_t, as a reverse sum (no cancellation), in place
+ * over the chunk's log sigmoid(f) in lw; returns the largest. */
+inline float log_weights(__global const float *ig, __global float *lw, const int len) {
+  float rev = 0.0f, amax = -INFINITY;
+  for (int t = len - 1; t >= 0; t--) {
+    const float a = rev + ig[t];
+    rev += lw[t];
+    lw[t] = a;
+    amax = fmax(amax, a);
+  }
+  return amax;
+}
+
 #ifndef MLSTM_GPU
 /* p[0..16) as a float16, zeros past n (n < 16: the short end of a chunk); store16_upto writes only p[0..n). */
 inline float16 load16_upto(__global const float *p, const int n) {
@@ -83,14 +96,7 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
       pref = fmax(pref, ig[r0 + t] - acc);
       mc[r0 + t] = acc + fmax(m, pref);
     }
-    /* The log weight of token t at the chunk end, g - b_t + i_t, as a reverse sum (no cancellation). */
-    float rev = 0.0f, amax = -INFINITY;
-    for (int t = len - 1; t >= 0; t--) {
-      const float a = rev + ig[r0 + t];
-      rev += abar[r0 + t];
-      abar[r0 + t] = a;
-      amax = fmax(amax, a);
-    }
+    const float amax = log_weights(ig + r0, abar + r0, len);
     const float mn = fmax(acc + m, amax);
     for (int t = 0; t < len; t += 16) {
       const int n = len - t;
@@ -129,6 +135,20 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   }
 }
 
+/* The backward's per-token gate gradients of token row x: *di = v . dv and *df = q . dq - k . dk. */
+inline void token_dots(const size_t x, __global const float *q, __global const float *k, __global const float *v,
+                       __global const float *dq, __global const float *dk, __global const float *dv,
+                       __global float *di, __global float *df) {
+  float8 a = (float8)(0.0f), b = (float8)(0.0f);
+  for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);
+  for (int e = 0; e < DQK; e += 8) {
+    b = MULADD(vload8(0, q + x * DQK + e), vload8(0, dq + x * DQK + e), b);
+    b = MULADD(-vload8(0, k + x * DQK + e), vload8(0, dk + x * DQK + e), b);
+  }
+  *di = hsum8(a);
+  *df = hsum8(b);
+}
+
 #ifndef MLSTM_GPU
 /* Backward gates, per chunk: di_t = v_t . dv_t and (into df) q_t . dq_t - k_t . dk_t. An item takes one chunk of
  * NHT heads (a token's heads, contiguous when token-major). */
@@ -144,14 +164,7 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
   for (int u = 0; u < len * NHT; u++) {
     const int t = u / NHT, bh = hg * NHT + u % NHT;
     const size_t r = (size_t)bh * S + t0 + t, x = XROW(bh, t0 + t);
-    float8 a = (float8)(0.0f), b = (float8)(0.0f);
-    for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);
-    for (int e = 0; e < DQK; e += 8) {
-      b = MULADD(vload8(0, q + x * DQK + e), vload8(0, dq + x * DQK + e), b);
-      b = MULADD(-vload8(0, k + x * DQK + e), vload8(0, dk + x * DQK + e), b);
-    }
-    di[r] = hsum8(a);
-    df[r] = hsum8(b);
+    token_dots(x, q, k, v, dq, dk, dv, di + r, df + r);
   }
 }
 
@@ -546,13 +559,7 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
       mc[r0 + t] = pref;
       abar[r0 + t] = lf;
     }
-    float rev = 0.0f, amax = -INFINITY;
-    for (int t = len - 1; t >= 0; t--) {
-      const float a = rev + ig[r0 + t];
-      rev += abar[r0 + t];
-      abar[r0 + t] = a;
-      amax = fmax(amax, a);
-    }
+    const float amax = log_weights(ig + r0, abar + r0, len);
     alpha[(size_t)bh * NC + c] = acc;
     mk[(size_t)bh * (NC + 1) + c + 1] = amax;
     amap = fmax(amap + acc, amax), gsum += acc;
@@ -598,14 +605,7 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
   (void)NC;
   q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
   const size_t r = (size_t)bh * S + t, x = XROW(bh, t);
-  float8 a = (float8)(0.0f), b = (float8)(0.0f);
-  for (int e = 0; e < DV; e += 8) a = MULADD(vload8(0, v + x * DV + e), vload8(0, dv + x * DV + e), a);
-  for (int e = 0; e < DQK; e += 8) {
-    b = MULADD(vload8(0, q + x * DQK + e), vload8(0, dq + x * DQK + e), b);
-    b = MULADD(-vload8(0, k + x * DQK + e), vload8(0, dk + x * DQK + e), b);
-  }
-  di[r] = hsum8(a);
-  df[r] = hsum8(b);
+  token_dots(x, q, k, v, dq, dk, dv, di + r, df + r);
 }
 
 /* df_t = sigma(-f_t) * sum_{s>=t} (q.dq - k.dk)_s in place, one group of SWG items per head: each item sums its
