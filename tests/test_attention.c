@@ -472,7 +472,7 @@ static void test_gpu_tiles_check(void **state) {
 }
 
 /* Flash tiles fitted to a 32 KiB device at head dim 128: into half of it by default (TC, TK, then BR halved), into
- * all of it with LMAX=1, where the defaults fit as they are. */
+ * all of it with LMAX=1, where the defaults fit as they are; the tuner's fit test fits before it checks. */
 static void test_gpu_tiles_fit(void **state) {
   (void)state;
   sc_err err;
@@ -485,6 +485,12 @@ static void test_gpu_tiles_fit(void **state) {
   assert_int_equal(sc_attention_fit_flash(&d, 128, "BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LMAX=2", &br, &tk, &tc, &err),
                    -1);
   assert_non_null(strstr(err.msg, "LMAX"));
+  /* The defaults need TC 4 at head dim 256: the bare check refuses them, the fitted one (the tuner's) accepts. */
+  assert_int_equal(sc_attention_tiles_check(&d, SC_ATTENTION_GPU_TILES, 256, &err), -1);
+  assert_int_equal(sc_attention_tiles_usable(&d, SC_ATTENTION_GPU_TILES, 256, &err), 0);
+  d.max_wg = 32;
+  assert_int_equal(sc_attention_tiles_usable(&d, SC_ATTENTION_GPU_TILES, 64, &err), -1);
+  assert_non_null(strstr(err.msg, "work-groups"));
 }
 
 /* Runs `scalecl op attention ARGS`, stdout and stderr into dir/log; returns the exit status. */

@@ -206,11 +206,11 @@ static void attention_describe(int quick, char *buf, size_t cap) {
            att_dh[1]);
 }
 
-/* At the timed head dims and at 256, the largest the models use. */
+/* At the timed head dims and at 256, the largest the models use, after the fitting that create applies. */
 static int attention_fits(const sc_device_info *d, const char *tiles, sc_err *err) {
   for (int i = 0; i < ATT_N_DH; i++)
-    if (sc_attention_tiles_check(d, tiles, att_dh[i], err)) return -1;
-  return sc_attention_tiles_check(d, tiles, 256, err);
+    if (sc_attention_tiles_usable(d, tiles, att_dh[i], err)) return -1;
+  return sc_attention_tiles_usable(d, tiles, 256, err);
 }
 
 static void attention_close(void *op) {

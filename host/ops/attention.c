@@ -131,29 +131,44 @@ int sc_attention_fit_flash(const sc_device_info *d, int dh, const char *tiles, l
   return 0;
 }
 
+/* The program's defines for head dim dh and NHT nht: the picked tiles with decode's WG and DCH as given and the
+ * flash tiles fitted by sc_attention_fit_flash, checked. */
+static int fitted_defs(const sc_device_info *d, int dh, int nht, const char *picked, long wg, long dch, char *defs,
+                       size_t cap, sc_err *err) {
+  long br, tk, tc;
+  if (sc_attention_fit_flash(d, dh, picked, &br, &tk, &tc, err)) return -1;
+  const int w =
+      snprintf(defs, cap,
+               "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld "
+               "LMAX=%ld",
+               dh, nht, wg, dch, br, sc_variant_tile(picked, "BC", 0), sc_variant_tile(picked, "WR", 0),
+               sc_variant_tile(picked, "WC", 0), tk, tc, sc_variant_tile(picked, "LS", 1),
+               sc_variant_tile(picked, "NEXP", 0), sc_variant_tile(picked, "LMAX", 0));
+  if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
+  return sc_attention_tiles_check(d, defs, dh, err);
+}
+
+int sc_attention_tiles_usable(const sc_device_info *d, const char *tiles, int dh, sc_err *err) {
+  char defs[256];
+  return fitted_defs(d, dh, 1, tiles, sc_variant_tile(tiles, "WG", 0), sc_variant_tile(tiles, "DCH", 0), defs,
+                     sizeof defs, err);
+}
+
 /* The gpu variant's tiles from the picked defines, fitted to the device (WG lowered to its maximum work-group, DCH
  * lowered until decode's __local memory fits, the flash tiles by sc_attention_fit_flash), checked, as the program's
  * defines. */
 static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap, sc_err *err) {
   const sc_device_info *d = &a->c->dev;
-  long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0), br, tk, tc;
-  const long bc = sc_variant_tile(picked, "BC", 0);
-  const long wr = sc_variant_tile(picked, "WR", 0), wc = sc_variant_tile(picked, "WC", 0);
-  const long ls = sc_variant_tile(picked, "LS", 1), nexp = sc_variant_tile(picked, "NEXP", 0);
-  if (sc_attention_fit_flash(d, a->dh, picked, &br, &tk, &tc, err)) return -1;
+  long wg = sc_variant_tile(picked, "WG", 0), dch = sc_variant_tile(picked, "DCH", 0);
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
     while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
   }
-  const int w =
-      snprintf(defs, cap,
-               "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld "
-               "LMAX=%ld",
-               a->dh, a->nht, wg, dch, br, bc, wr, wc, tk, tc, ls, nexp, sc_variant_tile(picked, "LMAX", 0));
-  if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
-  if (sc_attention_tiles_check(d, defs, a->dh, err)) return -1;
-  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->nwg = (int)((br / wr) * (bc / wc));
+  if (fitted_defs(d, a->dh, a->nht, picked, wg, dch, defs, cap, err)) return -1;
+  const long br = sc_variant_tile(defs, "BR", 0), wr = sc_variant_tile(defs, "WR", 0);
+  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br;
+  a->nwg = (int)((br / wr) * (sc_variant_tile(defs, "BC", 0) / sc_variant_tile(defs, "WC", 0)));
   return 0;
 }
 

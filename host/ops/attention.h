@@ -42,6 +42,10 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
  * with LMAX=1 or where half cannot be reached (head dim 256). 0, or -1 with a message for a bad LMAX. */
 int sc_attention_fit_flash(const sc_device_info *d, int dh, const char *tiles, long *br, long *tk, long *tc,
                            sc_err *err);
+/* Whether an attention op at head dim dh would accept tiles on device d: sc_attention_tiles_check after the flash
+ * tiles are fitted as create fits them (the tuner's test; sc_attention_tiles_check alone rejects tiles that create
+ * would shrink to fit). 0, or -1 with the reason. */
+int sc_attention_tiles_usable(const sc_device_info *d, const char *tiles, int dh, sc_err *err);
 int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **out, sc_err *err);
 void sc_attention_destroy(sc_attention *a);
 
