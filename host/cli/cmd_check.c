@@ -7,22 +7,18 @@
 
 #include "base/args.h"
 #include "base/output.h"
+#include "base/progress.h"
 #include "check/check.h"
 #include "cli/commands.h"
 #include "runtime/variant.h"
 
 enum { C_OP, C_CASE, C_OUTPUT, C_ERR, C_BOUND, C_RATIO, C_NMSE, C_NMSE_BOUND, C_PASS, C_FAILURE, C_N };
 static const sc_col cols[C_N] = {
-    {"op", NULL, SC_COL_STR, NULL, 0},
-    {"case", NULL, SC_COL_STR, NULL, 0},
-    {"worst_output", NULL, SC_COL_STR, NULL, 0},
-    {"worst_error", NULL, SC_COL_NUM, "%.2e", 0},
-    {"tolerance", NULL, SC_COL_NUM, "%.2e", 0},
-    {"error_of_tolerance", "%", SC_COL_NUM, "%.3g", 0},
-    {"nmse", NULL, SC_COL_NUM, "%.1e", 0},
-    {"nmse_bound", NULL, SC_COL_NUM, "%.0e", 0},
-    {"pass", NULL, SC_COL_BOOL, NULL, 0},
-    {"failure", NULL, SC_COL_STR, NULL, 1},
+    {"op", NULL, SC_COL_STR, NULL, 0},           {"case", NULL, SC_COL_STR, NULL, 0},
+    {"worst_output", NULL, SC_COL_STR, NULL, 0}, {"worst_error", NULL, SC_COL_NUM, "%.2e", 0},
+    {"tolerance", NULL, SC_COL_NUM, "%.2e", 0},  {"error_of_tolerance", "%", SC_COL_NUM, "%.3g", 0},
+    {"nmse", NULL, SC_COL_NUM, "%.1e", 0},       {"nmse_bound", NULL, SC_COL_NUM, "%.0e", 0},
+    {"pass", NULL, SC_COL_BOOL, NULL, 0},        {"failure", NULL, SC_COL_STR, NULL, 1},
 };
 
 /* The results so far; a case that could not run is a failed result carrying the error. */
@@ -63,14 +59,26 @@ static int pick_ops(const sc_strs *names, int *want, sc_err *err) {
   return 0;
 }
 
-static int run_rows(sc_ctx *c, const int *want, int tiny, FILE *human, results *rs, sc_err *err) {
-  int nops, nrows;
+/* Whether table row j runs: its op chosen, and small enough under --tiny. */
+static int row_wanted(const sc_check_row *row, const int *want, int tiny) {
+  int nops, i = 0;
   const char *const *ops = sc_check_ops(&nops);
+  while (i < nops && strcmp(ops[i], row->op)) i++;
+  return i < nops && want[i] && (!tiny || sc_check_row_tiny(row));
+}
+
+/* A progress line (on a terminal) names the op being checked: a new device compiles every kernel first, which took
+ * over a minute on an NVIDIA H200 with nothing printed. */
+static int run_rows(sc_ctx *c, const int *want, int tiny, FILE *human, results *rs, sc_err *err) {
+  int nrows, total = 0;
   const sc_check_row *rows = sc_check_rows(&nrows);
-  for (int j = 0; j < nrows; j++) {
-    int i = 0;
-    while (i < nops && strcmp(ops[i], rows[j].op)) i++;
-    if (i == nops || !want[i] || (tiny && !sc_check_row_tiny(&rows[j]))) continue;
+  for (int j = 0; j < nrows; j++) total += row_wanted(&rows[j], want, tiny);
+  sc_progress prog;
+  sc_progress_begin(&prog, "check rows", total);
+  int rc = 0;
+  for (int j = 0; j < nrows && !rc; j++) {
+    if (!row_wanted(&rows[j], want, tiny)) continue;
+    sc_progress_note(&prog, rows[j].op);
     sc_err row_err;
     if (sc_check_run_row(c, &rows[j], collect, rs, &row_err)) {
       sc_check_result r;
@@ -79,9 +87,11 @@ static int run_rows(sc_ctx *c, const int *want, int tiny, FILE *human, results *
       fprintf(human, "%s\n", r.failure);
       collect(rs, &r);
     }
-    if (rs->oom) return sc_fail(err, "out of host memory for the check results");
+    if (rs->oom) rc = sc_fail(err, "out of host memory for the check results");
+    sc_progress_add(&prog, 1);
   }
-  return 0;
+  sc_progress_end(&prog);
+  return rc;
 }
 
 static void fill(sc_table *t, const results *rs) {
