@@ -117,6 +117,22 @@ static void test_json_rows_keyed_by_column_names(void **state) {
   sc_table_destroy(t);
 }
 
+/* Three significant digits without exponents across the decades devices span; exponents only far outside. */
+static void test_sig3(void **state) {
+  (void)state;
+  static const struct {
+    double v;
+    const char *want;
+  } cases[] = {{61926.28, "61926"}, {11425.9, "11426"}, {123.456, "123"},      {42.66, "42.7"},
+               {5.128, "5.13"},     {0.2834, "0.283"},  {0.004567, "0.00457"}, {-2.5, "-2.50"},
+               {0.0, "0"},          {1e-5, "1e-05"},    {2.5e9, "2.5e+09"},    {NAN, "nan"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[32];
+    sc_fmt_sig3(cases[i].v, buf, sizeof buf);
+    assert_string_equal(buf, cases[i].want);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_aligns_and_leaves_out_empty_and_wide_columns),
@@ -124,6 +140,7 @@ int main(void) {
       cmocka_unit_test(test_markdown),
       cmocka_unit_test(test_csv_quotes_and_keeps_every_column),
       cmocka_unit_test(test_json_rows_keyed_by_column_names),
+      cmocka_unit_test(test_sig3),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,11 +93,24 @@ static int check(const sc_table *t, sc_err *err) {
   return t->failed ? sc_fail(err, "out of host memory filling the %s table", t->key) : 0;
 }
 
+void sc_fmt_sig3(double v, char *buf, size_t cap) {
+  const double a = fabs(v);
+  if (!isfinite(v) || a == 0.0 || a < 1e-3 || a >= 1e9) {
+    snprintf(buf, cap, "%.3g", v);
+    return;
+  }
+  const int decimals = a >= 100.0 ? 0 : a >= 10.0 ? 1 : a >= 1.0 ? 2 : 2 - (int)floor(log10(a));
+  snprintf(buf, cap, "%.*f", decimals, v);
+}
+
 /* The cell as text: human (table, md) or machine (csv: full precision, true/false, empty when missing). */
 static const char *text(const sc_table *t, const cell *c, int col, int human, char *buf, size_t cap) {
   switch (c->kind) {
     case CELL_NUM:
-      snprintf(buf, cap, human && t->cols[col].fmt ? t->cols[col].fmt : human ? "%.6g" : "%.15g", c->num);
+      if (human && t->cols[col].fmt && !strcmp(t->cols[col].fmt, SC_FMT_SIG3))
+        sc_fmt_sig3(c->num, buf, cap);
+      else
+        snprintf(buf, cap, human && t->cols[col].fmt ? t->cols[col].fmt : human ? "%.6g" : "%.15g", c->num);
       return buf;
     case CELL_STR:
       return c->str;

@@ -18,18 +18,23 @@ extern const char *const sc_format_names[];
 
 typedef enum { SC_COL_STR, SC_COL_NUM, SC_COL_BOOL } sc_col_kind;
 
+/* fmt for rates and times that span many decades across devices: 0.283, 42.7, 11426 (not 1.14e+04). */
+#define SC_FMT_SIG3 "sig3"
+
 typedef struct {
   const char *name; /* the header in table, md and csv; the key in JSON */
   const char *unit; /* NULL when none */
   sc_col_kind kind; /* strings align left, numbers and booleans right */
-  const char *fmt;  /* NUM: printf format of a double in table and md ("%.1f"; NULL: "%.6g"); CSV and JSON keep
-                       full precision */
+  const char *fmt;  /* NUM: printf format of a double in table and md ("%.1f"; NULL: "%.6g"; SC_FMT_SIG3: three
+                       significant digits without exponents from 0.001 to 1e9); CSV and JSON keep full precision */
   int wide;         /* too long for an aligned table (a device's extension list): only in csv and json */
 } sc_col;
 
 typedef struct sc_table sc_table;
 
 /* key names the rows in the JSON document; cols must outlive the table. */
+/* v with three significant digits (SC_FMT_SIG3): fixed notation from 0.001 up to 1e9, "%.3g" outside. */
+void sc_fmt_sig3(double v, char *buf, size_t cap);
 sc_table *sc_table_create(const char *key, const sc_col *cols, int ncols, sc_err *err);
 void sc_table_destroy(sc_table *t);
 const char *sc_table_key(const sc_table *t);

@@ -419,8 +419,10 @@ static void device_section(FILE *f, const rd_set *s, int i, const char *roofline
           d->platform, d->driver, *d->type ? d->type : "-");
   if (isfinite(d->cus)) fprintf(f, "| compute units | %g |\n", d->cus);
   if (d->has_peak) {
-    fprintf(f, "| FMA peak (fp32) | %.3g GFLOP/s |\n| read bandwidth | %.3g GB/s |\n", d->fma, d->bw);
-    if (d->gemm > 0) fprintf(f, "| GEMM (%s, the GEMM path scalecl uses) | %.3g GFLOP/s |\n", d->gemm_backend, d->gemm);
+    char fma[32], bw[32], gemm[32];
+    sc_fmt_sig3(d->fma, fma, sizeof fma), sc_fmt_sig3(d->bw, bw, sizeof bw), sc_fmt_sig3(d->gemm, gemm, sizeof gemm);
+    fprintf(f, "| FMA peak (fp32) | %s GFLOP/s |\n| read bandwidth | %s GB/s |\n", fma, bw);
+    if (d->gemm > 0) fprintf(f, "| GEMM (%s, the GEMM path scalecl uses) | %s GFLOP/s |\n", d->gemm_backend, gemm);
     fprintf(f, "| peak file | %s |\n", d->peak_files);
   }
   fprintf(f, "| result files | %d |\n| scalecl | %s |\n| kernel variants | %s |\n\n", d->nfiles, d->versions,
@@ -436,12 +438,17 @@ enum { T_POINT, T_DEVICE, T_VARIANT, T_CONFIG, T_MS, T_THR, T_GFLOPS, T_AI, T_PC
 
 static int kind_table(FILE *f, const rd_set *s, int kind, sc_err *err) {
   const sc_col cols[T_N] = {
-      {"point", NULL, SC_COL_STR, NULL, 0},         {"device", NULL, SC_COL_STR, NULL, 0},
-      {"variant", NULL, SC_COL_STR, NULL, 0},       {"shape / pass", NULL, SC_COL_STR, NULL, 0},
-      {"ms", NULL, SC_COL_NUM, "%.3g", 0},          {rd_kinds[kind].thr_unit, NULL, SC_COL_NUM, "%.1f", 0},
-      {"GFLOP/s", NULL, SC_COL_NUM, "%.3g", 0},     {"FLOP/B", NULL, SC_COL_NUM, "%.3g", 0},
-      {"% FMA peak", NULL, SC_COL_NUM, "%.3g", 0},  {"% GEMM", NULL, SC_COL_NUM, "%.3g", 0},
-      {"% bandwidth", NULL, SC_COL_NUM, "%.3g", 0},
+      {"point", NULL, SC_COL_STR, NULL, 0},
+      {"device", NULL, SC_COL_STR, NULL, 0},
+      {"variant", NULL, SC_COL_STR, NULL, 0},
+      {"shape / pass", NULL, SC_COL_STR, NULL, 0},
+      {"ms", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
+      {rd_kinds[kind].thr_unit, NULL, SC_COL_NUM, "%.1f", 0},
+      {"GFLOP/s", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
+      {"FLOP/B", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
+      {"% FMA peak", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
+      {"% GEMM", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
+      {"% bandwidth", NULL, SC_COL_NUM, SC_FMT_SIG3, 0},
   };
   sc_table *t = sc_table_create("rows", cols, T_N, err);
   if (!t) return -1;
