@@ -111,8 +111,9 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
 }
 #endif
 
+#ifndef MLSTM_GPU
 /* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len.
- * One work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. Rows move
+ * cpu variant, one work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. Rows move
  * in 4 x 4 blocks transposed by one swizzle (a scalar scatter per value ran about 3x slower on PoCL); the rows
  * past len of a short last chunk one value at a time. */
 __kernel void mlstm_transpose(const int S, const int NC, const int D, const int bh0, const int G,
@@ -134,6 +135,7 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
     }
   }
 }
+#endif
 
 /* The backward's per-token gate gradients of token row x: *di = v . dv and *df = q . dq - k . dk. */
 inline void token_dots(const size_t x, __global const float *q, __global const float *k, __global const float *v,
@@ -635,6 +637,25 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
     acc += df[base + t];
     df[base + t] = acc / (1.0f + exp(fg[base + t]));
   }
+}
+
+/* Chunk transpose (see the cpu variant): ST x ST tiles through __local memory, so that reads run along a row's
+ * columns and writes along the chunk; dimension 0 walks the columns, 1 the chunk's tokens, 2 the chunks. One item
+ * per chunk, walking the whole chunk with strided stores, left most of a GPU idle. */
+__kernel void mlstm_transpose(const int S, const int NC, const int D, const int bh0, const int G,
+                              __global const float *x, const ulong x_off, __global float *xt) {
+  const int lx = get_local_id(0), ly = get_local_id(1), gc = get_global_id(2);
+  const int d0 = get_group_id(0) * ST, u0 = get_group_id(1) * ST;
+  __local float T[ST][ST + 1];
+  const int g = gc / NC, c = gc - g * NC, t0 = c * L, len = gc < G * NC ? min(L, S - t0) : 0;
+  x += x_off;
+  {
+    const int d = d0 + lx, u = u0 + ly;
+    T[ly][lx] = d < D && u < len ? x[XROW(bh0 + g, t0 + u) * D + d] : 0.0f;
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  const int u = u0 + lx, d = d0 + ly;
+  if (gc < G * NC && d < D && u < L) xt[((size_t)gc * D + d) * L + u] = T[lx][ly];
 }
 
 /* Recurrent step, part 1: one column j of C per work-item (groups of SWG along dimension 0, one head along

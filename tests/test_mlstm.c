@@ -94,12 +94,12 @@ static int use_gpu(void **state) {
 }
 
 /* The gpu variant reading its operands straight from global memory (LS=0, as on llvmpipe), with a non-square
- * register tile so that a row/column mix-up shows, and groups of 4 items along the sequence scans, so that each
- * item takes several chunks and tokens. */
+ * register tile so that a row/column mix-up shows, groups of 4 items along the sequence scans, so that each item
+ * takes several chunks and tokens, and 8 x 8 scan and transpose tiles. */
 static int use_gpu_direct(void **state) {
   use_gpu(state);
   snprintf(th_ctx.tile_key, sizeof th_ctx.tile_key, "mlstm_gpu");
-  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "LS=0 TM=32 TN=16 WM=4 WN=2 NEXP=1 SWG=4");
+  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "LS=0 TM=32 TN=16 WM=4 WN=2 NEXP=1 SWG=4 ST=8");
   return 0;
 }
 

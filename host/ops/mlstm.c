@@ -67,7 +67,7 @@ static int launch(sc_mlstm *m, int kid, const sc_kargs *a, const size_t global[3
 }
 
 /* Launches kernel `kid` over (g0, g1, g2) work-groups of one work-item: the cpu variant's shape, where each item
- * holds a register tile and loops over enough work, and the chunk transpose's in both variants. */
+ * holds a register tile and loops over enough work. */
 static int run(sc_mlstm *m, int kid, const sc_kargs *a, size_t g0, size_t g1, size_t g2, sc_err *err) {
   const size_t global[3] = {g0, g1, g2}, local[3] = {1, 1, 1};
   return launch(m, kid, a, global, local, err);
@@ -238,7 +238,11 @@ static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, sc_
   sc_kargs a = args(m, SC_MLSTM_K_TRANSPOSE);
   sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, D), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G);
   sc_karg_view(&a, x), sc_karg_mem(&a, m->ws.buf[WS_XT]);
-  return run(m, SC_MLSTM_K_TRANSPOSE, &a, NC, G, 1, err);
+  if (m->variant != SC_VARIANT_GPU) return run(m, SC_MLSTM_K_TRANSPOSE, &a, NC, G, 1, err);
+  const size_t st = (size_t)m->st,
+               global[3] = {tiles_of((size_t)D, m->st) * st, tiles_of((size_t)m->L, m->st) * st, NC * G},
+               local[3] = {st, st, 1};
+  return launch(m, SC_MLSTM_K_TRANSPOSE, &a, global, local, err);
 }
 
 /* P = rs * scale * (a . b) * D' over each chunk; b comes transposed from WS_XT. */
