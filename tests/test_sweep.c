@@ -119,6 +119,19 @@ static void test_bad_sweep_files_name_the_field(void **state) {
        "[{\"arch\": \"llama\", \"models\": [\"xlstm-cpu-iso-d16-l1\"], \"lr\": 1, \"batch\": 1}]}",
        "listed under arch llama"},
       {"{\"name\": \"x\"", "not valid JSON"},
+      /* found by fuzz_sweep: a seed far past long's range was converted unchecked */
+      {"{\"name\": \"x\", \"kind\": \"tokenparam\", \"ratios\": [1], \"ctx\": 16, \"data\": \"default\", "
+       "\"seeds\": [1, 5.5e111]}",
+       "\"seeds\" entry 2 must be a whole number"},
+      {"{\"name\": \"x\", \"kind\": \"tokenparam\", \"ratios\": [1], \"ctx\": 16, \"data\": \"default\", "
+       "\"seeds\": [1.5]}",
+       "\"seeds\" entry 1 must be a whole number"},
+      {"{\"name\": \"x\", \"kind\": \"tokenparam\", \"ratios\": [1e300], \"ctx\": 8, \"data\": \"d\", \"archs\": "
+       "[{\"arch\": \"xlstm\", \"models\": [\"xlstm-cpu-iso-d16-l1\"], \"lr\": 1, \"batch\": 1}]}",
+       "steps at ratio 1e+300; lower it"},
+      {"{\"name\": \"x\", \"kind\": \"isoflop\", \"budgets\": [1e9], \"ctx\": 8, \"data\": \"d\", \"archs\": "
+       "[{\"arch\": \"xlstm\", \"models\": [\"xlstm-cpu-iso-d16-l1\"], \"lr\": 1, \"batch\": 1e30}]}",
+       "\"batch\" 1e+30 must be a whole number"},
   };
   char path[600];
   snprintf(path, sizeof path, "%s/bad.json", tmp);
@@ -150,6 +163,30 @@ static void fake_runs(sc_sweep_run *r, int n) {
     r[i].config = th_calloc(64, 1);
     snprintf(r[i].config, 64, "{\"sweep\": \"t\", \"kind\": \"isoflop\", \"i\": %d}", i);
   }
+}
+
+/* A ledger's run config with a count out of range (a damaged ledger) is refused by name, not converted. */
+static void test_run_config_counts_are_checked(void **state) {
+  (void)state;
+  static const char *const good =
+      "{\"model\": \"m\", \"data\": \"d\", \"schedule\": \"cosine\", \"batch\": 4, "
+      "\"micro_batch\": 0, \"ctx\": 16, \"steps\": %s, \"lr\": 0.01, \"warmup\": 1, "
+      "\"cooldown\": 0, \"seed\": 1, \"eval_every\": 4, \"eval_batches\": 2, "
+      "\"checkpoint_every\": 3}";
+  char text[512];
+  sc_run_opts o;
+  sc_err err;
+  snprintf(text, sizeof text, good, "10");
+  cJSON *c = cJSON_Parse(text);
+  assert_non_null(c);
+  TH_CHECK(sc_sweep_run_options(c, "dir", &o, TH_ERR));
+  assert_int_equal(o.steps, 10);
+  cJSON_Delete(c);
+  snprintf(text, sizeof text, good, "1e300");
+  c = cJSON_Parse(text);
+  assert_int_equal(sc_sweep_run_options(c, "dir", &o, &err), -1);
+  assert_non_null(strstr(err.msg, "\"steps\" is 1e+300, not a count"));
+  cJSON_Delete(c);
 }
 
 static void test_workers_never_take_the_same_run(void **state) {
@@ -373,6 +410,7 @@ int main(void) {
       cmocka_unit_test(test_isoflop_expansion_matches_hand_computed_steps),
       cmocka_unit_test(test_tokenparam_expansion_matches_hand_computed_steps),
       cmocka_unit_test(test_bad_sweep_files_name_the_field),
+      cmocka_unit_test(test_run_config_counts_are_checked),
       cmocka_unit_test(test_workers_never_take_the_same_run),
       cmocka_unit_test(test_dead_workers_run_is_taken_over),
       cmocka_unit_test(test_killed_sweep_finishes_every_run_once),

@@ -161,7 +161,12 @@ static int parse(ctx_t *c, const cJSON *root, sc_sweep_spec *s) {
   s->warmup = 0.1, s->warmup_fraction = 1;
   if (field(root, "seeds")) {
     if (numbers(c, root, "seeds", 0, seeds, &s->n_seeds)) return -1;
-    for (int i = 0; i < s->n_seeds; i++) s->seeds[i] = (long)seeds[i];
+    for (int i = 0; i < s->n_seeds; i++) {
+      /* the range of train's --seed */
+      if (seeds[i] > 2147483647.0 || seeds[i] != floor(seeds[i]))
+        return sc_fail(c->err, "%s: \"seeds\" entry %d must be a whole number from 0 to 2147483647", c->path, i + 1);
+      s->seeds[i] = (long)seeds[i];
+    }
   } else {
     s->n_seeds = 1, s->seeds[0] = 1;
   }
@@ -302,19 +307,32 @@ int sc_sweep_expand(const sc_sweep_spec *s, const char *data_override, sc_sweep_
           r->ctx = s->ctx, r->seed = s->seeds[k];
           r->lr = rule_value(x->lr, x->n_lr, (double)r->params);
           const double step_tokens = (double)s->ctx;
+          double batch, steps;
           if (s->kind == SC_SWEEP_ISOFLOP) {
             r->budget = s->points[p];
-            r->batch = (long)rule_value(x->batch, x->n_batch, x->batch_by_params ? (double)r->params : r->budget);
-            r->steps = (long)llround(r->budget / ((double)r->batch * step_tokens * r->flops_per_token));
+            batch = rule_value(x->batch, x->n_batch, x->batch_by_params ? (double)r->params : r->budget);
+            steps = round(r->budget / (floor(batch) * step_tokens * r->flops_per_token));
           } else {
             r->ratio = s->points[p];
             if (!x->batch_by_params && x->n_batch > 1) {
               rc = sc_fail(err, "%s: a token/param sweep's \"batch\" table must bound \"max_params\"", s->path);
               break;
             }
-            r->batch = (long)rule_value(x->batch, x->n_batch, (double)r->params);
-            r->steps = (long)ceil(r->ratio * (double)r->params / ((double)r->batch * step_tokens));
+            batch = rule_value(x->batch, x->n_batch, (double)r->params);
+            steps = ceil(r->ratio * (double)r->params / (floor(batch) * step_tokens));
           }
+          /* train's limits; converting anything larger to long is undefined */
+          if (!(batch >= 1 && batch <= 65536 && batch == floor(batch))) {
+            rc = sc_fail(err, "%s: model %s: \"batch\" %g must be a whole number from 1 to 65536", s->path,
+                         x->models[m], batch);
+            break;
+          }
+          if (!(steps <= 1e12)) {
+            rc = sc_fail(err, "%s: model %s needs %.3g steps at %s %g; lower it", s->path, x->models[m], steps,
+                         s->kind == SC_SWEEP_ISOFLOP ? "budget" : "ratio", s->points[p]);
+            break;
+          }
+          r->batch = (long)batch, r->steps = (long)steps;
           r->tokens = (double)r->steps * (double)r->batch * step_tokens;
           r->flops = r->tokens * r->flops_per_token;
           if (r->steps < s->min_steps ||
@@ -363,6 +381,9 @@ int sc_sweep_run_options(const cJSON *config, const char *run_dir, sc_run_opts *
     const cJSON *x = field(config, nums[i]);
     if (!cJSON_IsNumber(x)) return sc_fail(err, "run config: \"%s\" is missing", nums[i]);
     v[i] = x->valuedouble;
+    /* all but lr are counts; a damaged ledger must not reach an undefined conversion */
+    if (i != 4 && !(v[i] >= 0 && v[i] <= 1e12 && v[i] == floor(v[i])))
+      return sc_fail(err, "run config: \"%s\" is %g, not a count", nums[i], v[i]);
   }
   int sched = -1;
   for (int k = 0; k < SC_SCHED_COUNT; k++)
