@@ -16,7 +16,9 @@
  *                "batch": B | [ {"max_budget": C | "max_params": N, "batch": B}, ..., {"batch": B} ] }, ... ]
  * }
  * A table's rows are tried in order; the first whose bound (inclusive) holds applies, a row without a bound
- * always does. "data": "default" is $SCALECL_DATA_DIR/gcide (scalecl prepare --default).
+ * always does. "data": "default" is $SCALECL_DATA_DIR/gcide (scalecl prepare --default). Seeds are whole numbers
+ * from 0 to 2^31 - 1 and batches from 1 to 65536, as scalecl train takes them; a run of more than 1e12 steps is
+ * refused.
  *
  * Expansion: one run per architecture × model × budget (or ratio) × seed. IsoFLOP steps = the budget over the
  * training FLOPs of a step, rounded (scalecl flops --budget); a run whose FLOPs miss the budget by more than the
