@@ -128,6 +128,9 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   count_wrong(out, "gemm_gpu", " TN=2 ", &wrong, &right);
   assert_int_equal(wrong, 4);
   assert_int_equal(right, 4);
+  /* each rejected candidate's reason is printed beside the table */
+  const char *why = strstr(out, "\nwrong ");
+  if (!why || !strstr(why, " TN=2 ")) fail_msg("no reason printed for the wrong candidates:\n%s", out);
 
   char *text = slurp(path);
   assert_non_null(text);

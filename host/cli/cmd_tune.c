@@ -166,6 +166,13 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
     free(text);
   }
   if (!rc) {
+    /* The reasons stay out of the aligned table (too long); a candidate that failed or was wrong needs one. */
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < res[i].n; k++) {
+        const sc_tune_candidate *cand = &res[i].cand[k];
+        if ((cand->status == SC_TUNE_FAILED || cand->status == SC_TUNE_WRONG) && *cand->note)
+          fprintf(out.human, "%s %s: %s\n", sc_tune_status_name(cand->status), cand->tiles, cand->note);
+      }
     fprintf(out.human,
             "%s\nwrote %s: copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR set to its "
             "directory\n",
