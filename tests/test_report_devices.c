@@ -106,6 +106,13 @@ static int setup(void **state) {
   save(path, j);
   cJSON_Delete(j);
 
+  /* What else a device's results folder holds: the outputs of check and devices, not compared and not warned of. */
+  if (th_run_capturef(out, sizeof out,
+                      "'%s' check --tiny --op gates --json %s/pocl/check.json >/dev/null 2>&1 && "
+                      "'%s' devices --format json > %s/pocl/devices.json 2>/dev/null",
+                      th_scalecl_bin(), root, th_scalecl_bin(), root))
+    fail_msg("check or devices failed");
+
   snprintf(path, sizeof path, "%s/broken.json", root);
   FILE *f = fopen(path, "w");
   assert_non_null(f);
@@ -189,6 +196,8 @@ static void test_report_of_real_runs(void **state) {
   if (th_run_capture(cmd, text, sizeof text) != 0) fail_msg("report devices failed:\n%s", text);
   if (!strstr(text, "warning: skipped") || !strstr(text, "broken.json"))
     fail_msg("no warning naming broken.json:\n%s", text);
+  if (strstr(text, "check.json") || strstr(text, "devices.json"))
+    fail_msg("a warning about the outputs of check or devices:\n%s", text);
 
   char path[800], *md;
   sc_err err;
@@ -211,6 +220,9 @@ static void test_report_of_real_runs(void **state) {
   assert_int_equal(notes, 1 + have_rusticl);
   assert_non_null(strstr(md, "Mixed scalecl versions"));
   assert_non_null(strstr(md, "broken.json"));
+  const char *other = strstr(md, "Not compared (outputs of `scalecl check` and `scalecl devices`):");
+  if (!other || !strstr(other, "pocl/check.json`") || !strstr(other, "pocl/devices.json`"))
+    fail_msg("report.md does not list the check and devices outputs as not compared");
 
   /* gemm: 2 shapes x 2 variants per real device; attention: fwd, fwd+bwd and one decode row on PoCL and the
    * made-up device; mLSTM: fwd and fwd+bwd on PoCL. */

@@ -266,7 +266,8 @@ static int add_rows(rd_set *s, int dev, int kind, int file, const cJSON *root, s
   return 0;
 }
 
-/* Reads one file into s; a file that is no scalecl benchmark result is a warning (returns 1), not an error. */
+/* Reads one file into s; a file that is no scalecl benchmark result is a warning (returns 1), not an error, except
+ * the outputs of `scalecl check` and `scalecl devices` (returns 2), which a device's results folder holds too. */
 static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *versions, size_t vcap, sc_err *err) {
   char *text = NULL;
   sc_err e = {0};
@@ -279,6 +280,12 @@ static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *ver
   char why[400] = "";
   int kind = -1;
   const char *bench = cJSON_IsObject(root) ? str(root, "benchmark") : "";
+  if (cJSON_IsObject(root) && !*bench &&
+      ((cJSON_HasObjectItem(root, "verdict") && cJSON_HasObjectItem(root, "cases")) ||
+       cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "devices")))) {
+    cJSON_Delete(root);
+    return 2;
+  }
   if (!cJSON_IsObject(root))
     snprintf(why, sizeof why, "not a JSON object (truncated, or not JSON)");
   else if (!*bench)
@@ -610,7 +617,7 @@ static int write_csv(const char *path, const rd_set *s, char *const *files, sc_e
 }
 
 static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *files, const paths *skipped,
-                        const char *versions, sc_devrep_summary *sum, sc_err *err) {
+                        const paths *other, const char *versions, sc_devrep_summary *sum, sc_err *err) {
   char gnuplot[4096];
   sc_err gerr = {0};
   const int have_gnuplot = sc_gnuplot_find(gnuplot, sizeof gnuplot, &gerr);
@@ -653,6 +660,11 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
       for (int i = 0; i < skipped->n; i++) fprintf(f, " `%s`", skipped->v[i]);
       fprintf(f, "\n");
     }
+    if (other->n) {
+      fprintf(f, "\nNot compared (outputs of `scalecl check` and `scalecl devices`):");
+      for (int i = 0; i < other->n; i++) fprintf(f, " `%s`", other->v[i]);
+      fprintf(f, "\n");
+    }
     fprintf(f, "\n## Devices\n\n");
     for (int i = 0; i < s->ndev; i++) device_section(f, s, i, roof[i]);
     fprintf(f, "## Results\n\n");
@@ -675,7 +687,7 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
 
 int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *err) {
   memset(sum, 0, sizeof *sum);
-  paths in = {0}, used = {0}, skipped = {0};
+  paths in = {0}, used = {0}, skipped = {0}, other = {0};
   rd_set s = {0};
   char versions[RD_TEXT] = "";
   int rc = 0;
@@ -690,7 +702,7 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
     if (got < 0)
       rc = -1;
     else
-      rc = paths_add(got ? &skipped : &used, in.v[i], err);
+      rc = paths_add(got == 2 ? &other : got ? &skipped : &used, in.v[i], err);
   }
   if (!rc && !used.n)
     rc = sc_fail(err,
@@ -700,12 +712,13 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
   if (!rc) {
     label_devices(&s);
     label_points(&s);
-    rc = sc_mkdirs(o->out_dir, err) || write_report(o, &s, &used, &skipped, versions, sum, err);
+    rc = sc_mkdirs(o->out_dir, err) || write_report(o, &s, &used, &skipped, &other, versions, sum, err);
   }
   sum->files_read = used.n, sum->files_skipped = skipped.n, sum->devices = s.ndev, sum->rows = s.nrows;
   paths_free(&in);
   paths_free(&used);
   paths_free(&skipped);
+  paths_free(&other);
   free(s.devs);
   free(s.rows);
   return rc;

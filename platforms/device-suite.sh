@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The measurements `scalecl report devices` compares, taken on one device into one folder: devices, peak, check in
+# both kernel variants, and bench gemm, mlstm and attention (both variants) and model. Each step runs under a time
+# limit with its output in OUT_DIR/logs/STEP.log; a step that fails or runs out of time is named at the end and
+# the others go on. Exit status: 0 when every step passed, 1 otherwise.
+#   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick] [--limit SECONDS] OUT_DIR
+# --scalecl: the binary or a bundle's wrapper (platforms/bundle.sh; default: scalecl next to this script's build,
+#   else on PATH). --quick: small shapes, a smoke test in about a minute on a CPU. --limit: per step (default 900).
+# Models: MODELS="xlstm-164m llama-162m" MODEL_ARGS="--batch 4 --ctx 2048" override the 5M CPU presets.
+set -uo pipefail
+usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+sc="" dev="" quick=0 limit=900 out=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --scalecl) sc=$2; shift 2 ;;
+    --device) dev=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --limit) limit=$2; shift 2 ;;
+    -h | --help) usage ;;
+    -*) echo "device-suite.sh: unknown option $1" >&2; usage ;;
+    *) [ -z "$out" ] || usage; out=$1; shift ;;
+  esac
+done
+[ -n "$out" ] || usage
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "$sc" ]; then
+  if [ -x "$here/../build/scalecl" ]; then sc=$here/../build/scalecl; else sc=$(command -v scalecl || true); fi
+fi
+[ -n "$sc" ] && [ -x "$sc" ] || { echo "device-suite.sh: no scalecl binary (give --scalecl BIN)" >&2; exit 2; }
+mkdir -p "$out/logs" || exit 2
+devopt=()
+[ -n "$dev" ] && devopt=(--device "$dev")
+# Line-buffered output, so that a step stopped at its limit still leaves what it printed.
+lb=()
+command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)
+failed=()
+step() { # step NAME [VAR=VALUE...] -- scalecl ARGS...
+  local name=$1 envs=()
+  shift
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  local t0=$SECONDS
+  printf '%-22s ' "$name"
+  env ${envs[@]+"${envs[@]}"} timeout -k 10 "$limit" ${lb[@]+"${lb[@]}"} "$sc" "$@" >"$out/logs/$name.log" 2>&1
+  local rc=$?
+  if [ $rc -eq 0 ]; then
+    echo "ok ($((SECONDS - t0)) s)"
+  else
+    [ $rc -eq 124 ] && echo "ran out of its ${limit} s" || echo "failed (exit $rc, $out/logs/$name.log)"
+    failed+=("$name")
+  fi
+}
+if [ $quick = 1 ]; then
+  peak=(--quick) check=(--tiny) gemm=(--shapes 256x256x256 --samples 1)
+  mlstm=(--seq 512 --heads 2 --dims 64:64 --chunks 64 --parallel-seq none --samples 1)
+  att=(--seq 256 --heads 2 --head-dims 64 --decode-lens 0,256 --samples 1)
+  : "${MODELS:=xlstm-cpu-50k llama-cpu-50k}" "${MODEL_ARGS:=--batch 1 --ctx 64 --samples 1}"
+else
+  peak=() check=() gemm=()
+  mlstm=(--seq 2048 --heads 2 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
+  att=(--seq 2048 --heads 2 --head-dims 64,128 --decode-lens 0,4096)
+  : "${MODELS:=xlstm-cpu-5m llama-cpu-5m}" "${MODEL_ARGS:=--batch 8 --ctx 512}"
+fi
+"$sc" --version | tee "$out/logs/version.log"
+step devices -- devices "${devopt[@]+"${devopt[@]}"}"
+"$sc" devices --format json >"$out/devices.json" 2>/dev/null
+step peak -- peak "${devopt[@]+"${devopt[@]}"}" "${peak[@]+"${peak[@]}"}" --json "$out/peak.json"
+pk=()
+[ -s "$out/peak.json" ] && pk=(--peak "$out/peak.json")
+for v in gpu cpu; do
+  step "check_$v" SCALECL_KERNEL_VARIANT=$v -- check "${devopt[@]+"${devopt[@]}"}" "${check[@]+"${check[@]}"}" \
+    --json "$out/check_$v.json"
+done
+step gemm -- bench gemm "${devopt[@]+"${devopt[@]}"}" "${gemm[@]+"${gemm[@]}"}" --json "$out/gemm.json"
+for v in gpu cpu; do
+  step "mlstm_$v" SCALECL_KERNEL_VARIANT=$v -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm[@]}" \
+    "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_$v.json"
+  step "attention_$v" SCALECL_KERNEL_VARIANT=$v -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" \
+    "${pk[@]+"${pk[@]}"}" --json "$out/attention_$v.json"
+done
+for m in $MODELS; do
+  # shellcheck disable=SC2086 # MODEL_ARGS is a list of options
+  step "model_$m" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
+    --json "$out/model_$m.json"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "device-suite.sh: ${#failed[@]} step(s) did not pass: ${failed[*]} (logs in $out/logs)"
+  exit 1
+fi
+echo "device-suite.sh: every step passed; compare devices with: scalecl report devices $out OTHER... --out REPORT"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# platforms/bundle.sh and platforms/device-suite.sh end to end: the bundle runs with a bare environment (no
+# library path, no scalecl settings), the quick suite passes every step on the test device, and report devices
+# compares its folder, listing the check and devices outputs as not compared.
+#   tests/device_suite.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/scalecl-suite-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+bash "$src/platforms/bundle.sh" "$build" "$tmp/bundle"
+env -i PATH=/usr/bin:/bin HOME="$tmp" TMPDIR="$tmp" POCL_CACHE_DIR="${POCL_CACHE_DIR:-$tmp/pocl}" \
+  "$tmp/bundle/scalecl" --version
+env -i PATH=/usr/bin:/bin HOME="$tmp" TMPDIR="$tmp" POCL_CACHE_DIR="${POCL_CACHE_DIR:-$tmp/pocl}" \
+  bash "$src/platforms/device-suite.sh" --scalecl "$tmp/bundle/scalecl" --quick "$tmp/results"
+"$build/scalecl" report devices "$tmp/results" --out "$tmp/report" 2>&1 | tee "$tmp/report.log"
+if grep -q "warning: skipped" "$tmp/report.log"; then echo "FAIL: report devices skipped a suite file"; exit 1; fi
+md=$tmp/report/report.md
+for want in "### SGEMM" "### mLSTM cell" "### Causal attention" "### Whole model" "Not compared"; do
+  grep -qF "$want" "$md" || { echo "FAIL: report.md lacks '$want'"; exit 1; }
+done
+# Both variants of mLSTM and attention: the speedup chart's table.
+grep -q "gpu variant's speedup over the cpu variant" "$md" || { echo "FAIL: no variant speedups"; exit 1; }
+echo "PASS: bundle, quick suite and report"
