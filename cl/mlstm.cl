@@ -29,6 +29,9 @@
 #ifndef NHT
 #define NHT 1
 #endif
+#if defined(MLSTM_GPU) && !defined(LS)
+#define LS 1 /* gpu variant: operands staged in __local memory (see the gpu section) */
+#endif
 #define XROW(bh, t) (((size_t)((bh) / NHT) * S + (size_t)(t)) * NHT + (size_t)((bh) % NHT))
 
 /* log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), without overflow; for a float or a float16. */
@@ -111,11 +114,11 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
 }
 #endif
 
-#ifndef MLSTM_GPU
-/* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len.
- * cpu variant, one work-item per chunk: the scores kernels read it as the B operand with vectors along the chunk. Rows move
- * in 4 x 4 blocks transposed by one swizzle (a scalar scatter per value ran about 3x slower on PoCL); the rows
- * past len of a short last chunk one value at a time. */
+#if !defined(MLSTM_GPU) || !LS
+/* Chunk transpose: xt[g][c] (D x L) = x rows of chunk c of head bh0+g, zero-padded past len. The cpu variant and
+ * the gpu variant's direct form (LS = 0, no barriers), one work-item per chunk: the scores kernels read it as the B
+ * operand with vectors along the chunk. Rows move in 4 x 4 blocks transposed by one swizzle (a scalar scatter per
+ * value ran about 3x slower on PoCL); the rows past len of a short last chunk one value at a time. */
 __kernel void mlstm_transpose(const int S, const int NC, const int D, const int bh0, const int G,
                               __global const float *x, const ulong x_off, __global float *xt) {
   const int c = get_global_id(0), g = get_global_id(1);
@@ -217,9 +220,6 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #define SWG 64
 #endif
 #define SP 4 /* scan steps whose loads are issued together */
-#ifndef LS
-#define LS 1
-#endif
 #if TM % WM || TN % WN
 #error "TM and TN must be multiples of WM and WN"
 #endif
@@ -482,7 +482,8 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
 
 /* Inter-chunk scan (see the cpu variant for the recurrences), one state element per work-item over ST x ST tiles
  * (dimension 0 along the columns j, so loads and stores of d coalesce); the transposed store goes through a
- * __local tile so it coalesces too. Column 0 carries the normalizer n. */
+ * __local tile so it coalesces too, or with LS = 0 straight to global memory (llvmpipe: two barriers a chunk cost
+ * more than the scattered stores). Column 0 carries the normalizer n. */
 __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev, __global const float *alpha,
                          __global const float *c0, const ulong c0_off, __global const float *n0, const ulong n0_off,
                          const int has_c0, const int has_n0, __global float *d, const int store_n, __global float *stt,
@@ -492,12 +493,14 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
   const int g = get_global_id(2), bh = bh0 + g;
   const bool in = j < DV && a < DQK, do_n = !rev && j == 0 && a < DQK;
   c0 += c0_off, n0 += n0_off, last += last_off, nlast += nlast_off;
-  __local float T[ST][ST + 1];
   const size_t e = (size_t)a * DV + j;
   float acc = in && has_c0 ? c0[(size_t)bh * DQK * DV + e] : 0.0f;
   float nacc = do_n && has_n0 ? n0[(size_t)bh * DQK + a] : 0.0f;
+#if LS
+  __local float T[ST][ST + 1];
   /* The transposed store: this item writes element (a', j') = (a0 + lx, j0 + ly) of the tile. */
   const int ta = a - ly + lx, tj = j - lx + ly;
+#endif
   /* The loads of SP steps go out together: one at a time, each step waited for its own load, which left the scan
    * latency-bound on GPUs. */
   for (int s0 = 0; s0 < NC; s0 += SP) {
@@ -515,10 +518,14 @@ __kernel void mlstm_scan(const int NC, const int bh0, const int G, const int rev
       const size_t sb = (size_t)g * NC + c;
       if (in && store_n) d[sb * DQK * DV + e] = acc;
       if (store_t) {
+#if LS
         T[ly][lx] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
         if (ta < DQK && tj < DV) stt[(sb * DV + tj) * DQK + ta] = T[lx][ly];
         barrier(CLK_LOCAL_MEM_FENCE);
+#else
+        if (in) stt[(sb * DV + j) * DQK + a] = acc;
+#endif
       }
       acc = MULADD(al[u], acc, inc[u]);
       if (do_n) {
@@ -639,6 +646,7 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
   }
 }
 
+#if LS
 /* Chunk transpose (see the cpu variant): ST x ST tiles through __local memory, so that reads run along a row's
  * columns and writes along the chunk; dimension 0 walks the columns, 1 the chunk's tokens, 2 the chunks. One item
  * per chunk, walking the whole chunk with strided stores, left most of a GPU idle. */
@@ -657,6 +665,7 @@ __kernel void mlstm_transpose(const int S, const int NC, const int D, const int 
   const int u = u0 + lx, d = d0 + ly;
   if (gc < G * NC && d < D && u < L) xt[((size_t)gc * D + d) * L + u] = T[lx][ly];
 }
+#endif
 
 /* Recurrent step, part 1: one column j of C per work-item (groups of SWG along dimension 0, one head along
  * dimension 1); q, k, n are staged in __local memory and the normalizer dot product is a __local tree sum. */

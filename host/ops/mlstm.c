@@ -30,6 +30,7 @@ struct sc_mlstm {
   int nht; /* heads per token row (1: head-major) */
   sc_variant variant;
   int tm, tn, wgs, st, swg; /* gpu: tile sizes and work-group sizes */
+  int ls;                   /* gpu: operands staged in __local memory (tile LS) */
   size_t workspace_limit;
   sc_kernels ks;
   int profiling;
@@ -130,6 +131,7 @@ static int gpu_geometry(sc_mlstm *m, const char *tiles, sc_err *err) {
   m->tm = (int)sc_variant_tile(tiles, "TM", 0), m->tn = (int)sc_variant_tile(tiles, "TN", 0);
   m->wgs = m->tm / (int)sc_variant_tile(tiles, "WM", 1) * (m->tn / (int)sc_variant_tile(tiles, "WN", 1));
   m->st = (int)sc_variant_tile(tiles, "ST", 0), m->swg = (int)sc_variant_tile(tiles, "SWG", 0);
+  m->ls = (int)sc_variant_tile(tiles, "LS", 1);
   return 0;
 }
 
@@ -238,7 +240,8 @@ static int run_transpose(sc_mlstm *m, size_t S, size_t bh0, size_t G, int D, sc_
   sc_kargs a = args(m, SC_MLSTM_K_TRANSPOSE);
   sc_karg_i32(&a, S), sc_karg_i32(&a, NC), sc_karg_i32(&a, D), sc_karg_i32(&a, bh0), sc_karg_i32(&a, G);
   sc_karg_view(&a, x), sc_karg_mem(&a, m->ws.buf[WS_XT]);
-  if (m->variant != SC_VARIANT_GPU) return run(m, SC_MLSTM_K_TRANSPOSE, &a, NC, G, 1, err);
+  /* one item per chunk in the cpu variant and the gpu variant's direct form; tiles through __local memory else */
+  if (m->variant != SC_VARIANT_GPU || !m->ls) return run(m, SC_MLSTM_K_TRANSPOSE, &a, NC, G, 1, err);
   const size_t st = (size_t)m->st,
                global[3] = {tiles_of((size_t)D, m->st) * st, tiles_of((size_t)m->L, m->st) * st, NC * G},
                local[3] = {st, st, 1};
