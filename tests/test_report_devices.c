@@ -112,6 +112,15 @@ static int setup(void **state) {
                       "'%s' devices --format json > %s/pocl/devices.json 2>/dev/null",
                       th_scalecl_bin(), root, th_scalecl_bin(), root))
     fail_msg("check or devices failed");
+  snprintf(path, sizeof path, "%s/pocl/check.json", root);
+  j = load(path);
+  cJSON_ReplaceItemInObjectCaseSensitive(j, "passed", cJSON_CreateFalse());
+  cJSON_ReplaceItemInObjectCaseSensitive(j, "failed", cJSON_CreateNumber(2));
+  cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "settings"), "SCALECL_KERNEL_VARIANT",
+                                         cJSON_CreateString("gpu"));
+  snprintf(path, sizeof path, "%s/pocl/check_failed.json", root);
+  save(path, j);
+  cJSON_Delete(j);
 
   snprintf(path, sizeof path, "%s/broken.json", root);
   FILE *f = fopen(path, "w");
@@ -220,9 +229,13 @@ static void test_report_of_real_runs(void **state) {
   assert_int_equal(notes, 1 + have_rusticl);
   assert_non_null(strstr(md, "Mixed scalecl versions"));
   assert_non_null(strstr(md, "broken.json"));
-  const char *other = strstr(md, "Not compared (outputs of `scalecl check` and `scalecl devices`):");
+  const char *other = strstr(md, "Not compared (outputs of `scalecl check`");
   if (!other || !strstr(other, "pocl/check.json`") || !strstr(other, "pocl/devices.json`"))
     fail_msg("report.md does not list the check and devices outputs as not compared");
+  /* The check verdicts in PoCL's device table, the failed one marked. */
+  if (!strstr(md, "| `scalecl check` | pass, 4 cases (default variants, tiny, check.json)") ||
+      !strstr(md, "**FAIL**, 2 of 4 cases (gpu variants, tiny, check_failed.json)"))
+    fail_msg("no check verdicts in the device table:\n%s", md);
 
   /* gemm: 2 shapes x 2 variants per real device; attention: fwd, fwd+bwd and one decode row on PoCL and the
    * made-up device; mLSTM: fwd and fwd+bwd on PoCL. */

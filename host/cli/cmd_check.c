@@ -173,6 +173,8 @@ int cmd_check(int argc, char **argv, sc_err *err) {
     sc_check_verdict_line(&v, line, sizeof line);
     if ((root = cJSON_CreateObject())) {
       cJSON_AddStringToObject(root, "device", c.dev.name);
+      cJSON_AddStringToObject(root, "platform", c.dev.platform_name);
+      cJSON_AddStringToObject(root, "driver_version", c.dev.driver_version);
       cJSON_AddBoolToObject(root, "tiny", tiny);
       cJSON_AddBoolToObject(root, "passed", sc_check_verdict_passed(&v));
       cJSON_AddNumberToObject(root, "failed", v.failed);

@@ -432,8 +432,9 @@ static void device_section(FILE *f, const rd_set *s, int i, const char *roofline
     if (d->gemm > 0) fprintf(f, "| GEMM (%s, the GEMM path scalecl uses) | %s GFLOP/s |\n", d->gemm_backend, gemm);
     fprintf(f, "| peak file | %s |\n", d->peak_files);
   }
-  fprintf(f, "| result files | %d |\n| scalecl | %s |\n| kernel variants | %s |\n\n", d->nfiles, d->versions,
+  fprintf(f, "| result files | %d |\n| scalecl | %s |\n| kernel variants | %s |\n", d->nfiles, d->versions,
           *d->variants ? d->variants : "none recorded");
+  fprintf(f, "| `scalecl check` | %s |\n\n", *d->checks ? d->checks : "no check file (`scalecl check --json FILE`)");
   if (!d->has_peak)
     fprintf(f,
             "> No `peak` file for this device: its rows are listed without percentages and it has no roofline. "
@@ -661,7 +662,9 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
       fprintf(f, "\n");
     }
     if (other->n) {
-      fprintf(f, "\nNot compared (outputs of `scalecl check` and `scalecl devices`):");
+      fprintf(f,
+              "\nNot compared (outputs of `scalecl check`, whose verdicts are in the device tables, and `scalecl "
+              "devices`):");
       for (int i = 0; i < other->n; i++) fprintf(f, " `%s`", other->v[i]);
       fprintf(f, "\n");
     }
@@ -685,6 +688,40 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
   return rc;
 }
 
+/* A `scalecl check --json` file's verdict joins the checks of its device (name, platform and driver; name alone
+ * for files from before check recorded the other two). A check of a device without results, or another
+ * non-compared file, stays only in the "not compared" list. */
+static void attach_check(rd_set *s, const char *path) {
+  char *text = NULL;
+  sc_err e = {0};
+  if (sc_read_file(path, &text, NULL, &e)) return;
+  cJSON *root = cJSON_Parse(text);
+  free(text);
+  const cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+  if (!cJSON_IsArray(cases)) {
+    cJSON_Delete(root);
+    return;
+  }
+  const char *name = str(root, "device"), *platform = str(root, "platform"), *driver = str(root, "driver_version");
+  const cJSON *settings = cJSON_GetObjectItemCaseSensitive(root, "settings");
+  const char *forced = str(settings, "SCALECL_KERNEL_VARIANT"), *slash = strrchr(path, '/');
+  const int n = cJSON_GetArraySize(cases), failed = (int)num(root, "failed");
+  for (int i = 0; i < s->ndev; i++) {
+    rd_dev *d = &s->devs[i];
+    if (strcmp(d->name, name) || (*platform && strcmp(d->platform, platform)) || (*driver && strcmp(d->driver, driver)))
+      continue;
+    char item[400];
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "passed")))
+      snprintf(item, sizeof item, "pass, %d cases", n);
+    else
+      snprintf(item, sizeof item, "**FAIL**, %d of %d cases", failed, n);
+    snprintf(item + strlen(item), sizeof item - strlen(item), " (%s variants%s, %s)", *forced ? forced : "default",
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tiny")) ? ", tiny" : "", slash ? slash + 1 : path);
+    add_distinct(d->checks, sizeof d->checks, item);
+  }
+  cJSON_Delete(root);
+}
+
 int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *err) {
   memset(sum, 0, sizeof *sum);
   paths in = {0}, used = {0}, skipped = {0}, other = {0};
@@ -704,6 +741,7 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
     else
       rc = paths_add(got == 2 ? &other : got ? &skipped : &used, in.v[i], err);
   }
+  for (int i = 0; !rc && i < other.n; i++) attach_check(&s, other.v[i]);
   if (!rc && !used.n)
     rc = sc_fail(err,
                  "no usable result file among %d file%s found in the inputs; give the JSON files (or their "

@@ -28,6 +28,7 @@ typedef struct {
   char gemm_backend[16];
   int nfiles;
   char peak_files[RD_TEXT], versions[RD_TEXT], variants[RD_TEXT]; /* distinct entries joined by "; " */
+  char checks[RD_TEXT];                                           /* `scalecl check` verdicts, likewise */
 } rd_dev;
 
 typedef struct {
