@@ -19,8 +19,8 @@
 #include "ref/rope.h"
 #include "runtime/variant.h"
 
-#define FWD_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
-#define BWD_TOL ((sc_tol){1e-3, 1e-2, 1e-7})
+#define FWD_TOL ((sc_tol){1e-4, 1e-3, 1e-8, 0})
+#define BWD_TOL ((sc_tol){1e-3, 1e-2, 1e-7, 0})
 #define THETA 500000.0
 
 static sc_ctx ctx;
@@ -258,7 +258,7 @@ static void test_documents_of_length_one(void **state) {
   device_run(&p);
   const size_t n = nel(&p);
   double *v = to_double(p.v, n);
-  th_assert_close("len-1 docs: o equals v", p.o, v, n, (sc_tol){1e-6, 1e-6, 1e-8});
+  th_assert_close("len-1 docs: o equals v", p.o, v, n, (sc_tol){1e-6, 1e-6, 1e-8, 0});
   free(v);
   problem_free(&p);
 }
@@ -296,11 +296,11 @@ static void test_documents_are_isolated(void **state) {
     }
     problem_free(&one);
   }
-  th_assert_close("packed vs alone: o", all.o, o, n, (sc_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, (sc_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("packed vs alone: dq", all.dq, dq, n, (sc_tol){1e-5, 1e-3, 1e-8});
-  th_assert_close("packed vs alone: dk", all.dk, dk, n, (sc_tol){1e-5, 1e-3, 1e-8});
-  th_assert_close("packed vs alone: dv", all.dv, dv, n, (sc_tol){1e-5, 1e-3, 1e-8});
+  th_assert_close("packed vs alone: o", all.o, o, n, (sc_tol){1e-5, 1e-4, 1e-8, 0});
+  th_assert_close("packed vs alone: lse", all.lse, lse, (size_t)NH * S, (sc_tol){1e-5, 1e-4, 1e-8, 0});
+  th_assert_close("packed vs alone: dq", all.dq, dq, n, (sc_tol){1e-5, 1e-3, 1e-8, 0});
+  th_assert_close("packed vs alone: dk", all.dk, dk, n, (sc_tol){1e-5, 1e-3, 1e-8, 0});
+  th_assert_close("packed vs alone: dv", all.dv, dv, n, (sc_tol){1e-5, 1e-3, 1e-8, 0});
   free(o), free(lse), free(dq), free(dk), free(dv);
   problem_free(&all);
 }
@@ -414,9 +414,9 @@ static void test_reference_finite_differences(void **state) {
       num[t][i] = (lp - lm) / (2 * h);
     }
 #undef LOSS
-  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, (sc_tol){1e-8, 1e-6, 1e-16});
-  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, (sc_tol){1e-8, 1e-6, 1e-16});
-  th_assert_close_d("fd dv", g[2], num[2], N, (sc_tol){1e-8, 1e-6, 1e-16});
+  th_assert_close_d("fd dq (through RoPE)", g[0], num[0], N, (sc_tol){1e-8, 1e-6, 1e-16, 0});
+  th_assert_close_d("fd dk (through RoPE)", g[1], num[1], N, (sc_tol){1e-8, 1e-6, 1e-16, 0});
+  th_assert_close_d("fd dv", g[2], num[2], N, (sc_tol){1e-8, 1e-6, 1e-16, 0});
 }
 
 /* Bad arguments fail with a message that names the problem. */

@@ -10,7 +10,6 @@
 #include "ops/embed.h"
 #include "ref/embed.h"
 
-
 /* n ids drawn from [0, distinct) with the row's seed. */
 static int32_t *draw_ids(sc_rng *rng, int n, int distinct) {
   int32_t *tok = th_calloc((size_t)n, sizeof *tok);

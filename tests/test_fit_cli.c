@@ -266,7 +266,8 @@ static void test_errors(void **state) {
   write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\nx,-5,2e9,1.2e18,3.0\n");
   expect_error(args, 1, "bad.csv:3: column 'n_params' must be a positive number");
   /* Every bad row at once, not one per run of the command. */
-  write_text(bad, "arch,n_params,n_tokens,flops,val_loss\nx,-1,2e9,1.2e18,3.1\nx,1e8,2e9,1.2e18,0\ny,1e8,2e9,1.2e18,3\n");
+  write_text(bad,
+             "arch,n_params,n_tokens,flops,val_loss\nx,-1,2e9,1.2e18,3.1\nx,1e8,2e9,1.2e18,0\ny,1e8,2e9,1.2e18,3\n");
   expect_error(args, 1, "bad.csv has 2 bad rows (fix or delete them):\n  ");
   expect_error(args, 1, "bad.csv:3: val_loss must be a positive number");
   write_text(bad, "arch,params,n_tokens,flops,val_loss\nx,1e8,2e9,1.2e18,3.1\n");
@@ -380,10 +381,8 @@ static void test_paper_runs(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_synthetic_end_to_end),
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_missing_gnuplot),
-      cmocka_unit_test(test_hostile_rows),
+      cmocka_unit_test(test_synthetic_end_to_end), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_missing_gnuplot),      cmocka_unit_test(test_hostile_rows),
       cmocka_unit_test(test_paper_runs),
   };
   return TH_RUN_GROUP(tests, NULL, NULL);

@@ -50,7 +50,7 @@ static void expect_own_matches(sc_gemm *g, sc_ctx *c, size_t M, size_t N, size_t
       char label[160];
       snprintf(label, sizeof label, "own %s %c%c %zux%zux%zu batch %zu of %zu", what, ta ? 'T' : 'N', tb ? 'T' : 'N', M,
                N, K, b, batch);
-      th_assert_close(label, row, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10});
+      th_assert_close(label, row, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10, 0});
     }
     sc_buffer_release(c, buf);
     free(host);
@@ -89,7 +89,7 @@ static void test_backends_agree(void **state) {
     assert_int_equal(sc_buffer_read(&c, arena, offC * 4, M * N * 4, got, &err), 0);
     char what[64];
     snprintf(what, sizeof what, "%s 200x96x300 in one buffer", sc_gemm_backend_name(be));
-    th_assert_close(what, got, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10});
+    th_assert_close(what, got, ref, M * N, (sc_tol){1e-4, 1e-4, 1e-10, 0});
   }
   /* Bad leading dimension: an error, not a crash. */
   assert_int_equal(sc_gemm_run(g, SC_GEMM_OWN, 0, 0, M, N, K, 1, vA, K - 1, vB, N, 0, vC, N, &err), -1);

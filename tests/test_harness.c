@@ -11,7 +11,7 @@
 
 static void test_nonfinite_mismatch_fails(void **state) {
   (void)state;
-  const sc_tol tol = {1e-3, 1e-3, 1e-6};
+  const sc_tol tol = {1e-3, 1e-3, 1e-6, 0};
   const double ref[4] = {1, NAN, INFINITY, 2};
   float got[4] = {1, NAN, INFINITY, 2};
   sc_cmp c = sc_compare(got, ref, 4, tol);
@@ -63,13 +63,13 @@ static void test_nmse_bound(void **state) {
   /* Every element within atol, but the NMSE is 1e-2: the case fails on the NMSE alone. */
   const double ref[2] = {0.1, -0.1};
   const float got[2] = {0.11f, -0.11f};
-  const sc_tol tol = {0.05, 0, 1e-4};
+  const sc_tol tol = {0.05, 0, 1e-4, 0};
   sc_check_result r;
   sc_check_result_begin(&r, "test", "two elements");
   sc_check_result_compare(&r, "x", got, ref, 2, tol);
   assert_non_null(strstr(r.failure, "NMSE"));
   sc_check_result_begin(&r, "test", "two elements");
-  sc_check_result_compare(&r, "x", got, ref, 2, (sc_tol){0.05, 0, 1e-1});
+  sc_check_result_compare(&r, "x", got, ref, 2, (sc_tol){0.05, 0, 1e-1, 0});
   assert_string_equal(r.failure, "");
   /* The NMSE itself, over the finite elements only: (0.01^2 + 0.01^2) / (0.1^2 + 0.1^2). */
   const double ref4[4] = {0.1, NAN, -0.1, INFINITY};
@@ -78,10 +78,10 @@ static void test_nmse_bound(void **state) {
   assert_true(fabs(c.nmse - 1e-2) < 1e-6);
   assert_int_equal(c.fails, 0);
   assert_int_equal(assert_close_status(got4, ref4, 4, tol), 1);
-  assert_int_equal(assert_close_status(got4, ref4, 4, (sc_tol){0.05, 0, 1e-1}), 0);
+  assert_int_equal(assert_close_status(got4, ref4, 4, (sc_tol){0.05, 0, 1e-1, 0}), 0);
   /* One-sided NaN in the reference fails th_assert_close as well. */
   const float zero[4] = {0.11f, 0, -0.11f, INFINITY};
-  assert_int_equal(assert_close_status(zero, ref4, 4, (sc_tol){0.05, 0, 1e-1}), 1);
+  assert_int_equal(assert_close_status(zero, ref4, 4, (sc_tol){0.05, 0, 1e-1, 0}), 1);
 }
 
 /* scalecl check's verdict on planted results: it passes only when every case passed and at least one ran, and
@@ -90,7 +90,7 @@ static void test_check_verdict(void **state) {
   (void)state;
   const double ref[3] = {1, 2, 3};
   const float good[3] = {1, 2, 3.00001f}, bad[3] = {1, 2.5f, 3};
-  const sc_tol tol = {1e-4, 1e-4, 1e-6};
+  const sc_tol tol = {1e-4, 1e-4, 1e-6, 0};
   sc_check_result r[3];
   sc_check_result_begin(&r[0], "gemm", "good");
   sc_check_result_compare(&r[0], "C", good, ref, 3, tol);

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op_cases.h"
 #include "model/init.h"
 #include "model/lm.h"
+#include "op_cases.h"
 
 #define XLSTM_JSON sc_check_xlstm_tiny
 #define LLAMA_JSON sc_check_llama_tiny

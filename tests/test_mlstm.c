@@ -13,7 +13,7 @@
 #include "ref/mlstm.h"
 #include "runtime/variant.h"
 
-#define FW_TOL ((sc_tol){1e-4, 1e-3, 1e-8})
+#define FW_TOL ((sc_tol){1e-4, 1e-3, 1e-8, 0})
 #define EPS 1e-6
 
 /* Host tensors of one problem, float32 for the device and float64 copies for the references. */
@@ -231,7 +231,7 @@ static void step_rollout(size_t BH, size_t S, size_t dqk, size_t dv) {
   th_assert_close("step rollout h vs f64 recurrent", hs, hr, BH * S * dv, FW_TOL);
   th_assert_close("step rollout C vs f64 recurrent", cs, cr, p.n[C0], FW_TOL);
   th_assert_close("step rollout n vs f64 recurrent", ns, nr, p.n[N0], FW_TOL);
-  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, (sc_tol){1e-5, 1e-5, 1e-8});
+  th_assert_close("step rollout m vs f64 recurrent", mss, mr, BH, (sc_tol){1e-5, 1e-5, 1e-8, 0});
   double *hd = widen(hs, BH * S * dv), *cd = widen(cs, p.n[C0]);
   th_assert_close("chunkwise h vs step rollout h", chunk.h, hd, BH * S * dv, FW_TOL);
   th_assert_close("chunkwise C_last vs step rollout C", chunk.clast, cd, p.n[C0], FW_TOL);
@@ -277,10 +277,10 @@ static void test_state_handoff(void **state) {
     memcpy(hs + b * S * dv, r0.h + b * S1 * dv, S1 * dv * 4);
     memcpy(hs + (b * S + S1) * dv, r1.h + b * (S - S1) * dv, (S - S1) * dv * 4);
   }
-  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, (sc_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], (sc_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], (sc_tol){1e-5, 1e-4, 1e-8});
-  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, (sc_tol){1e-6, 1e-6, 1e-8});
+  th_assert_close("halves h vs whole h", hs, hw, BH * S * dv, (sc_tol){1e-5, 1e-4, 1e-8, 0});
+  th_assert_close("halves C_last vs whole", r1.clast, cw, whole.n[C0], (sc_tol){1e-5, 1e-4, 1e-8, 0});
+  th_assert_close("halves n_last vs whole", r1.nlast, nw, whole.n[N0], (sc_tol){1e-5, 1e-4, 1e-8, 0});
+  th_assert_close("halves m_last vs whole", r1.mlast, mw, BH, (sc_tol){1e-6, 1e-6, 1e-8, 0});
   free(hw), free(cw), free(nw), free(mw), free(hs);
   free_result(&rw), free_result(&r0), free_result(&r1);
   release_op(m);

@@ -48,16 +48,17 @@ static void release(inputs *in) {
 static void check_forms(double eps, double atol, double rtol, double f_off) {
   const size_t BH = 2, S = 75, dqk = 16, dv = 24;
   inputs in = make(BH, S, dqk, dv, eps, f_off, 0, 11);
-  double *hp = th_dalloc(BH * S * dv), *hr = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv), *hc2 = th_dalloc(BH * S * dv);
+  double *hp = th_dalloc(BH * S * dv), *hr = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv),
+         *hc2 = th_dalloc(BH * S * dv);
   OK(sc_ref_mlstm_parallel(&in.d, in.q, in.k, in.v, in.i, in.f, hp, NULL, NULL, ERR));
   OK(sc_ref_mlstm_recurrent(&in.d, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hr, NULL, NULL, NULL, ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hc, NULL, NULL, NULL, NULL, NULL,
                             ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 64, in.q, in.k, in.v, in.i, in.f, NULL, NULL, NULL, hc2, NULL, NULL, NULL, NULL,
                             NULL, ERR));
-  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
-  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
-  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20});
+  th_assert_close_d("recurrent vs parallel", hr, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20, 0});
+  th_assert_close_d("chunkwise L=16 vs parallel", hc, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20, 0});
+  th_assert_close_d("chunkwise L=64 vs parallel", hc2, hp, BH * S * dv, (sc_tol){atol, rtol, 1e-20, 0});
   free(hp), free(hr), free(hc), free(hc2);
   release(&in);
 }
@@ -80,16 +81,17 @@ static void test_states_agree(void **state) {
   const size_t BH = 3, S = 37, dqk = 8, dv = 16;
   inputs in = make(BH, S, dqk, dv, 1e-6, 1, 1, 12);
   double *hr = th_dalloc(BH * S * dv), *hc = th_dalloc(BH * S * dv);
-  double *cr = th_dalloc(BH * dqk * dv), *cc = th_dalloc(BH * dqk * dv), *nr = th_dalloc(BH * dqk), *nc = th_dalloc(BH * dqk);
+  double *cr = th_dalloc(BH * dqk * dv), *cc = th_dalloc(BH * dqk * dv), *nr = th_dalloc(BH * dqk),
+         *nc = th_dalloc(BH * dqk);
   double mr[3], mc[3];
   OK(sc_ref_mlstm_recurrent(&in.d, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hr, cr, nr, mr, ERR));
   OK(sc_ref_mlstm_chunkwise(&in.d, 16, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, hc, NULL, NULL, cc, nc, mc,
                             ERR));
   /* Both carry the same stabilizer recursion, so even with eps > 0 only rounding separates them. */
-  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, (sc_tol){1e-12, 1e-10, 1e-20});
-  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, (sc_tol){1e-12, 1e-12, 1e-20});
-  th_assert_close_d("n_last", nc, nr, BH * dqk, (sc_tol){1e-12, 1e-12, 1e-20});
-  th_assert_close_d("m_last", mc, mr, BH, (sc_tol){1e-12, 1e-12, 1e-20});
+  th_assert_close_d("h with initial state", hc, hr, BH * S * dv, (sc_tol){1e-12, 1e-10, 1e-20, 0});
+  th_assert_close_d("C_last", cc, cr, BH * dqk * dv, (sc_tol){1e-12, 1e-12, 1e-20, 0});
+  th_assert_close_d("n_last", nc, nr, BH * dqk, (sc_tol){1e-12, 1e-12, 1e-20, 0});
+  th_assert_close_d("m_last", mc, mr, BH, (sc_tol){1e-12, 1e-12, 1e-20, 0});
   free(hr), free(hc), free(cr), free(cc), free(nr), free(nc);
   release(&in);
 }
@@ -141,7 +143,7 @@ static void fd_check(const char *name, inputs *in, size_t L, const double *off, 
   snprintf(label, sizeof label, "custom bwd vs FD (LN eps %g): %s", ln_eps, name);
   const double tol = ln_eps > 0 ? 1e-3 : 1e-5;
   /* NMSE: at most tol^2, the mean squared error of an element off by its relative tolerance. */
-  th_assert_close_d(label, grad, fd, n, (sc_tol){tol * scale, tol, tol * tol});
+  th_assert_close_d(label, grad, fd, n, (sc_tol){tol * scale, tol, tol * tol, 0});
   free(fd);
 }
 
@@ -159,8 +161,8 @@ static void test_bwd_finite_differences(void **state) {
     ln_loss(&in, L, off, dh);
     OK(sc_ref_mlstm_chunkwise(&in.d, L, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, h, nout, NULL, NULL, NULL,
                               NULL, ERR));
-    double *dq = th_dalloc(BH * S * dqk), *dk = th_dalloc(BH * S * dqk), *dvv = th_dalloc(BH * S * dv), *di = th_dalloc(BH * S),
-           *df = th_dalloc(BH * S), *dc0 = th_dalloc(BH * dqk * dv);
+    double *dq = th_dalloc(BH * S * dqk), *dk = th_dalloc(BH * S * dqk), *dvv = th_dalloc(BH * S * dv),
+           *di = th_dalloc(BH * S), *df = th_dalloc(BH * S), *dc0 = th_dalloc(BH * dqk * dv);
     OK(sc_ref_mlstm_chunkwise_bwd(&in.d, L, in.q, in.k, in.v, in.i, in.f, in.c0, in.n0, in.m0, nout, dh, dq, dk, dvv,
                                   di, df, dc0, ERR));
     printf(" f offset %d, initial state %s\n", variant % 2 ? 3 : 0, variant % 2 ? "random" : "zero");
@@ -197,7 +199,7 @@ static void test_bwd_chunk_invariant(void **state) {
   for (int j = 0; j < 6; j++) {
     char label[64];
     snprintf(label, sizeof label, "bwd L=16 vs L=64: %s", names[j]);
-    th_assert_close_d(label, g[0][j], g[1][j], ns[j], (sc_tol){1e-5, 1e-4, 1e-20});
+    th_assert_close_d(label, g[0][j], g[1][j], ns[j], (sc_tol){1e-5, 1e-4, 1e-20, 0});
     free(g[0][j]), free(g[1][j]);
   }
   free(dh), free(h), free(nout);

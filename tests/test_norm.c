@@ -14,7 +14,7 @@
 
 static const double eps = 1e-6;
 /* The check table's norm tolerances (check/cases.c). */
-static const sc_tol fw_tol = {1e-5, 1e-4, 1e-10}, bw_tol = {1e-4, 1e-3, 1e-9};
+static const sc_tol fw_tol = {1e-5, 1e-4, 1e-10, 0}, bw_tol = {1e-4, 1e-3, 1e-9, 0};
 
 typedef struct {
   float *x, *w, *dy, *y, *stats, *dx, *dw;

@@ -102,7 +102,7 @@ static void expect_tensor(const sc_st_file *f, const char *name, const double *r
   assert_int_equal(cnt, n);
   char label[64];
   snprintf(label, sizeof label, "op output %s", name);
-  th_assert_close(label, x, ref, n, (sc_tol){atol, rtol, 1e-8});
+  th_assert_close(label, x, ref, n, (sc_tol){atol, rtol, 1e-8, 0});
   free(x);
 }
 

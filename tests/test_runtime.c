@@ -24,7 +24,8 @@ static void test_select(void **state) {
   /* A case-changed substring of the first device's platform name selects a device of that platform. */
   char sub[8];
   snprintf(sub, sizeof sub, "%.4s", devs[0].platform_name);
-  for (char *p = sub; *p; p++) *p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : (*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+  for (char *p = sub; *p; p++)
+    *p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : (*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
   assert_int_equal(sc_cl_select(devs, n, sub, &idx, &err), 0);
   assert_string_equal(devs[idx].platform_name, devs[0].platform_name);
   /* No match: the error lists the devices that exist. */
@@ -144,7 +145,10 @@ static void test_cache(void **state) {
 
   /* Corrupt every entry's payload: each falls back to a source build and is rewritten. */
   char cmd[4600];
-  snprintf(cmd, sizeof cmd, "for f in %s/*.clbin; do printf 'garbage-garbage-garbage-garbage' | dd of=$f bs=1 seek=60 conv=notrunc status=none; done", dir);
+  snprintf(cmd, sizeof cmd,
+           "for f in %s/*.clbin; do printf 'garbage-garbage-garbage-garbage' | dd of=$f bs=1 seek=60 conv=notrunc "
+           "status=none; done",
+           dir);
   assert_int_equal(system(cmd), 0);
   sc_build_info i5 = build_and_run(&c, "FACTOR=2.0f", NULL, 2.0f);
   assert_false(i5.cache_hit);
@@ -160,7 +164,8 @@ static void test_cache(void **state) {
   assert_true(i7.cache_saved);
 
   /* An entry copied under another key's name is rejected by the stored key. */
-  snprintf(cmd, sizeof cmd, "cd %s && set -- *.clbin && for f in \"$@\"; do [ \"$f\" = \"$1\" ] || cp \"$1\" \"$f\"; done", dir);
+  snprintf(cmd, sizeof cmd,
+           "cd %s && set -- *.clbin && for f in \"$@\"; do [ \"$f\" = \"$1\" ] || cp \"$1\" \"$f\"; done", dir);
   assert_int_equal(system(cmd), 0);
   int hits = 0;
   hits += build_and_run(&c, "FACTOR=2.0f", NULL, 2.0f).cache_hit;

@@ -113,8 +113,9 @@ static void test_devices_name_profiles(void **state) {
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, ",mine.json,"));
   assert_null(strstr(out, "profile none"));
-  snprintf(cmd, sizeof cmd, "SCALECL_PROFILE_DIR='%s' '%s' bench gemm --shapes 16x16x16 --samples 1 --json - 2>/dev/null",
-           dir, th_scalecl_bin());
+  snprintf(cmd, sizeof cmd,
+           "SCALECL_PROFILE_DIR='%s' '%s' bench gemm --shapes 16x16x16 --samples 1 --json - 2>/dev/null", dir,
+           th_scalecl_bin());
   assert_int_equal(th_run_capture(cmd, out, sizeof out), 0);
   assert_non_null(strstr(out, "\"profile\":\t\"mine.json\""));
 }
@@ -143,12 +144,9 @@ static void test_bench_json_records_settings(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reload_and_defaults),
-      cmocka_unit_test(test_json_lists_every_variable),
-      cmocka_unit_test(test_cli_env_and_version),
-      cmocka_unit_test(test_bench_json_records_settings),
-      cmocka_unit_test(test_devices_follow_scalecl_device),
-      cmocka_unit_test(test_devices_name_profiles),
+      cmocka_unit_test(test_reload_and_defaults),           cmocka_unit_test(test_json_lists_every_variable),
+      cmocka_unit_test(test_cli_env_and_version),           cmocka_unit_test(test_bench_json_records_settings),
+      cmocka_unit_test(test_devices_follow_scalecl_device), cmocka_unit_test(test_devices_name_profiles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

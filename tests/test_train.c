@@ -132,7 +132,7 @@ static void accumulation_matches_one_batch(const char *preset) {
   for (size_t i = 0; i < n; i++) ref[i] = ga[i], gb[i] *= 0.5f;
   char label[96];
   snprintf(label, sizeof label, "%s: 2 x 2 accumulated vs 4 gradients", preset);
-  th_assert_close(label, gb, ref, n, (sc_tol){1e-6, 1e-3, 1e-9});
+  th_assert_close(label, gb, ref, n, (sc_tol){1e-6, 1e-3, 1e-9, 0});
   printf("  %s: loss %.9f vs %.9f, grad norm %.9f vs %.9f\n", preset, a.loss, b.loss, a.grad_norm, b.grad_norm);
   assert_true(fabs(a.loss - b.loss) <= 1e-6 * a.loss);
   assert_true(fabs(a.grad_norm - b.grad_norm) <= 1e-5 * a.grad_norm);
@@ -171,7 +171,7 @@ static void test_step_clips_scales_and_spares_the_embedding(void **state) {
   const double coef = 0.5 / info.grad_norm / 2;
   double *ref = th_dalloc(n);
   for (size_t i = 0; i < n; i++) ref[i] = 0.9 * before.m[i] + 0.1 * coef * g[i];
-  th_assert_close("m after a clipped step of 2 micro-batches", a.m, ref, n, (sc_tol){1e-8, 1e-5, 1e-10});
+  th_assert_close("m after a clipped step of 2 micro-batches", a.m, ref, n, (sc_tol){1e-8, 1e-5, 1e-10, 0});
   const sc_param *emb = sc_params_find(&f.p, "model.embed_tokens.weight");
   assert_non_null(emb);
   const size_t d = (size_t)emb->shape[1];

@@ -5,9 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The absolute part of the bound: atol, plus amax times the largest finite |ref|. */
+static double abs_floor(const double *ref, size_t n, sc_tol tol) {
+  double mx = 0;
+  for (size_t i = 0; tol.amax > 0 && i < n; i++)
+    if (isfinite(ref[i]) && fabs(ref[i]) > mx) mx = fabs(ref[i]);
+  return tol.atol + tol.amax * mx;
+}
+
 static sc_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, sc_tol tol) {
   sc_cmp c = {0};
   double se = 0, sr = 0;
+  const double floor_abs = abs_floor(ref, n, tol);
   for (size_t i = 0; i < n; i++) {
     const double g = gf ? (double)gf[i] : gd[i], r = ref[i];
     double ratio;
@@ -16,7 +25,7 @@ static sc_cmp compare(const float *gf, const double *gd, const double *ref, size
       c.nonfinite++;
       ratio = INFINITY;
     } else {
-      const double d = fabs(g - r), bound = tol.atol + tol.rtol * fabs(r);
+      const double d = fabs(g - r), bound = floor_abs + tol.rtol * fabs(r);
       se += d * d;
       sr += r * r;
       if (d > c.max_abs) c.max_abs = d;
@@ -51,7 +60,7 @@ void sc_check_result_compare(sc_check_result *c, const char *output, const float
     c->worst_ratio = r.worst_ratio;
     snprintf(c->worst_out, sizeof c->worst_out, "%s", output);
     c->worst_err = n ? fabs((double)got[r.worst] - ref[r.worst]) : 0;
-    c->worst_bound = n ? tol.atol + tol.rtol * fabs(ref[r.worst]) : 0;
+    c->worst_bound = n ? abs_floor(ref, n, tol) + tol.rtol * fabs(ref[r.worst]) : 0;
   }
   if (!c->nmse_out[0] || r.nmse / tol.nmse > c->worst_nmse / c->nmse_bound) {
     c->worst_nmse = r.nmse, c->nmse_bound = tol.nmse;
@@ -59,9 +68,9 @@ void sc_check_result_compare(sc_check_result *c, const char *output, const float
   }
   if (r.fails)
     sc_check_result_fail(c,
-                         "%s: %d of %zu elements out of tolerance (atol %.1e rtol %.1e; %d non-finite mismatches); "
-                         "worst at %zu: got %.9g ref %.9g",
-                         output, r.fails, n, tol.atol, tol.rtol, r.nonfinite, r.worst, (double)got[r.worst],
+                         "%s: %d of %zu elements out of tolerance (atol %.1e amax %.1e rtol %.1e; %d non-finite "
+                         "mismatches); worst at %zu: got %.9g ref %.9g",
+                         output, r.fails, n, tol.atol, tol.amax, tol.rtol, r.nonfinite, r.worst, (double)got[r.worst],
                          ref[r.worst]);
   else if (!(r.nmse <= tol.nmse))
     sc_check_result_fail(c, "%s: NMSE %.3e above its bound %.0e", output, r.nmse, tol.nmse);
@@ -75,7 +84,9 @@ void sc_check_result_fail(sc_check_result *r, const char *fmt, ...) {
   va_end(ap);
 }
 
-int sc_check_result_passed(const sc_check_result *r) { return !*r->failure; }
+int sc_check_result_passed(const sc_check_result *r) {
+  return !*r->failure;
+}
 
 sc_check_verdict sc_check_verdict_of(const sc_check_result *r, int n) {
   sc_check_verdict v = {n, 0, NULL};
@@ -86,7 +97,9 @@ sc_check_verdict sc_check_verdict_of(const sc_check_result *r, int n) {
   return v;
 }
 
-int sc_check_verdict_passed(const sc_check_verdict *v) { return v->cases > 0 && v->failed == 0; }
+int sc_check_verdict_passed(const sc_check_verdict *v) {
+  return v->cases > 0 && v->failed == 0;
+}
 
 void sc_check_verdict_line(const sc_check_verdict *v, char *buf, size_t cap) {
   if (!v->cases) {

@@ -6,10 +6,12 @@
 
 #include <stddef.h>
 
-/* Every element within atol + rtol*|ref|, and the normalised mean squared error sum (got-ref)^2 / sum ref^2
- * (sum (got-ref)^2 when ref is all zero) at most nmse. */
+/* Every element within atol + amax*max|ref| + rtol*|ref|, and the normalised mean squared error
+ * sum (got-ref)^2 / sum ref^2 (sum (got-ref)^2 when ref is all zero) at most nmse. amax (0 unless given) scales the
+ * absolute floor with the output's largest value: where float32 rounding of large terms that cancel sets the error
+ * of small elements (extreme gates), as a fraction of the largest it stays put from one draw of data to the next. */
 typedef struct {
-  double atol, rtol, nmse;
+  double atol, rtol, nmse, amax;
 } sc_tol;
 
 typedef struct {
@@ -32,7 +34,7 @@ typedef struct {
   char label[200]; /* "<variant> <tag> [<values>, offsets]" */
   double worst_ratio, worst_err, worst_bound, worst_nmse, nmse_bound;
   char worst_out[96], nmse_out[96]; /* the outputs (copied: a runner's names die with its row); "" before any */
-  char failure[600]; /* the first failure, empty while none */
+  char failure[600];                /* the first failure, empty while none */
 } sc_check_result;
 
 void sc_check_result_begin(sc_check_result *r, const char *op, const char *label);

@@ -13,7 +13,7 @@ static void destroy_adamw(void *a) {
 }
 
 /* Float32 sums of up to millions of squares, compensated per slice: a few ulps relative. */
-static const sc_tol SUMSQ_TOL = {0, 1e-6, 1e-12};
+static const sc_tol SUMSQ_TOL = {0, 1e-6, 1e-12, 0};
 
 void ck_run_adamw(ck_scope *cs, const sc_check_row *row) {
   const sc_check_adamw sh = row->adamw;
@@ -56,7 +56,7 @@ void ck_run_adamw(ck_scope *cs, const sc_check_row *row) {
   ck_compare(cs, "sumsq", &s, &sumsq_ref, 1, SUMSQ_TOL);
   ck_compare(cs, "params", p, pd, n, row->tol);
   ck_compare(cs, "m", m, md, n, row->tol_grad);
-  const sc_tol vt = {row->tol_grad.atol * sh.gscale, row->tol_grad.rtol, row->tol_grad.nmse};
+  const sc_tol vt = {row->tol_grad.atol * sh.gscale, row->tol_grad.rtol, row->tol_grad.nmse, 0};
   ck_compare(cs, "v", v, vd, n, vt);
   ck_end(cs);
 }

@@ -6,7 +6,9 @@
 #include "ops/embed.h"
 #include "ref/embed.h"
 
-static void destroy_embed(void *e) { sc_embed_destroy(e); }
+static void destroy_embed(void *e) {
+  sc_embed_destroy(e);
+}
 
 void ck_run_embed(ck_scope *cs, const sc_check_row *row) {
   const sc_check_embed sh = row->embed;

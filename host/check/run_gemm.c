@@ -42,7 +42,7 @@ static void gemm_form(ck_scope *cs, sc_gemm *gemm, sc_gemm_backend be, int ta, i
   snprintf(variant, sizeof variant, "%s %c%c %zux%zux%zu alpha=%g beta=%g batch %zu", sc_gemm_backend_name(be),
            ta ? 'T' : 'N', tb ? 'T' : 'N', s.m, s.n, s.k, s.alpha, s.beta, s.batch);
   ck_begin(cs, variant);
-  const sc_tol tol = {row->tol.atol * sqrt((double)s.k), row->tol.rtol, row->tol.nmse};
+  const sc_tol tol = {row->tol.atol * sqrt((double)s.k), row->tol.rtol, row->tol.nmse, 0};
   for (size_t b = 0; b < s.batch; b++) {
     sc_ref_gemm(ta, tb, s.m, s.n, s.k, s.alpha, A + b * sA, lda, B + b * sB, ldb, s.beta, C + b * sC, ldc, ref);
     for (size_t i = 0; i < s.m; i++) memcpy(got + i * s.n, Cout + b * sC + i * ldc, s.n * 4);

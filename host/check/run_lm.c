@@ -12,7 +12,7 @@
 #include "ref/xlstm.h"
 
 /* The loss is a mean of B·(T−1) terms. */
-static const sc_tol tol_loss = {1e-5, 1e-5, 1e-10};
+static const sc_tol tol_loss = {1e-5, 1e-5, 1e-10, 0};
 
 static void free_params(void *p) {
   sc_params_free(p);
@@ -22,7 +22,9 @@ static void free_ref_params(void *p) {
   sc_ref_params_free(p);
   free(p);
 }
-static void destroy_lm(void *lm) { sc_lm_destroy(lm); }
+static void destroy_lm(void *lm) {
+  sc_lm_destroy(lm);
+}
 
 void ck_run_lm(ck_scope *cs, const sc_check_row *row) {
   const sc_check_lm sh = row->lm;
@@ -102,8 +104,8 @@ void ck_run_lm(ck_scope *cs, const sc_check_row *row) {
     CK(cs, sc_ref_llama_backward(&ls, rparams, tok, doc, B, T, NULL, rgrads, cs->err));
   }
   char variant[96];
-  snprintf(variant, sizeof variant, "%s d%ld L%ld V%zu B%zu T%zu", sc_arch_name(cfg->arch), cfg->d_model,
-           cfg->n_layers, V, B, T);
+  snprintf(variant, sizeof variant, "%s d%ld L%ld V%zu B%zu T%zu", sc_arch_name(cfg->arch), cfg->d_model, cfg->n_layers,
+           V, B, T);
   ck_begin(cs, variant);
   ck_compare(cs, "logits", logits, rlogits, B * T * V, row->tol);
   ck_compare(cs, "loss", &loss, &rloss, 1, tol_loss);

@@ -103,7 +103,9 @@ void ck_run_mlstm(ck_scope *cs, const sc_check_row *row) {
   if (NH > 1) snprintf(layout, sizeof layout, " NH=%zu", NH);
   snprintf(variant, sizeof variant, "L=%zu BH=%zu S=%zu dqk=%zu dv=%zu f%+g%s%s", L, BH, S, dqk, dv, sh.f_off,
            st ? " with state" : "", layout);
-  const sc_tol fw = row->tol, m_tol = {1e-4, 1e-5, fw.nmse}, n_tol = {1e-5, 1e-4, fw.nmse};
+  /* Large values: n_out's small elements err by up to 4e-6 of its largest (seeds 500-505, 812). */
+  const double n_amax = row->values == SC_VAL_LARGE ? 1e-5 : 0;
+  const sc_tol fw = row->tol, m_tol = {1e-4, 1e-5, fw.nmse, 0}, n_tol = {1e-5, 1e-4, fw.nmse, n_amax};
   ck_begin(cs, variant);
   ck_compare(cs, st ? "h vs f64 chunkwise" : "h vs f64 parallel", got[0], st ? ref[0] : h, on[0], fw);
   ck_compare(cs, "m_out", got[2], ref[2], on[2], m_tol);

@@ -11,7 +11,9 @@
 
 static const double eps = 1e-6;
 
-static void destroy_norm(void *n) { sc_norm_destroy(n); }
+static void destroy_norm(void *n) {
+  sc_norm_destroy(n);
+}
 
 void ck_run_norm(ck_scope *cs, const sc_check_row *row) {
   const sc_check_norm sh = row->norm;

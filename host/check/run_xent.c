@@ -9,8 +9,12 @@
 #include "ops/xent.h"
 #include "ref/xent.h"
 
-static void destroy_gemm(void *g) { sc_gemm_destroy(g); }
-static void destroy_xent(void *x) { sc_xent_destroy(x); }
+static void destroy_gemm(void *g) {
+  sc_gemm_destroy(g);
+}
+static void destroy_xent(void *x) {
+  sc_xent_destroy(x);
+}
 
 typedef struct {
   int B, T, N, d, V;
@@ -42,7 +46,8 @@ void ck_run_xent(ck_scope *cs, const sc_check_row *row) {
   const size_t nx = (size_t)N * d, nw = (size_t)V * d, nl = (size_t)N * V;
   /* Float64 reference: loss, losses, logits, lse from the logits, gradients. */
   const sc_ref_xent_dims dims = {(size_t)sh.B, (size_t)sh.T, (size_t)d, (size_t)V, sh.cap};
-  double loss_ref, *losses_ref = ck_dalloc(cs, (size_t)npos), *logits_ref = ck_dalloc(cs, nl), *lse_ref = ck_dalloc(cs, (size_t)N);
+  double loss_ref, *losses_ref = ck_dalloc(cs, (size_t)npos), *logits_ref = ck_dalloc(cs, nl),
+                   *lse_ref = ck_dalloc(cs, (size_t)N);
   double *dx_ref = ck_dalloc(cs, nx), *dW_ref = ck_dalloc(cs, nw);
   CK(cs, sc_ref_xent_forward(&dims, in.xd, in.Wd, in.tok, &loss_ref, losses_ref, logits_ref, cs->err));
   CK(cs, sc_ref_xent_backward(&dims, in.xd, in.Wd, in.tok, dx_ref, dW_ref, cs->err));
@@ -89,7 +94,8 @@ void ck_run_xent(ck_scope *cs, const sc_check_row *row) {
   bio.accumulate = 1;
   CK(cs, sc_xent_backward(op, sh.B, sh.T, 0.5f, &bio, cs->err));
   ck_read(cs, bdx, dx2, nx * 4), ck_read(cs, bdW, dW2, nw * 4);
-  float loss[2], *lse = ck_falloc(cs, 2 * (size_t)N), *losses = ck_falloc(cs, 2 * (size_t)npos), *logits = ck_falloc(cs, nl);
+  float loss[2], *lse = ck_falloc(cs, 2 * (size_t)N), *losses = ck_falloc(cs, 2 * (size_t)npos),
+                 *logits = ck_falloc(cs, nl);
   for (int j = 0; j < 2; j++) {
     ck_read(cs, bloss[j], &loss[j], 4);
     ck_read(cs, blse[j], lse + (size_t)j * N, (size_t)N * 4);
@@ -102,8 +108,7 @@ void ck_run_xent(ck_scope *cs, const sc_check_row *row) {
   for (int j = 0; j < 2; j++) {
     ck_compare(cs, j ? "loss (logits out)" : "loss", &loss[j], &loss_ref, 1, row->tol);
     ck_compare(cs, j ? "lse (logits out)" : "lse", lse + (size_t)j * N, lse_ref, (size_t)N, row->tol);
-    ck_compare(cs, j ? "losses (logits out)" : "losses", losses + (size_t)j * npos, losses_ref, (size_t)npos,
-                    row->tol);
+    ck_compare(cs, j ? "losses (logits out)" : "losses", losses + (size_t)j * npos, losses_ref, (size_t)npos, row->tol);
   }
   ck_compare(cs, "logits", logits, logits_ref, nl, row->tol);
   ck_compare(cs, "dx", dx, dx_ref, nx, row->tol_grad);
