@@ -3,18 +3,20 @@
 # both kernel variants, and bench gemm, mlstm and attention (both variants) and model. Each step runs under a time
 # limit with its output in OUT_DIR/logs/STEP.log; a step that fails or runs out of time is named at the end and
 # the others go on. Exit status: 0 when every step passed, 1 otherwise.
-#   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick] [--limit SECONDS] OUT_DIR
+#   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick|--gpu] [--limit SECONDS] OUT_DIR
 # --scalecl: the binary or a bundle's wrapper (platforms/bundle.sh; default: scalecl next to this script's build,
-#   else on PATH). --quick: small shapes, a smoke test in about a minute on a CPU. --limit: per step (default 900).
-# Models: MODELS="xlstm-164m llama-162m" MODEL_ARGS="--batch 4 --ctx 2048" override the 5M CPU presets.
+#   else on PATH). --quick: small shapes, a smoke test in about a minute on a CPU. --gpu: GPU-sized shapes (S
+#   8192, 8 heads, head dims 64-256; the cpu variants at S 2048) and the 160M models at B 4 x T 2048.
+# --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options.
 set -uo pipefail
 usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-sc="" dev="" quick=0 limit=900 out=""
+sc="" dev="" quick=0 gpu=0 limit=900 out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --scalecl) sc=$2; shift 2 ;;
     --device) dev=$2; shift 2 ;;
     --quick) quick=1; shift ;;
+    --gpu) gpu=1; shift ;;
     --limit) limit=$2; shift 2 ;;
     -h | --help) usage ;;
     -*) echo "device-suite.sh: unknown option $1" >&2; usage ;;
@@ -50,11 +52,21 @@ step() { # step NAME [VAR=VALUE...] -- scalecl ARGS...
     failed+=("$name")
   fi
 }
+[ $quick = 1 ] && [ $gpu = 1 ] && { echo "device-suite.sh: --quick or --gpu, not both" >&2; exit 2; }
+# The cpu variants run one work-item per work-group: on a GPU they get their own, smaller shapes.
+mlstm_cpu=() att_cpu=()
 if [ $quick = 1 ]; then
   peak=(--quick) check=(--tiny) gemm=(--shapes 256x256x256 --samples 1)
   mlstm=(--seq 512 --heads 2 --dims 64:64 --chunks 64 --parallel-seq none --samples 1)
   att=(--seq 256 --heads 2 --head-dims 64 --decode-lens 0,256 --samples 1)
   : "${MODELS:=xlstm-cpu-50k llama-cpu-50k}" "${MODEL_ARGS:=--batch 1 --ctx 64 --samples 1}"
+elif [ $gpu = 1 ]; then
+  peak=() check=() gemm=()
+  mlstm=(--seq 8192 --heads 8 --dims 64:64,128:128,256:256,256:512 --chunks 64,128 --parallel-seq none --profile)
+  att=(--seq 2048,8192 --heads 8 --head-dims 64,128,256 --decode-lens 0,16384)
+  mlstm_cpu=(--seq 2048 --heads 8 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
+  att_cpu=(--seq 2048 --heads 8 --head-dims 64,128 --decode-lens none)
+  : "${MODELS:=xlstm-164m llama-162m}" "${MODEL_ARGS:=--batch 4 --ctx 2048 --profile}"
 else
   peak=() check=() gemm=()
   mlstm=(--seq 2048 --heads 2 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
@@ -72,12 +84,16 @@ for v in gpu cpu; do
     --json "$out/check_$v.json"
 done
 step gemm -- bench gemm "${devopt[@]+"${devopt[@]}"}" "${gemm[@]+"${gemm[@]}"}" --json "$out/gemm.json"
-for v in gpu cpu; do
-  step "mlstm_$v" SCALECL_KERNEL_VARIANT=$v -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm[@]}" \
-    "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_$v.json"
-  step "attention_$v" SCALECL_KERNEL_VARIANT=$v -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" \
-    "${pk[@]+"${pk[@]}"}" --json "$out/attention_$v.json"
-done
+[ ${#mlstm_cpu[@]} -gt 0 ] || mlstm_cpu=("${mlstm[@]}")
+[ ${#att_cpu[@]} -gt 0 ] || att_cpu=("${att[@]}")
+step mlstm_gpu SCALECL_KERNEL_VARIANT=gpu -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm[@]}" \
+  "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_gpu.json"
+step attention_gpu SCALECL_KERNEL_VARIANT=gpu -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" \
+  "${pk[@]+"${pk[@]}"}" --json "$out/attention_gpu.json"
+step mlstm_cpu SCALECL_KERNEL_VARIANT=cpu -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm_cpu[@]}" \
+  "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_cpu.json"
+step attention_cpu SCALECL_KERNEL_VARIANT=cpu -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att_cpu[@]}" \
+  "${pk[@]+"${pk[@]}"}" --json "$out/attention_cpu.json"
 for m in $MODELS; do
   # shellcheck disable=SC2086 # MODEL_ARGS is a list of options
   step "model_$m" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
