@@ -73,9 +73,9 @@ inline void store16_upto(const float16 v, __global float *p, const int n) {
   for (int j = 0; j < n; j++) p[j] = a[j];
 }
 
-/* cpu variant, one work-item per head: the gate scan is O(S) and sequential across chunks. Per chunk the transcendental
- * functions run 16 tokens at a time (log sigmoid(f) first, parked in abar; the exponentials last), and only the
- * scans between them go token by token: one scalar chain of exp and log1p per token ran 4x slower on PoCL. */
+/* cpu variant, one work-item per head: the gate scan is O(S) and sequential across chunks. Per chunk the
+ * transcendental functions run 16 tokens at a time (log sigmoid(f) first, parked in abar; the exponentials last), and
+ * only the scans between them go token by token: one scalar chain of exp and log1p per token ran 4x slower on PoCL. */
 __kernel void mlstm_gates(const int BH, const int S, const int NC, const float scale, __global const float *ig,
                           const ulong ig_off, __global const float *fg, const ulong fg_off, __global const float *m0,
                           const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
@@ -549,14 +549,13 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
                           const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
                           __global float *beta, __global float *abar, __global float *mk, __global float *alpha,
                           __global float *m_last, const ulong m_last_off, const int has_last) {
-  const int lid = get_local_id(0), bh = get_global_id(1);
+  const int lid = get_local_id(0), bh = get_global_id(1); /* the host launches exactly BH groups */
   __local float Gs[SWG], As[SWG];
   ig += ig_off, fg += fg_off, m0 += m0_off, m_last += m_last_off;
   const int per = (NC + SWG - 1) / SWG, c_lo = min(NC, lid * per), c_hi = min(NC, c_lo + per);
-  const bool in = bh < BH;
   const size_t base = (size_t)bh * S;
   float gsum = 0.0f, amap = -INFINITY;
-  for (int c = in ? c_lo : c_hi; c < c_hi; c++) {
+  for (int c = c_lo; c < c_hi; c++) {
     const int len = min(L, S - c * L);
     const size_t r0 = base + (size_t)c * L;
     float acc = 0.0f, pref = -INFINITY;
@@ -575,7 +574,7 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
   }
   Gs[lid] = gsum, As[lid] = amap;
   barrier(CLK_LOCAL_MEM_FENCE);
-  if (lid == 0 && in) {
+  if (lid == 0) {
     float m = has_m0 ? m0[bh] : 0.0f;
     mk[(size_t)bh * (NC + 1)] = m;
     for (int i = 0; i < SWG; i++) {
@@ -586,7 +585,7 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
   }
   barrier(CLK_LOCAL_MEM_FENCE);
   float m = Gs[lid];
-  for (int c = in ? c_lo : c_hi; c < c_hi; c++) {
+  for (int c = c_lo; c < c_hi; c++) {
     const int len = min(L, S - c * L);
     const size_t r0 = base + (size_t)c * L;
     const float acc = alpha[(size_t)bh * NC + c], mn = fmax(acc + m, mk[(size_t)bh * (NC + 1) + c + 1]);
@@ -611,7 +610,6 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
                              __global float *df, const ulong df_off) {
   const int t = get_global_id(0), bh = get_global_id(1);
   if (t >= S || bh >= BH) return;
-  (void)NC;
   q += q_off, k += k_off, v += v_off, dq += dq_off, dk += dk_off, dv += dv_off, di += di_off, df += df_off;
   const size_t r = (size_t)bh * S + t, x = XROW(bh, t);
   token_dots(x, q, k, v, dq, dk, dv, di + r, df + r);
@@ -621,10 +619,10 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
  * contiguous range of tokens, one item turns the range sums into suffix sums, and each item finishes its range. */
 __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
                               __global float *df, const ulong df_off) {
-  const int lid = get_local_id(0), bh = get_global_id(1);
+  const int lid = get_local_id(0), bh = get_global_id(1); /* the host launches exactly BH groups */
   __local float R[SWG];
   fg += fg_off, df += df_off;
-  const int per = (S + SWG - 1) / SWG, t_lo = min(S, lid * per), t_hi = bh < BH ? min(S, t_lo + per) : t_lo;
+  const int per = (S + SWG - 1) / SWG, t_lo = min(S, lid * per), t_hi = min(S, t_lo + per);
   const size_t base = (size_t)bh * S;
   float sum = 0.0f;
   for (int t = t_lo; t < t_hi; t++) sum += df[base + t];

@@ -38,8 +38,8 @@ mutation vocab-boundary host/data/loader.c 'mx >= (uint32_t)l->cfg.vocab' 'mx > 
   '^test_shards$'
 # The six that were already killed.
 mutation mlstm-mask cl/mlstm.cl 'u <= (int16)(r0 + r)' 'u < (int16)(r0 + r)' '^test_mlstm$'
-mutation mlstm-decay-off-by-one cl/mlstm.cl 'const float a = rev + ig[r0 + t];' \
-  'const float a = rev + logsigmoid(fg[r0 + t]) + ig[r0 + t];' '^test_mlstm$'
+mutation mlstm-decay-off-by-one cl/mlstm.cl 'const float a = rev + ig[t];' 'const float a = rev + lw[t] + ig[t];' \
+  '^test_mlstm$'
 mutation mlstm-normalizer-floor cl/mlstm.cl 'const float n = fmax(fabs(den[r]), exp(-mc[t]));' \
   'const float n = fabs(den[r]);' '^test_mlstm$'
 mutation attention-pad-rows cl/attention.cl 'r + i < n ? a[i * RS + k] : 0.0f;' 'r + i <= n ? a[i * RS + k] : 0.0f;' \
@@ -140,6 +140,19 @@ mutation gemm-rows-ragged-edge cl/gemm.cl 'const int nc = N - n0 < RC ? N - n0 :
 mutation infer-step-position host/model/infer.c 'inf->pos_host[b] = inf->pos;' 'inf->pos_host[b] = inf->pos + 1;' \
   '^test_infer$'
 mutation sample-top-p-ignored host/model/sample.c 'kept < s->cfg.top_p * sum' 'kept < sum' '^test_sample$'
+# The gpu mLSTM sequence scans in groups (stop 27): the stabilizer map dropping a range's gate sum, the forget-gate
+# suffix sums made inclusive, the tiled chunk transpose storing untransposed; attention's LMAX ignored; the sweep
+# seed range unchecked.
+mutation mlstm-gates-map-drops-g cl/mlstm.cl 'm = fmax(m + g, a);' 'm = fmax(m, a);' '^test_mlstm$'
+mutation mlstm-fscan-inclusive cl/mlstm.cl '      R[i] = acc;
+      acc += v;' '      acc += v;
+      R[i] = acc;' '^test_mlstm$'
+mutation mlstm-transpose-tile cl/mlstm.cl 'xt[((size_t)gc * D + d) * L + u] = T[lx][ly];' \
+  'xt[((size_t)gc * D + d) * L + u] = T[ly][lx];' '^test_mlstm$'
+mutation attention-lmax-ignored host/ops/attention.c '(size_t)d->local_mem / (lmax ? 1 : 2)' \
+  '(size_t)d->local_mem / 2' '^test_attention$'
+mutation sweep-seed-unbounded host/sweep/spec.c 'if (seeds[i] > 2147483647.0 || seeds[i] != floor(seeds[i]))' \
+  'if (seeds[i] != floor(seeds[i]))' '^test_sweep$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

@@ -16,7 +16,7 @@ static double abs_floor(const double *ref, size_t n, sc_tol tol) {
 static sc_cmp compare(const float *gf, const double *gd, const double *ref, size_t n, sc_tol tol) {
   sc_cmp c = {0};
   double se = 0, sr = 0;
-  const double floor_abs = abs_floor(ref, n, tol);
+  c.abs_floor = abs_floor(ref, n, tol);
   for (size_t i = 0; i < n; i++) {
     const double g = gf ? (double)gf[i] : gd[i], r = ref[i];
     double ratio;
@@ -25,7 +25,7 @@ static sc_cmp compare(const float *gf, const double *gd, const double *ref, size
       c.nonfinite++;
       ratio = INFINITY;
     } else {
-      const double d = fabs(g - r), bound = floor_abs + tol.rtol * fabs(r);
+      const double d = fabs(g - r), bound = c.abs_floor + tol.rtol * fabs(r);
       se += d * d;
       sr += r * r;
       if (d > c.max_abs) c.max_abs = d;
@@ -60,7 +60,7 @@ void sc_check_result_compare(sc_check_result *c, const char *output, const float
     c->worst_ratio = r.worst_ratio;
     snprintf(c->worst_out, sizeof c->worst_out, "%s", output);
     c->worst_err = n ? fabs((double)got[r.worst] - ref[r.worst]) : 0;
-    c->worst_bound = n ? abs_floor(ref, n, tol) + tol.rtol * fabs(ref[r.worst]) : 0;
+    c->worst_bound = n ? r.abs_floor + tol.rtol * fabs(ref[r.worst]) : 0;
   }
   if (!c->nmse_out[0] || r.nmse / tol.nmse > c->worst_nmse / c->nmse_bound) {
     c->worst_nmse = r.nmse, c->nmse_bound = tol.nmse;

@@ -22,6 +22,7 @@ typedef struct {
   double nmse;        /* over the elements where both are finite */
   int nonfinite;      /* elements where got or ref is inf/NaN and the other is not the same value */
   int fails;          /* elements out of tolerance, non-finite mismatches included */
+  double abs_floor;   /* the absolute part of every element's bound: atol + amax * max|ref| */
 } sc_cmp;
 
 /* Element by element; a NaN (or an inf of the same sign) on both sides is a match. */

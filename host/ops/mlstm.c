@@ -413,12 +413,12 @@ int sc_mlstm_backward(sc_mlstm *m, size_t BH, size_t S, float eps, const sc_mlst
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_i32(&a, NC);
   sc_karg_view(&a, io->q), sc_karg_view(&a, io->k), sc_karg_view(&a, io->v), sc_karg_view(&a, io->dq);
   sc_karg_view(&a, io->dk), sc_karg_view(&a, io->dv), sc_karg_view(&a, io->di), sc_karg_view(&a, io->df);
-  /* gpu: one item per token, in groups of SWG along the sequence. */
-  const int gpu = m->variant == SC_VARIANT_GPU;
-  const size_t swg = (size_t)m->swg, gd[3] = {gpu ? tiles_of(S, m->swg) * swg : 0, BH, 1}, ld[3] = {swg, 1, 1};
-  if (gpu ? launch(m, SC_MLSTM_K_BWD_DOTS, &a, gd, ld, err)
-          : run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH / (size_t)m->nht, 1, err))
-    return -1;
+  if (m->variant != SC_VARIANT_GPU) {
+    if (run(m, SC_MLSTM_K_BWD_DOTS, &a, NC, BH / (size_t)m->nht, 1, err)) return -1;
+  } else { /* one item per token, in groups of SWG along the sequence */
+    const size_t swg = (size_t)m->swg, gd[3] = {tiles_of(S, m->swg) * swg, BH, 1}, ld[3] = {swg, 1, 1};
+    if (launch(m, SC_MLSTM_K_BWD_DOTS, &a, gd, ld, err)) return -1;
+  }
   a = args(m, SC_MLSTM_K_BWD_FSCAN);
   sc_karg_i32(&a, BH), sc_karg_i32(&a, S), sc_karg_view(&a, io->f), sc_karg_view(&a, io->df);
   return run_per_head(m, SC_MLSTM_K_BWD_FSCAN, &a, BH, err);

@@ -307,36 +307,34 @@ int sc_sweep_expand(const sc_sweep_spec *s, const char *data_override, sc_sweep_
           r->ctx = s->ctx, r->seed = s->seeds[k];
           r->lr = rule_value(x->lr, x->n_lr, (double)r->params);
           const double step_tokens = (double)s->ctx;
-          double batch, steps;
-          if (s->kind == SC_SWEEP_ISOFLOP) {
+          const int iso = s->kind == SC_SWEEP_ISOFLOP;
+          if (iso)
             r->budget = s->points[p];
-            batch = rule_value(x->batch, x->n_batch, x->batch_by_params ? (double)r->params : r->budget);
-            steps = round(r->budget / (floor(batch) * step_tokens * r->flops_per_token));
-          } else {
+          else
             r->ratio = s->points[p];
-            if (!x->batch_by_params && x->n_batch > 1) {
-              rc = sc_fail(err, "%s: a token/param sweep's \"batch\" table must bound \"max_params\"", s->path);
-              break;
-            }
-            batch = rule_value(x->batch, x->n_batch, (double)r->params);
-            steps = ceil(r->ratio * (double)r->params / (floor(batch) * step_tokens));
+          if (!iso && !x->batch_by_params && x->n_batch > 1) {
+            rc = sc_fail(err, "%s: a token/param sweep's \"batch\" table must bound \"max_params\"", s->path);
+            break;
           }
+          const double batch =
+              rule_value(x->batch, x->n_batch, iso && !x->batch_by_params ? r->budget : (double)r->params);
           /* train's limits; converting anything larger to long is undefined */
           if (!(batch >= 1 && batch <= 65536 && batch == floor(batch))) {
             rc = sc_fail(err, "%s: model %s: \"batch\" %g must be a whole number from 1 to 65536", s->path,
                          x->models[m], batch);
             break;
           }
+          const double steps = iso ? round(r->budget / (batch * step_tokens * r->flops_per_token))
+                                   : ceil(r->ratio * (double)r->params / (batch * step_tokens));
           if (!(steps <= 1e12)) {
             rc = sc_fail(err, "%s: model %s needs %.3g steps at %s %g; lower it", s->path, x->models[m], steps,
-                         s->kind == SC_SWEEP_ISOFLOP ? "budget" : "ratio", s->points[p]);
+                         iso ? "budget" : "ratio", s->points[p]);
             break;
           }
           r->batch = (long)batch, r->steps = (long)steps;
           r->tokens = (double)r->steps * (double)r->batch * step_tokens;
           r->flops = r->tokens * r->flops_per_token;
-          if (r->steps < s->min_steps ||
-              (s->kind == SC_SWEEP_ISOFLOP && fabs(r->flops - r->budget) > s->budget_tolerance * r->budget)) {
+          if (r->steps < s->min_steps || (iso && fabs(r->flops - r->budget) > s->budget_tolerance * r->budget)) {
             ++*left_out;
             continue;
           }
