@@ -154,7 +154,7 @@ static void tune_rejects_wrong_and_writes_profile_read_back(void **state) {
   th_ctx_open(&c);
   sc_variant v;
   char defs[256];
-  TH_CHECK(sc_variant_pick(&c, "gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, &v, defs, sizeof defs, TH_ERR));
+  TH_CHECK(sc_variant_pick(&c, "gemm", NULL, SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, &v, defs, sizeof defs, TH_ERR));
   assert_int_equal(v, SC_VARIANT_GPU);
   assert_string_equal(defs, want);
   sc_ctx_close(&c);
@@ -229,7 +229,7 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   for (int f = 0; f < NF; f++) {
     sc_variant v;
     char defs[256];
-    TH_CHECK(sc_variant_pick(&c, fam[f].family, NULL, fam[f].defaults, &v, defs, sizeof defs, TH_ERR));
+    TH_CHECK(sc_variant_pick(&c, fam[f].family, NULL, NULL, fam[f].defaults, &v, defs, sizeof defs, TH_ERR));
     assert_int_equal(v, SC_VARIANT_GPU);
     assert_string_equal(defs, want[f]);
   }
@@ -297,7 +297,7 @@ static void shipped_llvmpipe_profile_fits_llvmpipe(void **state) {
   for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
     sc_variant v;
     char defs[256];
-    TH_CHECK(sc_variant_pick(&c, fam[f].family, fam[f].cpu, fam[f].gpu, &v, defs, sizeof defs, TH_ERR));
+    TH_CHECK(sc_variant_pick(&c, fam[f].family, NULL, fam[f].cpu, fam[f].gpu, &v, defs, sizeof defs, TH_ERR));
     if (v != fam[f].want) fail_msg("%s: the profile picks %s", fam[f].family, sc_variant_name(v));
     if (fam[f].check) TH_CHECK(fam[f].check(&c.dev, defs, TH_ERR));
   }

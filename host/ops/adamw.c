@@ -32,7 +32,7 @@ int sc_adamw_create(sc_ctx *c, sc_adamw **out, sc_err *err) {
   if (!a) return -1;
   a->c = c;
   char tiles[128], defs[192];
-  if (sc_variant_pick(c, "adamw", SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, &a->variant, tiles, sizeof tiles, err) ||
+  if (sc_variant_pick(c, "adamw", NULL, SC_ADAMW_CPU_TILES, SC_ADAMW_GPU_TILES, &a->variant, tiles, sizeof tiles, err) ||
       sc_adamw_tiles_check(&c->dev, a->variant == SC_VARIANT_GPU, tiles, err))
     goto fail;
   const long parts = sc_variant_tile(tiles, "SUMSQ_PARTS", 0), wg = sc_variant_tile(tiles, "WG", 256);

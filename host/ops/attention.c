@@ -190,8 +190,10 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->kb = kb;
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
-  char picked[256], defs[192];
-  if (sc_variant_pick(c, "attention", NULL, SC_ATTENTION_GPU_TILES, &a->var, picked, sizeof picked, err)) goto fail;
+  char picked[256], defs[192], shape[16];
+  snprintf(shape, sizeof shape, "dh%d", a->dh);
+  if (sc_variant_pick(c, "attention", shape, NULL, SC_ATTENTION_GPU_TILES, &a->var, picked, sizeof picked, err))
+    goto fail;
   if (a->var == SC_VARIANT_GPU) {
     if (gpu_tiles(a, picked, defs, sizeof defs, err)) goto fail;
   } else {

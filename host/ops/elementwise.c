@@ -53,7 +53,7 @@ int sc_elementwise_create(sc_ctx *c, const sc_elementwise_cfg *cfg, sc_elementwi
   sc_scratch_init(&e->w, c, 1, scratch_names, "split the batch");
   sc_variant variant;
   char tiles[64], defs[96];
-  if (sc_variant_pick(c, "elementwise", SC_ELEMENTWISE_CPU_TILES, SC_ELEMENTWISE_GPU_TILES, &variant, tiles,
+  if (sc_variant_pick(c, "elementwise", NULL, SC_ELEMENTWISE_CPU_TILES, SC_ELEMENTWISE_GPU_TILES, &variant, tiles,
                       sizeof tiles, err))
     goto fail;
   e->vw = (int)sc_variant_tile(tiles, "VW", 0);

@@ -213,7 +213,7 @@ int sc_gemm_tiles_check(const sc_device_info *d, int gpu, const char *tiles, sc_
  * tuner's candidate (runtime/variant.h). */
 static int own_pick(sc_gemm *g, sc_err *err) {
   if (g->picked) return 0;
-  if (sc_variant_pick(g->c, "gemm", SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, &g->variant, g->tiles, sizeof g->tiles,
+  if (sc_variant_pick(g->c, "gemm", NULL, SC_GEMM_CPU_TILES, SC_GEMM_GPU_TILES, &g->variant, g->tiles, sizeof g->tiles,
                       err) ||
       sc_gemm_tiles_check(&g->c->dev, g->variant == SC_VARIANT_GPU, g->tiles, err))
     return -1;

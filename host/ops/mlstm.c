@@ -153,8 +153,9 @@ int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *
       cfg->workspace_bytes ? cfg->workspace_bytes : (size_t)sc_settings_get()->mlstm_workspace_mb << 20;
   sc_scratch_init(&m->ws, c, WS_COUNT, ws_names,
                   "use a smaller chunk or sequence, or lower SCALECL_MLSTM_WORKSPACE_MB");
-  char tiles[256], defs[400];
-  if (sc_variant_pick(c, "mlstm", NULL, SC_MLSTM_GPU_TILES, &m->variant, tiles, sizeof tiles, err) ||
+  char tiles[256], defs[400], shape[24];
+  snprintf(shape, sizeof shape, "dh%dx%d", dqk, dv);
+  if (sc_variant_pick(c, "mlstm", shape, NULL, SC_MLSTM_GPU_TILES, &m->variant, tiles, sizeof tiles, err) ||
       (m->variant == SC_VARIANT_GPU && gpu_geometry(m, tiles, err))) {
     sc_mlstm_destroy(m);
     return -1;

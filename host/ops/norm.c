@@ -43,7 +43,7 @@ int sc_norm_create(sc_ctx *c, const sc_norm_cfg *cfg, sc_norm **out, sc_err *err
   if (!(cfg->eps >= 0)) return sc_fail(err, "%s: eps %g must be a non-negative number (1e-6)", name, cfg->eps);
   sc_variant variant;
   char tiles[96], defs[192];
-  if (sc_variant_pick(c, "norm", NULL, SC_NORM_GPU_TILES, &variant, tiles, sizeof tiles, err)) return -1;
+  if (sc_variant_pick(c, "norm", NULL, NULL, SC_NORM_GPU_TILES, &variant, tiles, sizeof tiles, err)) return -1;
   const int gpu = variant == SC_VARIANT_GPU, G = cfg->width / NG;
   if (gpu && sc_norm_tiles_check(&c->dev, tiles, err)) return -1;
   const long wg_tile = sc_variant_tile(tiles, "WG", 64);

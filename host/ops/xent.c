@@ -70,7 +70,7 @@ int sc_xent_create(sc_ctx *c, const sc_xent_cfg *cfg, sc_xent **out, sc_err *err
   x->gemm = cfg->gemm;
   sc_scratch_init(&x->w, c, W_COUNT, scratch_names, "give a smaller block width or block budget, or fewer tokens");
   char tiles[96], defs[160];
-  if (sc_variant_pick(c, "xent", NULL, SC_XENT_GPU_TILES, &x->variant, tiles, sizeof tiles, err)) goto fail;
+  if (sc_variant_pick(c, "xent", NULL, NULL, SC_XENT_GPU_TILES, &x->variant, tiles, sizeof tiles, err)) goto fail;
   const int gpu = x->variant == SC_VARIANT_GPU;
   if (gpu && sc_xent_tiles_check(&c->dev, tiles, err)) goto fail;
   const long wg = sc_variant_tile(tiles, "WG", 256);

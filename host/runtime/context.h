@@ -16,7 +16,7 @@ typedef struct {
   char family[24];
   int variant; /* sc_variant */
   char tiles[256];
-  char why[128];
+  char why[192];
 } sc_variant_rec;
 
 typedef struct {

@@ -95,11 +95,14 @@ static int profile_variant(const cJSON *root, const char *path, const char *fami
   return 0;
 }
 
-static int profile_tiles(const cJSON *root, const char *path, const char *key, tiles *t, sc_err *err) {
+/* Sets the values of the profile's tiles.<key> in t; *found (may be NULL) says whether the profile has that key. */
+static int profile_tiles(const cJSON *root, const char *path, const char *key, tiles *t, int *found, sc_err *err) {
   const cJSON *all = cJSON_GetObjectItemCaseSensitive(root, "tiles"), *mine, *p;
+  if (found) *found = 0;
   if (!all) return 0;
   if (!cJSON_IsObject(all)) return sc_fail(err, "profile %s: \"tiles\" must be an object of <family>_<variant>", path);
   if (!(mine = cJSON_GetObjectItemCaseSensitive(all, key))) return 0;
+  if (found) *found = 1;
   if (!cJSON_IsObject(mine))
     return sc_fail(err, "profile %s: tiles.%s must be an object of parameter values", path, key);
   char who[4600];
@@ -174,19 +177,28 @@ int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err
   return rc;
 }
 
-int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const char *gpu_tiles, sc_variant *v,
-                    char *defs, size_t cap, sc_err *err) {
+int sc_variant_pick(sc_ctx *c, const char *family, const char *shape, const char *cpu_tiles, const char *gpu_tiles,
+                    sc_variant *v, char *defs, size_t cap, sc_err *err) {
   cJSON *root = NULL;
-  char path[4400], why[128];
+  char path[4400], why[192];
   if (sc_profile_find(c, &root, path, sizeof path, err)) return -1;
   int chosen, rc = choose(c, family, root, path, &chosen, why, sizeof why, err);
   tiles t = {.n = 0};
-  char key[48];
+  char key[48], shaped[96];
   if (!rc) {
     snprintf(key, sizeof key, "%s_%s", family, sc_variant_name((sc_variant)chosen));
     rc = tiles_parse(chosen == SC_VARIANT_GPU ? gpu_tiles : cpu_tiles, &t, key, err);
   }
-  if (!rc && root) rc = profile_tiles(root, path, key, &t, err);
+  if (!rc && root) rc = profile_tiles(root, path, key, &t, NULL, err);
+  if (!rc && root && shape && *shape) {
+    int found = 0;
+    snprintf(shaped, sizeof shaped, "%s@%.40s", key, shape);
+    rc = profile_tiles(root, path, shaped, &t, &found, err);
+    if (!rc && found) {
+      const size_t n = strlen(why);
+      snprintf(why + n, sizeof why - n, ", tiles.%s", shaped);
+    }
+  }
   cJSON_Delete(root);
   if (!rc && c->tile_key[0] && !strcmp(c->tile_key, key)) {
     tiles o;

@@ -6,9 +6,10 @@
  * Which one runs: SCALECL_KERNEL_VARIANT=cpu|gpu forces it for every family; else the device profile's
  * "kernel_variant" (a string for every family, or an object family -> "cpu"|"gpu"); else "gpu" on GPU and
  * accelerator devices and "cpu" on CPU devices. Tile parameters are -D defines: the op's defaults, overridden by
- * the profile's "tiles": {"<family>_<variant>": {"NAME": value}} and then by the context's tile override (the
- * tuner's candidates; its key "<family>_<variant>" also forces that variant for the family). Every pick is recorded in
- * the context so benchmarks can report what ran. */
+ * the profile's "tiles": {"<family>_<variant>": {"NAME": value}}, then by its "<family>_<variant>@<shape>" entry for
+ * the op's shape ("attention_gpu@dh256": tiles that win at one head dim only), then by the context's tile override
+ * (the tuner's candidates; its key "<family>_<variant>" also forces that variant for the family). Every pick is
+ * recorded in the context so benchmarks can report what ran. */
 #ifndef SCALECL_RUNTIME_VARIANT_H
 #define SCALECL_RUNTIME_VARIANT_H
 
@@ -29,11 +30,12 @@ int sc_variant_choice(const sc_ctx *c, const char *family, sc_variant *v, sc_err
 
 /* The variant of `family` ("gemm", "mlstm", "attention", "norm", "xent", "adamw", ...) on c's device, and its
  * tile defines: "NAME=V NAME=V" starting from tile_defaults (the op's defaults for that variant, or NULL when the
- * variant has no tiles) with the profile's and the override's values replacing them by name. A profile value for a
- * name the defaults lack is an error naming the profile, the key and the names it takes. cpu_tiles and gpu_tiles are
- * the defaults of each variant. defs may be NULL when the family has no tiles. */
-int sc_variant_pick(sc_ctx *c, const char *family, const char *cpu_tiles, const char *gpu_tiles, sc_variant *v,
-                    char *defs, size_t cap, sc_err *err);
+ * variant has no tiles) with the profile's (the family's, then those of `shape`, e.g. "dh128"; NULL: none) and the
+ * override's values replacing them by name. A profile value for a name the defaults lack is an error naming the
+ * profile, the key and the names it takes. cpu_tiles and gpu_tiles are the defaults of each variant. defs may be NULL
+ * when the family has no tiles. */
+int sc_variant_pick(sc_ctx *c, const char *family, const char *shape, const char *cpu_tiles, const char *gpu_tiles,
+                    sc_variant *v, char *defs, size_t cap, sc_err *err);
 
 /* The integer value of NAME in a tile defines string ("A=1 B=2", as sc_variant_pick writes it), or fallback when
  * NAME is absent or its value is not an integer: how an op reads back the tiles its host code sizes launches by. */
