@@ -3,20 +3,27 @@
 # both kernel variants, and bench gemm, mlstm and attention (both variants) and model. Each step runs under a time
 # limit with its output in OUT_DIR/logs/STEP.log; a step that fails or runs out of time is named at the end and
 # the others go on. Exit status: 0 when every step passed, 1 otherwise.
-#   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick|--gpu] [--limit SECONDS] OUT_DIR
+#   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick|--gpu] [--tune] [--steps LIST]
+#                             [--limit SECONDS] OUT_DIR
 # --scalecl: the binary or a bundle's wrapper (platforms/bundle.sh; default: scalecl next to this script's build,
 #   else on PATH). --quick: small shapes, a smoke test in about a minute on a CPU. --gpu: GPU-sized shapes (S
 #   8192, 8 heads, head dims 64-256; the cpu variants at S 2048) and the 160M models at B 4 x T 2048.
-# --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options.
+# --tune: first `scalecl tune --op mlstm,attention` (OUT_DIR/tuned/profile.json), its tiles checked (check_tuned),
+#   then the gpu-variant steps run with that profile. --steps: only these steps (comma-separated; shell patterns,
+#   e.g. tune,check_tuned,mlstm_gpu,attention_gpu,model_*): a short device lease spent where it matters.
+# --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options,
+#   TUNE_OPS="..." the families --tune tunes.
 set -uo pipefail
-usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-sc="" dev="" quick=0 gpu=0 limit=900 out=""
+usage() { sed -n 2,15p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+sc="" dev="" quick=0 gpu=0 tune=0 steps="" limit=900 out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --scalecl) sc=$2; shift 2 ;;
     --device) dev=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --gpu) gpu=1; shift ;;
+    --tune) tune=1; shift ;;
+    --steps) steps=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     -h | --help) usage ;;
     -*) echo "device-suite.sh: unknown option $1" >&2; usage ;;
@@ -36,11 +43,22 @@ devopt=()
 lb=()
 command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)
 failed=()
+wanted() { # wanted NAME: whether --steps (if given) names it
+  [ -z "$steps" ] && return 0
+  local p
+  IFS=, read -ra pats <<<"$steps"
+  for p in "${pats[@]}"; do
+    # shellcheck disable=SC2254 # the patterns are meant to match
+    case $1 in $p) return 0 ;; esac
+  done
+  return 1
+}
 step() { # step NAME [VAR=VALUE...] -- scalecl ARGS...
   local name=$1 envs=()
   shift
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
+  wanted "$name" || return 0
   local t0=$SECONDS
   printf '%-22s ' "$name"
   env ${envs[@]+"${envs[@]}"} timeout -k 10 "$limit" ${lb[@]+"${lb[@]}"} "$sc" "$@" >"$out/logs/$name.log" 2>&1
@@ -83,12 +101,26 @@ for v in gpu cpu; do
   step "check_$v" SCALECL_KERNEL_VARIANT=$v -- check "${devopt[@]+"${devopt[@]}"}" "${check[@]+"${check[@]}"}" \
     --json "$out/check_$v.json"
 done
+# The tuned profile replaces the shipped ones for the gpu-variant steps that follow (tuned=(): not tuned).
+tuned=()
+if [ $tune = 1 ]; then
+  mkdir -p "$out/tuned"
+  tq=()
+  [ $quick = 1 ] && tq=(--quick --samples 1)
+  step tune -- tune "${devopt[@]+"${devopt[@]}"}" --op "${TUNE_OPS:-mlstm,attention}" --variant gpu "${tq[@]+"${tq[@]}"}" \
+    --out "$out/tuned/profile.json" --json "$out/tune.json"
+  if [ -s "$out/tuned/profile.json" ]; then
+    tuned=("SCALECL_PROFILE_DIR=$out/tuned")
+    step check_tuned SCALECL_KERNEL_VARIANT=gpu "${tuned[@]}" -- check "${devopt[@]+"${devopt[@]}"}" \
+      --op mlstm,attention "${check[@]+"${check[@]}"}" --json "$out/check_tuned.json"
+  fi
+fi
 step gemm -- bench gemm "${devopt[@]+"${devopt[@]}"}" "${gemm[@]+"${gemm[@]}"}" --json "$out/gemm.json"
 [ ${#mlstm_cpu[@]} -gt 0 ] || mlstm_cpu=("${mlstm[@]}")
 [ ${#att_cpu[@]} -gt 0 ] || att_cpu=("${att[@]}")
-step mlstm_gpu SCALECL_KERNEL_VARIANT=gpu -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm[@]}" \
+step mlstm_gpu SCALECL_KERNEL_VARIANT=gpu "${tuned[@]+"${tuned[@]}"}" -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm[@]}" \
   "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_gpu.json"
-step attention_gpu SCALECL_KERNEL_VARIANT=gpu -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" \
+step attention_gpu SCALECL_KERNEL_VARIANT=gpu "${tuned[@]+"${tuned[@]}"}" -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" \
   "${pk[@]+"${pk[@]}"}" --json "$out/attention_gpu.json"
 step mlstm_cpu SCALECL_KERNEL_VARIANT=cpu -- bench mlstm "${devopt[@]+"${devopt[@]}"}" "${mlstm_cpu[@]}" \
   "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_cpu.json"
@@ -96,7 +128,7 @@ step attention_cpu SCALECL_KERNEL_VARIANT=cpu -- bench attention "${devopt[@]+"$
   "${pk[@]+"${pk[@]}"}" --json "$out/attention_cpu.json"
 for m in $MODELS; do
   # shellcheck disable=SC2086 # MODEL_ARGS is a list of options
-  step "model_$m" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
+  step "model_$m" "${tuned[@]+"${tuned[@]}"}" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
     --json "$out/model_$m.json"
 done
 if [ ${#failed[@]} -gt 0 ]; then

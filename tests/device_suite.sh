@@ -20,4 +20,17 @@ for want in "### SGEMM" "### mLSTM cell" "### Causal attention" "### Whole model
 done
 # Both variants of mLSTM and attention: the speedup chart's table.
 grep -q "gpu variant's speedup over the cpu variant" "$md" || { echo "FAIL: no variant speedups"; exit 1; }
+# --tune with --steps: only the tuner, the check of its tiles and one benchmark run, that one with the tuned profile;
+# the tuner's outputs are not compared, without a warning.
+TUNE_OPS=attention bash "$src/platforms/device-suite.sh" --scalecl "$build/scalecl" --quick --tune \
+  --steps tune,check_tuned,attention_gpu "$tmp/tuned" | tee "$tmp/tuned.log"
+grep -q "^peak" "$tmp/tuned.log" && { echo "FAIL: --steps ran a step it does not name"; exit 1; }
+grep -q '"attention_gpu"' "$tmp/tuned/tuned/profile.json" || { echo "FAIL: no tuned attention tiles"; exit 1; }
+grep -q '"verdict":[[:space:]]*"PASS' "$tmp/tuned/check_tuned.json" || { echo "FAIL: check_tuned"; exit 1; }
+grep -q "tiles attention_gpu.* of profile.json" "$tmp/tuned/attention_gpu.json" || {
+  echo "FAIL: attention_gpu did not run with the tuned profile"
+  exit 1
+}
+"$build/scalecl" report devices "$tmp/tuned" --out "$tmp/report2" 2>&1 | tee "$tmp/report2.log"
+if grep -q "warning: skipped" "$tmp/report2.log"; then echo "FAIL: report devices skipped a tuner file"; exit 1; fi
 echo "PASS: bundle, quick suite and report"

@@ -315,7 +315,7 @@ static void candidates_that_do_not_fit_are_skipped(void **state) {
   const sc_tune_entry *e = sc_tune_entries(&n);
   while (n && !(strcmp(e->family, "gemm") == 0 && e->variant == SC_VARIANT_GPU)) e++, n--;
   assert_true(n > 0);
-  const sc_tune_opts o = {1, 1, 0.0};
+  const sc_tune_opts o = {.quick = 1, .samples = 1};
   sc_tune_result r;
   TH_CHECK(sc_tune_run(&c, e, &o, NULL, NULL, &r, TH_ERR));
   int skipped = 0;
@@ -337,6 +337,76 @@ static void candidates_that_do_not_fit_are_skipped(void **state) {
   sc_ctx_close(&c);
 }
 
+/* Per shape: the fastest over all shapes is the family's entry; a shape where another candidate wins gets that one as
+ * "<family>_<variant>@<shape>", which the op of that shape then picks; a wrong candidate wins nothing however
+ * fast. */
+static void shape_winners_get_their_own_entry(void **state) {
+  (void)state;
+  int n;
+  const sc_tune_entry *e = sc_tune_entries(&n);
+  while (n && !(strcmp(e->family, "attention") == 0 && e->variant == SC_VARIANT_GPU)) e++, n--;
+  assert_true(n > 0);
+  /* overall 66.7, 65.5, 78.8 (work over summed time); dh64: 100, 120, 90; dh128: 50, 45, 70; a fourth is 4% faster
+   * than the best at dh128: within the margin, so dh128 keeps the best */
+  sc_tune_candidate cand[5] = {{.status = SC_TUNE_OK},
+                               {.status = SC_TUNE_OK},
+                               {.status = SC_TUNE_OK},
+                               {.status = SC_TUNE_WRONG},
+                               {.status = SC_TUNE_OK}};
+  const double r64[5] = {100, 120, 90, 1e9, 10}, r128[5] = {50, 45, 70, 1e9, 72.8};
+  for (int i = 0; i < 5; i++) {
+    snprintf(cand[i].tiles, sizeof cand[i].tiles, "%s", SC_ATTENTION_GPU_TILES);
+    char *br = strstr(cand[i].tiles, "BR=32");
+    assert_non_null(br);
+    memcpy(br, i == 1 ? "BR=64" : i == 2 ? "BR=16" : i == 3 ? "BR=99" : i == 4 ? "BR=48" : "BR=32", 5);
+    cand[i].shape_rate[0].median = r64[i], cand[i].shape_rate[1].median = r128[i];
+    cand[i].rate.median = 2.0 / (1.0 / r64[i] + 1.0 / r128[i]);
+  }
+  sc_tune_result r = {.entry = e, .cand = cand, .n = 5, .n_shapes = 2, .shape = {"dh64", "dh128"}};
+  sc_tune_pick(&r);
+  assert_int_equal(r.best, 2);
+  assert_int_equal(r.shape_best[0], 1);
+  assert_int_equal(r.shape_best[1], 2);
+
+  sc_ctx c;
+  th_ctx_open(&c);
+  const sc_tune_opts o = {.samples = 1};
+  sc_err perr;
+  cJSON *prof = sc_tune_profile(&c, &r, 1, &o, "scalecl tune --op attention", &perr);
+  if (!prof) fail_msg("%s", perr.msg);
+  const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(prof, "tiles");
+  assert_int_equal(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tiles, "attention_gpu"), "BR")->valueint, 16);
+  assert_int_equal(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tiles, "attention_gpu@dh64"), "BR")->valueint,
+      64);
+  assert_null(cJSON_GetObjectItemCaseSensitive(tiles, "attention_gpu@dh128"));
+  const char *about = cJSON_GetObjectItemCaseSensitive(prof, "about")->valuestring;
+  if (!strstr(about, "at dh64 '") || !strstr(about, "BR=64"))
+    fail_msg("about does not name the dh64 winner: %s", about);
+
+  /* read back: the op at head dim 64 takes BR 64, at 128 the family's BR 16 */
+  char dir[512], path[700];
+  th_tmpdir("tune-shapes", dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/tuned.json", dir);
+  char *text = cJSON_Print(prof);
+  assert_non_null(text);
+  TH_CHECK(sc_write_file_atomic(path, text, strlen(text), TH_ERR));
+  free(text);
+  cJSON_Delete(prof);
+  sc_ctx_close(&c);
+  th_setenv("SCALECL_PROFILE_DIR", dir);
+  th_ctx_open(&c);
+  th_setenv("SCALECL_PROFILE_DIR", NULL);
+  sc_variant v;
+  char defs[256];
+  TH_CHECK(sc_variant_pick(&c, "attention", "dh64", NULL, SC_ATTENTION_GPU_TILES, &v, defs, sizeof defs, TH_ERR));
+  assert_int_equal(sc_variant_tile(defs, "BR", 0), 64);
+  TH_CHECK(sc_variant_pick(&c, "attention", "dh128", NULL, SC_ATTENTION_GPU_TILES, &v, defs, sizeof defs, TH_ERR));
+  assert_int_equal(sc_variant_tile(defs, "BR", 0), 16);
+  sc_ctx_close(&c);
+}
+
 static void unknown_family_is_a_usage_error(void **state) {
   (void)state;
   char out[4096];
@@ -350,6 +420,7 @@ int main(void) {
       cmocka_unit_test(families_reject_wrong_and_profile_loads),
       cmocka_unit_test(shipped_llvmpipe_profile_fits_llvmpipe),
       cmocka_unit_test(candidates_that_do_not_fit_are_skipped),
+      cmocka_unit_test(shape_winners_get_their_own_entry),
       cmocka_unit_test(unknown_family_is_a_usage_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,7 +109,8 @@ static void test_profile_shape_tiles(void **state) {
   cJSON *j = sc_variants_json(&c);
   assert_non_null(j);
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "attention");
-  assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(a, "why")->valuestring, "tiles.attention_gpu@dh128"));
+  assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "why")->valuestring,
+                      "profile test.json; tiles attention_gpu and attention_gpu@dh128 of test.json");
   cJSON_Delete(j);
   if (sc_variant_pick(&c, "attention", "dh64", NULL, "BR=32 WR=4", &v, defs, sizeof defs, &err))
     fail_msg("%s", err.msg);

@@ -18,19 +18,22 @@
 #include "runtime/timing.h"
 #include "runtime/variant.h"
 
-enum { SC_TUNE_MAX_VALUES = 8 };
+enum { SC_TUNE_MAX_VALUES = 8, SC_TUNE_MAX_SHAPES = 4 };
 
-/* One tile parameter and the values the full and the --quick grid try. */
+/* One tile parameter and the values the full, the --quick and the GPU grid try (n_gpu 0: the full grid's). */
 typedef struct {
   const char *name;
   int n_values;
   int values[SC_TUNE_MAX_VALUES];
   int n_quick;
   int quick[SC_TUNE_MAX_VALUES];
+  int n_gpu;
+  int gpu[SC_TUNE_MAX_VALUES];
 } sc_tune_param;
 
 typedef struct {
-  int quick;           /* the --quick grid and shape */
+  int quick;           /* the --quick grid and shapes (before gpu) */
+  int gpu;             /* the GPU grid and GPU-sized shapes (the GPU study's: S 8192, 8 heads, head dims to 256) */
   int samples;         /* median over this many samples */
   double min_sample_s; /* each sample lasts at least this long */
 } sc_tune_opts;
@@ -43,17 +46,21 @@ typedef struct {
   int n_params;
   const char *unit; /* of the timed rate: "GFLOP/s" */
   /* What is timed, for the table and the profile's "about": "512x512x512 NN". */
-  void (*describe)(int quick, char *buf, size_t cap);
+  void (*describe)(const sc_tune_opts *o, char *buf, size_t cap);
+  /* How many shapes are timed apart (at most SC_TUNE_MAX_SHAPES), and when i is below that, the name of shape i as
+   * the op names it to sc_variant_pick ("dh128"), so the profile can hold the tiles that win at one shape. NULL: one
+   * shape, unnamed. */
+  int (*shapes)(const sc_tune_opts *o, int i, char *name, size_t cap);
   /* Whether the candidate's tile defines (all of the variant's names) fit the device; err says why not. */
   int (*fits)(const sc_device_info *d, const char *tiles, sc_err *err);
-  /* Opens the op on c (the candidate is in force through c's tile override), then closes it. */
-  int (*open)(sc_ctx *c, void **op, sc_err *err);
+  /* Opens the op on c for the shapes of o (the candidate is in force through c's tile override), then closes it. */
+  int (*open)(sc_ctx *c, const sc_tune_opts *o, void **op, sc_err *err);
   void (*close)(void *op);
   /* Runs the op at a small shape against its float64 reference: 0 right, 1 wrong (err says how), -1 it failed
    * (build, launch). */
   int (*verify)(sc_ctx *c, void *op, sc_err *err);
-  /* The rate of the op at the timed shape. */
-  int (*time)(sc_ctx *c, void *op, const sc_tune_opts *o, sc_figure *rate, sc_err *err);
+  /* The rate of the op at timed shape i, and the work of one call in the rate's unit. */
+  int (*time)(sc_ctx *c, void *op, const sc_tune_opts *o, int shape, sc_figure *rate, double *work, sc_err *err);
 } sc_tune_entry;
 
 /* The entries, in the order the tuner runs them. */
@@ -66,15 +73,20 @@ typedef struct {
   char tiles[256];
   sc_tune_status status;
   char note[320]; /* why it was skipped, failed or rejected */
-  sc_figure rate; /* when ok */
+  sc_figure rate; /* when ok: over all shapes, their work over the sum of their median times (one shape: its own) */
+  sc_figure shape_rate[SC_TUNE_MAX_SHAPES];
 } sc_tune_candidate;
 
-/* One entry's search: candidates[0] holds the defaults; best indexes the fastest ok one (-1: none). */
+/* One entry's search: candidates[0] holds the defaults; best indexes the fastest ok one over all shapes (-1: none),
+ * and shape_best[s] the one shape s should run: best, unless another is at least 5% faster there. */
 typedef struct {
   const sc_tune_entry *entry;
   sc_tune_candidate *cand;
   int n;
   int best;
+  int n_shapes;
+  char shape[SC_TUNE_MAX_SHAPES][24];
+  int shape_best[SC_TUNE_MAX_SHAPES];
 } sc_tune_result;
 
 /* Tunes one entry on c: every candidate of its grid, the defaults first. `progress` (may be NULL) is told after
@@ -83,10 +95,15 @@ typedef struct {
 int sc_tune_run(sc_ctx *c, const sc_tune_entry *e, const sc_tune_opts *o, void (*progress)(void *, int, int),
                 void *progress_arg, sc_tune_result *r, sc_err *err);
 
+/* Sets r's best and shape_best from its candidates' statuses and rates (sc_tune_run calls it). */
+void sc_tune_pick(sc_tune_result *r);
+
 /* The profile for c's device from the results: "about" (how and when it was produced: `command`, the time, the
  * best against the defaults), "match" (the platform and device names), "kernel_variant" (per family, the variant
- * of the fastest best) and "tiles" {"<family>_<variant>": {NAME: value}} of each entry with an ok candidate; NULL
- * with a message when no entry has one. */
-cJSON *sc_tune_profile(const sc_ctx *c, const sc_tune_result *r, int n, const char *command, sc_err *err);
+ * of the fastest best) and "tiles" {"<family>_<variant>": {NAME: value}} of each entry with an ok candidate, plus
+ * "<family>_<variant>@<shape>" for each named shape whose fastest candidate is another one; NULL with a message
+ * when no entry has one. o: the options the results were tuned under. */
+cJSON *sc_tune_profile(const sc_ctx *c, const sc_tune_result *r, int n, const sc_tune_opts *o, const char *command,
+                       sc_err *err);
 
 #endif

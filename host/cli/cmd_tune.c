@@ -14,13 +14,23 @@
 #include "bench/util.h"
 #include "cli/commands.h"
 
-enum { C_KEY, C_TILES, C_STATUS, C_MEDIAN, C_MEAN, C_SD, C_UNIT, C_NOTE, C_N };
+enum { C_KEY, C_TILES, C_STATUS, C_MEDIAN, C_MEAN, C_SD, C_UNIT, C_SHAPES, C_NOTE, C_N };
 static const sc_col cols[C_N] = {
     {"key", NULL, SC_COL_STR, NULL, 0},      {"tiles", NULL, SC_COL_STR, NULL, 0},
     {"status", NULL, SC_COL_STR, NULL, 0},   {"median", "unit", SC_COL_NUM, "%.1f", 0},
     {"mean", "unit", SC_COL_NUM, "%.1f", 0}, {"sd", "unit", SC_COL_NUM, "%.2f", 0},
-    {"unit", NULL, SC_COL_STR, NULL, 0},     {"note", NULL, SC_COL_STR, NULL, 1},
+    {"unit", NULL, SC_COL_STR, NULL, 0},     {"by_shape", NULL, SC_COL_STR, NULL, 0},
+    {"note", NULL, SC_COL_STR, NULL, 1},
 };
+
+/* "dh64 123.4*, dh128 56.7": each timed shape's median rate, '*' where the candidate is that shape's best. */
+static void by_shape(const sc_tune_result *r, int k, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int s = 0; s < r->n_shapes && used < cap; s++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s %.1f%s", s ? ", " : "", r->shape[s],
+                             r->cand[k].shape_rate[s].median, r->shape_best[s] == k ? "*" : "");
+}
 
 static void tick(void *p, int done, int total) {
   (void)done, (void)total;
@@ -42,6 +52,14 @@ static void default_out(const sc_ctx *c, char *buf, size_t cap) {
 
 enum { ALL = 2, AUTO = 3 };
 
+/* Whether family is one of the comma-separated names in list. */
+static int listed(const char *list, const char *family) {
+  const size_t n = strlen(family);
+  for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (!strncmp(p, family, n) && (p[n] == ',' || p[n] == '\0')) return 1;
+  return 0;
+}
+
 /* Whether entries[i] runs: --op and --variant select. auto: with --op every variant of that family; without,
  * both variants of a family tuned in both (the profile then takes the faster), and a family tuned in one variant
  * only where c runs that variant (sc_variant_choice: the device's profile or type; c NULL: not known yet, so
@@ -49,7 +67,7 @@ enum { ALL = 2, AUTO = 3 };
 static int selected(const sc_tune_entry *entries, int n, int i, const char *op, int variant, const sc_ctx *c,
                     sc_err *err) {
   const sc_tune_entry *e = &entries[i];
-  if (op && strcmp(op, e->family)) return 0;
+  if (op && !listed(op, e->family)) return 0;
   if (variant != AUTO) return variant == ALL || (int)e->variant == variant;
   if (op || !c) return 1;
   for (int j = 0; j < n; j++)
@@ -61,31 +79,40 @@ static int selected(const sc_tune_entry *entries, int n, int i, const char *op, 
 
 int cmd_tune(int argc, char **argv, sc_err *err) {
   static const char *const variants[] = {"cpu", "gpu", "all", "auto", NULL};
+  static const char *const shape_kinds[] = {"cpu", "gpu", "auto", NULL};
   const char *sel = NULL, *op = NULL, *outpath = NULL;
   sc_output out = {0};
-  int quick = 0, variant = AUTO;
+  int quick = 0, variant = AUTO, shapes = 2;
   long samples = 3;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring (default: $SCALECL_DEVICE)"},
-      {"op", SC_OPT_STRING, &op, "NAME", .help = "the kernel family to tune (default: every family the tuner knows)"},
+      {"op", SC_OPT_STRING, &op, "LIST",
+       .help = "the kernel families to tune, comma-separated (default: every family the tuner knows)"},
       {"variant", SC_OPT_ENUM, &variant, "NAME",
        .help = "the kernel variants to tune (auto: those the device runs, and both where a family has both)",
        .choices = variants},
       {"out", SC_OPT_OUTFILE, &outpath, "FILE", .help = "the profile to write (default: tune-<device>.json)"},
       {"quick", SC_OPT_FLAG, &quick, NULL, .help = "a small grid at a small shape, short samples: a smoke test"},
+      {"shapes", SC_OPT_ENUM, &shapes, "KIND",
+       .help = "the grids and timed shapes: cpu (S 2048, 2 heads), gpu (the GPU study's: S 8192, 8 heads, head dims "
+               "64-256, GPU grids) or auto (gpu on GPU and accelerator devices)",
+       .choices = shape_kinds},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples per candidate", .lo = 1, .hi = 100},
       SC_OUTPUT_OPTIONS(&out),
   };
   const sc_args args = {
-      "scalecl tune [--device SEL] [--op NAME] [--variant cpu|gpu|all|auto] [--out FILE] [--quick] [--samples N]\n"
-      "             [--format table|md|csv|json] [--json FILE|-]",
+      "scalecl tune [--device SEL] [--op LIST] [--variant cpu|gpu|all|auto] [--out FILE] [--quick]\n"
+      "             [--shapes cpu|gpu|auto] [--samples N] [--format table|md|csv|json] [--json FILE|-]",
       "Searches the tile parameters (-D defines) of scalecl's own kernels on the device over a small grid per\n"
       "family and variant, the op's defaults first. A candidate that does not fit the device (work-group size,\n"
       "local memory) is skipped; one that fails to build or run is reported; each other one is checked against\n"
       "the float64 reference at a small shape (a wrong one is rejected) and timed after warm-up, host clock\n"
-      "around clFinish, median of samples. Prints every candidate, then writes a device profile: \"match\" (the\n"
-      "platform and device names), \"kernel_variant\" (per family the faster variant), \"tiles\" (the best of each\n"
-      "variant) and \"about\" (how and when). Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
+      "around clFinish, median of samples. mlstm and attention are timed at several head dims apart. Prints every\n"
+      "candidate, then writes a device profile: \"match\" (the platform and device names), \"kernel_variant\" (per\n"
+      "family the faster variant), \"tiles\" (the best of each variant over all shapes, and as\n"
+      "\"<family>_<variant>@dh<N>\" the best at a head dim where another candidate wins there) and \"about\" (how\n"
+      "and when). On a GPU the grids favour large register tiles and the shapes are the GPU study's (--shapes).\n"
+      "Copy it into platforms/profiles/, or run with SCALECL_PROFILE_DIR\n"
       "set to its directory. Families: gemm (cpu: RM RN; gpu: WGM WGN TM TN TK PAD), mlstm (gpu: TM TN TK WM WN\n"
       "LS), attention (gpu: BR BC WR WC LS NEXP), norm (gpu: WG), xent (gpu: WG), adamw (gpu: SUMSQ_PARTS WG).\n"
       "By default a family tuned in one variant runs only where the device runs that variant (its profile's\n"
@@ -103,15 +130,24 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
     if (!seen && n_families < 16) families[n_families++] = entries[i].family;
     chosen += selected(entries, n_entries, i, op, variant, NULL, err);
   }
-  if (op && !chosen) {
-    sc_fail_choice(err, "--op family", op, families, n_families);
-    return 2;
+  for (const char *p = op; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    const size_t len = strcspn(p, ",");
+    int known = 0;
+    for (int j = 0; j < n_families; j++) known |= strlen(families[j]) == len && !strncmp(families[j], p, len);
+    if (!known || !chosen) {
+      char name[64];
+      snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
+      sc_fail_choice(err, "--op family", name, families, n_families);
+      return 2;
+    }
   }
   if (sc_output_begin(&out, err)) return 2;
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   sc_bench_print_device(out.human, &c);
-  const sc_tune_opts to = {quick, (int)samples, quick ? 0.02 : 0.1};
+  const int gpu_shapes =
+      shapes == 2 ? (c.dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0 : shapes == 1;
+  const sc_tune_opts to = {quick, gpu_shapes, (int)samples, quick ? 0.02 : 0.1};
   sc_tune_result *res = sc_calloc((size_t)n_entries, sizeof *res, "tuner results", err);
   sc_table *t = sc_table_create("candidates", cols, C_N, err);
   cJSON *profile = NULL, *root = NULL;
@@ -141,6 +177,11 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
       if (cand->status == SC_TUNE_OK) {
         sc_bench_cells(t, C_MEDIAN, cand->rate);
         sc_table_str(t, C_UNIT, e->unit);
+        if (res[n - 1].n_shapes > 1) {
+          char buf[200];
+          by_shape(&res[n - 1], k, buf, sizeof buf);
+          sc_table_str(t, C_SHAPES, buf);
+        }
       }
       if (*cand->note) sc_table_str(t, C_NOTE, cand->note);
     }
@@ -150,10 +191,10 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   for (int i = 1; i < argc && used < sizeof cmdline; i++)
     used += (size_t)snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
   if (!rc) {
-    profile = sc_tune_profile(&c, res, n, cmdline, err);
+    profile = sc_tune_profile(&c, res, n, &to, cmdline, err);
     rc = !profile;
   }
-  if (!rc && (root = sc_bench_json_root(&c))) cJSON_AddItemReferenceToObject(root, "profile", profile);
+  if (!rc && (root = sc_bench_json_root(&c))) cJSON_AddItemReferenceToObject(root, "tuned_profile", profile);
   if (!rc) rc = sc_output_emit(&out, root, &t, 1, err);
   if (!rc) {
     if (outpath)

@@ -267,7 +267,8 @@ static int add_rows(rd_set *s, int dev, int kind, int file, const cJSON *root, s
 }
 
 /* Reads one file into s; a file that is no scalecl benchmark result is a warning (returns 1), not an error, except
- * the outputs of `scalecl check` and `scalecl devices` (returns 2), which a device's results folder holds too. */
+ * the outputs of `scalecl check`, `scalecl devices` and `scalecl tune` and the profiles tune writes (returns 2),
+ * which a device's results folder holds too (platforms/device-suite.sh). */
 static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *versions, size_t vcap, sc_err *err) {
   char *text = NULL;
   sc_err e = {0};
@@ -282,7 +283,10 @@ static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *ver
   const char *bench = cJSON_IsObject(root) ? str(root, "benchmark") : "";
   if (cJSON_IsObject(root) && !*bench &&
       ((cJSON_HasObjectItem(root, "verdict") && cJSON_HasObjectItem(root, "cases")) ||
-       cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "devices")))) {
+       cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "devices")) ||
+       (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "tuned_profile")) &&
+        cJSON_HasObjectItem(root, "candidates")) ||
+       (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "match")) && cJSON_HasObjectItem(root, "tiles")))) {
     cJSON_Delete(root);
     return 2;
   }
@@ -663,8 +667,9 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
     }
     if (other->n) {
       fprintf(f,
-              "\nNot compared (outputs of `scalecl check`, whose verdicts are in the device tables, and `scalecl "
-              "devices`):");
+              "\nNot compared (outputs of `scalecl check`, whose verdicts are in the device tables, `scalecl "
+              "devices` and `scalecl tune` and its profiles, whose tiles are in the kernel-variant rows of the "
+              "benchmarks that ran with them):");
       for (int i = 0; i < other->n; i++) fprintf(f, " `%s`", other->v[i]);
       fprintf(f, "\n");
     }

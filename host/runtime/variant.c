@@ -189,15 +189,19 @@ int sc_variant_pick(sc_ctx *c, const char *family, const char *shape, const char
     snprintf(key, sizeof key, "%s_%s", family, sc_variant_name((sc_variant)chosen));
     rc = tiles_parse(chosen == SC_VARIANT_GPU ? gpu_tiles : cpu_tiles, &t, key, err);
   }
-  if (!rc && root) rc = profile_tiles(root, path, key, &t, NULL, err);
+  /* why names the profile entries that gave tiles, also where the variant was forced */
+  int found = 0, found_shape = 0;
+  if (!rc && root) rc = profile_tiles(root, path, key, &t, &found, err);
   if (!rc && root && shape && *shape) {
-    int found = 0;
     snprintf(shaped, sizeof shaped, "%s@%.40s", key, shape);
-    rc = profile_tiles(root, path, shaped, &t, &found, err);
-    if (!rc && found) {
-      const size_t n = strlen(why);
-      snprintf(why + n, sizeof why - n, ", tiles.%s", shaped);
-    }
+    rc = profile_tiles(root, path, shaped, &t, &found_shape, err);
+  }
+  if (!rc && (found || found_shape)) {
+    const char *slash = strrchr(path, '/');
+    const size_t n = strlen(why);
+    if (snprintf(why + n, sizeof why - n, "; tiles %s%s%s of %.60s", found ? key : "",
+                 found && found_shape ? " and " : "", found_shape ? shaped : "", slash ? slash + 1 : path) < 0)
+      why[n] = '\0'; /* a shortened note is fine; a failed one says nothing */
   }
   cJSON_Delete(root);
   if (!rc && c->tile_key[0] && !strcmp(c->tile_key, key)) {
