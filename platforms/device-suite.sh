@@ -81,7 +81,7 @@ if [ $quick = 1 ]; then
 elif [ $gpu = 1 ]; then
   peak=() check=() gemm=()
   mlstm=(--seq 8192 --heads 8 --dims 64:64,128:128,256:256,256:512 --chunks 64,128 --parallel-seq none --profile)
-  att=(--seq 2048,8192 --heads 8 --head-dims 64,128,256 --decode-lens 0,16384)
+  att=(--seq 2048,8192 --heads 8 --head-dims 64,128,256 --decode-lens 0,16384 --profile)
   mlstm_cpu=(--seq 2048 --heads 8 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
   att_cpu=(--seq 2048 --heads 8 --head-dims 64,128 --decode-lens none)
   : "${MODELS:=xlstm-164m llama-162m}" "${MODEL_ARGS:=--batch 4 --ctx 2048 --profile}"

@@ -169,13 +169,42 @@ static void test_bench_model(void **state) {
   cJSON_Delete(j);
 }
 
+/* --profile of bench attention and bench mlstm: one line per kernel of the profiled call, in order of first
+ * launch, with its launches and share; the shares add up to 100%. */
+static void test_bench_kernel_profile(void **state) {
+  (void)state;
+  static char out[1 << 16], err[1 << 14];
+  const char *const cmds[2] = {
+      "bench attention --seq 64 --heads 1 --head-dims 16 --decode-lens none --samples 1 --profile",
+      "bench mlstm --seq 64 --heads 1 --dims 16:16 --chunks 16 --parallel-seq none --samples 1 --profile"};
+  const char *const first[2] = {"attn_", "mlstm_gates"}, *const must[2] = {"attn_fwd ", "mlstm_bwd_dq "};
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(run(cmds[i], out, sizeof out, err, sizeof err), 0);
+    const char *p = strstr(out, "kernel by kernel:\n");
+    if (!p) fail_msg("%s printed no kernel profile:\n%s", cmds[i], out);
+    p = strchr(p, '\n') + 1;
+    double pct = 0;
+    int lines = 0;
+    char name[64];
+    long launches;
+    double ms, share;
+    for (; sscanf(p, " %63s %ld launches %lf ms %lf%%", name, &launches, &ms, &share) == 4; p = strchr(p, '\n') + 1) {
+      if (!lines) assert_int_equal(strncmp(name, first[i], strlen(first[i])), 0);
+      assert_true(launches >= 1 && ms >= 0);
+      pct += share, lines++;
+    }
+    assert_true(lines >= 4);
+    assert_non_null(strstr(out, must[i]));
+    if (fabs(pct - 100) > 0.5) fail_msg("%s: the shares add up to %.2f%%:\n%s", cmds[i], pct, out);
+  }
+}
+
 int main(void) {
   th_tmpdir("output", dir, sizeof dir);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_json_dash_is_only_json),
-      cmocka_unit_test(test_reference_gemm_is_the_api_backend),
-      cmocka_unit_test(test_flops_and_devices_json),
-      cmocka_unit_test(test_bench_model),
+      cmocka_unit_test(test_json_dash_is_only_json), cmocka_unit_test(test_reference_gemm_is_the_api_backend),
+      cmocka_unit_test(test_flops_and_devices_json), cmocka_unit_test(test_bench_model),
+      cmocka_unit_test(test_bench_kernel_profile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ typedef struct {
 } seq_result;
 
 int sc_bench_attention_time(sc_ctx *c, sc_attention *a, int dh, int B, int NH, int S, int doc_len, int samples,
-                            double min_sample_s, sc_timing *fwd, sc_timing *fb, sc_err *err) {
+                            double min_sample_s, FILE *profile, sc_timing *fwd, sc_timing *fb, sc_err *err) {
   run_arg r = {a, B, NH, S, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   cl_mem *bufs[] = {&r.q, &r.k, &r.v, &r.o, &r.dout, &r.dq, &r.dk, &r.dv};
   const size_t n = (size_t)B * NH * S * dh;
@@ -59,6 +59,8 @@ int sc_bench_attention_time(sc_ctx *c, sc_attention *a, int dh, int B, int NH, i
   if (fwd && sc_bench_time(c, run_once, &r, samples, min_sample_s, fwd, err)) goto done;
   r.backward = 1;
   if (fb && sc_bench_time(c, run_once, &r, samples, min_sample_s, fb, err)) goto done;
+  r.backward = fb != NULL;
+  if (profile && sc_bench_kernel_profile(c, run_once, &r, profile, err)) goto done;
   rc = 0;
 done:
   for (int i = 0; i < 8; i++) sc_buffer_release(c, *bufs[i]);
@@ -69,14 +71,14 @@ done:
 
 /* Times one (dh, S) configuration; peak_bytes covers its tensors and the op's scratch. */
 static int bench_seq(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int S, int doc_len, int samples,
-                     int backward, seq_result *res, sc_err *err) {
+                     int backward, FILE *profile, seq_result *res, sc_err *err) {
   memset(res, 0, sizeof *res);
   res->dh = cfg->head_dim, res->S = S;
   const size_t base = c->bytes_allocated;
   c->bytes_peak = base;
   sc_attention *a = NULL;
   if (sc_attention_create(c, cfg, &a, err)) return -1;
-  const int rc = sc_bench_attention_time(c, a, cfg->head_dim, B, NH, S, doc_len, samples, 0.0, &res->fwd,
+  const int rc = sc_bench_attention_time(c, a, cfg->head_dim, B, NH, S, doc_len, samples, 0.0, profile, &res->fwd,
                                          backward ? &res->fb : NULL, err);
   res->peak_bytes = c->bytes_peak - base;
   sc_attention_destroy(a);
@@ -141,7 +143,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   sc_output out = {0};
   sc_longs seqs = {{512, 2048, 8192}, 3}, dhs = {{64, 128}, 2}, declens = {{0, 1024, 4096, 16384}, 4};
   long heads = 8, samples = 3, doc_len = 0, tune[3] = {0, 0, 0};
-  int forward_only = 0;
+  int forward_only = 0, profile = 0;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
@@ -156,6 +158,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N timed calls after one warm-up", .lo = 1,
        .hi = 1000},
       {"forward-only", SC_OPT_FLAG, &forward_only, NULL, .help = "skip forward+backward"},
+      {"profile", SC_OPT_FLAG, &profile, NULL,
+       .help = "after each configuration, time every kernel of one more call (launches serialised)"},
       {"doc-len", SC_OPT_LONG, &doc_len, "N",
        .help = "pack documents of N tokens (segment ids); FLOPs still counted as one causal sequence", .lo = 1,
        .hi = 1 << 20},
@@ -169,7 +173,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench attention [--format table|md|csv|json] [--json FILE|-] [--peak FILE] [--seq LIST]\n"
-      "                        [--head-dims LIST] [--decode-lens LIST] [--samples N] [--doc-len N] [--device SEL]",
+      "                        [--head-dims LIST] [--decode-lens LIST] [--samples N] [--doc-len N] [--profile]\n"
+      "                        [--device SEL]",
       "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
       "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a percentage of the device's\n"
       "reference GEMM rate (the GEMM path scalecl uses there); peak device memory per configuration (must\n"
@@ -194,8 +199,9 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   sc_gemm_ref ref;
   const sc_flops_opts fo = sc_flops_paper_opts();
   cJSON *root = NULL;
-  sc_progress prog, *pp = &prog; /* NULL once ended: the line must be gone before the tables print */
-  sc_progress_begin(pp, "bench attention", (long)nD * (nS + nL));
+  /* NULL once ended: the line must be gone before the tables print; none with --profile, which prints as it goes */
+  sc_progress prog, *pp = profile ? NULL : &prog;
+  if (pp) sc_progress_begin(pp, "bench attention", (long)nD * (nS + nL));
   sc_table *tabs[2] = {sc_table_create("sequences", seq_cols, S_N, err), sc_table_create("decode", dec_cols, D_N, err)};
   if (!tabs[0] || !tabs[1] || sc_bench_gemm_ref(&c, peak, &ref, err)) goto done;
   sc_bench_print_gemm_ref(h, &c, &ref);
@@ -214,7 +220,10 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       seq_result x;
       const sc_attention_cfg cfg = {
           .head_dim = (int)D[d], .fwd_rows = (int)tune[0], .bwd_key_tiles = (int)tune[1], .work_items = (int)tune[2]};
-      if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)doc_len, (int)samples, backward, &x, err)) goto done;
+      if (profile) fprintf(h, "dh=%ld S=%ld %s, kernel by kernel:\n", D[d], S[s], backward ? "fwd+bwd" : "fwd");
+      if (bench_seq(&c, &cfg, 1, (int)heads, (int)S[s], (int)doc_len, (int)samples, backward, profile ? h : NULL, &x,
+                    err))
+        goto done;
       if (s == 0) first[d] = x;
       last[d] = x;
       for (int pass = 0; pass < 1 + backward; pass++) {

@@ -84,8 +84,7 @@ int bench_fit_main(int argc, char **argv, sc_err *err) {
   if (prc != SC_ARGS_RUN) return prc;
   if (sc_output_begin(&out, err)) return 2;
   if (!sc_is_file(runs))
-    return sc_fail(err, "no runs table at %s: pass --runs PATH/xlstm_scaling_runs.csv; " SC_FIT_PAPER_RUNS_HINT,
-                   runs),
+    return sc_fail(err, "no runs table at %s: pass --runs PATH/xlstm_scaling_runs.csv; " SC_FIT_PAPER_RUNS_HINT, runs),
            1;
   sc_runs rs;
   if (sc_runs_load(runs, &rs, err)) return 1;

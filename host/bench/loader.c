@@ -1,3 +1,5 @@
+#include "data/loader.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,6 @@
 #include "base/settings.h"
 #include "bench/bench.h"
 #include "bench/util.h"
-#include "data/loader.h"
 #include "data/prepare.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"

@@ -75,19 +75,7 @@ int sc_bench_mlstm_time(sc_ctx *c, sc_mlstm *op, int dqk, int dv, size_t heads, 
     r.backward = 1;
     if (time_pass(c, &r, samples, min_sample_s, long_call_s, fb, err)) goto done;
   }
-  if (profile) {
-    /* One more call with every launch bracketed by clFinish: where the time goes, kernel by kernel. */
-    sc_mlstm_set_profiling(r.op, 1);
-    if (run_once(&r, err)) goto done;
-    const sc_mlstm_profile *pr = sc_mlstm_get_profile(r.op);
-    double tw = 0;
-    for (int k = 0; k < SC_MLSTM_K_COUNT; k++) tw += pr->wall[k];
-    const int cus = sc_bench_compute_units(c);
-    for (int k = 0; k < SC_MLSTM_K_COUNT; k++)
-      if (pr->calls[k])
-        fprintf(profile, "    %-18s %4ld launches %9.2f ms %5.1f%% | cpu-norm %9.2f ms\n", sc_mlstm_kernel_names[k],
-                pr->calls[k], 1e3 * pr->wall[k], 100 * pr->wall[k] / tw, 1e3 * pr->cpu[k] / cus);
-  }
+  if (profile && sc_bench_kernel_profile(c, run_once, &r, profile, err)) goto done;
   rc = 0;
 done:
   for (int j = 0; j < T_COUNT; j++)

@@ -322,8 +322,8 @@ static int attention_time(sc_ctx *c, void *op, const sc_tune_opts *o, int shape,
   const attention_ops *a = op;
   const int S = att_seq(o), heads = att_heads(o);
   sc_timing fb;
-  if (sc_bench_attention_time(c, a->op[shape], att_dh[shape], 1, heads, S, 0, o->samples, o->min_sample_s, NULL, &fb,
-                              err))
+  if (sc_bench_attention_time(c, a->op[shape], att_dh[shape], 1, heads, S, 0, o->samples, o->min_sample_s, NULL, NULL,
+                              &fb, err))
     return -1;
   *work = (double)heads * S;
   *rate = sc_figure_rate(&fb.wall, *work);

@@ -45,6 +45,26 @@ int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_
   return sc_time_calls(c, fn, arg, 1, samples, min_sample_s, t, err);
 }
 
+int sc_bench_kernel_profile(sc_ctx *c, sc_timed_fn fn, void *arg, FILE *f, sc_err *err) {
+  sc_kprof *p = sc_calloc(1, sizeof *p, "kernel profile", err);
+  if (!p) return -1;
+  c->kprof = p;
+  const int rc = fn(arg, err);
+  c->kprof = NULL;
+  double total = 0.0;
+  for (int i = 0; i < p->n; i++) total += p->row[i].wall;
+  const int cus = sc_bench_compute_units(c);
+  for (int i = 0; !rc && i < p->n; i++) {
+    const sc_kprof_row *r = &p->row[i];
+    fprintf(f, "    %-22s %4ld launches %9.3f ms %5.1f%%", r->name, r->calls, 1e3 * r->wall,
+            total > 0 ? 100 * r->wall / total : 0.0);
+    if (c->dev.type & CL_DEVICE_TYPE_CPU) fprintf(f, " | cpu-norm %9.3f ms", 1e3 * r->cpu / cus);
+    fprintf(f, "\n");
+  }
+  free(p);
+  return rc;
+}
+
 /* The best sgemm[] rate of the file's gemm_api_backend. */
 cJSON *sc_bench_read_peak(const char *path, sc_err *err) {
   char *text;

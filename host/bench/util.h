@@ -25,6 +25,10 @@ void sc_loadavg2(double *l1, double *l5);
  * at least min_sample_s each. */
 int sc_bench_time(sc_ctx *c, sc_timed_fn fn, void *arg, int samples, double min_sample_s, sc_timing *t, sc_err *err);
 
+/* One more call of fn with every launch bracketed by clFinish (the context's kprof), printed to f kernel by kernel:
+ * launches, wall ms and share, and on CPU devices the process CPU ms per compute unit ("cpu-norm"). */
+int sc_bench_kernel_profile(sc_ctx *c, sc_timed_fn fn, void *arg, FILE *f, sc_err *err);
+
 /* The reference GEMM rate that efficiencies ("pct_gemm") divide by: the GEMM path scalecl itself uses on the device
  * (sc_gemm_default: $SCALECL_GEMM, else the device profile's gemm_backend, else CLBlast). */
 typedef struct {

@@ -33,8 +33,6 @@ struct sc_mlstm {
   int ls;                   /* gpu: operands staged in __local memory (tile LS) */
   size_t workspace_limit;
   sc_kernels ks;
-  int profiling;
-  sc_mlstm_profile prof;
   sc_scratch ws;
 };
 
@@ -54,17 +52,8 @@ static sc_kargs args(const sc_mlstm *m, int kid) {
 
 /* Checks the arguments set in a, then launches kernel `kid` over global work-items in groups of local. */
 static int launch(sc_mlstm *m, int kid, const sc_kargs *a, const size_t global[3], const size_t local[3], sc_err *err) {
-  const char *name = sc_mlstm_kernel_names[kid];
   if (sc_kargs_end(a, err)) return -1;
-  /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
-  if (!m->profiling) return sc_launch(m->ctx, m->ks.k[kid], 3, global, local, name, err);
-  if (sc_finish(m->ctx, err)) return -1;
-  const double w0 = sc_now(), c0 = sc_cpu_seconds();
-  if (sc_launch(m->ctx, m->ks.k[kid], 3, global, local, name, err) || sc_finish(m->ctx, err)) return -1;
-  m->prof.wall[kid] += sc_now() - w0;
-  m->prof.cpu[kid] += sc_cpu_seconds() - c0;
-  m->prof.calls[kid]++;
-  return 0;
+  return sc_launch(m->ctx, m->ks.k[kid], 3, global, local, sc_mlstm_kernel_names[kid], err);
 }
 
 /* Launches kernel `kid` over (g0, g1, g2) work-groups of one work-item: the cpu variant's shape, where each item
@@ -175,14 +164,6 @@ void sc_mlstm_destroy(sc_mlstm *m) {
   sc_kernels_release(&m->ks);
   sc_scratch_release(&m->ws);
   free(m);
-}
-
-void sc_mlstm_set_profiling(sc_mlstm *m, int on) {
-  m->profiling = on;
-}
-
-const sc_mlstm_profile *sc_mlstm_get_profile(const sc_mlstm *m) {
-  return &m->prof;
 }
 
 static int ensure(sc_mlstm *m, int slot, size_t bytes, sc_err *err) {

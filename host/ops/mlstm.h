@@ -60,16 +60,6 @@ typedef struct sc_mlstm sc_mlstm;
 int sc_mlstm_create(sc_ctx *c, const sc_mlstm_cfg *cfg, sc_mlstm **out, sc_err *err);
 void sc_mlstm_destroy(sc_mlstm *m);
 
-/* Per-kernel launch times (indexed as sc_mlstm_kernel_names). With profiling on, every launch is bracketed by
- * clFinish and its wall and process CPU seconds are added here (for `scalecl bench mlstm --profile`; it
- * serialises the queue, so only for breakdowns). */
-typedef struct {
-  double wall[SC_MLSTM_K_COUNT], cpu[SC_MLSTM_K_COUNT];
-  long calls[SC_MLSTM_K_COUNT];
-} sc_mlstm_profile;
-void sc_mlstm_set_profiling(sc_mlstm *m, int on);
-const sc_mlstm_profile *sc_mlstm_get_profile(const sc_mlstm *m);
-
 typedef struct {
   sc_view q, k, v;                /* (BH,S,dqk), (BH,S,dqk), (BH,S,dv) */
   sc_view i, f;                   /* gate pre-activations (BH,S) */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/paths.h"
 #include "base/settings.h"
 #include "runtime/profile.h"
@@ -109,6 +110,16 @@ int sc_buffer_fill_zero(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, sc_err
   return sc_cl_check(clEnqueueFillBuffer(c->queue, m, &z, 1, offset, bytes, 0, NULL, NULL), "clEnqueueFillBuffer", err);
 }
 
+/* The row of kernel `what` in p, added when new; NULL when the table is full (that kernel goes untimed). */
+static sc_kprof_row *kprof_row(sc_kprof *p, const char *what) {
+  for (int i = 0; i < p->n; i++)
+    if (!strncmp(p->row[i].name, what, sizeof p->row[i].name - 1)) return &p->row[i];
+  if (p->n == SC_KPROF_MAX) return NULL;
+  sc_kprof_row *r = &p->row[p->n++];
+  snprintf(r->name, sizeof r->name, "%s", what);
+  return r;
+}
+
 int sc_launch(sc_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local, const char *what,
               sc_err *err) {
   size_t g[3];
@@ -116,8 +127,16 @@ int sc_launch(sc_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const 
     g[i] = global[i] ? global[i] : 1;
     if (local && local[i]) g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
   }
+  /* The in-order queue orders the launches: only profiling waits, draining the queue before and after. */
+  sc_kprof_row *r = c->kprof ? kprof_row(c->kprof, what) : NULL;
+  if (r && sc_finish(c, err)) return -1;
+  const double w0 = r ? sc_now() : 0.0, c0 = r ? sc_cpu_seconds() : 0.0;
   cl_int rc = clEnqueueNDRangeKernel(c->queue, k, dims, NULL, g, local, 0, NULL, NULL);
   if (rc != CL_SUCCESS) return sc_fail(err, "launching kernel %s failed: %s", what, sc_cl_errname(rc));
+  if (r) {
+    if (sc_finish(c, err)) return -1;
+    r->wall += sc_now() - w0, r->cpu += sc_cpu_seconds() - c0, r->calls++;
+  }
   return 0;
 }
 

@@ -19,6 +19,20 @@ typedef struct {
   char why[192];
 } sc_variant_rec;
 
+/* Launch times kernel by kernel (benchmarks' --profile): with a context's kprof set, sc_launch brackets every
+ * launch with clFinish and adds its wall and process CPU seconds under the launch's name, in order of first launch.
+ * It serialises the queue, so it is for breakdowns, not for timing. */
+enum { SC_KPROF_MAX = 48 };
+typedef struct {
+  char name[48];
+  double wall, cpu;
+  long calls;
+} sc_kprof_row;
+typedef struct {
+  int n;
+  sc_kprof_row row[SC_KPROF_MAX];
+} sc_kprof;
+
 typedef struct {
   sc_device_info dev;
   cl_context context;
@@ -33,6 +47,7 @@ typedef struct {
   /* The tuner's candidate: tile defines for key "<family>_<variant>" that override the profile's. */
   char tile_key[48];
   char tile_override[256];
+  sc_kprof *kprof; /* NULL: launches are not timed */
 } sc_ctx;
 
 /* Opens a context and in-order queue on the device chosen by sel (NULL: $SCALECL_DEVICE, else
