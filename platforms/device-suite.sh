@@ -12,7 +12,7 @@
 #   then the gpu-variant steps run with that profile. --steps: only these steps (comma-separated; shell patterns,
 #   e.g. tune,check_tuned,mlstm_gpu,attention_gpu,model_*): a short device lease spent where it matters.
 # --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options,
-#   TUNE_OPS="..." the families --tune tunes.
+#   TUNE_OPS="..." the families --tune tunes, TUNE_BUDGET the seconds it may spend on each (--gpu: 240).
 set -uo pipefail
 usage() { sed -n 2,15p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 sc="" dev="" quick=0 gpu=0 tune=0 steps="" limit=900 out=""
@@ -107,6 +107,8 @@ if [ $tune = 1 ]; then
   mkdir -p "$out/tuned"
   tq=()
   [ $quick = 1 ] && tq=(--quick --samples 1)
+  [ $gpu = 1 ] && : "${TUNE_BUDGET:=240}"
+  [ -n "${TUNE_BUDGET:-}" ] && tq+=(--budget "$TUNE_BUDGET")
   step tune -- tune "${devopt[@]+"${devopt[@]}"}" --op "${TUNE_OPS:-mlstm,attention}" --variant gpu "${tq[@]+"${tq[@]}"}" \
     --out "$out/tuned/profile.json" --json "$out/tune.json"
   if [ -s "$out/tuned/profile.json" ]; then

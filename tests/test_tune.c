@@ -407,6 +407,27 @@ static void shape_winners_get_their_own_entry(void **state) {
   sc_ctx_close(&c);
 }
 
+/* A spent budget starts no further candidate: the defaults run, the rest are listed as not tried. */
+static void budget_stops_the_search(void **state) {
+  (void)state;
+  sc_ctx c;
+  th_ctx_open(&c);
+  int n;
+  const sc_tune_entry *e = sc_tune_entries(&n);
+  while (n && !(strcmp(e->family, "norm") == 0 && e->variant == SC_VARIANT_GPU)) e++, n--;
+  assert_true(n > 0);
+  const sc_tune_opts o = {.quick = 1, .samples = 1, .budget_s = 1e-9};
+  sc_tune_result r;
+  TH_CHECK(sc_tune_run(&c, e, &o, NULL, NULL, &r, TH_ERR));
+  assert_true(r.n > 1);
+  assert_int_equal(r.cand[0].status, SC_TUNE_OK);
+  for (int i = 1; i < r.n; i++) assert_int_equal(r.cand[i].status, SC_TUNE_NOT_TRIED);
+  assert_int_equal(r.best, 0);
+  assert_string_equal(sc_tune_status_name(SC_TUNE_NOT_TRIED), "not tried");
+  free(r.cand);
+  sc_ctx_close(&c);
+}
+
 static void unknown_family_is_a_usage_error(void **state) {
   (void)state;
   char out[4096];
@@ -421,6 +442,7 @@ int main(void) {
       cmocka_unit_test(shipped_llvmpipe_profile_fits_llvmpipe),
       cmocka_unit_test(candidates_that_do_not_fit_are_skipped),
       cmocka_unit_test(shape_winners_get_their_own_entry),
+      cmocka_unit_test(budget_stops_the_search),
       cmocka_unit_test(unknown_family_is_a_usage_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/version.h"
 #include "bench/attention.h"
 #include "bench/mlstm.h"
@@ -574,7 +575,7 @@ const sc_tune_entry *sc_tune_entries(int *n) {
 /* ---- the search ---- */
 
 const char *sc_tune_status_name(sc_tune_status s) {
-  static const char *const names[] = {"ok", "does not fit", "failed", "wrong"};
+  static const char *const names[] = {"ok", "does not fit", "failed", "wrong", "not tried"};
   return names[s];
 }
 
@@ -682,8 +683,12 @@ int sc_tune_run(sc_ctx *c, const sc_tune_entry *e, const sc_tune_opts *o, void (
     if (candidate_tiles(e, o, i, tiles, sizeof tiles, err)) return -1;
     if (strcmp(tiles, e->defaults)) snprintf(r->cand[r->n++].tiles, sizeof tiles, "%s", tiles);
   }
+  const double t0 = sc_now();
   for (int i = 0; i < r->n; i++) {
-    try_candidate(c, e, o, &r->cand[i]);
+    if (o->budget_s > 0 && i > 0 && sc_now() - t0 > o->budget_s)
+      r->cand[i].status = SC_TUNE_NOT_TRIED;
+    else
+      try_candidate(c, e, o, &r->cand[i]);
     if (progress) progress(progress_arg, i + 1, r->n);
   }
   c->tile_key[0] = c->tile_override[0] = '\0';
@@ -731,15 +736,16 @@ static cJSON *tiles_json(const char *tiles) {
 }
 
 static void summarize(const sc_tune_result *r, const sc_tune_opts *o, char *buf, size_t cap) {
-  int counts[4] = {0};
+  int counts[5] = {0};
   for (int i = 0; i < r->n; i++) counts[r->cand[i].status]++;
   char shape[160];
   r->entry->describe(o, shape, sizeof shape);
   const sc_tune_candidate *b = &r->cand[r->best], *d = &r->cand[0];
   size_t used = (size_t)snprintf(
-      buf, cap, "%s_%s: best of %d candidates (%d did not fit, %d failed, %d wrong) '%s' %.1f %s at %s",
+      buf, cap,
+      "%s_%s: best of %d candidates (%d did not fit, %d failed, %d wrong, %d not tried: budget) '%s' %.1f %s at %s",
       r->entry->family, sc_variant_name(r->entry->variant), r->n, counts[SC_TUNE_NO_FIT], counts[SC_TUNE_FAILED],
-      counts[SC_TUNE_WRONG], b->tiles, b->rate.median, r->entry->unit, shape);
+      counts[SC_TUNE_WRONG], counts[SC_TUNE_NOT_TRIED], b->tiles, b->rate.median, r->entry->unit, shape);
   if (used < cap && d->status == SC_TUNE_OK)
     used += (size_t)snprintf(buf + used, cap - used, " vs %.1f with the defaults", d->rate.median);
   else if (used < cap)

@@ -36,6 +36,7 @@ typedef struct {
   int gpu;             /* the GPU grid and GPU-sized shapes (the GPU study's: S 8192, 8 heads, head dims to 256) */
   int samples;         /* median over this many samples */
   double min_sample_s; /* each sample lasts at least this long */
+  double budget_s;     /* > 0: no candidate starts after this many seconds of the entry's search (a device lease) */
 } sc_tune_opts;
 
 typedef struct {
@@ -66,8 +67,9 @@ typedef struct {
 /* The entries, in the order the tuner runs them. */
 const sc_tune_entry *sc_tune_entries(int *n);
 
-typedef enum { SC_TUNE_OK, SC_TUNE_NO_FIT, SC_TUNE_FAILED, SC_TUNE_WRONG } sc_tune_status;
-const char *sc_tune_status_name(sc_tune_status s); /* "ok", "does not fit", "failed", "wrong" */
+typedef enum { SC_TUNE_OK, SC_TUNE_NO_FIT, SC_TUNE_FAILED, SC_TUNE_WRONG, SC_TUNE_NOT_TRIED } sc_tune_status;
+/* "ok", "does not fit", "failed", "wrong", "not tried" (the budget ran out first) */
+const char *sc_tune_status_name(sc_tune_status s);
 
 typedef struct {
   char tiles[256];
@@ -89,9 +91,9 @@ typedef struct {
   int shape_best[SC_TUNE_MAX_SHAPES];
 } sc_tune_result;
 
-/* Tunes one entry on c: every candidate of its grid, the defaults first. `progress` (may be NULL) is told after
- * each candidate. Errors are those of the tuner itself (memory, the reference); candidates' failures are results.
- * The caller frees r->cand. c's tile override is cleared on return. */
+/* Tunes one entry on c: every candidate of its grid, the defaults first (within o->budget_s, if set). `progress` (may
+ * be NULL) is told after each candidate. Errors are those of the tuner itself (memory, the reference); candidates'
+ * failures are results. The caller frees r->cand. c's tile override is cleared on return. */
 int sc_tune_run(sc_ctx *c, const sc_tune_entry *e, const sc_tune_opts *o, void (*progress)(void *, int, int),
                 void *progress_arg, sc_tune_result *r, sc_err *err);
 

@@ -84,6 +84,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   sc_output out = {0};
   int quick = 0, variant = AUTO, shapes = 2;
   long samples = 3;
+  double budget = 0;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL", .help = "device index or name substring (default: $SCALECL_DEVICE)"},
       {"op", SC_OPT_STRING, &op, "LIST",
@@ -98,11 +99,16 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
                "64-256, GPU grids) or auto (gpu on GPU and accelerator devices)",
        .choices = shape_kinds},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N samples per candidate", .lo = 1, .hi = 100},
+      {"budget", SC_OPT_DOUBLE, &budget, "SECONDS",
+       .help = "per family and variant: no candidate starts after this long (the rest are listed as not tried); "
+               "0: none",
+       .lo = 0, .hi = 1e6},
       SC_OUTPUT_OPTIONS(&out),
   };
   const sc_args args = {
       "scalecl tune [--device SEL] [--op LIST] [--variant cpu|gpu|all|auto] [--out FILE] [--quick]\n"
-      "             [--shapes cpu|gpu|auto] [--samples N] [--format table|md|csv|json] [--json FILE|-]",
+      "             [--shapes cpu|gpu|auto] [--samples N] [--budget SECONDS] [--format table|md|csv|json]\n"
+      "             [--json FILE|-]",
       "Searches the tile parameters (-D defines) of scalecl's own kernels on the device over a small grid per\n"
       "family and variant, the op's defaults first. A candidate that does not fit the device (work-group size,\n"
       "local memory) is skipped; one that fails to build or run is reported; each other one is checked against\n"
@@ -147,7 +153,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   sc_bench_print_device(out.human, &c);
   const int gpu_shapes =
       shapes == 2 ? (c.dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0 : shapes == 1;
-  const sc_tune_opts to = {quick, gpu_shapes, (int)samples, quick ? 0.02 : 0.1};
+  const sc_tune_opts to = {quick, gpu_shapes, (int)samples, quick ? 0.02 : 0.1, budget};
   sc_tune_result *res = sc_calloc((size_t)n_entries, sizeof *res, "tuner results", err);
   sc_table *t = sc_table_create("candidates", cols, C_N, err);
   cJSON *profile = NULL, *root = NULL;
