@@ -153,6 +153,17 @@ mutation attention-lmax-ignored host/ops/attention.c '(size_t)d->local_mem / (lm
   '(size_t)d->local_mem / 2' '^test_attention$'
 mutation sweep-seed-unbounded host/sweep/spec.c 'if (seeds[i] > 2147483647.0 || seeds[i] != floor(seeds[i]))' \
   'if (seeds[i] != floor(seeds[i]))' '^test_sweep$'
+# Per-shape tiles, the tuner's budget and the launch profiler (stop 28).
+mutation variant-shape-entry-ignored host/runtime/variant.c '  if (!rc && root && shape && *shape) {' \
+  '  if (0) {' '^test_(variant|tune)$'
+mutation tune-shape-margin-ignored host/bench/tune.c 'SHAPE_GAIN * r->cand[r->best].shape_rate[s].median' \
+  '0 * r->cand[r->best].shape_rate[s].median' '^test_tune$'
+mutation tune-budget-ignored host/bench/tune.c 'if (o->budget_s > 0 && i > 0 && sc_now() - t0 > o->budget_s)' \
+  'if (o->budget_s > 0 && i > 0 && sc_now() - t0 > 1e30)' '^test_tune$'
+mutation kprof-first-launch-untimed host/runtime/context.c 'r->wall += sc_now() - w0, r->cpu += sc_cpu_seconds() - c0, r->calls++;' \
+  'r->wall += r->calls ? sc_now() - w0 : 0, r->cpu += sc_cpu_seconds() - c0, r->calls++;' '^test_output$'
+mutation attention-staged-no-barrier cl/attention.cl '    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = 0; k < TK; k += 4) {' '    for (int k = 0; k < TK; k += 4) {' '^check_oclgrind_gpu-large$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {
