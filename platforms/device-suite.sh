@@ -13,8 +13,10 @@
 #   e.g. tune,check_tuned,mlstm_gpu,attention_gpu,model_*): a short device lease spent where it matters.
 # --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options,
 #   TUNE_OPS="..." the families --tune tunes, TUNE_BUDGET the seconds it may spend on each (--gpu: 240).
+# The peer: where PEER_PYTHON (default python3) imports torch, step peer_torch times PyTorch's float32 attention and a
+#   torch chunkwise mLSTM at the gpu steps' shapes (platforms/peer-torch.py) into OUT_DIR/peer_torch.jsonl.
 set -uo pipefail
-usage() { sed -n 2,15p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n 2,17p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 sc="" dev="" quick=0 gpu=0 tune=0 steps="" limit=900 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -61,7 +63,8 @@ step() { # step NAME [VAR=VALUE...] -- scalecl ARGS...
   wanted "$name" || return 0
   local t0=$SECONDS
   printf '%-22s ' "$name"
-  env ${envs[@]+"${envs[@]}"} timeout -k 10 "$limit" ${lb[@]+"${lb[@]}"} "$sc" "$@" >"$out/logs/$name.log" 2>&1
+  # prog: the program a step runs, scalecl unless the caller sets it for the call
+  env ${envs[@]+"${envs[@]}"} timeout -k 10 "$limit" ${lb[@]+"${lb[@]}"} "${prog:-$sc}" "$@" >"$out/logs/$name.log" 2>&1
   local rc=$?
   if [ $rc -eq 0 ]; then
     echo "ok ($((SECONDS - t0)) s)"
@@ -128,6 +131,16 @@ step mlstm_cpu SCALECL_KERNEL_VARIANT=cpu -- bench mlstm "${devopt[@]+"${devopt[
   "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_cpu.json"
 step attention_cpu SCALECL_KERNEL_VARIANT=cpu -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att_cpu[@]}" \
   "${pk[@]+"${pk[@]}"}" --json "$out/attention_cpu.json"
+# The peer a user would run instead, at the gpu steps' shapes (quick: tiny ones), where torch imports.
+py=${PEER_PYTHON:-python3}
+if "$py" -c "import torch" >/dev/null 2>&1; then
+  if [ $quick = 1 ]; then peer=(--seq 256 --heads 2 --head-dims 64 --mlstm-dims 64:64 --samples 1)
+  elif [ $gpu = 1 ]; then peer=(--seq 8192 --heads 8 --head-dims 64,128,256 --mlstm-dims 64:64,128:128,256:256)
+  else peer=(--seq 2048 --heads 2 --head-dims 64,128 --mlstm-dims 64:64,128:128); fi
+  prog=$py step peer_torch -- "$here/peer-torch.py" "${peer[@]}" --out "$out/peer_torch.jsonl"
+elif wanted peer_torch && [ -n "$steps" ]; then
+  echo "peer_torch             skipped: $py does not import torch (set PEER_PYTHON)"
+fi
 for m in $MODELS; do
   # shellcheck disable=SC2086 # MODEL_ARGS is a list of options
   step "model_$m" "${tuned[@]+"${tuned[@]}"}" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
