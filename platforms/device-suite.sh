@@ -14,9 +14,10 @@
 # --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options,
 #   TUNE_OPS="..." the families --tune tunes, TUNE_BUDGET the seconds it may spend on each (--gpu: 240).
 # The peer: where PEER_PYTHON (default python3) imports torch, step peer_torch times PyTorch's float32 attention and a
-#   torch chunkwise mLSTM at the gpu steps' shapes (platforms/peer-torch.py) into OUT_DIR/peer_torch.jsonl.
+#   torch chunkwise mLSTM at the gpu steps' shapes (platforms/peer-torch.py) into OUT_DIR/peer_torch.jsonl, which
+#   `report devices` sets beside scalecl's rows.
 set -uo pipefail
-usage() { sed -n 2,17p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n 2,18p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 sc="" dev="" quick=0 gpu=0 tune=0 steps="" limit=900 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -78,7 +79,7 @@ step() { # step NAME [VAR=VALUE...] -- scalecl ARGS...
 mlstm_cpu=() att_cpu=()
 if [ $quick = 1 ]; then
   peak=(--quick) check=(--tiny) gemm=(--shapes 256x256x256 --samples 1)
-  mlstm=(--seq 512 --heads 2 --dims 64:64 --chunks 64 --parallel-seq none --samples 1)
+  mlstm=(--seq 256 --heads 2 --dims 64:64 --chunks 64 --parallel-seq none --samples 1)
   att=(--seq 256 --heads 2 --head-dims 64 --decode-lens 0,256 --samples 1)
   : "${MODELS:=xlstm-cpu-50k llama-cpu-50k}" "${MODEL_ARGS:=--batch 1 --ctx 64 --samples 1}"
 elif [ $gpu = 1 ]; then

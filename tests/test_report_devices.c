@@ -127,6 +127,27 @@ static int setup(void **state) {
   assert_non_null(f);
   fputs("{\"device\": \"cut off", f);
   fclose(f);
+
+  /* The peer's timings (platforms/peer-torch.py) beside PoCL's results: the two benchmarked shapes, one shape
+   * scalecl did not run and a broken line; a stray peer file where no result says which device it ran on. */
+  snprintf(path, sizeof path, "%s/pocl/peer_torch.jsonl", root);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(
+      "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"attention\", \"heads\": 2, \"seq_len\": 64, "
+      "\"head_dim\": 16, \"fwd_ms\": 1000, \"fwd_bwd_ms\": 3000}\n"
+      "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"mlstm\", \"heads\": 2, \"seq_len\": 64, \"dqk\": 16, "
+      "\"dv\": 16, \"chunk\": 16, \"fwd_ms\": 2000, \"fwd_bwd_ms\": 4000}\n"
+      "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"attention\", \"heads\": 2, \"seq_len\": 64, "
+      "\"head_dim\": 32, \"fwd_ms\": 5000, \"fwd_bwd_ms\": 6000}\n"
+      "{\"peer\": cut\n",
+      f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/stray.jsonl", root);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("{\"op\": \"attention\"}\n", f);
+  fclose(f);
   return 0;
 }
 
@@ -255,6 +276,32 @@ static void test_report_of_real_runs(void **state) {
   if (!ai || ai > eol) fail_msg("64x64x64 SGEMM without 10.7 FLOP/B: %.*s", (int)(eol - gemm_row), gemm_row);
   /* Both variants of SGEMM ran on every real device: the speedup table. */
   assert_non_null(strstr(md, "gpu variant's speedup over the cpu variant"));
+
+  /* The peer: a row per pass of each line, the ratio where scalecl ran the shape (attention and mLSTM at the
+   * peer's 1000-4000 ms are far slower than scalecl's), none for the head dim it did not run. */
+  const char *peer = strstr(md, "## Against the peer");
+  if (!peer) fail_msg("no peer section:\n%s", md);
+  assert_non_null(strstr(text, "stray.jsonl: no scalecl result in its folder"));
+  assert_non_null(strstr(text, "peer_torch.jsonl: 1 line(s) are not JSON objects"));
+  static const char *const peer_rows[] = {
+      "| torch 9.9 sdpa | dh 16 S64 H2 fwd |", "| torch 9.9 sdpa | dh 16 S64 H2 fwd+bwd |",
+      "| torch 9.9 chunkwise | chunkwise 16:16 L16 S64 H2 fwd+bwd |", "| torch 9.9 sdpa | dh 32 S64 H2 fwd+bwd |"};
+  for (int i = 0; i < 4; i++) {
+    const char *row = strstr(peer, peer_rows[i]);
+    if (!row) fail_msg("no peer row '%s':\n%s", peer_rows[i], peer);
+    char *v[8];
+    char line[512];
+    while (row > peer && row[-1] != '\n') row--; /* from the device column */
+    snprintf(line, sizeof line, "%.*s", (int)(strchr(row, '\n') - row), row);
+    assert_int_equal(cells(line, v, 8), 7);
+    if (i < 3) {
+      const double ms = atof(v[3]), pms = atof(v[5]), ratio = atof(v[6]);
+      if (!(ms > 0 && pms >= 1000 && fabs(ratio - pms / ms) <= 0.01 * ratio + 0.01) || strcmp(v[4], "cpu"))
+        fail_msg("peer row '%s': scalecl %g ms (%s), peer %g ms, ratio %g", line, ms, v[4], pms, ratio);
+    } else if (strcmp(v[3], "-") || strcmp(v[6], "-")) {
+      fail_msg("a ratio for a shape scalecl did not run: ms '%s', ratio '%s'", v[3], v[6]);
+    }
+  }
 
   /* summary.csv: a header and every row of the tables. */
   char *csv;

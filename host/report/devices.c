@@ -77,14 +77,14 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int ends_with_json(const char *name) {
-  const size_t n = strlen(name);
-  return n > 5 && !strcmp(name + n - 5, ".json");
+static int ends_with(const char *name, const char *ext) {
+  const size_t n = strlen(name), e = strlen(ext);
+  return n > e && !strcmp(name + n - e, ext);
 }
 
-/* Adds dir's *.json in name order and, when depth > 0, those of its subdirectories; an unreadable directory is a
- * warning. */
-static int list_dir(const char *dir, int depth, paths *out, FILE *warn, sc_err *err) {
+/* Adds dir's *.json in name order to out and its *.jsonl (peer timings) to peers and, when depth > 0, those of its
+ * subdirectories; an unreadable directory is a warning. */
+static int list_dir(const char *dir, int depth, paths *out, paths *peers, FILE *warn, sc_err *err) {
   DIR *d = opendir(dir);
   if (!d) {
     fprintf(warn, "warning: skipped the directory %s: cannot read it\n", dir);
@@ -97,8 +97,10 @@ static int list_dir(const char *dir, int depth, paths *out, FILE *warn, sc_err *
     if (e->d_name[0] == '.') continue;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    if (sc_is_file(path) && ends_with_json(e->d_name))
+    if (sc_is_file(path) && ends_with(e->d_name, ".json"))
       rc = paths_add(&here, path, err);
+    else if (sc_is_file(path) && ends_with(e->d_name, ".jsonl"))
+      rc = paths_add(peers, path, err);
     else if (depth > 0 && sc_is_dir(path))
       rc = paths_add(&subs, path, err);
   }
@@ -106,7 +108,7 @@ static int list_dir(const char *dir, int depth, paths *out, FILE *warn, sc_err *
   if (here.n) qsort(here.v, (size_t)here.n, sizeof *here.v, cmp_str);
   if (subs.n) qsort(subs.v, (size_t)subs.n, sizeof *subs.v, cmp_str);
   for (int i = 0; !rc && i < here.n; i++) rc = paths_add(out, here.v[i], err);
-  for (int i = 0; !rc && i < subs.n; i++) rc = list_dir(subs.v[i], depth - 1, out, warn, err);
+  for (int i = 0; !rc && i < subs.n; i++) rc = list_dir(subs.v[i], depth - 1, out, peers, warn, err);
   paths_free(&here);
   paths_free(&subs);
   return rc;
@@ -622,7 +624,8 @@ static int write_csv(const char *path, const rd_set *s, char *const *files, sc_e
 }
 
 static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *files, const paths *skipped,
-                        const paths *other, const char *versions, sc_devrep_summary *sum, sc_err *err) {
+                        const paths *other, const paths *peers, const char *versions, sc_devrep_summary *sum,
+                        sc_err *err) {
   char gnuplot[4096];
   sc_err gerr = {0};
   const int have_gnuplot = sc_gnuplot_find(gnuplot, sizeof gnuplot, &gerr);
@@ -677,6 +680,7 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
     for (int i = 0; i < s->ndev; i++) device_section(f, s, i, roof[i]);
     fprintf(f, "## Results\n\n");
     for (int k = 0; !rc && k < RD_KINDS; k++) rc = kind_table(f, s, k, err);
+    if (!rc) rc = rd_peer_section(f, s, files->v, peers->v, peers->n, o->warn, err);
     fprintf(f, "## Key ratios\n\n%s", ratios ? ratios : "");
     if (!rc) rc = ratio_tables(f, s, err);
     if (fclose(f) && !rc) rc = sc_fail(err, "out of host memory");
@@ -729,15 +733,15 @@ static void attach_check(rd_set *s, const char *path) {
 
 int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *err) {
   memset(sum, 0, sizeof *sum);
-  paths in = {0}, used = {0}, skipped = {0}, other = {0};
+  paths in = {0}, used = {0}, skipped = {0}, other = {0}, peers = {0};
   rd_set s = {0};
   char versions[RD_TEXT] = "";
   int rc = 0;
   for (int i = 0; !rc && i < o->n_inputs; i++) {
     if (sc_is_dir(o->inputs[i]))
-      rc = list_dir(o->inputs[i], 1, &in, o->warn, err);
+      rc = list_dir(o->inputs[i], 1, &in, &peers, o->warn, err);
     else
-      rc = paths_add(&in, o->inputs[i], err);
+      rc = paths_add(ends_with(o->inputs[i], ".jsonl") ? &peers : &in, o->inputs[i], err);
   }
   for (int i = 0; !rc && i < in.n; i++) {
     const int got = read_one(&s, in.v[i], used.n, o->warn, versions, sizeof versions, err);
@@ -755,13 +759,14 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
   if (!rc) {
     label_devices(&s);
     label_points(&s);
-    rc = sc_mkdirs(o->out_dir, err) || write_report(o, &s, &used, &skipped, &other, versions, sum, err);
+    rc = sc_mkdirs(o->out_dir, err) || write_report(o, &s, &used, &skipped, &other, &peers, versions, sum, err);
   }
   sum->files_read = used.n, sum->files_skipped = skipped.n, sum->devices = s.ndev, sum->rows = s.nrows;
   paths_free(&in);
   paths_free(&used);
   paths_free(&skipped);
   paths_free(&other);
+  paths_free(&peers);
   free(s.devs);
   free(s.rows);
   return rc;

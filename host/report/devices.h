@@ -9,7 +9,8 @@
  *                scripts in plots/;
  *   summary.csv  every row of every table.
  * Percentages divide by the device's own `peak` file (the best figure when there are several); a device without one
- * gets its rows without percentages and a note saying how to measure it. It needs no OpenCL device: it only reads
+ * gets its rows without percentages and a note saying how to measure it. *.jsonl inputs are the peer's timings
+ * (platforms/peer-torch.py), set beside scalecl's rows of the device whose results share their folder. It needs no OpenCL device: it only reads
  * files, which is why it is a layer of its own above base alone. */
 #ifndef SCALECL_REPORT_DEVICES_H
 #define SCALECL_REPORT_DEVICES_H

@@ -71,4 +71,11 @@ typedef struct {
 int rd_series_list(const rd_set *s, rd_series **out, int *n, sc_err *err);
 double rd_speedup(const rd_set *s, int dev, int kind, int *matched);
 
+/* The "Against the peer" section (report/devices_peer.c): the JSON lines of platforms/peer-torch.py in peers, each
+ * file taken as run on the device whose result files (files, indexed as the rows' file) share its directory,
+ * beside scalecl's fastest row of the same shape and pass; nothing when no line matches a device. A peer file
+ * without such a device, or unreadable, is a warning. */
+int rd_peer_section(FILE *f, const rd_set *s, char *const *files, char *const *peers, int npeers, FILE *warn,
+                    sc_err *err);
+
 #endif
