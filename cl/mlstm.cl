@@ -197,7 +197,12 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
  * read adjacent columns): for devices whose __local memory is ordinary cached memory, like CPUs under rusticl
  * llvmpipe, where each barrier switches between the work-group's SIMD batches and costs more than the loads it
  * saves (a 64^3 chunk product there: 8 GFLOP/s direct with WM x WN = 8 x 4, 5.8 staged with TK = 64, 0.9 staged with
- * the defaults). TK is unused then. */
+ * the defaults). TK is unused then.
+ * VL = 1 gives each work-item contiguous rows ty*WM + i and columns tx*WN + j instead of interleaved ones and reads
+ * its operands from the staged tiles four at a time (float4): per step of k, WM/4 + WN/4 __local loads for WM x WN
+ * multiply-adds instead of WM + WN; a GPU reads a few words of shared memory a clock per multiply-add lane, so the
+ * interleaved scalar reads hold a 4 x 4 tile to half the FMA rate. The staged rows are padded by 4 either way, so
+ * the staging stores of a row-major operand (consecutive items along k) do not all hit one bank. */
 #ifndef TM
 #define TM 32
 #endif
@@ -219,11 +224,19 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #ifndef SWG
 #define SWG 64
 #endif
+#ifndef VL
+#define VL 0
+#endif
 #define SP 4 /* scan steps whose loads are issued together */
 #if TM % WM || TN % WN
 #error "TM and TN must be multiples of WM and WN"
 #endif
-#if LS && (TM * TK) * 4 + (TN * TK) * 4 + TK * 4 > 32768
+#if VL && (WM % 4 || WN % 4)
+#error "VL=1 reads register tiles as float4s: WM and WN must be multiples of 4"
+#endif
+#define TMP (TM + 4) /* staged row lengths, padded */
+#define TNP (TN + 4)
+#if LS && (TMP * TK) * 4 + (TNP * TK) * 4 + TK * 4 > 32768
 #error "mLSTM gpu tiles need more than 32 KiB of local memory: lower TM, TN or TK"
 #endif
 #if SWG & (SWG - 1)
@@ -232,21 +245,29 @@ __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *f
 #define GM (TM / WM)
 #define GN (TN / WN)
 #define WGS (GM * GN)
+/* Row i and column j of the register tile of item (ty, tx), relative to the output tile. */
+#if VL
+#define RROW(ty, i) ((ty)*WM + (i))
+#define RCOL(tx, j) ((tx)*WN + (j))
+#else
+#define RROW(ty, i) ((ty) + (i)*GM)
+#define RCOL(tx, j) ((tx) + (j)*GN)
+#endif
 
-/* Stages x in [0, X) by kk in [0, TK) of the matrix p[gx*xs + gk*ks] (gx = x0 + x, gk = k0 + kk) into T[kk*X + x],
+/* Stages x in [0, X) by kk in [0, TK) of the matrix p[gx*xs + gk*ks] (gx = x0 + x, gk = k0 + kk) into T[kk*XP + x],
  * zero where gx >= xlim, gk >= klim, or outside the triangle: tri = 1 keeps gk <= gx, tri = 2 keeps gk >= gx.
  * kw scales by a per-k weight: 0 none, 1 w[gk], 2 w[gk] / (wn[gk] + eps). Consecutive work-items read along the
  * unit-stride index, so the loads coalesce either way round. */
-inline void stage(__local float *T, const int X, __global const float *p, const int xs, const int ks, const int x0,
-                  const int xlim, const int k0, const int klim, const int tri, const int kw, __global const float *w,
-                  __global const float *wn, const float eps) {
+inline void stage(__local float *T, const int X, const int XP, __global const float *p, const int xs, const int ks,
+                  const int x0, const int xlim, const int k0, const int klim, const int tri, const int kw,
+                  __global const float *w, __global const float *wn, const float eps) {
   for (int l = get_local_id(0); l < X * TK; l += WGS) {
     const int x = ks == 1 ? l / TK : l % X, kk = ks == 1 ? l % TK : l / X;
     const int gx = x0 + x, gk = k0 + kk;
     const bool in = gx < xlim && gk < klim && (tri == 0 || (tri == 1 ? gk <= gx : gk >= gx));
     float val = in ? p[(size_t)gx * xs + (size_t)gk * ks] : 0.0f;
     if (in && kw) val *= kw == 1 ? w[gk] : w[gk] / (wn[gk] + eps);
-    T[kk * X + x] = val;
+    T[kk * XP + x] = val;
   }
 }
 
@@ -265,14 +286,19 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
   const int lid = get_local_id(0), tx = lid % GN, ty = lid / GN;
 #if LS
   for (int k0 = kb; k0 < ke; k0 += TK) {
-    stage(As, TM, a, ars, acs, r0, M, k0, ke, tri, kw, w, wn, eps);
-    stage(Bs, TN, b, bcs, brs, c0, N, k0, ke, 0, UNWEIGHTED);
+    stage(As, TM, TMP, a, ars, acs, r0, M, k0, ke, tri, kw, w, wn, eps);
+    stage(Bs, TN, TNP, b, bcs, brs, c0, N, k0, ke, 0, UNWEIGHTED);
     if (rowdot && lid < TK) Ws[lid] = k0 + lid < ke ? (rowdot == 1 ? rw[k0 + lid] : 1.0f) : 0.0f;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int kk = 0; kk < TK; kk++) {
       float av[WM], bv[WN];
-      for (int i = 0; i < WM; i++) av[i] = As[kk * TM + ty + i * GM];
-      for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TN + tx + j * GN];
+#if VL
+      for (int i = 0; i < WM; i += 4) vstore4(vload4(0, As + kk * TMP + ty * WM + i), 0, av + i);
+      for (int j = 0; j < WN; j += 4) vstore4(vload4(0, Bs + kk * TNP + tx * WN + j), 0, bv + j);
+#else
+      for (int i = 0; i < WM; i++) av[i] = As[kk * TMP + RROW(ty, i)];
+      for (int j = 0; j < WN; j++) bv[j] = Bs[kk * TNP + RCOL(tx, j)];
+#endif
       for (int i = 0; i < WM; i++)
         for (int j = 0; j < WN; j++) acc[i][j] = MULADD(av[i], bv[j], acc[i][j]);
       if (rowdot)
@@ -283,13 +309,13 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
 #else
   /* Rows and columns past M and N read the last valid one: their results are never stored. */
   int ao[WM], bo[WN];
-  for (int i = 0; i < WM; i++) ao[i] = min(r0 + ty + i * GM, M - 1) * ars;
-  for (int j = 0; j < WN; j++) bo[j] = min(c0 + tx + j * GN, N - 1) * bcs;
+  for (int i = 0; i < WM; i++) ao[i] = min(r0 + RROW(ty, i), M - 1) * ars;
+  for (int j = 0; j < WN; j++) bo[j] = min(c0 + RCOL(tx, j), N - 1) * bcs;
   for (int k = kb; k < ke; k++) {
     const float wk = kw == 0 ? 1.0f : kw == 1 ? w[k] : w[k] / (wn[k] + eps);
     float av[WM], bv[WN];
     for (int i = 0; i < WM; i++) {
-      const int r = r0 + ty + i * GM;
+      const int r = r0 + RROW(ty, i);
       av[i] = tri == 0 || (tri == 1 ? k <= r : k >= r) ? wk * a[ao[i] + k * acs] : 0.0f;
     }
     for (int j = 0; j < WN; j++) bv[j] = b[k * brs + bo[j]];
@@ -303,9 +329,13 @@ inline void tile_mm(const int kb, const int ke, const int M, const int N, const 
 #endif
 }
 
-/* The staging tiles of the chunk-product kernels (__local variables live at kernel scope in OpenCL 1.2). */
+/* The staging tiles of the chunk-product kernels (__local variables live at kernel scope in OpenCL 1.2), float4
+ * arrays so that VL's float4 reads are aligned. */
 #if LS
-#define CHUNK_LOCALS __local float As[TK * TM], Bs[TK * TN], Ws[TK]
+#define CHUNK_LOCALS                                                                   \
+  __local float4 As4[TK * TMP / 4], Bs4[TK * TNP / 4];                                 \
+  __local float Ws[TK];                                                                \
+  __local float *const As = (__local float *)As4, *const Bs = (__local float *)Bs4
 #else
 #define CHUNK_LOCALS __local float *As = 0, *Bs = 0, *Ws = 0
 #endif
@@ -343,16 +373,16 @@ __kernel void mlstm_scores(const int S, const int NC, const int DA, const int bh
   __global float *out = P + (size_t)gc * L * L;
   float wv[WN];
   for (int j = 0; j < WN; j++) {
-    const int u = c0 + tx + j * GN;
+    const int u = c0 + RCOL(tx, j);
     wv[j] = u < len ? ig[rbase + u] - lb[rbase + u] : -INFINITY;
   }
   for (int i = 0; i < WM; i++) {
-    const int t = r0 + ty + i * GM;
+    const int t = r0 + RROW(ty, i);
     if (t >= len) continue;
     const float rowoff = lb[rbase + t] - mc[rbase + t];
     const float rs = use_nout ? scale / (nout[rbase + t] + eps) : scale;
     for (int j = 0; j < WN; j++) {
-      const int u = c0 + tx + j * GN;
+      const int u = c0 + RCOL(tx, j);
       /* select, not multiply: exp may overflow above the diagonal. */
       if (u < L) out[(size_t)t * L + u] = u <= t ? acc[i][j] * rs * EXPW(wv[j] + rowoff) : 0.0f;
     }
@@ -372,18 +402,18 @@ __kernel void mlstm_out(const int S, const int NC, const int bh0, const int G, c
   tile_mm(0, DQK, len, DV, r0, c0, 0, q + xbase * DQK, DQK * NHT, 1, UNWEIGHTED, cst + (size_t)gc * DQK * DV, DV, 1, 1,
           nst + (size_t)gc * DQK, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
-    const float rs = beta[rbase + min(r0 + ty + i * GM, len - 1)];
+    const float rs = beta[rbase + min(r0 + RROW(ty, i), len - 1)];
     rd[i] *= rs;
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
   tile_mm(0, min(len, r0 + TM), len, DV, r0, c0, 1, P + (size_t)gc * L * L, L, 1, UNWEIGHTED, v + xbase * DV, DV * NHT, 1, 2,
           v, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
-    const int t = r0 + ty + i * GM;
+    const int t = r0 + RROW(ty, i);
     if (t >= len) continue;
     const float n = fmax(fabs(rd[i]), exp(-mc[rbase + t]));
     for (int j = 0; j < WN; j++) {
-      const int col = c0 + tx + j * GN;
+      const int col = c0 + RCOL(tx, j);
       if (col < DV) h[(xbase + (size_t)t * NHT) * DV + col] = acc[i][j] / (n + eps);
     }
     if (c0 == 0 && tx == 0) nout[rbase + t] = n, mout[rbase + t] = mc[rbase + t];
@@ -395,9 +425,9 @@ inline void store_tile(const int N, const int r0, const int c0, const int len, c
                        __global float *out) {
   const int tx = get_local_id(0) % GN, ty = get_local_id(0) / GN;
   for (int i = 0; i < WM; i++) {
-    const int t = r0 + ty + i * GM;
+    const int t = r0 + RROW(ty, i);
     for (int j = 0; j < WN; j++) {
-      const int col = c0 + tx + j * GN;
+      const int col = c0 + RCOL(tx, j);
       if (t < len && col < N) out[(xbase + (size_t)t * NHT) * N + col] = acc[i][j];
     }
   }
@@ -414,7 +444,7 @@ __kernel void mlstm_bwd_dq(const int S, const int NC, const int bh0, const int G
   tile_mm(0, DV, len, DQK, r0, c0, 0, dh + xbase * DV, DV * NHT, 1, UNWEIGHTED, ct + (size_t)gc * DV * DQK, DQK, 1, 0, k, As,
           Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
-    const size_t t = rbase + min(r0 + ty + i * GM, len - 1);
+    const size_t t = rbase + min(r0 + RROW(ty, i), len - 1);
     const float rs = beta[t] / (nout[t] + eps);
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
@@ -433,7 +463,7 @@ inline void bwd_key_rows(const int N, const int E, const int S, const int NC, co
   tile_mm(0, E, len, N, r0, c0, 0, X + xbase * E, E * NHT, 1, UNWEIGHTED, Z + (size_t)gc * E * N, N, 1, 0, X, As, Bs, Ws, acc,
           rd);
   for (int i = 0; i < WM; i++) {
-    const float rs = abar[rbase + min(r0 + ty + i * GM, len - 1)];
+    const float rs = abar[rbase + min(r0 + RROW(ty, i), len - 1)];
     for (int j = 0; j < WN; j++) acc[i][j] *= rs;
   }
   tile_mm(r0, len, len, N, r0, c0, 2, P + (size_t)gc * L * L, 1, L, UNWEIGHTED, Y + xbase * N, N * NHT, 1, 0, X, As,
@@ -470,10 +500,10 @@ __kernel void mlstm_chunk_delta(const int S, const int NC, const int bh0, const 
   tile_mm(0, len, DQK, DV, r0, c0, 0, x + xbase * DQK, 1, DQK * NHT, rev ? 2 : 1, w + rbase, nout + rbase, eps,
           y + xbase * DV, DV * NHT, 1, want_n ? 2 : 0, y, As, Bs, Ws, acc, rd);
   for (int i = 0; i < WM; i++) {
-    const int a = r0 + ty + i * GM;
+    const int a = r0 + RROW(ty, i);
     if (a >= DQK) continue;
     for (int j = 0; j < WN; j++) {
-      const int col = c0 + tx + j * GN;
+      const int col = c0 + RCOL(tx, j);
       if (col < DV) d[((size_t)gc * DQK + a) * DV + col] = acc[i][j];
     }
     if (want_n && tx == 0) nd[(size_t)gc * DQK + a] = rd[i];

@@ -9,7 +9,7 @@
 #       operands from global memory there, LS=0, with NEXP=1), through a copy of it matching the Oclgrind device:
 #       attention standalone, mLSTM through the whole-model rows.
 #   gpu-large: the gpu variant with the largest register tiles of the tuner's GPU grids (8 x 8, 64-item groups,
-#       LMAX 1) for mLSTM and attention, through the whole-model rows. Oclgrind counts every kernel-scope __local
+#       mLSTM's float4 reads VL 1, attention's LMAX 1), through the whole-model rows. Oclgrind counts every kernel-scope __local
 #       array of a program against each of its kernels (a real device counts a kernel's own), so the flash kernels
 #       fitted to all of the 32 KiB (LMAX 1) fail to launch there; the simulated device gets 1 MiB, which leaves
 #       these tiles unfitted, i.e. exactly as set.
@@ -38,7 +38,7 @@ case $variant in
   gpu-large)
     ops=lm kv=gpu sim=(--local-mem-size 1048576)
     cat > "$prof/oclgrind.json" << 'EOF'
-{"match": ["Oclgrind"], "tiles": {"mlstm_gpu": {"TM": 64, "TN": 64, "WM": 8, "WN": 8, "TK": 16},
+{"match": ["Oclgrind"], "tiles": {"mlstm_gpu": {"TM": 64, "TN": 64, "WM": 8, "WN": 8, "TK": 16, "VL": 1},
  "attention_gpu": {"BR": 64, "BC": 64, "WR": 8, "WC": 8, "LMAX": 1}}}
 EOF
     ;;

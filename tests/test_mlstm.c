@@ -103,6 +103,14 @@ static int use_gpu_direct(void **state) {
   return 0;
 }
 
+/* The gpu variant's float4 reads of contiguous register tiles (VL=1), non-square, two float4s a column block. */
+static int use_gpu_vector(void **state) {
+  use_gpu(state);
+  snprintf(th_ctx.tile_key, sizeof th_ctx.tile_key, "mlstm_gpu");
+  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "VL=1 TM=32 TN=64 WM=4 WN=8");
+  return 0;
+}
+
 static int use_default(void **state) {
   (void)state;
   th_setenv("SCALECL_KERNEL_VARIANT", NULL);
@@ -309,6 +317,7 @@ static void test_rejects_bad_config(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH_VARIANTS(test_mlstm_cases),
+      {"test_mlstm_cases [gpu VL=1]", test_mlstm_cases, use_gpu_vector, use_default, NULL},
       BOTH_VARIANTS(test_recurrent_step_rollout),
       BOTH_VARIANTS(test_state_handoff),
       cmocka_unit_test(test_rejects_bad_config),

@@ -192,7 +192,13 @@ static void families_reject_wrong_and_profile_loads(void **state) {
     const char *names[11];
     int n;
   } fam[] = {
-      {"mlstm", " TK=8 ", SC_MLSTM_GPU_TILES, 4, 4, {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP"}, 9},
+      {"mlstm",
+       " TK=8 ",
+       SC_MLSTM_GPU_TILES,
+       4,
+       4,
+       {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP", "VL"},
+       10},
       {"norm", ",WG=32,", SC_NORM_GPU_TILES, 1, 2, {"WG"}, 1},
       {"xent", ",WG=64,", SC_XENT_GPU_TILES, 1, 2, {"WG"}, 1},
       {"adamw", "SUMSQ_PARTS=256 ", SC_ADAMW_GPU_TILES, 1, 1, {"SUMSQ_PARTS", "WG"}, 2},

@@ -526,16 +526,16 @@ static const sc_tune_param gemm_cpu_params[] = {{"RM", 2, {4, 8}, 1, {8}, 0, {0}
                                                 {"RN", 2, {8, 16}, 2, {8, 16}, 0, {0}}};
 /* 324 full, 8 quick and 32 GPU candidates; ST and SWG (the scan and the decode step, a few percent of the time)
  * stay. LS tries both forms: operands staged in __local memory or read from global memory (TK then unused); GPUs
- * stage, and try native_exp() for the decay weights (NEXP) after every tile with exp() (the first parameter varies
- * fastest, so a budget that runs out keeps the exact ones). */
+ * stage, and try each tile with and without float4 reads of contiguous register tiles (VL, first: the first
+ * parameter varies fastest, so a budget that runs out has still compared the two on the tiles it reached). */
 static const sc_tune_param mlstm_gpu_params[] = {
+    {"VL", 1, {0}, 1, {0}, 2, {0, 1}},
     {"TM", 3, {16, 32, 64}, 2, {32, 64}, 2, {32, 64}},
     {"TN", 3, {16, 32, 64}, 1, {32}, 2, {32, 64}},
     {"TK", 2, {8, 16}, 2, {8, 16}, 1, {16}},
     {"WM", 3, {1, 2, 4}, 1, {2}, 2, {4, 8}},
     {"WN", 3, {1, 2, 4}, 1, {2}, 2, {4, 8}},
     {"LS", 2, {0, 1}, 2, {0, 1}, 1, {1}},
-    {"NEXP", 1, {0}, 1, {0}, 2, {0, 1}},
 };
 /* 64 full, 2 quick and 32 GPU candidates; TK and TC (staging depths) stay, fitted to the device's __local memory
  * (all of it on GPUs: LMAX 1). NEXP tries native_exp() for the probabilities, kept only where the check rows pass

@@ -90,10 +90,15 @@ int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err
                      SC_MLSTM_GPU_TILES);
   const long tm = v[0], tn = v[1], tk = v[2], wm = v[3], wn = v[4], st = v[5], swg = v[6];
   if (sc_variant_switches_check("mlstm", tiles, err)) return -1;
-  const long ls = sc_variant_tile(tiles, "LS", 1);
+  const long ls = sc_variant_tile(tiles, "LS", 1), vl = sc_variant_tile(tiles, "VL", 0);
   if (tm % wm || tn % wn || (swg & (swg - 1)))
     return sc_fail(err, "mLSTM gpu tiles '%s': need TM, TN multiples of WM, WN, SWG a power of two (defaults %s)",
                    tiles, SC_MLSTM_GPU_TILES);
+  if ((vl != 0 && vl != 1) || (vl && (wm % 4 || wn % 4)))
+    return sc_fail(err,
+                   "mLSTM gpu tiles '%s': VL must be 0 or 1, and VL=1 (float4 reads of the register tiles) needs WM "
+                   "and WN multiples of 4",
+                   tiles);
   const size_t wgs = (size_t)(tm / wm * (tn / wn)), max = d->max_wg ? d->max_wg : 1;
   /* A staging tile group's first TK items stage the normalizer weights. */
   if (ls && wgs < (size_t)tk)
@@ -104,11 +109,12 @@ int sc_mlstm_tiles_check(const sc_device_info *d, const char *tiles, sc_err *err
                    "mLSTM gpu tiles '%s' need work-groups of %zu, %ld and %ld items but %s allows %zu: lower TM/WM x "
                    "TN/WN, ST or SWG in the profile's tiles.mlstm_gpu, or use SCALECL_KERNEL_VARIANT=cpu",
                    tiles, wgs, st * st, swg, d->name, max);
-  const size_t chunk = ls ? 4 * (size_t)(tk * (tm + tn + 1)) : 0, scan = 4 * (size_t)(st * (st + 1));
+  /* the staged rows are padded by 4 (cl/mlstm.cl, TMP and TNP) */
+  const size_t chunk = ls ? 4 * (size_t)(tk * (tm + tn + 9)) : 0, scan = 4 * (size_t)(st * (st + 1));
   const size_t local = d->local_mem < 32768 ? (size_t)d->local_mem : 32768;
   if (chunk > local || scan > local)
     return sc_fail(err,
-                   "mLSTM gpu tiles '%s': %zu and %zu bytes of __local tiles (4*TK*(TM+TN+1), 4*ST*(ST+1)), above "
+                   "mLSTM gpu tiles '%s': %zu and %zu bytes of __local tiles (4*TK*(TM+TN+9), 4*ST*(ST+1)), above "
                    "the %zu usable on %s; lower TK, TM, TN or ST",
                    tiles, chunk, scan, local, d->name);
   return 0;

@@ -46,8 +46,9 @@ typedef struct {
 /* gpu variant tiles (cl/mlstm.cl): TM x TN output tiles per work-group of (TM/WM) x (TN/WN) items with WM x WN
  * register tiles, TK-deep __local staging (LS=1) or operands read straight from global memory (LS=0, for devices
  * whose __local memory is plain cached memory); ST x ST tiles for the scan, SWG-item groups for the step; NEXP=1
- * takes native_exp() for the decay weights (cl/common.clh, EXPW). */
-#define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64 LS=1 NEXP=0"
+ * takes native_exp() for the decay weights (cl/common.clh, EXPW); VL=1 gives each item contiguous rows and columns
+ * read from the staged tiles as float4s (WM, WN multiples of 4). */
+#define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64 LS=1 NEXP=0 VL=0"
 /* Whether gpu tiles (as sc_variant_pick gives them) suit device d: the kernels' rules (TM, TN multiples of WM, WN;
  * SWG a power of two; LS and NEXP 0 or 1 (sc_variant_switches_check); at least TK items a staging tile group), the
  * work-group sizes against d's limit and the __local tiles against its local memory (and the kernels' 32 KiB). The op
