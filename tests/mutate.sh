@@ -162,6 +162,9 @@ mutation tune-budget-ignored host/bench/tune.c 'if (o->budget_s > 0 && i > 0 && 
   'if (o->budget_s > 0 && i > 0 && sc_now() - t0 > 1e30)' '^test_tune$'
 mutation kprof-first-launch-untimed host/runtime/context.c 'r->wall += sc_now() - w0, r->cpu += sc_cpu_seconds() - c0, r->calls++;' \
   'r->wall += r->calls ? sc_now() - w0 : 0, r->cpu += sc_cpu_seconds() - c0, r->calls++;' '^test_output$'
+mutation mlstm-vl-column-swap cl/mlstm.cl 'vstore4(vload4(0, Bs + kk * TNP + tx * WN + j), 0, bv + j);' \
+  'vstore4(vload4(0, Bs + kk * TNP + tx * WN + (j ^ 4)), 0, bv + j);' '^test_mlstm$'
+mutation mlstm-stage-unpadded cl/mlstm.cl '    T[kk * XP + x] = val;' '    T[kk * X + x] = val;' '^test_mlstm$'
 mutation attention-staged-no-barrier cl/attention.cl '    barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = 0; k < TK; k += 4) {' '    for (int k = 0; k < TK; k += 4) {' '^check_oclgrind_gpu-large$'
 

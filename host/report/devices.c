@@ -482,9 +482,15 @@ static int kind_table(FILE *f, const rd_set *s, int kind, sc_err *err) {
     sc_table_num(t, T_PCT_GEMM, rd_pct_gemm(s, r));
     sc_table_num(t, T_PCT_BW, rd_pct_bw(s, r));
   }
+  char intro[160];
+  snprintf(intro, sizeof intro, "### %s\n\n", rd_kinds[kind].title);
+  return rd_md_table(f, intro, t, err);
+}
+
+int rd_md_table(FILE *f, const char *intro, sc_table *t, sc_err *err) {
   int rc = 0;
   if (sc_table_nrows(t)) {
-    fprintf(f, "### %s\n\n", rd_kinds[kind].title);
+    fputs(intro, f);
     rc = sc_table_print(f, t, SC_FORMAT_MD, err);
     fprintf(f, "\n");
   }
@@ -530,15 +536,14 @@ static int ratio_tables(FILE *f, const rd_set *s, sc_err *err) {
     sc_table_str(u, 0, s->devs[d].label);
     for (int k = 0; k < RD_KINDS; k++) sc_table_num(u, 1 + k, x[k]);
   }
-  if (!rc && sc_table_nrows(u)) {
-    fprintf(f,
-            "gpu variant's speedup over the cpu variant (cpu time / gpu time, geometric mean over the rows of the "
-            "same shape and pass):\n\n");
-    rc = sc_table_print(f, u, SC_FORMAT_MD, err);
-    fprintf(f, "\n");
+  if (rc) {
+    sc_table_destroy(u);
+    return rc;
   }
-  sc_table_destroy(u);
-  return rc;
+  return rd_md_table(f,
+                     "gpu variant's speedup over the cpu variant (cpu time / gpu time, geometric mean over the rows of "
+                     "the same shape and pass):\n\n",
+                     u, err);
 }
 
 enum {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/table.h"
 
 enum { RD_GEMM, RD_MLSTM, RD_ATTENTION, RD_MODEL, RD_TRAIN, RD_INFER, RD_KINDS };
 
@@ -70,6 +71,9 @@ typedef struct {
 } rd_series;
 int rd_series_list(const rd_set *s, rd_series **out, int *n, sc_err *err);
 double rd_speedup(const rd_set *s, int dev, int kind, int *matched);
+
+/* Writes intro, then t as a markdown table and a blank line, when t has rows; destroys t either way. */
+int rd_md_table(FILE *f, const char *intro, sc_table *t, sc_err *err);
 
 /* The "Against the peer" section (report/devices_peer.c): the JSON lines of platforms/peer-torch.py in peers, each
  * file taken as run on the device whose result files (files, indexed as the rows' file) share its directory,

@@ -108,15 +108,9 @@ int rd_peer_section(FILE *f, const rd_set *s, char *const *files, char *const *p
     if (bad) fprintf(warn, "warning: %s: %d line(s) are not JSON objects, left out\n", peers[i], bad);
     free(text);
   }
-  int rc = 0;
-  if (sc_table_nrows(t)) {
-    fprintf(f,
-            "## Against the peer\n\n`platforms/peer-torch.py` on the same device (PyTorch float32, TF32 off: "
-            "`scaled_dot_product_attention` and a torch chunkwise mLSTM with autograd), beside scalecl's fastest "
-            "variant at the same shape and pass. peer / scalecl over 1: scalecl is faster.\n\n");
-    rc = sc_table_print(f, t, SC_FORMAT_MD, err);
-    fprintf(f, "\n");
-  }
-  sc_table_destroy(t);
-  return rc;
+  return rd_md_table(f,
+                     "## Against the peer\n\n`platforms/peer-torch.py` on the same device (PyTorch float32, TF32 off: "
+                     "`scaled_dot_product_attention` and a torch chunkwise mLSTM with autograd), beside scalecl's "
+                     "fastest variant at the same shape and pass. peer / scalecl over 1: scalecl is faster.\n\n",
+                     t, err);
 }
