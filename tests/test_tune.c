@@ -192,11 +192,12 @@ static void families_reject_wrong_and_profile_loads(void **state) {
     const char *names[11];
     int n;
   } fam[] = {
+      /* mlstm: the 8 quick grid points (4 with TK 8) and the defaults, which are not among them */
       {"mlstm",
        " TK=8 ",
        SC_MLSTM_GPU_TILES,
        4,
-       4,
+       5,
        {"TM", "TN", "TK", "WM", "WN", "ST", "SWG", "LS", "NEXP", "VL"},
        10},
       {"norm", ",WG=32,", SC_NORM_GPU_TILES, 1, 2, {"WG"}, 1},

@@ -48,7 +48,7 @@ typedef struct {
  * whose __local memory is plain cached memory); ST x ST tiles for the scan, SWG-item groups for the step; NEXP=1
  * takes native_exp() for the decay weights (cl/common.clh, EXPW); VL=1 gives each item contiguous rows and columns
  * read from the staged tiles as float4s (WM, WN multiples of 4). */
-#define SC_MLSTM_GPU_TILES "TM=32 TN=32 TK=16 WM=2 WN=2 ST=16 SWG=64 LS=1 NEXP=0 VL=0"
+#define SC_MLSTM_GPU_TILES "TM=64 TN=64 TK=16 WM=4 WN=4 ST=16 SWG=64 LS=1 NEXP=0 VL=0"
 /* Whether gpu tiles (as sc_variant_pick gives them) suit device d: the kernels' rules (TM, TN multiples of WM, WN;
  * SWG a power of two; LS and NEXP 0 or 1 (sc_variant_switches_check); at least TK items a staging tile group), the
  * work-group sizes against d's limit and the __local tiles against its local memory (and the kernels' 32 KiB). The op
