@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The measurements `scalecl report devices` compares, taken on one device into one folder: devices, peak, check in
-# both kernel variants, and bench gemm, mlstm and attention (both variants) and model. Each step runs under a time
+# both kernel variants, bench gemm, mlstm and attention (both variants), model, train and infer. Each step runs under a time
 # limit with its output in OUT_DIR/logs/STEP.log; a step that fails or runs out of time is named at the end and
 # the others go on. Exit status: 0 when every step passed, 1 otherwise.
 #   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick|--gpu] [--tune] [--steps LIST]
@@ -12,12 +12,14 @@
 #   then the gpu-variant steps run with that profile. --steps: only these steps (comma-separated; shell patterns,
 #   e.g. tune,check_tuned,mlstm_gpu,attention_gpu,model_*): a short device lease spent where it matters.
 # --limit: per step (default 900). MODELS="..." MODEL_ARGS="..." override the models and their options,
-#   TUNE_OPS="..." the families --tune tunes, TUNE_BUDGET the seconds it may spend on each (--gpu: 240).
+#   TUNE_OPS="..." the families --tune tunes, TUNE_BUDGET the seconds it may spend on each (--gpu: 240),
+#   TRAIN_ARGS / INFER_ARGS those of bench train and bench infer, TRAIN_TEXT the text bench train's shards are made
+#   from (step prepare; default the checkout's README.md, byte-tokenized: throughput needs tokens, not a corpus).
 # The peer: where PEER_PYTHON (default python3) imports torch, step peer_torch times PyTorch's float32 attention and a
 #   torch chunkwise mLSTM at the gpu steps' shapes (platforms/peer-torch.py) into OUT_DIR/peer_torch.jsonl, which
 #   `report devices` sets beside scalecl's rows.
 set -uo pipefail
-usage() { sed -n 2,18p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n 2,21p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 sc="" dev="" quick=0 gpu=0 tune=0 steps="" limit=900 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -82,6 +84,7 @@ if [ $quick = 1 ]; then
   mlstm=(--seq 256 --heads 2 --dims 64:64 --chunks 64 --parallel-seq none --samples 1)
   att=(--seq 256 --heads 2 --head-dims 64 --decode-lens 0,256 --samples 1)
   : "${MODELS:=xlstm-cpu-50k llama-cpu-50k}" "${MODEL_ARGS:=--batch 1 --ctx 64 --samples 1}"
+  : "${TRAIN_ARGS:=--batch 1 --ctx 64 --samples 1}" "${INFER_ARGS:=--prefill 0,64 --batch 1 --gen 4 --reps 1}"
 elif [ $gpu = 1 ]; then
   peak=() check=() gemm=()
   mlstm=(--seq 8192 --heads 8 --dims 64:64,128:128,256:256,256:512 --chunks 64,128 --parallel-seq none --profile)
@@ -89,11 +92,13 @@ elif [ $gpu = 1 ]; then
   mlstm_cpu=(--seq 2048 --heads 8 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
   att_cpu=(--seq 2048 --heads 8 --head-dims 64,128 --decode-lens none)
   : "${MODELS:=xlstm-164m llama-162m}" "${MODEL_ARGS:=--batch 4 --ctx 2048 --profile}"
+  : "${TRAIN_ARGS:=--batch 4 --ctx 2048}" "${INFER_ARGS:=--prefill 0,1024,4096,16384 --batch 1,8 --gen 16 --reps 2}"
 else
   peak=() check=() gemm=()
   mlstm=(--seq 2048 --heads 2 --dims 64:64,128:128 --chunks 64 --parallel-seq none)
   att=(--seq 2048 --heads 2 --head-dims 64,128 --decode-lens 0,4096)
   : "${MODELS:=xlstm-cpu-5m llama-cpu-5m}" "${MODEL_ARGS:=--batch 8 --ctx 512}"
+  : "${TRAIN_ARGS:=--batch 8 --ctx 512}" "${INFER_ARGS:=--prefill 0,256,1024 --batch 1 --gen 16 --reps 2}"
 fi
 "$sc" --version | tee "$out/logs/version.log"
 step devices -- devices "${devopt[@]+"${devopt[@]}"}"
@@ -147,6 +152,23 @@ for m in $MODELS; do
   step "model_$m" "${tuned[@]+"${tuned[@]}"}" -- bench model --model "$m" "${devopt[@]+"${devopt[@]}"}" $MODEL_ARGS "${pk[@]+"${pk[@]}"}" \
     --json "$out/model_$m.json"
 done
+# Whole training steps need token shards: made here from a text, byte-tokenized.
+text=${TRAIN_TEXT:-}
+[ -z "$text" ] && [ -f "$here/../README.md" ] && text=$here/../README.md
+if [ -n "$text" ]; then
+  # a hidden folder: report devices skips it (the shards are scratch, not results)
+  step prepare -- prepare --in "$text" --out "$out/.shards" --name tokens --docs paragraph --quiet --force
+  for m in $MODELS; do
+    # shellcheck disable=SC2086 # TRAIN_ARGS is a list of options
+    step "train_$m" "${tuned[@]+"${tuned[@]}"}" -- bench train --model "$m" "${devopt[@]+"${devopt[@]}"}" $TRAIN_ARGS \
+      --data "$out/.shards" "${pk[@]+"${pk[@]}"}" --json "$out/train_$m.json"
+  done
+elif wanted 'train_*'; then
+  echo "train_*                skipped: no text for token shards (set TRAIN_TEXT)"
+fi
+# shellcheck disable=SC2086 # INFER_ARGS is a list of options
+step infer "${tuned[@]+"${tuned[@]}"}" -- bench infer --model "$(echo $MODELS | tr ' ' ,)" "${devopt[@]+"${devopt[@]}"}" \
+  $INFER_ARGS --json "$out/infer.json"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "device-suite.sh: ${#failed[@]} step(s) did not pass: ${failed[*]} (logs in $out/logs)"
   exit 1
