@@ -124,6 +124,18 @@ __kernel void attn_decode_combine(__global const float *restrict part, __global 
   if (has_lse) lse[bh] = (m + log2(l)) * LN2;
 }
 
+/* dQ = scale * the sum of the NG partials of the gpu variant's one-pass backward (DQP > 0; part: (NG, BH, S, DH)),
+ * in slot order. Global (S * DH / 16, BH). */
+__kernel void attn_dq_sum(__global const float *restrict part, __global float *restrict dq, const ulong dq_off,
+                          const int S, const int BH, const int NG, const float scale) {
+  const int e = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (e >= S * NC || bh >= BH) return;
+  dq += dq_off;
+  float16 acc = (float16)(0.0f);
+  for (int g = 0; g < NG; g++) acc += vload16(e, part + ((size_t)g * BH + bh) * S * DH);
+  vstore16(acc * scale, e % NC, dq + XBASE(bh) + (size_t)(e / NC) * RS);
+}
+
 /* Decode: cache positions [lo, hi) of chunk sp of sequence b, the chunks of CH keys from its start (pos[B + b],
  * B = BH / NH) through its position pos[b]. */
 static inline int2 decode_span(__global const int *pos, const int NH, const int BH, const int CH, const int b,
@@ -508,6 +520,9 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 #ifndef LS
 #define LS 1
 #endif
+#ifndef DQP
+#define DQP 0
+#endif
 #define GRS (BR / WR)
 #define GCS (BC / WC)
 #define NWG (GRS * GCS)
@@ -520,6 +535,9 @@ static inline float muladd4(const float4 a, const float4 b, const float acc) {
 #endif
 #if !LS && DH % 8
 #error "attention gpu tiles: LS=0 reads rows in float8s, so DH must be a multiple of 8"
+#endif
+#if DQP && (LS || DH % GRS)
+#error "attention gpu tiles: DQP needs LS=0 and DH a multiple of BR/WR"
 #endif
 /* __local floats: staging (LS = 1: score operands, or the output product's transposed rows), P and dS, row
  * partials. The host's sc_attention_tiles_check uses the same formula. */
@@ -814,47 +832,104 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_fwd(
   store_rows(o + base, i0, S, oa, 1.0f);
 }
 
+#if DQP
+#define WQ (DH / GRS) /* dQ partial columns of an item */
+/* part[q][d] += sum_k dS[q][k] K[j0 + k][d] for the BC queries from i0 (dS^T in dl as the backward leaves it, keys
+ * past S zero there): item (ty, tx) owns the queries of its score columns and WQ contiguous columns. Each (q, d)
+ * has one owner, and only its group writes the slot, so the read-modify-write needs no atomics. */
+static inline void dq_partial(__local const float *dl, __global const float *kr, const int j0, const int i0,
+                              const int S, __global float *part) {
+  const int lid = (int)get_local_id(0), ty = lid / GCS, tx = lid % GCS;
+  float acc[WC][WQ];
+#pragma unroll
+  for (int j = 0; j < WC; j++)
+#pragma unroll
+    for (int d = 0; d < WQ; d++) acc[j][d] = 0.0f;
+  for (int r = 0; r < BR; r++) {
+    float kv[WQ];
+    __global const float *row = kr + (size_t)min(j0 + r, S - 1) * RS + ty * WQ;
+#pragma unroll
+    for (int d = 0; d < WQ; d++) kv[d] = row[d];
+#pragma unroll
+    for (int j = 0; j < WC; j++) {
+      const float ds = dl[r * BCP + tx + j * GCS];
+#pragma unroll
+      for (int d = 0; d < WQ; d++) acc[j][d] = MULADD(ds, kv[d], acc[j][d]);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < WC; j++) {
+    const int qr = i0 + tx + j * GCS;
+    if (qr >= S) continue;
+    __global float *out = part + (size_t)qr * DH + ty * WQ;
+#pragma unroll
+    for (int d = 0; d < WQ; d++) out[d] += acc[j][d];
+  }
+}
+#endif
+
 /* Backward, dK and dV. Global (ceil(S/BR)*NWG, BH), local (NWG, 1): a work-group per BR key rows, over the query
  * tiles of BC from the block's diagonal to the end: S^T = K Qs^T and dP^T = V dO^T as tile products, P^T and
  * dS^T = P^T (dP^T - D) into __local memory, then dV += P^T dO and dK += dS^T Qs (q is scaled, so this is
- * scale * dS^T Q). lsep and dp are attn_bwd_stats' padded (BH, NT*16) rows. */
+ * scale * dS^T Q). lsep and dp are attn_bwd_stats' padded (BH, NT*16) rows.
+ * DQP > 0 (direct form only): dQ comes from here too, with 5 tile products per pair of tiles instead of the 7 of
+ * the two-pass form, into DQP partial slots per head (dqp: (slots, BH, S, DH), zeroed; attn_dq_sum adds them up):
+ * global (NG*NWG, BH) with NG = min(DQP, key blocks), group g taking key blocks g, g + NG, ... one after the other,
+ * so that no two groups write one slot. For devices whose __local and global memory are the same cache (CPUs under
+ * llvmpipe), where the recomputed products of the dQ pass cost more than a partial's read-modify-write. */
 __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
     __global const float *restrict q, const ulong q_off, __global const float *restrict k, const ulong k_off,
     __global const float *restrict v, const ulong v_off, __global const float *restrict dout, const ulong dout_off,
     __global const float *restrict lsep, __global const float *restrict dp, __global const int *restrict seg,
     const ulong seg_off, const int has_seg, __global float *restrict dk, const ulong dk_off,
-    __global float *restrict dv, const ulong dv_off, const int S, const int NT, const int NH, const int BH,
-    const float scale) {
+    __global float *restrict dv, const ulong dv_off, __global float *restrict dqp, const int NG, const int S,
+    const int NT, const int NH, const int BH, const float scale) {
   FLASH_LOCALS;
   const int nkb = (S + BR - 1) / BR, gk = (int)get_group_id(0), bh = (int)get_group_id(1);
+#if DQP
+  if (gk >= NG || bh >= BH) return; /* whole groups only */
+#else
+  (void)dqp, (void)NG;
   if (gk >= nkb || bh >= BH) return; /* whole groups only */
+#endif
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
-  const int j0 = gk * BR; /* block 0 has the most queries: it starts first */
   const size_t base = XBASE(bh);
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
-  float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
+#if DQP
+  __global float *part = dqp + ((size_t)gk * BH + bh) * S * DH;
+  for (int kb = gk; kb < nkb; kb += NG) {
+#else
+  {
+    const int kb = gk;
+#endif
+    const int j0 = kb * BR; /* block 0 has the most queries: it starts first */
+    float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
 #pragma unroll
-  for (int i = 0; i < WR; i++)
+    for (int i = 0; i < WR; i++)
 #pragma unroll
-    for (int j = 0; j < WD; j++) dka[i][j] = dva[i][j] = 0.0f;
-  for (int i0 = j0 / BC * BC; i0 < S; i0 += BC) {
-    scores(1, k + base, j0, 1.0f, q + base, i0, scale, v + base, dout + base, S, stg, s, t);
+      for (int j = 0; j < WD; j++) dka[i][j] = dva[i][j] = 0.0f;
+    for (int i0 = j0 / BC * BC; i0 < S; i0 += BC) {
+      scores(1, k + base, j0, 1.0f, q + base, i0, scale, v + base, dout + base, S, stg, s, t);
 #pragma unroll
-    for (int j = 0; j < WC; j++) {
-      const int i = i0 + tx + j * GCS, ic = min(i, S - 1);
-      const float li = lb[ic], di = db[ic];
+      for (int j = 0; j < WC; j++) {
+        const int i = i0 + tx + j * GCS, ic = min(i, S - 1);
+        const float li = lb[ic], di = db[ic];
 #pragma unroll
-      for (int r = 0; r < WR; r++) {
-        const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? EXPW(s[r][j] - li) : 0.0f;
-        pl[(ty + r * GRS) * BCP + tx + j * GCS] = p;
-        dl[(ty + r * GRS) * BCP + tx + j * GCS] = p * (t[r][j] - di);
+        for (int r = 0; r < WR; r++) {
+          const float p = visible(i, j0 + ty + r * GRS, S, has_seg, sg) ? EXPW(s[r][j] - li) : 0.0f;
+          pl[(ty + r * GRS) * BCP + tx + j * GCS] = p;
+          dl[(ty + r * GRS) * BCP + tx + j * GCS] = p * (t[r][j] - di);
+        }
       }
+      outputs(1, pl, dout + base, 1.0f, dl, q + base, scale, i0, S, stg, dva, dka);
+#if DQP
+      dq_partial(dl, k + base, j0, i0, S, part);
+#endif
     }
-    outputs(1, pl, dout + base, 1.0f, dl, q + base, scale, i0, S, stg, dva, dka);
+    store_rows(dk + base, j0, S, dka, 1.0f);
+    store_rows(dv + base, j0, S, dva, 1.0f);
   }
-  store_rows(dk + base, j0, S, dka, 1.0f);
-  store_rows(dv + base, j0, S, dva, 1.0f);
 }
 
 /* Backward, dQ: a second pass over the key tiles (no partial buffers, no atomics). Global (ceil(S/BR)*NWG, BH),

@@ -54,6 +54,15 @@ static int setup_gpu_direct(void **state) {
   return 0;
 }
 
+/* ... and its one-pass backward: dQ from the dK/dV kernel into 3 partial slots per head, fewer than the key blocks
+ * of the longer cases, so that groups take several blocks. */
+static int setup_gpu_dqp(void **state) {
+  setup_gpu(state);
+  snprintf(ctx.tile_key, sizeof ctx.tile_key, "attention_gpu");
+  snprintf(ctx.tile_override, sizeof ctx.tile_override, "LS=0 WR=2 WC=4 NEXP=1 DQP=3");
+  return 0;
+}
+
 static int teardown(void **state) {
   (void)state;
   for (int i = 0; i < 17; i++) {
@@ -84,7 +93,10 @@ static void test_variant_picked(void **state) {
       printf("attention variant %s, tiles '%s' (%s)\n", sc_variant_name((sc_variant)ctx.picks[i].variant),
              ctx.picks[i].tiles, ctx.picks[i].why);
       assert_string_equal(sc_variant_name((sc_variant)ctx.picks[i].variant), variant);
-      if (ctx.tile_override[0]) assert_non_null(strstr(ctx.picks[i].tiles, " LS=0"));
+      char o[sizeof ctx.tile_override], *save = NULL; /* every tile of the override is in force */
+      snprintf(o, sizeof o, "%s", ctx.tile_override);
+      for (char *w = strtok_r(o, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        assert_non_null(strstr(ctx.picks[i].tiles, w));
       return;
     }
   fail_msg("no kernel variant recorded for attention");
@@ -466,6 +478,17 @@ static void test_gpu_tiles_check(void **state) {
   assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=16 WR=4 WC=4 TK=4 TC=4 LS=1", 12, &err), 0);
   assert_int_equal(sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=16 WR=4 WC=4 TK=4 TC=4 LS=0", 12, &err), -1);
   assert_non_null(strstr(err.msg, "of 8 with LS=0"));
+  /* The one-pass backward's dQ partials: direct form only, head dim a multiple of BR/WR (8 here), 0 to 64 slots. */
+  static const char *const dqp_ok = "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=0 DQP=8";
+  assert_int_equal(sc_attention_tiles_check(&d, dqp_ok, 64, &err), 0);
+  assert_int_equal(
+      sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=1 DQP=8", 64, &err), -1);
+  assert_non_null(strstr(err.msg, "DQP"));
+  assert_int_equal(
+      sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=0 DQP=65", 64, &err), -1);
+  assert_int_equal(
+      sc_attention_tiles_check(&d, "WG=64 DCH=1024 BR=64 BC=32 WR=2 WC=4 TK=16 TC=16 LS=0 DQP=8", 48, &err), -1);
+  assert_non_null(strstr(err.msg, "BR/WR"));
   d.max_wg = 32;
   assert_int_equal(sc_attention_tiles_check(&d, ok, 64, &err), -1);
   assert_non_null(strstr(err.msg, "test device"));
@@ -633,5 +656,6 @@ int main(void) {
   };
   const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown) +
                      cmocka_run_group_tests_name("gpu variant", tests, setup_gpu, teardown);
-  return failed + cmocka_run_group_tests_name("gpu variant, LS=0", direct, setup_gpu_direct, teardown);
+  return failed + cmocka_run_group_tests_name("gpu variant, LS=0", direct, setup_gpu_direct, teardown) +
+         cmocka_run_group_tests_name("gpu variant, LS=0, DQP=3", direct, setup_gpu_dqp, teardown);
 }

@@ -189,7 +189,7 @@ static void families_reject_wrong_and_profile_loads(void **state) {
   static const struct {
     const char *family, *marked, *defaults;
     int wrong, right;
-    const char *names[11];
+    const char *names[12];
     int n;
   } fam[] = {
       /* mlstm: the 8 quick grid points (4 with TK 8) and the defaults, which are not among them */
@@ -208,8 +208,8 @@ static void families_reject_wrong_and_profile_loads(void **state) {
        SC_ATTENTION_GPU_TILES,
        1,
        2,
-       {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC", "LS", "NEXP", "LMAX"},
-       11},
+       {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC", "LS", "NEXP", "LMAX", "DQP"},
+       12},
   };
   char *text = slurp(path);
   assert_non_null(text);

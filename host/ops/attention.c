@@ -10,13 +10,14 @@
 #include "runtime/scratch.h"
 #include "runtime/variant.h"
 
-/* K_DQ: the cpu variant's reduction of the dQ partials, the gpu variant's dQ pass; K_TILE_T is the cpu's only. */
-enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_COUNT };
+/* K_DQ: the cpu variant's reduction of the dQ partials, the gpu variant's dQ pass; K_TILE_T is the cpu's only,
+ * K_DQ_SUM the gpu variant's with tile DQP (both programs have it). */
+enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_DQ_SUM, K_COUNT };
 static const char *const kernel_names[2][K_COUNT] = {
     {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_dq_reduce", "attn_append", "attn_decode_part",
-     "attn_decode_combine"},
+     "attn_decode_combine", "attn_dq_sum"},
     {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
-     "attn_decode_combine"}};
+     "attn_decode_combine", "attn_dq_sum"}};
 
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
@@ -31,6 +32,7 @@ struct sc_attention {
   sc_variant var;
   int dh, nht, bq, kb, work_items; /* nht: heads per token row (1: head-major) */
   int wg, dch, br, nwg;            /* gpu variant: decode work-group and chunk, flash block rows and work-group */
+  int dqp;                         /* gpu variant: dQ partial slots per head of the one-pass backward; 0: two passes */
   sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
@@ -78,7 +80,12 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
     return sc_fail(err, "attention gpu tiles '%s': WG must be a power of two of at least 16 and DCH a multiple of it",
                    tiles);
   if (sc_variant_switches_check("attention", tiles, err)) return -1;
-  const long ls = sc_variant_tile(tiles, "LS", 1);
+  const long ls = sc_variant_tile(tiles, "LS", 1), dqp = sc_variant_tile(tiles, "DQP", 0);
+  if (dqp < 0 || dqp > 64 || (dqp && (ls || dh % (br / wr))))
+    return sc_fail(err,
+                   "attention gpu tiles '%s' at head dim %d: DQP (dQ partial slots per head, 0 for the two-pass "
+                   "backward) must be 0 to 64, and above 0 needs LS=0 and the head dim a multiple of BR/WR",
+                   tiles, dh);
   if (br % wr || bc % wc || dh % (bc / wc) || dh % tk || tk % 4 || bc % tc || tc % 4 || (!ls && dh % 8))
     return sc_fail(err,
                    "attention gpu tiles '%s' at head dim %d: need BR a multiple of WR, BC of WC and of TC, head dim "
@@ -137,13 +144,13 @@ static int fitted_defs(const sc_device_info *d, int dh, int nht, const char *pic
                        size_t cap, sc_err *err) {
   long br, tk, tc;
   if (sc_attention_fit_flash(d, dh, picked, &br, &tk, &tc, err)) return -1;
-  const int w =
-      snprintf(defs, cap,
-               "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld "
-               "LMAX=%ld",
-               dh, nht, wg, dch, br, sc_variant_tile(picked, "BC", 0), sc_variant_tile(picked, "WR", 0),
-               sc_variant_tile(picked, "WC", 0), tk, tc, sc_variant_tile(picked, "LS", 1),
-               sc_variant_tile(picked, "NEXP", 0), sc_variant_tile(picked, "LMAX", 0));
+  const int w = snprintf(
+      defs, cap,
+      "DH=%d NHT=%d VARIANT_GPU=1 WG=%ld DCH=%ld BR=%ld BC=%ld WR=%ld WC=%ld TK=%ld TC=%ld LS=%ld NEXP=%ld "
+      "LMAX=%ld DQP=%ld",
+      dh, nht, wg, dch, br, sc_variant_tile(picked, "BC", 0), sc_variant_tile(picked, "WR", 0),
+      sc_variant_tile(picked, "WC", 0), tk, tc, sc_variant_tile(picked, "LS", 1), sc_variant_tile(picked, "NEXP", 0),
+      sc_variant_tile(picked, "LMAX", 0), sc_variant_tile(picked, "DQP", 0));
   if (w < 0 || (size_t)w >= cap) return sc_fail(err, "attention: defines do not fit");
   return sc_attention_tiles_check(d, defs, dh, err);
 }
@@ -167,7 +174,7 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
   }
   if (fitted_defs(d, a->dh, a->nht, picked, wg, dch, defs, cap, err)) return -1;
   const long br = sc_variant_tile(defs, "BR", 0), wr = sc_variant_tile(defs, "WR", 0);
-  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br;
+  a->wg = (int)wg, a->dch = (int)dch, a->br = (int)br, a->dqp = (int)sc_variant_tile(defs, "DQP", 0);
   a->nwg = (int)((br / wr) * (sc_variant_tile(defs, "BC", 0) / sc_variant_tile(defs, "WC", 0)));
   return 0;
 }
@@ -272,25 +279,38 @@ static int bwd_stats(sc_attention *a, const sc_attention_bwd_io *io, int S, int 
 }
 
 /* The gpu variant's backward: dK and dV per key block, then dQ per query block (a second pass, no partials). */
+/* The gpu backward: attn_bwd (dK, dV) and the dQ pass attn_bwd_dq, or with tile DQP attn_bwd for all three into
+ * NG zeroed partial slots per head, summed by attn_dq_sum. */
 static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
-  const int BH = B * NH, NT = (S + 15) / 16;
+  const int BH = B * NH, NT = (S + 15) / 16, nkb = (S + a->br - 1) / a->br;
+  const int NG = a->dqp < nkb ? a->dqp : nkb;
+  const size_t part_bytes = (size_t)NG * BH * S * a->dh * sizeof(float);
   const float scale = (float)(1.0 / sqrt((double)a->dh));
-  const size_t groups = (size_t)((S + a->br - 1) / a->br);
-  cl_mem *w = a->w.buf;
   if (bwd_stats(a, io, S, NT, BH, err)) return -1;
-  for (int id = K_BWD; id <= K_DQ; id++) {
+  if (NG && (sc_scratch_need(&a->w, W_DQP, part_bytes, err) ||
+             sc_buffer_fill_zero(a->c, a->w.buf[W_DQP], 0, part_bytes, err)))
+    return -1;
+  cl_mem *w = a->w.buf;
+  for (int id = K_BWD; id <= K_DQ && !(id == K_DQ && NG); id++) {
     sc_kargs ka = args(a, id);
     sc_karg_view(&ka, io->q), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v), sc_karg_view(&ka, io->dout);
     sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);
     sc_karg_view(&ka, io->seg), sc_karg_i32(&ka, io->seg.buf != NULL);
-    if (id == K_BWD)
+    if (id == K_BWD) {
       sc_karg_view(&ka, io->dk), sc_karg_view(&ka, io->dv);
-    else
+      sc_karg_mem(&ka, NG ? w[W_DQP] : io->dq.buf), sc_karg_i32(&ka, NG); /* unused without DQP */
+    } else {
       sc_karg_view(&ka, io->dq);
+    }
     sc_karg_i32(&ka, S), sc_karg_i32(&ka, NT), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_f32(&ka, scale);
+    const size_t groups = id == K_BWD && NG ? (size_t)NG : (size_t)nkb;
     if (launch_wg(a, id, &ka, 2, groups, (size_t)BH, (size_t)a->nwg, err)) return -1;
   }
-  return 0;
+  if (!NG) return 0;
+  sc_kargs ka = args(a, K_DQ_SUM);
+  sc_karg_mem(&ka, w[W_DQP]), sc_karg_view(&ka, io->dq);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NG), sc_karg_f32(&ka, scale);
+  return launch(a, K_DQ_SUM, &ka, 2, (size_t)S * (size_t)(a->dh / 16), (size_t)BH, err);
 }
 
 int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err) {
