@@ -170,8 +170,8 @@ static int time_rate(sc_ctx *c, sc_timed_fn fn, void *arg, const sc_tune_opts *o
 
 /* ---- mlstm: the chunkwise forward and backward (cl/mlstm.cl), gpu variant ---- */
 
-/* The timed shapes: head dims and chunk, at S tokens of `heads` heads. On a GPU the study's (bench mlstm --gpu
- * shapes): tiles that win at head dim 64 can lose at 256, so each is timed apart. */
+/* The timed shapes: head dims and chunk, at S tokens of `heads` heads; on a GPU the GPU study's (those of
+ * device-suite.sh --gpu). Tiles that win at head dim 64 can lose at 256, so each is timed apart. */
 typedef struct {
   int dqk, dv, L;
 } mlstm_shape;
