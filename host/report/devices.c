@@ -270,8 +270,11 @@ static int add_rows(rd_set *s, int dev, int kind, int file, const cJSON *root, s
 
 /* Reads one file into s; a file that is no scalecl benchmark result is a warning (returns 1), not an error, except
  * the outputs of `scalecl check`, `scalecl devices` and `scalecl tune` and the profiles tune writes (returns 2),
- * which a device's results folder holds too (platforms/device-suite.sh). */
-static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *versions, size_t vcap, sc_err *err) {
+ * which a device's results folder holds too (platforms/device-suite.sh). A check output is handed to *check (the
+ * caller deletes it) for its verdict, which joins its device once every device is known. */
+static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *versions, size_t vcap, cJSON **check,
+                    sc_err *err) {
+  *check = NULL;
   char *text = NULL;
   sc_err e = {0};
   if (sc_read_file(path, &text, NULL, &e)) {
@@ -289,7 +292,10 @@ static int read_one(rd_set *s, const char *path, int file, FILE *warn, char *ver
        (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "tuned_profile")) &&
         cJSON_HasObjectItem(root, "candidates")) ||
        (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "match")) && cJSON_HasObjectItem(root, "tiles")))) {
-    cJSON_Delete(root);
+    if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "cases")))
+      *check = root;
+    else
+      cJSON_Delete(root);
     return 2;
   }
   if (!cJSON_IsObject(root))
@@ -705,17 +711,8 @@ static int write_report(const sc_devrep_opts *o, const rd_set *s, const paths *f
 /* A `scalecl check --json` file's verdict joins the checks of its device (name, platform and driver; name alone
  * for files from before check recorded the other two). A check of a device without results, or another
  * non-compared file, stays only in the "not compared" list. */
-static void attach_check(rd_set *s, const char *path) {
-  char *text = NULL;
-  sc_err e = {0};
-  if (sc_read_file(path, &text, NULL, &e)) return;
-  cJSON *root = cJSON_Parse(text);
-  free(text);
+static void attach_check(rd_set *s, const cJSON *root, const char *path) {
   const cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
-  if (!cJSON_IsArray(cases)) {
-    cJSON_Delete(root);
-    return;
-  }
   const char *name = str(root, "device"), *platform = str(root, "platform"), *driver = str(root, "driver_version");
   const cJSON *settings = cJSON_GetObjectItemCaseSensitive(root, "settings");
   const char *forced = str(settings, "SCALECL_KERNEL_VARIANT"), *slash = strrchr(path, '/');
@@ -733,7 +730,6 @@ static void attach_check(rd_set *s, const char *path) {
              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tiny")) ? ", tiny" : "", slash ? slash + 1 : path);
     add_distinct(d->checks, sizeof d->checks, item);
   }
-  cJSON_Delete(root);
 }
 
 int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *err) {
@@ -748,14 +744,24 @@ int sc_report_devices(const sc_devrep_opts *o, sc_devrep_summary *sum, sc_err *e
     else
       rc = paths_add(ends_with(o->inputs[i], ".jsonl") ? &peers : &in, o->inputs[i], err);
   }
+  /* check outputs, held until every device is known; in.n bounds their count */
+  cJSON **checks = in.n ? calloc((size_t)in.n, sizeof *checks) : NULL;
+  const char **check_paths = in.n ? calloc((size_t)in.n, sizeof *check_paths) : NULL;
+  int nchecks = 0;
+  if (in.n && (!checks || !check_paths)) rc = sc_fail(err, "out of host memory");
   for (int i = 0; !rc && i < in.n; i++) {
-    const int got = read_one(&s, in.v[i], used.n, o->warn, versions, sizeof versions, err);
+    cJSON *check;
+    const int got = read_one(&s, in.v[i], used.n, o->warn, versions, sizeof versions, &check, err);
     if (got < 0)
       rc = -1;
     else
       rc = paths_add(got == 2 ? &other : got ? &skipped : &used, in.v[i], err);
+    if (check) checks[nchecks] = check, check_paths[nchecks++] = in.v[i];
   }
-  for (int i = 0; !rc && i < other.n; i++) attach_check(&s, other.v[i]);
+  for (int i = 0; !rc && i < nchecks; i++) attach_check(&s, checks[i], check_paths[i]);
+  for (int i = 0; i < nchecks; i++) cJSON_Delete(checks[i]);
+  free(checks);
+  free(check_paths);
   if (!rc && !used.n)
     rc = sc_fail(err,
                  "no usable result file among %d file%s found in the inputs; give the JSON files (or their "
