@@ -886,23 +886,18 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
     const int NT, const int NH, const int BH, const float scale) {
   FLASH_LOCALS;
   const int nkb = (S + BR - 1) / BR, gk = (int)get_group_id(0), bh = (int)get_group_id(1);
-#if DQP
-  if (gk >= NG || bh >= BH) return; /* whole groups only */
-#else
-  (void)dqp, (void)NG;
-  if (gk >= nkb || bh >= BH) return; /* whole groups only */
-#endif
+  const int stride = DQP ? NG : nkb; /* the groups of a head; without DQP each takes its one key block */
+  if (gk >= stride || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
   const size_t base = XBASE(bh);
   __global const int *sg = seg + (size_t)(bh / NH) * S;
   __global const float *lb = lsep + (size_t)bh * NT * 16, *db = dp + (size_t)bh * NT * 16;
 #if DQP
-  __global float *part = dqp + ((size_t)gk * BH + bh) * S * DH;
-  for (int kb = gk; kb < nkb; kb += NG) {
+  __global float *part = dqp + ((size_t)gk * BH + bh) * S * DH; /* this group's slot */
 #else
-  {
-    const int kb = gk;
+  (void)dqp;
 #endif
+  for (int kb = gk; kb < nkb; kb += stride) {
     const int j0 = kb * BR; /* block 0 has the most queries: it starts first */
     float dka[WR][WD], dva[WR][WD], s[WR][WC], t[WR][WC];
 #pragma unroll

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "base/settings.h"
+#include "runtime/variant.h"
 
 void th_setenv(const char *name, const char *value) {
   if (value)
@@ -18,6 +19,25 @@ void th_setenv(const char *name, const char *value) {
   else
     unsetenv(name);
   sc_settings_reload();
+}
+
+void th_override_tiles(sc_ctx *c, const char *key, const char *tiles) {
+  snprintf(c->tile_key, sizeof c->tile_key, "%s", key ? key : "");
+  snprintf(c->tile_override, sizeof c->tile_override, "%s", key && tiles ? tiles : "");
+}
+
+void th_assert_pick(const sc_ctx *c, const char *family, const char *want) {
+  for (int i = 0; i < c->n_picks; i++) {
+    if (strcmp(c->picks[i].family, family)) continue;
+    assert_string_equal(sc_variant_name((sc_variant)c->picks[i].variant), want);
+    char o[sizeof c->tile_override], *save = NULL;
+    snprintf(o, sizeof o, "%s", c->tile_override);
+    for (char *w = strtok_r(o, " ", &save); w; w = strtok_r(NULL, " ", &save))
+      if (!strstr(c->picks[i].tiles, w))
+        fail_msg("%s: tile %s of the override is not in force: %s", family, w, c->picks[i].tiles);
+    return;
+  }
+  fail_msg("no %s kernel variant was recorded on the context", family);
 }
 
 sc_ctx th_ctx;

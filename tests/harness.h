@@ -31,6 +31,13 @@ double *th_dalloc(size_t n);
 /* Sets (value NULL: unsets) an environment variable and reloads the settings that library code reads. */
 void th_setenv(const char *name, const char *value);
 
+/* Sets c's tile override as the tuner does: key "<family>_<variant>" ("mlstm_gpu") and tiles "NAME=V ..." replace
+ * the picked tiles of that key, and force that variant; key NULL clears it. */
+void th_override_tiles(sc_ctx *c, const char *key, const char *tiles);
+/* c's recorded pick of family ran variant `want` ("cpu"/"gpu") with every tile of c's override in force; fails the
+ * test otherwise (a forced variant or tile an op ignored would test one form twice). */
+void th_assert_pick(const sc_ctx *c, const char *family, const char *want);
+
 /* Opens the test device ($SCALECL_DEVICE or default); fails the test with the message if none. */
 void th_ctx_open(sc_ctx *c);
 /* A device context for the whole binary: cmocka group fixtures that open and close th_ctx. */

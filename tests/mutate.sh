@@ -165,8 +165,8 @@ mutation kprof-first-launch-untimed host/runtime/context.c 'r->wall += sc_now() 
 mutation mlstm-vl-column-swap cl/mlstm.cl 'vstore4(vload4(0, Bs + kk * TNP + tx * WN + j), 0, bv + j);' \
   'vstore4(vload4(0, Bs + kk * TNP + tx * WN + (j ^ 4)), 0, bv + j);' '^test_mlstm$'
 mutation mlstm-stage-unpadded cl/mlstm.cl '    T[kk * XP + x] = val;' '    T[kk * X + x] = val;' '^test_mlstm$'
-mutation attention-dqp-skips-blocks cl/attention.cl '  for (int kb = gk; kb < nkb; kb += NG) {' \
-  '  for (int kb = gk; kb < nkb; kb += NG + 1) {' '^test_attention$'
+mutation attention-dqp-skips-blocks cl/attention.cl '  const int stride = DQP ? NG : nkb;' \
+  '  const int stride = DQP ? NG + 1 : nkb;' '^test_attention$'
 mutation attention-dqp-sum-unscaled cl/attention.cl '  vstore16(acc * scale, e % NC, dq + XBASE(bh) + (size_t)(e / NC) * RS);' \
   '  vstore16(acc, e % NC, dq + XBASE(bh) + (size_t)(e / NC) * RS);' '^test_attention$'
 mutation attention-staged-no-barrier cl/attention.cl '    barrier(CLK_LOCAL_MEM_FENCE);

@@ -49,8 +49,7 @@ static int setup_gpu(void **state) {
  * register tile. */
 static int setup_gpu_direct(void **state) {
   setup_gpu(state);
-  snprintf(ctx.tile_key, sizeof ctx.tile_key, "attention_gpu");
-  snprintf(ctx.tile_override, sizeof ctx.tile_override, "LS=0 WR=2 WC=4 NEXP=1");
+  th_override_tiles(&ctx, "attention_gpu", "LS=0 WR=2 WC=4 NEXP=1");
   return 0;
 }
 
@@ -58,8 +57,7 @@ static int setup_gpu_direct(void **state) {
  * of the longer cases, so that groups take several blocks. */
 static int setup_gpu_dqp(void **state) {
   setup_gpu(state);
-  snprintf(ctx.tile_key, sizeof ctx.tile_key, "attention_gpu");
-  snprintf(ctx.tile_override, sizeof ctx.tile_override, "LS=0 WR=2 WC=4 NEXP=1 DQP=3");
+  th_override_tiles(&ctx, "attention_gpu", "LS=0 WR=2 WC=4 NEXP=1 DQP=3");
   return 0;
 }
 
@@ -92,11 +90,7 @@ static void test_variant_picked(void **state) {
     if (!strcmp(ctx.picks[i].family, "attention")) {
       printf("attention variant %s, tiles '%s' (%s)\n", sc_variant_name((sc_variant)ctx.picks[i].variant),
              ctx.picks[i].tiles, ctx.picks[i].why);
-      assert_string_equal(sc_variant_name((sc_variant)ctx.picks[i].variant), variant);
-      char o[sizeof ctx.tile_override], *save = NULL; /* every tile of the override is in force */
-      snprintf(o, sizeof o, "%s", ctx.tile_override);
-      for (char *w = strtok_r(o, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        assert_non_null(strstr(ctx.picks[i].tiles, w));
+      th_assert_pick(&ctx, "attention", variant);
       return;
     }
   fail_msg("no kernel variant recorded for attention");

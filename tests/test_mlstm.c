@@ -98,39 +98,27 @@ static int use_gpu(void **state) {
  * takes several chunks and tokens, and 8 x 8 scan and transpose tiles. */
 static int use_gpu_direct(void **state) {
   use_gpu(state);
-  snprintf(th_ctx.tile_key, sizeof th_ctx.tile_key, "mlstm_gpu");
-  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "LS=0 TM=32 TN=16 WM=4 WN=2 NEXP=1 SWG=4 ST=8");
+  th_override_tiles(&th_ctx, "mlstm_gpu", "LS=0 TM=32 TN=16 WM=4 WN=2 NEXP=1 SWG=4 ST=8");
   return 0;
 }
 
 /* The gpu variant's float4 reads of contiguous register tiles (VL=1), non-square, two float4s a column block. */
 static int use_gpu_vector(void **state) {
   use_gpu(state);
-  snprintf(th_ctx.tile_key, sizeof th_ctx.tile_key, "mlstm_gpu");
-  snprintf(th_ctx.tile_override, sizeof th_ctx.tile_override, "VL=1 TM=32 TN=64 WM=4 WN=8");
+  th_override_tiles(&th_ctx, "mlstm_gpu", "VL=1 TM=32 TN=64 WM=4 WN=8");
   return 0;
 }
 
 static int use_default(void **state) {
   (void)state;
   th_setenv("SCALECL_KERNEL_VARIANT", NULL);
-  th_ctx.tile_key[0] = th_ctx.tile_override[0] = '\0';
+  th_override_tiles(&th_ctx, NULL, NULL);
   return 0;
 }
 
-/* The op just created runs the forced variant (so a test named gpu cannot silently run the cpu kernels). */
+/* The op just created runs the forced variant and tiles (so a test named gpu cannot silently run the cpu kernels). */
 static void assert_variant_ran(void) {
-  const char *want = getenv("SCALECL_KERNEL_VARIANT");
-  for (int j = 0; j < th_ctx.n_picks; j++)
-    if (!strcmp(th_ctx.picks[j].family, "mlstm")) {
-      assert_string_equal(sc_variant_name((sc_variant)th_ctx.picks[j].variant), want);
-      char o[sizeof th_ctx.tile_override], *save = NULL;
-      snprintf(o, sizeof o, "%s", th_ctx.tile_override);
-      for (char *d = strtok_r(o, " ", &save); d; d = strtok_r(NULL, " ", &save))
-        assert_non_null(strstr(th_ctx.picks[j].tiles, d));
-      return;
-    }
-  fail_msg("no mlstm kernel variant was recorded on the context");
+  th_assert_pick(&th_ctx, "mlstm", getenv("SCALECL_KERNEL_VARIANT"));
 }
 
 static sc_mlstm *init_op(int L, size_t dqk, size_t dv) {

@@ -50,7 +50,8 @@ static void default_out(const sc_ctx *c, char *buf, size_t cap) {
   snprintf(buf, cap, "tune-%s.json", n ? name : "device");
 }
 
-enum { ALL = 2, AUTO = 3 };
+enum { ALL = 2, AUTO = 3 };                   /* --variant beyond cpu and gpu */
+enum { SHAPES_CPU, SHAPES_GPU, SHAPES_AUTO }; /* --shapes */
 
 /* Whether family is one of the comma-separated names in list. */
 static int listed(const char *list, const char *family) {
@@ -82,7 +83,7 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   static const char *const shape_kinds[] = {"cpu", "gpu", "auto", NULL};
   const char *sel = NULL, *op = NULL, *outpath = NULL;
   sc_output out = {0};
-  int quick = 0, variant = AUTO, shapes = 2;
+  int quick = 0, variant = AUTO, shapes = SHAPES_AUTO;
   long samples = 3;
   double budget = 0;
   const sc_option opts[] = {
@@ -151,8 +152,8 @@ int cmd_tune(int argc, char **argv, sc_err *err) {
   sc_ctx c;
   if (sc_ctx_open(&c, sel, err)) return 1;
   sc_bench_print_device(out.human, &c);
-  const int gpu_shapes =
-      shapes == 2 ? (c.dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0 : shapes == 1;
+  const int gpu_shapes = shapes == SHAPES_AUTO ? (c.dev.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0
+                                               : shapes == SHAPES_GPU;
   const sc_tune_opts to = {quick, gpu_shapes, (int)samples, quick ? 0.02 : 0.1, budget};
   sc_tune_result *res = sc_calloc((size_t)n_entries, sizeof *res, "tuner results", err);
   sc_table *t = sc_table_create("candidates", cols, C_N, err);

@@ -291,7 +291,8 @@ static int backward_gpu(sc_attention *a, int B, int NH, int S, const sc_attentio
              sc_buffer_fill_zero(a->c, a->w.buf[W_DQP], 0, part_bytes, err)))
     return -1;
   cl_mem *w = a->w.buf;
-  for (int id = K_BWD; id <= K_DQ && !(id == K_DQ && NG); id++) {
+  const int last = NG ? K_BWD : K_DQ; /* with DQP, attn_bwd makes dQ too */
+  for (int id = K_BWD; id <= last; id++) {
     sc_kargs ka = args(a, id);
     sc_karg_view(&ka, io->q), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v), sc_karg_view(&ka, io->dout);
     sc_karg_mem(&ka, w[W_LSE2]), sc_karg_mem(&ka, w[W_DP]);

@@ -27,7 +27,8 @@ typedef struct {
  * LS=0, operands read from global memory instead of staged; NEXP=1 takes native_exp() for the probabilities;
  * decode's and the statistics' work-group WG and decode scores per work-group DCH. The flash tiles are fitted to
  * half the device's __local memory, or with LMAX=1 to all of it: for GPUs whose compute units hold several work-groups
- * of the largest size a device reports (NVIDIA: 48 KiB a work-group, far more a multiprocessor). */
+ * of the largest size a device reports (NVIDIA: 48 KiB a work-group, far more a multiprocessor). DQP=N (with LS=0)
+ * makes the backward one pass: the dK/dV kernel also accumulates dQ into N partial slots per head. */
 #define SC_ATTENTION_GPU_TILES "WG=64 DCH=1024 BR=32 BC=32 WR=4 WC=4 TK=16 TC=16 LS=1 NEXP=0 LMAX=0 DQP=0"
 
 /* Checks the gpu variant's tile defines ("WG=64 DCH=1024 BR=32 ...", as sc_variant_pick writes them) for head dim
