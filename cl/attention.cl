@@ -7,12 +7,12 @@
  *     and streams the other side BC rows at a time, register tiles per work-item, both operands and P/dS in
  *     __local memory; dQ is a second pass over the keys, not partials; decode splits a chunk of the cache over
  *     WG work-items and reduces through __local memory.
- * attn_bwd_stats, attn_append and attn_decode_combine are shared; attn_tile_t and attn_dq_reduce are the cpu
- * variant's, attn_bwd_dq the gpu variant's.
+ * attn_bwd_stats, attn_cache_fill, attn_append and attn_decode_combine are shared; attn_tile_t and attn_dq_reduce are
+ * the cpu variant's, attn_bwd_dq the gpu variant's.
  *
- * Defines: DH (head dim, a multiple of 16); cpu: BQ (query rows per forward work-item), KB (key tiles of 16 per
- * backward block); gpu: BR, BC, WR, WC, TK, TC (flash tiles, below), WG (decode and statistics work-group, a power
- * of two), DCH (decode scores per work-group in __local memory, a multiple of WG).
+ * Defines: DH (head dim, a multiple of 16); KVH (1: the decode cache holds halves); cpu: BQ (query rows per forward
+ * work-item), KB (key tiles of 16 per backward block); gpu: BR, BC, WR, WC, TK, TC (flash tiles, below), WG (decode and
+ * statistics work-group, a power of two), DCH (decode scores per work-group in __local memory, a multiple of WG).
  *
  * Layouts. "rows": (BH, S, DH) as given, or with NHT > 1 token-major (B, S, NHT, DH) for q, k, v, o and their
  * gradients (the layout of the model's projections; NH = NHT): row r of head bh starts at XBASE(bh) + r * RS. "tiles"
@@ -40,6 +40,29 @@
 #define XBASE(bh) ((((size_t)(bh) / NHT) * (size_t)S * NHT + (size_t)(bh) % NHT) * DH)
 
 #define LN2 0.69314718055994530942f
+
+/* The decode cache's element (KVH): float, or IEEE half through the core vload_half/vstore_half functions, which need
+ * no cl_khr_fp16, rounded to nearest even with finite values beyond the half range saturated (base/half.h is the
+ * host's copy of the rule). Arithmetic stays float. */
+#ifndef KVH
+#define KVH 0
+#endif
+#if KVH
+#define KV_T half
+#define KV_LOAD16(c, p) vload_half16(c, p)
+#define KV_AT(p, i) vload_half(i, p)
+static inline void kv_store16(float16 x, int c, __global half *p) {
+  const float16 big = (float16)(65504.0f);
+  vstore_half16_rte(select(x, copysign(big, x), isfinite(x) & (fabs(x) > big)), c, p);
+}
+#else
+#define KV_T float
+#define KV_LOAD16(c, p) vload16(c, p)
+#define KV_AT(p, i) ((p)[i])
+static inline void kv_store16(float16 x, int c, __global float *p) {
+  vstore16(x, c, p);
+}
+#endif
 
 /* rows -> tiles, zero padded. Global (NT, BH). Four rows at a time in 4 x 4 blocks, transposed by one swizzle
  * (a scalar gather per value ran 3-4x slower on PoCL); the rows past S of the last tile one value at a time. */
@@ -85,9 +108,25 @@ __kernel void attn_bwd_stats(__global const float *restrict o, const ulong o_off
   }
 }
 
+/* Prefill: rows 0..S-1 of k and v ("rows" layout, as the forward reads them) into positions 0..S-1 of the decode
+ * caches (BH, CAP, DH). Global (S, BH). */
+__kernel void attn_cache_fill(__global KV_T *restrict kc, const ulong kc_off, __global KV_T *restrict vc,
+                              const ulong vc_off, __global const float *restrict k, const ulong k_off,
+                              __global const float *restrict v, const ulong v_off, const int S, const int CAP,
+                              const int BH) {
+  const int r = (int)get_global_id(0), bh = (int)get_global_id(1);
+  if (r >= S || bh >= BH) return;
+  kc += kc_off, vc += vc_off, k += k_off, v += v_off;
+  const size_t src = XBASE(bh) + (size_t)r * RS, dst = ((size_t)bh * CAP + r) * DH;
+  for (int c = 0; c < NC; c++) {
+    kv_store16(vload16(c, k + src), c, kc + dst);
+    kv_store16(vload16(c, v + src), c, vc + dst);
+  }
+}
+
 /* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH); pos holds the
  * B positions followed by the B starts (step 2 reads both). Global (BH). */
-__kernel void attn_append(__global float *restrict kc, const ulong kc_off, __global float *restrict vc,
+__kernel void attn_append(__global KV_T *restrict kc, const ulong kc_off, __global KV_T *restrict vc,
                           const ulong vc_off, __global const float *restrict kn, const ulong kn_off,
                           __global const float *restrict vn, const ulong vn_off, __global const int *restrict pos,
                           const int CAP, const int NH, const int BH) {
@@ -96,8 +135,8 @@ __kernel void attn_append(__global float *restrict kc, const ulong kc_off, __glo
   kc += kc_off, vc += vc_off, kn += kn_off, vn += vn_off;
   const size_t dst = ((size_t)bh * CAP + pos[bh / NH]) * DH;
   for (int c = 0; c < NC; c++) {
-    vstore16(vload16(c, kn + (size_t)bh * DH), c, kc + dst);
-    vstore16(vload16(c, vn + (size_t)bh * DH), c, vc + dst);
+    kv_store16(vload16(c, kn + (size_t)bh * DH), c, kc + dst);
+    kv_store16(vload16(c, vn + (size_t)bh * DH), c, vc + dst);
   }
 }
 
@@ -423,8 +462,8 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
 /* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
  * then B starts), split into chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part
  * (BH, NS, DH + 2). Global (NS, BH). */
-__kernel void attn_decode_part(__global const float *restrict qn, const ulong qn_off, __global const float *restrict kc,
-                               const ulong kc_off, __global const float *restrict vc, const ulong vc_off,
+__kernel void attn_decode_part(__global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc,
+                               const ulong kc_off, __global const KV_T *restrict vc, const ulong vc_off,
                                __global const int *restrict pos, __global float *restrict part, const int CAP,
                                const int NH, const int BH, const int NS, const int CH, const float scale2) {
   const int sp = (int)get_global_id(0), bh = (int)get_global_id(1);
@@ -439,14 +478,14 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
     oa[c] = (float16)(0.0f);
   }
   float m = -FLT_MAX, l = 0.0f, sc[16];
-  __global const float *kb = kc + (size_t)bh * CAP * DH;
-  __global const float *vb = vc + (size_t)bh * CAP * DH;
+  __global const KV_T *kb = kc + (size_t)bh * CAP * DH;
+  __global const KV_T *vb = vc + (size_t)bh * CAP * DH;
   for (int j0 = lo; j0 < hi; j0 += 16) {
     const int n = min(16, hi - j0);
     float mx = -FLT_MAX;
     for (int j = 0; j < n; j++) {
       float16 acc = (float16)(0.0f);
-      for (int c = 0; c < NC; c++) acc = MULADD(qv[c], vload16(c, kb + (size_t)(j0 + j) * DH), acc);
+      for (int c = 0; c < NC; c++) acc = MULADD(qv[c], KV_LOAD16(c, kb + (size_t)(j0 + j) * DH), acc);
       sc[j] = hsum16(acc);
       mx = fmax(mx, sc[j]);
     }
@@ -456,7 +495,7 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
     for (int j = 0; j < n; j++) {
       const float p = exp2(sc[j] - mnew);
       l += p;
-      for (int c = 0; c < NC; c++) oa[c] = MULADD((float16)(p), vload16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
+      for (int c = 0; c < NC; c++) oa[c] = MULADD((float16)(p), KV_LOAD16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
     }
     m = mnew;
   }
@@ -886,7 +925,7 @@ __kernel __attribute__((reqd_work_group_size(NWG, 1, 1))) void attn_bwd(
     const int NT, const int NH, const int BH, const float scale) {
   FLASH_LOCALS;
   const int nkb = (S + BR - 1) / BR, gk = (int)get_group_id(0), bh = (int)get_group_id(1);
-  const int stride = DQP ? NG : nkb; /* the groups of a head; without DQP each takes its one key block */
+  const int stride = DQP ? NG : nkb;    /* the groups of a head; without DQP each takes its one key block */
   if (gk >= stride || bh >= BH) return; /* whole groups only */
   q += q_off, k += k_off, v += v_off, dout += dout_off, seg += seg_off, dk += dk_off, dv += dv_off;
   const size_t base = XBASE(bh);
@@ -983,8 +1022,8 @@ static inline float group_reduce(__local float *red, float x, int is_max, int li
  * (o[DH], m, l) in part (BH, NS, DH + 2). Global (NS*WG, BH), local (WG, 1): scores one key per work-item into
  * __local memory, group max and sum, then o one column per work-item (coalesced value rows). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
-    __global const float *restrict qn, const ulong qn_off, __global const float *restrict kc, const ulong kc_off,
-    __global const float *restrict vc, const ulong vc_off, __global const int *restrict pos,
+    __global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc, const ulong kc_off,
+    __global const KV_T *restrict vc, const ulong vc_off, __global const int *restrict pos,
     __global float *restrict part, const int CAP, const int NH, const int BH, const int NS, const int CH,
     const float scale2) {
   __local float sc[DCH], red[WG];
@@ -995,13 +1034,13 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
   const int2 span = decode_span(pos, NH, BH, CH, b, sp);
   const int lo = span.x, hi = span.y;
   __global const float *qb = qn + (size_t)bh * DH;
-  __global const float *kb = kc + (size_t)bh * CAP * DH, *vb = vc + (size_t)bh * CAP * DH;
+  __global const KV_T *kb = kc + (size_t)bh * CAP * DH, *vb = vc + (size_t)bh * CAP * DH;
   float mx = -FLT_MAX;
   for (int t = lid; t < CH; t += WG) {
     float d = -FLT_MAX;
     if (lo + t < hi) {
       d = 0.0f;
-      for (int c = 0; c < DH; c++) d = MULADD(qb[c] * scale2, kb[(size_t)(lo + t) * DH + c], d);
+      for (int c = 0; c < DH; c++) d = MULADD(qb[c] * scale2, KV_AT(kb, (size_t)(lo + t) * DH + c), d);
     }
     sc[t] = d;
     mx = fmax(mx, d);
@@ -1018,7 +1057,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
   const int n = max(0, min(CH, hi - lo));
   for (int c = lid; c < DH; c += WG) {
     float a = 0.0f;
-    for (int t = 0; t < n; t++) a = MULADD(sc[t], vb[(size_t)(lo + t) * DH + c], a);
+    for (int t = 0; t < n; t++) a = MULADD(sc[t], KV_AT(vb, (size_t)(lo + t) * DH + c), a);
     out[c] = a;
   }
   if (lid == 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "base/half.h"
 #include "model/safetensors.h"
 #include "op_cases.h"
 #include "ops/attention.h"
@@ -311,20 +312,42 @@ static void test_documents_are_isolated(void **state) {
   problem_free(&all);
 }
 
-/* Decode one token at a time (RoPE on the single token, append, attend to the document so far) and
- * compare every step with the full forward at that position. */
-static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, uint64_t seed) {
+/* Rounds x to halves in place. */
+static void round_half(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = sc_half_to_float(sc_half_from_float(x[i]));
+}
+
+/* An op of head dim dh whose decode caches hold halves, created for one test. */
+static sc_attention *att_half(int dh) {
+  sc_attention *a = NULL;
+  TH_CHECK(sc_attention_create(&ctx, &(sc_attention_cfg){.head_dim = dh, .kv_half = 1}, &a, TH_ERR));
+  return a;
+}
+
+/* The first P rows of every head of x (B·NH heads of S rows), as (B, NH, P, dh). */
+static float *first_rows(const float *x, int BH, int S, int P, int dh) {
+  float *y = th_calloc(1, (size_t)BH * P * dh * 4);
+  for (int bh = 0; bh < BH; bh++) memcpy(y + (size_t)bh * P * dh, x + (size_t)bh * S * dh, (size_t)P * dh * 4);
+  return y;
+}
+
+/* Positions 0..P-1 through the prefill's cache fill (k after RoPE), then decode one token at a time (RoPE on the
+ * single token, append, attend to the document so far), every step against the full forward at that position.
+ * With kv_half the caches hold halves: k and v are halves from the start and RoPE is off, so that the forward sees
+ * exactly the values the caches hold. */
+static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, uint64_t seed, int P, int kv_half) {
   problem p;
   problem_init(&p, B, NH, S, dh, 0, seed, 1.0);
   if (lens) problem_docs(&p, lens, nlens);
-  p.rope = 1;
+  p.rope = !kv_half;
+  const size_t n = nel(&p), nt = (size_t)B * NH * dh, nc = n * sc_attention_kv_bytes(kv_half);
+  if (kv_half) round_half(p.k, n), round_half(p.v, n);
   device_run(&p);
   reference r = reference_run(&p);
-  const size_t n = nel(&p), nt = (size_t)B * NH * dh;
-  sc_attention *a = att_for(dh);
+  sc_attention *a = kv_half ? att_half(dh) : att_for(dh);
   th_tensors_init(&ts, &ctx, 1); /* every tensor of the decode step at an odd offset */
-  const sc_attention_decode_io io = {upload(NULL, n * 4),
-                                     upload(NULL, n * 4),
+  const sc_attention_decode_io io = {upload(NULL, nc),
+                                     upload(NULL, nc),
                                      upload(NULL, nt * 4),
                                      upload(NULL, nt * 4),
                                      upload(NULL, nt * 4),
@@ -334,7 +357,26 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   float *qh = th_calloc(1, nt * 4), *kh = th_calloc(1, nt * 4), *vh = th_calloc(1, nt * 4), *o = th_calloc(1, n * 4),
         *lse = th_calloc(1, (size_t)B * NH * S * 4), *ot = th_calloc(1, nt * 4), *lt = th_calloc(1, (size_t)B * NH * 4);
   int32_t *pos = th_calloc(1, (size_t)B * 4), *start = th_calloc(1, (size_t)B * 4), *rpos = th_calloc(1, (size_t)B * 4);
-  for (int t = 0; t < S; t++) {
+  if (P) {
+    const int BH = B * NH;
+    float *kp = first_rows(p.k, BH, S, P, dh), *vp = first_rows(p.v, BH, S, P, dh);
+    int32_t *pp = th_calloc(1, (size_t)B * P * 4);
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < P; t++) pp[b * P + t] = p.pos ? p.pos[b * S + t] : t;
+    const sc_attention_fill_io fill = {upload(kp, (size_t)BH * P * dh * 4), upload(vp, (size_t)BH * P * dh * 4),
+                                       io.kcache, io.vcache};
+    if (p.rope)
+      TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, P, upload(pp, (size_t)B * P * 4), max_pos(pp, (size_t)B * P), fill.k,
+                             fill.k, 0, TH_ERR));
+    TH_CHECK(sc_attention_cache_fill(a, B, NH, P, S, &fill, TH_ERR));
+    /* the prefill's rows are the forward's own: only the decoded rows are compared */
+    for (int bh = 0; bh < BH; bh++) {
+      memcpy(o + (size_t)bh * S * dh, p.o + (size_t)bh * S * dh, (size_t)P * dh * 4);
+      memcpy(lse + (size_t)bh * S, p.lse + (size_t)bh * S, (size_t)P * 4);
+    }
+    free(kp), free(vp), free(pp);
+  }
+  for (int t = P; t < S; t++) {
     for (int b = 0; b < B; b++) {
       pos[b] = t;
       rpos[b] = p.pos ? p.pos[b * S + t] : t;
@@ -349,8 +391,10 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
     TH_CHECK(sc_buffer_write(&ctx, io.k.buf, io.k.off, nt * 4, kh, TH_ERR));
     TH_CHECK(sc_buffer_write(&ctx, io.v.buf, io.v.off, nt * 4, vh, TH_ERR));
     TH_CHECK(sc_buffer_write(&ctx, pb.buf, pb.off, (size_t)B * 4, rpos, TH_ERR));
-    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.q, io.q, 0, TH_ERR));
-    TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.k, io.k, 0, TH_ERR));
+    if (p.rope) {
+      TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.q, io.q, 0, TH_ERR));
+      TH_CHECK(sc_rope_apply(rope_for(dh), B, NH, 1, pb, max_pos(rpos, (size_t)B), io.k, io.k, 0, TH_ERR));
+    }
     TH_CHECK(sc_attention_decode(a, B, NH, S, pos, lens ? start : NULL, &io, TH_ERR));
     th_tensor_read(&ts, io.o, ot, nt * 4);
     th_tensor_read(&ts, io.lse, lt, (size_t)B * NH * 4);
@@ -361,7 +405,8 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   }
   double *fo = to_double(p.o, n), *fl = to_double(p.lse, (size_t)B * NH * S);
   char label[128];
-  snprintf(label, sizeof label, "decode rollout B%d NH%d S%d dh%d%s", B, NH, S, dh, lens ? " docs" : "");
+  snprintf(label, sizeof label, "decode rollout B%d NH%d S%d dh%d%s, prefill %d%s", B, NH, S, dh, lens ? " docs" : "",
+           P, kv_half ? ", f16 cache" : "");
   printf("%s:\n", label);
   th_assert_close("  decode o vs full forward", o, fo, n, FWD_TOL);
   th_assert_close("  decode lse vs full forward", lse, fl, (size_t)B * NH * S, FWD_TOL);
@@ -372,13 +417,82 @@ static void rollout(int B, int NH, int S, int dh, const int *lens, int nlens, ui
   free(fo), free(fl);
   reference_free(&r);
   problem_free(&p);
+  if (kv_half) sc_attention_destroy(a);
 }
 
 static void test_decode_rollout(void **state) {
   (void)state;
   static const int lens[] = {9, 1, 30, 7};
-  rollout(2, 2, 40, 64, lens, 4, 600);  /* batch of 2, documents restarting at different steps */
-  rollout(1, 3, 600, 16, NULL, 0, 601); /* long enough for the cache to be split into chunks */
+  rollout(2, 2, 40, 64, lens, 4, 600, 0, 0);  /* batch of 2, documents restarting at different steps */
+  rollout(1, 3, 600, 16, NULL, 0, 601, 0, 0); /* long enough for the cache to be split into chunks */
+  rollout(2, 2, 40, 64, lens, 4, 602, 17, 0); /* a prefill ending inside a document */
+  rollout(2, 2, 40, 32, lens, 4, 603, 12, 1); /* caches of halves */
+  rollout(1, 3, 300, 64, NULL, 0, 604, 200, 1);
+}
+
+/* Caches of halves hold exactly what base/half.h rounds to (ties to even, subnormals, saturation, infinities, NaN),
+ * at the right places, through both writers: the prefill's cache fill, from head-major and token-major rows, and
+ * decode's append; the positions past them keep what they held. */
+static void test_half_cache_rounding(void **state) {
+  (void)state;
+  enum { B = 2, NH = 2, P = 3, CAP = 5, DH = 16, BH = B * NH };
+  static const float special[DH] = {
+      1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 0x1p-24f, 0x1p-25f, 0x1.8p-24f, 0x1.ffcp-15f, 65519.0f, 65520.0f, -1e6f,
+      INFINITY,        -INFINITY,           NAN,      -0.0f,    1e-30f,     3.14159f,     -2.71828f};
+  const size_t nc = (size_t)BH * CAP * DH;
+  /* value c of head bh at position t: the specials, shifted per head and position, scaled by a power of 2 for v */
+  float val[2][BH][CAP][DH];
+  for (int x = 0; x < 2; x++)
+    for (int bh = 0; bh < BH; bh++)
+      for (int t = 0; t < CAP; t++)
+        for (int c = 0; c < DH; c++) val[x][bh][t][c] = special[(c + bh + 3 * t) % DH] * (x ? 0.5f : 1.0f);
+  uint16_t *sentinel = th_calloc(nc, 2), *got = th_calloc(nc, 2);
+  for (size_t i = 0; i < nc; i++) sentinel[i] = 0x1234;
+  for (int tm = 0; tm < 2; tm++) {
+    sc_attention *a = NULL;
+    TH_CHECK(sc_attention_create(&ctx, &(sc_attention_cfg){.head_dim = DH, .token_heads = tm ? NH : 0, .kv_half = 1},
+                                 &a, TH_ERR));
+    th_tensors_init(&ts, &ctx, 1);
+    float rows[2][BH * P * DH], tok[2][BH * DH], q[BH * DH] = {0};
+    for (int x = 0; x < 2; x++)
+      for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+          const int bh = b * NH + h;
+          for (int t = 0; t < P; t++) {
+            const size_t row = tm ? ((size_t)b * P + t) * NH + h : (size_t)bh * P + t;
+            memcpy(rows[x] + row * DH, val[x][bh][t], sizeof val[x][bh][t]);
+          }
+          memcpy(tok[x] + (size_t)bh * DH, val[x][bh][P], sizeof val[x][bh][P]);
+        }
+    const sc_attention_fill_io fill = {upload(rows[0], sizeof rows[0]), upload(rows[1], sizeof rows[1]),
+                                       upload(sentinel, nc * 2), upload(sentinel, nc * 2)};
+    TH_CHECK(sc_attention_cache_fill(a, B, NH, P, CAP, &fill, TH_ERR));
+    const int32_t pos[B] = {P, P};
+    const sc_attention_decode_io dec = {fill.kcache,
+                                        fill.vcache,
+                                        upload(q, sizeof q),
+                                        upload(tok[0], sizeof tok[0]),
+                                        upload(tok[1], sizeof tok[1]),
+                                        upload(NULL, sizeof q),
+                                        sc_view_of(NULL)};
+    TH_CHECK(sc_attention_decode(a, B, NH, CAP, pos, NULL, &dec, TH_ERR));
+    for (int x = 0; x < 2; x++) {
+      th_tensor_read(&ts, x ? fill.vcache : fill.kcache, got, nc * 2);
+      for (int bh = 0; bh < BH; bh++)
+        for (int t = 0; t < CAP; t++)
+          for (int c = 0; c < DH; c++) {
+            const uint16_t g = got[((size_t)bh * CAP + t) * DH + c];
+            const uint16_t want = t > P ? 0x1234 : sc_half_from_float(val[x][bh][t][c]);
+            const int nan = (want & 0x7c00) == 0x7c00 && (want & 0x3ff);
+            if (nan ? !((g & 0x7c00) == 0x7c00 && (g & 0x3ff)) : g != want)
+              fail_msg("%s rows, %s cache, head %d position %d [%d]: %.9g stored as 0x%04x, expected 0x%04x",
+                       tm ? "token-major" : "head-major", x ? "v" : "k", bh, t, c, val[x][bh][t][c], g, want);
+          }
+    }
+    th_tensors_release(&ts);
+    sc_attention_destroy(a);
+  }
+  free(sentinel), free(got);
 }
 
 /* Loss sum(o * W) through RoPE and attention: the float64 gradients against central differences. */
@@ -636,6 +750,7 @@ int main(void) {
       cmocka_unit_test(test_documents_of_length_one),
       cmocka_unit_test(test_documents_are_isolated),
       cmocka_unit_test(test_decode_rollout),
+      cmocka_unit_test(test_half_cache_rounding),
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_gpu_tiles_check),

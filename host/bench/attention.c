@@ -99,23 +99,31 @@ static int dec_once(void *p, sc_err *err) {
   return sc_attention_decode(d->a, d->B, d->NH, d->cap, d->pos, NULL, &io, err);
 }
 
-/* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). */
+/* Step time of one new token per sequence at cache length len (the step attends to len + 1 keys). The caches are
+ * filled as a prefill fills them, from uniform float rows (the k rows stand in for the q and k of the token). */
 static int bench_decode(sc_ctx *c, const sc_attention_cfg *cfg, int B, int NH, int len, int samples, sc_timing *t,
                         sc_err *err) {
   dec_arg d = {NULL, B, NH, len + 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-  cl_mem *bufs[] = {&d.kc, &d.vc, &d.q, &d.k, &d.v, &d.o};
+  cl_mem rows[2] = {NULL, NULL}, *bufs[] = {&d.kc, &d.vc, &d.o};
   const size_t cache = (size_t)B * NH * d.cap * cfg->head_dim, tok = (size_t)B * NH * cfg->head_dim;
+  const size_t kvb = sc_attention_kv_bytes(cfg->kv_half);
   int rc = -1;
   d.pos = sc_calloc((size_t)B, sizeof *d.pos, "decode positions", err);
   if (!d.pos || sc_attention_create(c, cfg, &d.a, err)) goto done;
   for (int b = 0; b < B; b++) d.pos[b] = len;
-  for (int i = 0; i < 6; i++)
-    if (sc_buffer_create(c, (i < 2 ? cache : tok) * sizeof(float), "benchmark decode tensor", bufs[i], err) ||
-        sc_bench_fill_uniform(c, *bufs[i], i < 2 ? cache : tok, 91u + (unsigned)i, -1, 1, err))
+  for (int i = 0; i < 3; i++)
+    if (sc_buffer_create(c, i < 2 ? cache * kvb : tok * 4, "benchmark decode tensor", bufs[i], err)) goto done;
+  for (int i = 0; i < 2; i++)
+    if (sc_buffer_create(c, cache * 4, "benchmark decode rows", &rows[i], err) ||
+        sc_bench_fill_uniform(c, rows[i], cache, 91u + (unsigned)i, -1, 1, err))
       goto done;
+  const sc_attention_fill_io fill = {sc_view_of(rows[0]), sc_view_of(rows[1]), sc_view_of(d.kc), sc_view_of(d.vc)};
+  if (sc_attention_cache_fill(d.a, B, NH, d.cap, d.cap, &fill, err)) goto done;
+  d.q = d.k = rows[0], d.v = rows[1];
   rc = sc_bench_time(c, dec_once, &d, samples, 0.05, t, err);
 done:
-  for (int i = 0; i < 6; i++) sc_buffer_release(c, *bufs[i]);
+  for (int i = 0; i < 3; i++) sc_buffer_release(c, *bufs[i]);
+  for (int i = 0; i < 2; i++) sc_buffer_release(c, rows[i]);
   sc_attention_destroy(d.a);
   free(d.pos);
   return rc;
@@ -143,7 +151,7 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   sc_output out = {0};
   sc_longs seqs = {{512, 2048, 8192}, 3}, dhs = {{64, 128}, 2}, declens = {{0, 1024, 4096, 16384}, 4};
   long heads = 8, samples = 3, doc_len = 0, tune[3] = {0, 0, 0};
-  int forward_only = 0, profile = 0;
+  int forward_only = 0, profile = 0, kv = 0;
   const sc_option opts[] = {
       {"device", SC_OPT_STRING, &sel, "SEL",
        .help = "device index or name substring (default: $SCALECL_DEVICE, else first GPU, else CPU)"},
@@ -155,6 +163,9 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       {"heads", SC_OPT_LONG, &heads, "N", .help = "heads; batch is 1", .lo = 1, .hi = 4096},
       {"decode-lens", SC_OPT_LONGS, &declens, "LIST", .help = "decode cache lengths, or 'none' to skip decode", .lo = 0,
        .hi = 1 << 24, .flags = SC_OPT_NONE},
+      {"kv-cache", SC_OPT_ENUM, &kv, "f32|f16",
+       .help = "decode cache element: f32, or f16 (IEEE half: half the bytes a step reads)",
+       .choices = sc_attention_kv_names},
       {"samples", SC_OPT_LONG, &samples, "N", .help = "median over N timed calls after one warm-up", .lo = 1,
        .hi = 1000},
       {"forward-only", SC_OPT_FLAG, &forward_only, NULL, .help = "skip forward+backward"},
@@ -173,7 +184,9 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench attention [--format table|md|csv|json] [--json FILE|-] [--peak FILE] [--seq LIST]\n"
-      "                        [--head-dims LIST] [--decode-lens LIST] [--samples N] [--doc-len N] [--profile]\n"
+      "                        [--head-dims LIST] [--decode-lens LIST] [--kv-cache f32|f16] [--samples N] [--doc-len "
+      "N]\n"
+      "                        [--profile]\n"
       "                        [--device SEL]",
       "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
       "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a percentage of the device's\n"
@@ -245,8 +258,11 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   for (int d = 0; d < nD; d++)
     for (int l = 0; l < nL; l++) {
       sc_timing t;
-      const sc_attention_cfg cfg = {
-          .head_dim = (int)D[d], .fwd_rows = (int)tune[0], .bwd_key_tiles = (int)tune[1], .work_items = (int)tune[2]};
+      const sc_attention_cfg cfg = {.head_dim = (int)D[d],
+                                    .fwd_rows = (int)tune[0],
+                                    .bwd_key_tiles = (int)tune[1],
+                                    .work_items = (int)tune[2],
+                                    .kv_half = kv};
       if (bench_decode(&c, &cfg, 1, (int)heads, (int)L[l], (int)samples, &t, err)) goto done;
       sc_table_row(tabs[1]);
       sc_table_num(tabs[1], D_DH, (double)D[d]);
@@ -255,10 +271,10 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
       sc_table_num(tabs[1], D_TOKENS_PER_S, 1 / t.wall.median);
       if (cpu) sc_table_num(tabs[1], D_CPU_MS, 1e3 * t.cpu_s / cus);
       /* The step's scores and weighted sum over len + 1 keys (a multiply-add each per head dim); it reads q, k, v
-       * and the len cached keys and values, and writes o and the appended key and value. */
+       * and the len cached keys and values, and writes o and the appended key and value (cache elements). */
       const double hd = (double)heads * (double)D[d];
       sc_table_num(tabs[1], D_FLOPS, 4 * hd * (double)(L[l] + 1));
-      sc_table_num(tabs[1], D_BYTES, 4 * hd * (2 * (double)L[l] + 6));
+      sc_table_num(tabs[1], D_BYTES, 16 * hd + (double)sc_attention_kv_bytes(kv) * hd * (2 * (double)L[l] + 2));
       sc_progress_add(pp, 1);
     }
   sc_progress_end(pp), pp = NULL;
@@ -266,8 +282,10 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   if ((root = sc_bench_json_run(
            &c, &ref,
            "distill_scaling causal attention core; fwd+bwd = 3x fwd; decode: 4 x heads x head_dim x (cache_len + 1)",
-           heads, samples, load0, load1)))
+           heads, samples, load0, load1))) {
     cJSON_AddNumberToObject(root, "doc_len", (double)doc_len);
+    cJSON_AddStringToObject(root, "kv_cache", sc_attention_kv_names[kv]);
+  }
   if (sc_bench_emit(&out, &c, "attention", root, tabs, nL ? 2 : 1, err)) goto done;
   /* Linear memory: bytes per token stay flat across S (a quadratic term would grow with S). */
   for (int d = 0; d < nD && nS > 1; d++)

@@ -19,6 +19,7 @@
 #include "model/init.h"
 #include "model/presets.h"
 #include "model/sample.h"
+#include "ops/attention.h"
 
 /* Each timing takes three columns: median, mean, sd. */
 enum {
@@ -113,10 +114,10 @@ static int run_once(run_arg *r, sc_err *err) {
 
 /* One point of the grid into the table's last row and pt; a point that does not fit the device is a row saying
  * so (the plan is checked before anything is allocated). */
-static int measure(sc_ctx *c, const sc_model_config *cfg, const float *arena, int B, int P, int gen, int reps,
-                   sc_table *t, sc_infer_point *pt, sc_err *err) {
+static int measure(sc_ctx *c, const sc_model_config *cfg, const sc_lm_opts *lo, const float *arena, int B, int P,
+                   int gen, int reps, sc_table *t, sc_infer_point *pt, sc_err *err) {
   sc_lm_plan plan;
-  if (sc_infer_plan(cfg, B, P, P + gen, &plan, err)) return -1;
+  if (sc_infer_plan(cfg, B, P, P + gen, lo, &plan, err)) return -1;
   if (plan.total > (size_t)c->dev.global_mem || plan.largest > (size_t)c->dev.max_alloc) {
     char s[128];
     const int whole = plan.total > (size_t)c->dev.global_mem;
@@ -142,7 +143,7 @@ static int measure(sc_ctx *c, const sc_model_config *cfg, const float *arena, in
   }
   r.prompt = prompt, r.greedy = &greedy;
   const double t0 = sc_now();
-  if (!rc) rc = sc_infer_create(c, cfg, B, P, P + gen, NULL, &r.inf, err) || sc_infer_upload_params(r.inf, arena, err);
+  if (!rc) rc = sc_infer_create(c, cfg, B, P, P + gen, lo, &r.inf, err) || sc_infer_upload_params(r.inf, arena, err);
   if (!rc) rc = sc_finish(c, err);
   const double build = sc_now() - t0;
   /* the warm-up: PoCL generates each kernel's code at its first launch, and the ops grow their scratch */
@@ -227,7 +228,7 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
   const char *sel = NULL, *model = NULL, *plot = NULL, *csv = NULL;
   sc_longs pre = {{0}, 0}, bat = {{0}, 0};
   long gen = 32, reps = 3, seed = 1;
-  int grid = 0;
+  int grid = 0, kv = 0;
   sc_output out = {0};
   const sc_option opts[] = {
       {"model", SC_OPT_STRING, &model, "LIST",
@@ -240,6 +241,9 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
       {"batch", SC_OPT_LONGS, &bat, "B[,B...]", .help = "batch sizes", .lo = 1, .hi = 4096},
       {"gen", SC_OPT_LONG, &gen, "N", .help = "generated tokens per run (the first is TTFT's step)", .lo = 2,
        .hi = 1 << 16},
+      {"kv-cache", SC_OPT_ENUM, &kv, "f32|f16",
+       .help = "Llama KV cache element: f32, or f16 (IEEE half: half the memory and bytes per step)",
+       .choices = sc_attention_kv_names},
       {"reps", SC_OPT_LONG, &reps, "N", .help = "timed repetitions after the warm-up", .lo = 1, .hi = 1000},
       {"seed", SC_OPT_LONG, &seed, "S", .help = "init seed of the parameters", .lo = 0, .hi = 2147483647.0},
       {"plot", SC_OPT_OUTDIR, &plot, "DIR",
@@ -250,7 +254,8 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench infer [--model LIST] [--grid cpu|paper] [--prefill P,...] [--batch B,...] [--gen N] [--reps N]\n"
-      "                    [--plot DIR] [--csv FILE] [--format table|md|csv|json] [--json FILE|-] [--device SEL]",
+      "                    [--kv-cache f32|f16] [--plot DIR] [--csv FILE] [--format table|md|csv|json] [--json FILE|-] "
+      "[--device SEL]",
       "Times inference as llama-bench does, for every model, batch and prefill length: random prompts, greedy\n"
       "decoding with every step's logits read back. ttft_ms is the prefill plus the first decoding step (a prefill of\n"
       "0 starts from the empty state: one step), step_ms the mean of the next N - 1 steps, each the median over the\n"
@@ -286,6 +291,7 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
     rc = !(t = sc_table_create("results", cols, C_COUNT, err)) || !(g = sc_table_create("goals", gcols, G_COUNT, err));
   }
   int np = 0;
+  const sc_lm_opts lo = {.kv_half = kv};
   for (int m = 0; m < nm && !rc; m++) {
     sc_params p;
     float *arena = NULL;
@@ -302,7 +308,7 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
         sc_table_num(t, C_PARAMS, 1e-6 * (double)p.n_params);
         sc_table_num(t, C_BATCH, (double)pt->B);
         sc_table_num(t, C_PREFILL, (double)pt->P);
-        rc = measure(&c, &cfgs[m], arena, (int)pt->B, (int)pt->P, (int)gen, (int)reps, t, pt, err);
+        rc = measure(&c, &cfgs[m], &lo, arena, (int)pt->B, (int)pt->P, (int)gen, (int)reps, t, pt, err);
         if (!rc)
           fprintf(stderr, "%s batch %ld prefill %ld: %s\n", cfgs[m].name, pt->B, pt->P,
                   pt->ok ? "done" : "does not fit");
@@ -314,11 +320,13 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
     goals(pts, np, cfgs, nm, &pre, &bat, g);
     double l1, l5;
     sc_loadavg2(&l1, &l5);
-    fprintf(out.human, "load average %.2f at start, %.2f (1 min) / %.2f (5 min) at end; gen %ld, reps %ld\n", load0, l1,
-            l5, gen, reps);
+    fprintf(out.human,
+            "load average %.2f at start, %.2f (1 min) / %.2f (5 min) at end; gen %ld, reps %ld, KV cache %s\n", load0,
+            l1, l5, gen, reps, sc_attention_kv_names[kv]);
     if ((root = sc_bench_json_root(&c))) {
       cJSON_AddNumberToObject(root, "gen", (double)gen);
       cJSON_AddNumberToObject(root, "reps", (double)reps);
+      cJSON_AddStringToObject(root, "kv_cache", sc_attention_kv_names[kv]);
       cJSON_AddNumberToObject(root, "load_start", load0);
       cJSON_AddNumberToObject(root, "load_end", l1);
     }

@@ -52,6 +52,7 @@ typedef struct {
   int rope;         /* RoPE (theta 500000) on q and k in front, its transpose on dq and dk */
   double max_score; /* large values: the largest causal q.k (before 1/sqrt(dh)) in magnitude; 0: 1e4 */
   int tokens;       /* q, k, v, o and gradients token-major (B, S, NH, dh), as the models use them */
+  int kv_half;      /* the decode caches in halves (ops/attention.h kv_half) */
 } sc_check_attention;
 
 typedef struct {

@@ -2,13 +2,16 @@
  * against the same composition in float64: RoPE, plain masked softmax attention, its gradients, RoPE^T. Values:
  * normal (q, k, v ~ N(0, 1)), or large = q and k scaled so that the largest causal score is max_score (default
  * 1e4) in magnitude before the 1/sqrt(dh) scale. Documents: segment ids and restarting positions. Then one decode
- * step: the last token of every sequence against the forward's (RoPE'd) keys and values as the KV cache, from
- * the start of its document, compared with the float64 forward's last row. Token-major rows give the device q, k,
- * v, dout as (B, S, NH, dh) and read o, dq, dk, dv back the same way; the references stay head-major. */
+ * step: the last token of every sequence against the forward's (RoPE'd) keys and values written into the KV caches
+ * by the prefill's cache fill, from the start of its document, compared with the float64 forward's last row; with
+ * caches of halves, the forward of the halves they hold (the device's rotated keys rounded as base/half.h does).
+ * Token-major rows give the device q, k, v, dout as (B, S, NH, dh) and read o, dq, dk, dv back the same way; the
+ * references stay head-major. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/half.h"
 #include "check/runners.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
@@ -73,7 +76,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
     ck_relayout(cs, dev[j], BH, TH, (size_t)S, (size_t)dh, 1);
   }
   sc_attention *a;
-  CK(cs, sc_attention_create(cs->ctx, &(sc_attention_cfg){.head_dim = dh, .token_heads = (int)TH}, &a, cs->err));
+  CK(cs, sc_attention_create(
+             cs->ctx, &(sc_attention_cfg){.head_dim = dh, .token_heads = (int)TH, .kv_half = sh.kv_half}, &a, cs->err));
   ck_own(cs, destroy_attention, a);
   const sc_view bq = ck_tensor(cs, dev[0], nb), bk = ck_tensor(cs, dev[1], nb);
   sc_attention_fwd_io f = {
@@ -112,8 +116,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   float *const back[4] = {o, dq, dk, dv};
   for (int j = 0; j < 4; j++) ck_relayout(cs, back[j], BH, TH, (size_t)S, (size_t)dh, 0);
 
-  /* Decode of token S-1 over a head-major cache of the forward's (rotated) keys and values: appending its own k
-   * and v at S-1 leaves the cache as it is. */
+  /* Decode of token S-1 over caches filled with the forward's (rotated) keys and values: appending its own k and v
+   * at S-1 leaves them as they are. */
   const size_t nt = (size_t)B * NH * dh;
   float *qr = ck_falloc(cs, n), *kr = ck_falloc(cs, n), *tq = ck_falloc(cs, nt), *tk = ck_falloc(cs, nt);
   float *tv = ck_falloc(cs, nt);
@@ -126,8 +130,11 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   }
   int32_t *dpos = ck_calloc(cs, (size_t)B, 4), *dstart = ck_calloc(cs, (size_t)B, 4);
   for (int b = 0; b < B; b++) dpos[b] = S - 1, dstart[b] = seg ? S - 1 - pos[b * S + S - 1] : 0;
-  const sc_attention_decode_io dio = {ck_tensor(cs, kr, nb),
-                                      ck_tensor(cs, v, nb),
+  const size_t nc = n * sc_attention_kv_bytes(sh.kv_half);
+  const sc_attention_fill_io fill = {f.k, f.v, ck_tensor(cs, NULL, nc), ck_tensor(cs, NULL, nc)};
+  CK(cs, sc_attention_cache_fill(a, B, NH, S, S, &fill, cs->err));
+  const sc_attention_decode_io dio = {fill.kcache,
+                                      fill.vcache,
                                       ck_tensor(cs, tq, nt * 4),
                                       ck_tensor(cs, tk, nt * 4),
                                       ck_tensor(cs, tv, nt * 4),
@@ -151,6 +158,14 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
     sc_ref_rope(B, NH, S, dh, THETA, pos, rdq, rdq, 1);
     sc_ref_rope(B, NH, S, dh, THETA, pos, rdk, rdk, 1);
   }
+  /* The decode's float64 forward: of the halves a cache of halves holds. */
+  double *kh = kd, *vh = vd, *dro = ro, *drl = rlse;
+  if (sh.kv_half) {
+    kh = ck_dalloc(cs, n), vh = ck_dalloc(cs, n), dro = ck_dalloc(cs, n), drl = ck_dalloc(cs, nl);
+    for (size_t i = 0; i < n; i++)
+      kh[i] = sc_half_to_float(sc_half_from_float(kr[i])), vh[i] = sc_half_to_float(sc_half_from_float(v[i]));
+    CK(cs, sc_ref_attention_forward(B, NH, S, dh, qd, kh, vh, seg, dro, drl, cs->err));
+  }
   char variant[96];
   snprintf(variant, sizeof variant, "B%d NH%d S%d dh%d", B, NH, S, dh);
   ck_begin(cs, variant);
@@ -161,8 +176,8 @@ void ck_run_attention(ck_scope *cs, const sc_check_row *row) {
   ck_compare(cs, "dv", dv, rdv, n, row->tol_grad);
   double *last_o = ck_dalloc(cs, nt), *last_lse = ck_dalloc(cs, (size_t)B * NH);
   for (size_t bh = 0; bh < (size_t)B * NH; bh++) {
-    memcpy(last_o + bh * dh, ro + (bh * S + S - 1) * dh, (size_t)dh * sizeof *last_o);
-    last_lse[bh] = rlse[bh * S + S - 1];
+    memcpy(last_o + bh * dh, dro + (bh * S + S - 1) * dh, (size_t)dh * sizeof *last_o);
+    last_lse[bh] = drl[bh * S + S - 1];
   }
   ck_compare(cs, "decode o", dec_o, last_o, nt, row->tol);
   ck_compare(cs, "decode lse", dec_lse, last_lse, (size_t)B * NH, row->tol);

@@ -15,6 +15,7 @@
 #include "model/init.h"
 #include "model/presets.h"
 #include "model/sample.h"
+#include "ops/attention.h"
 
 /* The byte tokenizer's models say so, or have its (padded) vocabulary without naming another tokenizer. */
 static int byte_tokenizer(const sc_model_config *cfg) {
@@ -73,6 +74,7 @@ static int load_model(const char *ckpt, const char *model, sc_checkpoint *ck, sc
 int cmd_generate(int argc, char **argv, sc_err *err) {
   const char *ckpt = NULL, *model = NULL, *prompt = NULL, *prompt_file = NULL, *dev = NULL;
   long max_tokens = 128, top_k = 0, seed = 1;
+  int kv = 0;
   double temperature = 0.8, top_p = 1.0;
   const sc_option opts[] = {
       {"checkpoint", SC_OPT_STRING, &ckpt, "DIR", .help = "checkpoint directory (config.json, model.safetensors)"},
@@ -88,11 +90,14 @@ int cmd_generate(int argc, char **argv, sc_err *err) {
        .lo = 0, .hi = 1, .flags = SC_OPT_LO_OPEN},
       {"seed", SC_OPT_LONG, &seed, "S", .help = "sampling seed (the same seed gives the same text)", .lo = 0,
        .hi = 9007199254740992.0},
+      {"kv-cache", SC_OPT_ENUM, &kv, "f32|f16",
+       .help = "Llama KV cache element: f32, or f16 (IEEE half: half the memory and bytes per step)",
+       .choices = sc_attention_kv_names},
       {"device", SC_OPT_STRING, &dev, "SEL", .help = "OpenCL device (see 'scalecl devices')"},
   };
   const sc_args args = {
       "scalecl generate (--checkpoint DIR | --model PRESET) [--prompt TEXT | --prompt-file FILE] [--max-tokens N]\n"
-      "       [--temperature T] [--top-k K] [--top-p P] [--seed S] [--device SEL]",
+      "       [--temperature T] [--top-k K] [--top-p P] [--seed S] [--kv-cache f32|f16] [--device SEL]",
       "Prints the prompt, then streams the generated text to stdout: the prompt is prefilled in one pass (xLSTM:\n"
       "chunkwise into its recurrent state; Llama: flash attention into a KV cache), then each token takes one\n"
       "decoding step. Every prompt starts with the document start (end-of-text for the byte tokenizer, as in\n"
@@ -131,7 +136,7 @@ int cmd_generate(int argc, char **argv, sc_err *err) {
       sc_ctx_open(&c, dev, err))
     goto done;
   opened = 1;
-  if (sc_infer_create(&c, &ck.cfg, 1, n, n + (int)max_tokens, NULL, &inf, err) ||
+  if (sc_infer_create(&c, &ck.cfg, 1, n, n + (int)max_tokens, &(sc_lm_opts){.kv_half = kv}, &inf, err) ||
       sc_infer_upload_params(inf, ck.arena, err))
     goto done;
   for (int i = 1; i < n; i++) print_token(&ck.cfg, ids[i]);

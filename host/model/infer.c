@@ -18,11 +18,13 @@ static size_t align_up(size_t n) {
   return (n + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
 }
 
-/* The per-layer layout of the state (lm_state.off) for B rows and max_len positions; returns all layers' bytes. */
-static size_t state_layout(const sc_model_config *cfg, int B, int max_len, lm_state *st) {
+/* The per-layer layout of the state (lm_state.off) for B rows and max_len positions, the KV cache in halves with
+ * kv_half; returns all layers' bytes. */
+static size_t state_layout(const sc_model_config *cfg, int B, int max_len, int kv_half, lm_state *st) {
   const size_t BH = (size_t)B * (size_t)cfg->n_heads, dqk = (size_t)cfg->d_qk, dv = (size_t)cfg->d_v;
   size_t part[3] = {4 * BH * dqk * dv, 4 * BH * dqk, 4 * BH}; /* xLSTM C, n, m */
-  if (cfg->arch == SC_ARCH_LLAMA) part[0] = part[1] = 4 * BH * (size_t)max_len * dqk, part[2] = 0;
+  if (cfg->arch == SC_ARCH_LLAMA)
+    part[0] = part[1] = sc_attention_kv_bytes(kv_half) * BH * (size_t)max_len * dqk, part[2] = 0;
   size_t at = 0;
   for (int k = 0; k < 3; k++) st->off[k] = at, at += align_up(part[k]);
   st->layer_bytes = at, st->cap = max_len;
@@ -42,12 +44,13 @@ static int check_shape(const sc_model_config *cfg, int B, int max_prefill, int m
   return 0;
 }
 
-int sc_infer_plan(const sc_model_config *cfg, int B, int max_prefill, int max_len, sc_lm_plan *plan, sc_err *err) {
+int sc_infer_plan(const sc_model_config *cfg, int B, int max_prefill, int max_len, const sc_lm_opts *opts,
+                  sc_lm_plan *plan, sc_err *err) {
   lm_state st;
   if (check_shape(cfg, B, max_prefill, max_len, err) ||
       sc_lm_plan_make(cfg, B, max_prefill > 0 ? max_prefill : 1, 0, plan, err))
     return -1;
-  sc_lm_plan_inference(plan, state_layout(cfg, B, max_len, &st) + logits_bytes(cfg, B));
+  sc_lm_plan_inference(plan, state_layout(cfg, B, max_len, opts && opts->kv_half, &st) + logits_bytes(cfg, B));
   return 0;
 }
 
@@ -58,8 +61,8 @@ int sc_infer_create(sc_ctx *c, const sc_model_config *cfg, int B, int max_prefil
   sc_infer *inf = calloc(1, sizeof *inf);
   if (!inf) return sc_fail(err, "model %s inference: out of host memory", cfg->name);
   inf->B = B, inf->max_prefill = max_prefill, inf->max_len = max_len;
-  const size_t state = state_layout(cfg, B, max_len, &inf->st), lb = logits_bytes(cfg, B);
   sc_lm_opts o = opts ? *opts : (sc_lm_opts){0};
+  const size_t state = state_layout(cfg, B, max_len, o.kv_half, &inf->st), lb = logits_bytes(cfg, B);
   o.inference = 1, o.state = state + lb;
   if (!(inf->pos_host = sc_calloc((size_t)B, sizeof *inf->pos_host, "step positions", err)) ||
       sc_lm_create(c, cfg, B, max_prefill > 0 ? max_prefill : 1, &o, &inf->lm, err) ||

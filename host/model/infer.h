@@ -1,8 +1,8 @@
 /* Inference on the device for both architectures: a prefill of P prompt tokens per row, then one decoding step per
  * token. xLSTM prefills with the chunkwise mLSTM kernels into the recurrent state (C, n, m per layer and head) and
  * steps with the recurrent kernel; Llama prefills with flash attention, keeping k (after RoPE) and v in a KV cache
- * (B, NH, cap, dh) per layer, and steps with the decode kernel. Logits match a full forward (sc_lm_forward) of the
- * same tokens at every position, soft-capped for xLSTM.
+ * (B, NH, cap, dh) per layer (float32, or halves with sc_lm_opts.kv_half), and steps with the decode kernel. Logits
+ * match a full forward (sc_lm_forward) of the same tokens at every position, soft-capped for xLSTM.
  *
  * Positions: a prefill of P tokens fills positions 0..P-1 and gives the logits of position P-1; each step then
  * feeds one token per row at the next position and gives its logits. A prefill of 0 tokens empties the state (zero
@@ -19,8 +19,9 @@
 typedef struct sc_infer sc_infer;
 
 /* The device memory of inference at batch B, prefills up to max_prefill tokens and max_len positions in all: the
- * model's plan without gradients plus the state (sc_lm_plan.state) and the logits. */
-int sc_infer_plan(const sc_model_config *cfg, int B, int max_prefill, int max_len, sc_lm_plan *plan, sc_err *err);
+ * model's plan without gradients plus the state (sc_lm_plan.state) and the logits. opts: its kv_half (NULL: 0). */
+int sc_infer_plan(const sc_model_config *cfg, int B, int max_prefill, int max_len, const sc_lm_opts *opts,
+                  sc_lm_plan *plan, sc_err *err);
 
 /* Checks the plan against the device (or opts' limits) and allocates; parameters start at zero. opts NULL:
  * defaults (its chunk, mem_limit and alloc_limit are used). */

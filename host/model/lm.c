@@ -22,28 +22,11 @@ static void act_widths(const sc_model_config *c, size_t w[A_COUNT]) {
   const size_t d = (size_t)c->d_model, F = (size_t)c->d_ff, QK = (size_t)c->qk_dim, VD = (size_t)c->v_dim,
                NH = (size_t)c->n_heads, xl = c->arch == SC_ARCH_XLSTM;
   const size_t all[A_COUNT] = {
-      [A_RES] = d,
-      [A_MID] = d,
-      [A_XN1] = d,
-      [A_ST1] = 2,
-      [A_XN2] = d,
-      [A_ST2] = 2,
-      [A_G] = F,
-      [A_U] = F,
-      [A_Z] = F,
-      [A_QH] = QK,
-      [A_KH] = QK,
-      [A_VH] = VD,
-      [A_HSTAT] = NH,
-      [A_HM] = VD,
-      [A_OG] = xl * VD,
-      [A_XIF] = xl * 2 * NH,
-      [A_IG] = xl * NH,
-      [A_FG] = xl * NH,
-      [A_MOUT] = xl * NH,
-      [A_HN] = xl * VD,
-      [A_HST] = xl * 2 * NH,
-      [A_YA] = xl * VD,
+      [A_RES] = d,           [A_MID] = d,      [A_XN1] = d,      [A_ST1] = 2,        [A_XN2] = d,
+      [A_ST2] = 2,           [A_G] = F,        [A_U] = F,        [A_Z] = F,          [A_QH] = QK,
+      [A_KH] = QK,           [A_VH] = VD,      [A_HSTAT] = NH,   [A_HM] = VD,        [A_OG] = xl * VD,
+      [A_XIF] = xl * 2 * NH, [A_IG] = xl * NH, [A_FG] = xl * NH, [A_MOUT] = xl * NH, [A_HN] = xl * VD,
+      [A_HST] = xl * 2 * NH, [A_YA] = xl * VD,
   };
   memcpy(w, all, sizeof all);
 }
@@ -275,7 +258,7 @@ static int create_ops(sc_lm *lm, sc_err *err) {
         .chunk = lm->chunk, .dqk = (int)m->d_qk, .dv = (int)m->d_v, .token_heads = (int)m->n_heads};
     return sc_mlstm_create(c, &mc, &lm->mlstm, err);
   }
-  const sc_attention_cfg ac = {.head_dim = (int)m->d_qk, .token_heads = (int)m->n_heads};
+  const sc_attention_cfg ac = {.head_dim = (int)m->d_qk, .token_heads = (int)m->n_heads, .kv_half = lm->kv_half};
   if (sc_attention_create(c, &ac, &lm->attn, err)) return -1;
   return sc_rope_create(c, (int)m->d_qk, m->rope_theta, &lm->rope, err);
 }
@@ -293,7 +276,8 @@ int sc_lm_create(sc_ctx *c, const sc_model_config *cfg, int B, int T, const sc_l
     return -1;
   sc_lm *lm = calloc(1, sizeof *lm);
   if (!lm) return sc_fail(err, "model: out of host memory");
-  *lm = (sc_lm){.c = c, .cfg = *cfg, .plan = plan, .B = B, .T = T, .N = B * T, .chunk = chunk, .cap_T = T};
+  *lm = (sc_lm){
+      .c = c, .cfg = *cfg, .plan = plan, .B = B, .T = T, .N = B * T, .chunk = chunk, .cap_T = T, .kv_half = o.kv_half};
   const size_t N = (size_t)lm->N;
   size_t aw[A_COUNT], mw[M_COUNT], sw[S_COUNT];
   act_widths(cfg, aw), model_widths(cfg, mw), scratch_widths(cfg, sw);

@@ -28,6 +28,7 @@ typedef struct {
   size_t alloc_limit; /* largest single buffer; 0: the device's max allocation */
   int inference;      /* no gradient arena (sc_lm_backward fails); `state` bytes of the caller's counted instead */
   size_t state;       /* inference: the recurrent state or KV cache the caller allocates (model/infer.h) */
+  int kv_half;        /* inference, Llama: the KV cache holds IEEE halves (ops/attention.h kv_half) */
 } sc_lm_opts;
 
 /* Device bytes per family for one (B, T). `ops` is an estimate of the ops' own scratch (upper bound for the

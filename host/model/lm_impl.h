@@ -68,6 +68,7 @@ struct sc_lm {
   sc_params p;
   sc_lm_plan plan;
   int B, T, N, chunk;
+  int kv_half;     /* the attention op's decode caches hold halves (sc_lm_opts.kv_half) */
   int cap_T;       /* tokens per row the arenas hold; a forward may run on fewer (T <= cap_T) */
   int max_pos;     /* the largest position of the batch (RoPE's table bound) */
   lm_state *state; /* NULL: training */

@@ -140,21 +140,6 @@ int lm_xlstm_backward(sc_lm *lm, int l, sc_view dy, sc_view dxn, sc_err *err) {
                        err);
 }
 
-/* A prefill's k or v (B, T, NH, dh) into positions 0..T-1 of a cache (B, NH, cap, dh): per head, T rows of dh
- * floats NH·dh apart in each of the B sequences. */
-static int cache_write(sc_lm *lm, sc_view x, sc_view cache, sc_err *err) {
-  const size_t NH = (size_t)lm->cfg.n_heads, row = 4 * (size_t)lm->cfg.d_qk, T = (size_t)lm->T;
-  const size_t cap = (size_t)lm->state->cap, region[3] = {row, T, (size_t)lm->B};
-  for (size_t h = 0; h < NH; h++) {
-    const size_t src[3] = {x.off + h * row, 0, 0}, dst[3] = {cache.off + h * cap * row, 0, 0};
-    const cl_int rc = clEnqueueCopyBufferRect(lm->c->queue, x.buf, cache.buf, src, dst, region, NH * row, T * NH * row,
-                                              row, NH * cap * row, 0, NULL, NULL);
-    if (rc != CL_SUCCESS)
-      return sc_fail(err, "model: writing head %zu of the KV cache (%zu bytes a row): %s", h, row, sc_cl_errname(rc));
-  }
-  return 0;
-}
-
 /* Attention over the sequence (writing k, v into the cache in a prefill), or one decode step over the cache. */
 static int llama_attend(sc_lm *lm, int l, const sc_attention_fwd_io *a, sc_err *err) {
   const dims s = dims_of(lm);
@@ -164,8 +149,9 @@ static int llama_attend(sc_lm *lm, int l, const sc_attention_fwd_io *a, sc_err *
     const sc_attention_decode_io io = {.kcache = kc, .vcache = vc, .q = a->q, .k = a->k, .v = a->v, .o = a->o};
     return sc_attention_decode(lm->attn, s.B, s.NH, lm->state->cap, lm->state->pos, NULL, &io, err);
   }
+  const sc_attention_fill_io fill = {.k = a->k, .v = a->v, .kcache = kc, .vcache = vc};
   return sc_attention_forward(lm->attn, s.B, s.NH, s.T, a, err) ||
-         (mode_of(lm) == LM_PREFILL && (cache_write(lm, a->k, kc, err) || cache_write(lm, a->v, vc, err)));
+         (mode_of(lm) == LM_PREFILL && sc_attention_cache_fill(lm->attn, s.B, s.NH, s.T, lm->state->cap, &fill, err));
 }
 
 int lm_llama_forward(sc_lm *lm, int l, sc_view xn, sc_view y, sc_err *err) {

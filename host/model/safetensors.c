@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/half.h"
 #include "base/names.h"
 #include "base/paths.h"
 
@@ -324,14 +325,6 @@ static size_t numel(const sc_st_tensor *t) {
   return n;
 }
 
-static float half_to_float(uint16_t h) {
-  int sign = h >> 15, ex = (h >> 10) & 31, man = h & 1023;
-  float v = ex == 0    ? ldexpf((float)man, -24)
-            : ex == 31 ? (man ? NAN : INFINITY)
-                       : ldexpf((float)(man | 1024), ex - 25);
-  return sign ? -v : v;
-}
-
 int sc_st_is_float(sc_st_dtype d) {
   return d == SC_ST_F32 || d == SC_ST_F64 || d == SC_ST_F16 || d == SC_ST_BF16;
 }
@@ -352,7 +345,7 @@ void sc_st_read_f32(const sc_st_tensor *t, size_t first, size_t count, float *ds
       uint16_t h;
       memcpy(&h, p + 2 * i, 2);
       if (t->dtype == SC_ST_F16) {
-        dst[i] = half_to_float(h);
+        dst[i] = sc_half_to_float(h);
       } else {
         uint32_t u = (uint32_t)h << 16;
         memcpy(&dst[i], &u, 4);

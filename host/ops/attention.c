@@ -12,12 +12,14 @@
 
 /* K_DQ: the cpu variant's reduction of the dQ partials, the gpu variant's dQ pass; K_TILE_T is the cpu's only,
  * K_DQ_SUM the gpu variant's with tile DQP (both programs have it). */
-enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_DQ_SUM, K_COUNT };
+enum { K_TILE_T, K_FWD, K_BWD_STATS, K_BWD, K_DQ, K_FILL, K_APPEND, K_DEC_PART, K_DEC_COMBINE, K_DQ_SUM, K_COUNT };
 static const char *const kernel_names[2][K_COUNT] = {
-    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_dq_reduce", "attn_append", "attn_decode_part",
-     "attn_decode_combine", "attn_dq_sum"},
-    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_append", "attn_decode_part",
-     "attn_decode_combine", "attn_dq_sum"}};
+    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_dq_reduce", "attn_cache_fill", "attn_append",
+     "attn_decode_part", "attn_decode_combine", "attn_dq_sum"},
+    {"attn_tile_t", "attn_fwd", "attn_bwd_stats", "attn_bwd", "attn_bwd_dq", "attn_cache_fill", "attn_append",
+     "attn_decode_part", "attn_decode_combine", "attn_dq_sum"}};
+
+const char *const sc_attention_kv_names[] = {"f32", "f16", NULL};
 
 /* Scratch buffers, grown on demand and kept between calls. */
 enum { W_KT, W_QT, W_DOT, W_DP, W_LSE2, W_DQP, W_PART, W_POS, W_COUNT };
@@ -33,6 +35,7 @@ struct sc_attention {
   int dh, nht, bq, kb, work_items; /* nht: heads per token row (1: head-major) */
   int wg, dch, br, nwg;            /* gpu variant: decode work-group and chunk, flash block rows and work-group */
   int dqp;                         /* gpu variant: dQ partial slots per head of the one-pass backward; 0: two passes */
+  size_t kv_bytes;                 /* bytes of a decode cache element */
   sc_kernels ks;
   sc_scratch w;
   int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
@@ -195,9 +198,10 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   a->nht = cfg->token_heads > 1 ? cfg->token_heads : 1;
   a->bq = bq;
   a->kb = kb;
+  a->kv_bytes = sc_attention_kv_bytes(cfg->kv_half);
   a->work_items = cfg->work_items > 0 ? cfg->work_items : 4 * (int)(c->dev.compute_units ? c->dev.compute_units : 1);
   sc_scratch_init(&a->w, c, W_COUNT, scratch_names, "split the batch or shorten the sequences");
-  char picked[256], defs[192], shape[16];
+  char picked[256], defs[200], shape[16];
   snprintf(shape, sizeof shape, "dh%d", a->dh);
   if (sc_variant_pick(c, "attention", shape, NULL, SC_ATTENTION_GPU_TILES, &a->var, picked, sizeof picked, err))
     goto fail;
@@ -206,6 +210,8 @@ int sc_attention_create(sc_ctx *c, const sc_attention_cfg *cfg, sc_attention **o
   } else {
     snprintf(defs, sizeof defs, "DH=%d NHT=%d BQ=%d KB=%d", a->dh, a->nht, bq, kb);
   }
+  const size_t n = strlen(defs);
+  snprintf(defs + n, sizeof defs - n, " KVH=%d", cfg->kv_half != 0);
   if (sc_kernels_build(c, "attention.cl", defs, kernel_names[a->var], K_COUNT, &a->ks, err)) goto fail;
   *out = a;
   return 0;
@@ -349,6 +355,21 @@ int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attent
   return launch(a, K_DQ, &ka, 2, (size_t)S, (size_t)(BH / a->nht), err);
 }
 
+int sc_attention_cache_fill(sc_attention *a, int B, int NH, int S, int cap, const sc_attention_fill_io *io,
+                            sc_err *err) {
+  const sc_view req[] = {io->k, io->v, io->kcache, io->vcache};
+  static const char *const names[] = {"k", "v", "kcache", "vcache"};
+  if (check_shape(a, "cache fill", B, NH, cap, err) || sc_views_present("attention cache fill", req, names, 4, err))
+    return -1;
+  if (S < 1 || S > cap)
+    return sc_fail(err, "attention cache fill: %d positions do not fit a cache of %d; need 1 <= S <= capacity", S, cap);
+  sc_kargs ka = args(a, K_FILL);
+  sc_karg_view_of(&ka, io->kcache, a->kv_bytes), sc_karg_view_of(&ka, io->vcache, a->kv_bytes);
+  sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
+  sc_karg_i32(&ka, S), sc_karg_i32(&ka, cap), sc_karg_i32(&ka, B * NH);
+  return launch(a, K_FILL, &ka, 2, (size_t)S, (size_t)(B * NH), err);
+}
+
 int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *pos, const int32_t *start,
                         const sc_attention_decode_io *io, sc_err *err) {
   const sc_view req[] = {io->kcache, io->vcache, io->q, io->k, io->v, io->o};
@@ -392,12 +413,13 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
     return -1;
   cl_mem *w = a->w.buf;
   sc_kargs ka = args(a, K_APPEND);
-  sc_karg_view(&ka, io->kcache), sc_karg_view(&ka, io->vcache), sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
+  sc_karg_view_of(&ka, io->kcache, a->kv_bytes), sc_karg_view_of(&ka, io->vcache, a->kv_bytes);
+  sc_karg_view(&ka, io->k), sc_karg_view(&ka, io->v);
   sc_karg_mem(&ka, w[W_POS]), sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH);
   if (launch(a, K_APPEND, &ka, 1, (size_t)BH, 1, err)) return -1;
   ka = args(a, K_DEC_PART);
-  sc_karg_view(&ka, io->q), sc_karg_view(&ka, io->kcache), sc_karg_view(&ka, io->vcache);
-  sc_karg_mem(&ka, w[W_POS]), sc_karg_mem(&ka, w[W_PART]);
+  sc_karg_view(&ka, io->q), sc_karg_view_of(&ka, io->kcache, a->kv_bytes);
+  sc_karg_view_of(&ka, io->vcache, a->kv_bytes), sc_karg_mem(&ka, w[W_POS]), sc_karg_mem(&ka, w[W_PART]);
   sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS), sc_karg_i32(&ka, ch);
   sc_karg_f32(&ka, (float)(M_LOG2E / sqrt((double)a->dh)));
   if (launch_wg(a, K_DEC_PART, &ka, 2, (size_t)NS, (size_t)BH, gpu ? (size_t)a->wg : 1, err)) return -1;

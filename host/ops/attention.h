@@ -8,6 +8,7 @@
 #ifndef SCALECL_OPS_ATTENTION_H
 #define SCALECL_OPS_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/context.h"
@@ -20,7 +21,15 @@ typedef struct {
   int bwd_key_tiles; /* key tiles of 16 per backward block (-D KB); 0 = default 4 */
   int work_items;    /* target work-items per backward or decode launch; 0 = 4 per compute unit */
   int token_heads;   /* 0 or 1: head-major rows; NH > 1: token-major, and every call has that NH */
+  int kv_half;       /* 1: the decode caches hold IEEE halves (base/half.h rounding, half the bytes a step reads) */
 } sc_attention_cfg;
+
+/* Names of the cache elements by kv_half, for options and outputs: "f32", "f16", NULL. */
+extern const char *const sc_attention_kv_names[];
+/* Bytes of one element of the decode caches of an op created with kv_half. */
+static inline size_t sc_attention_kv_bytes(int kv_half) {
+  return kv_half ? 2 : 4;
+}
 
 /* gpu variant tile defaults (cl/attention.cl): the flash kernels' block rows BR, streamed rows BC, register tile
  * WR x WC, score and output staging depths TK and TC (TC halved at create until the __local memory fits) or, with
@@ -65,7 +74,12 @@ typedef struct {
 } sc_attention_bwd_io;
 
 typedef struct {
-  sc_view kcache, vcache; /* (B, NH, cap, dh); the new token's k, v are written at position pos[b] */
+  sc_view k, v;           /* a prefill's (B, NH, S, dh), or token-major as the forward takes them */
+  sc_view kcache, vcache; /* out (B, NH, cap, dh), in the op's cache element; positions 0..S-1 written */
+} sc_attention_fill_io;
+
+typedef struct {
+  sc_view kcache, vcache; /* (B, NH, cap, dh) in the op's cache element; the new token's k, v go to position pos[b] */
   sc_view q, k, v;        /* the new token (B, NH, dh) */
   sc_view o;              /* out (B, NH, dh) */
   sc_view lse;            /* optional out (B, NH); buf NULL: not written */
@@ -75,6 +89,10 @@ int sc_attention_forward(sc_attention *a, int B, int NH, int S, const sc_attenti
 
 /* Gradients w.r.t. q, k, v from dout, given the forward's o and lse. */
 int sc_attention_backward(sc_attention *a, int B, int NH, int S, const sc_attention_bwd_io *io, sc_err *err);
+
+/* Writes a prefill's k and v (after RoPE) into the first S positions of the decode caches. */
+int sc_attention_cache_fill(sc_attention *a, int B, int NH, int S, int cap, const sc_attention_fill_io *io,
+                            sc_err *err);
 
 /* One decode step for a batch: appends the new k, v at cache position pos[b], then the new q attends to cache
  * positions start[b]..pos[b] (start NULL = 0; a start past 0 keeps a new document from seeing the previous one).

@@ -14,10 +14,15 @@ void sc_karg_mem(sc_kargs *a, cl_mem m) {
   set(a, sizeof m, &m);
 }
 
-void sc_karg_view(sc_kargs *a, sc_view v) {
-  if (v.off % 4 && a->rc == CL_SUCCESS) a->rc = CL_INVALID_VALUE, a->bad = a->next, a->misaligned_at = v.off;
+void sc_karg_view_of(sc_kargs *a, sc_view v, size_t elem) {
+  if (v.off % elem && a->rc == CL_SUCCESS)
+    a->rc = CL_INVALID_VALUE, a->bad = a->next, a->misaligned_at = v.off, a->elem = elem;
   sc_karg_mem(a, v.buf);
-  sc_karg_u64(a, v.off / 4);
+  sc_karg_u64(a, v.off / elem);
+}
+
+void sc_karg_view(sc_kargs *a, sc_view v) {
+  sc_karg_view_of(a, v, 4);
 }
 
 void sc_karg_i32(sc_kargs *a, int32_t v) {
@@ -39,8 +44,8 @@ int sc_kargs_end(const sc_kargs *a, sc_err *err) {
   if (a->rc == CL_SUCCESS) return 0;
   if (a->misaligned_at)
     return sc_fail(err,
-                   "setting argument %u of kernel %s failed: the tensor view starts at byte %zu, not on a 4-byte "
-                   "element (place tensors at multiples of 4 bytes)",
-                   a->bad, a->name, a->misaligned_at);
+                   "setting argument %u of kernel %s failed: the tensor view starts at byte %zu, not on a %zu-byte "
+                   "element (place tensors at multiples of %zu bytes)",
+                   a->bad, a->name, a->misaligned_at, a->elem, a->elem);
   return sc_fail(err, "setting argument %u of kernel %s failed: %s", a->bad, a->name, sc_cl_errname(a->rc));
 }

@@ -14,7 +14,8 @@ typedef struct {
   cl_uint next;         /* index of the next argument */
   cl_uint bad;          /* index of the first failing one */
   cl_int rc;            /* its OpenCL status; CL_SUCCESS while none failed */
-  size_t misaligned_at; /* byte offset of a view that is not on a 4-byte element, when that was the failure */
+  size_t misaligned_at; /* byte offset of a view that is not on an element, when that was the failure */
+  size_t elem;          /* that view's element bytes */
 } sc_kargs;
 
 void sc_kargs_begin(sc_kargs *a, cl_kernel k, const char *name);
@@ -22,6 +23,8 @@ void sc_kargs_begin(sc_kargs *a, cl_kernel k, const char *name);
 void sc_karg_mem(sc_kargs *a, cl_mem m);
 /* Two arguments: the view's buffer and its offset in 4-byte elements as a ulong (float and int tensors). */
 void sc_karg_view(sc_kargs *a, sc_view v);
+/* ... with the offset in elements of elem bytes (half tensors: 2). */
+void sc_karg_view_of(sc_kargs *a, sc_view v, size_t elem);
 void sc_karg_i32(sc_kargs *a, int32_t v);
 void sc_karg_u64(sc_kargs *a, uint64_t v);
 void sc_karg_f32(sc_kargs *a, float v);
