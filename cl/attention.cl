@@ -1017,44 +1017,69 @@ static inline float group_reduce(__local float *red, float x, int is_max, int li
   return r;
 }
 
+/* Dims of WG keys staged per pass in decode's __local key tile (LS = 1). */
+#define DSL (DH % 32 ? 16 : 32)
+
 /* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
  * then B starts), split into chunks of CH <= DCH keys (a multiple of WG); the work-group of a chunk leaves
- * (o[DH], m, l) in part (BH, NS, DH + 2). Global (NS*WG, BH), local (WG, 1): scores one key per work-item into
- * __local memory, group max and sum, then o one column per work-item (coalesced value rows). */
+ * (o[DH], m, l) in part (BH, NS, DH + 2). Global (NS*WG, BH), local (WG, 1). Scores, one key per work-item: with
+ * LS = 1 WG keys at a time, their rows staged DSL dims per pass into __local memory by contiguous loads (lanes read
+ * neighbouring elements of one row, where reading its own row would make a GPU's every load a gather), rows padded by
+ * one against bank conflicts; with LS = 0 each work-item reads its key's row itself (a CPU device's lane streams
+ * it from cache, and barriers cost there). Then group max and sum, and o one column per work-item (coalesced value
+ * rows). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     __global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc, const ulong kc_off,
     __global const KV_T *restrict vc, const ulong vc_off, __global const int *restrict pos,
     __global float *restrict part, const int CAP, const int NH, const int BH, const int NS, const int CH,
     const float scale2) {
-  __local float sc[DCH], red[WG];
+  __local float sc[DCH], red[WG], qs[DH];
+#if LS
+  __local float kt[WG * (DSL + 1)];
+#endif
   const int sp = (int)get_group_id(0), bh = (int)get_group_id(1), lid = (int)get_local_id(0);
   if (sp >= NS || bh >= BH) return; /* whole groups only */
   qn += qn_off, kc += kc_off, vc += vc_off;
   const int b = bh / NH;
   const int2 span = decode_span(pos, NH, BH, CH, b, sp);
-  const int lo = span.x, hi = span.y;
-  __global const float *qb = qn + (size_t)bh * DH;
+  const int lo = span.x, hi = span.y, n = max(0, min(CH, hi - lo));
   __global const KV_T *kb = kc + (size_t)bh * CAP * DH, *vb = vc + (size_t)bh * CAP * DH;
+  for (int c = lid; c < DH; c += WG) qs[c] = qn[(size_t)bh * DH + c] * scale2;
   float mx = -FLT_MAX;
-  for (int t = lid; t < CH; t += WG) {
-    float d = -FLT_MAX;
-    if (lo + t < hi) {
-      d = 0.0f;
-      for (int c = 0; c < DH; c++) d = MULADD(qb[c] * scale2, KV_AT(kb, (size_t)(lo + t) * DH + c), d);
+#if LS
+  for (int t0 = 0; t0 < n; t0 += WG) {
+    float d = 0.0f;
+    for (int s0 = 0; s0 < DH; s0 += DSL) {
+      barrier(CLK_LOCAL_MEM_FENCE); /* qs written, the previous slice used up */
+      for (int e = lid; e < WG * DSL; e += WG) {
+        const int r = e / DSL, j = lo + t0 + r;
+        kt[r * (DSL + 1) + e % DSL] = j < hi ? KV_AT(kb, (size_t)j * DH + s0 + e % DSL) : 0.0f;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (int c = 0; c < DSL; c++) d = MULADD(qs[s0 + c], kt[lid * (DSL + 1) + c], d);
     }
+    d = t0 + lid < n ? d : -FLT_MAX;
+    sc[t0 + lid] = d;
+    mx = fmax(mx, d);
+  }
+#else
+  barrier(CLK_LOCAL_MEM_FENCE); /* qs written */
+  for (int t = lid; t < n; t += WG) {
+    float d = 0.0f;
+    for (int c = 0; c < DH; c++) d = MULADD(qs[c], KV_AT(kb, (size_t)(lo + t) * DH + c), d);
     sc[t] = d;
     mx = fmax(mx, d);
   }
+#endif
   const float m = group_reduce(red, mx, 1, lid);
   float ls = 0.0f;
-  for (int t = lid; t < CH; t += WG) {
-    const float p = lo + t < hi ? exp2(sc[t] - m) : 0.0f;
+  for (int t = lid; t < n; t += WG) {
+    const float p = exp2(sc[t] - m);
     sc[t] = p;
     ls += p;
   }
   const float l = group_reduce(red, ls, 0, lid); /* its barriers also publish sc */
   __global float *out = part + ((size_t)bh * NS + sp) * (DH + 2);
-  const int n = max(0, min(CH, hi - lo));
   for (int c = lid; c < DH; c += WG) {
     float a = 0.0f;
     for (int t = 0; t < n; t++) a = MULADD(sc[t], KV_AT(vb, (size_t)(lo + t) * DH + c), a);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The measurements `scalecl report devices` compares, taken on one device into one folder: devices, peak, check in
-# both kernel variants, bench gemm, mlstm and attention (both variants), model, train and infer. Each step runs under a time
+# both kernel variants, bench gemm, mlstm and attention (both variants; decode also over caches of halves), model,
+# train and infer (Llama also with the KV cache in halves). Each step runs under a time
 # limit with its output in OUT_DIR/logs/STEP.log; a step that fails or runs out of time is named at the end and
 # the others go on. Exit status: 0 when every step passed, 1 otherwise.
 #   platforms/device-suite.sh [--scalecl BIN] [--device SEL] [--quick|--gpu] [--tune] [--steps LIST]
@@ -137,6 +138,9 @@ step mlstm_cpu SCALECL_KERNEL_VARIANT=cpu -- bench mlstm "${devopt[@]+"${devopt[
   "${pk[@]+"${pk[@]}"}" --json "$out/mlstm_cpu.json"
 step attention_cpu SCALECL_KERNEL_VARIANT=cpu -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att_cpu[@]}" \
   "${pk[@]+"${pk[@]}"}" --json "$out/attention_cpu.json"
+# Decode over KV caches of halves (the device's default variant; a short forward-only sequence comes with it).
+step decode_f16 "${tuned[@]+"${tuned[@]}"}" -- bench attention "${devopt[@]+"${devopt[@]}"}" "${att[@]}" --seq 256 \
+  --forward-only --kv-cache f16 "${pk[@]+"${pk[@]}"}" --json "$out/decode_f16.json"
 # The peer a user would run instead, at the gpu steps' shapes (quick: tiny ones), where torch imports.
 py=${PEER_PYTHON:-python3}
 if "$py" -c "import torch" >/dev/null 2>&1; then
@@ -169,6 +173,13 @@ fi
 # shellcheck disable=SC2086 # INFER_ARGS is a list of options
 step infer "${tuned[@]+"${tuned[@]}"}" -- bench infer --model "$(echo $MODELS | tr ' ' ,)" "${devopt[@]+"${devopt[@]}"}" \
   $INFER_ARGS --json "$out/infer.json"
+# ... and the Llama models again with the KV cache in halves.
+llamas=$(for m in $MODELS; do case $m in *llama*) printf '%s,' "$m" ;; esac; done)
+if [ -n "$llamas" ]; then
+  # shellcheck disable=SC2086 # INFER_ARGS is a list of options
+  step infer_f16 "${tuned[@]+"${tuned[@]}"}" -- bench infer --model "${llamas%,}" "${devopt[@]+"${devopt[@]}"}" \
+    $INFER_ARGS --kv-cache f16 --json "$out/infer_f16.json"
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "device-suite.sh: ${#failed[@]} step(s) did not pass: ${failed[*]} (logs in $out/logs)"
   exit 1

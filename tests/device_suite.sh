@@ -15,8 +15,9 @@ env -i PATH=/usr/bin:/bin HOME="$tmp" TMPDIR="$tmp" POCL_CACHE_DIR="${POCL_CACHE
 "$build/scalecl" report devices "$tmp/results" --out "$tmp/report" 2>&1 | tee "$tmp/report.log"
 if grep -q "warning: skipped" "$tmp/report.log"; then echo "FAIL: report devices skipped a suite file"; exit 1; fi
 md=$tmp/report/report.md
+# decode_f16 and infer_f16: rows over caches of halves, named as such.
 for want in "### SGEMM" "### mLSTM cell" "### Causal attention" "### Whole model" "### Training step" \
-  "### Inference" "Not compared"; do
+  "### Inference" "Not compared" "decode at cache 256, f16 KV cache" "prefill 64, f16 KV cache"; do
   grep -qF "$want" "$md" || { echo "FAIL: report.md lacks '$want'"; exit 1; }
 done
 # Both variants of mLSTM and attention: the speedup chart's table.

@@ -1,10 +1,11 @@
 /* Causal attention (ops/attention.h) on the test device against the float64 reference (ref/attention.h),
  * with RoPE (ops/rope.h) applied in front where a row says so, through the op-case table: odd lengths, every head
  * dim, documents (segment ids, restarting positions) including documents of length 1, large logits, view offsets.
- * Then properties: isolation of documents, decode rollout against the full forward, finite differences on the
- * reference, errors, and the `scalecl op attention` command end to end. Every test runs under both kernel variants
- * (runtime/variant.h): the groups set SCALECL_KERNEL_VARIANT before the ops are created; the device tests run once
- * more under the gpu variant's direct-load form (LS=0). */
+ * Then properties: isolation of documents, decode rollout against the full forward (after a prefill's cache fill,
+ * and over caches of halves), the bits a half cache stores, finite differences on the reference, errors, and the
+ * `scalecl op attention` command end to end. Every test runs under both kernel variants (runtime/variant.h): the
+ * groups set SCALECL_KERNEL_VARIANT before the ops are created; the device tests run once more under the gpu
+ * variant's direct-load form (LS=0). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -758,10 +759,9 @@ int main(void) {
       cmocka_unit_test(test_op_command),
   };
   const struct CMUnitTest direct[] = {
-      cmocka_unit_test(test_variant_picked),
-      cmocka_unit_test(test_attention_cases),
-      cmocka_unit_test(test_documents_of_length_one),
-      cmocka_unit_test(test_documents_are_isolated),
+      cmocka_unit_test(test_variant_picked),          cmocka_unit_test(test_attention_cases),
+      cmocka_unit_test(test_documents_of_length_one), cmocka_unit_test(test_documents_are_isolated),
+      cmocka_unit_test(test_decode_rollout),
   };
   const int failed = cmocka_run_group_tests_name("cpu variant", tests, setup_cpu, teardown) +
                      cmocka_run_group_tests_name("gpu variant", tests, setup_gpu, teardown);

@@ -71,6 +71,13 @@ static size_t flash_local(long dh, long ls, long br, long bc, long wc, long tk, 
   return 4 * (size_t)((stg + 2 * br * (bc + 4) + br * (bc / wc)) / 4 + 1) * 4;
 }
 
+/* The gpu decode kernel's __local bytes: DCH scores, WG partials, the query and with LS=1 a key tile of WG rows of
+ * DSL + 1 dims (attention.cl). */
+static size_t decode_local(long dh, long ls, long wg, long dch) {
+  const long dsl = dh % 32 ? 16 : 32;
+  return sizeof(float) * (size_t)(dch + wg + dh + (ls ? wg * (dsl + 1) : 0));
+}
+
 int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh, sc_err *err) {
   static const char *const names[] = {"WG", "DCH", "BR", "BC", "WR", "WC", "TK", "TC"};
   long v[8];
@@ -100,11 +107,11 @@ int sc_attention_tiles_check(const sc_device_info *d, const char *tiles, int dh,
                    "attention gpu tiles '%s': work-groups of (BR/WR)*(BC/WC) = %zu and WG = %ld work-items, above the "
                    "%zu of '%s'; raise WR or WC, or lower BR, BC or WG",
                    tiles, nwg, wg, d->max_wg, d->name);
-  if (local > d->local_mem || (size_t)(dch + wg) * sizeof(float) > d->local_mem)
+  if (local > d->local_mem || decode_local(dh, ls, wg, dch) > d->local_mem)
     return sc_fail(err,
                    "attention gpu tiles '%s' at head dim %d: %zu bytes of __local memory for the flash kernels and %zu "
                    "for decode, above the %llu of '%s'; lower TC, TK, BR or BC, or DCH",
-                   tiles, dh, local, (size_t)(dch + wg) * sizeof(float), (unsigned long long)d->local_mem, d->name);
+                   tiles, dh, local, decode_local(dh, ls, wg, dch), (unsigned long long)d->local_mem, d->name);
   return 0;
 }
 
@@ -173,7 +180,8 @@ static int gpu_tiles(sc_attention *a, const char *picked, char *defs, size_t cap
   if (wg >= 16 && (wg & (wg - 1)) == 0 && dch > 0 && dch % wg == 0) {
     const long w = (long)sc_variant_wg(a->c, (size_t)wg);
     dch = dch / wg * w, wg = w;
-    while (dch > wg && (size_t)(dch + wg) * sizeof(float) > d->local_mem) dch -= wg;
+    const long ls = sc_variant_tile(picked, "LS", 1);
+    while (dch > wg && decode_local(a->dh, ls, wg, dch) > d->local_mem) dch -= wg;
   }
   if (fitted_defs(d, a->dh, a->nht, picked, wg, dch, defs, cap, err)) return -1;
   const long br = sc_variant_tile(defs, "BR", 0), wr = sc_variant_tile(defs, "WR", 0);
