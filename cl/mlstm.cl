@@ -579,8 +579,9 @@ __kernel void mlstm_gates(const int BH, const int S, const int NC, const float s
                           const ulong m0_off, const int has_m0, __global float *lb, __global float *mc,
                           __global float *beta, __global float *abar, __global float *mk, __global float *alpha,
                           __global float *m_last, const ulong m_last_off, const int has_last) {
-  const int lid = get_local_id(0), bh = get_global_id(1); /* the host launches exactly BH groups */
   __local float Gs[SWG], As[SWG];
+  const int lid = get_local_id(0), bh = get_global_id(1);
+  if (bh >= BH) return; /* whole groups only */
   ig += ig_off, fg += fg_off, m0 += m0_off, m_last += m_last_off;
   const int per = (NC + SWG - 1) / SWG, c_lo = min(NC, lid * per), c_hi = min(NC, c_lo + per);
   const size_t base = (size_t)bh * S;
@@ -649,8 +650,9 @@ __kernel void mlstm_bwd_dots(const int BH, const int S, const int NC, __global c
  * contiguous range of tokens, one item turns the range sums into suffix sums, and each item finishes its range. */
 __kernel void mlstm_bwd_fscan(const int BH, const int S, __global const float *fg, const ulong fg_off,
                               __global float *df, const ulong df_off) {
-  const int lid = get_local_id(0), bh = get_global_id(1); /* the host launches exactly BH groups */
   __local float R[SWG];
+  const int lid = get_local_id(0), bh = get_global_id(1);
+  if (bh >= BH) return; /* whole groups only */
   fg += fg_off, df += df_off;
   const int per = (S + SWG - 1) / SWG, t_lo = min(S, lid * per), t_hi = min(S, t_lo + per);
   const size_t base = (size_t)bh * S;
