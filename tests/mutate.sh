@@ -171,6 +171,19 @@ mutation attention-dqp-sum-unscaled cl/attention.cl '  vstore16(acc * scale, e %
   '  vstore16(acc, e % NC, dq + XBASE(bh) + (size_t)(e / NC) * RS);' '^test_attention$'
 mutation attention-staged-no-barrier cl/attention.cl '    barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = 0; k < TK; k += 4) {' '    for (int k = 0; k < TK; k += 4) {' '^check_oclgrind_gpu-large$'
+# The fp16 KV cache and the staged gpu decode (stop 29).
+mutation half-ties-up host/base/half.c 'if (rem > tie || (rem == tie && (h & 1))) h++;' 'if (rem >= tie) h++;' \
+  '^test_half$'
+mutation kv-half-unsaturated cl/attention.cl '  vstore_half16_rte(select(x, copysign(big, x), isfinite(x) & (fabs(x) > big)), c, p);' \
+  '  vstore_half16_rte(x, c, p);' '^test_attention$'
+mutation cache-fill-head-major cl/attention.cl '  const size_t src = XBASE(bh) + (size_t)r * RS, dst = ((size_t)bh * CAP + r) * DH;' \
+  '  const size_t src = XBASE(bh) + (size_t)r * DH, dst = ((size_t)bh * CAP + r) * DH;' '^test_attention$'
+mutation kv-view-in-floats host/runtime/kargs.c '  sc_karg_u64(a, v.off / elem);' '  sc_karg_u64(a, v.off / 4);' \
+  '^test_attention$'
+mutation decode-tile-unpadded cl/attention.cl '        kt[r * (DSL + 1) + e % DSL] =' '        kt[r * DSL + e % DSL] =' \
+  '^test_attention$'
+mutation infer-plan-kv-f32 host/model/infer.c 'sc_attention_kv_bytes(kv_half) * BH * (size_t)max_len * dqk' \
+  'sc_attention_kv_bytes(kv_half * 0) * BH * (size_t)max_len * dqk' '^test_infer$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

@@ -558,6 +558,9 @@ static void test_errors(void **state) {
   pos = 2, start = 3;
   assert_int_equal(sc_attention_decode(att_for(16), 1, 1, 4, &pos, &start, &dec, &err), -1);
   assert_non_null(strstr(err.msg, "start 3"));
+  const sc_attention_fill_io fill = {m, m, m, m};
+  assert_int_equal(sc_attention_cache_fill(att_for(16), 1, 1, 5, 4, &fill, &err), -1);
+  assert_non_null(strstr(err.msg, "5 positions do not fit a cache of 4"));
   sc_attention_fwd_io f = {m, m, m, none, m, m};
   assert_int_equal(sc_attention_forward(att_for(16), 1, 1, 0, &f, &err), -1);
   assert_non_null(strstr(err.msg, "S=0"));
