@@ -1025,9 +1025,9 @@ static inline float group_reduce(__local float *red, float x, int is_max, int li
  * (o[DH], m, l) in part (BH, NS, DH + 2). Global (NS*WG, BH), local (WG, 1). Scores, one key per work-item: with
  * LS = 1 WG keys at a time, their rows staged DSL dims per pass into __local memory by contiguous loads (lanes read
  * neighbouring elements of one row, where reading its own row would make a GPU's every load a gather), rows padded by
- * one against bank conflicts; with LS = 0 each work-item reads its key's row itself (a CPU device's lane streams
- * it from cache, and barriers cost there). Then group max and sum, and o one column per work-item (coalesced value
- * rows). */
+ * one against bank conflicts; with LS = 0 each work-item reads its key's row itself, 16 values a load (a CPU
+ * device's lane streams it from cache, and barriers cost there). Then group max and sum, and o one column per
+ * work-item (coalesced value rows). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     __global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc, const ulong kc_off,
     __global const KV_T *restrict vc, const ulong vc_off, __global const int *restrict pos,
@@ -1066,7 +1066,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
   barrier(CLK_LOCAL_MEM_FENCE); /* qs written */
   for (int t = lid; t < n; t += WG) {
     float d = 0.0f;
-    for (int c = 0; c < DH; c++) d = MULADD(qs[c], KV_AT(kb, (size_t)(lo + t) * DH + c), d);
+    float16 acc = (float16)(0.0f);
+    for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, qs), KV_LOAD16(c, kb + (size_t)(lo + t) * DH), acc);
+    d = hsum16(acc);
     sc[t] = d;
     mx = fmax(mx, d);
   }
