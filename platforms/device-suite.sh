@@ -144,10 +144,14 @@ step decode_f16 "${tuned[@]+"${tuned[@]}"}" -- bench attention "${devopt[@]+"${d
 # The peer a user would run instead, at the gpu steps' shapes (quick: tiny ones), where torch imports.
 py=${PEER_PYTHON:-python3}
 if "$py" -c "import torch" >/dev/null 2>&1; then
-  if [ $quick = 1 ]; then peer=(--seq 256 --heads 2 --head-dims 64 --mlstm-dims 64:64 --samples 1)
-  elif [ $gpu = 1 ]; then peer=(--seq 8192 --heads 8 --head-dims 64,128,256 --mlstm-dims 64:64,128:128,256:256)
-  else peer=(--seq 2048 --heads 2 --head-dims 64,128 --mlstm-dims 64:64,128:128); fi
+  if [ $quick = 1 ]; then peer=(--seq 256 --heads 2 --head-dims 64 --mlstm-dims 64:64 --decode-lens 256 --samples 1)
+  elif [ $gpu = 1 ]; then
+    peer=(--seq 8192 --heads 8 --head-dims 64,128,256 --mlstm-dims 64:64,128:128,256:256 --decode-lens 16384)
+  else peer=(--seq 2048 --heads 2 --head-dims 64,128 --mlstm-dims 64:64,128:128 --decode-lens 4096); fi
   prog=$py step peer_torch -- "$here/peer-torch.py" "${peer[@]}" --out "$out/peer_torch.jsonl"
+  # decode over a half cache (the peer computes in float16 there): the decode lines of one more file
+  prog=$py step peer_torch_f16 -- "$here/peer-torch.py" "${peer[@]}" --seq 0 --kv-cache f16 \
+    --out "$out/peer_torch_f16.jsonl"
 elif wanted peer_torch && [ -n "$steps" ]; then
   echo "peer_torch             skipped: $py does not import torch (set PEER_PYTHON)"
 fi

@@ -3,17 +3,22 @@
 PyTorch in float32 with TF32 off (scalecl's kernels are float32), batch 1.
 
 - attention: torch.nn.functional.scaled_dot_product_attention, causal, (1, NH, S, dh).
+- decode: one decoding step as `bench attention` times it: the new k and v written at position L of a preallocated
+  cache (1, NH, L + 1, dh), then the new query against the L + 1 keys through scaled_dot_product_attention; with
+  --kv-cache f16 the cache, the query and the attention are float16, as a PyTorch user keeps a half cache (scalecl
+  stores halves and computes in float32).
 - mlstm: the chunkwise mLSTM of ../shared/spec/xlstm.md section 1.4 (the formulas of the official native chunkwise
   form, m0 = 0, eps 1e-6 after the max) written in plain torch ops, with autograd for the backward; forget gates
   around +3 as `bench mlstm` draws them.
 
-Forward and forward+backward, one warm-up call, then the median of --samples calls, each between two device
-synchronisations. One JSON object per line on stdout and in --out FILE (`"peer": "torch"`, the shape, `fwd_ms`,
-`fwd_bwd_ms`, `tokens_per_s` of each), a summary on stderr. --check compares the chunkwise mLSTM with the quadratic parallel form
+Forward and forward+backward (decode: the step), one warm-up call, then the median of --samples calls, each between
+two device synchronisations. One JSON object per line on stdout and in --out FILE (`"peer": "torch"`, the shape,
+`fwd_ms`, `fwd_bwd_ms`, `tokens_per_s` of each; decode: `cache_len`, `kv_cache`, `step_ms`), a summary on stderr. --check compares the chunkwise mLSTM with the quadratic parallel form
 in float64 at a small shape and exits (0: they agree).
 
     python3 platforms/peer-torch.py [--device cuda|cpu] [--seq N] [--heads N] [--head-dims LIST]
-                                    [--mlstm-dims DQK:DV,...] [--chunk L] [--samples N] [--out FILE] [--check]
+                                    [--mlstm-dims DQK:DV,...] [--chunk L] [--decode-lens LIST] [--kv-cache f32|f16]
+                                    [--samples N] [--out FILE] [--check]
 """
 import argparse
 import json
@@ -128,11 +133,13 @@ def both_passes(run, inputs, dout, dev, samples):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--seq", type=int, default=8192)
+    ap.add_argument("--seq", type=int, default=8192, help="sequence length; 0: decode steps only")
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--head-dims", default="64,128,256")
     ap.add_argument("--mlstm-dims", default="64:64,128:128,256:256")
     ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--decode-lens", default="", help="cache lengths of decode steps at --head-dims (default none)")
+    ap.add_argument("--kv-cache", choices=("f32", "f16"), default="f32")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--out", help="also write the JSON lines to this file")
     ap.add_argument("--check", action="store_true")
@@ -159,7 +166,7 @@ def main():
         x = torch.rand(*shape, generator=g, device=dev) * (hi - lo) + lo
         return x.requires_grad_()
 
-    for dh in (int(x) for x in o.head_dims.split(",") if x):
+    for dh in (int(x) for x in o.head_dims.split(",") if x and o.seq > 0):
         shape = (1, o.heads, o.seq, dh)
         qkv = [rand(*shape) for _ in range(3)]
         tf, tb = both_passes(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), qkv,
@@ -169,7 +176,25 @@ def main():
         emit(row)
         print("torch sdpa causal dh%d: fwd %.3f ms, fwd+bwd %.3f ms" % (dh, tf * 1e3, tb * 1e3), file=sys.stderr)
         del qkv
-    for pair in (x for x in o.mlstm_dims.split(",") if x):
+    half = o.kv_cache == "f16"
+    for dh in (int(x) for x in o.head_dims.split(",") if o.decode_lens and x):
+        for L in (int(x) for x in o.decode_lens.split(",") if x):
+            dt = torch.float16 if half else torch.float32
+            kc, vc = (torch.rand(1, o.heads, L + 1, dh, generator=g, device=dev).to(dt) for _ in range(2))
+            q, k, v = (torch.rand(1, o.heads, 1, dh, generator=g, device=dev).to(dt) for _ in range(3))
+
+            def step():
+                with torch.no_grad():
+                    kc[:, :, L:] = k
+                    vc[:, :, L:] = v
+                    F.scaled_dot_product_attention(q, kc, vc)
+
+            t = timed(step, dev, o.samples)
+            emit(dict(base, op="decode", dtype="float16" if half else "float32", head_dim=dh, cache_len=L,
+                      kv_cache=o.kv_cache, step_ms=t * 1e3, tokens_per_s=1 / t))
+            print("torch sdpa decode dh%d cache %d %s: step %.3f ms" % (dh, L, o.kv_cache, t * 1e3), file=sys.stderr)
+            del kc, vc
+    for pair in (x for x in o.mlstm_dims.split(",") if x and o.seq > 0):
         dqk, dv = (int(x) for x in pair.split(":"))
         S = math.ceil(o.seq / o.chunk) * o.chunk
         ins = [rand(1, o.heads, S, dqk), rand(1, o.heads, S, dqk), rand(1, o.heads, S, dv), rand(1, o.heads, S),

@@ -128,8 +128,9 @@ static int setup(void **state) {
   fputs("{\"device\": \"cut off", f);
   fclose(f);
 
-  /* The peer's timings (platforms/peer-torch.py) beside PoCL's results: the two benchmarked shapes, one shape
-   * scalecl did not run and a broken line; a stray peer file where no result says which device it ran on. */
+  /* The peer's timings (platforms/peer-torch.py) beside PoCL's results: the two benchmarked shapes, the decode step,
+   * one shape scalecl did not run, a decode step over a half cache it did not run and a broken line; a stray peer
+   * file where no result says which device it ran on. */
   snprintf(path, sizeof path, "%s/pocl/peer_torch.jsonl", root);
   f = fopen(path, "w");
   assert_non_null(f);
@@ -140,6 +141,10 @@ static int setup(void **state) {
       "\"dv\": 16, \"chunk\": 16, \"fwd_ms\": 2000, \"fwd_bwd_ms\": 4000}\n"
       "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"attention\", \"heads\": 2, \"seq_len\": 64, "
       "\"head_dim\": 32, \"fwd_ms\": 5000, \"fwd_bwd_ms\": 6000}\n"
+      "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"decode\", \"heads\": 2, \"head_dim\": 16, "
+      "\"cache_len\": 32, \"kv_cache\": \"f32\", \"step_ms\": 1500}\n"
+      "{\"peer\": \"torch\", \"torch\": \"9.9\", \"op\": \"decode\", \"heads\": 2, \"head_dim\": 16, "
+      "\"cache_len\": 32, \"kv_cache\": \"f16\", \"step_ms\": 1600}\n"
       "{\"peer\": cut\n",
       f);
   fclose(f);
@@ -277,16 +282,20 @@ static void test_report_of_real_runs(void **state) {
   /* Both variants of SGEMM ran on every real device: the speedup table. */
   assert_non_null(strstr(md, "gpu variant's speedup over the cpu variant"));
 
-  /* The peer: a row per pass of each line, the ratio where scalecl ran the shape (attention and mLSTM at the
-   * peer's 1000-4000 ms are far slower than scalecl's), none for the head dim it did not run. */
+  /* The peer: a row per pass of each line (decode: one), the ratio where scalecl ran the shape (attention, mLSTM and
+   * decode at the peer's 1000-4000 ms are far slower than scalecl's), none for the head dim and the half cache it
+   * did not run. */
   const char *peer = strstr(md, "## Against the peer");
   if (!peer) fail_msg("no peer section:\n%s", md);
   assert_non_null(strstr(text, "stray.jsonl: no scalecl result in its folder"));
   assert_non_null(strstr(text, "peer_torch.jsonl: 1 line(s) are not JSON objects"));
-  static const char *const peer_rows[] = {
-      "| torch 9.9 sdpa | dh 16 S64 H2 fwd |", "| torch 9.9 sdpa | dh 16 S64 H2 fwd+bwd |",
-      "| torch 9.9 chunkwise | chunkwise 16:16 L16 S64 H2 fwd+bwd |", "| torch 9.9 sdpa | dh 32 S64 H2 fwd+bwd |"};
-  for (int i = 0; i < 4; i++) {
+  static const char *const peer_rows[] = {"| torch 9.9 sdpa | dh 16 S64 H2 fwd |",
+                                          "| torch 9.9 sdpa | dh 16 S64 H2 fwd+bwd |",
+                                          "| torch 9.9 chunkwise | chunkwise 16:16 L16 S64 H2 fwd+bwd |",
+                                          "| torch 9.9 sdpa | dh 16 decode at cache 32 |",
+                                          "| torch 9.9 sdpa | dh 32 S64 H2 fwd+bwd |",
+                                          "| torch 9.9 sdpa | dh 16 decode at cache 32, f16 KV cache |"};
+  for (int i = 0; i < 6; i++) {
     const char *row = strstr(peer, peer_rows[i]);
     if (!row) fail_msg("no peer row '%s':\n%s", peer_rows[i], peer);
     char *v[8];
@@ -294,7 +303,7 @@ static void test_report_of_real_runs(void **state) {
     while (row > peer && row[-1] != '\n') row--; /* from the device column */
     snprintf(line, sizeof line, "%.*s", (int)(strchr(row, '\n') - row), row);
     assert_int_equal(cells(line, v, 8), 7);
-    if (i < 3) {
+    if (i < 4) {
       const double ms = atof(v[3]), pms = atof(v[5]), ratio = atof(v[6]);
       if (!(ms > 0 && pms >= 1000 && fabs(ratio - pms / ms) <= 0.01 * ratio + 0.01) || strcmp(v[4], "cpu"))
         fail_msg("peer row '%s': scalecl %g ms (%s), peer %g ms, ratio %g", line, ms, v[4], pms, ratio);

@@ -32,9 +32,8 @@ static const char *str(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* ", f16 KV cache" for results over decode caches of halves (bench attention and infer --kv-cache f16), else "". */
-static const char *kv_note(const cJSON *root) {
-  return strcmp(str(root, "kv_cache"), "f16") ? "" : ", f16 KV cache";
+const char *rd_kv_note(const cJSON *o) {
+  return strcmp(str(o, "kv_cache"), "f16") ? "" : ", f16 KV cache";
 }
 
 /* Appends item to the "; "-joined list in buf unless it is there already (whole entries compared). */
@@ -253,7 +252,7 @@ static int add_rows(rd_set *s, int dev, int kind, int file, const cJSON *root, s
         break;
       default: /* RD_INFER: the step time; the time to first token in the config */
         snprintf(r->config, sizeof r->config, "%s B%g prefill %g%s (TTFT %.4g ms)", str(e, "model"), num(e, "batch"),
-                 num(e, "prefill"), kv_note(root), num(e, "ttft_ms"));
+                 num(e, "prefill"), rd_kv_note(root), num(e, "ttft_ms"));
         r->ms = num(e, "step_ms");
         break;
     }
@@ -264,7 +263,7 @@ static int add_rows(rd_set *s, int dev, int kind, int file, const cJSON *root, s
       rd_row *r = new_row(s, dev, kind, file, err);
       if (!r) return -1;
       snprintf(r->config, sizeof r->config, "dh %g decode at cache %g%s", num(e, "head_dim"), num(e, "cache_len"),
-               kv_note(root));
+               rd_kv_note(root));
       r->decode = 1, r->ms = num(e, "step_ms"), r->thr = num(e, "tokens_per_s");
       r->flops = num(e, "flops"), r->bytes = num(e, "min_bytes");
       snprintf(r->variant, sizeof r->variant, "%s", variant);

@@ -3,6 +3,7 @@
 #ifndef SCALECL_REPORT_DEVICES_IMPL_H
 #define SCALECL_REPORT_DEVICES_IMPL_H
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 
 #include "base/err.h"
@@ -71,6 +72,10 @@ typedef struct {
 } rd_series;
 int rd_series_list(const rd_set *s, rd_series **out, int *n, sc_err *err);
 double rd_speedup(const rd_set *s, int dev, int kind, int *matched);
+
+/* ", f16 KV cache" for a result or peer line over decode caches of halves (its "kv_cache": "f16"), else "": the
+ * shape names of bench attention's decode rows and bench infer's rows carry it. */
+const char *rd_kv_note(const cJSON *o);
 
 /* Writes intro, then t as a markdown table and a blank line, when t has rows; destroys t either way. */
 int rd_md_table(FILE *f, const char *intro, sc_table *t, sc_err *err);

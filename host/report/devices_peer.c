@@ -30,12 +30,12 @@ static int device_of(const rd_set *s, char *const *files, const char *path) {
   return -1;
 }
 
-/* scalecl's row of (dev, kind, config) with the least time (any variant); NULL when none. */
-static const rd_row *fastest(const rd_set *s, int dev, int kind, const char *config) {
+/* scalecl's row of (dev, kind, config) with the least time (any variant), a decode row or not; NULL when none. */
+static const rd_row *fastest(const rd_set *s, int dev, int kind, int decode, const char *config) {
   const rd_row *best = NULL;
   for (int i = 0; i < s->nrows; i++) {
     const rd_row *r = &s->rows[i];
-    if (r->dev == dev && r->kind == kind && !r->decode && !strcmp(r->config, config) && r->ms > 0 &&
+    if (r->dev == dev && r->kind == kind && r->decode == decode && !strcmp(r->config, config) && r->ms > 0 &&
         (!best || r->ms < best->ms))
       best = r;
   }
@@ -44,23 +44,28 @@ static const rd_row *fastest(const rd_set *s, int dev, int kind, const char *con
 
 enum { P_DEVICE, P_PEER, P_SHAPE, P_MS, P_VARIANT, P_PEER_MS, P_RATIO, P_N };
 
-/* One peer line: a table row per pass, its shape written as the benchmark tables write it. */
+/* One peer line: a table row per pass (decode: the step), its shape written as the benchmark tables write it. */
 static void add_line(sc_table *t, const rd_set *s, int dev, const cJSON *o) {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "op"), *tv = cJSON_GetObjectItemCaseSensitive(o, "torch");
-  const int att = cJSON_IsString(op) && !strcmp(op->valuestring, "attention");
-  if (!cJSON_IsString(op) || (!att && strcmp(op->valuestring, "mlstm"))) return;
+  if (!cJSON_IsString(op)) return;
+  const int att = !strcmp(op->valuestring, "attention"), dec = !strcmp(op->valuestring, "decode");
+  if (!att && !dec && strcmp(op->valuestring, "mlstm")) return;
   static const char *const pass[2] = {"fwd", "fwd+bwd"}, *const key[2] = {"fwd_ms", "fwd_bwd_ms"};
-  for (int p = 0; p < 2; p++) {
+  for (int p = 0; p < (dec ? 1 : 2); p++) {
     char config[200], peer[64];
-    if (att)
+    if (dec)
+      snprintf(config, sizeof config, "dh %g decode at cache %g%s", num(o, "head_dim"), num(o, "cache_len"),
+               rd_kv_note(o));
+    else if (att)
       snprintf(config, sizeof config, "dh %g S%g H%g %s", num(o, "head_dim"), num(o, "seq_len"), num(o, "heads"),
                pass[p]);
     else
       snprintf(config, sizeof config, "chunkwise %g:%g L%g S%g H%g %s", num(o, "dqk"), num(o, "dv"), num(o, "chunk"),
                num(o, "seq_len"), num(o, "heads"), pass[p]);
-    snprintf(peer, sizeof peer, "torch %s%s", cJSON_IsString(tv) ? tv->valuestring : "", att ? " sdpa" : " chunkwise");
-    const rd_row *r = fastest(s, dev, att ? RD_ATTENTION : RD_MLSTM, config);
-    const double pms = num(o, key[p]);
+    snprintf(peer, sizeof peer, "torch %s%s", cJSON_IsString(tv) ? tv->valuestring : "",
+             att || dec ? " sdpa" : " chunkwise");
+    const rd_row *r = fastest(s, dev, att || dec ? RD_ATTENTION : RD_MLSTM, dec, config);
+    const double pms = num(o, dec ? "step_ms" : key[p]);
     sc_table_row(t);
     sc_table_str(t, P_DEVICE, s->devs[dev].label);
     sc_table_str(t, P_PEER, peer);
@@ -110,7 +115,8 @@ int rd_peer_section(FILE *f, const rd_set *s, char *const *files, char *const *p
   }
   return rd_md_table(f,
                      "## Against the peer\n\n`platforms/peer-torch.py` on the same device (PyTorch float32, TF32 off: "
-                     "`scaled_dot_product_attention` and a torch chunkwise mLSTM with autograd), beside scalecl's "
-                     "fastest variant at the same shape and pass. peer / scalecl over 1: scalecl is faster.\n\n",
+                     "`scaled_dot_product_attention` and a torch chunkwise mLSTM with autograd; decode steps over an "
+                     "f16 KV cache in float16), beside scalecl's fastest variant at the same shape and pass. "
+                     "peer / scalecl over 1: scalecl is faster.\n\n",
                      t, err);
 }
