@@ -125,7 +125,8 @@ __kernel void attn_cache_fill(__global KV_T *restrict kc, const ulong kc_off, __
 }
 
 /* Decode, step 1: write the new token's k and v at position pos[b] of the cache (BH, CAP, DH); pos holds the
- * B positions followed by the B starts (step 2 reads both). Global (BH). */
+ * B positions followed by the B starts (step 2 reads both). Global (BH). Its own launch: appending inside step 2 made
+ * the caches writable there, which cost PoCL's code for the reads up to half the speed. */
 __kernel void attn_append(__global KV_T *restrict kc, const ulong kc_off, __global KV_T *restrict vc,
                           const ulong vc_off, __global const float *restrict kn, const ulong kn_off,
                           __global const float *restrict vn, const ulong vn_off, __global const int *restrict pos,
@@ -140,7 +141,7 @@ __kernel void attn_append(__global KV_T *restrict kc, const ulong kc_off, __glob
   }
 }
 
-/* Decode, step 3: merge the chunks into o (BH, DH) and, when has_lse, lse (BH). Global (BH). */
+/* Decode, with more than one chunk: merge them into o (BH, DH) and, when has_lse, lse (BH). Global (BH). */
 __kernel void attn_decode_combine(__global const float *restrict part, __global float *restrict o, const ulong o_off,
                                   __global float *restrict lse, const ulong lse_off, const int has_lse, const int BH,
                                   const int NS) {
@@ -459,16 +460,18 @@ __kernel void attn_dq_reduce(__global const float *restrict dqp, __global float 
   }
 }
 
-/* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions,
- * then B starts), split into chunks of CH keys; each work-item leaves (m, l, o[DH]) of its chunk in part
- * (BH, NS, DH + 2). Global (NS, BH). */
+/* Decode, step 2: the query of each sequence against cache positions [start[b], pos[b]] (pos: B positions, then B
+ * starts), split into chunks of CH keys; each work-item leaves (o[DH], m, l) of its chunk in part (BH, NS, DH + 2),
+ * or with one chunk o and lse as attn_decode_combine would. Global (NS, BH). */
 __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc,
                                const ulong kc_off, __global const KV_T *restrict vc, const ulong vc_off,
-                               __global const int *restrict pos, __global float *restrict part, const int CAP,
-                               const int NH, const int BH, const int NS, const int CH, const float scale2) {
+                               __global const int *restrict pos, __global float *restrict part,
+                               __global float *restrict o, const ulong o_off, __global float *restrict lse,
+                               const ulong lse_off, const int has_lse, const int CAP, const int NH, const int BH,
+                               const int NS, const int CH, const float scale2) {
   const int sp = (int)get_global_id(0), bh = (int)get_global_id(1);
   if (sp >= NS || bh >= BH) return;
-  qn += qn_off, kc += kc_off, vc += vc_off;
+  qn += qn_off, kc += kc_off, vc += vc_off, o += o_off, lse += lse_off;
   const int b = bh / NH;
   const int2 span = decode_span(pos, NH, BH, CH, b, sp);
   const int lo = span.x, hi = span.y;
@@ -498,6 +501,11 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
       for (int c = 0; c < NC; c++) oa[c] = MULADD((float16)(p), KV_LOAD16(c, vb + (size_t)(j0 + j) * DH), oa[c]);
     }
     m = mnew;
+  }
+  if (NS == 1) {
+    for (int c = 0; c < NC; c++) vstore16(oa[c] / l, c, o + (size_t)bh * DH);
+    if (has_lse) lse[bh] = (m + log2(l)) * LN2;
+    return;
   }
   __global float *out = part + ((size_t)bh * NS + sp) * (DH + 2);
   for (int c = 0; c < NC; c++) vstore16(oa[c], c, out);
@@ -1031,7 +1039,8 @@ static inline float group_reduce(__local float *red, float x, int is_max, int li
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     __global const float *restrict qn, const ulong qn_off, __global const KV_T *restrict kc, const ulong kc_off,
     __global const KV_T *restrict vc, const ulong vc_off, __global const int *restrict pos,
-    __global float *restrict part, const int CAP, const int NH, const int BH, const int NS, const int CH,
+    __global float *restrict part, __global float *restrict o, const ulong o_off, __global float *restrict lse,
+    const ulong lse_off, const int has_lse, const int CAP, const int NH, const int BH, const int NS, const int CH,
     const float scale2) {
   __local float sc[DCH], red[WG], qs[DH];
 #if LS
@@ -1039,7 +1048,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
 #endif
   const int sp = (int)get_group_id(0), bh = (int)get_group_id(1), lid = (int)get_local_id(0);
   if (sp >= NS || bh >= BH) return; /* whole groups only */
-  qn += qn_off, kc += kc_off, vc += vc_off;
+  qn += qn_off, kc += kc_off, vc += vc_off, o += o_off, lse += lse_off;
   const int b = bh / NH;
   const int2 span = decode_span(pos, NH, BH, CH, b, sp);
   const int lo = span.x, hi = span.y, n = max(0, min(CH, hi - lo));
@@ -1081,13 +1090,15 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     ls += p;
   }
   const float l = group_reduce(red, ls, 0, lid); /* its barriers also publish sc */
-  __global float *out = part + ((size_t)bh * NS + sp) * (DH + 2);
+  /* one chunk: o and lse as attn_decode_combine would write them */
+  __global float *out = NS == 1 ? o + (size_t)bh * DH : part + ((size_t)bh * NS + sp) * (DH + 2);
   for (int c = lid; c < DH; c += WG) {
     float a = 0.0f;
     for (int t = 0; t < n; t++) a = MULADD(sc[t], KV_AT(vb, (size_t)(lo + t) * DH + c), a);
-    out[c] = a;
+    out[c] = NS == 1 ? a / l : a;
   }
-  if (lid == 0) {
+  if (lid == 0 && NS == 1 && has_lse) lse[bh] = (m + log2(l)) * LN2;
+  if (lid == 0 && NS > 1) {
     out[DH] = m;
     out[DH + 1] = l;
   }

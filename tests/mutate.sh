@@ -184,6 +184,10 @@ mutation decode-tile-unpadded cl/attention.cl '        kt[r * (DSL + 1) + e % DS
   '^test_attention$'
 mutation infer-plan-kv-f32 host/model/infer.c 'sc_attention_kv_bytes(kv_half) * BH * (size_t)max_len * dqk' \
   'sc_attention_kv_bytes(kv_half * 0) * BH * (size_t)max_len * dqk' '^test_infer$'
+mutation decode-start-unwatched host/ops/attention.c '    changed = changed || a->pos_start[b] != pos[b] || a->pos_start[B + b] != s;' \
+  '    changed = changed || a->pos_start[b] != pos[b];' '^test_attention$'
+mutation decode-positions-stale host/ops/attention.c '    changed = changed || a->pos_start[b] != pos[b] || a->pos_start[B + b] != s;' \
+  '    changed = changed || a->pos_start[B + b] != s;' '^test_attention$'
 
 # Replaces the one occurrence of old by new in file (literal text); fails if old is not there exactly once.
 apply() {

@@ -431,6 +431,32 @@ static void test_decode_rollout(void **state) {
   rollout(1, 3, 300, 64, NULL, 0, 604, 200, 1);
 }
 
+/* The positions go to the device only when they change: a start that moves at the same position is seen, and
+ * moving it back gives the first step's output bit for bit. */
+static void test_decode_start_moves(void **state) {
+  (void)state;
+  enum { B = 1, NH = 2, CAP = 8, DH = 16, N = B * NH * CAP * DH, NT = B * NH * DH };
+  sc_rng r;
+  sc_rng_seed(&r, 900);
+  float x[N], tok[3][NT], out[3][NT];
+  sc_rng_fill_normal(&r, x, N, 0, 1);
+  for (int i = 0; i < 3; i++) sc_rng_fill_normal(&r, tok[i], NT, 0, 1);
+  th_tensors_init(&ts, &ctx, 1);
+  const sc_attention_decode_io io = {upload(x, sizeof x),    upload(x, sizeof x),    upload(tok[0], NT * 4),
+                                     upload(tok[1], NT * 4), upload(tok[2], NT * 4), upload(NULL, NT * 4),
+                                     sc_view_of(NULL)};
+  const int32_t pos = 5, starts[3] = {0, 4, 0};
+  for (int i = 0; i < 3; i++) {
+    TH_CHECK(sc_attention_decode(att_for(DH), B, NH, CAP, &pos, &starts[i], &io, TH_ERR));
+    th_tensor_read(&ts, io.o, out[i], NT * 4);
+  }
+  double moved = 0;
+  for (int i = 0; i < NT; i++) moved = fmax(moved, fabs((double)out[1][i] - out[0][i]));
+  if (!(moved > 1e-3)) fail_msg("start 4 instead of 0 at position 5 changed o by %g", moved);
+  if (memcmp(out[0], out[2], sizeof out[0])) fail_msg("start 0 again at position 5 gave another o");
+  th_tensors_release(&ts);
+}
+
 /* Caches of halves hold exactly what base/half.h rounds to (ties to even, subnormals, saturation, infinities, NaN),
  * at the right places, through both writers: the prefill's cache fill, from head-major and token-major rows, and
  * decode's append; the positions past them keep what they held. */
@@ -755,6 +781,7 @@ int main(void) {
       cmocka_unit_test(test_documents_are_isolated),
       cmocka_unit_test(test_decode_rollout),
       cmocka_unit_test(test_half_cache_rounding),
+      cmocka_unit_test(test_decode_start_moves),
       cmocka_unit_test(test_reference_finite_differences),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_gpu_tiles_check),

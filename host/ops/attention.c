@@ -38,8 +38,10 @@ struct sc_attention {
   size_t kv_bytes;                 /* bytes of a decode cache element */
   sc_kernels ks;
   sc_scratch w;
-  int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), one write per step */
+  int32_t *pos_start; /* decode's host staging: positions (B) then starts (B), written when they change */
   int pos_start_cap;  /* its capacity in batch rows */
+  int pos_rows;       /* the batch rows the device copy holds (0: none) */
+  cl_event pos_event; /* the last write of the staging, until waited for */
 };
 
 /* Starts setting the arguments of kernel `id`. */
@@ -228,8 +230,19 @@ fail:
   return -1;
 }
 
+/* Waits until the last positions write has read the host staging, so that the staging may change. */
+static int pos_settle(sc_attention *a, sc_err *err) {
+  if (!a->pos_event) return 0;
+  const cl_int rc = clWaitForEvents(1, &a->pos_event);
+  clReleaseEvent(a->pos_event);
+  a->pos_event = NULL;
+  return sc_cl_check(rc, "clWaitForEvents (attention decode positions)", err);
+}
+
 void sc_attention_destroy(sc_attention *a) {
   if (!a) return;
+  sc_err ignored;
+  pos_settle(a, &ignored);
   sc_kernels_release(&a->ks);
   sc_scratch_release(&a->w);
   free(a->pos_start);
@@ -384,24 +397,16 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
   static const char *const names[] = {"kcache", "vcache", "q", "k", "v", "o"};
   if (check_shape(a, "decode", B, NH, cap, err) || sc_views_present("attention decode", req, names, 6, err)) return -1;
   const int BH = B * NH;
-  if (B > a->pos_start_cap) {
-    int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);
-    if (!ps) return -1;
-    free(a->pos_start);
-    a->pos_start = ps;
-    a->pos_start_cap = B;
-  }
-  int32_t *st = a->pos_start + B;
-  int maxlen = 1;
+  int maxlen = 1, changed = a->pos_rows != B;
   for (int b = 0; b < B; b++) {
-    a->pos_start[b] = pos[b];
-    st[b] = start ? start[b] : 0;
-    if (pos[b] < 0 || pos[b] >= cap || st[b] < 0 || st[b] > pos[b])
+    const int32_t s = start ? start[b] : 0;
+    if (pos[b] < 0 || pos[b] >= cap || s < 0 || s > pos[b])
       return sc_fail(err,
                      "attention decode: sequence %d has position %d and start %d; need 0 <= start <= position < "
                      "cache capacity %d (grow the cache or start a new sequence)",
-                     b, pos[b], st[b], cap);
-    if (pos[b] + 1 - st[b] > maxlen) maxlen = pos[b] + 1 - st[b];
+                     b, pos[b], s, cap);
+    if (pos[b] + 1 - s > maxlen) maxlen = pos[b] + 1 - s;
+    changed = changed || a->pos_start[b] != pos[b] || a->pos_start[B + b] != s;
   }
   /* Split long caches into chunks (flash-decoding) so that small batches still fill the device; a gpu chunk is
    * whole work-groups' worth of keys whose scores fit the group's __local buffer. */
@@ -415,10 +420,27 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
     ch = (ch + 15) / 16 * 16;
   }
   const int NS = (maxlen + ch - 1) / ch;
+  const size_t held = a->w.bytes[W_POS];
   if (sc_scratch_need(&a->w, W_POS, 2 * (size_t)B * sizeof(int32_t), err) ||
-      sc_scratch_need(&a->w, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err) ||
-      sc_buffer_write(a->c, a->w.buf[W_POS], 0, 2 * (size_t)B * sizeof(int32_t), a->pos_start, err))
+      sc_scratch_need(&a->w, W_PART, (size_t)BH * NS * (a->dh + 2) * sizeof(float), err))
     return -1;
+  /* The positions go to the device only when they change (a model's layers share one step's), and without blocking,
+   * which would drain the queue between layers. */
+  if (changed || a->w.bytes[W_POS] != held) {
+    if (pos_settle(a, err)) return -1;
+    if (B > a->pos_start_cap) {
+      int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);
+      if (!ps) return -1;
+      free(a->pos_start);
+      a->pos_start = ps, a->pos_start_cap = B;
+    }
+    for (int b = 0; b < B; b++) a->pos_start[b] = pos[b], a->pos_start[B + b] = start ? start[b] : 0;
+    a->pos_rows = 0; /* until the write is queued */
+    if (sc_buffer_write_async(a->c, a->w.buf[W_POS], 0, 2 * (size_t)B * sizeof(int32_t), a->pos_start, &a->pos_event,
+                              err))
+      return -1;
+    a->pos_rows = B;
+  }
   cl_mem *w = a->w.buf;
   sc_kargs ka = args(a, K_APPEND);
   sc_karg_view_of(&ka, io->kcache, a->kv_bytes), sc_karg_view_of(&ka, io->vcache, a->kv_bytes);
@@ -428,9 +450,11 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
   ka = args(a, K_DEC_PART);
   sc_karg_view(&ka, io->q), sc_karg_view_of(&ka, io->kcache, a->kv_bytes);
   sc_karg_view_of(&ka, io->vcache, a->kv_bytes), sc_karg_mem(&ka, w[W_POS]), sc_karg_mem(&ka, w[W_PART]);
+  sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse), sc_karg_i32(&ka, io->lse.buf != NULL);
   sc_karg_i32(&ka, cap), sc_karg_i32(&ka, NH), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS), sc_karg_i32(&ka, ch);
   sc_karg_f32(&ka, (float)(M_LOG2E / sqrt((double)a->dh)));
   if (launch_wg(a, K_DEC_PART, &ka, 2, (size_t)NS, (size_t)BH, gpu ? (size_t)a->wg : 1, err)) return -1;
+  if (NS == 1) return 0; /* one chunk per sequence: the chunk kernel wrote o and lse itself */
   ka = args(a, K_DEC_COMBINE);
   sc_karg_mem(&ka, w[W_PART]), sc_karg_view(&ka, io->o), sc_karg_view(&ka, io->lse);
   sc_karg_i32(&ka, io->lse.buf != NULL), sc_karg_i32(&ka, BH), sc_karg_i32(&ka, NS);

@@ -96,6 +96,12 @@ int sc_buffer_write(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void
                      "clEnqueueWriteBuffer", err);
 }
 
+int sc_buffer_write_async(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void *src, cl_event *done,
+                          sc_err *err) {
+  return sc_cl_check(clEnqueueWriteBuffer(c->queue, m, CL_FALSE, offset, bytes, src, 0, NULL, done),
+                     "clEnqueueWriteBuffer", err);
+}
+
 int sc_buffer_read(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, void *dst, sc_err *err) {
   return sc_cl_check(clEnqueueReadBuffer(c->queue, m, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
                      "clEnqueueReadBuffer", err);
