@@ -1,7 +1,8 @@
 /* scalecl generate and scalecl bench infer as a user runs them: greedy text is the same on every run and a
  * sampling seed repeats its text; the byte tokenizer echoes the prompt; a model without one takes and prints ids;
  * the rates go to stderr; bench infer gives a results row per point and the goals ratios, and a row saying so for a
- * point too large. Small CPU presets and the tiny check configs (check/cases.h) keep it to seconds. */
+ * point too large; --kv-cache f16 runs, is recorded and an unknown element is refused. Small CPU presets and the tiny
+ * check configs (check/cases.h) keep it to seconds. */
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +84,28 @@ static void bench_infer_rows_and_goals(void **state) {
   assert_non_null(strstr(out, "does not fit: needs"));
 }
 
+/* --kv-cache f16 generates (the greedy text may differ from f32's: the cache rounds), bench infer records it, and an
+ * unknown element is a usage error naming the choices. */
+static void kv_cache_option(void **state) {
+  (void)state;
+  char out[8192];
+  assert_int_equal(
+      run("generate --model llama-cpu-50k --prompt 'The ' --max-tokens 8 --temperature 0 --kv-cache f16 2>/dev/null",
+          out, sizeof out),
+      0);
+  assert_memory_equal(out, "The ", 4);
+  assert_int_equal(run("bench infer --model llama-cpu-50k --prefill 8 --gen 2 --reps 1 --kv-cache f16 --json - "
+                       "2>/dev/null",
+                       out, sizeof out),
+                   0);
+  const char *kv = strstr(out, "\"kv_cache\":");
+  assert_non_null(kv);
+  kv += strlen("\"kv_cache\":");
+  assert_memory_equal(kv + strspn(kv, " \t"), "\"f16\"", 5);
+  assert_int_equal(run("generate --model llama-cpu-50k --kv-cache f8 2>&1", out, sizeof out), 2);
+  if (!strstr(out, "f8") || !strstr(out, "f16")) fail_msg("unexpected: %s", out);
+}
+
 static int setup(void **state) {
   (void)state;
   th_tmpdir("generate", dir, sizeof dir);
@@ -94,6 +117,7 @@ int main(void) {
       cmocka_unit_test(greedy_and_seeded_text_repeat),
       cmocka_unit_test(ids_without_a_tokenizer),
       cmocka_unit_test(bench_infer_rows_and_goals),
+      cmocka_unit_test(kv_cache_option),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
