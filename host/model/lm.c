@@ -368,11 +368,16 @@ static int set_batch(sc_lm *lm, const int32_t *tokens, const uint8_t *doc_start,
     }
   }
   lm->has_docs = doc_start != NULL;
+  /* One wait for the four: the queue is in order, so the last write's return means the others have read their
+   * host arrays too (a decoding step would otherwise pay four round trips). */
   const size_t ib = 4 * (size_t)lm->N;
-  return sc_buffer_write(lm->c, lm->acts, lm->model_off[M_TOK], ib, tokens, err) ||
-         sc_buffer_write(lm->c, lm->acts, lm->model_off[M_DOC], ib, lm->doc_host, err) ||
-         sc_buffer_write(lm->c, lm->acts, lm->model_off[M_POS], ib, lm->pos_host, err) ||
-         sc_buffer_write(lm->c, lm->acts, lm->model_off[M_SEG], ib, lm->seg_host, err);
+  if (sc_buffer_write_async(lm->c, lm->acts, lm->model_off[M_TOK], ib, tokens, NULL, err) ||
+      sc_buffer_write_async(lm->c, lm->acts, lm->model_off[M_DOC], ib, lm->doc_host, NULL, err) ||
+      sc_buffer_write_async(lm->c, lm->acts, lm->model_off[M_POS], ib, lm->pos_host, NULL, err)) {
+    clFinish(lm->c->queue); /* what was queued may still read the caller's tokens */
+    return -1;
+  }
+  return sc_buffer_write(lm->c, lm->acts, lm->model_off[M_SEG], ib, lm->seg_host, err);
 }
 
 static int rms_fwd(sc_lm *lm, sc_view x, sc_view w, sc_view y, sc_view st, sc_err *err) {

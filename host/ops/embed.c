@@ -19,7 +19,8 @@ struct sc_embed {
   int32_t *count; /* V + 1 counters of the bucketing */
   int32_t *host;  /* staging of the scratch */
   size_t host_cap;
-  int n, U; /* the batch: n ids, U distinct; n = 0 before the first one */
+  cl_event wrote; /* its last write, until waited for (the staging is reused only after) */
+  int n, U;       /* the batch: n ids, U distinct; n = 0 before the first one */
 };
 
 int sc_embed_create(sc_ctx *c, const sc_embed_cfg *cfg, sc_embed **out, sc_err *err) {
@@ -41,8 +42,19 @@ fail:
   return -1;
 }
 
+/* Waits until the last write of the staging has read it. */
+static int settle(sc_embed *e, sc_err *err) {
+  if (!e->wrote) return 0;
+  const cl_int rc = clWaitForEvents(1, &e->wrote);
+  clReleaseEvent(e->wrote);
+  e->wrote = NULL;
+  return sc_cl_check(rc, "clWaitForEvents (embed batch)", err);
+}
+
 void sc_embed_destroy(sc_embed *e) {
   if (!e) return;
+  sc_err ignored;
+  settle(e, &ignored);
   sc_kernels_release(&e->ks);
   sc_scratch_release(&e->w);
   free(e->count);
@@ -62,6 +74,7 @@ int sc_embed_set_tokens(sc_embed *e, int n, const int32_t *tok, sc_err *err) {
                      "check the tokenizer's vocabulary against the model's",
                      (int)tok[r], r, e->V);
   const size_t cap = 4 * (size_t)n + 1; /* ids, positions, at most n distinct ids and their n + 1 starts */
+  if (settle(e, err)) return -1;
   if (cap > e->host_cap) {
     int32_t *h = sc_malloc(cap * sizeof *h, "embed batch staging", err);
     if (!h) return -1;
@@ -82,7 +95,10 @@ int sc_embed_set_tokens(sc_embed *e, int n, const int32_t *tok, sc_err *err) {
   start[U] = n;
   for (int r = 0; r < n; r++) pos[count[tok[r]]++] = r;
   const size_t bytes = (2 * (size_t)n + 2 * (size_t)U + 1) * sizeof *ids;
-  if (sc_scratch_need(&e->w, 0, bytes, err) || sc_buffer_write(e->c, e->w.buf[0], 0, bytes, ids, err)) return -1;
+  /* without waiting: a decoding step's batch is written between kernels, and the model's next blocking write
+   * (or the next batch, through settle) waits for it */
+  if (sc_scratch_need(&e->w, 0, bytes, err) || sc_buffer_write_async(e->c, e->w.buf[0], 0, bytes, ids, &e->wrote, err))
+    return -1;
   e->n = n, e->U = U;
   return 0;
 }

@@ -79,8 +79,9 @@ int sc_views_present(const char *what, const sc_view *v, const char *const *name
 int sc_buffer_create(sc_ctx *c, size_t bytes, const char *what, cl_mem *out, sc_err *err);
 void sc_buffer_release(sc_ctx *c, cl_mem m);
 int sc_buffer_write(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void *src, sc_err *err);
-/* ... without waiting: src must stay as it is until *done completes (clWaitForEvents); the caller releases *done.
- * For small writes between kernels, where a blocking write would drain the queue. */
+/* ... without waiting: src must stay as it is until *done completes (clWaitForEvents; the caller releases *done), or
+ * with done NULL until a later blocking command of the (in-order) queue returns. For small writes between kernels,
+ * where a blocking write would drain the queue, and for several writes in a row, where only the last need wait. */
 int sc_buffer_write_async(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void *src, cl_event *done,
                           sc_err *err);
 int sc_buffer_read(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, void *dst, sc_err *err);
