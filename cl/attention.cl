@@ -141,6 +141,11 @@ __kernel void attn_append(__global KV_T *restrict kc, const ulong kc_off, __glob
   }
 }
 
+/* Decode: the natural-log log-sum-exp of a row from its log2-domain maximum m and sum l. */
+static inline float decode_lse(const float m, const float l) {
+  return (m + log2(l)) * LN2;
+}
+
 /* Decode, with more than one chunk: merge them into o (BH, DH) and, when has_lse, lse (BH). Global (BH). */
 __kernel void attn_decode_combine(__global const float *restrict part, __global float *restrict o, const ulong o_off,
                                   __global float *restrict lse, const ulong lse_off, const int has_lse, const int BH,
@@ -161,7 +166,7 @@ __kernel void attn_decode_combine(__global const float *restrict part, __global 
     for (int c = 0; c < NC; c++) acc[c] = MULADD((float16)(w), vload16(c, ps), acc[c]);
   }
   for (int c = 0; c < NC; c++) vstore16(acc[c] / l, c, o + (size_t)bh * DH);
-  if (has_lse) lse[bh] = (m + log2(l)) * LN2;
+  if (has_lse) lse[bh] = decode_lse(m, l);
 }
 
 /* dQ = scale * the sum of the NG partials of the gpu variant's one-pass backward (DQP > 0; part: (NG, BH, S, DH)),
@@ -504,7 +509,7 @@ __kernel void attn_decode_part(__global const float *restrict qn, const ulong qn
   }
   if (NS == 1) {
     for (int c = 0; c < NC; c++) vstore16(oa[c] / l, c, o + (size_t)bh * DH);
-    if (has_lse) lse[bh] = (m + log2(l)) * LN2;
+    if (has_lse) lse[bh] = decode_lse(m, l);
     return;
   }
   __global float *out = part + ((size_t)bh * NS + sp) * (DH + 2);
@@ -1074,10 +1079,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
 #else
   barrier(CLK_LOCAL_MEM_FENCE); /* qs written */
   for (int t = lid; t < n; t += WG) {
-    float d = 0.0f;
     float16 acc = (float16)(0.0f);
     for (int c = 0; c < NC; c++) acc = MULADD(vload16(c, qs), KV_LOAD16(c, kb + (size_t)(lo + t) * DH), acc);
-    d = hsum16(acc);
+    const float d = hsum16(acc);
     sc[t] = d;
     mx = fmax(mx, d);
   }
@@ -1097,7 +1101,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attn_decode_part(
     for (int t = 0; t < n; t++) a = MULADD(sc[t], KV_AT(vb, (size_t)(lo + t) * DH + c), a);
     out[c] = NS == 1 ? a / l : a;
   }
-  if (lid == 0 && NS == 1 && has_lse) lse[bh] = (m + log2(l)) * LN2;
+  if (lid == 0 && NS == 1 && has_lse) lse[bh] = decode_lse(m, l);
   if (lid == 0 && NS > 1) {
     out[DH] = m;
     out[DH + 1] = l;

@@ -184,10 +184,8 @@ int bench_attention_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench attention [--format table|md|csv|json] [--json FILE|-] [--peak FILE] [--seq LIST]\n"
-      "                        [--head-dims LIST] [--decode-lens LIST] [--kv-cache f32|f16] [--samples N] [--doc-len "
-      "N]\n"
-      "                        [--profile]\n"
-      "                        [--device SEL]",
+      "                        [--head-dims LIST] [--decode-lens LIST] [--kv-cache f32|f16] [--samples N]\n"
+      "                        [--doc-len N] [--profile] [--device SEL]",
       "Causal attention at B=1, NH=8: forward and forward+backward time, tokens/s and GFLOP/s with the\n"
       "paper's causal FLOP count (distill_scaling; backward = 2x forward), as a percentage of the device's\n"
       "reference GEMM rate (the GEMM path scalecl uses there); peak device memory per configuration (must\n"

@@ -254,8 +254,8 @@ int bench_infer_main(int argc, char **argv, sc_err *err) {
   };
   const sc_args args = {
       "scalecl bench infer [--model LIST] [--grid cpu|paper] [--prefill P,...] [--batch B,...] [--gen N] [--reps N]\n"
-      "                    [--kv-cache f32|f16] [--plot DIR] [--csv FILE] [--format table|md|csv|json] [--json FILE|-] "
-      "[--device SEL]",
+      "                    [--kv-cache f32|f16] [--plot DIR] [--csv FILE] [--format table|md|csv|json]\n"
+      "                    [--json FILE|-] [--device SEL]",
       "Times inference as llama-bench does, for every model, batch and prefill length: random prompts, greedy\n"
       "decoding with every step's logits read back. ttft_ms is the prefill plus the first decoding step (a prefill of\n"
       "0 starts from the empty state: one step), step_ms the mean of the next N - 1 steps, each the median over the\n"

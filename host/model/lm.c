@@ -21,13 +21,32 @@ static size_t max3(size_t a, size_t b, size_t c) {
 static void act_widths(const sc_model_config *c, size_t w[A_COUNT]) {
   const size_t d = (size_t)c->d_model, F = (size_t)c->d_ff, QK = (size_t)c->qk_dim, VD = (size_t)c->v_dim,
                NH = (size_t)c->n_heads, xl = c->arch == SC_ARCH_XLSTM;
+  /* clang-format off */
   const size_t all[A_COUNT] = {
-      [A_RES] = d,           [A_MID] = d,      [A_XN1] = d,      [A_ST1] = 2,        [A_XN2] = d,
-      [A_ST2] = 2,           [A_G] = F,        [A_U] = F,        [A_Z] = F,          [A_QH] = QK,
-      [A_KH] = QK,           [A_VH] = VD,      [A_HSTAT] = NH,   [A_HM] = VD,        [A_OG] = xl * VD,
-      [A_XIF] = xl * 2 * NH, [A_IG] = xl * NH, [A_FG] = xl * NH, [A_MOUT] = xl * NH, [A_HN] = xl * VD,
-      [A_HST] = xl * 2 * NH, [A_YA] = xl * VD,
+      [A_RES] = d,
+      [A_MID] = d,
+      [A_XN1] = d,
+      [A_ST1] = 2,
+      [A_XN2] = d,
+      [A_ST2] = 2,
+      [A_G] = F,
+      [A_U] = F,
+      [A_Z] = F,
+      [A_QH] = QK,
+      [A_KH] = QK,
+      [A_VH] = VD,
+      [A_HSTAT] = NH,
+      [A_HM] = VD,
+      [A_OG] = xl * VD,
+      [A_XIF] = xl * 2 * NH,
+      [A_IG] = xl * NH,
+      [A_FG] = xl * NH,
+      [A_MOUT] = xl * NH,
+      [A_HN] = xl * VD,
+      [A_HST] = xl * 2 * NH,
+      [A_YA] = xl * VD,
   };
+  /* clang-format on */
   memcpy(w, all, sizeof all);
 }
 

@@ -312,10 +312,8 @@ int sc_model_config_resolve(const char *spec, sc_model_config *cfg, sc_err *err)
     /* A Hugging Face checkpoint directory carries its config.json. */
     snprintf(path, sizeof path, "%.4000s/config.json", spec);
     if (sc_is_file(path)) return sc_model_config_load(path, cfg, err);
-    return sc_fail(err,
-                   "%s is a directory without a config.json; pass a config.json, a checkpoint directory or a "
-                   "preset name ('scalecl flops --table' lists them)",
-                   spec);
+    return sc_fail(err, "%s is a directory without a config.json; pass a config.json, a checkpoint directory or a "
+                   "preset name ('scalecl flops --table' lists them)", spec);
   }
   if (strchr(spec, '/') || (sl > 5 && !strcmp(spec + sl - 5, ".json"))) return sc_model_config_load(spec, cfg, err);
   if (sc_models_dir(dir, sizeof dir, err)) return sc_wrap(err, "looking up preset '%s': ", spec);
@@ -346,3 +344,4 @@ int sc_model_config_resolve(const char *spec, sc_model_config *cfg, sc_err *err)
                  "config.json",
                  spec, dir, hint);
 }
+

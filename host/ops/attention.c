@@ -230,19 +230,10 @@ fail:
   return -1;
 }
 
-/* Waits until the last positions write has read the host staging, so that the staging may change. */
-static int pos_settle(sc_attention *a, sc_err *err) {
-  if (!a->pos_event) return 0;
-  const cl_int rc = clWaitForEvents(1, &a->pos_event);
-  clReleaseEvent(a->pos_event);
-  a->pos_event = NULL;
-  return sc_cl_check(rc, "clWaitForEvents (attention decode positions)", err);
-}
-
 void sc_attention_destroy(sc_attention *a) {
   if (!a) return;
   sc_err ignored;
-  pos_settle(a, &ignored);
+  sc_event_settle(&a->pos_event, "the decode positions write", &ignored);
   sc_kernels_release(&a->ks);
   sc_scratch_release(&a->w);
   free(a->pos_start);
@@ -427,7 +418,7 @@ int sc_attention_decode(sc_attention *a, int B, int NH, int cap, const int32_t *
   /* The positions go to the device only when they change (a model's layers share one step's), and without blocking,
    * which would drain the queue between layers. */
   if (changed || a->w.bytes[W_POS] != held) {
-    if (pos_settle(a, err)) return -1;
+    if (sc_event_settle(&a->pos_event, "the decode positions write", err)) return -1;
     if (B > a->pos_start_cap) {
       int32_t *ps = sc_malloc(2 * (size_t)B * sizeof *ps, "decode positions and starts", err);
       if (!ps) return -1;

@@ -42,19 +42,10 @@ fail:
   return -1;
 }
 
-/* Waits until the last write of the staging has read it. */
-static int settle(sc_embed *e, sc_err *err) {
-  if (!e->wrote) return 0;
-  const cl_int rc = clWaitForEvents(1, &e->wrote);
-  clReleaseEvent(e->wrote);
-  e->wrote = NULL;
-  return sc_cl_check(rc, "clWaitForEvents (embed batch)", err);
-}
-
 void sc_embed_destroy(sc_embed *e) {
   if (!e) return;
   sc_err ignored;
-  settle(e, &ignored);
+  sc_event_settle(&e->wrote, "the embed batch write", &ignored);
   sc_kernels_release(&e->ks);
   sc_scratch_release(&e->w);
   free(e->count);
@@ -74,7 +65,7 @@ int sc_embed_set_tokens(sc_embed *e, int n, const int32_t *tok, sc_err *err) {
                      "check the tokenizer's vocabulary against the model's",
                      (int)tok[r], r, e->V);
   const size_t cap = 4 * (size_t)n + 1; /* ids, positions, at most n distinct ids and their n + 1 starts */
-  if (settle(e, err)) return -1;
+  if (sc_event_settle(&e->wrote, "the embed batch write", err)) return -1;
   if (cap > e->host_cap) {
     int32_t *h = sc_malloc(cap * sizeof *h, "embed batch staging", err);
     if (!h) return -1;
@@ -96,7 +87,7 @@ int sc_embed_set_tokens(sc_embed *e, int n, const int32_t *tok, sc_err *err) {
   for (int r = 0; r < n; r++) pos[count[tok[r]]++] = r;
   const size_t bytes = (2 * (size_t)n + 2 * (size_t)U + 1) * sizeof *ids;
   /* without waiting: a decoding step's batch is written between kernels, and the model's next blocking write
-   * (or the next batch, through settle) waits for it */
+   * (or the next batch, through sc_event_settle) waits for it */
   if (sc_scratch_need(&e->w, 0, bytes, err) || sc_buffer_write_async(e->c, e->w.buf[0], 0, bytes, ids, &e->wrote, err))
     return -1;
   e->n = n, e->U = U;

@@ -102,6 +102,15 @@ int sc_buffer_write_async(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, cons
                      "clEnqueueWriteBuffer", err);
 }
 
+int sc_event_settle(cl_event *done, const char *what, sc_err *err) {
+  if (!*done) return 0;
+  const cl_int rc = clWaitForEvents(1, done);
+  clReleaseEvent(*done);
+  *done = NULL;
+  if (rc != CL_SUCCESS) return sc_fail(err, "waiting for %s: %s", what, sc_cl_errname(rc));
+  return 0;
+}
+
 int sc_buffer_read(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, void *dst, sc_err *err) {
   return sc_cl_check(clEnqueueReadBuffer(c->queue, m, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
                      "clEnqueueReadBuffer", err);

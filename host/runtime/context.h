@@ -84,6 +84,9 @@ int sc_buffer_write(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void
  * where a blocking write would drain the queue, and for several writes in a row, where only the last need wait. */
 int sc_buffer_write_async(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, const void *src, cl_event *done,
                           sc_err *err);
+/* Waits for *done (when set: a write's host array may then change), releases it and clears it. `what` names the
+ * write in the error. */
+int sc_event_settle(cl_event *done, const char *what, sc_err *err);
 int sc_buffer_read(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, void *dst, sc_err *err);
 int sc_buffer_fill_zero(sc_ctx *c, cl_mem m, size_t offset, size_t bytes, sc_err *err);
 
